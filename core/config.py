@@ -1,0 +1,492 @@
+"""The desk's configuration (``config.toml``): data, book, targets, optimiser and sweep grid.
+
+Loaded once and validated; every error names the file, the key, the value and what was
+expected. User configs live at ``$XDG_CONFIG_HOME/hedgedesk/config.toml``
+(``~/.config/hedgedesk/config.toml``) unless ``--config`` or ``$HEDGEDESK_CONFIG`` names one;
+with none of these the built-in demo desk is used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER
+
+SOURCES = ("demo", "files", "yahoo")
+ESTIMATORS = ("ols", "ewma")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str  # demo | files | yahoo
+    paths: tuple[Path, ...]  # with source = files; resolved against the config's folder
+    tickers: tuple[str, ...]  # with source = yahoo: what to download
+    start: dt.date | None
+    end: dt.date | None
+    benchmark: str
+    universe: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    rf: float  # annual risk-free rate for Sharpe/Sortino (CONVENTIONS)
+    rate: float  # continuously compounded rate for option pricing
+    beta_window: int  # returns in the OLS window for beta monitors
+    var_confidence: float
+
+
+@dataclass(frozen=True)
+class Targets:
+    beta: float
+    beta_band: float  # alert when |beta - target| exceeds this
+    volatility: float  # annualised
+    var_limit: float  # 1-day VaR as a fraction of NAV
+    max_drawdown: float  # positive fraction
+
+
+@dataclass(frozen=True)
+class Holding:
+    ticker: str
+    quantity: float  # shares; negative for a short
+    cost_basis: float | None  # per share, for P&L
+
+
+@dataclass(frozen=True)
+class HedgeLeg:
+    name: str
+    instrument: str  # one of core.instruments.KINDS
+    underlying: str  # ticker whose price drives this leg (the leg's own for equity/crypto/fx)
+    quantity: float  # contracts for futures/options, else units; negative = short
+    multiplier: float
+    contract: str | None = None  # futures code (ES, NQ, ...)
+    right: str | None = None  # call | put
+    strike: float | None = None
+    expiry: dt.date | None = None
+    volatility: float | None = None  # implied vol to price with; modelled, not a quote
+    dividend_yield: float = 0.0
+    model: str | None = None  # bsm | black76 (options on futures)
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class Book:
+    name: str
+    cash: float
+    holdings: tuple[Holding, ...]
+    hedges: tuple[HedgeLeg, ...]
+
+
+@dataclass(frozen=True)
+class GroupLimit:
+    name: str
+    tickers: tuple[str, ...]
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    long_only: bool
+    min_weight: float
+    max_weight: float
+    vol_cap: float | None
+    points: int
+    groups: tuple[GroupLimit, ...]
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    long: tuple[str, ...]
+    hedge: str
+    rebalance: tuple[int, ...]
+    window: tuple[int, ...]
+    estimator: tuple[str, ...]
+    ewma_halflife: tuple[float, ...]
+    exposure: tuple[float, ...]
+    hedge_ratio: tuple[float, ...]
+    drift_band: tuple[float, ...]
+    cost: tuple[float, ...]  # scenarios applied to every configuration, never optimised
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    path: Path
+    data: DataConfig
+    risk: RiskConfig
+    targets: Targets
+    book: Book
+    optimizer: OptimizerConfig
+    sweep: SweepGrid
+
+
+# -- locating ----------------------------------------------------------------------------------
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hedgedesk" / "config.toml"
+
+
+def resolve_config_path(explicit: str | None = None) -> Path:
+    """--config, else $HEDGEDESK_CONFIG, else the XDG user config if present, else the demo."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("HEDGEDESK_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    user = user_config_path()
+    if user.exists():
+        return user
+    from core.demo import demo_config_path
+
+    return demo_config_path()
+
+
+# -- validation helpers ------------------------------------------------------------------------
+_MISSING = object()
+
+
+class _Table:
+    """Typed access to one TOML table; errors carry the dotted key path."""
+
+    def __init__(self, file: str, prefix: str, raw: Any, allowed: tuple[str, ...]):
+        self.file, self.prefix = file, prefix
+        if not isinstance(raw, dict):
+            raise ConfigError(file, prefix or "(top level)",
+                              f"got {_show(raw)}, expected a table")
+        self.raw = raw
+        for key in raw:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, allowed, n=1)
+                extra = (f"; did you mean {hint[0]!r}?" if hint
+                         else f"; known keys: {', '.join(allowed)}")
+                raise ConfigError(file, self.key(key), f"unknown key{extra}")
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, name: str, value: Any, expected: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), f"got {_show(value)}, expected {expected}")
+
+    def get(self, name: str, default: Any = _MISSING) -> Any:
+        if name in self.raw:
+            return self.raw[name]
+        if default is _MISSING:
+            raise ConfigError(self.file, self.key(name), "missing required key")
+        return default
+
+    def table(self, name: str, allowed: tuple[str, ...]) -> _Table:
+        return _Table(self.file, self.key(name), self.raw.get(name, {}), allowed)
+
+    def tables(self, name: str, allowed: tuple[str, ...]) -> list[_Table]:
+        value = self.raw.get(name, [])
+        if not isinstance(value, list):
+            raise self.fail(name, value, f"an array of tables ([[{self.key(name)}]])")
+        return [_Table(self.file, f"{self.key(name)}[{i}]", v, allowed)
+                for i, v in enumerate(value)]
+
+    def text(self, name, default=_MISSING, choices: tuple[str, ...] | None = None) -> str:
+        value = self.get(name, default)
+        if value is None:
+            return value
+        if not isinstance(value, str):
+            raise self.fail(name, value, "a string")
+        if choices and value not in choices:
+            raise self.fail(name, value, "one of " + ", ".join(choices))
+        return value
+
+    def ticker(self, name, default=_MISSING) -> str:
+        value = self.text(name, default)
+        if value is not None and not value.strip():
+            raise self.fail(name, value, "a ticker symbol")
+        return value
+
+    def number(self, name, default=_MISSING, lo: float | None = None, hi: float | None = None,
+               lo_open: bool = False, nonzero: bool = False) -> float:
+        value = self.get(name, default)
+        if value is None:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(name, value, "a number")
+        _check_range(self, name, value, lo, hi, lo_open)
+        if nonzero and value == 0:
+            raise self.fail(name, value, "a non-zero number")
+        return float(value)
+
+    def integer(self, name, default=_MISSING, lo: int | None = None) -> int:
+        value = self.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, value, "a whole number")
+        _check_range(self, name, value, lo, None, False)
+        return value
+
+    def flag(self, name, default=_MISSING) -> bool:
+        value = self.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, value, "true or false")
+        return value
+
+    def date(self, name, default=_MISSING) -> dt.date | None:
+        value = self.get(name, default)
+        if value is None or value == "":
+            return None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise self.fail(name, value, "a date YYYY-MM-DD")
+
+    def strings(self, name, default=_MISSING, choices=None, nonempty=False) -> tuple[str, ...]:
+        value = self.get(name, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(name, value, "an array of strings")
+        if nonempty and not value:
+            raise self.fail(name, value, "a non-empty array")
+        for v in value:
+            if choices and v not in choices:
+                raise self.fail(name, v, "each one of " + ", ".join(choices))
+        return tuple(value)
+
+    def numbers(self, name, default=_MISSING, lo=None, hi=None, lo_open=False,
+                integer=False) -> tuple:
+        """An array of numbers, or a ``"start:stop:count"`` string for evenly spaced values."""
+        value = self.get(name, default)
+        kind = "whole numbers" if integer else "numbers"
+        expected = f"a non-empty array of {kind}" + ("" if integer else " or 'start:stop:count'")
+        if isinstance(value, str) and not integer:
+            value = _linspace(value)
+            if value is None:
+                raise self.fail(name, self.raw[name], expected)
+        if not isinstance(value, list) or not value:
+            raise self.fail(name, value, expected)
+        for v in value:
+            ok = isinstance(v, int) if integer else isinstance(v, int | float)
+            if isinstance(v, bool) or not ok:
+                raise self.fail(name, v, f"each of {kind}")
+            _check_range(self, name, v, lo, hi, lo_open)
+        return tuple(v if integer else float(v) for v in value)
+
+
+def _linspace(text: str) -> list[float] | None:
+    parts = text.split(":")
+    try:
+        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+    except (ValueError, IndexError):
+        return None
+    if len(parts) != 3 or count < 1:
+        return None
+    if count == 1:
+        return [start]
+    step = (stop - start) / (count - 1)
+    return [round(start + i * step, 12) for i in range(count)]
+
+
+def _check_range(t: _Table, name, value, lo, hi, lo_open):
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        raise t.fail(name, value, f"a number {'>' if lo_open else '>='} {lo:g}")
+    if hi is not None and value > hi:
+        raise t.fail(name, value, f"a number <= {hi:g}")
+
+
+def _show(value: Any) -> str:
+    return repr(value) if not isinstance(value, dict) else "a table"
+
+
+# -- sections ------------------------------------------------------------------------------
+def _data(t: _Table, base: Path) -> DataConfig:
+    source = t.text("source", "demo", SOURCES)
+    paths = tuple((base / p).resolve() if not Path(p).expanduser().is_absolute()
+                  else Path(p).expanduser() for p in t.strings("paths", []))
+    if source == "files" and not paths:
+        raise t.fail("paths", [], "at least one file or folder when source = \"files\"")
+    tickers = t.strings("tickers", [])
+    if source == "yahoo" and not tickers:
+        raise t.fail("tickers", [], "the tickers to download when source = \"yahoo\"")
+    start, end = t.date("start", None), t.date("end", None)
+    if start and end and start > end:
+        raise t.fail("end", end.isoformat(), f"a date on or after start ({start})")
+    return DataConfig(source, paths, tickers, start, end, t.ticker("benchmark"),
+                      t.strings("universe", []))
+
+
+def _risk(t: _Table) -> RiskConfig:
+    return RiskConfig(
+        rf=t.number("rf", 0.0, lo=-0.5, hi=1.0),
+        rate=t.number("rate", 0.0, lo=-0.5, hi=1.0),
+        beta_window=t.integer("beta_window", 252, lo=3),
+        var_confidence=t.number("var_confidence", 0.95, lo=0.5, hi=0.9999),
+    )
+
+
+def _targets(t: _Table) -> Targets:
+    return Targets(
+        beta=t.number("beta", lo=-5, hi=5),
+        beta_band=t.number("beta_band", 0.05, lo=0, lo_open=True),
+        volatility=t.number("volatility", 0.15, lo=0, lo_open=True),
+        var_limit=t.number("var_limit", 0.02, lo=0, hi=1, lo_open=True),
+        max_drawdown=t.number("max_drawdown", 0.10, lo=0, hi=1, lo_open=True),
+    )
+
+
+_LEG_KEYS = ("name", "instrument", "underlying", "quantity", "multiplier", "contract", "right",
+             "strike", "expiry", "volatility", "dividend_yield", "model", "purpose")
+
+
+def _leg(t: _Table) -> HedgeLeg:
+    kind = t.text("instrument", choices=KINDS)
+    contract = t.text("contract", None)
+    if kind == FUTURE:
+        if contract is None and "multiplier" not in t.raw:
+            raise t.fail("contract", None, "a futures code (" + ", ".join(CONTRACTS)
+                         + ") or an explicit multiplier")
+        if contract is not None and contract not in CONTRACTS:
+            raise t.fail("contract", contract, "one of " + ", ".join(CONTRACTS))
+    elif contract is not None:
+        raise t.fail("contract", contract, "no contract code on a non-futures leg")
+    default_mult = (CONTRACTS[contract].multiplier if contract else
+                    OPTION_MULTIPLIER if kind == OPTION else 1.0)
+    quantity = t.number("quantity", nonzero=True)
+    if kind in (FUTURE, OPTION) and quantity != int(quantity):
+        raise t.fail("quantity", quantity, "a whole number of contracts")
+    option_keys = ("right", "strike", "expiry", "volatility", "model")
+    if kind == OPTION:
+        right = t.text("right", choices=("call", "put"))
+        strike = t.number("strike", lo=0, lo_open=True)
+        expiry = t.date("expiry")
+        vol = t.number("volatility", lo=0, hi=5, lo_open=True)
+        model = t.text("model", "bsm", ("bsm", "black76"))
+    else:
+        for k in option_keys:
+            if k in t.raw:
+                raise t.fail(k, t.raw[k], f"no option terms on a {kind} leg")
+        right = strike = expiry = vol = model = None
+    underlying = t.ticker("underlying")
+    return HedgeLeg(
+        name=t.text("name", f"{kind} {underlying}"),
+        instrument=kind,
+        underlying=underlying,
+        quantity=quantity,
+        multiplier=t.number("multiplier", default_mult, lo=0, lo_open=True),
+        contract=contract, right=right, strike=strike, expiry=expiry, volatility=vol,
+        dividend_yield=t.number("dividend_yield", 0.0, lo=-1, hi=1), model=model,
+        purpose=t.text("purpose", ""),
+    )
+
+
+def _book(t: _Table) -> Book:
+    holdings = []
+    for h in t.tables("holdings", ("ticker", "quantity", "cost_basis")):
+        holdings.append(Holding(h.ticker("ticker"), h.number("quantity", nonzero=True),
+                                h.number("cost_basis", None, lo=0, lo_open=True)))
+    seen = set()
+    for i, h in enumerate(holdings):
+        if h.ticker in seen:
+            raise ConfigError(t.file, f"book.holdings[{i}].ticker",
+                              f"got {h.ticker!r}, expected each ticker once (merge the rows)")
+        seen.add(h.ticker)
+    hedges = tuple(_leg(x) for x in t.tables("hedges", _LEG_KEYS))
+    return Book(t.text("name", "book"), t.number("cash", 0.0), tuple(holdings), hedges)
+
+
+def _optimizer(t: _Table) -> OptimizerConfig:
+    long_only = t.flag("long_only", True)
+    lo = t.number("min_weight", 0.0, lo=0.0 if long_only else -1.0, hi=1.0)
+    hi = t.number("max_weight", 1.0, lo=0, hi=1.0, lo_open=True)
+    if lo > hi:
+        raise t.fail("min_weight", lo, f"a number <= max_weight ({hi:g})")
+    groups = []
+    for g in t.tables("groups", ("name", "tickers", "min", "max")):
+        gmin = g.number("min", 0.0, lo=0, hi=1)
+        gmax = g.number("max", 1.0, lo=0, hi=1)
+        if gmin > gmax:
+            raise g.fail("min", gmin, f"a number <= max ({gmax:g})")
+        groups.append(GroupLimit(g.text("name"), g.strings("tickers", nonempty=True), gmin, gmax))
+    return OptimizerConfig(long_only, lo, hi, t.number("vol_cap", None, lo=0, lo_open=True),
+                           t.integer("points", 20, lo=2), tuple(groups))
+
+
+def _sweep(t: _Table) -> SweepGrid:
+    return SweepGrid(
+        long=t.strings("long", nonempty=True),
+        hedge=t.ticker("hedge"),
+        rebalance=t.numbers("rebalance", [1, 5, 21], lo=1, integer=True),
+        window=t.numbers("window", [20, 60, 120], lo=3, integer=True),
+        estimator=t.strings("estimator", ["ols"], choices=ESTIMATORS, nonempty=True),
+        ewma_halflife=t.numbers("ewma_halflife", [20.0], lo=0, lo_open=True),
+        exposure=t.numbers("exposure", [1.0], lo=0, lo_open=True),
+        hedge_ratio=t.numbers("hedge_ratio", [1.0], lo=0),
+        drift_band=t.numbers("drift_band", [0.0], lo=0),
+        cost=t.numbers("cost", [0.0], lo=0, hi=0.1),
+    )
+
+
+_TOP = ("data", "risk", "targets", "book", "optimizer", "sweep")
+
+
+def parse_config(text: str, path: Path) -> DeskConfig:
+    """Validate TOML text as a desk config; relative data paths resolve from its folder."""
+    file = str(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "(syntax)", f"not valid TOML: {exc}") from None
+    top = _Table(file, "", raw, _TOP)
+    for section in ("data", "targets", "book"):
+        top.get(section)
+    return DeskConfig(
+        path=path,
+        data=_data(top.table("data", ("source", "paths", "tickers", "start", "end", "benchmark",
+                                      "universe")), path.parent),
+        risk=_risk(top.table("risk", ("rf", "rate", "beta_window", "var_confidence"))),
+        targets=_targets(top.table("targets", ("beta", "beta_band", "volatility", "var_limit",
+                                               "max_drawdown"))),
+        book=_book(top.table("book", ("name", "cash", "holdings", "hedges"))),
+        optimizer=_optimizer(top.table("optimizer", ("long_only", "min_weight", "max_weight",
+                                                     "vol_cap", "points", "groups"))),
+        sweep=_sweep(top.table("sweep", ("long", "hedge", "rebalance", "window", "estimator",
+                                         "ewma_halflife", "exposure", "hedge_ratio",
+                                         "drift_band", "cost"))),
+    )
+
+
+def load_config(path: str | Path) -> DeskConfig:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ConfigError(str(p), "(file)", "config file not found")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(p), "(file)", f"cannot read: {exc}") from None
+    return parse_config(text, p)
+
+
+def referenced_tickers(cfg: DeskConfig) -> list[tuple[str, str]]:
+    """(config key, ticker) for every ticker the config names, to check against the data."""
+    refs = [("data.benchmark", cfg.data.benchmark)]
+    refs += [(f"data.universe[{i}]", t) for i, t in enumerate(cfg.data.universe)]
+    refs += [(f"book.holdings[{i}].ticker", h.ticker) for i, h in enumerate(cfg.book.holdings)]
+    refs += [(f"book.hedges[{i}].underlying", h.underlying) for i, h in enumerate(cfg.book.hedges)]
+    refs += [(f"optimizer.groups[{i}].tickers", t) for i, g in enumerate(cfg.optimizer.groups)
+             for t in g.tickers]
+    refs += [(f"sweep.long[{i}]", t) for i, t in enumerate(cfg.sweep.long)]
+    refs.append(("sweep.hedge", cfg.sweep.hedge))
+    return refs
+
+
+def check_tickers(cfg: DeskConfig, tickers: set[str]) -> None:
+    """Raise ConfigError for the first ticker the config names that the data does not have."""
+    for key, t in referenced_tickers(cfg):
+        if t not in tickers:
+            have = ", ".join(sorted(tickers))
+            raise ConfigError(str(cfg.path), key, f"got {t!r}, expected a ticker in the "
+                              f"market data ({have})")

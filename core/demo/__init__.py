@@ -1,0 +1,41 @@
+"""The built-in demo desk: real daily prices shipped inside the package (see PROVENANCE.md).
+
+Prices come verbatim from the skfolio 1.12.2 wheel (BSD-3): adjusted closes of 20 S&P 500
+stocks (1990-01-02..2022-12-28), the S&P 500 index level (same range, price index, no
+dividends) and 5 iShares factor ETFs (2014-01-02..2022-12-28). No volumes are included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from core.market_data import MarketData
+from core.price_files import read_csv
+
+SOURCE = "demo (skfolio 1.12.2, BSD-3)"
+_FILES = {
+    "sp500_dataset.csv.gz": "adjusted close",
+    "sp500_index.csv.gz": "index level (price return, no dividends)",
+    "factors_dataset.csv.gz": "adjusted close",
+}
+
+
+def demo_dir() -> Path:
+    return Path(str(resources.files("core.demo")))
+
+
+def demo_config_path() -> Path:
+    """The demo desk's config.toml as installed (the repository root's config.toml)."""
+    return demo_dir() / "config.toml"
+
+
+@lru_cache(maxsize=1)
+def load_demo() -> MarketData:
+    series = []
+    for name, field in _FILES.items():
+        for s in read_csv(demo_dir() / name):
+            series.append(replace(s, source=f"{SOURCE}: {name}", price_field=field))
+    return MarketData.from_series(series)

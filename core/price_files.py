@@ -1,0 +1,320 @@
+"""Read daily price files into validated :class:`Series`, with errors naming file and line.
+
+Accepted layouts (detected from the header):
+
+- wide CSV ``date,T1,T2,..`` (one close per ticker; an empty cell means no row that day);
+- long CSV ``date,ticker,close[,volume]``;
+- one ticker per file, the ticker taken from the file name:
+  yfinance's multi-row header (``Price,..`` / ``Ticker,..`` / ``Date,..``; the column ``Adj Close``
+  or ``Price`` is the adjusted close), ``Date,Open,High,Low,Close,Volume`` and ``Date,Adj_Close``;
+- Parquet, wide (date index or column) or long (``date,ticker,close[,volume]``);
+- any of the CSVs gzip-compressed (``.csv.gz``); a folder of such files.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.errors import DataError
+from core.market_data import MarketData, Series
+
+PRICE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+_DATE_NAMES = {"date", "datetime", "timestamp", "time", "day"}
+_TICKER_NAMES = {"ticker", "symbol"}
+_ADJ_NAMES = {"adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close"}
+_MISSING = {"", "nan", "na", "n/a", "null", "none"}
+
+
+@dataclass
+class _Entry:
+    line: int
+    date: str
+    price: str
+    volume: str | None = None
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower()
+
+
+def parse_date(text: str, where: str, line: int | None) -> dt.date:
+    """An ISO date, optionally with a time (``2020-01-02 00:00:00``, ``2020-01-02T16:00-05:00``)."""
+    s = text.strip()
+    try:
+        if len(s) == 10:
+            return dt.date.fromisoformat(s)
+        return dt.datetime.fromisoformat(s).date()
+    except ValueError:
+        raise DataError(where, f"unparsable date {text!r}: expected YYYY-MM-DD", line) from None
+
+
+def _number(text: str, what: str, where: str, line: int | None) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(where, f"non-numeric {what} {text!r}", line) from None
+    if math.isnan(value):
+        raise DataError(where, f"missing {what}", line)
+    if math.isinf(value):
+        raise DataError(where, f"non-finite {what} {text!r}", line)
+    return value
+
+
+def build_series(ticker: str, entries: Sequence[_Entry], where: str, price_field: str,
+                 has_volume: bool, skip_missing: bool = False) -> Series:
+    """Validate one ticker's rows (dates ascending and unique, prices finite and > 0)."""
+    dates: list[dt.date] = []
+    closes: list[float] = []
+    volumes: list[float] = []
+    for e in entries:
+        if _norm(e.price) in _MISSING:
+            if skip_missing:
+                continue
+            raise DataError(where, f"missing price for {ticker}", e.line)
+        day = parse_date(e.date, where, e.line)
+        price = _number(e.price, f"price for {ticker}", where, e.line)
+        if price <= 0:
+            raise DataError(where, f"non-positive price {price:g} for {ticker}", e.line)
+        if dates and day <= dates[-1]:
+            problem = (f"duplicate date {day}" if day == dates[-1]
+                       else f"dates not in ascending order: {day} after {dates[-1]}")
+            raise DataError(where, f"{problem} for {ticker}", e.line)
+        if has_volume:
+            v = e.volume if e.volume is not None else ""
+            vol = math.nan if _norm(v) in _MISSING else _number(v, "volume", where, e.line)
+            if vol < 0:
+                raise DataError(where, f"negative volume {vol:g} for {ticker}", e.line)
+            volumes.append(vol)
+        dates.append(day)
+        closes.append(price)
+    if not dates:
+        raise DataError(where, f"no prices for {ticker}")
+    return Series(
+        ticker=ticker,
+        dates=np.array(dates, dtype="datetime64[D]"),
+        close=np.array(closes, dtype=np.float64),
+        volume=np.array(volumes, dtype=np.float64) if has_volume else None,
+        source=where,
+        price_field=price_field,
+    )
+
+
+# -- CSV -------------------------------------------------------------------------------------
+def _read_csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+    where = str(path)
+    if not path.exists():
+        raise DataError(where, "file not found")
+    if path.is_dir():
+        raise DataError(where, "is a folder, expected a price file")
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except OSError as exc:
+            raise DataError(where, f"not a readable gzip file ({exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(where, f"not UTF-8 text (byte {exc.start})") from None
+    reader = csv.reader(io.StringIO(text))
+    rows = []
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            rows.append((reader.line_num, row))
+    if not rows:
+        raise DataError(where, "empty file")
+    return rows
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _yfinance_layout(rows, where: str, stem: str) -> list[Series]:
+    """yfinance ``to_csv`` of a (Price, Ticker) column MultiIndex: header rows, then data."""
+    fields = [c.strip() for c in rows[0][1]]
+    tickers = [c.strip() for c in rows[1][1]]
+    body = 2
+    while body < len(rows) and _norm(rows[body][1][0]) in ({"ticker"} | _DATE_NAMES) and not any(
+            _is_number(c) for c in rows[body][1][1:]):
+        body += 1
+    columns: dict[str, dict[str, int]] = {}
+    for j in range(1, len(fields)):
+        ticker = tickers[j] if j < len(tickers) and tickers[j] else stem
+        columns.setdefault(ticker, {})[_norm(fields[j])] = j
+    out = []
+    for ticker, cols in columns.items():
+        for name, label in (("adj close", "adjusted close"), ("price", "adjusted close"),
+                            ("close", "close")):
+            if name in cols:
+                pj, price_field = cols[name], f"{label} (yfinance '{fields[cols[name]]}')"
+                break
+        else:
+            raise DataError(where, f"yfinance header has no Adj Close, Price or Close column "
+                            f"for {ticker}", rows[0][0])
+        vj = cols.get("volume")
+        entries = [_Entry(ln, r[0], _cell(r, pj), _cell(r, vj) if vj else None)
+                   for ln, r in rows[body:]]
+        out.append(build_series(ticker, entries, where, price_field, vj is not None))
+    return out
+
+
+def _cell(row: list[str], j: int) -> str:
+    return row[j] if j < len(row) else ""
+
+
+def _long_layout(rows, header: list[str], where: str) -> list[Series]:
+    di = next(i for i, h in enumerate(header) if h in _DATE_NAMES)
+    ti = next(i for i, h in enumerate(header) if h in _TICKER_NAMES)
+    pi, field = _price_column(header, where, rows[0][0])
+    vi = header.index("volume") if "volume" in header else None
+    groups: dict[str, list[_Entry]] = {}
+    for ln, r in rows[1:]:
+        ticker = _cell(r, ti).strip()
+        if not ticker:
+            raise DataError(where, "missing ticker", ln)
+        groups.setdefault(ticker, []).append(
+            _Entry(ln, _cell(r, di), _cell(r, pi), _cell(r, vi) if vi is not None else None))
+    if not groups:
+        raise DataError(where, "no data rows after the header")
+    return [build_series(t, e, where, field, vi is not None) for t, e in groups.items()]
+
+
+def _price_column(header: list[str], where: str, line: int) -> tuple[int, str]:
+    for names, label in ((_ADJ_NAMES, "adjusted close"), ({"close"}, "close"),
+                         ({"price"}, "price")):
+        for i, h in enumerate(header):
+            if h in names:
+                return i, label
+    raise DataError(where, "no price column: expected one of Adj Close, Adj_Close, Close, Price",
+                    line)
+
+
+def _single_layout(rows, header: list[str], where: str, stem: str) -> list[Series]:
+    pi, field = _price_column(header, where, rows[0][0])
+    vi = header.index("volume") if "volume" in header else None
+    entries = [_Entry(ln, r[0], _cell(r, pi), _cell(r, vi) if vi is not None else None)
+               for ln, r in rows[1:]]
+    if not entries:
+        raise DataError(where, "no data rows after the header")
+    return [build_series(stem, entries, where, field, vi is not None)]
+
+
+def _wide_layout(rows, where: str) -> list[Series]:
+    names = [c.strip() for c in rows[0][1][1:]]
+    if not names or any(not n for n in names):
+        raise DataError(where, "wide layout needs a ticker name above every column", rows[0][0])
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise DataError(where, f"ticker {dup} appears in two columns", rows[0][0])
+    if len(rows) < 2:
+        raise DataError(where, "no data rows after the header")
+    out = []
+    for j, name in enumerate(names, start=1):
+        entries = [_Entry(ln, r[0], _cell(r, j)) for ln, r in rows[1:]]
+        out.append(build_series(name, entries, where, "close (as given)", False,
+                                skip_missing=True))
+    return out
+
+
+def _file_stem(path: Path) -> str:
+    name = path.name
+    for suffix in PRICE_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def read_csv(path: Path) -> list[Series]:
+    where = str(path)
+    rows = _read_csv_rows(path)
+    header = [_norm(c) for c in rows[0][1]]
+    stem = _file_stem(path)
+    if header[0] == "price" and len(rows) > 2 and _norm(rows[1][1][0]) == "ticker":
+        return _yfinance_layout(rows, where, stem)
+    if header[0] not in _DATE_NAMES and header[0] != "":
+        raise DataError(where, f"unrecognised header: first column {rows[0][1][0]!r}, expected "
+                        "a date column (Date) or yfinance's 'Price' header", rows[0][0])
+    if len(rows) < 2:
+        raise DataError(where, "no data rows after the header")
+    if any(h in _TICKER_NAMES for h in header):
+        return _long_layout(rows, header, where)
+    known = _ADJ_NAMES | {"close", "open", "high", "low", "volume"}
+    if any(h in known for h in header[1:]):
+        return _single_layout(rows, header, where, stem)
+    return _wide_layout(rows, where)
+
+
+# -- Parquet ---------------------------------------------------------------------------------
+def read_parquet(path: Path) -> list[Series]:
+    where = str(path)
+    if not path.exists():
+        raise DataError(where, "file not found")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise DataError(where, f"not a readable Parquet file ({exc})") from None
+    if frame.empty:
+        raise DataError(where, "empty file")
+    if isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame.reset_index(names="date")
+    frame.columns = [str(c) for c in frame.columns]
+    header = [_norm(c) for c in frame.columns]
+    if not any(h in _DATE_NAMES for h in header):
+        raise DataError(where, "no date column or date index")
+    # Parquet rows have no lines: number data rows from 1, as "row N".
+    text = frame.astype(str).replace({"NaT": "", "None": ""})
+    rows = [(0, list(frame.columns))] + [(i + 1, list(r)) for i, r in enumerate(text.to_numpy())]
+    di = next(i for i, h in enumerate(header) if h in _DATE_NAMES)
+    rows = [(ln, [r[di], *r[:di], *r[di + 1:]]) for ln, r in rows]
+    header = [header[di], *header[:di], *header[di + 1:]]
+    try:
+        if any(h in _TICKER_NAMES for h in header):
+            return _long_layout(rows, header, where)
+        return _wide_layout(rows, where)
+    except DataError as exc:
+        if exc.line:
+            raise DataError(where, f"row {exc.line}: {exc.problem}") from None
+        raise
+
+
+# -- entry points ----------------------------------------------------------------------------
+def read_file(path: Path) -> list[Series]:
+    if path.name.endswith(".parquet"):
+        return read_parquet(path)
+    return read_csv(path)
+
+
+def price_files_in(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.name.endswith(PRICE_SUFFIXES))
+    if not files:
+        raise DataError(str(folder), "folder has no price files (*.csv, *.csv.gz, *.parquet)")
+    return files
+
+
+def load_paths(paths: Iterable[str | Path]) -> MarketData:
+    """Load files and folders (each file in a folder, not recursing) into one MarketData."""
+    series: list[Series] = []
+    for p in paths:
+        path = Path(p).expanduser()
+        if path.is_dir():
+            for f in price_files_in(path):
+                series.extend(read_file(f))
+        else:
+            series.extend(read_file(path))
+    return MarketData.from_series(series)

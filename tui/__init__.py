@@ -1,0 +1,1 @@
+"""hedgedesk's user interfaces: the Textual desk (``tui.app``) and the command line."""
