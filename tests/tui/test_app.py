@@ -1,0 +1,95 @@
+"""The desk, driven by the keyboard at 80x24, waiting on workers rather than sleeping."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+from textual.widgets import DataTable, Static
+
+from core.config import load_config, resolve_config_path
+from core.demo import demo_dir
+from core.errors import DataError
+from tui.app import DeskApp
+
+
+@pytest.fixture
+def cfg():
+    return load_config(resolve_config_path())
+
+
+async def _loaded(app, pilot):
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_desk_shows_demo_book_at_80x24(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        holdings = app.query_one("#holdings", DataTable)
+        legs = app.query_one("#legs", DataTable)
+        assert holdings.row_count == len(cfg.book.holdings)
+        assert legs.row_count == len(cfg.book.hedges)
+        # witness: AAPL's last demo close read straight from the shipped file
+        closes = pd.read_csv(demo_dir() / "sp500_dataset.csv.gz", index_col=0)
+        aapl = cfg.book.holdings[0]
+        row = holdings.get_row("AAPL")
+        assert str(row[2]) == f"{closes['AAPL'].iloc[-1]:,.2f}"
+        assert str(row[3]) == f"{closes['AAPL'].iloc[-1] * aapl.quantity:,.0f}"
+        summary = str(app.query_one("#summary", Static).render())
+        assert f"As of {closes.index[-1]}" in summary
+        # every pane is on screen at 80x24
+        for pane in ("#holdings-pane", "#legs-pane", "#summary"):
+            region = app.query_one(pane).region
+            assert region.height > 0 and region.bottom <= 23, pane
+
+
+async def test_keyboard_moves_and_reloads(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        holdings = app.query_one("#holdings", DataTable)
+        assert app.focused is holdings
+        await pilot.press("down", "down")
+        assert holdings.cursor_row == 2
+        await pilot.press("tab")
+        assert app.focused is app.query_one("#legs", DataTable)
+        await pilot.press("r")
+        await _loaded(app, pilot)
+        assert app.query_one("#holdings", DataTable).row_count == len(cfg.book.holdings)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_load_failure_is_shown_not_raised(cfg):
+    def broken(_cfg):
+        raise DataError("prices.csv", "unparsable date 'x': expected YYYY-MM-DD", 14)
+
+    app = DeskApp(cfg, market_loader=broken)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        summary = str(app.query_one("#summary", Static).render())
+        assert "Could not load the desk" in summary and "prices.csv:14" in summary
+        assert app.is_running
+
+
+async def test_notices_become_notifications(cfg):
+    from core.demo import load_demo
+
+    def with_notice(_cfg):
+        return replace(load_demo(), notices=("Yahoo unreachable; using the local cache",))
+
+    app = DeskApp(cfg, market_loader=with_notice)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        assert any("Yahoo unreachable" in n.message for n in app._notifications)
+
+
+async def test_runs_under_no_color(cfg, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        assert app.query_one("#holdings", DataTable).row_count == len(cfg.book.holdings)
