@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import os
 import tomllib
 from dataclasses import dataclass
@@ -292,6 +293,8 @@ def _linspace(text: str) -> list[float] | None:
 
 
 def _check_range(t: _Table, name, value, lo, hi, lo_open):
+    if not math.isfinite(value):
+        raise t.fail(name, value, "a finite number")
     if lo is not None and (value <= lo if lo_open else value < lo):
         raise t.fail(name, value, f"a number {'>' if lo_open else '>='} {lo:g}")
     if hi is not None and value > hi:
@@ -483,10 +486,11 @@ def referenced_tickers(cfg: DeskConfig) -> list[tuple[str, str]]:
     return refs
 
 
-def check_tickers(cfg: DeskConfig, tickers: set[str]) -> None:
-    """Raise ConfigError for the first ticker the config names that the data does not have."""
+def check_tickers(cfg: DeskConfig, tickers: set[str], have: str | None = None) -> None:
+    """Raise ConfigError for the first ticker the config names that is not in ``tickers``;
+    ``have`` describes what the data holds, for the message (default: all of ``tickers``)."""
+    have = have or ", ".join(sorted(tickers))
     for key, t in referenced_tickers(cfg):
         if t not in tickers:
-            have = ", ".join(sorted(tickers))
             raise ConfigError(str(cfg.path), key, f"got {t!r}, expected a ticker in the "
                               f"market data ({have})")

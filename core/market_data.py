@@ -108,8 +108,13 @@ class MarketData:
         try:
             return self.series[ticker]
         except KeyError:
-            known = ", ".join(sorted(self.series)) or "none"
-            raise DataError(ticker, f"unknown ticker; the data has: {known}") from None
+            raise DataError(ticker, f"unknown ticker; the data has: {self.describe_tickers()}"
+                            ) from None
+
+    def describe_tickers(self, limit: int = 30) -> str:
+        names = sorted(self.series)
+        more = f" and {len(names) - limit} more" if len(names) > limit else ""
+        return (", ".join(names[:limit]) or "none") + more
 
     # -- reports -----------------------------------------------------------------------------
     def report(self, ticker: str) -> SeriesReport:

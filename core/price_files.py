@@ -77,11 +77,11 @@ def build_series(ticker: str, entries: Sequence[_Entry], where: str, price_field
     closes: list[float] = []
     volumes: list[float] = []
     for e in entries:
+        day = parse_date(e.date, where, e.line)
         if _norm(e.price) in _MISSING:
             if skip_missing:
                 continue
             raise DataError(where, f"missing price for {ticker}", e.line)
-        day = parse_date(e.date, where, e.line)
         price = _number(e.price, f"price for {ticker}", where, e.line)
         if price <= 0:
             raise DataError(where, f"non-positive price {price:g} for {ticker}", e.line)
@@ -178,7 +178,7 @@ def _cell(row: list[str], j: int) -> str:
 
 
 def _long_layout(rows, header: list[str], where: str) -> list[Series]:
-    di = next(i for i, h in enumerate(header) if h in _DATE_NAMES)
+    di = next((i for i, h in enumerate(header) if h in _DATE_NAMES), 0)
     ti = next(i for i, h in enumerate(header) if h in _TICKER_NAMES)
     pi, field = _price_column(header, where, rows[0][0])
     vi = header.index("volume") if "volume" in header else None
@@ -270,14 +270,15 @@ def read_parquet(path: Path) -> list[Series]:
         raise DataError(where, f"not a readable Parquet file ({exc})") from None
     if frame.empty:
         raise DataError(where, "empty file")
-    if isinstance(frame.index, pd.DatetimeIndex):
-        frame = frame.reset_index(names="date")
+    if not isinstance(frame.index, pd.RangeIndex):  # dates kept as the index
+        frame = frame.reset_index(names=frame.index.name or "date")
     frame.columns = [str(c) for c in frame.columns]
     header = [_norm(c) for c in frame.columns]
     if not any(h in _DATE_NAMES for h in header):
         raise DataError(where, "no date column or date index")
-    # Parquet rows have no lines: number data rows from 1, as "row N".
-    text = frame.astype(str).replace({"NaT": "", "None": ""})
+    # The CSV validators read text: missing cells become "", everything else its str().
+    text = frame.astype(object).where(frame.notna(), "").astype(str)
+    # Parquet rows have no lines: number data rows from 1, as "row N"; the header is row 0.
     rows = [(0, list(frame.columns))] + [(i + 1, list(r)) for i, r in enumerate(text.to_numpy())]
     di = next(i for i, h in enumerate(header) if h in _DATE_NAMES)
     rows = [(ln, [r[di], *r[:di], *r[di + 1:]]) for ln, r in rows]
@@ -287,9 +288,10 @@ def read_parquet(path: Path) -> list[Series]:
             return _long_layout(rows, header, where)
         return _wide_layout(rows, where)
     except DataError as exc:
-        if exc.line:
-            raise DataError(where, f"row {exc.line}: {exc.problem}") from None
-        raise
+        if exc.line is None:
+            raise
+        row = f"row {exc.line}" if exc.line else "columns"
+        raise DataError(where, f"{row}: {exc.problem}") from None
 
 
 # -- entry points ----------------------------------------------------------------------------

@@ -17,5 +17,5 @@ def load_market(cfg: DeskConfig, download: Downloader | None = None) -> MarketDa
         market = load_paths(cfg.data.paths)
     else:
         market = load_yahoo(cfg.data.tickers, cfg.data.start, cfg.data.end, download)
-    check_tickers(cfg, set(market.tickers))
+    check_tickers(cfg, set(market.tickers), market.describe_tickers())
     return market

@@ -28,6 +28,10 @@ Downloader = Callable[..., pd.DataFrame]
 _META_KEY = b"hedgedesk"
 
 
+class YahooUnavailable(DataError):
+    """Yahoo could not be reached or returned nothing at all (as opposed to a bad ticker)."""
+
+
 def cache_dir() -> Path:
     if os.environ.get("HEDGEDESK_CACHE"):
         return Path(os.environ["HEDGEDESK_CACHE"]).expanduser()
@@ -83,13 +87,15 @@ def _to_series(frame: pd.DataFrame, ticker: str, source: str) -> Series:
     return Series(ticker, dates.values.astype("datetime64[D]"), values, vol, source, field)
 
 
-def _write_cache(path: Path, s: Series, fetched_at: dt.datetime) -> None:
+def _write_cache(path: Path, s: Series, fetched_at: dt.datetime, start: dt.date | None,
+                 end: dt.date | None) -> None:
     table = pa.table({
         "date": pa.array(s.dates.astype("datetime64[D]"), type=pa.date32()),
         "close": s.close,
         "volume": s.volume if s.volume is not None else np.full(len(s.close), np.nan),
     })
-    meta = {"ticker": s.ticker, "fetched_at": fetched_at.isoformat(), "price_field": s.price_field}
+    meta = {"ticker": s.ticker, "fetched_at": fetched_at.isoformat(), "price_field": s.price_field,
+            "start": start.isoformat() if start else None, "end": end.isoformat() if end else None}
     table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
     write_atomic(path, lambda p: pq.write_table(table, p))
 
@@ -106,23 +112,37 @@ def fetch(tickers: Sequence[str], start: dt.date | None = None, end: dt.date | N
         frame = (download or _yf_download)(list(tickers), start.isoformat() if start else None,
                                            yf_end)
     except Exception as exc:  # yfinance raises many network error types
-        raise DataError("yahoo", f"download failed: {exc}") from None
+        raise YahooUnavailable("yahoo", f"download failed: {exc}") from None
     if frame is None or frame.empty:
-        raise DataError("yahoo", "download returned nothing (offline, or unknown tickers: "
-                        + ", ".join(tickers) + ")")
+        raise YahooUnavailable("yahoo", "download returned nothing (offline, or unknown "
+                               "tickers: " + ", ".join(tickers) + ")")
+    series = [_to_series(frame, t, "yahoo") for t in tickers]  # all valid before any write
     out = []
-    for t in tickers:
-        s = _to_series(frame, t, "yahoo")
-        path = _cache_file(cache, t)
-        _write_cache(path, s, now)
-        out.append(Fetched(t, len(s.dates), s.dates[0].astype(dt.date),
+    for s in series:
+        path = _cache_file(cache, s.ticker)
+        _write_cache(path, s, now, start, end)
+        out.append(Fetched(s.ticker, len(s.dates), s.dates[0].astype(dt.date),
                            s.dates[-1].astype(dt.date), path, now))
     return out
 
 
+@dataclass(frozen=True)
+class CacheEntry:
+    series: Series
+    fetched_at: dt.datetime
+    start: dt.date | None  # the range that was requested when it was fetched
+    end: dt.date | None
+
+    def covers(self, start: dt.date | None, end: dt.date | None) -> bool:
+        """Whether a request for [start, end] is answered by this fetch's request."""
+        starts_ok = self.start is None or (start is not None and start >= self.start)
+        ends_ok = self.end is None or (end is not None and end <= self.end)
+        return starts_ok and ends_ok
+
+
 def read_cached(ticker: str, cache: Path | None = None,
-                now: dt.datetime | None = None) -> tuple[Series, dt.datetime]:
-    """The cached series and its fetch time; DataError if there is no cache for it."""
+                now: dt.datetime | None = None) -> CacheEntry:
+    """The cached series with its fetch time and range; DataError if there is no cache."""
     path = _cache_file(cache or cache_dir(), ticker)
     if not path.exists():
         raise DataError(ticker, f"not in the Yahoo cache ({path}); run: hedgedesk data fetch "
@@ -131,6 +151,8 @@ def read_cached(ticker: str, cache: Path | None = None,
         table = pq.read_table(path)
         meta = json.loads(table.schema.metadata[_META_KEY])
         fetched_at = dt.datetime.fromisoformat(meta["fetched_at"])
+        start, end = (dt.date.fromisoformat(meta[k]) if meta.get(k) else None
+                      for k in ("start", "end"))
     except Exception as exc:
         raise DataError(str(path), f"unreadable cache file ({exc}); fetch it again") from None
     frame = table.to_pandas()
@@ -140,44 +162,47 @@ def read_cached(ticker: str, cache: Path | None = None,
                frame["close"].to_numpy(dtype=np.float64), None if np.isnan(vol).all() else vol,
                f"yahoo cache, fetched {fetched_at:%Y-%m-%d %H:%M} UTC ({age} old)",
                meta.get("price_field", "adjusted close"))
-    return s, fetched_at
+    return CacheEntry(s, fetched_at, start, end)
 
 
 def describe_age(age: dt.timedelta) -> str:
+    """Whole units, rounded down: 59 min, 47 h, 2 days."""
     hours = age.total_seconds() / 3600
     if hours < 1:
         return f"{max(int(hours * 60), 0)} min"
     if hours < 48:
-        return f"{hours:.0f} h"
-    return f"{hours / 24:.0f} days"
+        return f"{int(hours)} h"
+    return f"{int(hours // 24)} days"
 
 
 def load_yahoo(tickers: Sequence[str], start: dt.date | None = None, end: dt.date | None = None,
                download: Downloader | None = None, cache: Path | None = None,
                now: dt.datetime | None = None, max_age: dt.timedelta = dt.timedelta(hours=12),
                ) -> MarketData:
-    """Fresh cache as is; otherwise fetch, and fall back to the cache with a notice if offline."""
+    """A cache entry younger than ``max_age`` that covers [start, end] is used as is; others
+    are fetched. If Yahoo is unreachable the cache is used with a notice giving its age; an
+    unknown ticker is an error, never hidden behind the cache."""
     now = now or dt.datetime.now(dt.UTC)
     stale = []
     for t in tickers:
         try:
-            _, fetched_at = read_cached(t, cache, now)
+            entry = read_cached(t, cache, now)
         except DataError:
             stale.append(t)
             continue
-        if now - fetched_at > max_age:
+        if now - entry.fetched_at > max_age or not entry.covers(start, end):
             stale.append(t)
     notices = []
     if stale:
         try:
             fetch(stale, start, end, download, cache, now)
-        except DataError as exc:
+        except YahooUnavailable as exc:
             notices.append(f"Yahoo unreachable ({exc.problem}); using the local cache")
     series = []
     for t in tickers:
-        s, fetched_at = read_cached(t, cache, now)
+        entry = read_cached(t, cache, now)
         if t in stale and notices:
-            notices.append(f"{t}: cached data from {fetched_at:%Y-%m-%d %H:%M} UTC "
-                           f"({describe_age(now - fetched_at)} old)")
-        series.append(s)
+            notices.append(f"{t}: cached data from {entry.fetched_at:%Y-%m-%d %H:%M} UTC "
+                           f"({describe_age(now - entry.fetched_at)} old)")
+        series.append(entry.series)
     return MarketData.from_series(series, notices)

@@ -119,14 +119,17 @@ def _config(args):
 
 
 def _market(args, paths):
-    """Market data from --data/positional paths, else from the config's data source."""
+    """Market data from --data/positional paths, else from the config's data source, and the
+    date range to use: --start/--end, else (config data only) the config's data.start/end."""
     if paths:
         from core.price_files import load_paths
 
-        return load_paths(paths)
+        return load_paths(paths), getattr(args, "start", None), getattr(args, "end", None)
     from core.sources import load_market
 
-    return load_market(_config(args))
+    cfg = _config(args)
+    return (load_market(cfg), getattr(args, "start", None) or cfg.data.start,
+            getattr(args, "end", None) or cfg.data.end)
 
 
 def _notices(market) -> None:
@@ -136,7 +139,7 @@ def _notices(market) -> None:
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_data_check(args) -> int:
-    market = _market(args, args.paths)
+    market, _, _ = _market(args, args.paths)
     _notices(market)
     reports = market.reports()
     if args.json:
@@ -190,12 +193,12 @@ def cmd_beta(args) -> int:
     from core.beta import ols_beta, rolling_beta
     from core.errors import DataError
 
-    market = _market(args, args.data)
+    market, start, end = _market(args, args.data)
     _notices(market)
     tickers = [args.asset, args.benchmark]
     if args.asset == args.benchmark:
         raise UsageError("--asset and --benchmark are the same ticker")
-    returns = market.returns(tickers, args.start, args.end, min_returns=max(args.window or 0, 3))
+    returns = market.returns(tickers, start, end, min_returns=max(args.window or 0, 3))
     y, x = returns[args.asset].to_numpy(), returns[args.benchmark].to_numpy()
     try:
         fit = ols_beta(y, x)
@@ -263,6 +266,9 @@ def log_path() -> Path:
 
 
 def _setup_logging() -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_hedgedesk", False) for h in root.handlers):
+        return  # main() may run more than once in a process (tests, embedding)
     path = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -270,7 +276,7 @@ def _setup_logging() -> None:
     except OSError:
         handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
+    handler._hedgedesk = True
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 

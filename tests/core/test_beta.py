@@ -1,0 +1,135 @@
+"""OLS beta against statsmodels; rolling beta against a per-window loop of independent fits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.beta import BetaFit, ols_beta, rolling_beta
+from core.demo import load_demo
+
+REL = 1e-10
+
+
+def _demo_returns():
+    r = load_demo().returns(["AAPL", "SP500"], dt.date(2015, 1, 1), dt.date(2022, 12, 28))
+    return r["AAPL"].to_numpy(), r["SP500"].to_numpy()
+
+
+def _assert_matches_statsmodels(fit: BetaFit, y: np.ndarray, x: np.ndarray):
+    ref = sm.OLS(y, sm.add_constant(x)).fit()
+    assert fit.alpha == pytest.approx(ref.params[0], rel=REL, abs=0)
+    assert fit.beta == pytest.approx(ref.params[1], rel=REL, abs=0)
+    assert fit.alpha_stderr == pytest.approx(ref.bse[0], rel=REL, abs=0)
+    assert fit.beta_stderr == pytest.approx(ref.bse[1], rel=REL, abs=0)
+    assert fit.alpha_tstat == pytest.approx(ref.tvalues[0], rel=REL, abs=0)
+    assert fit.beta_tstat == pytest.approx(ref.tvalues[1], rel=REL, abs=0)
+    assert fit.r_squared == pytest.approx(ref.rsquared, rel=REL, abs=0)
+    assert fit.n_obs == int(ref.nobs) == len(y)
+    assert isinstance(fit.n_obs, int)
+
+
+def test_ols_beta_equals_statsmodels_on_demo_data():
+    y, x = _demo_returns()
+    assert len(y) > 1500
+    fit = ols_beta(y, x)
+    _assert_matches_statsmodels(fit, y, x)
+    assert 0.8 < fit.beta < 1.6  # sanity: AAPL is a high-beta large cap
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ols_beta_equals_statsmodels_on_random_data(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 400))
+    x = 0.01 * rng.standard_normal(n) + 0.0005
+    y = 0.0003 + rng.uniform(-1, 2) * x + 0.02 * rng.standard_normal(n)
+    _assert_matches_statsmodels(ols_beta(y, x), y, x)
+
+
+def test_ols_beta_accepts_lists_and_negative_beta():
+    x = [0.01, -0.02, 0.015, 0.003, -0.007]
+    y = [-0.02, 0.035, -0.028, -0.004, 0.016]
+    fit = ols_beta(y, x)
+    _assert_matches_statsmodels(fit, np.array(y), np.array(x))
+    assert fit.beta < 0
+
+
+def test_constant_benchmark_raises():
+    with pytest.raises(ValueError, match="constant"):
+        ols_beta(np.array([0.01, 0.02, -0.01, 0.0]), np.full(4, 0.001))
+
+
+@pytest.mark.parametrize(("y", "x"), [([0.1, 0.2], [0.1, 0.3]),
+                                      ([0.1, 0.2, 0.3], [0.1, 0.3])])
+def test_short_or_unequal_inputs_raise(y, x):
+    with pytest.raises(ValueError, match="equal-length"):
+        ols_beta(np.array(y), np.array(x))
+
+
+def _loop_rolling(y: np.ndarray, x: np.ndarray, window: int) -> list[float]:
+    out = [np.nan] * len(y)
+    for i in range(window - 1, len(y)):
+        out[i] = np.polyfit(x[i - window + 1:i + 1], y[i - window + 1:i + 1], 1)[0]
+    return out
+
+
+def test_rolling_beta_equals_per_window_fits_on_demo_data():
+    y, x = _demo_returns()
+    y, x = y[-300:], x[-300:]
+    window = 60
+    got = rolling_beta(y, x, window)
+    want = _loop_rolling(y, x, window)
+    assert got.shape == (300,)
+    assert np.isnan(got[:window - 1]).all()
+    assert not np.isnan(got[window - 1:]).any()
+    np.testing.assert_allclose(got[window - 1:], want[window - 1:], rtol=REL, atol=0)
+    # spot-check two windows against statsmodels as well
+    for i in (window - 1, 250):
+        ref = sm.OLS(y[i - window + 1:i + 1], sm.add_constant(x[i - window + 1:i + 1])).fit()
+        assert got[i] == pytest.approx(ref.params[1], rel=REL, abs=0)
+
+
+@pytest.mark.parametrize(("seed", "window"), [(3, 3), (4, 20), (5, 57)])
+def test_rolling_beta_equals_per_window_fits_on_random_data(seed, window):
+    rng = np.random.default_rng(seed)
+    n = 120
+    x = 0.01 * rng.standard_normal(n)
+    b = np.linspace(0.5, 1.5, n)  # beta drifts, so each window gives a different answer
+    y = b * x + 0.005 * rng.standard_normal(n)
+    got = rolling_beta(y, x, window)
+    want = _loop_rolling(y, x, window)
+    assert np.isnan(got[:window - 1]).all()
+    np.testing.assert_allclose(got[window - 1:], want[window - 1:], rtol=REL, atol=0)
+
+
+def test_rolling_beta_too_short_is_all_nan():
+    x = np.arange(5, dtype=float)
+    assert np.isnan(rolling_beta(2 * x, x, 10)).all()
+    assert len(rolling_beta(2 * x, x, 10)) == 5
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    a=st.floats(-0.01, 0.01),
+    b=st.floats(-3, 3),
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(30, 300),
+)
+def test_recovers_known_beta(a, b, seed, n):
+    rng = np.random.default_rng(seed)
+    x = 0.01 * rng.standard_normal(n)
+    noise = 1e-5 * rng.standard_normal(n)
+    y = a + b * x + noise
+    fit = ols_beta(y, x)
+    # slope error ~ 1e-5 / (0.01 * sqrt(n)): 0.01 is more than 10 standard errors
+    assert abs(fit.beta - b) < 0.01
+    assert abs(fit.alpha - a) < 1e-4
+    assert fit.n_obs == n
+    assert fit.r_squared <= 1.0
+    roll = rolling_beta(y, x, 30)
+    assert abs(roll[-1] - b) < 0.02
