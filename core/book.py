@@ -65,12 +65,14 @@ class BookSnapshot:
 
 def _terms(leg: HedgeLeg) -> tuple[str, str]:
     if leg.instrument == OPTION:
-        terms = f"{leg.right} {leg.strike:g} exp {leg.expiry} ({leg.model})"
-        note = f"implied vol {leg.volatility:.0%} from config (modelled, not a quote)"
+        terms = f"{leg.right} {leg.strike:g} {leg.expiry:%d%b%y} σ{leg.volatility:.0%}"
+        note = (f"implied vol {leg.volatility:.0%} from config (modelled, not a quote); "
+                f"{'Black-76' if leg.model == 'black76' else 'Black-Scholes-Merton'}")
         return terms, note
     if leg.instrument == FUTURE:
         spec = CONTRACTS.get(leg.contract or "")
-        terms = f"{spec.name} x{leg.multiplier:g}" if spec else f"x{leg.multiplier:g}"
+        terms = (f"{spec.name}, {leg.multiplier:g} {spec.unit}" if spec
+                 else f"x{leg.multiplier:g}")
         return terms, f"priced from {leg.underlying} (proxy: no futures basis)"
     return "", f"{leg.underlying} close"
 

@@ -13,6 +13,7 @@ import numpy as np
 
 EXCHANGE = "exchange"
 SEVEN_DAY = "7day"
+CALENDAR_START = dt.date(1990, 1, 1)  # the holiday rules below hold from here on
 
 # Unscheduled NYSE full-day closures since 1990 (national mourning, 9/11, Hurricane Sandy).
 _SPECIAL_CLOSURES = {
@@ -51,7 +52,7 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
     return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
 
 
-def _observed(day: dt.date) -> dt.date | None:
+def _observed(day: dt.date) -> dt.date:
     """Saturday holidays move to Friday, Sunday ones to Monday."""
     if day.weekday() == 5:
         return day - dt.timedelta(days=1)
@@ -95,6 +96,8 @@ def trading_days(calendar: str, first: dt.date, last: dt.date) -> np.ndarray:
     if calendar == SEVEN_DAY:
         return np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
     if calendar == EXCHANGE:
+        if first < CALENDAR_START:
+            raise ValueError(f"the exchange calendar starts {CALENDAR_START}, asked for {first}")
         return _exchange_days(first, last)
     raise ValueError(f"unknown calendar {calendar!r}")
 

@@ -124,7 +124,7 @@ class DeskConfig:
     targets: Targets
     book: Book
     optimizer: OptimizerConfig
-    sweep: SweepGrid
+    sweep: SweepGrid | None  # None when the config has no [sweep] table
 
 
 # -- locating ----------------------------------------------------------------------------------
@@ -263,12 +263,13 @@ class _Table:
         """An array of numbers, or a ``"start:stop:count"`` string for evenly spaced values."""
         value = self.get(name, default)
         kind = "whole numbers" if integer else "numbers"
-        expected = f"a non-empty array of {kind}" + ("" if integer else " or 'start:stop:count'")
+        expected = f"a non-empty array of {kind}" + (
+            "" if integer else f" or 'start:stop:count' (count 1..{MAX_AXIS_VALUES})")
         if isinstance(value, str) and not integer:
             value = _linspace(value)
             if value is None:
                 raise self.fail(name, self.raw[name], expected)
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list) or not value or len(value) > MAX_AXIS_VALUES:
             raise self.fail(name, value, expected)
         for v in value:
             ok = isinstance(v, int) if integer else isinstance(v, int | float)
@@ -278,13 +279,16 @@ class _Table:
         return tuple(v if integer else float(v) for v in value)
 
 
+MAX_AXIS_VALUES = 10_000  # one grid axis; the grid is their product
+
+
 def _linspace(text: str) -> list[float] | None:
     parts = text.split(":")
     try:
         start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
     except (ValueError, IndexError):
         return None
-    if len(parts) != 3 or count < 1:
+    if len(parts) != 3 or not 1 <= count <= MAX_AXIS_VALUES:
         return None
     if count == 1:
         return [start]
@@ -458,18 +462,22 @@ def parse_config(text: str, path: Path) -> DeskConfig:
                                                      "vol_cap", "points", "groups"))),
         sweep=_sweep(top.table("sweep", ("long", "hedge", "rebalance", "window", "estimator",
                                          "ewma_halflife", "exposure", "hedge_ratio",
-                                         "drift_band", "cost"))),
+                                         "drift_band", "cost"))) if "sweep" in raw else None,
     )
 
 
 def load_config(path: str | Path) -> DeskConfig:
     p = Path(path).expanduser()
-    if not p.exists():
-        raise ConfigError(str(p), "(file)", "config file not found")
     try:
         text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(p), "(file)", f"cannot read: {exc}") from None
+    except FileNotFoundError:
+        raise ConfigError(str(p), "(file)", "config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(str(p), "(file)", "is a folder, expected a config file") from None
+    except OSError as exc:
+        raise ConfigError(str(p), "(file)", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(p), "(file)", f"not UTF-8 text (byte {exc.start})") from None
     return parse_config(text, p)
 
 
@@ -481,8 +489,9 @@ def referenced_tickers(cfg: DeskConfig) -> list[tuple[str, str]]:
     refs += [(f"book.hedges[{i}].underlying", h.underlying) for i, h in enumerate(cfg.book.hedges)]
     refs += [(f"optimizer.groups[{i}].tickers", t) for i, g in enumerate(cfg.optimizer.groups)
              for t in g.tickers]
-    refs += [(f"sweep.long[{i}]", t) for i, t in enumerate(cfg.sweep.long)]
-    refs.append(("sweep.hedge", cfg.sweep.hedge))
+    if cfg.sweep:
+        refs += [(f"sweep.long[{i}]", t) for i, t in enumerate(cfg.sweep.long)]
+        refs.append(("sweep.hedge", cfg.sweep.hedge))
     return refs
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.calendar import infer_calendar, periods_per_year, trading_days
+from core.calendar import CALENDAR_START, EXCHANGE, infer_calendar, periods_per_year, trading_days
 from core.errors import DataError
 
 
@@ -24,7 +24,7 @@ class Series:
 
     ``dates`` is sorted, unique datetime64[D]; ``close`` float64 (> 0); ``volume`` float64 or
     None when the source has none. ``price_field`` says which price this is (e.g. "adjusted
-    close"), ``source`` where it came from, ``modelled`` is True for anything not a market quote.
+    close"), ``source`` where it came from.
     """
 
     ticker: str
@@ -34,7 +34,6 @@ class Series:
     source: str
     price_field: str
     calendar: str = ""
-    modelled: bool = False
 
     def __post_init__(self):
         if not self.calendar:
@@ -62,7 +61,7 @@ class SeriesReport:
     source: str
     price_field: str
     has_volume: bool
-    modelled: bool
+    gaps_checked_from: dt.date  # the calendar is known from 1990: no gaps are reported before
 
     @property
     def missing_sessions(self) -> int:
@@ -96,10 +95,6 @@ class MarketData:
             out[s.ticker] = s
         return cls(out, tuple(notices))
 
-    def merge(self, other: MarketData) -> MarketData:
-        return MarketData.from_series(
-            [*self.series.values(), *other.series.values()], self.notices + other.notices)
-
     @property
     def tickers(self) -> list[str]:
         return list(self.series)
@@ -120,15 +115,18 @@ class MarketData:
     def report(self, ticker: str) -> SeriesReport:
         s = self.get(ticker)
         first, last = _date(s.dates[0]), _date(s.dates[-1])
-        sessions = trading_days(s.calendar, first, last)
-        missing = np.setdiff1d(sessions, s.dates, assume_unique=True)
+        checked_from = max(first, CALENDAR_START) if s.calendar == EXCHANGE else first
+        sessions = trading_days(s.calendar, checked_from, last) if checked_from <= last else (
+            np.array([], dtype="datetime64[D]"))
+        dates = s.dates[s.dates >= np.datetime64(checked_from, "D")]
+        missing = np.setdiff1d(sessions, dates, assume_unique=True)
         # split missing sessions into runs of consecutive sessions
         pos = np.searchsorted(sessions, missing)
         breaks = np.flatnonzero(np.diff(pos) != 1) + 1
         gaps = _runs(np.split(missing, breaks)) if len(missing) else ()
-        off = int(len(s.dates) - np.isin(s.dates, sessions, assume_unique=True).sum())
+        off = int(len(dates) - np.isin(dates, sessions, assume_unique=True).sum())
         return SeriesReport(s.ticker, first, last, len(s.dates), s.calendar, gaps, off,
-                            s.source, s.price_field, s.volume is not None, s.modelled)
+                            s.source, s.price_field, s.volume is not None, checked_from)
 
     def reports(self) -> list[SeriesReport]:
         return [self.report(t) for t in self.series]

@@ -51,6 +51,9 @@ def parse_date(text: str, where: str, line: int | None) -> dt.date:
     """An ISO date, optionally with a time (``2020-01-02 00:00:00``, ``2020-01-02T16:00-05:00``)."""
     s = text.strip()
     try:
+        # fromisoformat also takes 20200102 and 2020-W01-1: insist on YYYY-MM-DD
+        if len(s) < 10 or s[4] != "-" or s[7] != "-":
+            raise ValueError
         if len(s) == 10:
             return dt.date.fromisoformat(s)
         return dt.datetime.fromisoformat(s).date()
@@ -60,6 +63,8 @@ def parse_date(text: str, where: str, line: int | None) -> dt.date:
 
 def _number(text: str, what: str, where: str, line: int | None) -> float:
     try:
+        if "_" in text:  # float() reads 1_000; a price file should not
+            raise ValueError
         value = float(text)
     except ValueError:
         raise DataError(where, f"non-numeric {what} {text!r}", line) from None
@@ -110,13 +115,21 @@ def build_series(ticker: str, entries: Sequence[_Entry], where: str, price_field
 
 
 # -- CSV -------------------------------------------------------------------------------------
+def _read_bytes(path: Path) -> bytes:
+    where = str(path)
+    try:
+        if path.is_dir():
+            raise DataError(where, "is a folder, expected a price file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(where, "file not found") from None
+    except OSError as exc:
+        raise DataError(where, f"cannot read: {exc.strerror or exc}") from None
+
+
 def _read_csv_rows(path: Path) -> list[tuple[int, list[str]]]:
     where = str(path)
-    if not path.exists():
-        raise DataError(where, "file not found")
-    if path.is_dir():
-        raise DataError(where, "is a folder, expected a price file")
-    raw = path.read_bytes()
+    raw = _read_bytes(path)
     if path.name.endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
@@ -126,11 +139,14 @@ def _read_csv_rows(path: Path) -> list[tuple[int, list[str]]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(where, f"not UTF-8 text (byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))  # \r, \n and \r\n line ends alike
     rows = []
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            rows.append((reader.line_num, row))
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise DataError(where, f"malformed CSV: {exc}", reader.line_num) from None
     if not rows:
         raise DataError(where, "empty file")
     return rows
@@ -239,16 +255,16 @@ def _file_stem(path: Path) -> str:
     return path.stem
 
 
-def read_csv(path: Path) -> list[Series]:
-    where = str(path)
-    rows = _read_csv_rows(path)
+def _parse_rows(rows, where: str, stem: str) -> list[Series]:
+    """Pick the layout from the header row(s) and parse; rows are (line, cells), date first."""
     header = [_norm(c) for c in rows[0][1]]
-    stem = _file_stem(path)
     if header[0] == "price" and len(rows) > 2 and _norm(rows[1][1][0]) == "ticker":
         return _yfinance_layout(rows, where, stem)
     if header[0] not in _DATE_NAMES and header[0] != "":
+        hint = ("; the file looks semicolon-delimited, expected commas"
+                if ";" in rows[0][1][0] else "")
         raise DataError(where, f"unrecognised header: first column {rows[0][1][0]!r}, expected "
-                        "a date column (Date) or yfinance's 'Price' header", rows[0][0])
+                        f"a date column (Date) or yfinance's 'Price' header{hint}", rows[0][0])
     if len(rows) < 2:
         raise DataError(where, "no data rows after the header")
     if any(h in _TICKER_NAMES for h in header):
@@ -259,34 +275,45 @@ def read_csv(path: Path) -> list[Series]:
     return _wide_layout(rows, where)
 
 
+def read_csv(path: Path) -> list[Series]:
+    return _parse_rows(_read_csv_rows(path), str(path), _file_stem(path))
+
+
 # -- Parquet ---------------------------------------------------------------------------------
 def read_parquet(path: Path) -> list[Series]:
+    """Parquet in the CSV layouts: wide, long, one ticker (named by the file), or yfinance's
+    (Price, Ticker) column levels. Data rows are numbered from 1 ("row N")."""
     where = str(path)
-    if not path.exists():
-        raise DataError(where, "file not found")
+    raw = _read_bytes(path)
     try:
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(io.BytesIO(raw))
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise DataError(where, f"not a readable Parquet file ({exc})") from None
     if frame.empty:
         raise DataError(where, "empty file")
+    yf_levels = isinstance(frame.columns, pd.MultiIndex) and frame.columns.nlevels == 2
+    if yf_levels:
+        fields = [str(a) for a, _ in frame.columns]
+        tickers = [str(b) for _, b in frame.columns]
+        frame.columns = [f"{a}\t{b}" for a, b in zip(fields, tickers, strict=True)]
     if not isinstance(frame.index, pd.RangeIndex):  # dates kept as the index
         frame = frame.reset_index(names=frame.index.name or "date")
-    frame.columns = [str(c) for c in frame.columns]
-    header = [_norm(c) for c in frame.columns]
-    if not any(h in _DATE_NAMES for h in header):
+    names = [str(c) for c in frame.columns]
+    di = next((i for i, c in enumerate(names) if _norm(c) in _DATE_NAMES), None)
+    if di is None:
         raise DataError(where, "no date column or date index")
+    order = [di, *(i for i in range(len(names)) if i != di)]
     # The CSV validators read text: missing cells become "", everything else its str().
-    text = frame.astype(object).where(frame.notna(), "").astype(str)
-    # Parquet rows have no lines: number data rows from 1, as "row N"; the header is row 0.
-    rows = [(0, list(frame.columns))] + [(i + 1, list(r)) for i, r in enumerate(text.to_numpy())]
-    di = next(i for i, h in enumerate(header) if h in _DATE_NAMES)
-    rows = [(ln, [r[di], *r[:di], *r[di + 1:]]) for ln, r in rows]
-    header = [header[di], *header[:di], *header[di + 1:]]
+    cells = frame.iloc[:, order].astype(object)
+    text = cells.where(cells.notna(), "").astype(str).to_numpy()
+    body = [(i + 1, list(r)) for i, r in enumerate(text)]
+    if yf_levels:
+        head = [(0, ["Price", *(names[i].split("\t")[0] for i in order[1:])]),
+                (0, ["Ticker", *(names[i].split("\t")[1] for i in order[1:])])]
+    else:
+        head = [(0, [names[i] for i in order])]
     try:
-        if any(h in _TICKER_NAMES for h in header):
-            return _long_layout(rows, header, where)
-        return _wide_layout(rows, where)
+        return _parse_rows(head + body, where, _file_stem(path))
     except DataError as exc:
         if exc.line is None:
             raise
@@ -302,8 +329,11 @@ def read_file(path: Path) -> list[Series]:
 
 
 def price_files_in(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and p.name.endswith(PRICE_SUFFIXES))
+    try:
+        files = sorted(p for p in folder.iterdir()
+                       if p.is_file() and p.name.endswith(PRICE_SUFFIXES))
+    except OSError as exc:
+        raise DataError(str(folder), f"cannot read folder: {exc.strerror or exc}") from None
     if not files:
         raise DataError(str(folder), "folder has no price files (*.csv, *.csv.gz, *.parquet)")
     return files
@@ -314,7 +344,11 @@ def load_paths(paths: Iterable[str | Path]) -> MarketData:
     series: list[Series] = []
     for p in paths:
         path = Path(p).expanduser()
-        if path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise DataError(str(path), f"cannot read: {exc.strerror or exc}") from None
+        if is_dir:
             for f in price_files_in(path):
                 series.extend(read_file(f))
         else:

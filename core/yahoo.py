@@ -57,8 +57,11 @@ class Fetched:
 def _yf_download(tickers: list[str], start, end) -> pd.DataFrame:
     import yfinance as yf  # imported here: slow to import and only needed online
 
-    return yf.download(tickers, start=start, end=end, auto_adjust=False, actions=False,
-                       progress=False, multi_level_index=True, threads=False, timeout=20)
+    # Without a start yfinance would return one month only: ask for the whole history.
+    period = None if start else "max"
+    return yf.download(tickers, start=start, end=end, period=period, auto_adjust=False,
+                       actions=False, progress=False, multi_level_index=True, threads=False,
+                       timeout=20)
 
 
 def _column(frame: pd.DataFrame, field: str, ticker: str) -> pd.Series | None:
@@ -106,6 +109,7 @@ def fetch(tickers: Sequence[str], start: dt.date | None = None, end: dt.date | N
     """Download daily prices (``end`` inclusive) and replace each ticker's cache file."""
     cache = cache or cache_dir()
     now = now or dt.datetime.now(dt.UTC)
+    tickers = [t.upper() for t in tickers]  # Yahoo symbols are upper case; so are its columns
     # yfinance's end is exclusive: ask for the day after so the user's end date is included.
     yf_end = (end + dt.timedelta(days=1)).isoformat() if end else None
     try:
@@ -183,6 +187,7 @@ def load_yahoo(tickers: Sequence[str], start: dt.date | None = None, end: dt.dat
     are fetched. If Yahoo is unreachable the cache is used with a notice giving its age; an
     unknown ticker is an error, never hidden behind the cache."""
     now = now or dt.datetime.now(dt.UTC)
+    tickers = [t.upper() for t in tickers]
     stale = []
     for t in tickers:
         try:

@@ -46,6 +46,7 @@ class HedgeLegsPane(Vertical):
         table = DataTable(id="legs", cursor_type="row", zebra_stripes=True)
         table.add_columns("Leg", "Qty", "Und", "Und px", "Notional", "Terms")
         yield table
+        yield Static("", id="leg-note")  # how the highlighted leg is priced (proxy, modelled)
 
 
 class DeskApp(App):
@@ -112,6 +113,11 @@ class DeskApp(App):
                                        num(leg.underlying_price), money(leg.notional, signed=True))
             legs.add_row(leg.name, qty, leg.underlying, px, notional, leg.terms, key=str(i))
         self.query_one("#holdings", DataTable).focus()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "legs" and self.snap and event.row_key.value is not None:
+            leg = self.snap.legs[int(event.row_key.value)]
+            self.query_one("#leg-note", Static).update(f"{leg.name}: {leg.price_note}")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

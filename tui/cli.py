@@ -38,7 +38,7 @@ def _date_arg(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
 
 
-def _positive_int(text: str) -> int:
+def _window_arg(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="price file or folder; repeat for more (default: the config's data)")
     beta.add_argument("--asset", required=True, metavar="T")
     beta.add_argument("--benchmark", required=True, metavar="T")
-    beta.add_argument("--window", type=_positive_int, metavar="W",
+    beta.add_argument("--window", type=_window_arg, metavar="W",
                       help="also report the rolling beta over W daily returns")
 
     cfg = sub.add_parser("config", help="validate a desk config")
@@ -153,8 +153,8 @@ def cmd_data_check(args) -> int:
                 "gaps": [{"first": g.first, "last": g.last, "sessions": g.sessions}
                          for g in r.gaps],
                 "missing_sessions": r.missing_sessions, "off_calendar": r.off_calendar,
-                "price_field": r.price_field, "has_volume": r.has_volume,
-                "modelled": r.modelled, "source": r.source,
+                "gaps_checked_from": r.gaps_checked_from,
+                "price_field": r.price_field, "has_volume": r.has_volume, "source": r.source,
             } for r in reports],
         })
         return 0
@@ -167,6 +167,8 @@ def cmd_data_check(args) -> int:
             print(f"{'':<10} gap {g.first}..{g.last} ({g.sessions} sessions missing)")
         if len(r.gaps) > 5:
             print(f"{'':<10} ... {len(r.gaps) - 5} more gaps (see --json)")
+        if r.gaps_checked_from > r.first:
+            print(f"{'':<10} gaps checked from {r.gaps_checked_from} (calendar known from then)")
         if r.off_calendar:
             print(f"{'':<10} {r.off_calendar} rows on days the {r.calendar} calendar is closed")
     print(f"{len(reports)} series")
@@ -193,11 +195,11 @@ def cmd_beta(args) -> int:
     from core.beta import ols_beta, rolling_beta
     from core.errors import DataError
 
+    if args.asset == args.benchmark:
+        raise UsageError("--asset and --benchmark are the same ticker")
     market, start, end = _market(args, args.data)
     _notices(market)
     tickers = [args.asset, args.benchmark]
-    if args.asset == args.benchmark:
-        raise UsageError("--asset and --benchmark are the same ticker")
     returns = market.returns(tickers, start, end, min_returns=max(args.window or 0, 3))
     y, x = returns[args.asset].to_numpy(), returns[args.benchmark].to_numpy()
     try:
@@ -304,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hedgedesk: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug: one line for the user, the traceback in the log
         log.exception("unexpected error")
         print(f"hedgedesk: internal error: {type(exc).__name__}: {exc} "

@@ -607,3 +607,23 @@ def test_check_tickers_names_the_key_of_the_unknown_ticker(case_id, demo_text, d
     assert err.key == key
     assert "'NOPE'" in err.problem
     assert "expected a ticker in the market data" in err.problem
+
+
+def test_sweep_section_is_optional(demo_text, tmp_path):
+    head = demo_text.split("[sweep]")[0]
+    cfg = load_config(_write(tmp_path, head))
+    assert cfg.sweep is None
+    check_tickers(cfg, {t for _, t in referenced_tickers(cfg)})
+
+
+@pytest.mark.parametrize("literal", ['"0:1:10001"', '"0:1:0"'])
+def test_grid_axis_size_is_bounded(demo_text, tmp_path, literal):
+    path = _write(tmp_path, _edit(demo_text, "[sweep]", 0, set={"exposure": literal}))
+    with pytest.raises(ConfigError, match=r"count 1\.\.10000") as info:
+        load_config(path)
+    assert info.value.key == "sweep.exposure"
+
+
+def test_config_path_that_is_a_folder(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(tmp_path)

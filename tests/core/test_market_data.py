@@ -99,8 +99,7 @@ def test_seven_day_gap_counts_weekend_days():
 def test_report_fields():
     s = _series("X", ["2020-01-02", "2020-01-03"], [1.0, 2.0], volume=[5, 6])
     r = MarketData.from_series([s]).report("X")
-    assert (r.ticker, r.rows, r.calendar, r.has_volume, r.modelled) == ("X", 2, "exchange",
-                                                                          True, False)
+    assert (r.ticker, r.rows, r.calendar, r.has_volume) == ("X", 2, "exchange", True)
     assert (r.source, r.price_field) == ("test", "close")
 
 
@@ -191,7 +190,7 @@ def test_seven_day_series_is_sampled_at_exchange_sessions():
     rng = np.random.default_rng(7)
     days = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-03-31") + 1)
     btc = _series("BTC", days, 7000 * np.cumprod(1 + 0.03 * rng.standard_normal(len(days))))
-    md = load_demo().merge(MarketData.from_series([btc]))
+    md = MarketData.from_series([*load_demo().series.values(), btc])
     got = md.aligned_prices(["BTC", "SP500"], D(2020, 1, 1), D(2020, 3, 31))
     weekdays = [d for d in days.astype(dt.date) if d.weekday() < 5]
     holidays = {D(2020, 1, 1), D(2020, 1, 20), D(2020, 2, 17)}
@@ -202,7 +201,7 @@ def test_seven_day_series_is_sampled_at_exchange_sessions():
     assert md.periods_per_year(["BTC", "SP500"]) == 252
     assert md.periods_per_year(["SP500"]) == 252
     eth = _series("ETH", days, np.linspace(100, 200, len(days)))
-    both = md.merge(MarketData.from_series([eth]))
+    both = MarketData.from_series([*md.series.values(), eth])
     assert both.periods_per_year(["BTC", "ETH"]) == 365
 
 
@@ -229,12 +228,14 @@ def test_unknown_ticker_and_duplicates():
     assert info.value.where == "ZZZ"
     a2 = _series("A", ["2020-01-02"], [1.0])
     with pytest.raises(DataError, match="ticker A is also loaded from test"):
-        md.merge(MarketData.from_series([a2]))
+        MarketData.from_series([*md.series.values(), a2])
 
 
-def test_merge_keeps_notices():
-    a = MarketData.from_series([_series("A", ["2020-01-02"], [1.0])], ["n1"])
-    b = MarketData.from_series([_series("B", ["2020-01-02"], [1.0])], ["n2"])
-    m = a.merge(b)
-    assert m.tickers == ["A", "B"]
-    assert m.notices == ("n1", "n2")
+def test_gaps_are_only_checked_where_the_calendar_is_known():
+    # 1989 has no NYSE calendar here: no false gaps, and the report says from when it checked
+    days = np.array(["1989-12-27", "1989-12-29", "1990-01-02", "1990-01-04"], dtype="datetime64[D]")
+    s = _series("OLD", days, [1.0, 2.0, 3.0, 4.0])
+    r = MarketData.from_series([s]).report("OLD")
+    assert r.gaps_checked_from == D(1990, 1, 1)
+    assert r.gaps == (Gap(D(1990, 1, 3), D(1990, 1, 3), 1),)
+    assert r.rows == 4

@@ -495,3 +495,56 @@ def test_shared_data_known_facts(shared_data):
     assert md.report("ETH-USD").first == D(2017, 11, 9)
     assert md.report("BTC-USD").last == md.report("ETH-USD").last == D(2025, 9, 30)
     assert not md.report("BTC-USD").has_volume
+
+
+# -- inputs found in the wild --------------------------------------------------------------------
+def test_carriage_return_line_endings(tmp_path):
+    path = tmp_path / "cr.csv"
+    path.write_bytes(b"Date,Close\r2020-01-02,1\r2020-01-03,2\r")
+    got = _by_ticker(read_file(path))["cr"]
+    assert _dates(got) == [D(2020, 1, 2), D(2020, 1, 3)]
+    assert got.close.tolist() == [1.0, 2.0]
+
+
+def test_malformed_csv_field_is_a_data_error(tmp_path):
+    path = _write(tmp_path / "big.csv", 'Date,Close\n2020-01-02,"' + "1" * 200_000 + '"\n')
+    _expect_error(path, 2, "malformed CSV")
+
+
+def test_semicolon_file_gets_a_delimiter_hint(tmp_path):
+    path = _write(tmp_path / "semi.csv", "Date;Close\n2020-01-02;1\n")
+    _expect_error(path, 1, "semicolon-delimited")
+
+
+@pytest.mark.parametrize("text", ["20200102", "2020-W01-4", "2020/01/02", "02/01/2020"])
+def test_only_iso_dates_are_accepted(tmp_path, text):
+    path = _write(tmp_path / "d.csv", f"Date,Close\n{text},1\n")
+    _expect_error(path, 2, f"unparsable date {text!r}")
+
+
+def test_underscored_number_is_not_a_price(tmp_path):
+    path = _write(tmp_path / "u.csv", "Date,Close\n2020-01-02,1_000\n")
+    _expect_error(path, 2, "non-numeric price for u '1_000'")
+
+
+def test_parquet_single_ticker_named_by_file(tmp_path):
+    frame = pd.DataFrame({"date": pd.bdate_range("2020-01-02", periods=3),
+                          "Adj Close": [1.0, 2.0, 3.0], "Volume": [10.0, 20.0, 30.0]})
+    path = tmp_path / "QQQ.parquet"
+    frame.to_parquet(path, index=False)
+    got = _by_ticker(read_file(path))
+    assert list(got) == ["QQQ"]  # not "Adj Close" and "Volume" as two tickers
+    assert got["QQQ"].close.tolist() == [1.0, 2.0, 3.0]
+    assert got["QQQ"].volume.tolist() == [10.0, 20.0, 30.0]
+
+
+def test_parquet_with_yfinance_column_levels(tmp_path):
+    cols = pd.MultiIndex.from_tuples([("Adj Close", "SPY"), ("Close", "SPY"), ("Volume", "SPY")],
+                                     names=["Price", "Ticker"])
+    frame = pd.DataFrame([[1.0, 1.1, 100.0], [2.0, 2.2, 200.0]], columns=cols,
+                         index=pd.DatetimeIndex(["2020-01-02", "2020-01-03"], name="Date"))
+    path = tmp_path / "yf.parquet"
+    frame.to_parquet(path)
+    got = _by_ticker(read_file(path))["SPY"]
+    assert got.close.tolist() == [1.0, 2.0]  # the adjusted close, not Close
+    assert got.volume.tolist() == [100.0, 200.0]

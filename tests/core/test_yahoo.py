@@ -280,3 +280,28 @@ def test_fresh_cache_that_does_not_cover_the_range_is_refetched(tmp_path):
     assert len(earlier.calls) == 1  # asks for more history than was fetched
     entry = read_cached("AAPL", cache=tmp_path, now=later)
     assert entry.start == dt.date(2020, 1, 1) and entry.end is None
+
+
+def test_lower_case_tickers_are_asked_for_in_upper_case(tmp_path):
+    fake = FakeDownload(_yf_frame())
+    got = fetch(["aapl", "msft"], download=fake, cache=tmp_path, now=T0)
+    assert fake.calls[0][0] == ["AAPL", "MSFT"]
+    assert [f.ticker for f in got] == ["AAPL", "MSFT"]
+
+
+def test_yfinance_is_asked_for_the_whole_history_without_a_start(monkeypatch):
+    import yfinance
+
+    from core import yahoo
+
+    seen = {}
+
+    def fake_download(tickers, **kwargs):
+        seen.update(kwargs)
+        return pd.DataFrame()
+
+    monkeypatch.setattr(yfinance, "download", fake_download)
+    yahoo._yf_download(["SPY"], None, None)
+    assert seen["period"] == "max" and seen["auto_adjust"] is False
+    yahoo._yf_download(["SPY"], "2020-01-01", "2020-02-01")
+    assert seen["period"] is None and seen["start"] == "2020-01-01"

@@ -93,3 +93,15 @@ async def test_runs_under_no_color(cfg, monkeypatch):
     async with app.run_test(size=(80, 24)) as pilot:
         await _loaded(app, pilot)
         assert app.query_one("#holdings", DataTable).row_count == len(cfg.book.holdings)
+
+
+async def test_highlighted_leg_says_how_it_is_priced(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        await pilot.press("tab")  # to the hedge legs
+        note = app.query_one("#leg-note", Static)
+        assert "proxy" in str(note.render())  # first leg: ES from the index level
+        await pilot.press("down")
+        assert "modelled" in str(note.render())  # the SPX put's volatility
+        assert note.region.bottom <= 23

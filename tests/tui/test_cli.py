@@ -189,7 +189,6 @@ def test_data_check_without_paths_uses_the_demo(capsys):
         assert by_ticker[ticker]["first"] == series.index[0].date().isoformat()
         assert by_ticker[ticker]["last"] == series.index[-1].date().isoformat()
         assert by_ticker[ticker]["rows"] == len(series)
-        assert by_ticker[ticker]["modelled"] is False
 
 
 def test_data_check_text_output_lists_the_series(capsys, tmp_path):
