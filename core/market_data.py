@@ -22,8 +22,8 @@ from core.errors import DataError
 class Series:
     """One ticker's daily closes.
 
-    ``dates`` is sorted, unique datetime64[D]; ``close`` float64 (> 0); ``volume`` float64 or
-    None when the source has none. ``price_field`` says which price this is (e.g. "adjusted
+    ``dates`` is sorted, unique datetime64[D]; ``close`` float64 (> 0); ``volume``, ``high`` and
+    ``low`` float64 (NaN where a row lacks one) or None when the source has none. ``price_field`` says which price this is (e.g. "adjusted
     close"), ``source`` where it came from.
     """
 
@@ -34,6 +34,8 @@ class Series:
     source: str
     price_field: str
     calendar: str = ""
+    high: np.ndarray | None = None
+    low: np.ndarray | None = None
 
     def __post_init__(self):
         if not self.calendar:

@@ -19,7 +19,7 @@ import gzip
 import io
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,8 @@ class _Entry:
     date: str
     price: str
     volume: str | None = None
+    high: str | None = None
+    low: str | None = None
 
 
 def _norm(name: str) -> str:
@@ -75,12 +77,26 @@ def _number(text: str, what: str, where: str, line: int | None) -> float:
     return value
 
 
+def _optional(text: str | None, what: str, where: str, line: int) -> float:
+    """A volume, high or low: NaN when empty, else a finite number >= 0."""
+    if text is None or _norm(text) in _MISSING:
+        return math.nan
+    value = _number(text, what, where, line)
+    if value < 0:
+        raise DataError(where, f"negative {what} {value:g}", line)
+    return value
+
+
 def build_series(ticker: str, entries: Sequence[_Entry], where: str, price_field: str,
-                 has_volume: bool, skip_missing: bool = False) -> Series:
-    """Validate one ticker's rows (dates ascending and unique, prices finite and > 0)."""
+                 has_volume: bool, skip_missing: bool = False, has_range: bool = False) -> Series:
+    """Validate one ticker's rows (dates ascending and unique, prices finite and > 0).
+
+    ``has_range``: the rows carry high and low prices (used for the average true range)."""
     dates: list[dt.date] = []
     closes: list[float] = []
     volumes: list[float] = []
+    highs: list[float] = []
+    lows: list[float] = []
     for e in entries:
         day = parse_date(e.date, where, e.line)
         if _norm(e.price) in _MISSING:
@@ -95,11 +111,10 @@ def build_series(ticker: str, entries: Sequence[_Entry], where: str, price_field
                        else f"dates not in ascending order: {day} after {dates[-1]}")
             raise DataError(where, f"{problem} for {ticker}", e.line)
         if has_volume:
-            v = e.volume if e.volume is not None else ""
-            vol = math.nan if _norm(v) in _MISSING else _number(v, "volume", where, e.line)
-            if vol < 0:
-                raise DataError(where, f"negative volume {vol:g} for {ticker}", e.line)
-            volumes.append(vol)
+            volumes.append(_optional(e.volume, f"volume for {ticker}", where, e.line))
+        if has_range:
+            highs.append(_optional(e.high, f"high for {ticker}", where, e.line))
+            lows.append(_optional(e.low, f"low for {ticker}", where, e.line))
         dates.append(day)
         closes.append(price)
     if not dates:
@@ -111,6 +126,8 @@ def build_series(ticker: str, entries: Sequence[_Entry], where: str, price_field
         volume=np.array(volumes, dtype=np.float64) if has_volume else None,
         source=where,
         price_field=price_field,
+        high=np.array(highs, dtype=np.float64) if has_range else None,
+        low=np.array(lows, dtype=np.float64) if has_range else None,
     )
 
 
@@ -182,11 +199,29 @@ def _yfinance_layout(rows, where: str, stem: str) -> list[Series]:
         else:
             raise DataError(where, f"yfinance header has no Adj Close, Price or Close column "
                             f"for {ticker}", rows[0][0])
-        vj = cols.get("volume")
-        entries = [_Entry(ln, r[0], _cell(r, pj), _cell(r, vj) if vj else None)
+        vj, hj, lj = cols.get("volume"), cols.get("high"), cols.get("low")
+        has_range = hj is not None and lj is not None
+        entries = [_Entry(ln, r[0], _cell(r, pj), _cell(r, vj) if vj else None,
+                          _cell(r, hj) if has_range else None, _cell(r, lj) if has_range else None)
                    for ln, r in rows[body:]]
-        out.append(build_series(ticker, entries, where, price_field, vj is not None))
+        series = build_series(ticker, entries, where, price_field, vj is not None,
+                              has_range=has_range)
+        cj = cols.get("close")
+        if has_range and cj is not None and cj != pj:
+            series = _adjust_range(series, rows[body:], cj, where)
+        out.append(series)
     return out
+
+
+def _adjust_range(s: Series, rows, close_col: int, where: str) -> Series:
+    """Scale raw highs and lows by adjusted/raw close so the true range matches the adjusted
+    closes (yfinance adjusts only the close); drop them if the raw closes do not line up."""
+    raw = build_series(s.ticker, [_Entry(ln, r[0], _cell(r, close_col)) for ln, r in rows],
+                       where, "close", False, skip_missing=True)
+    if not np.array_equal(raw.dates, s.dates):
+        return replace(s, high=None, low=None)
+    factor = s.close / raw.close
+    return replace(s, high=s.high * factor, low=s.low * factor)
 
 
 def _cell(row: list[str], j: int) -> str:
@@ -223,11 +258,14 @@ def _price_column(header: list[str], where: str, line: int) -> tuple[int, str]:
 def _single_layout(rows, header: list[str], where: str, stem: str) -> list[Series]:
     pi, field = _price_column(header, where, rows[0][0])
     vi = header.index("volume") if "volume" in header else None
-    entries = [_Entry(ln, r[0], _cell(r, pi), _cell(r, vi) if vi is not None else None)
+    has_range = "high" in header and "low" in header
+    hi, li = (header.index("high"), header.index("low")) if has_range else (None, None)
+    entries = [_Entry(ln, r[0], _cell(r, pi), _cell(r, vi) if vi is not None else None,
+                      _cell(r, hi) if has_range else None, _cell(r, li) if has_range else None)
                for ln, r in rows[1:]]
     if not entries:
         raise DataError(where, "no data rows after the header")
-    return [build_series(stem, entries, where, field, vi is not None)]
+    return [build_series(stem, entries, where, field, vi is not None, has_range=has_range)]
 
 
 def _wide_layout(rows, where: str) -> list[Series]:
