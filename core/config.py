@@ -41,6 +41,7 @@ class RiskConfig:
     rate: float  # continuously compounded rate for option pricing
     beta_window: int  # returns in the OLS window for beta monitors
     var_confidence: float
+    var_window: int  # daily scenarios in historical VaR and the book's risk history
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,31 @@ class Targets:
     volatility: float  # annualised
     var_limit: float  # 1-day VaR as a fraction of NAV
     max_drawdown: float  # positive fraction
+    hedge_future: str  # contract the trade list sizes the beta hedge in
+    put_coverage: float  # share of the core's value protected by puts (plan: 20-30 %)
+    call_coverage: float  # share of the core's value written as covered calls (plan: 10-20 %)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """How to price an instrument the data has no series for: ``scale`` x close(underlying)."""
+
+    underlying: str
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A joint shock. Each instrument moves by its own shock if ``shocks`` names its underlying,
+    else by its beta times ``market``; ``replay`` instead takes each underlying's actual
+    return between two dates. ``vol`` is added to every option's implied volatility."""
+
+    name: str
+    market: float = 0.0
+    vol: float = 0.0
+    shocks: tuple[tuple[str, float], ...] = ()
+    replay: tuple[dt.date, dt.date] | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,7 @@ class HedgeLeg:
     dividend_yield: float = 0.0
     model: str | None = None  # bsm | black76 (options on futures)
     purpose: str = ""
+    price_scale: float = 1.0  # proxy: the leg's underlying price is scale x close(underlying)
 
 
 @dataclass(frozen=True)
@@ -125,6 +152,8 @@ class DeskConfig:
     book: Book
     optimizer: OptimizerConfig
     sweep: SweepGrid | None  # None when the config has no [sweep] table
+    proxies: dict[str, Proxy]  # instrument code -> how to price it
+    scenarios: tuple[Scenario, ...]
 
 
 # -- locating ----------------------------------------------------------------------------------
@@ -332,6 +361,7 @@ def _risk(t: _Table) -> RiskConfig:
         rate=t.number("rate", 0.0, lo=-0.5, hi=1.0),
         beta_window=t.integer("beta_window", 252, lo=3),
         var_confidence=t.number("var_confidence", 0.95, lo=0.5, hi=0.9999),
+        var_window=t.integer("var_window", 504, lo=20),
     )
 
 
@@ -342,11 +372,53 @@ def _targets(t: _Table) -> Targets:
         volatility=t.number("volatility", 0.15, lo=0, lo_open=True),
         var_limit=t.number("var_limit", 0.02, lo=0, hi=1, lo_open=True),
         max_drawdown=t.number("max_drawdown", 0.10, lo=0, hi=1, lo_open=True),
+        hedge_future=t.text("hedge_future", "ES", tuple(CONTRACTS)),
+        put_coverage=t.number("put_coverage", 0.25, lo=0, hi=1.5),
+        call_coverage=t.number("call_coverage", 0.15, lo=0, hi=1.5),
+    )
+
+
+def _proxies(t: _Table) -> dict[str, Proxy]:
+    out = {}
+    for code in t.raw:
+        p = t.table(code, ("underlying", "scale"))
+        out[code] = Proxy(p.ticker("underlying"), p.number("scale", 1.0, lo=0, lo_open=True))
+    return out
+
+
+# Used when a config names no scenarios: the plan's market crashes and a volatility spike.
+DEFAULT_SCENARIOS = (
+    Scenario("Market crash -20%", market=-0.20, vol=0.10),
+    Scenario("Market crash -30%", market=-0.30, vol=0.20),
+    Scenario("Market crash -40%", market=-0.40, vol=0.30),
+    Scenario("Volatility spike", market=-0.10, vol=0.20),
+)
+
+
+def _scenario(t: _Table) -> Scenario:
+    shocks_t = t.table("shocks", tuple(t.raw.get("shocks", {}) or ()))
+    shocks = tuple((k, shocks_t.number(k, lo=-1.0)) for k in shocks_t.raw)
+    replay = None
+    if "replay" in t.raw:
+        value = t.raw["replay"]
+        if not (isinstance(value, list) and len(value) == 2):
+            raise t.fail("replay", value, "two dates [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]")
+        pair = _Table(t.file, t.key("replay"), {"start": value[0], "end": value[1]},
+                      ("start", "end"))
+        start, end = pair.date("start"), pair.date("end")
+        if start >= end:
+            raise t.fail("replay", value, "a start date before the end date")
+        replay = (start, end)
+    return Scenario(
+        name=t.text("name"),
+        market=t.number("market", 0.0, lo=-1.0, hi=10.0),
+        vol=t.number("vol", 0.0, lo=-1.0, hi=5.0),
+        shocks=shocks, replay=replay, description=t.text("description", ""),
     )
 
 
 _LEG_KEYS = ("name", "instrument", "underlying", "quantity", "multiplier", "contract", "right",
-             "strike", "expiry", "volatility", "dividend_yield", "model", "purpose")
+             "strike", "expiry", "volatility", "dividend_yield", "model", "purpose", "price_scale")
 
 
 def _leg(t: _Table) -> HedgeLeg:
@@ -387,6 +459,7 @@ def _leg(t: _Table) -> HedgeLeg:
         contract=contract, right=right, strike=strike, expiry=expiry, volatility=vol,
         dividend_yield=t.number("dividend_yield", 0.0, lo=-1, hi=1), model=model,
         purpose=t.text("purpose", ""),
+        price_scale=t.number("price_scale", 1.0, lo=0, lo_open=True),
     )
 
 
@@ -437,7 +510,7 @@ def _sweep(t: _Table) -> SweepGrid:
     )
 
 
-_TOP = ("data", "risk", "targets", "book", "optimizer", "sweep")
+_TOP = ("data", "risk", "targets", "book", "optimizer", "sweep", "proxies", "scenarios")
 
 
 def parse_config(text: str, path: Path) -> DeskConfig:
@@ -454,15 +527,21 @@ def parse_config(text: str, path: Path) -> DeskConfig:
         path=path,
         data=_data(top.table("data", ("source", "paths", "tickers", "start", "end", "benchmark",
                                       "universe")), path.parent),
-        risk=_risk(top.table("risk", ("rf", "rate", "beta_window", "var_confidence"))),
+        risk=_risk(top.table("risk", ("rf", "rate", "beta_window", "var_confidence",
+                                      "var_window"))),
         targets=_targets(top.table("targets", ("beta", "beta_band", "volatility", "var_limit",
-                                               "max_drawdown"))),
+                                               "max_drawdown", "hedge_future", "put_coverage",
+                                               "call_coverage"))),
         book=_book(top.table("book", ("name", "cash", "holdings", "hedges"))),
         optimizer=_optimizer(top.table("optimizer", ("long_only", "min_weight", "max_weight",
                                                      "vol_cap", "points", "groups"))),
         sweep=_sweep(top.table("sweep", ("long", "hedge", "rebalance", "window", "estimator",
                                          "ewma_halflife", "exposure", "hedge_ratio",
                                          "drift_band", "cost"))) if "sweep" in raw else None,
+        proxies=_proxies(top.table("proxies", tuple(raw.get("proxies", {}) or ()))),
+        scenarios=tuple(_scenario(s) for s in top.tables(
+            "scenarios", ("name", "market", "vol", "shocks", "replay", "description")))
+        or DEFAULT_SCENARIOS,
     )
 
 
@@ -489,6 +568,7 @@ def referenced_tickers(cfg: DeskConfig) -> list[tuple[str, str]]:
     refs += [(f"book.hedges[{i}].underlying", h.underlying) for i, h in enumerate(cfg.book.hedges)]
     refs += [(f"optimizer.groups[{i}].tickers", t) for i, g in enumerate(cfg.optimizer.groups)
              for t in g.tickers]
+    refs += [(f"proxies.{code}.underlying", p.underlying) for code, p in cfg.proxies.items()]
     if cfg.sweep:
         refs += [(f"sweep.long[{i}]", t) for i, t in enumerate(cfg.sweep.long)]
         refs.append(("sweep.hedge", cfg.sweep.hedge))

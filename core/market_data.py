@@ -23,8 +23,9 @@ class Series:
     """One ticker's daily closes.
 
     ``dates`` is sorted, unique datetime64[D]; ``close`` float64 (> 0); ``volume``, ``high`` and
-    ``low`` float64 (NaN where a row lacks one) or None when the source has none. ``price_field`` says which price this is (e.g. "adjusted
-    close"), ``source`` where it came from.
+    ``low`` float64 (NaN where a row lacks one) or None when the source has none.
+    ``price_field`` says which price this is (e.g. "adjusted close"), ``source`` where it came
+    from.
     """
 
     ticker: str

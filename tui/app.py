@@ -1,4 +1,4 @@
-"""The desk: the book's holdings and hedge legs on real prices, loaded in a worker."""
+"""The desk: the book's holdings, hedge legs and monitors on real prices, computed in a worker."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from core.book import BookSnapshot, snapshot
 from core.config import DeskConfig
 from core.market_data import MarketData
+from core.risk import RiskReport, risk_report
 from core.sources import load_market
+from core.valuation import market_state
 from tui.format import money, num, pct
 
 
@@ -28,9 +29,9 @@ def _right(*cells: str) -> list[Text]:
 class DeskLoaded(Message):
     """The market data was loaded and the book valued."""
 
-    def __init__(self, snap: BookSnapshot, notices: tuple[str, ...]):
+    def __init__(self, report: RiskReport, notices: tuple[str, ...]):
         super().__init__()
-        self.snap = snap
+        self.report = report
         self.notices = notices
 
 
@@ -44,9 +45,29 @@ class HoldingsPane(Vertical):
 class HedgeLegsPane(Vertical):
     def compose(self) -> ComposeResult:
         table = DataTable(id="legs", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Leg", "Qty", "Und", "Und px", "Notional", "Terms")
+        table.add_columns("Leg", "Qty", "Notional", "Delta $", "Beta $", "Terms")
         yield table
         yield Static("", id="leg-note")  # how the highlighted leg is priced (proxy, modelled)
+
+
+def monitor_lines(rep: RiskReport, var_limit: float, confidence: float) -> str:
+    """Three lines: NAV and beta against target, Greeks, VaR and history. Words and arrows
+    carry every alert, never colour alone."""
+    val = rep.valuation
+    b = val.beta_status
+    status = b.describe() if b.breach else f"ok, target {b.target:.2f} ± {b.band:.2f}"
+    var = rep.var("historical", confidence)
+    var_flag = " BREACH" if var.var > var_limit else ""
+    perf = rep.performance
+    return (f"As of {val.asof}  NAV {money(val.nav)}  beta {num(b.beta, signed=True)} "
+            f"({status})\n"
+            f"Delta$ {money(val.total('dollar_delta'), signed=True)}  Gamma/1% "
+            f"{money(val.total('gamma_1pct_usd'), signed=True)}  Vega/pt "
+            f"{money(val.total('vega_1pt_usd'), signed=True)}  Theta/day "
+            f"{money(val.total('theta_1d_usd'), signed=True)}\n"
+            f"VaR {confidence:.0%} 1d hist {pct(var.var, 2)}{var_flag} (limit "
+            f"{pct(var_limit, 2)}) CVaR {pct(var.cvar, 2)}  vol {pct(perf.annual_volatility)}"
+            f"  maxDD {pct(perf.max_drawdown)}")
 
 
 class DeskApp(App):
@@ -65,7 +86,7 @@ class DeskApp(App):
         super().__init__()
         self.cfg = cfg
         self._market_loader = market_loader
-        self.snap: BookSnapshot | None = None
+        self.report: RiskReport | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -89,38 +110,49 @@ class DeskApp(App):
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def load_desk(self) -> None:
         market = self._market_loader(self.cfg)
-        self.post_message(DeskLoaded(snapshot(self.cfg, market), market.notices))
+        report = risk_report(self.cfg, market_state(self.cfg, market))
+        self.post_message(DeskLoaded(report, market.notices))
 
     def on_desk_loaded(self, message: DeskLoaded) -> None:
-        snap = self.snap = message.snap
+        rep = self.report = message.report
         for notice in message.notices:
             self.notify(notice, title="Data", severity="warning", timeout=10)
         self.query_one("#summary", Static).update(
-            f"As of {snap.asof}  {self.cfg.data.source} data  benchmark {snap.benchmark}  "
-            f"cash {money(snap.cash)}\n"
-            f"Holdings {money(snap.holdings_value)}  beta {num(snap.holdings_beta)} "
-            f"(OLS {snap.beta_returns}d, ex-hedges)")
+            monitor_lines(rep, self.cfg.targets.var_limit, self.cfg.risk.var_confidence))
         holdings = self.query_one("#holdings", DataTable)
-        holdings.clear()
-        for h in snap.holdings:
-            holdings.add_row(h.ticker, *_right(num(h.quantity, 0), num(h.price),
-                                               money(h.market_value), pct(h.weight), num(h.beta),
-                                               money(h.pnl, signed=True)), key=h.ticker)
         legs = self.query_one("#legs", DataTable)
+        holdings.clear()
         legs.clear()
-        for i, leg in enumerate(snap.legs):
-            qty, px, notional = _right(num(leg.quantity, 0, signed=True),
-                                       num(leg.underlying_price), money(leg.notional, signed=True))
-            legs.add_row(leg.name, qty, leg.underlying, px, notional, leg.terms, key=str(i))
-        self.query_one("#holdings", DataTable).focus()
+        for i, p in enumerate(rep.valuation.positions):
+            ln = p.line
+            if ln.is_hedge:
+                legs.add_row(ln.name, *_right(num(ln.quantity, 0, signed=True),
+                                              money(p.notional, signed=True),
+                                              money(p.dollar_delta, signed=True),
+                                              money(p.beta_dollars, signed=True)),
+                             _terms(ln), key=str(i))
+            else:
+                holdings.add_row(ln.name, *_right(num(ln.quantity, 0), num(p.unit_price),
+                                                  money(p.market_value), pct(p.weight),
+                                                  num(p.beta), money(p.pnl, signed=True)),
+                                 key=str(i))
+        holdings.focus()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "legs" and self.snap and event.row_key.value is not None:
-            leg = self.snap.legs[int(event.row_key.value)]
-            self.query_one("#leg-note", Static).update(f"{leg.name}: {leg.price_note}")
+        if event.data_table.id == "legs" and self.report and event.row_key.value is not None:
+            p = self.report.valuation.positions[int(event.row_key.value)]
+            self.query_one("#leg-note", Static).update(f"{p.line.name}: {p.line.price_note()}")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             error = event.worker.error
             self.query_one("#summary", Static).update(f"Could not load the desk: {error}")
             self.notify(str(error), title="Error", severity="error", timeout=15)
+
+
+def _terms(ln) -> str:
+    if ln.right:
+        return f"{ln.right} {ln.strike:g} {ln.expiry:%d%b%y} σ{ln.vol:.0%}"
+    if ln.contract:
+        return f"{ln.contract} x{ln.multiplier:g} on {ln.underlying}"
+    return ln.underlying

@@ -35,7 +35,7 @@ async def test_desk_shows_demo_book_at_80x24(cfg):
         # witness: AAPL's last demo close read straight from the shipped file
         closes = pd.read_csv(demo_dir() / "sp500_dataset.csv.gz", index_col=0)
         aapl = cfg.book.holdings[0]
-        row = holdings.get_row("AAPL")
+        row = holdings.get_row("0")  # first holding
         assert str(row[2]) == f"{closes['AAPL'].iloc[-1]:,.2f}"
         assert str(row[3]) == f"{closes['AAPL'].iloc[-1] * aapl.quantity:,.0f}"
         summary = str(app.query_one("#summary", Static).render())
@@ -105,3 +105,18 @@ async def test_highlighted_leg_says_how_it_is_priced(cfg):
         await pilot.press("down")
         assert "modelled" in str(note.render())  # the SPX put's volatility
         assert note.region.bottom <= 23
+
+
+async def test_beta_breach_is_spelled_out(cfg, tmp_path):
+    from core.config import parse_config
+
+    text = cfg.path.read_text(encoding="utf-8").replace("quantity = -2\n", "quantity = -6\n", 1)
+    breached = parse_config(text, tmp_path / "desk.toml")
+    app = DeskApp(breached)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        summary = str(app.query_one("#summary", Static).render())
+        beta = app.report.valuation.portfolio_beta
+        assert beta < breached.targets.beta - breached.targets.beta_band
+        assert "BREACH ↓" in summary and f"{beta:+.2f}" in summary
+        assert "VaR 95% 1d hist" in summary
