@@ -177,7 +177,7 @@ def cmd_risk(args) -> int:
           f"{val.beta_status.describe()}")
     print(f"{'position':<24}{'qty':>8}{'value':>13}{'delta $':>13}{'beta':>6}{'beta $':>13}")
     for p in val.positions:
-        print(f"{p.line.name:<24}{p.line.quantity:>8,.0f}{p.market_value:>13,.0f}"
+        print(f"{p.line.name:<24}{p.line.quantity:>8,.6g}{p.market_value:>13,.0f}"
               f"{p.dollar_delta:>13,.0f}{p.beta:>6.2f}{p.beta_dollars:>13,.0f}")
     g = out["greeks"]
     print(f"dollar delta {g['dollar_delta']:,.0f}  gamma/1% {g['gamma_1pct_usd']:,.0f}  "
