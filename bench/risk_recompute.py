@@ -18,7 +18,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from core.config import load_config, resolve_config_path
+from core.config import load_config
+from core.demo import demo_config_path
 from core.instruments import OPTION
 from core.options import price_and_greeks
 from core.risk import risk_report
@@ -73,7 +74,7 @@ def best_of(fn, repeats: int) -> float:
 
 
 def main() -> None:
-    cfg = load_config(resolve_config_path())
+    cfg = load_config(demo_config_path())  # the demo desk, whatever the user config
     cfg = replace(cfg, risk=replace(cfg.risk, var_window=504))
     state = market_state(cfg, load_market(cfg))
     lines = twenty_lines(cfg, state)

@@ -334,6 +334,12 @@ def run_backtest(market: MarketData, long: list[str], hedge: str, rebalance: int
         raise UndefinedBeta(hedge, exc.day, str(days[exc.day].date())) from None
     unhedged = dynamic_beta_hedge(r_long, r_hedge, rebalance, window, exposure, 0.0, cost,
                                   drift_band, capital)
+    for label, run in (("hedged", hedged), ("unhedged", unhedged)):
+        ruined = np.flatnonzero(~(run.equity > 0))
+        if ruined.size:  # returns and metrics of a curve through zero mean nothing
+            day = days[window - 2 + ruined[0]].date()
+            raise DataError("exposure", f"the {label} equity falls to zero or below on {day} "
+                            f"at exposure {exposure:g}: lower the exposure")
 
     # equity[0] is the close of day W-2: the book is still flat, equity is the capital
     dates = days[window - 2:]

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+# Benchmark returns spanning less than this are constant up to rounding: beta is undefined
+# (a benchmark growing at a fixed rate would otherwise give betas of 1e12).
+MIN_BENCHMARK_SPAN = 1e-14
+
 
 @dataclass(frozen=True)
 class BetaFit:
@@ -35,8 +39,8 @@ def ols_beta(asset: np.ndarray, bench: np.ndarray) -> BetaFit:
     xm, ym = x.mean(), y.mean()
     dx, dy = x - xm, y - ym
     sxx = dx @ dx
-    if sxx == 0:
-        raise ValueError("benchmark returns are constant: beta is undefined")
+    if np.ptp(x) <= MIN_BENCHMARK_SPAN:
+        raise ValueError("benchmark returns are constant over the window: beta is undefined")
     beta = (dx @ dy) / sxx
     alpha = ym - beta * xm
     resid = dy - beta * dx
@@ -65,5 +69,7 @@ def rolling_beta(asset: np.ndarray, bench: np.ndarray, window: int) -> np.ndarra
     dy = yw - yw.mean(axis=1, keepdims=True)
     sxx = np.einsum("ij,ij->i", dx, dx)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out[window - 1:] = np.einsum("ij,ij->i", dx, dy) / sxx
+        slope = np.einsum("ij,ij->i", dx, dy) / sxx
+    flat = np.ptp(xw, axis=1) <= MIN_BENCHMARK_SPAN
+    out[window - 1:] = np.where(flat, np.nan, slope)
     return out

@@ -421,7 +421,7 @@ _LEG_KEYS = ("name", "instrument", "underlying", "quantity", "multiplier", "cont
              "strike", "expiry", "volatility", "dividend_yield", "model", "purpose", "price_scale")
 
 
-def _leg(t: _Table) -> HedgeLeg:
+def _leg(t: _Table, index: int) -> HedgeLeg:
     kind = t.text("instrument", choices=KINDS)
     contract = t.text("contract", None)
     if kind == FUTURE:
@@ -444,6 +444,9 @@ def _leg(t: _Table) -> HedgeLeg:
         expiry = t.date("expiry")
         vol = t.number("volatility", lo=0, hi=5, lo_open=True)
         model = t.text("model", "bsm", ("bsm", "black76"))
+        if model == "black76" and "multiplier" not in t.raw:  # no listed-option default here
+            raise t.fail("multiplier", None, "the futures option's multiplier (e.g. 20 for NQ, "
+                         "50 for ES) when model = \"black76\"")
     else:
         for k in option_keys:
             if k in t.raw:
@@ -451,7 +454,7 @@ def _leg(t: _Table) -> HedgeLeg:
         right = strike = expiry = vol = model = None
     underlying = t.ticker("underlying")
     return HedgeLeg(
-        name=t.text("name", f"{kind} {underlying}"),
+        name=t.text("name", f"{kind} {underlying} #{index + 1}"),
         instrument=kind,
         underlying=underlying,
         quantity=quantity,
@@ -474,7 +477,13 @@ def _book(t: _Table) -> Book:
             raise ConfigError(t.file, f"book.holdings[{i}].ticker",
                               f"got {h.ticker!r}, expected each ticker once (merge the rows)")
         seen.add(h.ticker)
-    hedges = tuple(_leg(x) for x in t.tables("hedges", _LEG_KEYS))
+    hedges = tuple(_leg(x, i) for i, x in enumerate(t.tables("hedges", _LEG_KEYS)))
+    names = set(seen)
+    for i, leg in enumerate(hedges):  # results are reported by name: each must be unique
+        if leg.name in names:
+            raise ConfigError(t.file, f"book.hedges[{i}].name", f"got {leg.name!r}, expected a "
+                              "name no other holding or hedge leg has")
+        names.add(leg.name)
     return Book(t.text("name", "book"), t.number("cash", 0.0), tuple(holdings), hedges)
 
 
@@ -569,6 +578,8 @@ def referenced_tickers(cfg: DeskConfig) -> list[tuple[str, str]]:
     refs += [(f"optimizer.groups[{i}].tickers", t) for i, g in enumerate(cfg.optimizer.groups)
              for t in g.tickers]
     refs += [(f"proxies.{code}.underlying", p.underlying) for code, p in cfg.proxies.items()]
+    refs += [(f"scenarios[{i}].shocks.{t}", t) for i, s in enumerate(cfg.scenarios)
+             for t, _ in s.shocks]
     if cfg.sweep:
         refs += [(f"sweep.long[{i}]", t) for i, t in enumerate(cfg.sweep.long)]
         refs.append(("sweep.hedge", cfg.sweep.hedge))

@@ -20,6 +20,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import norm
 
+from core.checks import finite, positive
+
 MODELS = ("bsm", "black76")
 RIGHTS = ("call", "put")
 VOL_BRACKET = (1e-6, 10.0)  # implied-vol search interval, annual decimals
@@ -55,21 +57,6 @@ def _omega(right) -> np.ndarray:
     return np.where(r == "call", 1.0, -1.0)
 
 
-def _positive(name: str, x) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
-    bad = ~(a > 0)  # NaN is rejected too
-    if bad.any():
-        raise ValueError(f"{name} must be > 0, got {a[bad].flat[0].item()!r}")
-    return a
-
-
-def _finite(name: str, x) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} must be finite, got {a[~np.isfinite(a)].flat[0].item()!r}")
-    return a
-
-
 def _time(t) -> np.ndarray:
     a = np.asarray(t, dtype=np.float64)
     bad = ~(a > 0)
@@ -91,9 +78,9 @@ def bsm(right, spot, strike, t, rate, div_yield, vol) -> Greeks:
     Delta and gamma are with respect to the spot; rho holds the dividend yield fixed.
     """
     w = _omega(right)
-    s, k = _positive("spot", spot), _positive("strike", strike)
-    t, v = _time(t), _positive("vol", vol)
-    r, q = _finite("rate", rate), _finite("div_yield", div_yield)
+    s, k = positive("spot", spot), positive("strike", strike)
+    t, v = _time(t), positive("vol", vol)
+    r, q = finite("rate", rate), finite("div_yield", div_yield)
     w, s, k, t, r, q, v = np.broadcast_arrays(w, s, k, t, r, q, v)
     sqrt_t = np.sqrt(t)
     d1 = (np.log(s / k) + (r - q + 0.5 * v * v) * t) / (v * sqrt_t)
@@ -117,9 +104,9 @@ def black76(right, forward, strike, t, rate, vol) -> Greeks:
     the forward fixed, so the rate enters only through discounting (rho = -t * price).
     """
     w = _omega(right)
-    f, k = _positive("forward", forward), _positive("strike", strike)
-    t, v = _time(t), _positive("vol", vol)
-    r = _finite("rate", rate)
+    f, k = positive("forward", forward), positive("strike", strike)
+    t, v = _time(t), positive("vol", vol)
+    r = finite("rate", rate)
     w, f, k, t, r, v = np.broadcast_arrays(w, f, k, t, r, v)
     sqrt_t = np.sqrt(t)
     d1 = (np.log(f / k) + 0.5 * v * v * t) / (v * sqrt_t)
@@ -173,7 +160,7 @@ def implied_vol(price, right, underlying, strike, t, rate, div_yield=0.0,
         raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
     # Validate every input once, through the pricer, before solving element by element.
     price_and_greeks(model, right, underlying, strike, t, rate, div_yield, VOL_BRACKET[1])
-    p = _finite("price", price)
+    p = finite("price", price)
     w = _omega(right)
     arrays = np.broadcast_arrays(p, w, *(np.asarray(x, dtype=np.float64)
                                          for x in (underlying, strike, t, rate, div_yield)))

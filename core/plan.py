@@ -28,7 +28,7 @@ from core.sizing import (
     risk_parity,
     vol_target_scale,
 )
-from core.valuation import MarketState
+from core.valuation import MarketState, Valuation
 
 KELLY_FRACTION = 0.5
 ATR_STOP_MULTIPLE = 2.0
@@ -51,30 +51,49 @@ class Coverage:
 
 @dataclass(frozen=True)
 class Plan:
-    vol_target: VolTarget
-    kelly: Kelly
-    risk_parity: RiskParity  # across the holdings, equal budgets, annualised covariance
+    """None for a figure the book cannot give (no holdings, a flat history)."""
+
+    vol_target: VolTarget | None
+    kelly: Kelly | None
+    risk_parity: RiskParity | None  # across the holdings, equal budgets, annualised covariance
     risk_parity_tickers: tuple[str, ...]
     coverage: Coverage
     signals: tuple[HoldingSignals, ...]
 
 
-def book_plan(cfg: DeskConfig, market: MarketData, state: MarketState, rep: RiskReport) -> Plan:
-    val = rep.valuation
-    book = rep.book_returns
-    vt = vol_target_scale(returns=book, target_vol=cfg.targets.volatility, lookback=20)
-    excess = book - daily_rf(cfg.risk.rf)
-    kelly = fractional_kelly(edge=float(excess.mean() * 252), variance=float(book.var(ddof=1)
-                             * 252), fraction=KELLY_FRACTION)
-    holdings = [p for p in val.positions if not p.line.is_hedge]
-    tickers = tuple(dict.fromkeys(p.line.underlying for p in holdings))
-    rp = risk_parity(cov=state.returns[list(tickers)].cov().to_numpy() * 252)
-    core = sum(p.market_value for p in holdings)
+def coverage(val: Valuation) -> tuple[float, float, float]:
+    """(core value, long put notional, short call notional) of a valued book."""
+    core = sum(p.market_value for p in val.positions if not p.line.is_hedge)
     opts = [p for p in val.positions if p.line.kind == OPTION]
     puts = sum(p.notional for p in opts if p.line.right == "put" and p.notional > 0)
     calls = -sum(p.notional for p in opts if p.line.right == "call" and p.notional < 0)
-    coverage = Coverage(puts / core if core else np.nan, calls / core if core else np.nan,
-                        PUT_COVERAGE, CALL_COVERAGE)
+    return core, puts, calls
+
+
+def _or_none(fn):
+    try:
+        return fn()
+    except ValueError:  # the toolkit says why; the book simply cannot give this figure
+        return None
+
+
+def book_plan(cfg: DeskConfig, market: MarketData, state: MarketState, rep: RiskReport) -> Plan:
+    val = rep.valuation
+    book = rep.book_returns
+    n = state.periods
+    vt = _or_none(lambda: vol_target_scale(returns=book, target_vol=cfg.targets.volatility,
+                                           lookback=20, periods=n))
+    excess = book - daily_rf(cfg.risk.rf, n)
+    kelly = _or_none(lambda: fractional_kelly(edge=float(excess.mean() * n),
+                                              variance=float(book.var(ddof=1) * n),
+                                              fraction=KELLY_FRACTION))
+    holdings = [p for p in val.positions if not p.line.is_hedge]
+    tickers = tuple(dict.fromkeys(p.line.underlying for p in holdings))
+    rp = _or_none(lambda: risk_parity(cov=state.returns[list(tickers)].cov().to_numpy() * n)
+                  ) if tickers else None
+    core, puts, calls = coverage(val)
+    cover = Coverage(puts / core if core else np.nan, calls / core if core else np.nan,
+                     PUT_COVERAGE, CALL_COVERAGE)
     signals = []
     for t in tickers:
         s = market.get(t)
@@ -87,5 +106,5 @@ def book_plan(cfg: DeskConfig, market: MarketData, state: MarketState, rep: Risk
         stop = (atr_stop(price=sig.close, atr=sig.atr, multiple=ATR_STOP_MULTIPLE)
                 if np.isfinite(sig.atr) else None)
         signals.append(HoldingSignals(t, sig, stop))
-    return Plan(vt, kelly, rp, tickers, coverage, tuple(signals))
+    return Plan(vt, kelly, rp, tickers, cover, tuple(signals))
 

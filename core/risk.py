@@ -26,7 +26,14 @@ from core.metrics import (
     performance,
 )
 from core.options import price_and_greeks
-from core.valuation import Line, MarketState, Valuation, time_to_expiry, value_book
+from core.valuation import (
+    Line,
+    MarketState,
+    Valuation,
+    book_lines,
+    time_to_expiry,
+    value_book,
+)
 
 ONE_DAY = 1.0 / 365.0
 
@@ -69,15 +76,13 @@ class RiskReport:
 
 def risk_report(cfg: DeskConfig, state: MarketState, lines: list[Line] | None = None
                 ) -> RiskReport:
-    from core.valuation import book_lines
-
     lines = book_lines(cfg) if lines is None else lines
     val = value_book(cfg, state, lines)
     pnl = pnl_history(lines, state)
     book = pnl.sum(axis=1) / val.nav
     levels = sorted({0.95, 0.99, cfg.risk.var_confidence})
     tail = tuple(f(book, a) for f in (historical_var, parametric_var) for a in levels)
-    perf = performance(equity_from_returns(book), cfg.risk.rf)
+    perf = performance(equity_from_returns(book), cfg.risk.rf, state.periods)
     underlyings = list(dict.fromkeys(ln.underlying for ln in lines))
     corr = state.returns[underlyings].corr()
     t = cfg.targets

@@ -22,7 +22,11 @@ from core.valuation import Line, MarketState, Valuation, book_lines, value_lines
 @dataclass(frozen=True)
 class WithoutLeg:
     pnl: float
-    beta_after: float
+    after: Valuation  # the book without the leg, after the shock (beta, Greeks)
+
+    @property
+    def beta_after(self) -> float:
+        return self.after.portfolio_beta
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class ScenarioResult:
     line_pnl: Mapping[str, float]  # by line name
     after: Valuation
     without: Mapping[str, WithoutLeg]  # by hedge leg name
+    replay_dates: tuple | None = None  # the first and last common dates a replay used
 
     @property
     def pnl_pct(self) -> float:
@@ -44,13 +49,25 @@ class ScenarioResult:
         return self.pnl - self.without[name].pnl
 
 
-def replay_shocks(market: MarketData, tickers: list[str], start, end) -> dict[str, float]:
+REPLAY_SLACK_DAYS = 7  # a replay may start or end this many calendar days inside its dates
+
+
+def replay_shocks(market: MarketData, tickers: list[str], start, end
+                  ) -> tuple[dict[str, float], tuple]:
+    """Each ticker's return from the first to the last date they all have in [start, end];
+    DataError when the data stops well short of either date (never a silent shorter replay)."""
     prices = market.aligned_prices(tickers, start, end)
-    return {t: float(prices[t].iloc[-1] / prices[t].iloc[0] - 1.0) for t in tickers}
+    first, last = prices.index[0].date(), prices.index[-1].date()
+    if (first - start).days > REPLAY_SLACK_DAYS or (end - last).days > REPLAY_SLACK_DAYS:
+        raise DataError(",".join(tickers), f"the data covers only {first}..{last} of the "
+                        f"replay {start}..{end}")
+    return ({t: float(prices[t].iloc[-1] / prices[t].iloc[0] - 1.0) for t in tickers},
+            (first, last))
 
 
 def scenario_shocks(s: Scenario, state: MarketState, tickers: list[str],
-                    market: MarketData | None = None) -> dict[str, float]:
+                    market: MarketData | None = None) -> tuple[dict[str, float], tuple | None]:
+    """The return applied to each ticker, and for a replay the dates it spans."""
     if s.replay:
         if market is None:
             raise DataError(s.name, "a replay needs the market data")
@@ -60,7 +77,7 @@ def scenario_shocks(s: Scenario, state: MarketState, tickers: list[str],
             raise DataError(f"scenario {s.name!r}", f"cannot replay {s.replay[0]}.."
                             f"{s.replay[1]}: {exc}") from None
     own = dict(s.shocks)
-    return {t: own.get(t, state.betas[t] * s.market) for t in tickers}
+    return {t: own.get(t, state.betas[t] * s.market) for t in tickers}, None
 
 
 def _shocked(lines: list[Line], state: MarketState, cash: float, shocks, vol: float,
@@ -82,7 +99,7 @@ def run_scenario(cfg: DeskConfig, state: MarketState, s: Scenario,
     lines = book_lines(cfg) if lines is None else lines
     targets = (cfg.targets.beta, cfg.targets.beta_band)
     tickers = list(dict.fromkeys(ln.underlying for ln in lines))
-    shocks = scenario_shocks(s, state, tickers, market)
+    shocks, replay_dates = scenario_shocks(s, state, tickers, market)
     if any(v <= -1.0 for v in shocks.values()):
         raise DataError(f"scenario {s.name!r}", "a shock of -100 % or worse leaves no price")
     nav = value_lines(lines, state, cfg.book.cash, targets=targets).nav
@@ -92,8 +109,8 @@ def run_scenario(cfg: DeskConfig, state: MarketState, s: Scenario,
         if ln.is_hedge:
             rest = [x for x in lines if x is not ln]
             p, _, a = _shocked(rest, state, cfg.book.cash, shocks, s.vol, targets)
-            without[ln.name] = WithoutLeg(p, a.portfolio_beta)
-    return ScenarioResult(s, shocks, nav, pnl, line_pnl, after, without)
+            without[ln.name] = WithoutLeg(p, a)
+    return ScenarioResult(s, shocks, nav, pnl, line_pnl, after, without, replay_dates)
 
 
 def run_scenarios(cfg: DeskConfig, state: MarketState, market: MarketData | None = None,

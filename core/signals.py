@@ -27,6 +27,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
+from core.checks import readonly
+
 TRUE_RANGE = "true range"
 CLOSE_TO_CLOSE = "close-to-close"
 
@@ -45,11 +47,6 @@ def _window(n, name: str = "n") -> int:
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"{name} must be a whole number of days >= 1, got {n!r}")
     return int(n)
-
-
-def _readonly(x: np.ndarray) -> np.ndarray:
-    x.flags.writeable = False
-    return x
 
 
 def sma(close, n: int) -> np.ndarray:
@@ -139,7 +136,7 @@ def macd(close, fast: int = 12, slow: int = 26, signal: int = 9) -> MACD:
     line[: slow - 1] = np.nan
     sig[: slow + signal - 2] = np.nan
     hist[: slow + signal - 2] = np.nan
-    return MACD(_readonly(line), _readonly(sig), _readonly(hist), fast, slow, signal)
+    return MACD(readonly(line), readonly(sig), readonly(hist), fast, slow, signal)
 
 
 @dataclass(frozen=True)
@@ -183,7 +180,7 @@ def true_range(close, high=None, low=None) -> tuple[np.ndarray, str]:
 def atr(close, high=None, low=None, n: int = 14) -> ATR:
     """Wilder-smoothed true range over ``n`` days; close-to-close when high/low are None."""
     tr, method = true_range(close, high, low)
-    return ATR(_readonly(wilder(tr, n)), _window(n), method)
+    return ATR(readonly(wilder(tr, n)), _window(n), method)
 
 
 @dataclass(frozen=True)

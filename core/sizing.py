@@ -15,6 +15,8 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import minimize
 
+from core.checks import finite, positive, readonly
+
 # The plan's ranges, as fractions of the core (long) notional.
 PUT_COVERAGE = (0.20, 0.30)  # protective puts
 CALL_COVERAGE = (0.10, 0.20)  # covered calls
@@ -22,20 +24,11 @@ MAX_COVERAGE = 1.5
 
 
 def _finite(name: str, value) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(x):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return x
+    return float(finite(name, value))
 
 
 def _positive(name: str, value) -> float:
-    x = _finite(name, value)
-    if x <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return x
+    return float(positive(name, value))
 
 
 def round_half_away(x: float) -> int:
@@ -47,12 +40,6 @@ def round_half_away(x: float) -> int:
     if abs(x) - whole >= 0.5:
         whole += 1
     return int(math.copysign(whole, x))
-
-
-def _readonly(x: np.ndarray) -> np.ndarray:
-    x = np.array(x, dtype=np.float64)
-    x.flags.writeable = False
-    return x
 
 
 class _AsDict:
@@ -335,7 +322,7 @@ def risk_parity(*, cov, budgets=None) -> RiskParity:
         message = ("did not converge: the covariance may let a long-only portfolio have (near)"
                    " zero risk, so no weights meet the budgets")
         w, rc, variance = np.full(n, np.nan), np.full(n, np.nan), math.nan
-    return RiskParity(_readonly(c), _readonly(b), _readonly(w), _readonly(rc),
+    return RiskParity(readonly(c), readonly(b), readonly(w), readonly(rc),
                       math.sqrt(variance), converged, err, iterations, message)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from core.config import DeskConfig
 from core.instruments import CONTRACTS, EQUITY, OPTION, OPTION_MULTIPLIER
+from core.plan import coverage
 from core.sizing import futures_for_beta, option_coverage
 from core.valuation import Line, MarketState, book_lines, contract_price, value_lines
 
@@ -46,19 +47,20 @@ def trade_list(cfg: DeskConfig, state: MarketState, nav: float | None = None) ->
                            price=price, multiplier=CONTRACTS[code].multiplier,
                            beta_of_future=beta_f)
     if fut.contracts:
+        purpose = (f"beta {fut.beta_now:.2f} -> {fut.beta_after:.2f} (target {targets.beta:.2f}, "
+                   f"residual {fut.residual_beta:+.3f})")
+        if abs(fut.residual_beta) > targets.beta_band:
+            purpose += "; still outside the band: size in the micro contract (MES, MNQ)"
         trades.append(Trade(
             f"{code} ({CONTRACTS[code].name})", "buy" if fut.contracts > 0 else "sell",
-            abs(fut.contracts), abs(fut.contracts) * fut.notional_per_contract,
-            f"beta {fut.beta_now:.2f} -> {fut.beta_after:.2f} (target {targets.beta:.2f}, "
-            f"residual {fut.residual_beta:+.3f})",
+            abs(fut.contracts), abs(fut.contracts) * fut.notional_per_contract, purpose,
             {**fut.as_dict(), "priced_from": underlying}))
 
     holdings = [p for p in val.positions if p.line.kind == EQUITY and not p.line.is_hedge]
-    core = sum(p.market_value for p in holdings)
+    core, have_puts, have_calls = coverage(val)
     if core <= 0:
         return trades
     options = [p for p in val.positions if p.line.kind == OPTION]
-    have_puts = sum(p.notional for p in options if p.line.right == "put" and p.notional > 0)
     bench = state.benchmark
     want = max(targets.put_coverage - have_puts / core, 0.0)
     if want > 0:
@@ -66,11 +68,10 @@ def trade_list(cfg: DeskConfig, state: MarketState, nav: float | None = None) ->
                                underlying_price=state.closes[bench], multiplier=OPTION_MULTIPLIER)
         if puts.contracts:
             trades.append(Trade(
-                f"{bench} put (index option)", "buy", puts.contracts, puts.covered_notional,
+                f"{bench} put (on the benchmark)", "buy", puts.contracts, puts.covered_notional,
                 f"protect {targets.put_coverage:.0%} of the core (have {have_puts / core:.0%})",
                 puts.as_dict()))
 
-    have_calls = -sum(p.notional for p in options if p.line.right == "call" and p.notional < 0)
     want = max(targets.call_coverage - have_calls / core, 0.0)
     if want > 0:
         top = max(holdings, key=lambda p: p.market_value)

@@ -24,6 +24,8 @@ from core.instruments import CONTRACTS, EQUITY, FUTURE, OPTION
 from core.market_data import MarketData
 from core.options import price_and_greeks, year_fraction
 
+MIN_SHOCKED_VOL = 0.01  # a vol shock never takes an option below 1 % implied volatility
+
 
 @dataclass(frozen=True)
 class Line:
@@ -48,9 +50,11 @@ class Line:
 
     @classmethod
     def from_leg(cls, leg: HedgeLeg) -> Line:
-        return cls(leg.name, leg.instrument, leg.underlying, leg.quantity, leg.multiplier,
-                   leg.price_scale, True, leg.purpose, None, leg.right, leg.strike, leg.expiry,
-                   leg.volatility, leg.dividend_yield, leg.model, leg.contract)
+        return cls(name=leg.name, kind=leg.instrument, underlying=leg.underlying,
+                   quantity=leg.quantity, multiplier=leg.multiplier, scale=leg.price_scale,
+                   is_hedge=True, purpose=leg.purpose, right=leg.right, strike=leg.strike,
+                   expiry=leg.expiry, vol=leg.volatility, div=leg.dividend_yield,
+                   model=leg.model, contract=leg.contract)
 
     def price_note(self) -> str:
         """How this line is priced, for the screen and JSON (proxies and modelled inputs)."""
@@ -87,14 +91,14 @@ class MarketState:
     beta_window: int
     returns: pd.DataFrame
     rate: float
+    periods: int  # per year: 365 when every series trades daily (crypto alone), else 252
 
 
-def market_state(cfg: DeskConfig, market: MarketData, extra: tuple[str, ...] = ()
-                 ) -> MarketState:
+def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
     bench = cfg.data.benchmark
     lines = book_lines(cfg)
     proxied = [p.underlying for p in cfg.proxies.values()]
-    tickers = list(dict.fromkeys([bench, *(ln.underlying for ln in lines), *proxied, *extra]))
+    tickers = list(dict.fromkeys([bench, *(ln.underlying for ln in lines), *proxied]))
     start, end = cfg.data.start, cfg.data.end
     bench_prices = market.aligned_prices([bench], start, end)
     asof = bench_prices.index[-1]
@@ -112,14 +116,19 @@ def market_state(cfg: DeskConfig, market: MarketData, extra: tuple[str, ...] = (
         if t == bench:
             betas[t] = 1.0
             continue
-        r = market.returns([t, bench], start, asof.date(), min_returns=3).iloc[-window:]
+        r = market.returns([t, bench], start, asof.date(), min_returns=window).iloc[-window:]
         try:
             betas[t] = ols_beta(r[t].to_numpy(), r[bench].to_numpy()).beta
         except ValueError as exc:
             raise DataError(f"{t} vs {bench}", str(exc)) from None
-    history = market.returns(tickers, start, asof.date(), min_returns=20)
+    try:
+        history = market.returns(tickers, start, asof.date(), min_returns=cfg.risk.var_window)
+    except DataError as exc:
+        raise DataError("risk.var_window", f"{cfg.risk.var_window} days of history asked for: "
+                        f"{exc.problem}") from None
     return MarketState(asof.date(), bench, closes, betas, window,
-                       history.iloc[-cfg.risk.var_window:], cfg.risk.rate)
+                       history.iloc[-cfg.risk.var_window:], cfg.risk.rate,
+                       market.periods_per_year(tickers))
 
 
 @dataclass(frozen=True)
@@ -188,7 +197,7 @@ class Valuation:
 
 
 def _option_greeks(line: Line, u: np.ndarray | float, t: float, rate: float, vol_shift: float):
-    vol = np.maximum(line.vol + vol_shift, 1e-4)
+    vol = np.maximum(line.vol + vol_shift, MIN_SHOCKED_VOL)
     return price_and_greeks(line.model or "bsm", line.right, u, line.strike, t, rate, line.div,
                             vol)
 
@@ -204,7 +213,10 @@ def value_lines(lines: list[Line], state: MarketState, cash: float,
                 shocks: Mapping[str, float] | None = None, vol_shift: float = 0.0,
                 targets: tuple[float, float] = (np.nan, np.nan)) -> Valuation:
     """Value ``lines`` at the as-of closes, each underlying moved by ``shocks[ticker]`` (a
-    simple return) and option vols shifted by ``vol_shift``; ``targets`` = (beta, band)."""
+    simple return) and option vols shifted by ``vol_shift``; ``targets`` = (beta, band).
+
+    Unshocked, a NAV <= 0 is an error (weights and beta need NAV > 0); after a shock it is a
+    result: a wiped-out book, with weights and beta NaN."""
     shocks = shocks or {}
     rows = []
     for ln in lines:
@@ -234,11 +246,12 @@ def value_lines(lines: list[Line], state: MarketState, cash: float,
                          notional=q * u, delta=delta, dollar_delta=dollar_delta, beta=beta,
                          beta_dollars=dollar_delta * beta, pnl=pnl, greeks=greeks, **extra))
     nav = cash + sum(r["market_value"] for r in rows)
-    if nav <= 0:
+    if nav <= 0 and not shocks and not vol_shift:
         raise DataError("book", f"NAV is {nav:,.0f}: weights and portfolio beta need NAV > 0")
-    positions = tuple(Position(weight=r["market_value"] / nav, exposure=r["dollar_delta"] / nav,
-                               **r) for r in rows)
-    beta = sum(p.beta_dollars for p in positions) / nav
+    per_nav = 1.0 / nav if nav > 0 else np.nan
+    positions = tuple(Position(weight=r["market_value"] * per_nav,
+                               exposure=r["dollar_delta"] * per_nav, **r) for r in rows)
+    beta = sum(p.beta_dollars for p in positions) * per_nav
     return Valuation(state.asof, state.benchmark, cash, positions,
                      BetaStatus(beta, *targets), state.beta_window)
 
@@ -261,6 +274,6 @@ def contract_price(code: str, cfg: DeskConfig, state: MarketState) -> tuple[floa
         spec = CONTRACTS.get(code)
         name = f"{code} ({spec.name})" if spec else code
         raise DataError(name, f"no price: add [proxies] {code} = {{ underlying = \"TICKER\", "
-                        "scale = 1.0 }} to the config")
+                        "scale = 1.0 } to the config")
     return (proxy.scale * state.closes[proxy.underlying], proxy.underlying,
             state.betas[proxy.underlying])

@@ -17,6 +17,8 @@ from tui.cli_common import (
     whole_arg,
 )
 
+POOR_HEDGE_BETA = 0.3  # a future whose beta is below this barely moves portfolio beta
+
 GREEK_UNITS = {
     "delta": "dV/dS", "gamma": "d2V/dS2", "vega": "dV/dsigma per 1.00 of volatility",
     "theta": "dV/dt per year of calendar time", "rho": "dV/dr per 1.00 of rate",
@@ -83,13 +85,14 @@ def add_parsers(sub, parents: Parents) -> dict:
                    help="rebalance every P days")
     b.add_argument("--window", required=True, type=whole_arg(3), metavar="W",
                    help="beta estimation window, daily returns")
-    b.add_argument("--exposure", type=number_arg(0, lo_open=True), default=1.0, metavar="k")
+    b.add_argument("--exposure", type=number_arg(0, 10, lo_open=True), default=1.0, metavar="k",
+                   help="long notional as a multiple of equity (default 1, at most 10)")
     b.add_argument("--hedge-ratio", type=number_arg(0), default=1.0, metavar="h")
     b.add_argument("--cost", type=number_arg(0, 0.1), default=0.0, metavar="c",
                    help="cost as a fraction of traded notional")
     b.add_argument("--drift-band", type=number_arg(0), default=0.0, metavar="d")
     b.add_argument("--rf", type=number_arg(-0.5, 1), default=None, metavar="r",
-                   help="annual risk-free rate (default: the config's risk.rf)")
+                   help="annual risk-free rate (default: the config's risk.rf, or 0 with --data)")
     return {("risk", None): cmd_risk, ("greeks", None): cmd_greeks,
             ("scenario", None): cmd_scenario, ("size", None): cmd_size,
             ("trades", None): cmd_trades, ("backtest", None): cmd_backtest}
@@ -166,7 +169,8 @@ def cmd_risk(args) -> int:
             "history": "book returns = P&L of today's positions under each of the last "
                        f"{len(rep.dates)} days' returns / NAV; options repriced in full one "
                        "calendar day later, volatility unchanged",
-            "annualisation": "252 periods; Sharpe and Sortino with rf from the config",
+            "annualisation": f"{state.periods} periods a year (365 only when every series "
+                             "trades daily); Sharpe and Sortino with rf from the config",
         },
     }
     if args.json:
@@ -237,13 +241,16 @@ def cmd_scenario(args) -> int:
                "name": r.scenario.name, "description": r.scenario.description,
                "market": r.scenario.market, "vol": r.scenario.vol,
                "replay": list(r.scenario.replay) if r.scenario.replay else None,
+               "replay_dates_used": list(r.replay_dates) if r.replay_dates else None,
                "shocks": dict(r.shocks), "pnl": r.pnl, "pnl_pct": r.pnl_pct,
                "beta_after": r.after.portfolio_beta, "nav_after": r.after.nav,
                "greeks_after": {k: v for k, v in _totals(r.after).items()
                                 if not k.endswith("units")},
                "line_pnl": dict(r.line_pnl),
                "without_leg": {name: {"pnl": w.pnl, "beta_after": w.beta_after,
-                                      "leg_value": r.leg_value(name)}
+                                      "leg_value": r.leg_value(name),
+                                      "greeks_after": {k: v for k, v in _totals(w.after).items()
+                                                       if not k.endswith("units")}}
                                for name, w in r.without.items()},
            } for r in results],
            "conventions": "instantaneous joint shock: own shock, else beta x market shock; "
@@ -267,14 +274,14 @@ def cmd_scenario(args) -> int:
 def _plan_json(plan) -> dict:
     rp = plan.risk_parity
     return {
-        "vol_target": plan.vol_target.as_dict(),
-        "kelly": plan.kelly.as_dict(),
+        "vol_target": plan.vol_target.as_dict() if plan.vol_target else None,
+        "kelly": plan.kelly.as_dict() if plan.kelly else None,
         "risk_parity": {"tickers": list(plan.risk_parity_tickers),
                         "weights": rp.weights.tolist(),
                         "risk_contributions": rp.risk_contributions.tolist(),
                         "budgets": rp.budgets.tolist(), "converged": rp.converged,
-                        "covariance": "annualised (x252) sample covariance of daily returns "
-                                      "over the risk window"},
+                        "covariance": "annualised sample covariance of daily returns over "
+                                      "the risk window"} if rp else None,
         "coverage": {"puts": plan.coverage.puts, "calls": plan.coverage.calls,
                      "put_plan": plan.coverage.put_plan, "call_plan": plan.coverage.call_plan},
         "signals": {h.ticker: {**h.signals.as_dict(),
@@ -302,8 +309,15 @@ def cmd_size(args) -> int:
                          price=price, multiplier=CONTRACTS[args.instrument].multiplier,
                          beta_of_future=beta_f)
     held = sum(leg.quantity for leg in cfg.book.hedges if leg.contract == args.instrument)
+    warnings = []
+    if abs(beta_f) < POOR_HEDGE_BETA:
+        warnings.append(f"{args.instrument} is priced from {underlying}, whose beta to "
+                        f"{state.benchmark} is {beta_f:.3f}: a poor beta hedge")
+    if abs(s.residual_beta) > cfg.targets.beta_band:
+        warnings.append(f"residual beta {s.residual_beta:+.3f} is outside the band "
+                        f"±{cfg.targets.beta_band:g}: size in a smaller contract")
     out = {"instrument": args.instrument, "name": CONTRACTS[args.instrument].name,
-           "priced_from": underlying, **s.as_dict(), "held": held,
+           "priced_from": underlying, **s.as_dict(), "held": held, "warnings": warnings,
            "conventions": "N = (b_target - b_now) x NAV / (price x multiplier x beta_of_future)"
                           ", rounded to the nearest contract (ties away from zero)",
            "plan": _plan_json(plan)}
@@ -315,17 +329,22 @@ def cmd_size(args) -> int:
           f"{price:,.2f} x {s.multiplier:g} = {s.notional_per_contract:,.0f} per contract")
     print(f"beta {s.beta_now:.3f} -> {s.beta_after:.3f} (target {target:.2f}, residual "
           f"{s.residual_beta:+.3f}); NAV {s.nav:,.0f}; {args.instrument} held now {held:+g}")
+    for w in warnings:
+        print(f"WARNING {w}")
     vt, k, cov = plan.vol_target, plan.kelly, plan.coverage
-    print(f"vol target {vt.target_vol:.0%}: realised {vt.lookback}-day {vt.realised_vol:.1%} -> "
-          f"scale exposure x{vt.scale:.2f}{' (capped)' if vt.capped else ''}")
-    print(f"Kelly: edge {k.edge:.1%}/yr, variance {k.variance:.4f} -> full {k.full_kelly:.1f}x, "
-          f"{k.fraction:g} Kelly {k.leverage:.1f}x")
+    if vt:
+        print(f"vol target {vt.target_vol:.0%}: realised {vt.lookback}-day {vt.realised_vol:.1%}"
+              f" -> scale exposure x{vt.scale:.2f}{' (capped)' if vt.capped else ''}")
+    if k:
+        print(f"Kelly: edge {k.edge:.1%}/yr, variance {k.variance:.4f} -> full "
+              f"{k.full_kelly:.1f}x, {k.fraction:g} Kelly {k.leverage:.1f}x")
     print(f"coverage: puts {cov.puts:.0%} of the core (plan {cov.put_plan[0]:.0%}-"
           f"{cov.put_plan[1]:.0%}), covered calls {cov.calls:.0%} (plan {cov.call_plan[0]:.0%}-"
           f"{cov.call_plan[1]:.0%})")
-    print("risk parity (equal budgets) across holdings: " + ", ".join(
-        f"{t} {w:.1%}" for t, w in zip(plan.risk_parity_tickers, plan.risk_parity.weights,
-                                        strict=True)))
+    if plan.risk_parity:
+        print("risk parity (equal budgets) across holdings: " + ", ".join(
+            f"{t} {w:.1%}" for t, w in zip(plan.risk_parity_tickers, plan.risk_parity.weights,
+                                            strict=True)))
     print(f"{'ticker':<8}{'close':>10}{'SMA50':>10}{'SMA200':>10} trend {'RSI':>6}{'MACD h':>9}"
           f"{'ATR':>8}{'stop':>10}")
     for h in plan.signals:
@@ -337,11 +356,14 @@ def cmd_size(args) -> int:
 
 
 def cmd_trades(args) -> int:
-    from core.trades import trade_list
+    from core.trades import scaled_lines, trade_list
+    from core.valuation import value_lines
 
     cfg, _, state = _desk(args)
+    lines, cash = scaled_lines(cfg, state, args.nav)
+    nav = value_lines(lines, state, cash).nav
     trades = trade_list(cfg, state, args.nav)
-    out = {"asof": state.asof, "nav": args.nav, "trades": [
+    out = {"asof": state.asof, "nav": nav, "scaled": args.nav is not None, "trades": [
         {"instrument": t.instrument, "side": t.side, "contracts": t.contracts,
          "size_usd": t.size_usd, "purpose": t.purpose, "inputs": t.inputs} for t in trades]}
     if args.json:

@@ -133,3 +133,12 @@ def test_recovers_known_beta(a, b, seed, n):
     assert fit.r_squared <= 1.0
     roll = rolling_beta(y, x, 30)
     assert abs(roll[-1] - b) < 0.02
+
+
+def test_benchmark_growing_at_a_fixed_rate_has_no_beta():
+    # returns equal up to rounding: a naive sxx == 0 test would report a beta near 1e12
+    x = np.full(60, 0.001) + np.random.default_rng(1).normal(0, 1e-18, 60)
+    y = np.random.default_rng(2).normal(0, 0.01, 60)
+    with pytest.raises(ValueError, match="constant"):
+        ols_beta(y, x)
+    assert np.isnan(rolling_beta(y, x, 20)[19:]).all()

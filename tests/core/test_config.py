@@ -627,3 +627,28 @@ def test_grid_axis_size_is_bounded(demo_text, tmp_path, literal):
 def test_config_path_that_is_a_folder(tmp_path):
     with pytest.raises(ConfigError, match="is a folder"):
         load_config(tmp_path)
+
+
+def test_hedge_leg_names_are_unique(demo_text, demo_raw, tmp_path):
+    name = demo_raw["book"]["hedges"][0]["name"]
+    path = _write(tmp_path, _edit(demo_text, "[[book.hedges]]", 1, set={"name": f'"{name}"'}))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "book.hedges[1].name" and name in str(info.value)
+    clash = _edit(demo_text, "[[book.hedges]]", 0, set={"name": '"AAPL"'})  # a holding's ticker
+    with pytest.raises(ConfigError, match="no other holding or hedge leg"):
+        load_config(_write(tmp_path, clash, "clash.toml"))
+
+
+def test_scenario_shock_tickers_are_checked(demo_text, tmp_path):
+    text = demo_text.replace('shocks = { AAPL = -0.12,', 'shocks = { AAPLL = -0.12,')
+    cfg = load_config(_write(tmp_path, text))
+    with pytest.raises(ConfigError, match=r"scenarios\[\d+\]\.shocks\.AAPLL"):
+        check_tickers(cfg, {t for _, t in referenced_tickers(cfg)} - {"AAPLL"})
+
+
+def test_black76_leg_needs_its_multiplier(demo_text, tmp_path):
+    path = _write(tmp_path, _edit(demo_text, "[[book.hedges]]", 1, set={"model": '"black76"'}))
+    with pytest.raises(ConfigError, match="multiplier") as info:
+        load_config(path)
+    assert info.value.key == "book.hedges[1].multiplier"
