@@ -22,6 +22,7 @@ from core.demo import demo_dir
 from core.risk import pnl_history, risk_report
 from core.sources import load_market
 from core.valuation import book_lines, market_state
+from tests.witness import returns_of
 
 
 def bsm_price(right: str, s, k: float, t: float, r: float, q: float, v: float):
@@ -38,16 +39,6 @@ def bsm_price(right: str, s, k: float, t: float, r: float, q: float, v: float):
 def bsm_delta(right: str, s: float, k: float, t: float, r: float, q: float, v: float) -> float:
     d1 = (math.log(s / k) + (r - q + 0.5 * v * v) * t) / (v * math.sqrt(t))
     return math.exp(-q * t) * (norm.cdf(d1) if right == "call" else norm.cdf(d1) - 1.0)
-
-
-def returns_of(prices: pd.DataFrame, cols: list[str], start=None, end=None) -> pd.DataFrame:
-    p = prices[cols]
-    if start is not None:
-        p = p[p.index >= pd.Timestamp(start)]
-    if end is not None:
-        p = p[p.index <= pd.Timestamp(end)]
-    p = p.dropna(how="any")
-    return (p / p.shift(1) - 1.0).iloc[1:]
 
 
 def var_witness(r: np.ndarray, a: float) -> dict:

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from scipy.stats import norm
 
 from core.config import Scenario, load_config, resolve_config_path
 from core.demo import demo_dir
@@ -25,16 +24,7 @@ from core.errors import DataError
 from core.scenarios import run_scenario, run_scenarios
 from core.sources import load_market
 from core.valuation import market_state
-
-
-def bsm(right: str, s: float, k: float, t: float, r: float, q: float, v: float) -> dict:
-    sq = math.sqrt(t)
-    d1 = (math.log(s / k) + (r - q + 0.5 * v * v) * t) / (v * sq)
-    d2 = d1 - v * sq
-    dq, dr = math.exp(-q * t), math.exp(-r * t)
-    if right == "call":
-        return {"price": s * dq * norm.cdf(d1) - k * dr * norm.cdf(d2), "delta": dq * norm.cdf(d1)}
-    return {"price": k * dr * norm.cdf(-d2) - s * dq * norm.cdf(-d1), "delta": -dq * norm.cdf(-d1)}
+from tests.witness import bsm
 
 
 def returns_of(prices: pd.DataFrame, cols: list[str]) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from core.demo import demo_dir
 from core.errors import DataError
 from core.sources import load_market
 from core.valuation import BetaStatus, contract_price, market_state, value_book
+from tests.witness import returns_of
 
 RATE = 0.04  # the demo's [risk] rate
 
@@ -97,17 +98,6 @@ def demo_prices() -> pd.DataFrame:
     frames = [pd.read_csv(demo_dir() / f, index_col=0, parse_dates=True)
               for f in ("sp500_dataset.csv.gz", "sp500_index.csv.gz")]
     return frames[0].join(frames[1], how="inner")
-
-
-def returns_of(prices: pd.DataFrame, cols: list[str], start=None, end=None) -> pd.DataFrame:
-    """Inner join of ``cols``, clipped to [start, end], then simple returns (CONVENTIONS)."""
-    p = prices[cols]
-    if start is not None:
-        p = p[p.index >= pd.Timestamp(start)]
-    if end is not None:
-        p = p[p.index <= pd.Timestamp(end)]
-    p = p.dropna(how="any")
-    return (p / p.shift(1) - 1.0).iloc[1:]
 
 
 def sm_beta(rows: pd.DataFrame, asset: str, bench: str) -> float:

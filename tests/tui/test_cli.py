@@ -33,33 +33,6 @@ DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 # -- harness -----------------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _no_network(monkeypatch):
-    """Any call of the real Yahoo downloader fails the test (after the command has run)."""
-    calls = []
-
-    def blocked(*args, **kwargs):
-        calls.append(args)
-        raise RuntimeError("network access in a test")
-
-    monkeypatch.setattr("core.yahoo._yf_download", blocked)
-    yield
-    assert not calls, f"a test tried to reach Yahoo: {calls}"
-
-
-@pytest.fixture(autouse=True)
-def _restore_root_logger():
-    """main() installs a log handler on the root logger; undo it after each test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for h in list(root.handlers):
-        if h not in handlers:
-            root.removeHandler(h)
-            h.close()
-    root.setLevel(level)
-
-
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     rc = main(list(argv))
     out, err = capsys.readouterr()

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from scipy.stats import norm
 
 from core.config import load_config, resolve_config_path
 from core.demo import demo_config_path, demo_dir
@@ -27,36 +25,11 @@ from core.risk import risk_report
 from core.scenarios import run_scenarios
 from core.sources import load_market
 from core.valuation import market_state
+from tests.witness import bsm
 from tui.cli import main
 
 
 # -- harness -----------------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _no_yahoo(monkeypatch):
-    calls = []
-
-    def blocked(*args, **kwargs):
-        calls.append(args)
-        raise RuntimeError("network access in a test")
-
-    monkeypatch.setattr("core.yahoo._yf_download", blocked)
-    yield
-    assert not calls, f"a test tried to reach Yahoo: {calls}"
-
-
-@pytest.fixture(autouse=True)
-def _restore_root_logger():
-    """main() installs a log handler on the root logger; undo it after each test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for h in list(root.handlers):
-        if h not in handlers:
-            root.removeHandler(h)
-            h.close()
-    root.setLevel(level)
-
-
 def run_json(capsys, *argv: str) -> dict:
     rc = main(list(argv))
     out, err = capsys.readouterr()
@@ -79,16 +52,6 @@ def run_error(capsys, *argv: str) -> str:
 
 def round_half_away(x: float) -> int:
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
-
-
-def bsm(right: str, s: float, k: float, t: float, r: float, q: float, v: float) -> dict:
-    sq = math.sqrt(t)
-    d1 = (math.log(s / k) + (r - q + 0.5 * v * v) * t) / (v * sq)
-    d2 = d1 - v * sq
-    dq, dr = math.exp(-q * t), math.exp(-r * t)
-    if right == "call":
-        return {"price": s * dq * norm.cdf(d1) - k * dr * norm.cdf(d2), "delta": dq * norm.cdf(d1)}
-    return {"price": k * dr * norm.cdf(-d2) - s * dq * norm.cdf(-d1), "delta": -dq * norm.cdf(-d1)}
 
 
 # -- the demo desk, from the files ---------------------------------------------------------------

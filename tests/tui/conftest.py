@@ -1,0 +1,34 @@
+"""Harness for the command-line tests: Yahoo blocked, root logger restored after each test."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_yahoo(monkeypatch):
+    """Any call of the real Yahoo downloader fails the test (after the command has run)."""
+    calls = []
+
+    def blocked(*args, **kwargs):
+        calls.append(args)
+        raise RuntimeError("network access in a test")
+
+    monkeypatch.setattr("core.yahoo._yf_download", blocked)
+    yield
+    assert not calls, f"a test tried to reach Yahoo: {calls}"
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger():
+    """main() installs a log handler on the root logger; undo it after each test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+            h.close()
+    root.setLevel(level)
