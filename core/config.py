@@ -127,6 +127,35 @@ class OptimizerConfig:
     vol_cap: float | None
     points: int
     groups: tuple[GroupLimit, ...]
+    objective: str = "max-sharpe"
+    net: tuple[float, float] = (1.0, 1.0)  # sum of weights between these
+    gross_max: float | None = None  # long/short: sum of |w| at most this
+    turnover_max: float | None = None  # against the book's current weights
+    cost_rate: float = 0.0  # per unit of turnover, charged to expected return
+    beta_band: tuple[float, float] | None = None  # portfolio beta to the benchmark
+    te_cap: float | None = None  # annualised tracking error to the benchmark
+    shrinkage: str | None = None  # None (sample) or "ledoit-wolf"
+    risk_aversion: float = 4.0  # quadratic utility
+    cvar_confidence: float = 0.95
+    kelly_fraction: float = 0.5
+    budgets: tuple[tuple[str, float], ...] = ()  # risk budgets; equal when empty
+    views: tuple[View, ...] = ()  # Black-Litterman
+    tau: float = 0.05
+
+
+OBJECTIVES = ("min-variance", "max-sharpe", "max-return", "frontier", "mean-cvar", "risk-parity",
+              "kelly", "hedge-overlay", "utility")
+
+
+@dataclass(frozen=True)
+class View:
+    """A Black-Litterman view: ``weights`` on ``assets`` (one asset: absolute; +1/-1: relative)
+    return ``view`` a year, held with ``confidence`` in (0, 1]."""
+
+    assets: tuple[str, ...]
+    weights: tuple[float, ...]
+    view: float
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -500,8 +529,36 @@ def _optimizer(t: _Table) -> OptimizerConfig:
         if gmin > gmax:
             raise g.fail("min", gmin, f"a number <= max ({gmax:g})")
         groups.append(GroupLimit(g.text("name"), g.strings("tickers", nonempty=True), gmin, gmax))
-    return OptimizerConfig(long_only, lo, hi, t.number("vol_cap", None, lo=0, lo_open=True),
-                           t.integer("points", 20, lo=2), tuple(groups))
+    views = []
+    for v in t.tables("views", ("assets", "weights", "view", "confidence")):
+        assets = v.strings("assets", nonempty=True)
+        weights = v.numbers("weights", [1.0] * len(assets))
+        if len(weights) != len(assets):
+            raise v.fail("weights", list(weights), f"{len(assets)} numbers, one per asset")
+        views.append(View(assets, weights, v.number("view", lo=-1, hi=10),
+                          v.number("confidence", lo=0, hi=1, lo_open=True)))
+    band = t.numbers("beta_band", None, lo=-5, hi=5) if "beta_band" in t.raw else None
+    if band is not None and (len(band) != 2 or band[0] > band[1]):
+        raise t.fail("beta_band", list(band), "[low, high] with low <= high")
+    net = t.numbers("net", [1.0, 1.0], lo=-10, hi=10)
+    if len(net) != 2 or net[0] > net[1]:
+        raise t.fail("net", list(net), "[low, high] with low <= high")
+    budgets_t = t.table("budgets", tuple(t.raw.get("budgets", {}) or ()))
+    return OptimizerConfig(
+        long_only, lo, hi, t.number("vol_cap", None, lo=0, lo_open=True),
+        t.integer("points", 20, lo=2), tuple(groups),
+        objective=t.text("objective", "max-sharpe", OBJECTIVES),
+        net=(net[0], net[1]), gross_max=t.number("gross_max", None, lo=0, lo_open=True),
+        turnover_max=t.number("turnover_max", None, lo=0),
+        cost_rate=t.number("cost_rate", 0.0, lo=0, hi=0.1),
+        beta_band=(band[0], band[1]) if band else None,
+        te_cap=t.number("te_cap", None, lo=0, lo_open=True),
+        shrinkage=t.text("shrinkage", None, ("ledoit-wolf",)),
+        risk_aversion=t.number("risk_aversion", 4.0, lo=0, lo_open=True),
+        cvar_confidence=t.number("cvar_confidence", 0.95, lo=0.5, hi=0.999),
+        kelly_fraction=t.number("kelly_fraction", 0.5, lo=0, hi=1, lo_open=True),
+        budgets=tuple((k, budgets_t.number(k, lo=0, lo_open=True)) for k in budgets_t.raw),
+        views=tuple(views), tau=t.number("tau", 0.05, lo=0, lo_open=True))
 
 
 def _sweep(t: _Table) -> SweepGrid:
@@ -542,8 +599,10 @@ def parse_config(text: str, path: Path) -> DeskConfig:
                                                "max_drawdown", "hedge_future", "put_coverage",
                                                "call_coverage"))),
         book=_book(top.table("book", ("name", "cash", "holdings", "hedges"))),
-        optimizer=_optimizer(top.table("optimizer", ("long_only", "min_weight", "max_weight",
-                                                     "vol_cap", "points", "groups"))),
+        optimizer=_optimizer(top.table("optimizer", (
+            "long_only", "min_weight", "max_weight", "vol_cap", "points", "groups", "objective",
+            "net", "gross_max", "turnover_max", "cost_rate", "beta_band", "te_cap", "shrinkage",
+            "risk_aversion", "cvar_confidence", "kelly_fraction", "budgets", "views", "tau"))),
         sweep=_sweep(top.table("sweep", ("long", "hedge", "rebalance", "window", "estimator",
                                          "ewma_halflife", "exposure", "hedge_ratio",
                                          "drift_band", "cost"))) if "sweep" in raw else None,
@@ -577,6 +636,9 @@ def referenced_tickers(cfg: DeskConfig) -> list[tuple[str, str]]:
     refs += [(f"book.hedges[{i}].underlying", h.underlying) for i, h in enumerate(cfg.book.hedges)]
     refs += [(f"optimizer.groups[{i}].tickers", t) for i, g in enumerate(cfg.optimizer.groups)
              for t in g.tickers]
+    refs += [(f"optimizer.views[{i}].assets", t) for i, v in enumerate(cfg.optimizer.views)
+             for t in v.assets]
+    refs += [(f"optimizer.budgets.{t}", t) for t, _ in cfg.optimizer.budgets]
     refs += [(f"proxies.{code}.underlying", p.underlying) for code, p in cfg.proxies.items()]
     refs += [(f"scenarios[{i}].shocks.{t}", t) for i, s in enumerate(cfg.scenarios)
              for t, _ in s.shocks]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cvxpy as cp
 import numpy as np
@@ -19,7 +20,8 @@ import pandas as pd
 from core.errors import HedgedeskError
 from core.metrics import historical_var
 
-SOLVERS = ("CLARABEL", "ECOS", "SCS")  # tried in this order; the first that solves wins
+# Tried in this order; the first that solves wins (HiGHS takes the LPs and QPs the others miss).
+SOLVERS = ("CLARABEL", "ECOS", "SCS", "HIGHS")
 BINDING_TOL = 1e-6
 
 
@@ -107,10 +109,11 @@ class Group:
     max: float = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: identity, not element-wise, equality
 class Constraints:
-    """The constraint set. Long/short books set ``long_only=False`` and may bound gross
-    (sum |w|) and net (sum w) exposure; otherwise weights sum to 1."""
+    """The constraint set. Long/short books set ``long_only=False`` with a negative
+    ``min_weight`` (the floor stays 0 otherwise) and may bound gross (sum |w|) and net (sum w)
+    exposure; otherwise weights sum to 1."""
 
     long_only: bool = True
     min_weight: float = 0.0
@@ -152,6 +155,14 @@ def build(w: cp.Expression, c: Constraints, est: Estimates,
 
     n = est.n
     index = {t: i for i, t in enumerate(est.tickers)}
+    for asked, needs, what in ((c.turnover_max, c.current, "a turnover limit needs current "
+                                "weights"),
+                               (c.beta_min if c.beta_min is not None else c.beta_max, c.betas,
+                                "a beta band needs the assets' betas"),
+                               (c.te_cap, c.benchmark_weights, "a tracking-error cap needs "
+                                "benchmark weights")):
+        if asked is not None and needs is None:
+            raise OptimizationError(what)
     add("budget: weights sum to at most the net maximum", cp.sum(w), c.net_max * scale)
     add("budget: weights sum to at least the net minimum", -cp.sum(w), -c.net_min * scale)
     lo = c.lower()
@@ -162,10 +173,11 @@ def build(w: cp.Expression, c: Constraints, est: Estimates,
     if c.gross_max is not None and not c.long_only:
         add(f"gross exposure at most {c.gross_max:g}", cp.norm1(w), c.gross_max * scale)
     for g in c.groups:
-        idx = [index[t] for t in g.tickers if t in index]
-        if not idx:
-            continue
-        s = cp.sum(w[idx])
+        missing = [t for t in g.tickers if t not in index]
+        if missing:  # never drop a user's group limit silently
+            raise OptimizationError(f"group {g.name}: {', '.join(missing)} not in the universe "
+                                    f"({', '.join(est.tickers)})")
+        s = cp.sum(w[[index[t] for t in g.tickers]])
         add(f"group {g.name} at most {g.max:g}", s, g.max * scale)
         add(f"group {g.name} at least {g.min:g}", -s, -g.min * scale)
     f = est.factor()
@@ -187,19 +199,20 @@ def build(w: cp.Expression, c: Constraints, est: Estimates,
     return out
 
 
-def net_return(w: cp.Expression, c: Constraints, est: Estimates) -> cp.Expression:
-    """Expected return less transaction costs on the turnover from current weights."""
+def net_return(w: cp.Expression, c: Constraints, est: Estimates,
+               scale: cp.Expression | float = 1.0) -> cp.Expression:
+    """Expected return less transaction costs on the turnover from current weights (on
+    ``y = kappa w`` with ``scale = kappa``)."""
     if c.cost_rate and c.current is not None:
-        return est.mu @ w - c.cost_rate * cp.norm1(w - c.current)
+        return est.mu @ w - c.cost_rate * cp.norm1(w - c.current * scale)
     return est.mu @ w
 
 
 def solve(problem: cp.Problem) -> tuple[str, tuple[str, ...]]:
     """Solve with the first solver of :data:`SOLVERS` that succeeds; (solver, tried)."""
     tried = []
-    installed = set(cp.installed_solvers())
-    for name in SOLVERS:
-        if name not in installed:
+    for name in _installed():
+        if name not in SOLVERS:
             continue
         tried.append(name)
         try:
@@ -208,9 +221,15 @@ def solve(problem: cp.Problem) -> tuple[str, tuple[str, ...]]:
             continue
         if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
             return name, tuple(tried)
-        if problem.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE, cp.UNBOUNDED):
-            break  # a property of the problem, not of the solver
+        if problem.status in (cp.INFEASIBLE, cp.UNBOUNDED):
+            break  # a property of the problem, not of the solver; "inaccurate": try the next
     return "", tuple(tried)
+
+
+@lru_cache(maxsize=1)
+def _installed() -> tuple[str, ...]:
+    have = set(cp.installed_solvers())
+    return tuple(s for s in SOLVERS if s in have)
 
 
 # -- results -----------------------------------------------------------------------------------

@@ -197,7 +197,8 @@ class Valuation:
 
 
 def _option_greeks(line: Line, u: np.ndarray | float, t: float, rate: float, vol_shift: float):
-    vol = np.maximum(line.vol + vol_shift, MIN_SHOCKED_VOL)
+    # the floor applies to shocked vols only: unshocked, value at the vol the history uses
+    vol = np.maximum(line.vol + vol_shift, MIN_SHOCKED_VOL) if vol_shift else line.vol
     return price_and_greeks(line.model or "bsm", line.right, u, line.strike, t, rate, line.div,
                             vol)
 
