@@ -37,6 +37,8 @@ class OptimizationError(HedgedeskError):
         text = message + (f": {detail}" if detail else "")
         if suggestion:
             text += f"; {suggestion}"
+        if self.tried:
+            text += f" (tried: {', '.join(self.tried)})"
         super().__init__(text)
 
 
