@@ -12,6 +12,7 @@ from core.beta import ols_beta
 from core.config import DeskConfig, View
 from core.errors import DataError
 from core.market_data import MarketData
+from core.metrics import daily_rf
 from core.portfolio import (
     Constraints,
     Estimates,
@@ -106,10 +107,13 @@ def _constraints(req: OptimizeRequest, est: Estimates, bench_returns: np.ndarray
 
 def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None
         ) -> OptimizeResult:
-    if len(req.tickers) < 2 and req.objective != "hedge-overlay":
-        raise DataError("tickers", "an optimisation needs at least two assets")
     if req.objective == "hedge-overlay":
-        return _hedge_overlay(cfg, market)
+        return _hedge_overlay(cfg, market, req)
+    if len(req.tickers) < 2:
+        raise DataError("tickers", "an optimisation needs at least two assets")
+    twice = sorted({t for t in req.tickers if req.tickers.count(t) > 1})
+    if twice:
+        raise DataError("tickers", f"listed twice: {', '.join(twice)}")
     needs_bench = req.beta_band is not None and req.benchmark not in (None, *req.tickers)
     names = [*req.tickers, req.benchmark] if needs_bench else list(req.tickers)
     returns = market.returns(names, req.start, req.end, min_returns=max(len(names) + 1, 20))
@@ -124,11 +128,12 @@ def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None
     c = _constraints(req, est, bench)
     meta = dict(estimates_method=est.method, first=returns.index[0].date(),
                 last=returns.index[-1].date(), days=len(returns))
+    rf = est.periods * daily_rf(req.rf, est.periods)  # CONVENTIONS: rf_d, annualised x252
     obj = req.objective
     if obj in ("min-variance", "max-sharpe", "max-return", "utility", "frontier"):
         from core.mean_variance import MeanVariance
 
-        mv = MeanVariance(est, c, rf=req.rf)
+        mv = MeanVariance(est, c, rf=rf)
         if obj == "frontier":
             return OptimizeResult(**meta, frontier=mv.frontier(req.points))
         solved = {"min-variance": mv.min_variance, "max-sharpe": mv.max_sharpe,
@@ -138,20 +143,22 @@ def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None
     if obj == "mean-cvar":
         from core.cvar import min_cvar
 
-        return OptimizeResult(**meta, portfolio=min_cvar(est, c, confidence=req.confidence))
+        return OptimizeResult(**meta, portfolio=min_cvar(est, c, confidence=req.confidence,
+                                                         rf=rf))
     if obj == "kelly":
         from core.kelly_portfolio import kelly_portfolio
 
         return OptimizeResult(**meta, portfolio=kelly_portfolio(
-            est, c, fraction=req.kelly_fraction, rf=req.rf))
+            est, c, fraction=req.kelly_fraction, rf=rf))
     if obj == "risk-parity":
-        return OptimizeResult(**meta, portfolio=_risk_parity(req, est))
+        return OptimizeResult(**meta, portfolio=_risk_parity(req, est, rf))
     raise DataError("--objective", f"unknown objective {obj!r}")
 
 
-def _risk_parity(req: OptimizeRequest, est: Estimates) -> Portfolio:
-    """Risk budgeting (convex log-barrier form, core.sizing): long-only, fully invested; the
-    other constraints do not apply to it."""
+def _risk_parity(req: OptimizeRequest, est: Estimates, rf: float) -> Portfolio:
+    """Risk budgeting (convex log-barrier form, core.sizing): long-only, fully invested. Its
+    weights are set by the budgets alone; the other constraints are not applied, and the
+    result lists the ones it breaks instead of dropping them silently."""
     from core.sizing import risk_parity
 
     budgets = dict(req.budgets)
@@ -159,22 +166,44 @@ def _risk_parity(req: OptimizeRequest, est: Estimates) -> Portfolio:
     rp = risk_parity(cov=est.cov, budgets=b)
     if not rp.converged:
         raise OptimizationError("risk parity has no solution for this covariance")
-    return describe("risk-parity", rp.weights, est, req.rf, [], "scipy (log-barrier)", (),
-                    {"budgets": dict(zip(est.tickers, rp.budgets.tolist(), strict=True))})
+    w = rp.weights
+    broken = []
+    if w.max() > req.max_weight + 1e-9:
+        broken.append(f"maximum weight {req.max_weight:g} (largest {w.max():.4f})")
+    if w.min() < req.min_weight - 1e-9:
+        broken.append(f"minimum weight {req.min_weight:g} (smallest {w.min():.4f})")
+    index = {t: i for i, t in enumerate(est.tickers)}
+    for g in req.groups:
+        s = sum(w[index[t]] for t in g.tickers if t in index)
+        if not g.min - 1e-9 <= s <= g.max + 1e-9:
+            broken.append(f"group {g.name} [{g.min:g}, {g.max:g}] (has {s:.4f})")
+    vol = float(np.sqrt(w @ est.cov @ w))
+    if req.vol_cap is not None and vol > req.vol_cap + 1e-9:
+        broken.append(f"volatility cap {req.vol_cap:g} (has {vol:.4f})")
+    for name, value in (("beta band", req.beta_band), ("turnover limit", req.turnover_max),
+                        ("tracking-error cap", req.te_cap), ("gross limit", req.gross_max)):
+        if value is not None:
+            broken.append(f"{name} (not applied by risk parity)")
+    return describe("risk-parity", w, est, rf, [], "scipy (log-barrier)", (),
+                    {"budgets": dict(zip(est.tickers, rp.budgets.tolist(), strict=True)),
+                     "constraints_not_met": broken})
 
 
-def _hedge_overlay(cfg: DeskConfig | None, market: MarketData) -> OptimizeResult:
+def _hedge_overlay(cfg: DeskConfig | None, market: MarketData, req: OptimizeRequest
+                   ) -> OptimizeResult:
+    """Sizes of the config's hedge legs (and its hedge future) over the config's data range."""
     if cfg is None:
         raise DataError("--objective hedge-overlay", "needs a desk config (its book and legs)")
     from core.hedge_overlay import default_candidates, hedge_overlay
     from core.valuation import market_state
 
     state = market_state(cfg, market)
-    res = hedge_overlay(cfg, state, default_candidates(cfg, state))
-    overlay = {"sizes": res.sizes, "rounded": res.rounded, "before": res.before,
-               "after": res.after, "cost": res.cost, "objective": res.objective,
-               "binding": list(res.binding), "solver": res.solver,
-               "solvers_tried": list(res.tried)}
+    res = hedge_overlay(cfg, state, default_candidates(cfg, state), beta_band=req.beta_band)
+    overlay = {"sizes": res.sizes, "rounded": res.rounded, "current": res.current,
+               "before": res.before, "after": res.after, "after_rounded": res.after_rounded,
+               "cost": res.cost, "cost_rounded": res.cost_rounded, "objective": res.objective,
+               "beta_band": list(res.beta_band), "binding": list(res.binding),
+               "notes": list(res.notes), "solver": res.solver, "solvers_tried": list(res.tried)}
     return OptimizeResult("book P&L history under today's positions (full revaluation)",
                           state.returns.index[0].date(), state.returns.index[-1].date(),
                           len(state.returns), overlay=overlay)

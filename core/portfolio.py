@@ -238,7 +238,9 @@ def _installed() -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Portfolio:
     """A solved portfolio and its figures (CONVENTIONS): annualised return and volatility,
-    Sharpe, 1-day historical VaR/CVaR at 95 % on the scenarios, risk contributions as shares of
+    Sharpe = (mu'w - rf sum(w)) / vol with rf = 252 x the daily rate (so it equals CONVENTIONS'
+    mean(R - rf_d) / std x sqrt(252)) and any uninvested part in cash earning rf, gross of
+    costs; 1-day historical VaR/CVaR at 95 % on the scenarios, risk contributions as shares of
     variance, and the constraints that bind."""
 
     objective: str
@@ -268,7 +270,9 @@ def describe(objective: str, w: np.ndarray, est: Estimates, rf: float, named: li
     binding = tuple(nc.name for nc in named
                     if nc.slack.value is not None
                     and float(np.min(np.atleast_1d(nc.slack.value))) <= BINDING_TOL)
+    # what is not invested earns rf: excess = mu'w - rf sum(w) (rf annual, arithmetic x252)
+    excess = ret - rf * float(w.sum())
     return Portfolio(objective, dict(zip(est.tickers, w.tolist(), strict=True)), ret, vol,
-                     (ret - rf) / vol if vol > 0 else float("nan"), tail.var, tail.cvar,
+                     excess / vol if vol > 0 else float("nan"), tail.var, tail.cvar,
                      dict(zip(est.tickers, contrib.tolist(), strict=True)), binding, solver,
                      tried, est.method, extra or {})

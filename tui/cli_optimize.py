@@ -107,6 +107,10 @@ def request_from(args, cfg, market, start, end):
 
     long_only = not args.long_short and (o.long_only if o is not None and
                                          args.long_only is None else True)
+    if args.gross_max is not None and long_only:
+        raise UsageError("hedgedesk optimize: --gross-max applies to --long-short books")
+    if args.long_short and args.min_weight is None:  # the config's floor is a long-only one
+        args.min_weight = -1.0
     groups = tuple(args.group or ()) or tuple(
         Group(g.name, g.tickers, g.min, g.max) for g in (o.groups if o else ()))
     band = args.beta_band or (o.beta_band if o else None)
@@ -182,6 +186,19 @@ def cmd_optimize(args) -> int:
                 print(f"  {t:<10}{w:>9.2%}   risk {rc:>7.1%}")
         if p.binding:
             print("binding: " + "; ".join(p.binding))
-    if result.overlay is not None:
-        print(result.overlay.get("summary", ""))
+    ov = result.overlay
+    if ov is not None:
+        print(f"hedge overlay ({ov['objective']}), beta band {ov['beta_band']}:")
+        print(f"{'leg':<24}{'now':>8}{'optimum':>10}{'whole':>8}")
+        for name, size in ov["sizes"].items():
+            print(f"{name:<24}{ov['current'].get(name, 0):>8g}{size:>10.2f}"
+                  f"{ov['rounded'][name]:>8d}")
+        for label, key in (("before", "before"), ("optimum", "after"),
+                           ("whole contracts", "after_rounded")):
+            f = ov[key]
+            print(f"  {label:<16} " + "  ".join(f"{k} {v:.4g}" for k, v in f.items()))
+        for note in ov["notes"]:
+            print(f"  note: {note}")
+    if p is not None and p.extra.get("constraints_not_met"):
+        print("not applied by risk parity: " + "; ".join(p.extra["constraints_not_met"]))
     return 0

@@ -117,3 +117,40 @@ def test_infeasible_problem_exits_2_with_the_reason(capsys):
 def test_bad_input(capsys, argv, needle):
     rc, out, err = run(capsys, "optimize", "--objective", "min-variance", *argv)
     assert rc == 2 and out == "" and needle in err and err.count("\n") == 1
+
+
+def test_sharpe_uses_the_conventions_risk_free_rate(capsys):
+    # CONVENTIONS: mean(R - rf_d) / std x sqrt(252), rf_d = (1 + rf)^(1/252) - 1
+    for objective in ("max-sharpe", "mean-cvar", "min-variance"):
+        out = run_json(capsys, "optimize", "--objective", objective, "--rf", "0.04")
+        w = pd.Series(out["weights"])
+        daily = demo_returns(list(w.index)).to_numpy() @ w.to_numpy()
+        rf_d = 1.04 ** (1 / 252) - 1
+        witness = (daily - rf_d * w.sum()).mean() / daily.std(ddof=1) * np.sqrt(252)
+        assert out["sharpe"] == pytest.approx(witness, rel=1e-9), objective
+
+
+def test_long_short_overrides_the_config_floor(capsys):
+    out = run_json(capsys, "optimize", "--objective", "max-sharpe", "--long-short")
+    assert min(out["weights"].values()) < -1e-4
+
+
+def test_risk_parity_lists_the_constraints_it_does_not_meet(capsys):
+    out = run_json(capsys, "optimize", "--objective", "risk-parity", "--max-weight", "0.02")
+    assert any("maximum weight 0.02" in c for c in out["constraints_not_met"])
+
+
+def test_hedge_overlay_takes_the_beta_band_flag(capsys):
+    out = run_json(capsys, "optimize", "--objective", "hedge-overlay", "--beta-band", "0.3",
+                   "0.35")
+    assert out["overlay"]["beta_band"] == [0.3, 0.35]
+    assert 0.3 - 1e-6 <= out["overlay"]["after"]["beta"] <= 0.35 + 1e-6
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--tickers", "AAPL,AAPL,MSFT"], "listed twice"),
+    (["--gross-max", "1.5"], "--long-short"),
+])
+def test_more_bad_input(capsys, argv, needle):
+    rc, out, err = run(capsys, "optimize", "--objective", "min-variance", *argv)
+    assert rc == 2 and out == "" and needle in err and err.count("\n") == 1
