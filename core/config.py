@@ -141,6 +141,7 @@ class OptimizerConfig:
     budgets: tuple[tuple[str, float], ...] = ()  # risk budgets; equal when empty
     views: tuple[View, ...] = ()  # Black-Litterman
     tau: float = 0.05
+    prior: tuple[tuple[str, float], ...] = ()  # benchmark weights for the BL prior; equal if ()
 
 
 OBJECTIVES = ("min-variance", "max-sharpe", "max-return", "frontier", "mean-cvar", "risk-parity",
@@ -544,6 +545,7 @@ def _optimizer(t: _Table) -> OptimizerConfig:
     if len(net) != 2 or net[0] > net[1]:
         raise t.fail("net", list(net), "[low, high] with low <= high")
     budgets_t = t.table("budgets", tuple(t.raw.get("budgets", {}) or ()))
+    prior_t = t.table("prior", tuple(t.raw.get("prior", {}) or ()))
     return OptimizerConfig(
         long_only, lo, hi, t.number("vol_cap", None, lo=0, lo_open=True),
         t.integer("points", 20, lo=2), tuple(groups),
@@ -558,7 +560,8 @@ def _optimizer(t: _Table) -> OptimizerConfig:
         cvar_confidence=t.number("cvar_confidence", 0.95, lo=0.5, hi=0.999),
         kelly_fraction=t.number("kelly_fraction", 0.5, lo=0, hi=1, lo_open=True),
         budgets=tuple((k, budgets_t.number(k, lo=0, lo_open=True)) for k in budgets_t.raw),
-        views=tuple(views), tau=t.number("tau", 0.05, lo=0, lo_open=True))
+        views=tuple(views), tau=t.number("tau", 0.05, lo=0, lo_open=True),
+        prior=tuple((k, prior_t.number(k, lo=0)) for k in prior_t.raw))
 
 
 def _sweep(t: _Table) -> SweepGrid:
@@ -602,7 +605,8 @@ def parse_config(text: str, path: Path) -> DeskConfig:
         optimizer=_optimizer(top.table("optimizer", (
             "long_only", "min_weight", "max_weight", "vol_cap", "points", "groups", "objective",
             "net", "gross_max", "turnover_max", "cost_rate", "beta_band", "te_cap", "shrinkage",
-            "risk_aversion", "cvar_confidence", "kelly_fraction", "budgets", "views", "tau"))),
+            "risk_aversion", "cvar_confidence", "kelly_fraction", "budgets", "views", "tau",
+            "prior"))),
         sweep=_sweep(top.table("sweep", ("long", "hedge", "rebalance", "window", "estimator",
                                          "ewma_halflife", "exposure", "hedge_ratio",
                                          "drift_band", "cost"))) if "sweep" in raw else None,
@@ -639,6 +643,7 @@ def referenced_tickers(cfg: DeskConfig) -> list[tuple[str, str]]:
     refs += [(f"optimizer.views[{i}].assets", t) for i, v in enumerate(cfg.optimizer.views)
              for t in v.assets]
     refs += [(f"optimizer.budgets.{t}", t) for t, _ in cfg.optimizer.budgets]
+    refs += [(f"optimizer.prior.{t}", t) for t, _ in cfg.optimizer.prior]
     refs += [(f"proxies.{code}.underlying", p.underlying) for code, p in cfg.proxies.items()]
     refs += [(f"scenarios[{i}].shocks.{t}", t) for i, s in enumerate(cfg.scenarios)
              for t, _ in s.shocks]

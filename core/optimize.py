@@ -49,6 +49,10 @@ class OptimizeRequest:
     budgets: tuple[tuple[str, float], ...] = ()
     views: tuple[View, ...] = ()
     tau: float = 0.05
+    prior: tuple[tuple[str, float], ...] = ()  # Black-Litterman prior weights; equal if ()
+    target_return: float | None = None  # mean-CVaR: minimise CVaR at this expected return
+    overlay_objective: str = "variance"  # hedge overlay: variance | cvar
+    cost_budget: float | None = None  # hedge overlay: money
     start: dt.date | None = None
     end: dt.date | None = None
     current: dict[str, float] = field(default_factory=dict)  # current weights (turnover, TE)
@@ -124,7 +128,14 @@ def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None
     if req.views:
         from core.black_litterman import posterior_estimates
 
-        est = posterior_estimates(est, req.views, tau=req.tau, rf=req.rf)
+        prior = None
+        if req.prior:
+            given = dict(req.prior)
+            prior = np.array([given.get(t, 0.0) for t in est.tickers])
+            if prior.sum() <= 0:
+                raise DataError("optimizer.prior", "the prior weights of the universe sum to 0")
+            prior = prior / prior.sum()
+        est = posterior_estimates(est, req.views, prior=prior, tau=req.tau, rf=req.rf)
     c = _constraints(req, est, bench)
     meta = dict(estimates_method=est.method, first=returns.index[0].date(),
                 last=returns.index[-1].date(), days=len(returns))
@@ -144,6 +155,7 @@ def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None
         from core.cvar import min_cvar
 
         return OptimizeResult(**meta, portfolio=min_cvar(est, c, confidence=req.confidence,
+                                                         target_return=req.target_return,
                                                          rf=rf))
     if obj == "kelly":
         from core.kelly_portfolio import kelly_portfolio
@@ -198,7 +210,9 @@ def _hedge_overlay(cfg: DeskConfig | None, market: MarketData, req: OptimizeRequ
     from core.valuation import market_state
 
     state = market_state(cfg, market)
-    res = hedge_overlay(cfg, state, default_candidates(cfg, state), beta_band=req.beta_band)
+    res = hedge_overlay(cfg, state, default_candidates(cfg, state),
+                        objective=req.overlay_objective, beta_band=req.beta_band,
+                        cost_budget=req.cost_budget, confidence=req.confidence)
     overlay = {"sizes": res.sizes, "rounded": res.rounded, "current": res.current,
                "before": res.before, "after": res.after, "after_rounded": res.after_rounded,
                "cost": res.cost, "cost_rounded": res.cost_rounded, "objective": res.objective,

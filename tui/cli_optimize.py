@@ -79,7 +79,14 @@ def add_parsers(sub, parents: Parents) -> dict:
                    help="CVaR confidence (default 0.95)")
     o.add_argument("--kelly-fraction", type=number_arg(0, 1, lo_open=True), metavar="f")
     o.add_argument("--black-litterman", action="store_true",
-                   help="use the config's [[optimizer.views]] (Black-Litterman posterior)")
+                   help="use the config's [[optimizer.views]] (Black-Litterman posterior; prior "
+                        "from [optimizer.prior] benchmark weights, else equal weights)")
+    o.add_argument("--target-return", type=number_arg(-1, 10), metavar="r",
+                   help="mean-cvar: the least CVaR with at least this annual expected return")
+    o.add_argument("--overlay-objective", choices=("variance", "cvar"), default="variance",
+                   help="hedge-overlay: minimise the book's P&L variance or CVaR")
+    o.add_argument("--cost-budget", type=number_arg(0), metavar="USD",
+                   help="hedge-overlay: most money to spend on trading costs")
     return {("optimize", None): cmd_optimize}
 
 
@@ -131,7 +138,9 @@ def request_from(args, cfg, market, start, end):
         confidence=pick("confidence", "cvar_confidence", 0.95),
         kelly_fraction=pick("kelly_fraction", "kelly_fraction", 0.5),
         budgets=o.budgets if o else (), views=o.views if (o and args.black_litterman) else (),
-        tau=o.tau if o else 0.05, start=start, end=end,
+        tau=o.tau if o else 0.05, prior=o.prior if o else (),
+        target_return=args.target_return, overlay_objective=args.overlay_objective,
+        cost_budget=args.cost_budget, start=start, end=end,
         current=book_weights(cfg, market) if cfg else {})
 
 

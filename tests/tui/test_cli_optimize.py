@@ -154,3 +154,30 @@ def test_hedge_overlay_takes_the_beta_band_flag(capsys):
 def test_more_bad_input(capsys, argv, needle):
     rc, out, err = run(capsys, "optimize", "--objective", "min-variance", *argv)
     assert rc == 2 and out == "" and needle in err and err.count("\n") == 1
+
+
+def test_mean_cvar_target_return(capsys):
+    free = run_json(capsys, "optimize", "--objective", "mean-cvar")
+    target = free["expected_return"] + 0.03
+    out = run_json(capsys, "optimize", "--objective", "mean-cvar", "--target-return",
+                   str(target))
+    assert out["expected_return"] >= target - 1e-6
+    assert out["cvar_95"] >= free["cvar_95"] - 1e-9  # asking for more return costs tail risk
+
+
+def test_black_litterman_benchmark_prior(tmp_path, capsys):
+    text = (demo_dir() / "config.toml").read_text(encoding="utf-8").replace(
+        "tau = 0.05", "tau = 0.05\nprior = { AAPL = 0.5, MSFT = 0.5 }", 1)
+    path = tmp_path / "desk.toml"
+    path.write_text(text, encoding="utf-8")
+    equal = run_json(capsys, "optimize", "--objective", "max-sharpe", "--black-litterman")
+    bench = run_json(capsys, "optimize", "--objective", "max-sharpe", "--black-litterman",
+                     "--config", str(path))
+    assert bench["weights"] != equal["weights"]
+
+
+def test_hedge_overlay_cvar_and_cost_budget(capsys):
+    out = run_json(capsys, "optimize", "--objective", "hedge-overlay", "--overlay-objective",
+                   "cvar", "--cost-budget", "50")
+    ov = out["overlay"]
+    assert ov["objective"] == "cvar" and ov["cost"] <= 50 + 1e-6
