@@ -57,6 +57,8 @@ OTHER_COST_RATE = 0.0005  # crypto and fx spot
 BETA_TOL = 1e-6  # beta within this of a band edge: the edge binds
 REL_TOL = 1e-6  # cost and size limits: binding within this fraction
 MAX_ROUNDING_COMBOS = 4096  # whole-unit neighbours of the optimum tried when rounding
+MAX_EXHAUSTIVE_CELLS = 20_000_000  # books x days evaluated exactly over the whole integer box
+EXHAUSTIVE_CHUNK = 20_000  # books scored at once
 
 
 @dataclass(frozen=True)
@@ -212,12 +214,18 @@ def _check(candidates: Sequence[Candidate], objective: str, band: tuple[float, f
 def _round(x: np.ndarray, limits: np.ndarray, core: np.ndarray, h: np.ndarray, b: np.ndarray,
            b0: float, current: np.ndarray, unit_cost: np.ndarray, band: tuple[float, float],
            budget: float | None, objective: str, confidence: float) -> np.ndarray:
-    """Whole-unit sizes near the continuous optimum ``x``, by enumeration (a heuristic, not a
-    proven integer optimum): each size takes the whole numbers from one below its floor to one
-    above its ceiling, and its current size, within its limit (only floor and ceiling when that
-    makes more than :data:`MAX_ROUNDING_COMBOS` combinations; nearest rounding beyond). The
-    best combination is within the budget and the band where one is, then closest to the band,
-    then lowest in the objective."""
+    """Whole-unit sizes. When every whole-unit book within the size limits can be scored
+    (books x days <= :data:`MAX_EXHAUSTIVE_CELLS`) all are, so the result is the exact integer
+    optimum. Otherwise, by enumeration near the continuous optimum ``x`` (a heuristic): each
+    size takes the whole numbers from one below its floor to one above its ceiling, and its
+    current size, within its limit (only floor and ceiling when that makes more than
+    :data:`MAX_ROUNDING_COMBOS` combinations; nearest rounding beyond). The best book is within
+    the budget and the band where one is, then closest to the band, then lowest in the
+    objective."""
+    box = [np.arange(-math.floor(lim + 1e-9), math.floor(lim + 1e-9) + 1) for lim in limits]
+    if math.prod(len(a) for a in box) * core.size <= MAX_EXHAUSTIVE_CELLS:
+        return _best(itertools.product(*box), core, h, b, b0, current, unit_cost, band, budget,
+                     objective, confidence)
     def neighbours(v: float, now: float, limit: float, wide: bool) -> list[int]:
         lo, hi = math.floor(v + 1e-9), math.ceil(v - 1e-9)
         near = set(range(lo - 1, hi + 2)) if wide else {lo, hi}
@@ -233,18 +241,33 @@ def _round(x: np.ndarray, limits: np.ndarray, core: np.ndarray, h: np.ndarray, b
     else:
         r = np.rint(x)
         return np.where(np.abs(r) > limits, np.trunc(x), r)
-    grid = np.array(list(itertools.product(*options)), dtype=np.float64)  # (K, n)
-    r = core[None, :] + grid @ h.T  # (K, T) daily P&L / NAV
-    if objective == "variance":
-        score = r.var(axis=1, ddof=1)
-    else:
-        score = np.array([ru_cvar(row, confidence) for row in r])
-    beta = b0 + grid @ b
-    miss = np.maximum(band[0] - beta, 0.0) + np.maximum(beta - band[1], 0.0)
-    miss = np.where(miss <= BETA_TOL, 0.0, miss)
-    over = np.zeros(len(grid)) if budget is None else \
-        (np.abs(grid - current) @ unit_cost > budget * (1 + REL_TOL) + 1e-9).astype(float)
-    return grid[np.lexsort((score, miss, over))[0]]
+    return _best(itertools.product(*options), core, h, b, b0, current, unit_cost, band, budget,
+                 objective, confidence)
+
+
+def _best(books, core, h, b, b0, current, unit_cost, band, budget, objective, confidence
+          ) -> np.ndarray:
+    """The best of ``books`` (an iterable of whole-unit size tuples), scored in chunks: within
+    the budget, then closest to the band, then lowest objective."""
+    best, best_key = None, None
+    books = iter(books)
+    while chunk := list(itertools.islice(books, EXHAUSTIVE_CHUNK)):
+        grid = np.array(chunk, dtype=np.float64)  # (K, n)
+        r = core[None, :] + grid @ h.T  # (K, T) daily P&L / NAV
+        if objective == "variance":
+            score = r.var(axis=1, ddof=1)
+        else:
+            score = np.array([ru_cvar(row, confidence) for row in r])
+        beta = b0 + grid @ b
+        miss = np.maximum(band[0] - beta, 0.0) + np.maximum(beta - band[1], 0.0)
+        miss = np.where(miss <= BETA_TOL, 0.0, miss)
+        over = np.zeros(len(grid)) if budget is None else \
+            (np.abs(grid - current) @ unit_cost > budget * (1 + REL_TOL) + 1e-9).astype(float)
+        i = np.lexsort((score, miss, over))[0]
+        key = (over[i], miss[i], score[i])
+        if best_key is None or key < best_key:
+            best, best_key = grid[i], key
+    return best
 
 
 def hedge_overlay(cfg: DeskConfig, state: MarketState, candidates: Sequence[Candidate],
