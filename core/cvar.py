@@ -41,6 +41,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from core.diagnose import unsolved
 from core.portfolio import (
     Constraints,
     Estimates,
@@ -52,9 +53,6 @@ from core.portfolio import (
     net_return,
     solve,
 )
-
-FEASIBLE = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
-INFEASIBLE = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
 
 
 # -- evaluation --------------------------------------------------------------------------------
@@ -96,69 +94,6 @@ def _check_confidence(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         raise OptimizationError(f"confidence: expected a number in (0, 1), got {confidence!r}")
     return float(confidence)
-
-
-# -- failures ----------------------------------------------------------------------------------
-def constraint_reasons(c: Constraints, est: Estimates) -> tuple[tuple[str, ...], str]:
-    """Why the constraint set admits no portfolio, in plain words, and the smallest relaxation
-    that works: from :func:`core.diagnose.diagnose` when it is present, else a generic line."""
-    try:
-        from core.diagnose import diagnose  # optional: written separately, imported late
-    except ImportError:
-        return ("the constraints admit no portfolio (weights, budget, groups, volatility, "
-                "turnover, beta and tracking-error limits together)",), ""
-    found = diagnose(c, est)
-    reasons = tuple(getattr(found, "reasons", ()) or ())
-    return reasons or ("the constraints admit no portfolio",), getattr(found, "suggestion", "")
-
-
-def constraints_feasible(c: Constraints, est: Estimates) -> bool:
-    """Whether the constraint set alone (no objective, no scenarios) admits a portfolio."""
-    w = cp.Variable(est.n)
-    problem = cp.Problem(cp.Minimize(0), [nc.constraint for nc in build(w, c, est)])
-    solve(problem)
-    return problem.status in FEASIBLE
-
-
-def max_return(c: Constraints, est: Estimates) -> float:
-    """The highest expected net return (annualised) the constraints allow; inf if unbounded,
-    nan if the constraints are infeasible."""
-    w = cp.Variable(est.n)
-    problem = cp.Problem(cp.Maximize(net_return(w, c, est)),
-                         [nc.constraint for nc in build(w, c, est)])
-    solve(problem)
-    if problem.status in FEASIBLE:
-        return float(problem.value)
-    return math.inf if problem.status == cp.UNBOUNDED else math.nan
-
-
-def unsolved(what: str, problem: cp.Problem, c: Constraints, est: Estimates,
-             tried: tuple[str, ...], target: float | None = None,
-             objective_reason: str = "") -> OptimizationError:
-    """The error for a problem no solver solved: infeasible constraints are explained by
-    :func:`constraint_reasons`; a feasible set with an unattainable return target names the
-    highest attainable return; otherwise ``objective_reason`` (the objective's own domain)."""
-    status = problem.status or "not solved"
-    if status in INFEASIBLE or status == cp.UNBOUNDED:
-        if not constraints_feasible(c, est):
-            reasons, suggestion = constraint_reasons(c, est)
-            return OptimizationError(f"{what}: infeasible", reasons, tried, suggestion)
-        if target is not None:
-            best = max_return(c, est)
-            if np.isfinite(best) and target > best + 1e-9:
-                return OptimizationError(
-                    f"{what}: infeasible",
-                    (f"the target return {target:.4%} is above the highest attainable "
-                     f"{best:.4%} under these constraints",), tried,
-                    f"lower the target return to at most {best:.4%}")
-        if status == cp.UNBOUNDED:
-            return OptimizationError(f"{what}: unbounded", (objective_reason or
-                                     "the objective is unbounded under these constraints",),
-                                     tried, "bound gross exposure or the weights")
-        if objective_reason:
-            return OptimizationError(f"{what}: infeasible", (objective_reason,), tried)
-    return OptimizationError(f"{what}: no solver succeeded",
-                             (f"solver status {status!r}",), tried)
 
 
 # -- the problem -------------------------------------------------------------------------------

@@ -37,7 +37,19 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
-from core.portfolio import Constraints, Estimates, Group, Named, OptimizationError, build, solve
+from core.portfolio import (
+    Constraints,
+    Estimates,
+    Group,
+    Named,
+    OptimizationError,
+    build,
+    net_return,
+    solve,
+)
+
+FEASIBLE = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+INFEASIBLE = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
 
 TOL = 1e-6  # violations and slacks at or below this (in the constraint's units) are noise
 BUDGET_PENALTY = 10.0  # relaxing the budget costs this many times a unit of any other slack
@@ -607,3 +619,60 @@ def diagnose(c: Constraints, est: Estimates) -> Diagnosis:
         else:
             reasons = ["the solvers could not establish why the problem is infeasible"]
     return Diagnosis(False, tuple(reasons), suggestion, relaxations, tuple(tried), attained)
+
+
+# -- explaining an optimiser's failure ------------------------------------------------------
+def constraint_reasons(c: Constraints, est: Estimates) -> tuple[tuple[str, ...], str]:
+    """Why the constraint set admits no portfolio, in plain words, and the smallest relaxation
+    that works (:func:`diagnose`)."""
+    found = diagnose(c, est)
+    return found.reasons or ("the constraints admit no portfolio",), found.suggestion
+
+
+def constraints_feasible(c: Constraints, est: Estimates) -> bool:
+    """Whether the constraint set alone (no objective, no scenarios) admits a portfolio."""
+    w = cp.Variable(est.n)
+    problem = cp.Problem(cp.Minimize(0), [nc.constraint for nc in build(w, c, est)])
+    solve(problem)
+    return problem.status in FEASIBLE
+
+
+def max_return(c: Constraints, est: Estimates) -> float:
+    """The highest expected net return (annualised) the constraints allow; inf if unbounded,
+    nan if the constraints are infeasible."""
+    w = cp.Variable(est.n)
+    problem = cp.Problem(cp.Maximize(net_return(w, c, est)),
+                         [nc.constraint for nc in build(w, c, est)])
+    solve(problem)
+    if problem.status in FEASIBLE:
+        return float(problem.value)
+    return math.inf if problem.status == cp.UNBOUNDED else math.nan
+
+
+def unsolved(what: str, problem: cp.Problem, c: Constraints, est: Estimates,
+             tried: tuple[str, ...], target: float | None = None,
+             objective_reason: str = "") -> OptimizationError:
+    """The error for a problem no solver solved: infeasible constraints are explained by
+    :func:`constraint_reasons`; a feasible set with an unattainable return target names the
+    highest attainable return; otherwise ``objective_reason`` (the objective's own domain)."""
+    status = problem.status or "not solved"
+    if status in INFEASIBLE or status == cp.UNBOUNDED:
+        if not constraints_feasible(c, est):
+            reasons, suggestion = constraint_reasons(c, est)
+            return OptimizationError(f"{what}: infeasible", reasons, tried, suggestion)
+        if target is not None:
+            best = max_return(c, est)
+            if np.isfinite(best) and target > best + 1e-9:
+                return OptimizationError(
+                    f"{what}: infeasible",
+                    (f"the target return {target:.4%} is above the highest attainable "
+                     f"{best:.4%} under these constraints",), tried,
+                    f"lower the target return to at most {best:.4%}")
+        if status == cp.UNBOUNDED:
+            return OptimizationError(f"{what}: unbounded", (objective_reason or
+                                     "the objective is unbounded under these constraints",),
+                                     tried, "bound gross exposure or the weights")
+        if objective_reason:
+            return OptimizationError(f"{what}: infeasible", (objective_reason,), tried)
+    return OptimizationError(f"{what}: no solver succeeded",
+                             (f"solver status {status!r}",), tried)

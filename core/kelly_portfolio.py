@@ -21,7 +21,7 @@ import math
 import cvxpy as cp
 import numpy as np
 
-from core.cvar import unsolved
+from core.diagnose import unsolved
 from core.portfolio import (
     Constraints,
     Estimates,

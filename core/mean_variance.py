@@ -27,6 +27,7 @@ import cvxpy as cp
 import numpy as np
 
 from core.checks import finite, positive
+from core.diagnose import constraint_reasons
 from core.portfolio import (
     Constraints,
     Estimates,
@@ -43,7 +44,6 @@ LEVERAGE_TOL = 1e-9  # kappa below this: the best Sharpe is approached only with
 RISKLESS_TOL = 1e-6  # a volatility this small relative to the riskiest asset's counts as none
 ACTIVE_SET = "ACTIVE-SET"  # the exact frontier path's name in Portfolio.solver
 FRONTIER_METHODS = ("auto", "cvxpy")
-GENERIC_REASON = "the constraints cannot all hold at once"
 
 
 @dataclass(frozen=True)
@@ -423,21 +423,11 @@ class MeanVariance:
         self._w_eval.value = w
         return describe(objective, w, self.est, self.rf, self._named_eval, solver, tried, extra)
 
-    def _diagnosis(self) -> tuple[tuple[str, ...], str]:
-        try:
-            from core.diagnose import diagnose  # optional: imported on failure only
-        except ImportError as exc:
-            if exc.name != "core.diagnose":
-                raise
-            return (GENERIC_REASON,), ""
-        d = diagnose(self.constraints, self.est)
-        return tuple(d.reasons), d.suggestion
-
     def _failure(self, what: str, problem: cp.Problem, tried: tuple[str, ...]
                  ) -> OptimizationError:
         status = problem.status
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-            reasons, suggestion = self._diagnosis()
+            reasons, suggestion = constraint_reasons(self.constraints, self.est)
             return OptimizationError(f"{what}: no portfolio satisfies every constraint",
                                      reasons, tried, suggestion)
         if status in (cp.UNBOUNDED, cp.UNBOUNDED_INACCURATE):

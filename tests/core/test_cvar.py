@@ -5,9 +5,7 @@ and failures that say why."""
 from __future__ import annotations
 
 import math
-import sys
 import threading
-import types
 from pathlib import Path
 
 import numpy as np
@@ -210,29 +208,7 @@ def _impossible() -> Constraints:
                                Group("bonds", ("A2",), min=0.5)))
 
 
-def test_infeasible_constraints_without_a_diagnosis_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "core.diagnose", None)  # import fails
-    est = estimate(synthetic(200, 4, seed=12))
-    with pytest.raises(OptimizationError) as info:
-        min_cvar(est, _impossible())
-    assert info.value.reasons and "constraints admit no portfolio" in info.value.reasons[0]
-    assert "CLARABEL" in info.value.tried
-
-
-def test_infeasible_constraints_use_the_diagnosis(monkeypatch):
-    fake = types.ModuleType("core.diagnose")
-    fake.diagnose = lambda c, est: types.SimpleNamespace(
-        reasons=("group minimums sum to 120 %",), suggestion="lower equity minimum to 50 %")
-    monkeypatch.setitem(sys.modules, "core.diagnose", fake)
-    est = estimate(synthetic(200, 4, seed=12))
-    with pytest.raises(OptimizationError) as info:
-        min_cvar(est, _impossible())
-    assert info.value.reasons == ("group minimums sum to 120 %",)
-    assert info.value.suggestion == "lower equity minimum to 50 %"
-
-
 def test_infeasible_constraints_with_the_real_diagnosis():
-    pytest.importorskip("core.diagnose")
     est = estimate(synthetic(200, 4, seed=12))
     with pytest.raises(OptimizationError) as info:
         min_cvar(est, _impossible())

@@ -6,9 +6,7 @@ same mu/cov, and the original study's problem shape on the real ETFs of ../share
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
-import sys
 
 import cvxpy as cp
 import numpy as np
@@ -17,11 +15,9 @@ import pytest
 import scipy.linalg
 
 import core.mean_variance as mvmod
-from core.mean_variance import GENERIC_REASON, FrontierPoint, MeanVariance
+from core.mean_variance import FrontierPoint, MeanVariance
 from core.portfolio import Constraints, Estimates, Group, OptimizationError, estimate
 from core.price_files import load_paths
-
-HAS_DIAGNOSE = importlib.util.find_spec("core.diagnose") is not None
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -433,9 +429,8 @@ def test_study_with_a_4_percent_cap_is_infeasible(etf_estimates):
         with pytest.raises(OptimizationError) as info:
             attempt()
         assert info.value.reasons
-    if HAS_DIAGNOSE:
-        text = str(info.value)
-        assert re.search(r"4(\.0+)?\s?%|0\.04", text) and re.search("cap|maximum", text)
+    text = str(info.value)
+    assert re.search(r"4(\.0+)?\s?%|0\.04", text) and re.search("cap|maximum", text)
 
 
 def test_study_with_a_10_percent_cap_solves_within_every_constraint(etf_estimates):
@@ -488,16 +483,6 @@ def test_max_sharpe_when_the_constraints_exclude_every_asset_above_rf():
     assert any("highest attainable excess return is -1.00%" in r for r in info.value.reasons)
 
 
-def test_infeasible_without_the_diagnosis_module_gives_a_generic_reason(monkeypatch):
-    monkeypatch.setitem(sys.modules, "core.diagnose", None)  # import fails as if absent
-    c = Constraints(max_weight=0.2)  # 4 assets x 20 % < 100 %
-    with pytest.raises(OptimizationError) as info:
-        MeanVariance(given(MU4, COV4), c).min_variance()
-    assert info.value.reasons == (GENERIC_REASON,)
-    assert info.value.tried
-
-
-@pytest.mark.skipif(not HAS_DIAGNOSE, reason="core.diagnose is not there yet")
 def test_infeasible_reasons_come_from_the_diagnosis():
     from core.diagnose import diagnose
 
