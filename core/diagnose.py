@@ -143,46 +143,8 @@ class _Family:
 
 
 def _families(c: Constraints, named: list[Named]) -> list[_Family]:
-    """Classify the named constraints of :func:`build` by the parameter each one bounds."""
-    out = []
-    for nc in named:
-        name = nc.name
-        fam = _Family(nc, "other", math.nan)
-        if name.startswith("budget:") and name.endswith("net maximum"):
-            fam = _Family(nc, "net_max", c.net_max)
-        elif name.startswith("budget:") and name.endswith("net minimum"):
-            fam = _Family(nc, "net_min", c.net_min)
-        elif name.startswith("minimum weight"):
-            fam = _Family(nc, "min_weight", c.lower())
-        elif name.startswith("maximum weight"):
-            fam = _Family(nc, "max_weight", c.max_weight)
-        elif name.startswith("gross exposure"):
-            fam = _Family(nc, "gross", float(c.gross_max))
-        elif name.startswith("volatility at most"):
-            fam = _Family(nc, "vol", float(c.vol_cap))
-        elif name.startswith("turnover at most"):
-            fam = _Family(nc, "turnover", float(c.turnover_max))
-        elif name.startswith("beta at most"):
-            fam = _Family(nc, "beta_max", float(c.beta_max))
-        elif name.startswith("beta at least"):
-            fam = _Family(nc, "beta_min", float(c.beta_min))
-        elif name.startswith("tracking error at most"):
-            fam = _Family(nc, "te", float(c.te_cap))
-        elif name.startswith("group "):
-            fam = _group_family(c, nc, out)
-        out.append(fam)
-    return out
-
-
-def _group_family(c: Constraints, nc: Named, seen: list[_Family]) -> _Family:
-    """The first group of that name and side not matched yet (names may repeat)."""
-    for i, g in enumerate(c.groups):
-        for kind, prefix, bound in (("group_max", f"group {g.name} at most ", g.max),
-                                    ("group_min", f"group {g.name} at least ", g.min)):
-            taken = any(f.kind == kind and f.group == i for f in seen)
-            if nc.name.startswith(prefix) and not taken:
-                return _Family(nc, kind, bound, i)
-    return _Family(nc, "other", math.nan)
+    """The named constraints of :func:`build` with the parameter each one bounds."""
+    return [_Family(nc, nc.kind, nc.bound, nc.group) for nc in named]
 
 
 def _group_name(c: Constraints, f: _Family) -> str:

@@ -140,11 +140,17 @@ class Constraints:
 
 @dataclass(frozen=True)
 class Named:
-    """A constraint with a plain-words name and the slack that shows whether it binds."""
+    """A constraint with a plain-words name, the slack that shows whether it binds, and which
+    user parameter it enforces (``kind``: net_max, net_min, min_weight, max_weight, gross,
+    group_max, group_min, vol, turnover, beta_max, beta_min, te, or other), its ``bound`` and,
+    for a group, its index in ``Constraints.groups`` — so diagnosis never parses names."""
 
     name: str
     constraint: cp.Constraint
     slack: cp.Expression  # >= 0 when satisfied; 0 when binding
+    kind: str = "other"
+    bound: float = float("nan")
+    group: int | None = None
 
 
 def build(w: cp.Expression, c: Constraints, est: Estimates,
@@ -152,8 +158,9 @@ def build(w: cp.Expression, c: Constraints, est: Estimates,
     """Named constraints on ``w`` (on ``y = kappa w`` with ``scale = kappa``)."""
     out: list[Named] = []
 
-    def add(name: str, lhs: cp.Expression, rhs) -> None:  # lhs <= rhs
-        out.append(Named(name, lhs <= rhs, rhs - lhs))
+    def add(kind: str, bound: float, name: str, lhs: cp.Expression, rhs,
+            group: int | None = None) -> None:  # lhs <= rhs
+        out.append(Named(name, lhs <= rhs, rhs - lhs, kind, float(bound), group))
 
     n = est.n
     index = {t: i for i, t in enumerate(est.tickers)}
@@ -165,37 +172,44 @@ def build(w: cp.Expression, c: Constraints, est: Estimates,
                                 "benchmark weights")):
         if asked is not None and needs is None:
             raise OptimizationError(what)
-    add("budget: weights sum to at most the net maximum", cp.sum(w), c.net_max * scale)
-    add("budget: weights sum to at least the net minimum", -cp.sum(w), -c.net_min * scale)
+    add("net_max", c.net_max, "budget: weights sum to at most the net maximum", cp.sum(w),
+        c.net_max * scale)
+    add("net_min", c.net_min, "budget: weights sum to at least the net minimum", -cp.sum(w),
+        -c.net_min * scale)
     lo = c.lower()
     if c.long_only or np.isfinite(lo):
-        out.append(Named(f"minimum weight {lo:g}", w >= lo * scale, w - lo * scale))
+        out.append(Named(f"minimum weight {lo:g}", w >= lo * scale, w - lo * scale,
+                         "min_weight", float(lo)))
     out.append(Named(f"maximum weight {c.max_weight:g}", w <= c.max_weight * scale,
-                     c.max_weight * scale - w))
+                     c.max_weight * scale - w, "max_weight", float(c.max_weight)))
     if c.gross_max is not None and not c.long_only:
-        add(f"gross exposure at most {c.gross_max:g}", cp.norm1(w), c.gross_max * scale)
-    for g in c.groups:
+        add("gross", c.gross_max, f"gross exposure at most {c.gross_max:g}", cp.norm1(w),
+            c.gross_max * scale)
+    for i, g in enumerate(c.groups):
         missing = [t for t in g.tickers if t not in index]
         if missing:  # never drop a user's group limit silently
             raise OptimizationError(f"group {g.name}: {', '.join(missing)} not in the universe "
                                     f"({', '.join(est.tickers)})")
         s = cp.sum(w[[index[t] for t in g.tickers]])
-        add(f"group {g.name} at most {g.max:g}", s, g.max * scale)
-        add(f"group {g.name} at least {g.min:g}", -s, -g.min * scale)
-    f = est.factor()
+        add("group_max", g.max, f"group {g.name} at most {g.max:g}", s, g.max * scale, i)
+        add("group_min", g.min, f"group {g.name} at least {g.min:g}", -s, -g.min * scale, i)
+    if c.vol_cap is not None or c.te_cap is not None:  # only these need the risk factor
+        f = est.factor()
     if c.vol_cap is not None:
-        add(f"volatility at most {c.vol_cap:g}", cp.norm(f @ w, 2), c.vol_cap * scale)
+        add("vol", c.vol_cap, f"volatility at most {c.vol_cap:g}", cp.norm(f @ w, 2),
+            c.vol_cap * scale)
     if c.turnover_max is not None and c.current is not None:
-        add(f"turnover at most {c.turnover_max:g}", cp.norm1(w - c.current * scale),
-            c.turnover_max * scale)
+        add("turnover", c.turnover_max, f"turnover at most {c.turnover_max:g}",
+            cp.norm1(w - c.current * scale), c.turnover_max * scale)
     if c.betas is not None:
         b = c.betas @ w
         if c.beta_max is not None:
-            add(f"beta at most {c.beta_max:g}", b, c.beta_max * scale)
+            add("beta_max", c.beta_max, f"beta at most {c.beta_max:g}", b, c.beta_max * scale)
         if c.beta_min is not None:
-            add(f"beta at least {c.beta_min:g}", -b, -c.beta_min * scale)
+            add("beta_min", c.beta_min, f"beta at least {c.beta_min:g}", -b,
+                -c.beta_min * scale)
     if c.te_cap is not None and c.benchmark_weights is not None:
-        add(f"tracking error at most {c.te_cap:g}",
+        add("te", c.te_cap, f"tracking error at most {c.te_cap:g}",
             cp.norm(f @ (w - c.benchmark_weights * scale), 2), c.te_cap * scale)
     assert n == w.shape[0]
     return out
