@@ -171,8 +171,24 @@ def _ols_slope(y: np.ndarray, x: np.ndarray) -> float:
     return float((dx @ dy) / (dx @ dx))
 
 
+def ewma_weights(window: int, halflife: float) -> np.ndarray:
+    """WLS weights of a window's returns, oldest first: age a (0 = newest) weighs 0.5^(a/H)."""
+    return 0.5 ** (np.arange(window - 1, -1, -1, dtype=np.float64) / halflife)
+
+
+def _wls_slope(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> float:
+    """Slope of the weighted least-squares fit ``y = a + b x`` (intercept included)."""
+    dx = x - (w @ x) / w.sum()
+    dy = y - (w @ y) / w.sum()
+    return float((w * dx) @ dy / ((w * dx) @ dx))
+
+
+ESTIMATORS = ("ols", "ewma")
+
+
 def _check_parameters(rebalance: int, window: int, exposure: float, hedge_ratio: float,
-                      cost: float, drift_band: float, capital: float) -> None:
+                      cost: float, drift_band: float, capital: float, estimator: str = "ols",
+                      halflife: float | None = None, impact: float = 0.0) -> None:
     if window < MIN_WINDOW:
         raise DataError("window", f"the beta window must be at least {MIN_WINDOW} returns, "
                                   f"got {window}")
@@ -191,24 +207,43 @@ def _check_parameters(rebalance: int, window: int, exposure: float, hedge_ratio:
         raise DataError("drift_band", f"the drift band must be >= 0, got {drift_band}")
     if capital <= 0:
         raise DataError("capital", f"the starting capital must be positive, got {capital}")
+    if estimator not in ESTIMATORS:
+        raise DataError("estimator", f"unknown beta estimator {estimator!r}; expected one of "
+                                     f"{', '.join(ESTIMATORS)}")
+    if estimator == "ewma" and not (halflife is not None and math.isfinite(halflife)
+                                    and halflife > 0):
+        raise DataError("halflife", f"the EWMA half-life must be a positive number of days, "
+                                    f"got {halflife}")
+    if not (math.isfinite(impact) and impact >= 0):
+        raise DataError("impact", f"the impact coefficient eta must be >= 0, got {impact}")
 
 
 def dynamic_beta_hedge(long_returns: np.ndarray, hedge_returns: np.ndarray, rebalance: int,
                        window: int, exposure: float = 1.0, hedge_ratio: float = 1.0,
                        cost: float = 0.0, drift_band: float = 0.0,
-                       capital: float = 1.0) -> HedgeRun:
+                       capital: float = 1.0, estimator: str = "ols",
+                       halflife: float | None = None, impact: float = 0.0,
+                       impact_long: np.ndarray | None = None,
+                       impact_hedge: np.ndarray | None = None, start: int = 0) -> HedgeRun:
     """Run the CONVENTIONS recipe on T paired daily returns (1-d arrays, T >= window).
 
     ``rebalance`` P (days) and ``window`` W (returns); ``exposure`` k: long notional as a
     multiple of equity; ``hedge_ratio`` h: multiplier on beta; ``cost`` c: fraction of traded
     notional; ``drift_band`` d: 0 trades at every scheduled rebalance, d > 0 only when
     ``|S / L - h * beta| > d`` (or the book is flat); ``capital``: starting equity.
+    ``estimator``: "ols", or "ewma" (WLS with weights ``0.5^(age / halflife)``).
+    Market impact: with ``impact`` eta > 0, a trade of ``x`` currency in a leg also costs
+    ``eta * g[t] * |x|^1.5`` where ``g`` (``impact_long`` / ``impact_hedge``, one value per day)
+    is ``sigma_daily / sqrt(ADV_dollars)`` (see :func:`impact_coefficients`).
+    ``start``: the book starts flat and the curve begins on day ``max(W - 1, start)``, the first
+    scheduled rebalance (a walk-forward segment; beta windows may reach back before it).
     Raises :class:`UndefinedBeta` (where "hedge", day index in the message) when the hedge's
     returns are constant over a scheduled window.
     """
     r_long = np.asarray(long_returns, dtype=np.float64)
     r_hedge = np.asarray(hedge_returns, dtype=np.float64)
-    _check_parameters(rebalance, window, exposure, hedge_ratio, cost, drift_band, capital)
+    _check_parameters(rebalance, window, exposure, hedge_ratio, cost, drift_band, capital,
+                      estimator, halflife, impact)
     if r_long.ndim != 1 or r_long.shape != r_hedge.shape:
         raise DataError("returns", f"need two 1-d return series of equal length, got shapes "
                                    f"{r_long.shape} and {r_hedge.shape}")
@@ -218,6 +253,12 @@ def dynamic_beta_hedge(long_returns: np.ndarray, hedge_returns: np.ndarray, reba
     if n_days < window:
         raise DataError("returns", f"too little history: {n_days} daily returns, the beta "
                                    f"window needs {window}")
+    first = max(window - 1, start)
+    if first >= n_days:
+        raise DataError("start", f"day {start} leaves no day to trade in {n_days} returns")
+    if impact > 0 and (impact_long is None or impact_hedge is None):
+        raise DataError("impact", "market impact needs per-day coefficients for both legs")
+    weights = ewma_weights(window, halflife) if estimator == "ewma" else None
 
     equity = capital  # E
     long_notional = 0.0  # L
@@ -234,13 +275,13 @@ def dynamic_beta_hedge(long_returns: np.ndarray, hedge_returns: np.ndarray, reba
             short_notional *= 1.0 + r_hedge[t]
             equity += pnl
 
-        # b. scheduled rebalance: first at day W-1, then every P days
-        if t >= window - 1 and (t - (window - 1)) % rebalance == 0:
+        # b. scheduled rebalance: first on the first day, then every P days
+        if t >= first and (t - first) % rebalance == 0:
             x = r_hedge[t - window + 1:t + 1]
             y = r_long[t - window + 1:t + 1]
             if np.ptp(x) <= CONSTANT_RETURNS_TOL:
                 raise UndefinedBeta("hedge", t, f"day {t}")
-            beta = _ols_slope(y, x)
+            beta = _ols_slope(y, x) if weights is None else _wls_slope(y, x, weights)
             target_ratio = hedge_ratio * beta
             trade = (drift_band == 0.0 or long_notional == 0.0
                      or abs(short_notional / long_notional - target_ratio) > drift_band)
@@ -248,18 +289,45 @@ def dynamic_beta_hedge(long_returns: np.ndarray, hedge_returns: np.ndarray, reba
             if trade:
                 new_long = exposure * equity
                 new_short = hedge_ratio * beta * exposure * equity
-                traded = abs(new_long - long_notional) + abs(new_short - short_notional)
-                day_cost = cost * traded
+                d_long = abs(new_long - long_notional)
+                d_short = abs(new_short - short_notional)
+                day_cost = cost * (d_long + d_short)
+                if impact > 0:
+                    day_cost += impact * (impact_long[t] * d_long ** 1.5
+                                          + impact_hedge[t] * d_short ** 1.5)
                 equity -= day_cost
                 long_notional, short_notional = new_long, new_short
-                traded_notional += traded
+                traded_notional += d_long + d_short
             rebalances.append(Rebalance(t, beta, long_notional, short_notional, day_cost,
                                         trade))
 
-        if t >= window - 1:
+        if t >= first:
             curve.append(equity)
 
     return HedgeRun(np.array(curve), tuple(rebalances), traded_notional)
+
+
+IMPACT_SIGMA_WINDOW = 21  # returns in the daily volatility of the square-root impact law
+IMPACT_ADV_WINDOW = 30  # days in the average daily dollar volume
+
+
+def impact_coefficients(closes: np.ndarray, volumes: np.ndarray) -> np.ndarray:
+    """Per-day square-root-law coefficient ``sigma_daily / sqrt(ADV_dollars)`` of one asset.
+
+    ``closes`` and ``volumes`` have T + 1 rows (prices, one more than returns); the value for
+    return day t uses only what is known before that close: the std (ddof 1) of the
+    ``IMPACT_SIGMA_WINDOW`` returns through day t - 1 and the mean close x volume of the
+    ``IMPACT_ADV_WINDOW`` sessions through the previous close. NaN where either is not yet
+    defined, +inf where the dollar volume is zero (no liquidity: infinite impact).
+    """
+    p = pd.Series(np.asarray(closes, dtype=np.float64))
+    returns = p / p.shift(1) - 1.0  # row i: return into price row i
+    sigma = returns.rolling(IMPACT_SIGMA_WINDOW).std(ddof=1).shift(1)
+    dollars = (p * pd.Series(np.asarray(volumes, dtype=np.float64)))
+    adv = dollars.rolling(IMPACT_ADV_WINDOW).mean().shift(1)
+    with np.errstate(divide="ignore"):
+        g = (sigma / np.sqrt(adv)).to_numpy()
+    return g[1:]  # return day t is price row t + 1
 
 
 # -- a dated backtest from market data -------------------------------------------------------

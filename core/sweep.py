@@ -1,0 +1,668 @@
+"""Sweeps: a grid of dynamic-beta hedge strategies run on the CPU or the GPU, streamed, scored
+for overfitting and recorded in the run ledger.
+
+:func:`run_sweep` is a generator: it yields :class:`Progress` about every quarter of a second
+(configurations done, config-days per second, ETA, the best strategies so far) and returns the
+:class:`SweepResult`. A ``cancel`` event stops it between chunks (a chunk is sized to take about
+0.2 s), keeping what finished. Every finished chunk is saved in the ledger before the next one
+starts, so an interrupted run resumes (``resume=RUN``) from its last finished chunk; final
+results are always computed from the stored chunks, so a resumed run ends exactly like an
+uninterrupted one.
+
+Steps: prepare each leg's returns and tables; run the unhedged twin of every strategy (hedge
+ratio 0) for hedge effectiveness; run the grid chunk by chunk; score every configuration (target
+score), rank strategies under the ranking cost scenario, deflate the leaders' Sharpe ratios by
+the number of trials, estimate the probability of backtest overfitting (CSCV) per leg, and
+re-run every strategy out of sample after the walk-forward split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core import sweep_kernel as K
+from core.backtest import basket_returns, dynamic_beta_hedge, impact_coefficients
+from core.errors import DataError, HedgedeskError
+from core.market_data import MarketData
+from core.metrics import daily_rf
+from core.sweep_grid import AXES, Grid, Leg
+from core.sweep_score import (
+    ScoreTargets,
+    deflated_sharpe,
+    pbo_cscv,
+    rank_correlation,
+    return_moments,
+    target_score,
+)
+
+PROGRESS_EVERY = 0.25  # seconds between progress events
+CHUNK_SECONDS = 0.2  # target duration of one chunk: bounds cancel latency and lost work
+IMPACT_WARMUP = 30  # sessions of volume before the first trade when impact is modelled
+SCORED = ("sharpe", "annual_return", "max_drawdown", "consistency")
+PER_CONFIG = ("status", "n", "annual_return", "annual_volatility", "sharpe", "sortino",
+              "max_drawdown", "calmar", "turnover", "residual_beta", "consistency",
+              "final_equity", "is_annual_return", "is_sharpe", "is_max_drawdown",
+              "is_consistency")
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """What to sweep and how. ``walk_forward``: in-sample fraction (0 turns the split off);
+    ``blocks``: CSCV blocks (even); ``capital``: currency, matters only for market impact;
+    ``data``: the price files the market came from (recorded so a run can be resumed)."""
+
+    grid: Grid
+    start: dt.date | None = None
+    end: dt.date | None = None
+    rf: float = 0.0
+    capital: float = 1_000_000.0
+    backend: str = "auto"
+    top: int = 20
+    walk_forward: float = 0.7
+    blocks: int = 8
+    targets: ScoreTargets = field(default_factory=ScoreTargets)
+    data: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.backend not in ("auto", "cpu", "gpu"):
+            raise DataError("--backend", f"expected auto, cpu or gpu, got {self.backend!r}")
+        if self.top < 1:
+            raise DataError("--top", f"must be >= 1, got {self.top}")
+        if not (self.walk_forward == 0 or 0.1 <= self.walk_forward <= 0.9):
+            raise DataError("--walk-forward", "the in-sample fraction must be 0 (off) or in "
+                                              f"[0.1, 0.9], got {self.walk_forward}")
+        if self.blocks % 2 or not 2 <= self.blocks <= K.MAX_BLOCKS:
+            raise DataError("--blocks", f"CSCV needs an even number of blocks in "
+                                        f"2..{K.MAX_BLOCKS}, got {self.blocks}")
+        if not (math.isfinite(self.capital) and self.capital > 0):
+            raise DataError("--capital", f"must be a positive amount, got {self.capital}")
+
+    def to_dict(self) -> dict:
+        return {"grid": self.grid.to_dict(), "start": self.start, "end": self.end,
+                "rf": self.rf, "capital": self.capital, "backend": self.backend,
+                "top": self.top, "walk_forward": self.walk_forward, "blocks": self.blocks,
+                "targets": self.targets.as_dict(), "data": list(self.data)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SweepRequest:
+        def day(v):
+            return dt.date.fromisoformat(v) if v else None
+
+        return cls(grid=Grid.from_dict(d["grid"]), start=day(d["start"]), end=day(d["end"]),
+                   rf=d["rf"], capital=d["capital"], backend=d["backend"], top=d["top"],
+                   walk_forward=d["walk_forward"], blocks=d["blocks"],
+                   targets=ScoreTargets(**d["targets"]), data=tuple(d["data"]))
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedLeg:
+    leg: Leg
+    dates: pd.DatetimeIndex  # date of each return day
+    tables: K.LegTables
+    periods: int
+    start: int  # first day a trade may happen (impact warm-up), else 0
+    split: int  # first out-of-sample day; n_days when the walk-forward split is off
+
+    @property
+    def n_days(self) -> int:
+        return len(self.dates)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int  # configurations finished (all legs, resumed ones included)
+    total: int
+    config_days: int  # config-days computed in this session
+    rate: float  # config-days per second in this session
+    eta_s: float
+    elapsed_s: float
+    phase: str  # "sweep AAPL", "out-of-sample", ...
+    best: tuple[dict, ...]  # best strategies so far (ranking scenario): leg, params, metrics
+
+
+@dataclass(frozen=True, eq=False)
+class SweepResult:
+    run_id: str | None
+    status: str  # done | cancelled
+    summary: dict  # JSON-ready: see README "hedgedesk sweep --json"
+    per_config: pd.DataFrame  # one row per configuration and scenario
+
+
+# -- backends --------------------------------------------------------------------------------
+class CpuBackend:
+    """The numba kernel, parallel over configurations on every core."""
+
+    name = "cpu"
+
+    def __init__(self):
+        import numba
+
+        self.device = f"CPU, {numba.get_num_threads()} threads (numba {numba.__version__})"
+        self.args: tuple = ()
+
+    def prepare(self, args: tuple) -> None:
+        self.args = args
+
+    def run(self, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
+        return K.run_cpu(self.args, row0, count, rows)
+
+
+def choose_backend(name: str):
+    """(backend, note): ``auto`` takes the GPU when CuPy sees one, else the CPU, and says why."""
+    if name == "cpu":
+        return CpuBackend(), "cpu (as asked)"
+    from core.sweep_gpu import GpuBackend, gpu_status
+
+    ok, why = gpu_status()
+    if ok:
+        return GpuBackend(), f"gpu ({'as asked' if name == 'gpu' else 'auto: GPU found'})"
+    if name == "gpu":
+        raise HedgedeskError(f"--backend gpu: {why}")
+    return CpuBackend(), f"cpu (auto: {why})"
+
+
+# -- preparation -----------------------------------------------------------------------------
+def _returns(prices: pd.DataFrame | pd.Series):
+    return (prices / prices.shift(1) - 1.0).iloc[1:]
+
+
+def prepare_leg(market: MarketData, request: SweepRequest, leg: Leg) -> PreparedLeg:
+    """Returns, impact coefficients and beta tables of one leg, aligned and clipped."""
+    grid = request.grid
+    tickers = [*leg.tickers, grid.hedge]
+    for ticker in tickers:
+        market.get(ticker)  # DataError listing the known tickers when unknown
+    prices = market.aligned_prices(tickers, request.start, request.end)
+    if leg.is_basket:
+        volumes = (market.volumes(list(leg.tickers)).reindex(prices.index)
+                   if leg.weighting == "volume" else None)
+        r_long = basket_returns(prices[list(leg.tickers)], volumes, leg.weighting)
+    else:
+        r_long = _returns(prices[leg.name])
+    r_hedge = _returns(prices[grid.hedge]).loc[r_long.index]
+    dates = r_long.index
+    impact = max(grid.impact) > 0
+    if impact:
+        if leg.is_basket:
+            raise DataError(leg.name, "market impact is modelled for single-ticker legs only; "
+                                      "sweep the basket with --impact 0")
+        volumes = market.volumes(tickers).reindex(prices.index)
+        for ticker in tickers:
+            if volumes[ticker].isna().all():
+                raise DataError(ticker, "market impact needs daily volumes; this series has none")
+        scale = math.sqrt(request.capital)  # the kernel trades in units of the capital
+        offset = len(prices) - 1 - len(dates)  # basket weights warm up first
+        g = {t: impact_coefficients(prices[t].to_numpy(), volumes[t].to_numpy())[offset:] * scale
+             for t in (leg.name, grid.hedge)}
+    start = IMPACT_WARMUP if impact else 0
+    first = K.first_day(grid, start)
+    n_days = len(dates)
+    need = first + 2 * request.blocks + 1
+    if n_days < need:
+        span = f"{request.start or 'first'}..{request.end or 'last'}"
+        raise DataError(leg.name, f"too little history: {n_days} common daily returns with "
+                                  f"{grid.hedge} in {span}; the largest --window "
+                                  f"({max(grid.window)}) and {request.blocks} CSCV blocks "
+                                  f"need at least {need}")
+    split = n_days
+    if request.walk_forward:
+        split = first + round(request.walk_forward * (n_days - first))
+        if split - first < 2 or n_days - split < 2:
+            raise DataError("--walk-forward", f"{leg.name}: too few days on one side of the "
+                                              "split; give a longer period or turn it off (0)")
+    tables = K.leg_tables(grid, r_long.to_numpy(), r_hedge.to_numpy(),
+                          g[leg.name] if impact else None, g[grid.hedge] if impact else None)
+    return PreparedLeg(leg, dates, tables, market.periods_per_year(tickers), start, split)
+
+
+def fingerprint(legs: list[PreparedLeg]) -> str:
+    """Hash of every leg's dates, returns and impact coefficients: the run's data identity."""
+    h = hashlib.sha256()
+    for p in legs:
+        h.update(p.leg.spec().encode())
+        h.update(p.dates.asi8.tobytes())
+        for a in (p.tables.r_long, p.tables.r_hedge, p.tables.g_long, p.tables.g_hedge):
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def code_version() -> str:
+    """Package version and a hash of the kernel source: results are identical only under the
+    same kernel, so a resume checks it."""
+    try:
+        version = metadata.version("hedgedesk")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    source = Path(K.__file__).read_bytes()
+    return f"{version}+kernel.{hashlib.sha256(source).hexdigest()[:10]}"
+
+
+# -- in-memory stand-in for the ledger -------------------------------------------------------
+class MemoryStore:
+    """Chunks kept in memory: what :func:`run_sweep` uses when no ledger is given."""
+
+    def __init__(self):
+        self.chunks: dict[tuple[int, int], tuple[int, dict]] = {}
+
+    def save_chunk(self, run_id, leg, start, stop, arrays, kernel_s):
+        self.chunks[(leg, start)] = (stop, arrays)
+
+    def finished_chunks(self, run_id):
+        return sorted((leg, start, stop) for (leg, start), (stop, _) in self.chunks.items())
+
+    def load_leg(self, run_id, leg):
+        parts = [self.chunks[key][1] for key in sorted(k for k in self.chunks if k[0] == leg)]
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    def progress(self, *args):
+        pass
+
+
+# -- scoring helpers -------------------------------------------------------------------------
+def _rank_scenario(grid: Grid) -> int:
+    """Index of the costliest scenario (highest cost, then highest impact): strategies are
+    ranked as if trading were as expensive as the trader fears."""
+    return int(np.argmax(grid.cost)) * len(grid.impact) + int(np.argmax(grid.impact))
+
+
+def _score(arrays: dict, targets: ScoreTargets, prefix: str = "") -> np.ndarray:
+    return target_score(*(arrays[prefix + m] for m in SCORED), targets)[0]
+
+
+def _bare_rows(grid: Grid, bare: Grid, rows: np.ndarray) -> np.ndarray:
+    """Row of each configuration's unhedged twin in ``bare`` (hedge ratio 0, first estimator)."""
+    idx = list(np.unravel_index(rows, grid.shape))
+    idx[AXES.index("estimator")] = 0 * idx[0]
+    idx[AXES.index("hedge_ratio")] = 0 * idx[0]
+    return np.ravel_multi_index(idx, bare.shape)
+
+
+def _named(out: np.ndarray, n_blocks: int) -> dict[str, np.ndarray]:
+    arrays = {name: out[i].copy() for i, name in enumerate(K.METRICS)}
+    for b in range(n_blocks):
+        arrays[f"block_sum1_{b}"] = out[K.BLOCK_SUM1 + b].copy()
+        arrays[f"block_sum2_{b}"] = out[K.BLOCK_SUM2 + b].copy()
+    return arrays
+
+
+def _row_dict(grid: Grid, leg: PreparedLeg, row: int, arrays: dict, i: int) -> dict:
+    d = {"ticker": leg.leg.name, "hedge": grid.hedge, "row": int(row)}
+    d.update(grid.strategy_params(int(row)))
+    d["status"] = K.STATUS_NAMES[int(arrays["status"][i])]
+    for name in ("score", "sharpe", "annual_return", "annual_volatility", "sortino",
+                 "max_drawdown", "calmar", "turnover", "hedge_effectiveness", "residual_beta",
+                 "consistency", "final_equity"):
+        d[name] = float(arrays[name][i])
+    d["n"] = int(arrays["n"][i])
+    return d
+
+
+def _replay(grid: Grid, leg: PreparedLeg, row: int, request: SweepRequest) -> np.ndarray:
+    """Daily returns of one configuration from the plain backtest (for skew and kurtosis)."""
+    p = grid.strategy_params(row)
+    t = leg.tables
+    scale = math.sqrt(request.capital)
+    run = dynamic_beta_hedge(t.r_long, t.r_hedge, p["rebalance"], p["window"], p["exposure"],
+                             p["hedge_ratio"], p["cost"], p["drift_band"], 1.0, p["estimator"],
+                             p["halflife"], p["impact"], t.g_long / scale, t.g_hedge / scale,
+                             start=leg.start)
+    e = run.equity
+    return e[1:] / e[:-1] - 1.0
+
+
+# -- the run ---------------------------------------------------------------------------------
+def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
+              resume: str | None = None, cancel: threading.Event | None = None,
+              backend=None, backend_note: str = "") -> Iterator[Progress]:
+    """Run (or resume) a sweep; yields :class:`Progress`, returns :class:`SweepResult`.
+
+    ``ledger``: a ``core.sweep_ledger.Ledger`` (None keeps chunks in memory, no resume).
+    ``resume``: a run id in the ledger; its recorded request is used and the data must hash to
+    the recorded fingerprint. ``backend``: an object with ``prepare(args)`` and
+    ``run(row0, count, rows)`` (default: chosen by ``request.backend``).
+    """
+    t_begin = time.perf_counter()
+    cancel = cancel or threading.Event()
+    if resume:
+        record = ledger.get(resume)
+        if record.status == "done":
+            raise HedgedeskError(f"run {record.id} is already done: see hedgedesk runs show "
+                                 f"{record.id}")
+        request = SweepRequest.from_dict(record.params)
+    grid = request.grid
+    if backend is None:
+        backend, backend_note = choose_backend(request.backend)
+    legs = [prepare_leg(market, request, leg) for leg in grid.legs]
+    print_ = fingerprint(legs)
+    version = code_version()
+    store = ledger if ledger is not None else MemoryStore()
+    total = grid.n_rows
+    days_per_row = [p.n_days - K.first_day(grid, p.start) for p in legs]
+    if resume:
+        if record.fingerprint != print_:
+            raise HedgedeskError(f"run {record.id}: the data differ from the run's (fingerprint "
+                                 f"{print_} vs {record.fingerprint}); resume needs the same "
+                                 "files and dates")
+        if record.code_version != version:
+            raise HedgedeskError(f"run {record.id} was computed by {record.code_version}, this "
+                                 f"is {version}: results would not be identical; start a new run")
+        run_id = record.id
+        ledger.mark_running(run_id, backend.name, backend.device)
+    elif ledger is not None:
+        config_days = int(sum(grid.rows_per_leg * d for d in days_per_row))
+        run_id = ledger.create_run(request.to_dict(), print_, version, backend.name,
+                                   backend.device, total, config_days)
+    else:
+        run_id = None
+    prepare_s = time.perf_counter() - t_begin
+
+    rank = _rank_scenario(grid)
+    n_scen = grid.n_scenarios
+    best: list[tuple[float, dict]] = []
+    state = {"kernel_s": 0.0, "config_days": 0, "last": 0.0, "status": "done"}
+    finished = store.finished_chunks(run_id)
+    done0 = sum(stop - start for _, start, stop in finished)
+    state["done"] = done0
+
+    def progress(phase: str, remaining_days: float) -> Progress:
+        elapsed = time.perf_counter() - t_begin
+        rate = state["config_days"] / state["kernel_s"] if state["kernel_s"] else 0.0
+        return Progress(state["done"], total, state["config_days"], rate,
+                        remaining_days / rate if rate else math.nan, elapsed, phase,
+                        tuple(d for _, d in best))
+
+    def remaining() -> float:
+        return float(sum((grid.rows_per_leg - done_in[i]) * days_per_row[i]
+                         for i in range(len(legs))))
+
+    done_in = [0] * len(legs)
+    for leg_i, _, stop in finished:
+        done_in[leg_i] = max(done_in[leg_i], stop)
+
+    chunk = 256  # the first chunk also warms the kernel up
+    bare_vol: list[np.ndarray] = []
+    bare_grids: list[Grid] = []
+    for leg_i, prep in enumerate(legs):
+        # unhedged twins: hedge ratio 0 under every other parameter (one estimator suffices)
+        bare = dataclasses.replace(grid, estimator=grid.estimator[:1], hedge_ratio=(0.0,))
+        bare_tables = K.leg_tables(bare, prep.tables.r_long, prep.tables.r_hedge,
+                                   prep.tables.g_long, prep.tables.g_hedge)
+        backend.prepare(K.kernel_args(bare, bare_tables, prep.start, prep.n_days, prep.n_days,
+                                      request.blocks, daily_rf(request.rf, prep.periods),
+                                      prep.periods))
+        bare_out = np.concatenate([backend.run(a, min(65536, bare.rows_per_leg - a))
+                                   for a in range(0, bare.rows_per_leg, 65536)], axis=1)
+        bare_vol.append(np.where(bare_out[K.STATUS] == K.OK, bare_out[K.ANNUAL_VOLATILITY],
+                                 np.nan))
+        bare_grids.append(bare)
+
+        args = K.kernel_args(grid, prep.tables, prep.start, prep.n_days, prep.split,
+                             request.blocks, daily_rf(request.rf, prep.periods), prep.periods)
+        backend.prepare(args)
+        covered = sorted((a, b) for i, a, b in finished if i == leg_i)
+        gaps, pos = [], 0
+        for a, b in covered:
+            if a > pos:
+                gaps.append((pos, a))
+            pos = max(pos, b)
+        if pos < grid.rows_per_leg:
+            gaps.append((pos, grid.rows_per_leg))
+        for a, b in gaps:
+            row = a
+            while row < b:
+                if cancel.is_set():
+                    state["status"] = "cancelled"
+                    break
+                count = min(chunk, b - row)
+                t0 = time.perf_counter()
+                out = backend.run(row, count)
+                took = time.perf_counter() - t0
+                arrays = _named(out, request.blocks)
+                store.save_chunk(run_id, leg_i, row, row + count, arrays, took)
+                state["kernel_s"] += took
+                state["config_days"] += count * days_per_row[leg_i]
+                state["done"] += count
+                done_in[leg_i] = max(done_in[leg_i], row + count)
+                _merge_best(best, grid, prep, row, arrays, rank, n_scen, request)
+                row += count
+                chunk = max(64, min(1 << 22, int(count * CHUNK_SECONDS / max(took, 1e-4))))
+                now = time.perf_counter()
+                if now - state["last"] >= PROGRESS_EVERY:
+                    state["last"] = now
+                    store.progress(run_id, state["done"], state["config_days"], now - t_begin)
+                    yield progress(f"sweep {prep.leg.name}", remaining())
+            if state["status"] == "cancelled":
+                break
+        if state["status"] == "cancelled":
+            break
+
+    # -- scoring ----------------------------------------------------------------------------
+    t_score = time.perf_counter()
+    yield progress("scoring", 0.0)
+    frames, scored = [], []
+    for leg_i, prep in enumerate(legs):
+        if done_in[leg_i] == 0:
+            continue
+        arrays = store.load_leg(run_id, leg_i)
+        rows = np.arange(len(arrays["status"]))
+        twin = bare_vol[leg_i][_bare_rows(grid, bare_grids[leg_i], rows)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            arrays["hedge_effectiveness"] = 1.0 - (arrays["annual_volatility"] / twin) ** 2
+        arrays["score"] = _score(arrays, request.targets)
+        arrays["is_score"] = _score(arrays, request.targets, "is_")
+        scored.append((leg_i, prep, rows, arrays))
+        frames.append(_frame(grid, prep, rows, arrays))
+
+    walk = None
+    if request.walk_forward and not cancel.is_set():
+        oos = {}
+        for leg_i, prep, rows, _ in scored:
+            mine = rows[rows % n_scen == rank]
+            backend.prepare(K.kernel_args(grid, prep.tables, prep.split, prep.n_days,
+                                          prep.n_days, request.blocks,
+                                          daily_rf(request.rf, prep.periods), prep.periods))
+            parts = []
+            for a in range(0, len(mine), 1 << 16):
+                if cancel.is_set():
+                    break
+                part = mine[a:a + (1 << 16)]
+                parts.append(backend.run(0, len(part), part))
+                yield progress(f"out-of-sample {prep.leg.name}", 0.0)
+            if len(parts) * (1 << 16) < len(mine) and cancel.is_set():
+                break
+            out = _named(np.concatenate(parts, axis=1), request.blocks)
+            out["score"] = _score(out, request.targets)
+            oos[leg_i] = (mine, out)
+        if not cancel.is_set():
+            walk = _walk_forward(grid, request, scored, oos)
+    summary = _summarise(grid, request, legs, scored, rank)
+    summary["walk_forward"] = walk
+    per_config = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if cancel.is_set():
+        state["status"] = "cancelled"
+    summary["run_id"] = run_id
+    summary["status"] = state["status"]
+    summary["backend"] = {"name": backend.name, "device": backend.device, "note": backend_note}
+    summary["fingerprint"] = print_
+    summary["code_version"] = version
+    total_s = time.perf_counter() - t_begin
+    summary["timings"] = {
+        "prepare_s": prepare_s, "kernel_s": state["kernel_s"],
+        "score_s": time.perf_counter() - t_score, "total_s": total_s,
+        "config_days": state["config_days"],
+        "config_days_per_s": (state["config_days"] / state["kernel_s"]
+                              if state["kernel_s"] else None),
+    }
+    summary["counts"]["done"] = state["done"]
+    if ledger is not None:
+        ledger.progress(run_id, state["done"], state["config_days"], total_s)
+        ledger.finish(run_id, state["status"], summary, elapsed_s=total_s,
+                      per_config=per_config if state["status"] == "done" else None)
+    return SweepResult(run_id, state["status"], summary, per_config)
+
+
+def _merge_best(best: list, grid: Grid, prep: PreparedLeg, row0: int, arrays: dict, rank: int,
+                n_scen: int, request: SweepRequest) -> None:
+    """Keep the ``top`` best strategies seen so far (ranking scenario, in-sample score)."""
+    rows = row0 + np.arange(len(arrays["status"]))
+    mine = np.flatnonzero(rows % n_scen == rank)
+    if not mine.size:
+        return
+    score = _score({m: arrays[m][mine] for m in SCORED}, request.targets)
+    order = np.argsort(-score, kind="stable")[:request.top]
+    for j in order:
+        i = mine[j]
+        d = {"ticker": prep.leg.name, **grid.strategy_params(int(rows[i])),
+             "score": float(score[j]), "sharpe": float(arrays["sharpe"][i]),
+             "annual_return": float(arrays["annual_return"][i]),
+             "max_drawdown": float(arrays["max_drawdown"][i])}
+        best.append((float(score[j]), d))
+    best.sort(key=lambda x: -x[0])
+    del best[request.top:]
+
+
+def _frame(grid: Grid, prep: PreparedLeg, rows: np.ndarray, arrays: dict) -> pd.DataFrame:
+    params = grid.decode(rows)
+    est = params.pop("estimator")
+    data = {"ticker": prep.leg.name, "row": rows, **params,
+            "estimator": np.array([e.kind for e in grid.estimator])[est],
+            "halflife": np.array([e.halflife for e in grid.estimator])[est]}
+    for name in ("score", *PER_CONFIG, "hedge_effectiveness", "is_score"):
+        data[name] = arrays[name]
+    frame = pd.DataFrame(data)
+    frame["status"] = frame["status"].astype(np.int8)
+    return frame
+
+
+def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], scored: list,
+               rank: int) -> dict:
+    n_scen = grid.n_scenarios
+    leaders, trial_sharpes, legs_out = [], [], []
+    statuses = np.concatenate([a["status"] for *_, a in scored]) if scored else np.array([])
+    for leg_i, prep, rows, arrays in scored:
+        mine = np.flatnonzero(rows % n_scen == rank)
+        ok = mine[arrays["status"][mine] == K.OK]
+        root = math.sqrt(prep.periods)
+        trial_sharpes.append(arrays["sharpe"][ok] / root)
+        counts = K.block_counts(prep.n_days - K.first_day(grid, prep.start), request.blocks)
+        pbo = None
+        if ok.size >= 2:
+            res = pbo_cscv(arrays["shift"][ok],
+                           np.stack([arrays[f"block_sum1_{b}"][ok]
+                                     for b in range(request.blocks)], axis=1),
+                           np.stack([arrays[f"block_sum2_{b}"][ok]
+                                     for b in range(request.blocks)], axis=1),
+                           counts, daily_rf(request.rf, prep.periods))
+            pbo = {"pbo": res.pbo, "combinations": res.n_combinations,
+                   "configurations": res.n_configurations, "blocks": res.n_blocks,
+                   "degradation": res.degradation, "prob_oos_loss": res.prob_oos_loss}
+        first = K.first_day(grid, prep.start)
+        legs_out.append({
+            "ticker": prep.leg.name, "members": list(prep.leg.tickers),
+            "weighting": prep.leg.weighting if prep.leg.is_basket else None,
+            "first_return": prep.dates[0].date(), "last_return": prep.dates[-1].date(),
+            "n_days": prep.n_days, "periods_per_year": prep.periods,
+            "first_trade_all": prep.dates[first].date(),
+            "split": prep.dates[prep.split].date() if prep.split < prep.n_days else None,
+            "configurations_done": len(rows), "pbo": pbo,
+        })
+        score = np.where(arrays["status"][mine] == K.OK, arrays["score"][mine], -np.inf)
+        for j in np.argsort(-score, kind="stable")[:request.top]:
+            leaders.append((score[j], leg_i, prep, int(mine[j])))
+    leaders.sort(key=lambda x: -x[0])
+    leaders = leaders[:request.top]
+
+    sharpes = np.concatenate(trial_sharpes) if trial_sharpes else np.array([])
+    n_trials = int(sum(len(r) // n_scen for _, _, r, _ in scored))
+    variance = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else math.nan
+    arrays_of = {leg_i: arrays for leg_i, _, _, arrays in scored}
+    top = []
+    for _, leg_i, prep, row in leaders:
+        arrays = arrays_of[leg_i]
+        d = _row_dict(grid, prep, row, arrays, row)
+        if d["status"] == "ok":
+            m = return_moments(_replay(grid, prep, row, request),
+                               daily_rf(request.rf, prep.periods))
+            dsr = deflated_sharpe(m["sharpe"], m["n"], m["skew"], m["kurtosis"], variance,
+                                  max(n_trials, 1))
+            d.update(dsr=float(dsr["dsr"]), sr0_annual=float(dsr["sr0"]) * math.sqrt(
+                prep.periods), skew=float(m["skew"]), kurtosis=float(m["kurtosis"]))
+        strategy = row - row % n_scen
+        d["scenarios"] = [
+            {"cost": grid.cost[s // len(grid.impact)], "impact": grid.impact[s % len(grid.impact)],
+             "score": float(arrays["score"][strategy + s]),
+             "sharpe": float(arrays["sharpe"][strategy + s]),
+             "annual_return": float(arrays["annual_return"][strategy + s]),
+             "max_drawdown": float(arrays["max_drawdown"][strategy + s])}
+            for s in range(n_scen) if strategy + s < len(arrays["status"])]
+        top.append(d)
+
+    return {
+        "grid": grid.to_dict(),
+        "request": request.to_dict(),
+        "legs": legs_out,
+        "counts": {"strategies_per_leg": grid.n_strategies, "scenarios": n_scen,
+                   "configurations": grid.n_rows, "trials": n_trials,
+                   "ok": int(np.sum(statuses == K.OK)),
+                   "ruined": int(np.sum(statuses == K.RUINED)),
+                   "undefined_beta": int(np.sum(statuses == K.UNDEFINED_BETA))},
+        "ranking": {"scenario": {"cost": grid.cost[rank // len(grid.impact)],
+                                 "impact": grid.impact[rank % len(grid.impact)]},
+                    "by": "target score in-sample (full period) under the costliest scenario",
+                    "targets": request.targets.as_dict()},
+        "overfitting": {"trials": n_trials, "sharpe_variance_per_period": variance,
+                        "pbo_by_leg": {leg["ticker"]: leg["pbo"] for leg in legs_out}},
+        "top": top,
+    }
+
+
+def _walk_forward(grid: Grid, request: SweepRequest, scored: list, oos: dict) -> dict:
+    """Rank every strategy on its in-sample score (days before the split) and report how the
+    leaders did afterwards, started flat on the split day with no knowledge of what followed."""
+    is_all, oos_all, picks = [], [], []
+    for leg_i, prep, _, arrays in scored:
+        if leg_i not in oos:
+            continue
+        mine, out = oos[leg_i]
+        is_score = np.where(np.isfinite(arrays["is_score"][mine]), arrays["is_score"][mine],
+                            -np.inf)
+        is_all.append(is_score)
+        oos_all.append(out["score"])
+        for j in np.argsort(-is_score, kind="stable")[:request.top]:
+            picks.append((is_score[j], leg_i, prep, int(mine[j]), arrays, out, int(j)))
+    if not picks:
+        return None
+    is_cat, oos_cat = np.concatenate(is_all), np.concatenate(oos_all)
+    picks.sort(key=lambda x: -x[0])
+    top = []
+    for _, _, prep, row, arrays, out, j in picks[:request.top]:
+        d = {"ticker": prep.leg.name, "hedge": grid.hedge, "row": row,
+             **grid.strategy_params(row),
+             "is": {"score": float(arrays["is_score"][row]),
+                    "sharpe": float(arrays["is_sharpe"][row]),
+                    "annual_return": float(arrays["is_annual_return"][row]),
+                    "max_drawdown": float(arrays["is_max_drawdown"][row])},
+             "oos": {"score": float(out["score"][j]), "sharpe": float(out["sharpe"][j]),
+                     "annual_return": float(out["annual_return"][j]),
+                     "max_drawdown": float(out["max_drawdown"][j]),
+                     "status": K.STATUS_NAMES[int(out["status"][j])],
+                     "percentile": float(np.mean(oos_cat <= out["score"][j]))}}
+        top.append(d)
+    return {"fraction_in_sample": request.walk_forward,
+            "splits": {p.leg.name: p.dates[p.split].date() for _, p, _, _ in scored},
+            "strategies": len(is_cat),
+            "spearman_is_oos": rank_correlation(np.where(np.isfinite(is_cat), is_cat, np.nan),
+                                                oos_cat),
+            "top": top}
