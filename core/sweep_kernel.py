@@ -273,7 +273,7 @@ def simulate(row, r_long, r_hedge, g_long, g_hedge, betas, res_xbar, res_inv_sxx
         if t >= block_from:
             block1 += x
             block2 += x * x
-            if t + 1 == boundary:
+            while block < n_blocks and t + 1 == boundary:  # a block may be empty: loop
                 out[BLOCK_SUM1 + block, col] = block1
                 out[BLOCK_SUM2 + block, col] = block2
                 block += 1
