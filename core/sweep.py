@@ -349,7 +349,7 @@ def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
     version = code_version()
     store = ledger if ledger is not None else MemoryStore()
     total = grid.n_rows
-    days_per_row = [p.n_days - K.first_day(grid, p.start) for p in legs]
+    days_per_row = [K.days_per_config(grid, p.n_days, p.start) for p in legs]
     if resume:
         if record.fingerprint != print_:
             raise HedgedeskError(f"run {record.id}: the data differ from the run's (fingerprint "
@@ -361,7 +361,7 @@ def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
         run_id = record.id
         ledger.mark_running(run_id, backend.name, backend.device)
     elif ledger is not None:
-        config_days = int(sum(grid.rows_per_leg * d for d in days_per_row))
+        config_days = round(sum(grid.rows_per_leg * d for d in days_per_row))
         run_id = ledger.create_run(request.to_dict(), print_, version, backend.name,
                                    backend.device, total, config_days)
     else:
@@ -432,7 +432,7 @@ def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
                 arrays = _named(out, request.blocks)
                 store.save_chunk(run_id, leg_i, row, row + count, arrays, took)
                 state["kernel_s"] += took
-                state["config_days"] += count * days_per_row[leg_i]
+                state["config_days"] += round(count * days_per_row[leg_i])
                 state["done"] += count
                 done_in[leg_i] = max(done_in[leg_i], row + count)
                 _merge_best(best, grid, prep, row, arrays, rank, n_scen, request)

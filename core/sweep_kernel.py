@@ -341,6 +341,11 @@ def first_day(grid: Grid, start: int = 0) -> int:
     return max(max(grid.window) - 1, start)
 
 
+def days_per_config(grid: Grid, n_days: int, start: int = 0) -> float:
+    """Mean number of days a configuration of the grid simulates (windows are equally common)."""
+    return float(np.mean([n_days - max(w - 1, start) for w in grid.window]))
+
+
 def kernel_args(grid: Grid, tables: LegTables, start: int, stop: int, split: int,
                 n_blocks: int, rf_d: float, periods: int) -> tuple:
     """The arguments after ``(row0, count, rows)`` shared by every backend: contiguous arrays

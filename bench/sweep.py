@@ -1,0 +1,197 @@
+"""Benchmark: config-days per second of the sweep kernels against plain loops, in one process.
+
+Data are SYNTHETIC by default: seeded daily returns of a stock and its hedge (beta 1.2) over
+``--days`` days (5,000 by default, the issue's figure). A config-day is one configuration
+simulated over one day, metrics included.
+
+  (a)  the CPU kernel (numba, every core) over a full grid, first call (compilation) excluded;
+  (b)  the GPU kernel (numba-cuda on CuPy arrays, one thread per configuration) when a GPU is
+       visible, over the same grid and a 64x larger one;
+  (c)  the plain witness: ``core.backtest.dynamic_beta_hedge`` + ``core.metrics.performance``
+       (a Python loop over days) on a sample of configurations;
+  (d)  the original notebook's style, sampled: pandas for the curve, a statsmodels OLS fit per
+       rebalance for beta.
+  (e)  with ``--e2e``: ``run_sweep`` end to end (10 tickers x ``--configs`` configurations), on
+       the GPU when there is one (the issue's 10 x 1e6 x 5,000 figure).
+
+Ratios are printed against (c) and (d) measured here. Targets: CPU >= 1e8 config-days/s on a
+2-core machine (goal 3e8); H100 >= 1e10 (goal 1e11); 10 x 1e6 x 5,000 end to end <= 2 s on the
+H100 (goal 1 s).
+Run: python bench/sweep.py [--days N] [--configs N] [--e2e] [--backend auto|cpu|gpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from core import sweep_kernel as K
+from core.backtest import dynamic_beta_hedge
+from core.metrics import performance
+from core.sweep_grid import Estimator, Grid, Leg
+
+SEED = 11
+
+
+def synthetic(days: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    hedge = rng.normal(0.0004, 0.012, days)
+    return 0.0003 + 1.2 * hedge + rng.normal(0, 0.01, days), hedge
+
+
+def grid_of(n_configs: int) -> Grid:
+    """About ``n_configs`` rows: P in 1,2,5,10,21; W in 20..120; OLS and EWMA; k x h fill."""
+    side = max(2, round((n_configs / (5 * 4 * 2 * 2 * 2)) ** 0.5))
+    return Grid(legs=(Leg("A", ("A",)),), hedge="H", rebalance=(1, 2, 5, 10, 21),
+                window=(20, 60, 90, 120), estimator=(Estimator("ols"), Estimator("ewma", 20.0)),
+                exposure=tuple(np.linspace(0.5, 1.5, side)),
+                hedge_ratio=tuple(np.linspace(0.0, 1.0, side)), drift_band=(0.0, 0.05),
+                cost=(0.0, 0.001))
+
+
+def rate(n_rows: int, days: int, seconds: float) -> float:
+    return n_rows * days / seconds
+
+
+def bench_kernel(backend, grid: Grid, r_long, r_hedge, repeats: int = 3) -> float:
+    tables = K.leg_tables(grid, r_long, r_hedge)
+    days = len(r_long)
+    backend.prepare(K.kernel_args(grid, tables, 0, days, int(days * 0.7), 8, 0.0, 252))
+    backend.run(0, min(256, grid.rows_per_leg))  # compile / load outside the timing
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        backend.run(0, grid.rows_per_leg)
+        best = max(best, rate(grid.rows_per_leg, K.days_per_config(grid, days),
+                              time.perf_counter() - t0))
+    return best
+
+
+def bench_plain(grid: Grid, r_long, r_hedge, sample: int) -> float:
+    rows = np.random.default_rng(SEED).choice(grid.rows_per_leg, sample, replace=False)
+    days = 0
+    t0 = time.perf_counter()
+    for row in rows:
+        p = grid.strategy_params(int(row))
+        run = dynamic_beta_hedge(r_long, r_hedge, p["rebalance"], p["window"], p["exposure"],
+                                 p["hedge_ratio"], p["cost"], p["drift_band"],
+                                 estimator=p["estimator"], halflife=p["halflife"])
+        performance(run.equity)
+        days += len(run.equity) - 1
+    return days / (time.perf_counter() - t0)
+
+
+def notebook_style(r_long: pd.Series, r_hedge: pd.Series, p: int, w: int, k: float, h: float,
+                   c: float) -> float:
+    """The original notebook's loop: a statsmodels fit per rebalance, pandas bookkeeping."""
+    equity, long_, short = 1.0, 0.0, 0.0
+    curve = []
+    for t in range(len(r_long)):
+        if t > 0:
+            equity += long_ * r_long.iloc[t] - short * r_hedge.iloc[t]
+            long_ *= 1 + r_long.iloc[t]
+            short *= 1 + r_hedge.iloc[t]
+        if t >= w - 1 and (t - (w - 1)) % p == 0:
+            x = sm.add_constant(r_hedge.iloc[t - w + 1:t + 1])
+            beta = sm.OLS(r_long.iloc[t - w + 1:t + 1], x).fit().params.iloc[1]
+            new_long, new_short = k * equity, h * beta * k * equity
+            equity -= c * (abs(new_long - long_) + abs(new_short - short))
+            long_, short = new_long, new_short
+        if t >= w - 1:
+            curve.append(equity)
+    s = pd.Series(curve).pct_change().dropna()
+    return s.mean() / s.std() * np.sqrt(252)
+
+
+def bench_notebook(grid: Grid, r_long, r_hedge, sample: int) -> float:
+    rl, rh = pd.Series(r_long), pd.Series(r_hedge)
+    rows = np.random.default_rng(SEED + 1).choice(grid.rows_per_leg, sample, replace=False)
+    days = 0
+    t0 = time.perf_counter()
+    for row in rows:
+        p = grid.strategy_params(int(row))
+        notebook_style(rl, rh, p["rebalance"], p["window"], p["exposure"], p["hedge_ratio"],
+                       p["cost"])
+        days += len(rl) - p["window"] + 1
+    return days / (time.perf_counter() - t0)
+
+
+def bench_e2e(backend_name: str, configs: int, days: int) -> None:
+    import datetime as dt
+
+    from core.market_data import MarketData, Series
+    from core.sweep import SweepRequest, run_sweep
+
+    dates = pd.bdate_range(dt.date(2000, 1, 3), periods=days + 1)
+    rng = np.random.default_rng(SEED)
+    hedge = rng.normal(0.0004, 0.012, days)
+    series = [Series("H", dates.values, 100 * np.cumprod(np.r_[1.0, 1 + hedge]), "synthetic")]
+    legs = []
+    for i in range(10):
+        r = 0.0003 + (0.8 + 0.05 * i) * hedge + rng.normal(0, 0.01, days)
+        series.append(Series(f"S{i}", dates.values, 50 * np.cumprod(np.r_[1.0, 1 + r]),
+                             "synthetic"))
+        legs.append(Leg(f"S{i}", (f"S{i}",)))
+    market = MarketData.from_series(series)
+    grid = grid_of(configs)
+    grid = Grid(legs=tuple(legs), hedge="H", **{a: getattr(grid, a) for a in (
+        "rebalance", "window", "estimator", "exposure", "hedge_ratio", "drift_band", "cost")})
+    request = SweepRequest(grid, backend=backend_name, top=20)
+    gen = run_sweep(request, market)
+    t0 = time.perf_counter()
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        result = stop.value
+    took = time.perf_counter() - t0
+    t = result.summary["timings"]
+    print(f"(e) end to end, 10 tickers x {grid.rows_per_leg:,} configurations x {days:,} days "
+          f"on {result.summary['backend']['name']}: {took:.2f} s (kernel {t['kernel_s']:.2f} s, "
+          f"scoring {t['score_s']:.2f} s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=int, default=5000)
+    ap.add_argument("--configs", type=int, default=40_000)
+    ap.add_argument("--sample", type=int, default=20, help="configurations for (c)")
+    ap.add_argument("--e2e", action="store_true")
+    ap.add_argument("--backend", default="auto", choices=("auto", "cpu", "gpu"))
+    args = ap.parse_args()
+    from core.sweep import CpuBackend
+    from core.sweep_gpu import GpuBackend, gpu_status
+
+    r_long, r_hedge = synthetic(args.days)
+    grid = grid_of(args.configs)
+    print(f"{grid.rows_per_leg:,} configurations x {args.days:,} synthetic days")
+    cpu = bench_kernel(CpuBackend(), grid, r_long, r_hedge)
+    plain = bench_plain(grid, r_long, r_hedge, args.sample)
+    notebook = bench_notebook(grid, r_long, r_hedge, max(2, args.sample // 10))
+    print(f"(c) plain witness loop      {plain:12.4g} config-days/s")
+    print(f"(d) notebook style (pandas+statsmodels) {notebook:12.4g} config-days/s")
+    print(f"(a) CPU kernel              {cpu:12.4g} config-days/s  = {cpu / plain:,.0f}x (c), "
+          f"{cpu / notebook:,.0f}x (d)")
+    ok, why = gpu_status()
+    if ok:
+        gpu = GpuBackend()
+        g1 = bench_kernel(gpu, grid, r_long, r_hedge)
+        big = grid_of(args.configs * 64)
+        g2 = bench_kernel(gpu, big, r_long, r_hedge)
+        print(f"(b) GPU kernel ({gpu.device})")
+        print(f"    {grid.rows_per_leg:>10,} configs {g1:12.4g} config-days/s = {g1 / cpu:,.0f}x "
+              f"CPU kernel, {g1 / notebook:,.0f}x (d)")
+        print(f"    {big.rows_per_leg:>10,} configs {g2:12.4g} config-days/s = {g2 / cpu:,.0f}x "
+              f"CPU kernel, {g2 / notebook:,.0f}x (d)")
+    else:
+        print(f"(b) GPU kernel: not run ({why})")
+    if args.e2e:
+        bench_e2e(args.backend, args.configs, args.days)
+
+
+if __name__ == "__main__":
+    main()
