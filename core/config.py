@@ -171,6 +171,8 @@ class SweepGrid:
     hedge_ratio: tuple[float, ...]
     drift_band: tuple[float, ...]
     cost: tuple[float, ...]  # scenarios applied to every configuration, never optimised
+    impact: tuple[float, ...]  # square-root-law eta levels, also scenarios
+    score: dict  # ScoreTargets fields given in [sweep.score] (validated by ScoreTargets)
 
 
 @dataclass(frozen=True)
@@ -576,7 +578,19 @@ def _sweep(t: _Table) -> SweepGrid:
         hedge_ratio=t.numbers("hedge_ratio", [1.0], lo=0),
         drift_band=t.numbers("drift_band", [0.0], lo=0),
         cost=t.numbers("cost", [0.0], lo=0, hi=0.1),
+        impact=t.numbers("impact", [0.0], lo=0),
+        score=_score(t.table("score", SCORE_KEYS)),
     )
+
+
+SCORE_KEYS = ("sharpe", "annual_return", "max_drawdown", "consistency", "w_sharpe", "w_return",
+              "w_drawdown", "w_consistency", "s_sharpe", "s_return", "s_drawdown",
+              "s_consistency")
+
+
+def _score(t: _Table) -> dict:
+    """Sweep score targets, weights and logistic scales; each a finite number."""
+    return {k: t.number(k) for k in SCORE_KEYS if k in t.raw}
 
 
 _TOP = ("data", "risk", "targets", "book", "optimizer", "sweep", "proxies", "scenarios")
@@ -609,7 +623,8 @@ def parse_config(text: str, path: Path) -> DeskConfig:
             "prior"))),
         sweep=_sweep(top.table("sweep", ("long", "hedge", "rebalance", "window", "estimator",
                                          "ewma_halflife", "exposure", "hedge_ratio",
-                                         "drift_band", "cost"))) if "sweep" in raw else None,
+                                         "drift_band", "cost", "impact", "score")))
+        if "sweep" in raw else None,
         proxies=_proxies(top.table("proxies", tuple(raw.get("proxies", {}) or ()))),
         scenarios=tuple(_scenario(s) for s in top.tables(
             "scenarios", ("name", "market", "vol", "shocks", "replay", "description")))

@@ -582,14 +582,13 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
         for j in np.argsort(-score, kind="stable")[:request.top]:
             leaders.append((score[j], leg_i, prep, int(mine[j])))
     leaders.sort(key=lambda x: -x[0])
-    leaders = leaders[:request.top]
-
     sharpes = np.concatenate(trial_sharpes) if trial_sharpes else np.array([])
     n_trials = int(sum(len(r) // n_scen for _, _, r, _ in scored))
     variance = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else math.nan
     arrays_of = {leg_i: arrays for leg_i, _, _, arrays in scored}
-    top = []
-    for _, leg_i, prep, row in leaders:
+
+    def leader(leg_i: int, prep: PreparedLeg, row: int) -> dict:
+        """A leaderboard row: parameters, metrics, deflated Sharpe, every cost scenario."""
         arrays = arrays_of[leg_i]
         d = _row_dict(grid, prep, row, arrays, row)
         if d["status"] == "ok":
@@ -607,7 +606,12 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
              "annual_return": float(arrays["annual_return"][strategy + s]),
              "max_drawdown": float(arrays["max_drawdown"][strategy + s])}
             for s in range(n_scen) if strategy + s < len(arrays["status"])]
-        top.append(d)
+        return d
+
+    top = [leader(leg_i, prep, row) for _, leg_i, prep, row in leaders[:request.top]]
+    for leg_out, (leg_i, prep, _, _) in zip(legs_out, scored, strict=True):
+        mine = [row for _, i, _, row in leaders if i == leg_i]
+        leg_out["best"] = leader(leg_i, prep, mine[0]) if mine else None
 
     return {
         "grid": grid.to_dict(),

@@ -127,6 +127,12 @@ class Grid:
             if not cond:
                 raise DataError(flag, problem)
 
+        # one type per axis (TOML and CLI may mix 0 and 0.001), so JSON and the ledger agree
+        for name in ("rebalance", "window"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        for name in ("exposure", "hedge_ratio", "drift_band", "cost", "impact"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+
         need(self.legs, "--tickers", "no long leg: give at least one ticker")
         names = [leg.name for leg in self.legs]
         need(len(set(names)) == len(names), "--tickers", "a long leg is listed twice")

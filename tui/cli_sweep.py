@@ -66,9 +66,15 @@ def add_parsers(sub, parents) -> dict:
 
 
 # -- the request -----------------------------------------------------------------------------
-def build_request(args, cfg_sweep, rf: float, start, end):
+def build_request(args, cfg, rf: float, start, end):
+    """The request from the flags, falling back on the config's [sweep] table (``cfg`` may be
+    None: runs on --data files without --config use the defaults)."""
+    from core.errors import ConfigError
     from core.sweep import SweepRequest
     from core.sweep_grid import Grid, estimators, parse_leg, parse_levels
+    from core.sweep_score import ScoreTargets
+
+    cfg_sweep = cfg.sweep if cfg is not None else None
 
     def pick(flag, field, integer):
         text = getattr(args, flag)
@@ -97,9 +103,13 @@ def build_request(args, cfg_sweep, rf: float, start, end):
         raise HedgedeskError("--halflife: half-lives must be > 0 days")
     grid = Grid(legs=tuple(parse_leg(t) for t in tickers), hedge=hedge.strip(),
                 estimator=estimators(kinds, halflives), **axes)
+    try:
+        targets = ScoreTargets(**(cfg_sweep.score if cfg_sweep else {}))
+    except ConfigError as exc:
+        raise ConfigError(str(cfg.path), f"sweep.score.{exc.key}", exc.problem) from None
     return SweepRequest(grid, start=start, end=end, rf=rf, capital=args.capital,
                         backend=args.backend, top=args.top, walk_forward=args.walk_forward,
-                        blocks=args.blocks,
+                        blocks=args.blocks, targets=targets,
                         data=tuple(str(Path(p).resolve()) for p in (args.data or ())))
 
 
@@ -124,10 +134,10 @@ def cmd_sweep(args) -> int:
         request, resume = None, record.id
     else:
         market, start, end = market_for(args, args.data)
-        cfg = None if args.data else load_cfg(args)
-        rf = args.rf if args.rf is not None else (cfg.risk.rf if cfg else 0.0)
-        cfg_sweep = cfg.sweep if cfg else _config_sweep(args)
-        request, resume = build_request(args, cfg_sweep, rf, start, end), None
+        # with --data files the config counts only when named explicitly (its [sweep] grid)
+        cfg = load_cfg(args) if not args.data or getattr(args, "config", None) else None
+        rf = args.rf if args.rf is not None else (cfg.risk.rf if cfg and not args.data else 0.0)
+        request, resume = build_request(args, cfg, rf, start, end), None
 
     cancel = threading.Event()
 
@@ -162,13 +172,6 @@ def cmd_sweep(args) -> int:
         print(f"cancelled: resume with hedgedesk sweep --resume {result.run_id}",
               file=sys.stderr)
     return 0
-
-
-def _config_sweep(args):
-    """The [sweep] table of an explicitly named config, for runs on --data files."""
-    if getattr(args, "config", None):
-        return load_cfg(args).sweep
-    return None
 
 
 def _progress_line(e) -> str:
@@ -317,13 +320,23 @@ def format_summary(s: dict) -> str:
             f"{r['drift_band']:>5.2f}{_f(r['score'], '.3f'):>7}{_f(r['sharpe'], '.2f'):>7}"
             f"{_f(r['annual_return'], '.1%'):>8}{_f(r['max_drawdown'], '.1%'):>8}"
             f"{_f(r.get('dsr'), '.2f'):>6}")
-    lines.append("")
+    lines += ["", "best per leg, and the probability of backtest overfitting (PBO) of its grid",
+              f"   {'ticker':<7}{'P':>3}{'W':>5} {'est':<7}{'k':>5}{'h':>5}{'Sharpe':>7}"
+              f"{'return':>8}{'maxDD':>8}{'DSR':>6}{'PBO':>6}{'P(OOS<0)':>9}"]
     for leg in s["legs"]:
-        p = leg.get("pbo")
-        if p:
-            lines.append(f"PBO {leg['ticker']}: {p['pbo']:.2f} (CSCV, {p['blocks']} blocks, "
-                         f"{p['combinations']} combinations, {p['configurations']:,} "
-                         f"strategies); P(OOS Sharpe < 0) {p['prob_oos_loss']:.2f}")
+        r, p = leg.get("best"), leg.get("pbo") or {}
+        if not r:
+            continue
+        lines.append(
+            f"   {leg['ticker'][:6]:<7}{r['rebalance']:>3}{r['window']:>5} "
+            f"{_estimator(r)[:6]:<7}{r['exposure']:>5.2f}{r['hedge_ratio']:>5.2f}"
+            f"{_f(r['sharpe'], '.2f'):>7}{_f(r['annual_return'], '.1%'):>8}"
+            f"{_f(r['max_drawdown'], '.1%'):>8}{_f(r.get('dsr'), '.2f'):>6}"
+            f"{_f(p.get('pbo'), '.2f'):>6}{_f(p.get('prob_oos_loss'), '.2f'):>9}")
+    if any(leg.get("pbo") for leg in s["legs"]):
+        p = next(leg["pbo"] for leg in s["legs"] if leg.get("pbo"))
+        lines.append(f"   PBO: CSCV over each leg's strategies, {p['blocks']} blocks, "
+                     f"{p['combinations']} combinations")
     w = s.get("walk_forward")
     if w:
         lead = w["top"][0] if w["top"] else None
