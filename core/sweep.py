@@ -4,7 +4,7 @@ for overfitting and recorded in the run ledger.
 :func:`run_sweep` is a generator: it yields :class:`Progress` about every quarter of a second
 (configurations done, config-days per second, ETA, the best strategies so far) and returns the
 :class:`SweepResult`. A ``cancel`` event stops it between chunks (a chunk is sized to take about
-0.2 s), keeping what finished. Every finished chunk is saved in the ledger before the next one
+0.1 s), keeping what finished. Every finished chunk is saved in the ledger before the next one
 starts, so an interrupted run resumes (``resume=RUN``) from its last finished chunk; final
 results are always computed from the stored chunks, so a resumed run ends exactly like an
 uninterrupted one.
@@ -48,7 +48,7 @@ from core.sweep_score import (
 )
 
 PROGRESS_EVERY = 0.25  # seconds between progress events
-CHUNK_SECONDS = 0.2  # target duration of one chunk: bounds cancel latency and lost work
+CHUNK_SECONDS = 0.1  # target duration of one chunk: bounds cancel latency and lost work
 IMPACT_WARMUP = 30  # sessions of volume before the first trade when impact is modelled
 SCORED = ("sharpe", "annual_return", "max_drawdown", "consistency")
 PER_CONFIG = ("status", "n", "annual_return", "annual_volatility", "sharpe", "sortino",

@@ -398,9 +398,9 @@ class Ledger:
     def diff(self, a: str, b: str) -> dict:
         """Parameter differences {key: [a, b]} and a side-by-side of the two runs' outcomes."""
         ra, rb = self.get(a), self.get(b)
-        params = {k: [ra.params.get(k), rb.params.get(k)]
-                  for k in sorted(ra.params.keys() | rb.params.keys())
-                  if ra.params.get(k) != rb.params.get(k)}
+        fa, fb = _flatten(ra.params), _flatten(rb.params)
+        params = {k: [fa.get(k), fb.get(k)] for k in sorted(fa.keys() | fb.keys())
+                  if fa.get(k) != fb.get(k)}
 
         def side(r: RunRecord) -> dict:
             top = (r.summary or {}).get("top") or [None]
@@ -410,3 +410,14 @@ class Ledger:
         return {"params": params, "fingerprint_equal": ra.fingerprint == rb.fingerprint,
                 "code_version_equal": ra.code_version == rb.code_version,
                 "a": side(ra), "b": side(rb)}
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """Nested parameters as dotted keys (``grid.cost``), so a diff names what changed."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser, commands = build_parser()
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # --detach re-runs it
         if args.command is None:
             return run_desk(args.config)
         key = (args.command, getattr(args, f"{args.command}_command", None))

@@ -190,7 +190,7 @@ def _detach(args) -> int:
     not reach it), wait until it has registered its run, print the run id."""
     from core.sweep_ledger import Ledger
 
-    argv = [a for a in sys.argv[1:] if a != "--detach"]
+    argv = [a for a in args.argv if a != "--detach"]
     ledger_path = Path(args.ledger).expanduser() if args.ledger else None
     ledger = Ledger(ledger_path)
     log_dir = ledger.path.parent / "runs"
@@ -300,15 +300,16 @@ def format_summary(s: dict) -> str:
     rank = s["ranking"]["scenario"]
     rate = t.get("config_days_per_s")
     lines = [
-        f"run {s.get('run_id')}: {s.get('status')}; {len(s['legs'])} leg(s) x "
-        f"{c['strategies_per_leg']:,} strategies x {c['scenarios']} cost scenario(s) = "
-        f"{c['configurations']:,} configurations",
-        f"backend {s['backend']['name']} ({s['backend']['device']}); kernel "
-        f"{_f(t.get('kernel_s'), '.2f')} s, {_f(rate, '.3g')} config-days/s; total "
+        f"run {s.get('run_id')}: {s.get('status')}",
+        f"{len(s['grid']['legs'])} leg(s) x {c['strategies_per_leg']:,} strategies x "
+        f"{c['scenarios']} cost scenario(s) = {c['configurations']:,} configurations",
+        f"backend {s['backend']['name']}: {s['backend']['device']}"[:80],
+        f"kernel {_f(t.get('kernel_s'), '.2f')} s ({_f(rate, '.3g')} config-days/s); total "
         f"{_f(t.get('total_s'), '.2f')} s",
-        f"ranked by target score under cost {rank['cost']:g}, impact {rank['impact']:g} (the "
-        f"costliest scenario); DSR deflates by {c['trials']:,} trials",
-        f"ok {c['ok']:,}  ruined {c['ruined']:,}  undefined beta {c['undefined_beta']:,}",
+        f"ranked under the costliest scenario: cost {rank['cost']:g}, impact "
+        f"{rank['impact']:g}",
+        f"ok {c['ok']:,}  ruined {c['ruined']:,}  undefined beta {c['undefined_beta']:,};"
+        f" DSR deflates by {c['trials']:,} trials",
         "",
         f"{'#':>2} {'ticker':<7}{'P':>3}{'W':>5} {'est':<7}{'k':>5}{'h':>5}{'d':>5}"
         f"{'score':>7}{'Sharpe':>7}{'return':>8}{'maxDD':>8}{'DSR':>6}",
@@ -346,8 +347,8 @@ def format_summary(s: dict) -> str:
         if lead:
             lines.append(f"  IS leader {lead['ticker']} P={lead['rebalance']} "
                          f"W={lead['window']} {_estimator(lead)} k={lead['exposure']:g} "
-                         f"h={lead['hedge_ratio']:g}: IS Sharpe "
-                         f"{_f(lead['is']['sharpe'], '.2f')} -> OOS "
-                         f"{_f(lead['oos']['sharpe'], '.2f')} (OOS percentile "
+                         f"h={lead['hedge_ratio']:g}")
+            lines.append(f"  Sharpe {_f(lead['is']['sharpe'], '.2f')} in-sample, "
+                         f"{_f(lead['oos']['sharpe'], '.2f')} out-of-sample (OOS percentile "
                          f"{_f(lead['oos']['percentile'], '.0%')})")
     return "\n".join(lines)

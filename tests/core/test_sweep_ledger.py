@@ -263,3 +263,11 @@ def test_newer_schema_is_refused(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(HedgedeskError, match="newer hedgedesk"):
         Ledger(path)
+
+
+def test_diff_names_nested_keys(ledger):
+    a = ledger.create_run({"grid": {"cost": [0.0], "window": [20]}, "top": 5}, "fp", "v", "cpu",
+                          "CPU", 2, 10)
+    b = ledger.create_run({"grid": {"cost": [0.001], "window": [20]}, "top": 5}, "fp", "v", "cpu",
+                          "CPU", 2, 10)
+    assert ledger.diff(a, b)["params"] == {"grid.cost": [[0.0], [0.001]]}
