@@ -293,7 +293,7 @@ def _named(out: np.ndarray, n_blocks: int) -> dict[str, np.ndarray]:
     arrays = {name: out[i].copy() for i, name in enumerate(K.METRICS)}
     for b in range(n_blocks):
         arrays[f"block_sum1_{b}"] = out[K.BLOCK_SUM1 + b].copy()
-        arrays[f"block_sum2_{b}"] = out[K.BLOCK_SUM2 + b].copy()
+        arrays[f"block_sum2_{b}"] = out[K.BLOCK_SUM1 + n_blocks + b].copy()
     return arrays
 
 

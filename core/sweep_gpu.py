@@ -18,7 +18,7 @@ import numpy as np
 from numba import float64
 
 from core.sweep_grid import Grid, Leg
-from core.sweep_kernel import N_OUT, NO_ROWS, ROLLING, kernel_args, leg_tables, simulate
+from core.sweep_kernel import NO_ROWS, ROLLING, kernel_args, leg_tables, n_out, simulate
 
 THREADS_PER_BLOCK = 128
 INSTALL_HINT = "pip install 'hedgedesk[gpu]'"
@@ -99,7 +99,7 @@ def kernel_ptx(cc: tuple[int, int] = (9, 0)) -> str:
     grid = Grid(legs=(Leg("L", ("L",)),), hedge="H", rebalance=(1,), window=(3,))
     returns = np.linspace(-0.01, 0.01, 8)
     args = kernel_args(grid, leg_tables(grid, returns, returns[::-1]), 0, 8, 8, 2, 0.0, 252)
-    sig = tuple(numba.typeof(a) for a in (0, 1, NO_ROWS, *args, np.empty((N_OUT, 1))))
+    sig = tuple(numba.typeof(a) for a in (0, 1, NO_ROWS, *args, np.empty((n_out(2), 1))))
     ptx, _ = _cuda().compile_ptx(_kernel_source(simulate), sig, device=False, cc=cc)
     return ptx
 
@@ -117,7 +117,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 def run_split(launch: Callable, row0: int, count: int, rows: np.ndarray | None,
               is_oom: Callable[[BaseException], bool]) -> tuple[np.ndarray, int]:
     """``launch(row0, count, rows)``, halving the request recursively whenever it runs out of
-    device memory (down to one configuration). Returns the (N_OUT, count) output and how many
+    device memory (down to one configuration). Returns the (rows, count) output and how many
     times a request was halved."""
     try:
         return launch(row0, count, rows), 0
@@ -166,14 +166,16 @@ class GpuBackend:
         xp = self._xp()
         self._args = tuple(xp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
         self._no_rows = xp.asarray(NO_ROWS)
+        self._n_out = n_out(args[-3])  # args end with n_blocks, rf_d, periods
 
     def run(self, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Metrics of grid rows [row0, row0 + count), or of the listed ``rows`` (then
-        ``count = len(rows)``): shape (N_OUT, count) on the host, the device synchronised."""
+        ``count = len(rows)``): shape (n_out(n_blocks), count) on the host, the device
+        synchronised."""
         if self._args is None:
             raise RuntimeError("GpuBackend.run before prepare")
         if count == 0:  # a launch needs at least one block
-            return np.empty((N_OUT, 0))
+            return np.empty((self._n_out, 0))
         rows = None if rows is None else np.ascontiguousarray(rows, np.int64)
         is_oom = (lambda exc: False) if self.simulator else is_out_of_memory
         out, splits = run_split(self._launch, row0, count, rows, is_oom)
@@ -182,7 +184,7 @@ class GpuBackend:
 
     def _launch(self, row0: int, count: int, rows: np.ndarray | None) -> np.ndarray:
         xp = self._xp()
-        out = xp.empty((N_OUT, count))
+        out = xp.empty((self._n_out, count))
         blocks = -(-count // THREADS_PER_BLOCK)
         _kernel(self.simulator)[blocks, THREADS_PER_BLOCK](
             row0, count, self._no_rows if rows is None else xp.asarray(rows), *self._args, out)

@@ -24,7 +24,7 @@ from core.backtest import CONSTANT_RETURNS_TOL, ewma_weights
 from core.sweep_grid import Grid
 
 ROLLING = 63  # returns in the consistency and residual-beta windows (a quarter)
-MAX_BLOCKS = 16  # CSCV blocks kept per configuration
+MAX_BLOCKS = 16  # most CSCV blocks a sweep may ask for
 
 # status of a configuration
 OK, RUINED, UNDEFINED_BETA = 0, 1, 2
@@ -38,9 +38,14 @@ METRICS = ("status", "n", "annual_return", "annual_volatility", "sharpe", "sorti
 (STATUS, N, ANNUAL_RETURN, ANNUAL_VOLATILITY, SHARPE, SORTINO, MAX_DRAWDOWN, CALMAR, TURNOVER,
  RESIDUAL_BETA, CONSISTENCY, FINAL_EQUITY, IS_N, IS_ANNUAL_RETURN,
  IS_SHARPE, IS_MAX_DRAWDOWN, IS_CONSISTENCY, SHIFT) = range(len(METRICS))
-BLOCK_SUM1 = len(METRICS)  # rows BLOCK_SUM1 + b: sum of (R - shift) over block b
-BLOCK_SUM2 = BLOCK_SUM1 + MAX_BLOCKS  # rows BLOCK_SUM2 + b: sum of (R - shift)^2
-N_OUT = BLOCK_SUM2 + MAX_BLOCKS
+# then per CSCV block b of S: row BLOCK_SUM1 + b, the sum of (R - shift) over the block, and
+# row BLOCK_SUM1 + S + b, the sum of (R - shift)^2
+BLOCK_SUM1 = len(METRICS)
+
+
+def n_out(n_blocks: int) -> int:
+    """Output rows per configuration with ``n_blocks`` CSCV blocks."""
+    return BLOCK_SUM1 + 2 * n_blocks
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,7 +280,7 @@ def simulate(row, r_long, r_hedge, g_long, g_hedge, betas, res_xbar, res_inv_sxx
             block2 += x * x
             while block < n_blocks and t + 1 == boundary:  # a block may be empty: loop
                 out[BLOCK_SUM1 + block, col] = block1
-                out[BLOCK_SUM2 + block, col] = block2
+                out[BLOCK_SUM1 + n_blocks + block, col] = block2
                 block += 1
                 block1, block2 = 0.0, 0.0
                 boundary = block_from + ((block + 1) * n_block_days + n_blocks - 1) // n_blocks
@@ -318,9 +323,8 @@ def simulate(row, r_long, r_hedge, g_long, g_hedge, betas, res_xbar, res_inv_sxx
     out[IS_MAX_DRAWDOWN, col] = is_mdd
     out[IS_CONSISTENCY, col] = is_cons
     if status != OK:
-        for b in range(MAX_BLOCKS):
+        for b in range(2 * n_blocks):
             out[BLOCK_SUM1 + b, col] = nan
-            out[BLOCK_SUM2 + b, col] = nan
 
 
 @numba.njit(parallel=True, error_model="numpy", cache=True)
@@ -368,8 +372,8 @@ NO_ROWS = np.empty(0, np.int64)
 
 def run_cpu(args: tuple, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
     """Metrics of grid rows [row0, row0 + count), or of the listed ``rows`` (then ``row0`` is
-    ignored and ``count = len(rows)``): shape (N_OUT, count)."""
+    ignored and ``count = len(rows)``): shape (n_out(n_blocks), count)."""
     rows = NO_ROWS if rows is None else np.ascontiguousarray(rows, np.int64)
-    out = np.empty((N_OUT, count))
+    out = np.empty((n_out(args[-3]), count))  # args end with n_blocks, rf_d, periods
     _run_cpu(row0, count, rows, *args, out)
     return out

@@ -20,14 +20,12 @@ from core import sweep_gpu
 from core.sweep_gpu import gpu_status, run_split
 from core.sweep_grid import Estimator, Grid, Leg
 from core.sweep_kernel import (
-    BLOCK_SUM1,
-    BLOCK_SUM2,
-    N_OUT,
     RUINED,
     STATUS,
     UNDEFINED_BETA,
     kernel_args,
     leg_tables,
+    n_out,
     run_cpu,
 )
 
@@ -67,11 +65,6 @@ def _leg_args():
     return grid, kernel_args(grid, tables, 0, 300, 200, N_BLOCKS, 0.0001, 252)
 
 
-def _defined(out: np.ndarray) -> np.ndarray:
-    """The rows the kernel writes: block sums exist for the first N_BLOCKS blocks only."""
-    keep = [*range(BLOCK_SUM1), *(BLOCK_SUM1 + b for b in range(N_BLOCKS)),
-            *(BLOCK_SUM2 + b for b in range(N_BLOCKS))]
-    return out[keep]
 
 
 def test_simulated_kernel_matches_cpu_kernel(tmp_path):
@@ -90,11 +83,11 @@ def test_simulated_kernel_matches_cpu_kernel(tmp_path):
     assert {RUINED, UNDEFINED_BETA} < statuses and 0 in statuses  # every path is exercised
     simulated = np.concatenate([np.load(tmp_path / "first.npy"),
                                 np.load(tmp_path / "second.npy")], axis=1)
-    assert simulated.shape == (N_OUT, n_rows)
-    np.testing.assert_allclose(_defined(simulated), _defined(cpu), rtol=1e-12, atol=1e-15,
+    assert simulated.shape == (n_out(N_BLOCKS), n_rows)
+    np.testing.assert_allclose(simulated, cpu, rtol=1e-12, atol=1e-15,
                                equal_nan=True)  # NaN positions must match too
     listed = np.load(tmp_path / "listed.npy")
-    np.testing.assert_allclose(_defined(listed), _defined(run_cpu(args, 0, len(rows), rows)),
+    np.testing.assert_allclose(listed, run_cpu(args, 0, len(rows), rows),
                                rtol=1e-12, atol=1e-15, equal_nan=True)
 
 
@@ -115,7 +108,7 @@ def _fake_launcher(limit: int, calls: list):
         if count > limit:
             raise FakeOOM
         ids = np.arange(row0, row0 + count) if rows is None else rows
-        return 10.0 * ids[None, :] + np.arange(N_OUT)[:, None]
+        return 10.0 * ids[None, :] + np.arange(n_out(N_BLOCKS))[:, None]
 
     return launch
 
