@@ -28,7 +28,7 @@ from core.metrics import performance
 
 WEIGHTINGS = ("equal", "volume")
 VOLUME_WINDOW = 30  # days of volume averaged for the basket weights (CONVENTIONS)
-MIN_WINDOW = 3  # returns; a slope with intercept needs at least 3 points to mean anything
+MIN_WINDOW = 2  # returns: two fix a slope (the noisiest estimate, still a legitimate baseline)
 # Hedge returns whose range over a window is below this count as constant: a price growing at a
 # constant rate gives returns that differ only by rounding (about 1e-17), and its beta is noise.
 CONSTANT_RETURNS_TOL = 1e-14
@@ -104,7 +104,7 @@ class BacktestResult:
 
 
 # -- the long leg ----------------------------------------------------------------------------
-def _simple_returns(prices: pd.DataFrame | pd.Series):
+def simple_returns(prices: pd.DataFrame | pd.Series):
     """``P[t] / P[t-1] - 1``, the first row dropped."""
     return (prices / prices.shift(1) - 1.0).iloc[1:]
 
@@ -129,7 +129,7 @@ def basket_returns(prices: pd.DataFrame, volumes: pd.DataFrame | None, weighting
     if prices.isna().to_numpy().any():
         raise DataError("basket", "prices have missing values: align the members by inner "
                                   "join first (never forward-filled silently)")
-    returns = _simple_returns(prices)
+    returns = simple_returns(prices)
     if weighting == "equal":
         return returns.mean(axis=1).rename("basket")
 
@@ -381,8 +381,8 @@ def run_backtest(market: MarketData, long: list[str], hedge: str, rebalance: int
         volumes = market.volumes(long).reindex(prices.index) if weighting == "volume" else None
         long_returns = basket_returns(prices[long], volumes, weighting)
     else:
-        long_returns = _simple_returns(prices[long[0]])
-    hedge_returns = _simple_returns(prices[hedge]).loc[long_returns.index]
+        long_returns = simple_returns(prices[long[0]])
+    hedge_returns = simple_returns(prices[hedge]).loc[long_returns.index]
     days = long_returns.index  # day t = days[t]
     n_days = len(days)
     if n_days < window + 2:

@@ -571,7 +571,7 @@ def _sweep(t: _Table) -> SweepGrid:
         long=t.strings("long", nonempty=True),
         hedge=t.ticker("hedge"),
         rebalance=t.numbers("rebalance", [1, 5, 21], lo=1, integer=True),
-        window=t.numbers("window", [20, 60, 120], lo=3, integer=True),
+        window=t.numbers("window", [20, 60, 120], lo=2, integer=True),
         estimator=t.strings("estimator", ["ols"], choices=ESTIMATORS, nonempty=True),
         ewma_halflife=t.numbers("ewma_halflife", [20.0], lo=0, lo_open=True),
         exposure=t.numbers("exposure", [1.0], lo=0, lo_open=True),

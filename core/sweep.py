@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import math
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -32,8 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import backtest, metrics, sweep_grid, sweep_score
 from core import sweep_kernel as K
-from core.backtest import basket_returns, dynamic_beta_hedge, impact_coefficients
+from core.backtest import basket_returns, dynamic_beta_hedge, impact_coefficients, simple_returns
 from core.errors import DataError, HedgedeskError
 from core.market_data import MarketData
 from core.metrics import daily_rf
@@ -45,6 +47,7 @@ from core.sweep_score import (
     rank_correlation,
     return_moments,
     target_score,
+    walk_forward_split,
 )
 
 PROGRESS_EVERY = 0.25  # seconds between progress events
@@ -174,10 +177,6 @@ def choose_backend(name: str):
 
 
 # -- preparation -----------------------------------------------------------------------------
-def _returns(prices: pd.DataFrame | pd.Series):
-    return (prices / prices.shift(1) - 1.0).iloc[1:]
-
-
 def prepare_leg(market: MarketData, request: SweepRequest, leg: Leg) -> PreparedLeg:
     """Returns, impact coefficients and beta tables of one leg, aligned and clipped."""
     grid = request.grid
@@ -190,8 +189,8 @@ def prepare_leg(market: MarketData, request: SweepRequest, leg: Leg) -> Prepared
                    if leg.weighting == "volume" else None)
         r_long = basket_returns(prices[list(leg.tickers)], volumes, leg.weighting)
     else:
-        r_long = _returns(prices[leg.name])
-    r_hedge = _returns(prices[grid.hedge]).loc[r_long.index]
+        r_long = simple_returns(prices[leg.name])
+    r_hedge = simple_returns(prices[grid.hedge]).loc[r_long.index]
     dates = r_long.index
     impact = max(grid.impact) > 0
     if impact:
@@ -206,6 +205,13 @@ def prepare_leg(market: MarketData, request: SweepRequest, leg: Leg) -> Prepared
         offset = len(prices) - 1 - len(dates)  # basket weights warm up first
         g = {t: impact_coefficients(prices[t].to_numpy(), volumes[t].to_numpy())[offset:] * scale
              for t in (leg.name, grid.hedge)}
+        for t, coef in g.items():  # a gap in the volumes would make a trade's cost NaN
+            bad = np.flatnonzero(np.isnan(coef[IMPACT_WARMUP:]))
+            if bad.size:
+                day = dates[IMPACT_WARMUP + bad[0]].date()
+                raise DataError(t, f"volume missing in the {IMPACT_WARMUP} sessions before "
+                                   f"{day}: market impact is undefined there; fill the volume "
+                                   "series or sweep with --impact 0")
     start = IMPACT_WARMUP if impact else 0
     first = K.first_day(grid, start)
     n_days = len(dates)
@@ -218,10 +224,10 @@ def prepare_leg(market: MarketData, request: SweepRequest, leg: Leg) -> Prepared
                                   f"need at least {need}")
     split = n_days
     if request.walk_forward:
-        split = first + round(request.walk_forward * (n_days - first))
-        if split - first < 2 or n_days - split < 2:
-            raise DataError("--walk-forward", f"{leg.name}: too few days on one side of the "
-                                              "split; give a longer period or turn it off (0)")
+        try:
+            split = walk_forward_split(n_days, first + 1, request.walk_forward)
+        except ValueError as exc:
+            raise DataError("--walk-forward", f"{leg.name}: {exc}") from None
     tables = K.leg_tables(grid, r_long.to_numpy(), r_hedge.to_numpy(),
                           g[leg.name] if impact else None, g[grid.hedge] if impact else None)
     return PreparedLeg(leg, dates, tables, market.periods_per_year(tickers), start, split)
@@ -239,14 +245,16 @@ def fingerprint(legs: list[PreparedLeg]) -> str:
 
 
 def code_version() -> str:
-    """Package version and a hash of the kernel source: results are identical only under the
-    same kernel, so a resume checks it."""
+    """Package version and a hash of every source a sweep's figures depend on: results are
+    identical only under the same code, so a resume checks it."""
     try:
         version = metadata.version("hedgedesk")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    source = Path(K.__file__).read_bytes()
-    return f"{version}+kernel.{hashlib.sha256(source).hexdigest()[:10]}"
+    h = hashlib.sha256()
+    for module in (K, sys.modules[__name__], backtest, sweep_grid, sweep_score, metrics):
+        h.update(Path(module.__file__).read_bytes())
+    return f"{version}+sweep.{h.hexdigest()[:10]}"
 
 
 # -- in-memory stand-in for the ledger -------------------------------------------------------
@@ -269,6 +277,9 @@ class MemoryStore:
     def progress(self, *args):
         pass
 
+    def finish(self, *args, **kwargs):
+        pass
+
 
 # -- scoring helpers -------------------------------------------------------------------------
 def _rank_scenario(grid: Grid) -> int:
@@ -279,14 +290,6 @@ def _rank_scenario(grid: Grid) -> int:
 
 def _score(arrays: dict, targets: ScoreTargets, prefix: str = "") -> np.ndarray:
     return target_score(*(arrays[prefix + m] for m in SCORED), targets)[0]
-
-
-def _bare_rows(grid: Grid, bare: Grid, rows: np.ndarray) -> np.ndarray:
-    """Row of each configuration's unhedged twin in ``bare`` (hedge ratio 0, first estimator)."""
-    idx = list(np.unravel_index(rows, grid.shape))
-    idx[AXES.index("estimator")] = 0 * idx[0]
-    idx[AXES.index("hedge_ratio")] = 0 * idx[0]
-    return np.ravel_multi_index(idx, bare.shape)
 
 
 def _named(out: np.ndarray, n_blocks: int) -> dict[str, np.ndarray]:
@@ -335,22 +338,23 @@ def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
     """
     t_begin = time.perf_counter()
     cancel = cancel or threading.Event()
+    record = None
     if resume:
         record = ledger.get(resume)
         if record.status == "done":
             raise HedgedeskError(f"run {record.id} is already done: see hedgedesk runs show "
                                  f"{record.id}")
+        if record.status == "running":  # its process is alive (or on another host)
+            raise HedgedeskError(f"run {record.id} is still running (pid {record.pid} on "
+                                 f"{record.host}); cancel it or wait before resuming")
         request = SweepRequest.from_dict(record.params)
     grid = request.grid
-    if backend is None:
-        backend, backend_note = choose_backend(request.backend)
+    if backend is None:  # a resumed run stays on its backend: results must be identical
+        backend, backend_note = choose_backend(record.backend if record else request.backend)
     legs = [prepare_leg(market, request, leg) for leg in grid.legs]
     print_ = fingerprint(legs)
     version = code_version()
-    store = ledger if ledger is not None else MemoryStore()
-    total = grid.n_rows
-    days_per_row = [K.days_per_config(grid, p.n_days, p.start) for p in legs]
-    if resume:
+    if record:
         if record.fingerprint != print_:
             raise HedgedeskError(f"run {record.id}: the data differ from the run's (fingerprint "
                                  f"{print_} vs {record.fingerprint}); resume needs the same "
@@ -361,56 +365,124 @@ def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
         run_id = record.id
         ledger.mark_running(run_id, backend.name, backend.device)
     elif ledger is not None:
-        config_days = round(sum(grid.rows_per_leg * d for d in days_per_row))
         run_id = ledger.create_run(request.to_dict(), print_, version, backend.name,
-                                   backend.device, total, config_days)
+                                   backend.device, grid.n_rows,
+                                   sum(_config_days(grid, p, grid.rows_per_leg) for p in legs))
     else:
         run_id = None
-    prepare_s = time.perf_counter() - t_begin
+    store = ledger if ledger is not None else MemoryStore()
+    try:
+        result = yield from _execute(request, legs, store, run_id, backend, backend_note, cancel,
+                                     t_begin, print_, version)
+    except BaseException as exc:  # record why; the chunks stay, so the run can be resumed
+        if ledger is not None:
+            status = "cancelled" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
+                else "failed"
+            ledger.finish(run_id, status, error=f"{type(exc).__name__}: {exc}",
+                          elapsed_s=time.perf_counter() - t_begin)
+        raise
+    return result
 
+
+def _config_days(grid: Grid, prep: PreparedLeg, rows: int) -> int:
+    """Config-days of ``rows`` configurations of a leg, windows equally represented (exact for
+    whole legs, the same whatever the chunking)."""
+    per_window = sum(prep.n_days - max(w - 1, prep.start) for w in grid.window)
+    return rows * per_window // len(grid.window)
+
+
+def _twin_grid(grid: Grid) -> Grid:
+    """The unhedged twins: hedge ratio 0 under every other parameter (one estimator suffices:
+    with no hedge, beta only decides whether the configuration is defined)."""
+    return dataclasses.replace(grid, estimator=grid.estimator[:1], hedge_ratio=(0.0,))
+
+
+def _twin_rows(grid: Grid, twins: Grid, rows: np.ndarray) -> np.ndarray:
+    """Row in ``twins`` of each configuration's unhedged twin."""
+    idx = list(np.unravel_index(rows, grid.shape))
+    idx[AXES.index("estimator")] = 0 * idx[0]
+    idx[AXES.index("hedge_ratio")] = 0 * idx[0]
+    return np.ravel_multi_index(idx, twins.shape)
+
+
+def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begin, print_,
+             version):
+    """The body of :func:`run_sweep` once the run is registered: chunks, scoring, summary."""
+    grid = request.grid
+    total = grid.n_rows
     rank = _rank_scenario(grid)
     n_scen = grid.n_scenarios
     best: list[tuple[float, dict]] = []
-    state = {"kernel_s": 0.0, "config_days": 0, "last": 0.0, "status": "done"}
     finished = store.finished_chunks(run_id)
-    done0 = sum(stop - start for _, start, stop in finished)
-    state["done"] = done0
+    done_in = [0] * len(legs)  # configurations stored per leg
+    for leg_i, a, b in finished:
+        done_in[leg_i] += b - a
+    state = {"kernel_s": 0.0, "day_sum": 0, "last": 0.0, "chunk": 256, "status": "done",
+             "done": sum(done_in), "prepare_s": time.perf_counter() - t_begin}
+    # config-days, counted exactly: day_sum / len(grid.window) (windows equally represented)
+    window_days = [_config_days(grid, p, len(grid.window)) for p in legs]
+    n_windows = len(grid.window)
+    twins = _twin_grid(grid)
+    in_grid = 0.0 in grid.hedge_ratio  # the twins are rows of the grid itself
+    twin_rows = 0 if in_grid else twins.rows_per_leg
 
-    def progress(phase: str, remaining_days: float) -> Progress:
-        elapsed = time.perf_counter() - t_begin
-        rate = state["config_days"] / state["kernel_s"] if state["kernel_s"] else 0.0
-        return Progress(state["done"], total, state["config_days"], rate,
-                        remaining_days / rate if rate else math.nan, elapsed, phase,
-                        tuple(d for _, d in best))
+    def config_days() -> int:
+        return state["day_sum"] // n_windows
 
-    def remaining() -> float:
-        return float(sum((grid.rows_per_leg - done_in[i]) * days_per_row[i]
-                         for i in range(len(legs))))
+    def progress(phase: str) -> Progress:
+        rate = config_days() / state["kernel_s"] if state["kernel_s"] else 0.0
+        left = sum((grid.rows_per_leg - done_in[i]) * window_days[i] / n_windows
+                   for i in range(len(legs)))
+        return Progress(state["done"], total, config_days(), rate,
+                        left / rate if rate else math.nan, time.perf_counter() - t_begin,
+                        phase, tuple(d for _, d in best))
 
-    done_in = [0] * len(legs)
-    for leg_i, _, stop in finished:
-        done_in[leg_i] = max(done_in[leg_i], stop)
+    def chunks(prep, n, phase, on_chunk, rows=None, row0=0):
+        """Run n configurations (grid rows row0.. or the listed rows) in chunks of about
+        CHUNK_SECONDS, calling ``on_chunk(offset, out)``; returns False when cancelled."""
+        pos = 0
+        while pos < n:
+            if cancel.is_set():
+                return False
+            count = min(state["chunk"], n - pos)
+            t0 = time.perf_counter()
+            out = (backend.run(row0 + pos, count) if rows is None
+                   else backend.run(0, count, rows[pos:pos + count]))
+            took = time.perf_counter() - t0
+            on_chunk(pos, out, took)
+            state["kernel_s"] += took
+            state["day_sum"] += count * window_days[legs.index(prep)]
+            state["chunk"] = max(64, min(1 << 22, int(count * CHUNK_SECONDS / max(took, 1e-4))))
+            pos += count
+            now = time.perf_counter()
+            if now - state["last"] >= PROGRESS_EVERY:
+                state["last"] = now
+                store.progress(run_id, state["done"], config_days(), now - t_begin)
+                yield progress(phase)
+        return True
 
-    chunk = 256  # the first chunk also warms the kernel up
-    bare_vol: list[np.ndarray] = []
-    bare_grids: list[Grid] = []
+    twin_vol: list[np.ndarray | None] = []
     for leg_i, prep in enumerate(legs):
-        # unhedged twins: hedge ratio 0 under every other parameter (one estimator suffices)
-        bare = dataclasses.replace(grid, estimator=grid.estimator[:1], hedge_ratio=(0.0,))
-        bare_tables = K.leg_tables(bare, prep.tables.r_long, prep.tables.r_hedge,
-                                   prep.tables.g_long, prep.tables.g_hedge)
-        backend.prepare(K.kernel_args(bare, bare_tables, prep.start, prep.n_days, prep.n_days,
-                                      request.blocks, daily_rf(request.rf, prep.periods),
-                                      prep.periods))
-        bare_out = np.concatenate([backend.run(a, min(65536, bare.rows_per_leg - a))
-                                   for a in range(0, bare.rows_per_leg, 65536)], axis=1)
-        bare_vol.append(np.where(bare_out[K.STATUS] == K.OK, bare_out[K.ANNUAL_VOLATILITY],
-                                 np.nan))
-        bare_grids.append(bare)
+        rf_d = daily_rf(request.rf, prep.periods)
+        vol = None
+        if not in_grid and not cancel.is_set():
+            twin_tables = K.leg_tables(twins, prep.tables.r_long, prep.tables.r_hedge,
+                                       prep.tables.g_long, prep.tables.g_hedge)
+            backend.prepare(K.kernel_args(twins, twin_tables, prep.start, prep.n_days,
+                                          prep.n_days, request.blocks, rf_d, prep.periods))
+            vol = np.full(twin_rows, np.nan)
 
-        args = K.kernel_args(grid, prep.tables, prep.start, prep.n_days, prep.split,
-                             request.blocks, daily_rf(request.rf, prep.periods), prep.periods)
-        backend.prepare(args)
+            def keep_twins(pos, out, took, vol=vol):
+                vol[pos:pos + out.shape[1]] = np.where(out[K.STATUS] == K.OK,
+                                                       out[K.ANNUAL_VOLATILITY], np.nan)
+
+            if not (yield from chunks(prep, twin_rows, f"unhedged {prep.leg.name}",
+                                      keep_twins)):
+                vol = None
+        twin_vol.append(vol)
+
+        backend.prepare(K.kernel_args(grid, prep.tables, prep.start, prep.n_days, prep.split,
+                                      request.blocks, rf_d, prep.periods))
         covered = sorted((a, b) for i, a, b in finished if i == leg_i)
         gaps, pos = [], 0
         for a, b in covered:
@@ -420,44 +492,40 @@ def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
         if pos < grid.rows_per_leg:
             gaps.append((pos, grid.rows_per_leg))
         for a, b in gaps:
-            row = a
-            while row < b:
-                if cancel.is_set():
-                    state["status"] = "cancelled"
-                    break
-                count = min(chunk, b - row)
-                t0 = time.perf_counter()
-                out = backend.run(row, count)
-                took = time.perf_counter() - t0
+            def save(pos, out, took, a=a, leg_i=leg_i, prep=prep):
                 arrays = _named(out, request.blocks)
-                store.save_chunk(run_id, leg_i, row, row + count, arrays, took)
-                state["kernel_s"] += took
-                state["config_days"] += round(count * days_per_row[leg_i])
-                state["done"] += count
-                done_in[leg_i] = max(done_in[leg_i], row + count)
-                _merge_best(best, grid, prep, row, arrays, rank, n_scen, request)
-                row += count
-                chunk = max(64, min(1 << 22, int(count * CHUNK_SECONDS / max(took, 1e-4))))
-                now = time.perf_counter()
-                if now - state["last"] >= PROGRESS_EVERY:
-                    state["last"] = now
-                    store.progress(run_id, state["done"], state["config_days"], now - t_begin)
-                    yield progress(f"sweep {prep.leg.name}", remaining())
-            if state["status"] == "cancelled":
+                store.save_chunk(run_id, leg_i, a + pos, a + pos + out.shape[1], arrays, took)
+                done_in[leg_i] += out.shape[1]
+                state["done"] += out.shape[1]
+                _merge_best(best, grid, prep, a + pos, arrays, rank, n_scen, request)
+
+            if not (yield from chunks(prep, b - a, f"sweep {prep.leg.name}", save, row0=a)):
                 break
-        if state["status"] == "cancelled":
+        if cancel.is_set():
             break
 
     # -- scoring ----------------------------------------------------------------------------
     t_score = time.perf_counter()
-    yield progress("scoring", 0.0)
+    yield progress("scoring")
     frames, scored = [], []
     for leg_i, prep in enumerate(legs):
         if done_in[leg_i] == 0:
             continue
         arrays = store.load_leg(run_id, leg_i)
         rows = np.arange(len(arrays["status"]))
-        twin = bare_vol[leg_i][_bare_rows(grid, bare_grids[leg_i], rows)]
+        if in_grid:  # twins are the grid's own h = 0 rows (first estimator)
+            idx = list(np.unravel_index(rows, grid.shape))
+            idx[AXES.index("estimator")] = 0 * idx[0]
+            idx[AXES.index("hedge_ratio")] = 0 * idx[0] + grid.hedge_ratio.index(0.0)
+            twin_row = np.ravel_multi_index(idx, grid.shape)
+            known = twin_row < len(rows)
+            twin = np.full(len(rows), np.nan)
+            ok = arrays["status"][twin_row[known]] == K.OK
+            twin[known] = np.where(ok, arrays["annual_volatility"][twin_row[known]], np.nan)
+        elif twin_vol[leg_i] is not None:
+            twin = twin_vol[leg_i][_twin_rows(grid, twins, rows)]
+        else:  # cancelled before the twins of this leg were run
+            twin = np.full(len(rows), np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             arrays["hedge_effectiveness"] = 1.0 - (arrays["annual_volatility"] / twin) ** 2
         arrays["score"] = _score(arrays, request.targets)
@@ -473,16 +541,16 @@ def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
             backend.prepare(K.kernel_args(grid, prep.tables, prep.split, prep.n_days,
                                           prep.n_days, request.blocks,
                                           daily_rf(request.rf, prep.periods), prep.periods))
-            parts = []
-            for a in range(0, len(mine), 1 << 16):
-                if cancel.is_set():
-                    break
-                part = mine[a:a + (1 << 16)]
-                parts.append(backend.run(0, len(part), part))
-                yield progress(f"out-of-sample {prep.leg.name}", 0.0)
-            if len(parts) * (1 << 16) < len(mine) and cancel.is_set():
+            parts = [None] * len(mine)
+
+            def keep(pos, out, took, parts=parts):
+                parts[pos] = out
+
+            if not (yield from chunks(prep, len(mine), f"out-of-sample {prep.leg.name}", keep,
+                                      rows=mine)):
                 break
-            out = _named(np.concatenate(parts, axis=1), request.blocks)
+            out = _named(np.concatenate([p for p in parts if p is not None], axis=1),
+                         request.blocks)
             out["score"] = _score(out, request.targets)
             oos[leg_i] = (mine, out)
         if not cancel.is_set():
@@ -498,18 +566,16 @@ def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
     summary["fingerprint"] = print_
     summary["code_version"] = version
     total_s = time.perf_counter() - t_begin
-    summary["timings"] = {
-        "prepare_s": prepare_s, "kernel_s": state["kernel_s"],
+    summary["timings"] = {  # total_s: all but writing the Parquet file that follows
+        "prepare_s": state["prepare_s"], "kernel_s": state["kernel_s"],
         "score_s": time.perf_counter() - t_score, "total_s": total_s,
-        "config_days": state["config_days"],
-        "config_days_per_s": (state["config_days"] / state["kernel_s"]
-                              if state["kernel_s"] else None),
+        "config_days": config_days(),
+        "config_days_per_s": config_days() / state["kernel_s"] if state["kernel_s"] else None,
     }
     summary["counts"]["done"] = state["done"]
-    if ledger is not None:
-        ledger.progress(run_id, state["done"], state["config_days"], total_s)
-        ledger.finish(run_id, state["status"], summary, elapsed_s=total_s,
-                      per_config=per_config if state["status"] == "done" else None)
+    store.progress(run_id, state["done"], config_days(), total_s)
+    store.finish(run_id, state["status"], summary, elapsed_s=total_s,
+                 per_config=per_config if state["status"] == "done" else None)
     return SweepResult(run_id, state["status"], summary, per_config)
 
 
@@ -549,13 +615,13 @@ def _frame(grid: Grid, prep: PreparedLeg, rows: np.ndarray, arrays: dict) -> pd.
 def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], scored: list,
                rank: int) -> dict:
     n_scen = grid.n_scenarios
-    leaders, trial_sharpes, legs_out = [], [], []
+    leaders, trial_sharpes, legs_out = [], {}, []
     statuses = np.concatenate([a["status"] for *_, a in scored]) if scored else np.array([])
     for leg_i, prep, rows, arrays in scored:
         mine = np.flatnonzero(rows % n_scen == rank)
         ok = mine[arrays["status"][mine] == K.OK]
         root = math.sqrt(prep.periods)
-        trial_sharpes.append(arrays["sharpe"][ok] / root)
+        trial_sharpes[leg_i] = arrays["sharpe"][ok] / root  # per period, as DSR wants
         counts = K.block_counts(prep.n_days - K.first_day(grid, prep.start), request.blocks)
         pbo = None
         if ok.size >= 2:
@@ -576,16 +642,20 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
             "n_days": prep.n_days, "periods_per_year": prep.periods,
             "first_trade_all": prep.dates[first].date(),
             "split": prep.dates[prep.split].date() if prep.split < prep.n_days else None,
-            "configurations_done": len(rows), "pbo": pbo,
+            "configurations_done": len(rows), "trials": len(rows) // n_scen, "pbo": pbo,
+            "impact_warmup_days": prep.start,
         })
         score = np.where(arrays["status"][mine] == K.OK, arrays["score"][mine], -np.inf)
         for j in np.argsort(-score, kind="stable")[:request.top]:
             leaders.append((score[j], leg_i, prep, int(mine[j])))
     leaders.sort(key=lambda x: -x[0])
-    sharpes = np.concatenate(trial_sharpes) if trial_sharpes else np.array([])
     n_trials = int(sum(len(r) // n_scen for _, _, r, _ in scored))
-    variance = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else math.nan
     arrays_of = {leg_i: arrays for leg_i, _, _, arrays in scored}
+
+    def variance(sharpes: np.ndarray) -> float:
+        return float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else math.nan
+
+    pooled = variance(np.concatenate(list(trial_sharpes.values()))) if scored else math.nan
 
     def leader(leg_i: int, prep: PreparedLeg, row: int) -> dict:
         """A leaderboard row: parameters, metrics, deflated Sharpe, every cost scenario."""
@@ -594,10 +664,18 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
         if d["status"] == "ok":
             m = return_moments(_replay(grid, prep, row, request),
                                daily_rf(request.rf, prep.periods))
-            dsr = deflated_sharpe(m["sharpe"], m["n"], m["skew"], m["kurtosis"], variance,
-                                  max(n_trials, 1))
-            d.update(dsr=float(dsr["dsr"]), sr0_annual=float(dsr["sr0"]) * math.sqrt(
-                prep.periods), skew=float(m["skew"]), kurtosis=float(m["kurtosis"]))
+            # the leg's own trials (choosing within a ticker), and every leg's (choosing
+            # across the whole run)
+            mine = deflated_sharpe(m["sharpe"], m["n"], m["skew"], m["kurtosis"],
+                                   variance(trial_sharpes[leg_i]), max(len(arrays["status"])
+                                                                       // n_scen, 1))
+            every = deflated_sharpe(m["sharpe"], m["n"], m["skew"], m["kurtosis"], pooled,
+                                    max(n_trials, 1))
+            root = math.sqrt(prep.periods)
+            d.update(dsr=float(mine["dsr"]), sr0_annual=float(mine["sr0"]) * root,
+                     dsr_all_legs=float(every["dsr"]),
+                     sr0_all_legs_annual=float(every["sr0"]) * root,
+                     skew=float(m["skew"]), kurtosis=float(m["kurtosis"]))
         strategy = row - row % n_scen
         d["scenarios"] = [
             {"cost": grid.cost[s // len(grid.impact)], "impact": grid.impact[s % len(grid.impact)],
@@ -626,7 +704,8 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
                                  "impact": grid.impact[rank % len(grid.impact)]},
                     "by": "target score in-sample (full period) under the costliest scenario",
                     "targets": request.targets.as_dict()},
-        "overfitting": {"trials": n_trials, "sharpe_variance_per_period": variance,
+        "overfitting": {"trials": n_trials, "sharpe_variance_per_period": pooled,
+                        "trials_by_leg": {leg["ticker"]: leg["trials"] for leg in legs_out},
                         "pbo_by_leg": {leg["ticker"]: leg["pbo"] for leg in legs_out}},
         "top": top,
     }

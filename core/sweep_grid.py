@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.backtest import WEIGHTINGS
 from core.errors import DataError
 
 # decoding order of a row index, slowest first; cost and impact innermost
 AXES = ("rebalance", "window", "estimator", "exposure", "hedge_ratio", "drift_band", "cost",
         "impact")
 STRATEGY_AXES = AXES[:6]
-WEIGHTINGS = ("equal", "volume")
 _BASKET = re.compile(r"^(?P<name>[A-Za-z0-9_.^-]+)=(?P<members>[^@]+)(@(?P<weighting>\w+))?$")
 
 
@@ -136,8 +136,8 @@ class Grid:
         need(self.legs, "--tickers", "no long leg: give at least one ticker")
         names = [leg.name for leg in self.legs]
         need(len(set(names)) == len(names), "--tickers", "a long leg is listed twice")
-        need(all(self.hedge not in leg.tickers for leg in self.legs), "--hedge",
-             f"{self.hedge} is also a long leg; hedge with a different ticker")
+        need(all(self.hedge not in (leg.name, *leg.tickers) for leg in self.legs), "--hedge",
+             f"{self.hedge} is also a long leg or basket; hedge with a different ticker")
         for flag, values in (("--rebalance", self.rebalance), ("--window", self.window),
                              ("--estimator", self.estimator), ("--exposure", self.exposure),
                              ("--hedge-ratio", self.hedge_ratio),
@@ -146,7 +146,7 @@ class Grid:
             need(len(values) >= 1, flag, "needs at least one value")
             need(len(set(values)) == len(values), flag, "a value is listed twice")
         need(min(self.rebalance) >= 1, "--rebalance", "periods must be >= 1 day")
-        need(min(self.window) >= 3, "--window", "beta windows must be >= 3 returns")
+        need(min(self.window) >= 2, "--window", "beta windows must be >= 2 returns")
         need(min(self.exposure) > 0, "--exposure", "exposures must be > 0")
         need(min(self.hedge_ratio) >= 0, "--hedge-ratio", "hedge ratios must be >= 0")
         need(min(self.drift_band) >= 0, "--drift-band", "drift bands must be >= 0")

@@ -83,7 +83,7 @@ def add_parsers(sub, parents: Parents) -> dict:
     b.add_argument("--hedge", required=True, metavar="T")
     b.add_argument("--rebalance", required=True, type=whole_arg(1), metavar="P",
                    help="rebalance every P days")
-    b.add_argument("--window", required=True, type=whole_arg(3), metavar="W",
+    b.add_argument("--window", required=True, type=whole_arg(2), metavar="W",
                    help="beta estimation window, daily returns")
     b.add_argument("--exposure", type=number_arg(0, 10, lo_open=True), default=1.0, metavar="k",
                    help="long notional as a multiple of equity (default 1, at most 10)")

@@ -45,13 +45,15 @@ def add_parsers(sub, parents) -> dict:
                    metavar="USD", help="starting capital; matters only for --impact")
     s.add_argument("--rf", type=number_arg(-0.5, 1), default=None, metavar="r",
                    help="annual risk-free rate (default: the config's risk.rf, or 0 with --data)")
-    s.add_argument("--backend", choices=("auto", "cpu", "gpu"), default="auto")
+    s.add_argument("--backend", choices=("auto", "cpu", "gpu"),
+                   help="auto (default): the GPU when CuPy sees one, else the CPU")
     s.add_argument("--top", type=whole_arg(1), default=20, metavar="K")
     s.add_argument("--walk-forward", type=number_arg(0, 0.9), default=0.7, metavar="F",
                    help="in-sample fraction of the walk-forward split (0: off; default 0.7)")
     s.add_argument("--blocks", type=whole_arg(2), default=8, metavar="S",
                    help="CSCV blocks for the probability of backtest overfitting (even)")
-    s.add_argument("--resume", metavar="RUN", help="continue an interrupted or cancelled run")
+    s.add_argument("--resume", metavar="RUN", help="continue an interrupted or cancelled run "
+                   "with its recorded parameters (--top, --walk-forward, --blocks included)")
     s.add_argument("--detach", action="store_true", help="run headless in the background; "
                    "survives logout (follow with hedgedesk runs show RUN)")
     s.add_argument("--ledger", metavar="PATH", help="run ledger database (default: "
@@ -101,6 +103,9 @@ def build_request(args, cfg, rf: float, start, end):
                  else tuple(cfg_sweep.ewma_halflife) if cfg_sweep else (20.0,))
     if min(halflives) <= 0:
         raise HedgedeskError("--halflife: half-lives must be > 0 days")
+    if args.halflife and "ewma" not in kinds:
+        raise HedgedeskError("--halflife: half-lives apply to the EWMA estimator; add "
+                             "--estimator ols,ewma (or ewma)")
     grid = Grid(legs=tuple(parse_leg(t) for t in tickers), hedge=hedge.strip(),
                 estimator=estimators(kinds, halflives), **axes)
     try:
@@ -108,8 +113,8 @@ def build_request(args, cfg, rf: float, start, end):
     except ConfigError as exc:
         raise ConfigError(str(cfg.path), f"sweep.score.{exc.key}", exc.problem) from None
     return SweepRequest(grid, start=start, end=end, rf=rf, capital=args.capital,
-                        backend=args.backend, top=args.top, walk_forward=args.walk_forward,
-                        blocks=args.blocks, targets=targets,
+                        backend=args.backend or "auto", top=args.top,
+                        walk_forward=args.walk_forward, blocks=args.blocks, targets=targets,
                         data=tuple(str(Path(p).resolve()) for p in (args.data or ())))
 
 
@@ -127,6 +132,12 @@ def cmd_sweep(args) -> int:
 
     ledger = _ledger(args)
     if args.resume:
+        given = [f for f in ("tickers", "hedge", *GRID_FLAGS, "estimator", "halflife",
+                             "backend", "start", "end", "rf") if getattr(args, f) is not None]
+        if given:
+            flags = ", ".join("--" + f.replace("_", "-") for f in given)
+            raise HedgedeskError(f"--resume continues the run as it was recorded (grid, dates "
+                                 f"and backend); drop {flags}")
         record = ledger.get(args.resume)
         recorded = SweepRequest.from_dict(record.params)
         paths = args.data or list(recorded.data)
@@ -308,19 +319,20 @@ def format_summary(s: dict) -> str:
         f"{_f(t.get('total_s'), '.2f')} s",
         f"ranked under the costliest scenario: cost {rank['cost']:g}, impact "
         f"{rank['impact']:g}",
-        f"ok {c['ok']:,}  ruined {c['ruined']:,}  undefined beta {c['undefined_beta']:,};"
-        f" DSR deflates by {c['trials']:,} trials",
+        f"ok {c['ok']:,}  ruined {c['ruined']:,}  undefined beta {c['undefined_beta']:,}",
+        f"DSR: deflated by the leg's {c['strategies_per_leg']:,} trials; DSR*: by all "
+        f"{c['trials']:,}",
         "",
-        f"{'#':>2} {'ticker':<7}{'P':>3}{'W':>5} {'est':<7}{'k':>5}{'h':>5}{'d':>5}"
-        f"{'score':>7}{'Sharpe':>7}{'return':>8}{'maxDD':>8}{'DSR':>6}",
+        f"{'#':>2} {'ticker':<6}{'P':>3}{'W':>4} {'est':<7}{'k':>5}{'h':>5}{'d':>5}"
+        f"{'score':>6}{'Sharpe':>7}{'return':>7}{'maxDD':>7}{'DSR':>5}{'DSR*':>5}",
     ]
     for i, r in enumerate(s["top"], 1):
         lines.append(
-            f"{i:>2} {r['ticker'][:6]:<7}{r['rebalance']:>3}{r['window']:>5} "
+            f"{i:>2} {r['ticker'][:5]:<6}{r['rebalance']:>3}{r['window']:>4} "
             f"{_estimator(r)[:6]:<7}{r['exposure']:>5.2f}{r['hedge_ratio']:>5.2f}"
-            f"{r['drift_band']:>5.2f}{_f(r['score'], '.3f'):>7}{_f(r['sharpe'], '.2f'):>7}"
-            f"{_f(r['annual_return'], '.1%'):>8}{_f(r['max_drawdown'], '.1%'):>8}"
-            f"{_f(r.get('dsr'), '.2f'):>6}")
+            f"{r['drift_band']:>5.2f}{_f(r['score'], '.3f'):>6}{_f(r['sharpe'], '.2f'):>7}"
+            f"{_f(r['annual_return'], '.0%'):>7}{_f(r['max_drawdown'], '.0%'):>7}"
+            f"{_f(r.get('dsr'), '.2f'):>5}{_f(r.get('dsr_all_legs'), '.2f'):>5}")
     lines += ["", "best per leg, and the probability of backtest overfitting (PBO) of its grid",
               f"   {'ticker':<7}{'P':>3}{'W':>5} {'est':<7}{'k':>5}{'h':>5}{'Sharpe':>7}"
               f"{'return':>8}{'maxDD':>8}{'DSR':>6}{'PBO':>6}{'P(OOS<0)':>9}"]

@@ -534,7 +534,7 @@ def test_dynamic_beta_hedge_constant_window_names_its_day():
 
 
 @pytest.mark.parametrize(("long", "hedge", "kwargs", "message"), [
-    (["AAPL"], "SP500", {"window": 2}, "window: the beta window must be at least 3 returns, got 2"),
+    (["AAPL"], "SP500", {"window": 1}, "window: the beta window must be at least 2 returns, got 1"),
     (["AAPL"], "SP500", {"rebalance": 0},
      "rebalance: the rebalance period must be at least 1 day, got 0"),
     (["AAPL"], "SP500", {"start": dt.date(2022, 9, 1)},

@@ -162,9 +162,13 @@ SMALL = dict(rebalance=(1, 5), window=(20, 60), exposure=(0.5, 1.0), hedge_ratio
 
 
 # -- 1. every configuration equals the plain dated backtest ----------------------------------
-def test_finished_run_equals_run_backtest_for_every_configuration(market):
+@pytest.mark.parametrize("ratios", [(0.5, 1.0), (0.0, 1.0)], ids=["twin-pass", "twins-in-grid"])
+def test_finished_run_equals_run_backtest_for_every_configuration(market, ratios):
+    """Hedge effectiveness needs each configuration's unhedged twin: a pass of its own, or the
+    grid's own hedge-ratio-0 rows when it has them; both must give run_backtest's figure."""
     legs = (Leg("A", ("A",)), parse_leg("AB=A+B@equal"))
-    grid = Grid(legs=legs, hedge="H", drift_band=(0.0, 0.02), **{**SMALL, "exposure": (1.2,)})
+    grid = Grid(legs=legs, hedge="H", drift_band=(0.0, 0.02),
+                **{**SMALL, "exposure": (1.2,), "hedge_ratio": ratios})
     res = sweep(SweepRequest(grid, backend="cpu", top=6), market)
     assert res.status == "done" and res.run_id is None  # no ledger: kept in memory
 
@@ -286,7 +290,9 @@ def test_cancel_from_another_thread_stops_within_half_a_second(long_market):
         cancel.set()
 
     gen = run_sweep(SweepRequest(BIG, backend="cpu", top=5), long_market, cancel=cancel)
-    events = [next(gen)]  # running: the first chunk is done
+    events = [next(gen)]
+    while not events[-1].phase.startswith("sweep"):  # past the unhedged twins
+        events.append(next(gen))
     timer = threading.Timer(0.3, stop)
     timer.start()
     try:
@@ -303,10 +309,27 @@ def test_cancel_from_another_thread_stops_within_half_a_second(long_market):
     assert all(e.done < BIG.n_rows for e in events + events2)
 
 
+def test_cancel_in_the_unhedged_twins_phase(long_market):
+    """The twins (hedge ratio 0, for hedge effectiveness) run first, in chunks that stream
+    progress and honour a cancel like the sweep's own."""
+    assert 0.0 not in BIG.hedge_ratio  # so the twins are a pass of their own
+    cancel = threading.Event()
+    gen = run_sweep(SweepRequest(BIG, backend="cpu", top=5), long_market, cancel=cancel)
+    first = next(gen)
+    assert first.phase.startswith("unhedged") and first.done == 0
+    cancel.set()
+    t = time.perf_counter()
+    _, _, res = drain(gen)
+    assert time.perf_counter() - t <= 0.5
+    assert res.status == "cancelled" and res.per_config.empty and res.summary["top"] == []
+
+
 def test_cancel_after_the_first_progress(long_market):
     cancel = threading.Event()
     gen = run_sweep(SweepRequest(BIG, backend="cpu", top=5), long_market, cancel=cancel)
     first = next(gen)
+    while not first.phase.startswith("sweep"):
+        first = next(gen)
     cancel.set()
     t = time.perf_counter()
     _, _, res = drain(gen)
@@ -338,8 +361,9 @@ def test_resume_after_cancel_equals_an_uninterrupted_run(market, tmp_path):
 
         cancel = threading.Event()
         gen = run_sweep(request, market, ledger=ledger, cancel=cancel, backend=SlowCpu())
-        for _ in range(2):
-            next(gen)  # two progress events: a few chunks are in the ledger
+        while next(gen).done == 0:  # past the unhedged twins: a few chunks are in the ledger
+            pass
+        next(gen)
         cancel.set()
         b = drain(gen)[2]
         assert b.status == "cancelled"
@@ -451,8 +475,17 @@ def test_dsr_pbo_and_walk_forward(market):
         z = (sr - sr0) * math.sqrt(len(x) - 1) / math.sqrt(1 - skew * sr
                                                            + (kurt - 1) / 4 * sr**2)
         assert 0 <= r["dsr"] <= 1
-        assert r["dsr"] == pytest.approx(norm.cdf(z), rel=1e-6, abs=1e-9)
-        assert r["sr0_annual"] == pytest.approx(sr0 * math.sqrt(252), rel=1e-9)
+        assert r["dsr_all_legs"] == pytest.approx(norm.cdf(z), rel=1e-6, abs=1e-9)
+        # within its own leg: that leg's trials and the variance of their Sharpe ratios
+        own = ranked[ranked["ticker"] == r["ticker"]]["sharpe"].to_numpy() / math.sqrt(252)
+        v, n = float(np.var(own, ddof=1)), grid.n_strategies
+        sr0_leg = math.sqrt(v) * ((1 - g) * norm.ppf(1 - 1 / n)
+                                  + g * norm.ppf(1 - 1 / (n * math.e)))
+        z_leg = (sr - sr0_leg) * math.sqrt(len(x) - 1) / math.sqrt(1 - skew * sr
+                                                                   + (kurt - 1) / 4 * sr**2)
+        assert r["dsr"] == pytest.approx(norm.cdf(z_leg), rel=1e-6, abs=1e-9)
+        assert r["sr0_annual"] == pytest.approx(sr0_leg * math.sqrt(252), rel=1e-9)
+        assert r["sr0_all_legs_annual"] == pytest.approx(sr0 * math.sqrt(252), rel=1e-9)
 
     for leg in s["legs"]:
         p = leg["pbo"]
@@ -537,3 +570,46 @@ def test_walk_forward_out_of_range(fraction):
 def test_blocks_odd_or_out_of_range(blocks):
     with pytest.raises(DataError, match="--blocks"):
         SweepRequest(_grid(), blocks=blocks)
+
+
+# -- the run ledger's guards -----------------------------------------------------------------
+def test_a_run_still_running_is_not_resumed(market, tmp_path):
+    """Two processes on one run would interleave chunks: resuming a live run is refused."""
+    with Ledger(tmp_path / "runs.sqlite") as ledger:
+        run = ledger.create_run(SweepRequest(RESUMABLE, backend="cpu").to_dict(), "fp", "v",
+                                "cpu", "CPU", RESUMABLE.n_rows, 1)  # pid: this process
+        with pytest.raises(HedgedeskError, match="still running"):
+            next(run_sweep(None, market, ledger, resume=run))
+
+
+class FailingCpu(SlowCpu):
+    def run(self, row0, count, rows=None):
+        raise RuntimeError("device lost")
+
+
+def test_a_failure_is_recorded_and_the_run_stays_resumable(market, tmp_path):
+    with Ledger(tmp_path / "runs.sqlite") as ledger:
+        with pytest.raises(RuntimeError, match="device lost"):
+            for _ in run_sweep(SweepRequest(RESUMABLE, backend="cpu"), market, ledger,
+                               backend=FailingCpu()):
+                pass
+        rec = ledger.runs()[0]
+        assert rec.status == "failed" and "device lost" in rec.error
+        done = sweep(None, market, ledger=ledger, resume=rec.id)
+        assert done.status == "done"
+
+
+def test_a_volume_gap_under_market_impact_names_the_ticker_and_day(tmp_path):
+    base = make_market()
+    series = []
+    for t in ("A", "H"):
+        s = base.get(t)
+        volume = np.full(len(s.dates), 1e6)
+        if t == "A":
+            volume[200] = np.nan
+        series.append(Series(t, s.dates, s.close, volume, "test", s.price_field))
+    market = MarketData.from_series(series)
+    grid = Grid(legs=(Leg("A", ("A",)),), hedge="H", rebalance=(5,), window=(20,),
+                impact=(0.0, 0.1))
+    with pytest.raises(DataError, match=r"^A: volume missing .* before \d{4}-\d\d-\d\d"):
+        sweep(SweepRequest(grid, backend="cpu"), market)

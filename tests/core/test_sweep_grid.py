@@ -83,7 +83,7 @@ def test_round_trip_through_a_dict_and_types_are_normalised():
 
 
 @pytest.mark.parametrize(("kw", "flag"), [
-    ({"rebalance": (0,)}, "--rebalance"), ({"window": (2,)}, "--window"),
+    ({"rebalance": (0,)}, "--rebalance"), ({"window": (1,)}, "--window"),
     ({"exposure": (0.0,)}, "--exposure"), ({"hedge_ratio": (-1.0,)}, "--hedge-ratio"),
     ({"drift_band": (-0.1,)}, "--drift-band"), ({"cost": (0.2,)}, "--cost"),
     ({"impact": (-1.0,)}, "--impact"), ({"cost": ()}, "--cost"), ({"window": (20, 20)}, "--window"),

@@ -82,7 +82,7 @@ CAPITAL_IMPACT = 1e8
 
 
 def _grid(impact: bool) -> Grid:
-    return Grid(legs=LEG, hedge="H", rebalance=(1, 5, 21), window=(3, 20, 60),
+    return Grid(legs=LEG, hedge="H", rebalance=(1, 5, 21), window=(2, 3, 20, 60),
                 estimator=(Estimator("ols"), Estimator("ewma", 10.0), Estimator("ewma", 2.5)),
                 exposure=(0.5, 1.0, 2.5), hedge_ratio=(0.0, 0.5, 1.0),
                 drift_band=(0.0, 0.05, 0.2), cost=(0.0, 0.001, 0.01),
@@ -200,7 +200,7 @@ def test_random_configurations_cover_the_corners(random_configs):
     params = [c[3] for c in random_configs]
     seen = {key: {p[key] for p in params} for key in params[0]}
     assert {1, 5, 21} <= seen["rebalance"]
-    assert {3, 20, 60} <= seen["window"]
+    assert {2, 3, 20, 60} <= seen["window"]
     assert {"ols", "ewma"} <= seen["estimator"] and {10.0, 2.5} <= seen["halflife"]
     assert 2.5 in seen["exposure"] and 0.0 in seen["hedge_ratio"]
     assert {0.05, 0.2} <= seen["drift_band"] and {0.001, 0.01} <= seen["cost"]

@@ -214,13 +214,17 @@ def _without_tickers(argv: tuple) -> tuple:
 BAD = {
     "exposure-range": (("--exposure", "1:2"), ["--exposure", "1:2"]),
     "rebalance-zero": (("--rebalance", "0"), ["--rebalance", ">= 1"]),
-    "window-too-small": (("--window", "2"), ["--window", ">= 3"]),
+    "window-too-small": (("--window", "1"), ["--window", ">= 2"]),
     "cost-too-high": (("--cost", "0.5"), ["--cost", "[0, 0.1]"]),
     "unknown-ticker": (("--tickers", "A,ZZZ"), ["ZZZ", "unknown ticker"]),
     "hedge-in-legs": (("--tickers", "A,H"), ["--hedge", "H"]),
     "blocks-odd": (("--blocks", "7"), ["--blocks", "7", "even"]),
     "walk-forward-high": (("--walk-forward", "0.95"), ["--walk-forward", "0.95"]),
     "estimator": (("--estimator", "ols,garch"), ["--estimator", "garch"]),
+    "halflife-without-ewma": (("--halflife", "5"), ["--halflife", "--estimator"]),
+    "basket-named-as-hedge": (("--tickers", "H=A+B"), ["--hedge", "H"]),
+    "resume-with-grid-flags": (("--resume", "last"), ["--resume", "drop", "--tickers",
+                                                      "--window"]),
 }
 
 
@@ -298,7 +302,8 @@ def test_resume_a_cancelled_run(capsys, prices, ledger_path):
     cancel = threading.Event()
     with Ledger(ledger_path) as ledger:
         gen = run_sweep(request, load_paths([prices]), ledger, cancel=cancel, backend=_SlowCpu())
-        next(gen)
+        while next(gen).done == 0:  # past the unhedged twins
+            pass
         cancel.set()
         for _ in gen:
             pass
