@@ -42,6 +42,7 @@ from core.metrics import daily_rf
 from core.sweep_grid import AXES, Grid, Leg
 from core.sweep_score import (
     ScoreTargets,
+    block_sharpe,
     deflated_sharpe,
     pbo_cscv,
     rank_correlation,
@@ -676,6 +677,15 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
                      dsr_all_legs=float(every["dsr"]),
                      sr0_all_legs_annual=float(every["sr0"]) * root,
                      skew=float(m["skew"]), kurtosis=float(m["kurtosis"]))
+            # stability through time: the Sharpe ratio of each CSCV block, annualised
+            counts = K.block_counts(prep.n_days - K.first_day(grid, prep.start), request.blocks)
+            sums = [np.array([[arrays[f"block_sum{k}_{b}"][row] for b in range(request.blocks)]])
+                    for k in (1, 2)]
+            d["sharpe_by_block"] = [
+                float(block_sharpe(arrays["shift"][row:row + 1], *sums, counts,
+                                   np.arange(request.blocks) == b,
+                                   daily_rf(request.rf, prep.periods))[0] * root)
+                for b in range(request.blocks)]
         strategy = row - row % n_scen
         d["scenarios"] = [
             {"cost": grid.cost[s // len(grid.impact)], "impact": grid.impact[s % len(grid.impact)],

@@ -613,3 +613,19 @@ def test_a_volume_gap_under_market_impact_names_the_ticker_and_day(tmp_path):
                 impact=(0.0, 0.1))
     with pytest.raises(DataError, match=r"^A: volume missing .* before \d{4}-\d\d-\d\d"):
         sweep(SweepRequest(grid, backend="cpu"), market)
+
+
+def test_sharpe_by_block_of_the_leaders(market):
+    """Each leader's annualised Sharpe in each CSCV block equals the plain curve's returns
+    on those days (one window, so every configuration's first day is the blocks' first)."""
+    grid = Grid(legs=(Leg("A", ("A",)),), hedge="H", rebalance=(1, 5), window=(40,),
+                hedge_ratio=(0.5, 1.0), cost=(0.0, 0.001))
+    res = sweep(SweepRequest(grid, backend="cpu", top=4, blocks=6), market)
+    for r in res.summary["top"]:
+        run = run_backtest(market, ["A"], "H", r["rebalance"], r["window"], r["exposure"],
+                           r["hedge_ratio"], r["cost"], r["drift_band"])
+        x = run.equity[1:] / run.equity[:-1] - 1.0
+        block = np.arange(len(x)) * 6 // len(x)
+        want = [x[block == b].mean() / x[block == b].std(ddof=1) * math.sqrt(252)
+                for b in range(6)]
+        assert r["sharpe_by_block"] == pytest.approx(want, rel=1e-9)
