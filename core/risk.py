@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.beta import rolling_beta
 from core.config import DeskConfig
 from core.instruments import OPTION
 from core.metrics import (
@@ -36,6 +37,7 @@ from core.valuation import (
 )
 
 ONE_DAY = 1.0 / 365.0
+BETA_HISTORY_WINDOW = 63  # returns in each point of the book's rolling beta (a quarter)
 
 
 def pnl_history(lines: list[Line], state: MarketState) -> np.ndarray:
@@ -68,6 +70,9 @@ class RiskReport:
     performance: Performance  # of the constant-position book over the window
     correlation: pd.DataFrame  # of the book's underlyings' daily returns
     alerts: tuple[str, ...]
+    # rolling OLS beta of the constant-position book on the benchmark (BETA_HISTORY_WINDOW
+    # returns; NaN until a full window): today's book through history, for the sparkline
+    beta_history: np.ndarray
 
     def var(self, method: str, confidence: float) -> TailRisk:
         return next(t for t in self.tail if t.method.startswith(method)
@@ -99,4 +104,6 @@ def risk_report(cfg: DeskConfig, state: MarketState, lines: list[Line] | None = 
     if -perf.max_drawdown > t.max_drawdown:
         alerts.append(f"DRAWDOWN: {perf.max_drawdown:.1%} over the window, limit "
                       f"-{t.max_drawdown:.0%}")
-    return RiskReport(val, state.returns.index, book, tail, perf, corr, tuple(alerts))
+    bench = state.returns[state.benchmark].to_numpy()
+    history = rolling_beta(book, bench, min(BETA_HISTORY_WINDOW, len(book)))
+    return RiskReport(val, state.returns.index, book, tail, perf, corr, tuple(alerts), history)

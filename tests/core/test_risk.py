@@ -317,3 +317,17 @@ def test_cvar_includes_returns_tied_with_the_quantile(tmp_path):
     got = rep.var("historical", 0.95)
     assert (got.var, got.cvar) == (pytest.approx(w["historical"][0], rel=1e-12),
                                    pytest.approx(w["historical"][1], rel=1e-12))
+
+
+def test_demo_beta_history_is_statsmodels_rolling_ols(demo):
+    """The desk's beta sparkline: today's book through history, 63-return OLS windows."""
+    import statsmodels.api as sm
+
+    cfg, state = demo[0], demo[1]
+    rep = risk_report(cfg, state)
+    bench = state.returns[state.benchmark].to_numpy()
+    assert np.isnan(rep.beta_history[:62]).all()
+    for end in (63, 200, len(bench)):
+        x, y = bench[end - 63:end], rep.book_returns[end - 63:end]
+        fit = sm.OLS(y, sm.add_constant(x)).fit()
+        assert rep.beta_history[end - 1] == pytest.approx(fit.params[1], rel=1e-10)
