@@ -327,7 +327,8 @@ def simulate(row, r_long, r_hedge, g_long, g_hedge, betas, res_xbar, res_inv_sxx
             out[BLOCK_SUM1 + b, col] = nan
 
 
-@numba.njit(parallel=True, error_model="numpy", cache=True)
+# nogil: a sweep in a worker thread must not freeze the desk's event loop
+@numba.njit(parallel=True, error_model="numpy", cache=True, nogil=True)
 def _run_cpu(row0, count, rows, r_long, r_hedge, g_long, g_hedge, betas, res_xbar, res_inv_sxx,
              rebalances, windows, n_est, exposures, ratios, bands, costs, impacts, start, stop,
              split, block_from, n_blocks, rf_d, periods, out):

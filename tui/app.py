@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+import numpy as np
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from core.config import DeskConfig
@@ -20,6 +22,8 @@ from core.risk import RiskReport, risk_report
 from core.sources import load_market
 from core.valuation import market_state
 from tui.format import money, num, pct
+from tui.help import HelpScreen
+from tui.sweep_pane import SweepPane
 
 
 def _right(*cells: str) -> list[Text]:
@@ -70,14 +74,30 @@ def monitor_lines(rep: RiskReport, var_limit: float, confidence: float) -> str:
             f"  maxDD {pct(perf.max_drawdown)}")
 
 
+class MonitorsPane(Vertical):
+    """NAV, beta against its target band, Greeks, VaR and drawdown, and the book's rolling beta
+    as a sparkline (today's positions through history)."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Loading market data…", id="summary")
+        with Horizontal(id="beta-row"):
+            yield Static("beta 63d ", id="beta-label")
+            yield Sparkline([], id="beta-spark")
+
+
 class DeskApp(App):
     """hedgedesk's main screen. ``market_loader`` is injectable so tests can pass their own."""
 
     TITLE = "hedgedesk"
     CSS_PATH = "desk.tcss"
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (120, "-wide")]
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("q", "quit", "Quit"),
-        Binding("r", "reload", "Reload data"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("w", "sweep", "Sweep"),
+        Binding("escape", "cancel_sweep", "Cancel sweep", show=False),
+        Binding("f5", "reload", "Reload"),
+        Binding("question_mark", "help", "Help"),
         Binding("tab", "focus_next", "Next pane", show=False),
     ]
 
@@ -86,17 +106,24 @@ class DeskApp(App):
         super().__init__()
         self.cfg = cfg
         self._market_loader = market_loader
+        self.market: MarketData | None = None
         self.report: RiskReport | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Loading market data…", id="summary")
-        holdings = HoldingsPane(id="holdings-pane", classes="pane")
-        holdings.border_title = "Holdings"
-        yield holdings
-        legs = HedgeLegsPane(id="legs-pane", classes="pane")
-        legs.border_title = "Hedge legs"
-        yield legs
+        with Grid(id="desk"):
+            holdings = HoldingsPane(id="holdings-pane", classes="pane")
+            holdings.border_title = "Holdings"
+            yield holdings
+            legs = HedgeLegsPane(id="legs-pane", classes="pane")
+            legs.border_title = "Hedge legs"
+            yield legs
+            monitors = MonitorsPane(id="monitors-pane", classes="pane")
+            monitors.border_title = "Monitors"
+            yield monitors
+            sweep = SweepPane(id="sweep-pane", classes="pane")
+            sweep.border_title = "Sweep"
+            yield sweep
         yield Footer()
 
     def on_mount(self) -> None:
@@ -107,18 +134,49 @@ class DeskApp(App):
         self.query_one("#summary", Static).update("Reloading market data…")
         self.load_desk()
 
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self))
+
+    def action_sweep(self) -> None:
+        pane = self.query_one(SweepPane)
+        if self.cfg.sweep is None:
+            self.notify(escape("the config has no [sweep] table to run"), title="Sweep",
+                        severity="warning")
+        elif self.market is None:
+            self.notify("the market data is still loading", title="Sweep")
+        elif not pane.start(sweep_request(self.cfg), self.market, _ledger()):
+            self.notify("a sweep is already running (Esc cancels it)", title="Sweep")
+
+    def action_cancel_sweep(self) -> None:
+        self.query_one(SweepPane).stop()
+
+    async def action_quit(self) -> None:
+        """Quit; a running sweep is cancelled first so the ledger records it, resumable."""
+        pane = self.query_one(SweepPane)
+        if pane.running:
+            pane.stop()
+            await self.workers.wait_for_complete(
+                [w for w in self.workers if w.group == "sweep"])
+        self.exit()
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def load_desk(self) -> None:
         market = self._market_loader(self.cfg)
         report = risk_report(self.cfg, market_state(self.cfg, market))
+        self.market = market
         self.post_message(DeskLoaded(report, market.notices))
 
     def on_desk_loaded(self, message: DeskLoaded) -> None:
         rep = self.report = message.report
         for notice in message.notices:
-            self.notify(notice, title="Data", severity="warning", timeout=10)
+            self.notify(escape(notice), title="Data", severity="warning", timeout=10)
         self.query_one("#summary", Static).update(
             monitor_lines(rep, self.cfg.targets.var_limit, self.cfg.risk.var_confidence))
+        history = rep.beta_history[np.isfinite(rep.beta_history)]
+        self.query_one("#beta-spark", Sparkline).data = list(history)
+        self.query_one("#beta-label", Static).update(
+            f"beta 63d {num(history.min()) if history.size else '—'}.."
+            f"{num(history.max()) if history.size else '—'} ")
         holdings = self.query_one("#holdings", DataTable)
         legs = self.query_one("#legs", DataTable)
         holdings.clear()
@@ -144,10 +202,37 @@ class DeskApp(App):
             self.query_one("#leg-note", Static).update(f"{p.line.name}: {p.line.price_note()}")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            error = event.worker.error
-            self.query_one("#summary", Static).update(f"Could not load the desk: {error}")
-            self.notify(str(error), title="Error", severity="error", timeout=15)
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if event.worker.group == "sweep":
+            self.query_one(SweepPane).failed(error)
+            self.notify(escape(str(error)), title="Sweep failed", severity="error", timeout=15)
+            return
+        self.query_one("#summary", Static).update(f"Could not load the desk: {error}")
+        self.notify(escape(str(error)), title="Error", severity="error", timeout=15)
+
+
+def sweep_request(cfg: DeskConfig):
+    """The config's [sweep] grid as a request (its score targets, the risk-free rate)."""
+    from core.sweep import SweepRequest
+    from core.sweep_grid import Grid, estimators, parse_leg
+    from core.sweep_score import ScoreTargets
+
+    s = cfg.sweep
+    grid = Grid(legs=tuple(parse_leg(t) for t in s.long), hedge=s.hedge,
+                rebalance=s.rebalance, window=s.window,
+                estimator=estimators(s.estimator, s.ewma_halflife), exposure=s.exposure,
+                hedge_ratio=s.hedge_ratio, drift_band=s.drift_band, cost=s.cost,
+                impact=s.impact)
+    return SweepRequest(grid, start=cfg.data.start, end=cfg.data.end, rf=cfg.risk.rf,
+                        targets=ScoreTargets(**s.score))
+
+
+def _ledger():
+    from core.sweep_ledger import Ledger
+
+    return Ledger()
 
 
 def _terms(ln) -> str:

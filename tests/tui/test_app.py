@@ -56,8 +56,10 @@ async def test_keyboard_moves_and_reloads(cfg):
         assert holdings.cursor_row == 2
         await pilot.press("tab")
         assert app.focused is app.query_one("#legs", DataTable)
-        await pilot.press("r")
+        first = app.report
+        await pilot.press("f5")
         await _loaded(app, pilot)
+        assert app.report is not first  # recomputed from freshly loaded data
         assert app.query_one("#holdings", DataTable).row_count == len(cfg.book.holdings)
         await pilot.press("q")
     assert app.return_code == 0

@@ -1,0 +1,133 @@
+"""The desk's four panes, its sweep pane driven by the keyboard, and the help screen."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from textual.widgets import DataTable, Sparkline, Static
+
+from core.config import load_config, resolve_config_path
+from core.sweep import CpuBackend
+from core.sweep_ledger import Ledger
+from tui.app import DeskApp, sweep_request
+from tui.help import HelpScreen
+from tui.sweep_pane import SweepPane
+
+PANES = ("#holdings-pane", "#legs-pane", "#monitors-pane", "#sweep-pane")
+
+
+@pytest.fixture
+def cfg():
+    return load_config(resolve_config_path())
+
+
+class SlowCpu(CpuBackend):
+    """The CPU kernel slowed to 0.2 ms a configuration, so a sweep lasts long enough to
+    interact with (the chunks still adapt to about 0.1 s each)."""
+
+    def run(self, row0, count, rows=None):
+        time.sleep(count * 2e-4)
+        return super().run(row0, count, rows)
+
+
+async def _loaded(app, pilot):
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize(("size", "columns"), [((80, 24), 1), ((120, 40), 2)])
+async def test_four_panes_complete_at_80x24_and_two_columns_when_wide(cfg, size, columns):
+    app = DeskApp(cfg)
+    async with app.run_test(size=size) as pilot:
+        await _loaded(app, pilot)
+        regions = [app.query_one(p).region for p in PANES]
+        for pane, r in zip(PANES, regions, strict=True):
+            assert r.height >= 4 and r.bottom <= size[1] - 1, pane  # above the footer
+        assert len({r.x for r in regions}) == columns
+        assert app.query_one("#holdings", DataTable).row_count == len(cfg.book.holdings)
+
+
+async def test_monitors_show_the_beta_band_and_the_rolling_beta(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        rep = app.report
+        text = str(app.query_one("#summary", Static).render())
+        b = rep.valuation.beta_status
+        assert f"beta {b.beta:+.2f}" in text and f"{b.target:.2f} ± {b.band:.2f}" in text
+        assert ("BREACH" in text) == b.breach
+        assert "VaR 95% 1d hist" in text
+        spark = app.query_one("#beta-spark", Sparkline)
+        want = rep.beta_history[np.isfinite(rep.beta_history)]
+        assert list(spark.data) == pytest.approx(list(want)) and len(want) > 100
+
+
+async def test_w_runs_the_config_sweep_and_shows_the_leaders(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _loaded(app, pilot)
+        await pilot.press("w")
+        await _loaded(app, pilot)
+        pane = app.query_one(SweepPane)
+        assert not pane.running and pane.result.status == "done"
+        status = str(app.query_one("#sweep-status", Static).render())
+        assert pane.result.run_id in status and "done" in status
+        best = str(app.query_one("#sweep-best", Static).render()).splitlines()
+        top = pane.result.summary["top"][:5]
+        assert len(best) == len(top) == 5
+        assert all(f"score {r['score']:.3f}" in line for r, line in zip(top, best, strict=True))
+        with Ledger() as ledger:
+            assert ledger.get(pane.result.run_id).status == "done"
+
+
+async def test_escape_cancels_a_running_sweep_and_keys_stay_answered(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        pane = app.query_one(SweepPane)
+        with Ledger() as ledger:
+            assert pane.start(sweep_request(cfg), app.market, ledger, backend=SlowCpu())
+            await pilot.pause(0.5)
+            assert pane.running
+            holdings = app.query_one("#holdings", DataTable)
+            holdings.focus()
+            t = time.perf_counter()
+            await pilot.press("down")
+            answered = time.perf_counter() - t
+            assert holdings.cursor_row == 1
+            assert answered < 0.5  # generous: the figure itself is measured by a benchmark
+            await pilot.press("escape")
+            await _loaded(app, pilot)
+            assert not pane.running and pane.result.status == "cancelled"
+            assert 0 < pane.result.summary["counts"]["done"] < pane.result.summary[
+                "counts"]["configurations"]
+            assert ledger.get(pane.result.run_id).status == "cancelled"
+
+
+async def test_quitting_during_a_sweep_cancels_it_and_keeps_it_resumable(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        ledger = Ledger()
+        app.query_one(SweepPane).start(sweep_request(cfg), app.market, ledger,
+                                       backend=SlowCpu())
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+q")
+    run = ledger.runs()[0]
+    assert run.status == "cancelled" and 0 < run.n_done < run.n_configs
+    ledger.close()
+
+
+async def test_help_lists_every_key(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(app.screen._lines)
+        for binding in app.BINDINGS:
+            assert binding.description in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
