@@ -1,9 +1,13 @@
-"""The desk: the book's holdings, hedge legs and monitors on real prices, computed in a worker."""
+"""The desk: the book's holdings, hedge legs and monitors on real prices, computed in a worker.
+
+The engine (pandas, scipy, numba) is imported inside the workers, not here: the first paint
+waits only for Textual and the config (bench/startup.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from rich.markup import escape
@@ -17,13 +21,19 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from core.config import DeskConfig
-from core.market_data import MarketData
-from core.risk import RiskReport, risk_report
-from core.sources import load_market
-from core.valuation import market_state
 from tui.format import money, num, pct
 from tui.help import HelpScreen
 from tui.sweep_pane import SweepPane
+
+if TYPE_CHECKING:
+    from core.market_data import MarketData
+    from core.risk import RiskReport
+
+
+def load_market(cfg: DeskConfig) -> MarketData:
+    from core.sources import load_market
+
+    return load_market(cfg)
 
 
 def _right(*cells: str) -> list[Text]:
@@ -128,7 +138,8 @@ class DeskApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.cfg.book.name} — {self.cfg.path.name}"
-        self.load_desk()
+        # paint first: the load's imports (pandas, scipy) would hold the GIL against it
+        self.call_after_refresh(self.load_desk)
 
     def action_reload(self) -> None:
         self.query_one("#summary", Static).update("Reloading market data…")
@@ -161,6 +172,9 @@ class DeskApp(App):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def load_desk(self) -> None:
+        from core.risk import risk_report
+        from core.valuation import market_state
+
         market = self._market_loader(self.cfg)
         report = risk_report(self.cfg, market_state(self.cfg, market))
         self.market = market

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import work
@@ -18,8 +19,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
-from core.sweep import Progress, SweepRequest, SweepResult, run_sweep
 from tui.format import num
+
+if TYPE_CHECKING:  # the engine (numba) loads with the first sweep, not with the desk
+    from core.sweep import Progress, SweepRequest, SweepResult
 
 IDLE = "No sweep running. w: run the config's [sweep] grid"
 
@@ -87,6 +90,8 @@ class SweepPane(Vertical):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def _run(self, request, market, ledger, backend) -> None:
+        from core.sweep import run_sweep
+
         gen = run_sweep(request, market, ledger, cancel=self.cancel, backend=backend)
         try:
             while True:

@@ -11,9 +11,10 @@ from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.market_data import MarketData
-from core.price_files import read_csv
+if TYPE_CHECKING:  # pandas loads with the data, not with the config (the desk paints first)
+    from core.market_data import MarketData
 
 SOURCE = "demo (skfolio 1.12.2, BSD-3)"
 _FILES = {
@@ -34,6 +35,9 @@ def demo_config_path() -> Path:
 
 @lru_cache(maxsize=1)
 def load_demo() -> MarketData:
+    from core.market_data import MarketData
+    from core.price_files import read_csv
+
     series = []
     for name, field in _FILES.items():
         for s in read_csv(demo_dir() / name):
