@@ -20,6 +20,7 @@ def cfg():
 
 
 async def _loaded(app, pilot):
+    await pilot.pause()  # the load starts after the first paint
     await app.workers.wait_for_complete()
     await pilot.pause()
 

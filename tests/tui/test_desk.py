@@ -33,6 +33,7 @@ class SlowCpu(CpuBackend):
 
 
 async def _loaded(app, pilot):
+    await pilot.pause()  # the load starts after the first paint
     await app.workers.wait_for_complete()
     await pilot.pause()
 
