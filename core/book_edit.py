@@ -76,6 +76,11 @@ class BookEditor:
         return self._state.cfg
 
     @property
+    def saved_config(self) -> DeskConfig:
+        """The config as last saved (or loaded): what edits are measured against."""
+        return self._saved.cfg
+
+    @property
     def shocks(self) -> dict[str, float]:
         """What-if price moves by ticker (or "market"), applied when valuing, never saved."""
         return dict(self._state.shocks)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -278,3 +278,16 @@ def contract_price(code: str, cfg: DeskConfig, state: MarketState) -> tuple[floa
                         "scale = 1.0 } to the config")
     return (proxy.scale * state.closes[proxy.underlying], proxy.underlying,
             state.betas[proxy.underlying])
+
+
+def shocked_state(state: MarketState, shocks: Mapping[str, float]) -> MarketState:
+    """The as-of closes moved by what-if shocks: a ticker by its own shock, else by its beta
+    times the ``"market"`` shock (the benchmark by the market shock itself). The history is
+    unchanged: VaR and drawdown stay those of today's positions over the past window."""
+    if not shocks:
+        return state
+    market = shocks.get("market", 0.0)
+    closes = {t: c * (1.0 + shocks.get(t, market if t == state.benchmark
+                                        else state.betas.get(t, 1.0) * market))
+              for t, c in state.closes.items()}
+    return replace(state, closes=closes)

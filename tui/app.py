@@ -6,6 +6,7 @@ waits only for Textual and the config (bench/startup.py).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -16,16 +17,21 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
+from core.book_edit import EDITABLE
 from core.config import DeskConfig
+from core.errors import HedgedeskError
+from tui.edit import ADD_FIELDS, ADD_HELP, FormScreen
 from tui.format import money, num, pct
 from tui.help import HelpScreen
 from tui.sweep_pane import SweepPane
 
 if TYPE_CHECKING:
+    from core.book_edit import BookEditor
     from core.market_data import MarketData
     from core.risk import RiskReport
 
@@ -49,6 +55,15 @@ class DeskLoaded(Message):
         self.notices = notices
 
 
+class Recomputed(Message):
+    """The book's figures after a what-if edit (``cfg``: the config they were computed for)."""
+
+    def __init__(self, report: RiskReport, cfg: DeskConfig):
+        super().__init__()
+        self.report = report
+        self.cfg = cfg
+
+
 class HoldingsPane(Vertical):
     def compose(self) -> ComposeResult:
         table = DataTable(id="holdings", cursor_type="row", zebra_stripes=True)
@@ -64,22 +79,47 @@ class HedgeLegsPane(Vertical):
         yield Static("", id="leg-note")  # how the highlighted leg is priced (proxy, modelled)
 
 
-def monitor_lines(rep: RiskReport, var_limit: float, confidence: float) -> str:
-    """Three lines: NAV and beta against target, Greeks, VaR and history. Words and arrows
-    carry every alert, never colour alone."""
+def _money(x: float) -> str:
+    return money(x, signed=True)
+
+
+def _signed(x: float) -> str:
+    return num(x, signed=True)
+
+
+def _change(now: float, saved: float | None, fmt: Callable[[float], str]) -> str:
+    """`` (Δ +x)`` against the saved book, when an edit moved the figure."""
+    if saved is None or abs(now - saved) <= 1e-9 * max(1.0, abs(saved)):
+        return ""
+    return f" (Δ{fmt(now - saved)})"
+
+
+def monitor_lines(rep: RiskReport, var_limit: float, confidence: float,
+                  saved: RiskReport | None = None) -> str:
+    """Three lines: NAV and beta against target, Greeks, VaR and history, each figure an edit
+    moved marked with its change against ``saved`` (the saved book). Words and arrows carry
+    every alert, never colour alone."""
     val = rep.valuation
     b = val.beta_status
-    status = b.describe() if b.breach else f"ok, target {b.target:.2f} ± {b.band:.2f}"
+    arrow = "↑" if b.deviation > 0 else "↓"
+    status = (f"BREACH {arrow} target {b.target:.2f} ± {b.band:.2f}" if b.breach
+              else f"ok: target {b.target:.2f} ± {b.band:.2f}")
     var = rep.var("historical", confidence)
     var_flag = " BREACH" if var.var > var_limit else ""
     perf = rep.performance
-    return (f"As of {val.asof}  NAV {money(val.nav)}  beta {num(b.beta, signed=True)} "
-            f"({status})\n"
-            f"Delta$ {money(val.total('dollar_delta'), signed=True)}  Gamma/1% "
-            f"{money(val.total('gamma_1pct_usd'), signed=True)}  Vega/pt "
+    old = saved.valuation if saved else None
+    old_var = saved.var("historical", confidence).var if saved else None
+    old_delta = old.total("dollar_delta") if old else None
+    return (f"NAV {money(val.nav)}{_change(val.nav, old.nav if old else None, _money)}  beta "
+            f"{num(b.beta, signed=True)}"
+            f"{_change(b.beta, old.beta_status.beta if old else None, _signed)} {status}\n"
+            f"Delta$ {money(val.total('dollar_delta'), signed=True)}"
+            f"{_change(val.total('dollar_delta'), old_delta, _money)}"
+            f"  Gamma/1% {money(val.total('gamma_1pct_usd'), signed=True)}  Vega/pt "
             f"{money(val.total('vega_1pt_usd'), signed=True)}  Theta/day "
             f"{money(val.total('theta_1d_usd'), signed=True)}\n"
-            f"VaR {confidence:.0%} 1d hist {pct(var.var, 2)}{var_flag} (limit "
+            f"VaR {confidence:.0%} 1d hist {pct(var.var, 2)}{var_flag}"
+            f"{_change(var.var, old_var, lambda x: ('+' if x > 0 else '') + pct(x, 2))} (limit "
             f"{pct(var_limit, 2)}) CVaR {pct(var.cvar, 2)}  vol {pct(perf.annual_volatility)}"
             f"  maxDD {pct(perf.max_drawdown)}")
 
@@ -106,9 +146,19 @@ class DeskApp(App):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("w", "sweep", "Sweep"),
         Binding("escape", "cancel_sweep", "Cancel sweep", show=False),
-        Binding("f5", "reload", "Reload"),
+        Binding("f5", "reload", "Reload", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("tab", "focus_next", "Next pane", show=False),
+        Binding("e", "edit", "Edit"),
+        Binding("a", "add", "Add", show=False),
+        Binding("d", "delete", "Delete row", show=False),
+        Binding("plus,equals_sign", "nudge(1)", "Size +", show=False),
+        Binding("minus", "nudge(-1)", "Size -", show=False),
+        Binding("x", "shock", "Price shock", show=False),
+        Binding("u", "undo", "Undo"),
+        Binding("ctrl+r", "redo", "Redo", show=False),
+        Binding("s", "save", "Save"),
+        Binding("r", "revert", "Revert to saved", show=False),
     ]
 
     def __init__(self, cfg: DeskConfig,
@@ -118,6 +168,8 @@ class DeskApp(App):
         self._market_loader = market_loader
         self.market: MarketData | None = None
         self.report: RiskReport | None = None
+        self.saved_report: RiskReport | None = None  # the saved book's, for change markers
+        self._editor: BookEditor | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -176,16 +228,26 @@ class DeskApp(App):
         from core.valuation import market_state
 
         market = self._market_loader(self.cfg)
-        report = risk_report(self.cfg, market_state(self.cfg, market))
         self.market = market
-        self.post_message(DeskLoaded(report, market.notices))
+        self.post_message(DeskLoaded(risk_report(self.cfg, market_state(self.cfg, market)),
+                                     market.notices))
 
     def on_desk_loaded(self, message: DeskLoaded) -> None:
-        rep = self.report = message.report
         for notice in message.notices:
             self.notify(escape(notice), title="Data", severity="warning", timeout=10)
+        self.saved_report = message.report
+        if self._editor is not None and (self._editor.dirty or self._editor.shocks):
+            self.recompute()  # fresh data under the edits still in force
+        self._show(message.report)
+        self.query_one("#holdings", DataTable).focus()
+
+    def _show(self, rep: RiskReport) -> None:
+        """Fill the panes from a report; rows an edit changed are marked with *."""
+        self.report = rep
+        self.query_one("#monitors-pane").border_title = f"Monitors · as of {rep.valuation.asof}"
         self.query_one("#summary", Static).update(
-            monitor_lines(rep, self.cfg.targets.var_limit, self.cfg.risk.var_confidence))
+            monitor_lines(rep, self.cfg.targets.var_limit, self.cfg.risk.var_confidence,
+                          self.saved_report if rep is not self.saved_report else None))
         history = rep.beta_history[np.isfinite(rep.beta_history)]
         self.query_one("#beta-spark", Sparkline).data = list(history)
         self.query_one("#beta-label", Static).update(
@@ -193,22 +255,170 @@ class DeskApp(App):
             f"{num(history.max()) if history.size else '—'} ")
         holdings = self.query_one("#holdings", DataTable)
         legs = self.query_one("#legs", DataTable)
+        rows = holdings.cursor_row, legs.cursor_row
         holdings.clear()
         legs.clear()
+        edited = self._edited_rows()
         for i, p in enumerate(rep.valuation.positions):
             ln = p.line
+            name = f"*{ln.name}" if i in edited else ln.name
             if ln.is_hedge:
-                legs.add_row(ln.name, *_right(num(ln.quantity, 0, signed=True),
+                legs.add_row(name, *_right(num(ln.quantity, 0, signed=True),
                                               money(p.notional, signed=True),
                                               money(p.dollar_delta, signed=True),
                                               money(p.beta_dollars, signed=True)),
                              _terms(ln), key=str(i))
             else:
-                holdings.add_row(ln.name, *_right(num(ln.quantity, 0), num(p.unit_price),
-                                                  money(p.market_value), pct(p.weight),
-                                                  num(p.beta), money(p.pnl, signed=True)),
+                holdings.add_row(name, *_right(num(ln.quantity, 0), num(p.unit_price),
+                                               money(p.market_value), pct(p.weight),
+                                               num(p.beta), money(p.pnl, signed=True)),
                                  key=str(i))
-        holdings.focus()
+        for table, row in zip((holdings, legs), rows, strict=True):
+            if table.row_count:
+                table.move_cursor(row=min(row, table.row_count - 1))
+        changes = self._editor.changes() if self._editor else []
+        shocks = self._editor.shocks if self._editor else {}
+        marks = ([f"edited: {len(changes)} change(s)"] if changes else []) + (
+            [", ".join(f"{t} {v:+.1%}" for t, v in shocks.items()) + " shocked"]
+            if shocks else [])
+        self.sub_title = " — ".join([self.cfg.book.name, self.cfg.path.name, *marks])
+
+    # -- what-if editing ---------------------------------------------------------------------
+    @property
+    def editor(self) -> BookEditor:
+        if self._editor is None:
+            from core.book_edit import BookEditor
+
+            self._editor = BookEditor(self.cfg)
+        return self._editor
+
+    def _edited_rows(self) -> set[int]:
+        """Position indices (holdings first) whose row differs from the saved book's."""
+        if self._editor is None or not self._editor.dirty:
+            return set()
+        saved = self._editor.saved_config.book
+        now = self.cfg.book
+        n = len(now.holdings)
+        out = {i for i, h in enumerate(now.holdings)
+               if i >= len(saved.holdings) or h != saved.holdings[i]}
+        return out | {n + i for i, leg in enumerate(now.hedges)
+                      if i >= len(saved.hedges) or leg != saved.hedges[i]}
+
+    def _selected(self) -> tuple[str, int] | None:
+        """("holding" | "hedge", index in the book) of the focused table's cursor row."""
+        table = self.focused
+        if not isinstance(table, DataTable) or not table.row_count or self.report is None:
+            return None
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        i = int(key)
+        n = len(self.cfg.book.holdings)
+        return ("holding", i) if i < n else ("hedge", i - n)
+
+    def _apply(self, edit: Callable[[], DeskConfig]) -> None:
+        """Run an edit; on success recompute in a worker. Raises HedgedeskError (forms show
+        it and stay open)."""
+        if self.market is None:
+            raise HedgedeskError("the market data is still loading")
+        self.cfg = edit()
+        self.recompute()
+
+    def _act(self, edit: Callable[[], DeskConfig | None]) -> None:
+        """A key's edit: an error becomes a notification."""
+        try:
+            self._apply(edit)
+        except HedgedeskError as exc:
+            self.notify(escape(str(exc)), title="Not applied", severity="error", timeout=10)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="recompute")
+    def recompute(self) -> None:
+        from core.risk import risk_report
+        from core.valuation import market_state, shocked_state
+
+        cfg = self.cfg
+        state = shocked_state(market_state(cfg, self.market), self.editor.shocks)
+        self.post_message(Recomputed(risk_report(cfg, state), cfg))
+
+    def on_recomputed(self, message: Recomputed) -> None:
+        if message.cfg is self.cfg:  # a later edit's result is on its way otherwise
+            self._show(message.report)
+
+    def action_edit(self) -> None:
+        sel = self._selected()
+        if sel is None:
+            return
+        kind, i = sel
+        row = (self.cfg.book.holdings if kind == "holding" else self.cfg.book.hedges)[i]
+        fields = {f: _text(getattr(row, f)) for f in EDITABLE[kind]}
+        underlying = row.ticker if kind == "holding" else row.underlying
+        fields["price shock"] = _text(self.editor.shocks.get(underlying))
+
+        def apply(values: dict[str, str]) -> None:
+            def edit() -> DeskConfig:
+                cfg = self.cfg
+                for f, v in values.items():
+                    if v == fields[f]:
+                        continue
+                    cfg = (self.editor.shock(underlying, v or 0) if f == "price shock"
+                           else self.editor.set_field(kind, i, f, v))
+                return cfg
+            self._apply(edit)
+
+        name = row.ticker if kind == "holding" else row.name
+        self.push_screen(FormScreen(f"Edit {kind} {name}", fields, apply,
+                                    "price shock: a fraction of the underlying's price "
+                                    "(-0.1 = -10 %), blank for none"))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_edit()  # enter on a row edits it
+
+    def action_add(self) -> None:
+        def apply(values: dict[str, str]) -> None:
+            v = {k: _typed(k, x.strip()) for k, x in values.items() if x.strip()}
+            kind = v.pop("kind", "")
+            if kind == "holding":
+                self._apply(lambda: self.editor.add_holding(v.get("underlying", ""),
+                                                            v.get("quantity", "")))
+            else:
+                self._apply(lambda: self.editor.add_hedge({"instrument": kind, **v}))
+
+        self.push_screen(FormScreen("Add a holding or a hedge leg",
+                                    dict.fromkeys(ADD_FIELDS, ""), apply, ADD_HELP))
+
+    def action_shock(self) -> None:
+        def apply(values: dict[str, str]) -> None:
+            self._apply(lambda: self.editor.shock(values["ticker"], values["shock"] or 0))
+
+        self.push_screen(FormScreen("Price shock", {"ticker": "market", "shock": ""}, apply,
+                                    "a ticker, or market (every underlying by its beta); "
+                                    "shock as a fraction, -0.1 = -10 %; 0 removes it"))
+
+    def action_delete(self) -> None:
+        if sel := self._selected():
+            self._act(lambda: self.editor.delete(*sel))
+
+    def action_nudge(self, step: int) -> None:
+        if sel := self._selected():
+            self._act(lambda: self.editor.nudge(*sel, step))
+
+    def action_undo(self) -> None:
+        self._act(lambda: self.editor.undo() or self.cfg)
+
+    def action_redo(self) -> None:
+        self._act(lambda: self.editor.redo() or self.cfg)
+
+    def action_revert(self) -> None:
+        self._act(self.editor.revert)
+
+    def action_save(self) -> None:
+        try:
+            self.cfg = self.editor.save()
+        except HedgedeskError as exc:
+            self.notify(escape(str(exc)), title="Not saved", severity="error", timeout=15)
+            return
+        self.saved_report = self.report
+        if self.report is not None:
+            self._show(self.report)
+        self.notify(escape(f"saved to {self.cfg.path}"), title="Book")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "legs" and self.report and event.row_key.value is not None:
@@ -247,6 +457,23 @@ def _ledger():
     from core.sweep_ledger import Ledger
 
     return Ledger()
+
+
+def _typed(field: str, text: str):
+    """A form's text as the TOML value the config loader expects (numbers, dates); text that
+    does not parse is passed on, so the loader's message names the field."""
+    try:
+        if field in ("quantity", "strike", "volatility"):
+            return float(text)
+        if field == "expiry":
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    return text
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
 
 
 def _terms(ln) -> str:

@@ -485,3 +485,25 @@ def test_leg_without_close_on_asof_raises(tmp_path):
     with pytest.raises(DataError, match="as-of") as err:
         market_state(cfg, market)
     assert "CCC" in str(err.value) and str(prices.index[-1].date()) in str(err.value)
+
+
+def test_shocked_state_moves_closes_like_a_scenario():
+    """A ticker's own shock, else beta x the market shock; valuing the shocked state equals
+    valuing the original with the same per-ticker shocks (value_lines' own path)."""
+    from core.config import load_config, resolve_config_path
+    from core.sources import load_market
+    from core.valuation import book_lines, market_state, shocked_state, value_lines
+
+    cfg = load_config(resolve_config_path())
+    state = market_state(cfg, load_market(cfg))
+    shocks = {"market": -0.10, "AAPL": 0.05}
+    moved = shocked_state(state, shocks)
+    per_ticker = {t: 0.05 if t == "AAPL" else -0.10 if t == state.benchmark
+                  else state.betas[t] * -0.10 for t in state.closes}
+    for t, c in state.closes.items():
+        assert moved.closes[t] == pytest.approx(c * (1 + per_ticker[t]), rel=1e-15)
+    lines = book_lines(cfg)
+    a = value_lines(lines, moved, cfg.book.cash)
+    b = value_lines(lines, state, cfg.book.cash, shocks=per_ticker)
+    assert a.nav == pytest.approx(b.nav, rel=1e-12)
+    assert shocked_state(state, {}) is state
