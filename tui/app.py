@@ -87,6 +87,10 @@ def _signed(x: float) -> str:
     return num(x, signed=True)
 
 
+def _signed_pct(x: float) -> str:
+    return ("+" if x > 0 else "") + pct(x, 2)
+
+
 def _change(now: float, saved: float | None, fmt: Callable[[float], str]) -> str:
     """`` (Δ +x)`` against the saved book, when an edit moved the figure."""
     if saved is None or abs(now - saved) <= 1e-9 * max(1.0, abs(saved)):
@@ -118,10 +122,10 @@ def monitor_lines(rep: RiskReport, var_limit: float, confidence: float,
             f"  Gamma/1% {money(val.total('gamma_1pct_usd'), signed=True)}  Vega/pt "
             f"{money(val.total('vega_1pt_usd'), signed=True)}  Theta/day "
             f"{money(val.total('theta_1d_usd'), signed=True)}\n"
-            f"VaR {confidence:.0%} 1d hist {pct(var.var, 2)}{var_flag}"
-            f"{_change(var.var, old_var, lambda x: ('+' if x > 0 else '') + pct(x, 2))} (limit "
-            f"{pct(var_limit, 2)}) CVaR {pct(var.cvar, 2)}  vol {pct(perf.annual_volatility)}"
-            f"  maxDD {pct(perf.max_drawdown)}")
+            f"VaR {confidence:.0%} 1d hist {pct(var.var, 2)}"
+            f"{_change(var.var, old_var, _signed_pct)}{var_flag} lim {pct(var_limit, 2)} "
+            f"CVaR {pct(var.cvar, 2)} vol {pct(perf.annual_volatility)} "
+            f"maxDD {pct(perf.max_drawdown)}")  # fits 78 columns even with BREACH and a Δ
 
 
 class MonitorsPane(Vertical):

@@ -22,8 +22,9 @@ def key_lines(app: App) -> list[str]:
     lines = []
     for binding in app.BINDINGS:
         b = binding if isinstance(binding, Binding) else Binding(*binding)
-        key = app.get_key_display(b)
-        lines.append(f"{key:>12}  {b.description or b.action}")
+        keys = " / ".join(app.get_key_display(Binding(k, b.action))
+                          for k in b.key.split(","))
+        lines.append(f"{keys:>12}  {b.description or b.action}")
     lines += [f"{k:>12}  {what}" for k, what in WIDGET_KEYS]
     return lines
 
