@@ -132,3 +132,20 @@ async def test_help_lists_every_key(cfg):
             assert binding.description in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_breach_is_spelled_out_under_no_color(monkeypatch, tmp_path):
+    """With NO_COLOR=1 the alert still reads: the word BREACH and an arrow, never colour."""
+    from core.demo import demo_config_path
+
+    text = demo_config_path().read_text().replace("beta = 0.50                 #",
+                                                  "beta = 0.90                 #")
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = DeskApp(load_config(path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        assert app.no_color
+        line = str(app.query_one("#summary", Static).render()).splitlines()[0]
+        assert "BREACH ↓ target 0.90 ± 0.05" in line
