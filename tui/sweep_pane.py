@@ -78,6 +78,7 @@ class SweepPane(Vertical):
         self.backend = f"{backend.name}: {backend.device}"
         self.cancel = threading.Event()
         self.running = True
+        self.query_one("#sweep-bar", ProgressBar).display = True
         self.query_one("#sweep-status", Static).update(f"starting on {self.backend}…")
         self._run(request, market, ledger, backend)
         return True
