@@ -151,6 +151,8 @@ class DeskApp(App):
         Binding("w", "sweep", "Sweep"),
         Binding("escape", "cancel_sweep", "Cancel sweep", show=False),
         Binding("f5", "reload", "Reload", show=False),
+        Binding("g", "data", "Data", show=False),
+        Binding("c", "scenarios", "Scenarios", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("e", "edit", "Edit"),
@@ -203,6 +205,28 @@ class DeskApp(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self))
+
+    def action_data(self) -> None:
+        if self.market is None:
+            self.notify("the market data is still loading", title="Data")
+            return
+        from tui.data_screen import DataScreen
+
+        self.push_screen(DataScreen(self.cfg, self.market))
+
+    def action_scenarios(self) -> None:
+        if self.market is None:
+            self.notify("the market data is still loading", title="Scenarios")
+            return
+        from tui.scenarios_screen import ScenariosScreen
+
+        self.push_screen(ScenariosScreen(self.cfg, self.market,
+                                         self._editor.shocks if self._editor else {}))
+
+    def on_data_screen_fetched(self, message) -> None:
+        """New data fetched on the Data screen: value the book on it."""
+        self.market = message.market
+        self.load_desk()
 
     def action_sweep(self) -> None:
         pane = self.query_one(SweepPane)

@@ -149,3 +149,32 @@ async def test_breach_is_spelled_out_under_no_color(monkeypatch, tmp_path):
         assert app.no_color
         line = str(app.query_one("#summary", Static).render()).splitlines()[0]
         assert "BREACH ↓ target 0.90 ± 0.05" in line
+
+
+async def test_g_opens_the_data_screen(cfg):
+    from tui.data_screen import DataScreen
+
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, DataScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DataScreen)
+
+
+async def test_c_opens_scenarios_for_the_edited_book(cfg):
+    from tui.scenarios_screen import ScenariosScreen
+
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        await pilot.press("plus", "c")
+        await _loaded(app, pilot)
+        assert isinstance(app.screen, ScenariosScreen)
+        assert app.screen.cfg.book == app.cfg.book != cfg.book  # the what-if book
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ScenariosScreen)
