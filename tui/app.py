@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from core.book_edit import EDITABLE
+from core.clock import ReplayClock, at
 from core.config import DeskConfig
 from core.errors import HedgedeskError
 from tui.edit import ADD_FIELDS, ADD_HELP, FormScreen
@@ -56,12 +57,12 @@ class DeskLoaded(Message):
 
 
 class Recomputed(Message):
-    """The book's figures after a what-if edit (``cfg``: the config they were computed for)."""
+    """The book's figures after an edit or a replay step (``generation``: of the request)."""
 
-    def __init__(self, report: RiskReport, cfg: DeskConfig):
+    def __init__(self, report: RiskReport, generation: int):
         super().__init__()
         self.report = report
-        self.cfg = cfg
+        self.generation = generation
 
 
 class HoldingsPane(Vertical):
@@ -153,6 +154,12 @@ class DeskApp(App):
         Binding("f5", "reload", "Reload", show=False),
         Binding("g", "data", "Data", show=False),
         Binding("c", "scenarios", "Scenarios", show=False),
+        Binding("p", "replay", "Replay / pause", show=False),
+        Binding("full_stop", "replay_step(1)", "Replay: next day", show=False),
+        Binding("comma", "replay_step(-1)", "Replay: previous day", show=False),
+        Binding("right_square_bracket", "replay_speed(True)", "Replay faster", show=False),
+        Binding("left_square_bracket", "replay_speed(False)", "Replay slower", show=False),
+        Binding("L", "live", "Back to live", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("e", "edit", "Edit"),
@@ -176,6 +183,10 @@ class DeskApp(App):
         self.report: RiskReport | None = None
         self.saved_report: RiskReport | None = None  # the saved book's, for change markers
         self._editor: BookEditor | None = None
+        self.clock: ReplayClock | None = None  # replaying history, else None (latest close)
+        self._replay_timer = None
+        self._generation = 0  # of the newest recompute request
+        self._in_flight = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -357,18 +368,92 @@ class DeskApp(App):
         except HedgedeskError as exc:
             self.notify(escape(str(exc)), title="Not applied", severity="error", timeout=10)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="recompute")
     def recompute(self) -> None:
+        """Value the current book (edits, shocks, replay day) in a worker; only the newest
+        request's result is shown."""
+        self._generation += 1
+        self._in_flight = True
+        view = self.cfg if self.clock is None else at(self.cfg, self.clock.day)
+        self._recompute(view, self._generation)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="recompute")
+    def _recompute(self, cfg: DeskConfig, generation: int) -> None:
         from core.risk import risk_report
         from core.valuation import market_state, shocked_state
 
-        cfg = self.cfg
         state = shocked_state(market_state(cfg, self.market), self.editor.shocks)
-        self.post_message(Recomputed(risk_report(cfg, state), cfg))
+        self.post_message(Recomputed(risk_report(cfg, state), generation))
 
     def on_recomputed(self, message: Recomputed) -> None:
-        if message.cfg is self.cfg:  # a later edit's result is on its way otherwise
+        if message.generation == self._generation:  # else a newer result is on its way
+            self._in_flight = False
             self._show(message.report)
+
+    # -- market clock: replay ----------------------------------------------------------------
+    def action_replay(self) -> None:
+        """Start the replay (a year back), or pause and resume it."""
+        if self.market is None:
+            self.notify("the market data is still loading", title="Replay")
+            return
+        if self.clock is None:
+            try:
+                self.clock = ReplayClock.for_desk(self.cfg, self.market)
+            except HedgedeskError as exc:
+                self.notify(escape(str(exc)), title="Replay", severity="error")
+                return
+            self.recompute()
+        if self._replay_timer is None:
+            self._replay_timer = self.set_interval(1.0 / self.clock.speed, self._tick)
+        else:
+            self._pause()
+        self._show_clock()
+
+    def _pause(self) -> None:
+        if self._replay_timer is not None:
+            self._replay_timer.stop()
+            self._replay_timer = None
+
+    def _tick(self) -> None:
+        if self._in_flight:  # the last day is still being valued: the replay waits for it
+            return
+        if self.clock.at_end:
+            self._pause()
+        else:
+            self.clock.step()
+            self.recompute()
+        self._show_clock()
+
+    def action_replay_step(self, sessions: int) -> None:
+        if self.clock is not None:
+            self._pause()
+            self.clock.step(sessions)
+            self.recompute()
+            self._show_clock()
+
+    def action_replay_speed(self, faster: bool) -> None:
+        if self.clock is None:
+            return
+        self.clock.faster() if faster else self.clock.slower()
+        if self._replay_timer is not None:
+            self._pause()
+            self._replay_timer = self.set_interval(1.0 / self.clock.speed, self._tick)
+        self._show_clock()
+
+    def action_live(self) -> None:
+        """Leave the replay: back to the latest close."""
+        if self.clock is not None:
+            self._pause()
+            self.clock = None
+            self.recompute()
+            self._show_clock()
+
+    def _show_clock(self) -> None:
+        pane = self.query_one("#monitors-pane")
+        if self.clock is None:
+            pane.border_subtitle = ""
+            return
+        state = "▶" if self._replay_timer is not None else "❚❚ paused"
+        pane.border_subtitle = f"REPLAY {self.clock.day} {state} x{self.clock.speed:g}"
 
     def action_edit(self) -> None:
         sel = self._selected()

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable, Sparkline, Static
 
 from core.config import load_config, resolve_config_path
+from core.risk import risk_report
 from core.sweep import CpuBackend
 from core.sweep_ledger import Ledger
 from tui.app import DeskApp, sweep_request
@@ -178,3 +179,32 @@ async def test_c_opens_scenarios_for_the_edited_book(cfg):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, ScenariosScreen)
+
+
+async def test_replay_steps_the_as_of_date_and_back_to_live(cfg):
+    """p starts a replay a year back; the monitors value the book on each replay day exactly
+    as core does for that as-of; , and . step; L returns to the latest close."""
+    from core.clock import at
+    from core.sources import load_market
+    from core.valuation import market_state
+
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        latest = app.report.valuation.asof
+        await pilot.press("p")
+        await pilot.pause(0.3)
+        await pilot.press("p")  # pause
+        await _loaded(app, pilot)
+        day = app.clock.day
+        assert day < latest and "REPLAY" in app.query_one("#monitors-pane").border_subtitle
+        await pilot.press("full_stop", "full_stop", "comma")
+        await _loaded(app, pilot)
+        assert app.clock.index == app.clock.sessions.index(day) + 1
+        want = market_state(at(cfg, app.clock.day), load_market(cfg))
+        assert app.report.valuation.asof == app.clock.day == want.asof
+        assert app.report.valuation.nav == pytest.approx(
+            risk_report(at(cfg, app.clock.day), want).valuation.nav, rel=1e-12)
+        await pilot.press("L")
+        await _loaded(app, pilot)
+        assert app.clock is None and app.report.valuation.asof == latest
