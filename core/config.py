@@ -21,6 +21,7 @@ from core.errors import ConfigError
 from core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER
 
 SOURCES = ("demo", "files", "yahoo")
+MIN_REFRESH = 10.0  # seconds: live polling faster than this only annoys Yahoo
 ESTIMATORS = ("ols", "ewma")
 
 
@@ -33,6 +34,7 @@ class DataConfig:
     end: dt.date | None
     benchmark: str
     universe: tuple[str, ...]
+    refresh: float = 0.0  # seconds between live Yahoo polls on the desk (0: off)
 
 
 @dataclass(frozen=True)
@@ -383,8 +385,11 @@ def _data(t: _Table, base: Path) -> DataConfig:
     start, end = t.date("start", None), t.date("end", None)
     if start and end and start > end:
         raise t.fail("end", end.isoformat(), f"a date on or after start ({start})")
+    refresh = t.number("refresh", 0.0, lo=0.0)
+    if 0 < refresh < MIN_REFRESH:
+        raise t.fail("refresh", refresh, f"0 (off) or at least {MIN_REFRESH:g} seconds")
     return DataConfig(source, paths, tickers, start, end, t.ticker("benchmark"),
-                      t.strings("universe", []))
+                      t.strings("universe", []), refresh)
 
 
 def _risk(t: _Table) -> RiskConfig:
@@ -609,7 +614,7 @@ def parse_config(text: str, path: Path) -> DeskConfig:
     return DeskConfig(
         path=path,
         data=_data(top.table("data", ("source", "paths", "tickers", "start", "end", "benchmark",
-                                      "universe")), path.parent),
+                                      "universe", "refresh")), path.parent),
         risk=_risk(top.table("risk", ("rf", "rate", "beta_window", "var_confidence",
                                       "var_window"))),
         targets=_targets(top.table("targets", ("beta", "beta_band", "volatility", "var_limit",

@@ -65,6 +65,12 @@ class Recomputed(Message):
         self.generation = generation
 
 
+class LiveStatus(Message):
+    def __init__(self, note: str):
+        super().__init__()
+        self.note = note
+
+
 class HoldingsPane(Vertical):
     def compose(self) -> ComposeResult:
         table = DataTable(id="holdings", cursor_type="row", zebra_stripes=True)
@@ -175,10 +181,14 @@ class DeskApp(App):
     ]
 
     def __init__(self, cfg: DeskConfig,
-                 market_loader: Callable[[DeskConfig], MarketData] = load_market):
+                 market_loader: Callable[[DeskConfig], MarketData] = load_market,
+                 fetcher: Callable | None = None):
         super().__init__()
         self.cfg = cfg
         self._market_loader = market_loader
+        self._fetcher = fetcher  # core.yahoo.fetch unless a test passes its own
+        self._live_timer = None
+        self.live_note = ""  # "live, updated 14:02" or "STALE since 14:03: why"
         self.market: MarketData | None = None
         self.report: RiskReport | None = None
         self.saved_report: RiskReport | None = None  # the saved book's, for change markers
@@ -275,6 +285,9 @@ class DeskApp(App):
         for notice in message.notices:
             self.notify(escape(notice), title="Data", severity="warning", timeout=10)
         self.saved_report = message.report
+        d = self.cfg.data
+        if self._live_timer is None and d.source == "yahoo" and d.refresh > 0:
+            self._live_timer = self.set_interval(d.refresh, self.poll_live)
         if self._editor is not None and (self._editor.dirty or self._editor.shocks):
             self.recompute()  # fresh data under the edits still in force
         self._show(message.report)
@@ -447,10 +460,35 @@ class DeskApp(App):
             self.recompute()
             self._show_clock()
 
+    # -- market clock: live ------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="live")
+    def poll_live(self) -> None:
+        """Fetch the config's tickers from Yahoo and revalue; a failure keeps the last figures
+        and marks them STALE (never an error dialog: the network comes and goes)."""
+        from core.yahoo import fetch
+
+        d = self.cfg.data
+        when = dt.datetime.now().strftime("%H:%M")
+        try:
+            (self._fetcher or fetch)(d.tickers, d.start, d.end)
+            market = self._market_loader(self.cfg)
+        except HedgedeskError as exc:
+            self.post_message(LiveStatus(f"STALE since {when}: {exc}"))
+            return
+        self.market = market
+        self.post_message(LiveStatus(f"live, updated {when}"))
+        self.call_from_thread(self.recompute)
+
+    def on_live_status(self, message: LiveStatus) -> None:
+        if message.note.startswith("STALE") and self.live_note.startswith("STALE"):
+            return  # keep the time it went stale
+        self.live_note = message.note
+        self._show_clock()
+
     def _show_clock(self) -> None:
         pane = self.query_one("#monitors-pane")
         if self.clock is None:
-            pane.border_subtitle = ""
+            pane.border_subtitle = self.live_note[:60]
             return
         state = "▶" if self._replay_timer is not None else "❚❚ paused"
         pane.border_subtitle = f"REPLAY {self.clock.day} {state} x{self.clock.speed:g}"

@@ -208,3 +208,37 @@ async def test_replay_steps_the_as_of_date_and_back_to_live(cfg):
         await pilot.press("L")
         await _loaded(app, pilot)
         assert app.clock is None and app.report.valuation.asof == latest
+
+
+async def test_live_mode_marks_stale_when_a_refresh_fails(tmp_path):
+    """source = "yahoo" with data.refresh polls Yahoo; a failed poll keeps the figures and
+    says STALE with the time it went stale and why; the next good poll clears it."""
+    from core.demo import demo_config_path, load_demo
+    from core.errors import DataError
+
+    text = demo_config_path().read_text().replace(
+        'source = "demo"', 'source = "yahoo"\nrefresh = 10').replace(
+        'tickers = []', 'tickers = ["AAPL", "SP500"]')
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    calls = []
+
+    def fetcher(tickers, start, end):
+        calls.append(tuple(tickers))
+        if len(calls) == 1:
+            raise DataError("yahoo", "download failed: no network")
+
+    app = DeskApp(load_config(path), market_loader=lambda cfg: load_demo(), fetcher=fetcher)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        assert app._live_timer is not None  # polling every 10 s
+        before = app.report
+        app.poll_live()
+        await _loaded(app, pilot)
+        subtitle = app.query_one("#monitors-pane").border_subtitle
+        assert subtitle.startswith("STALE since") and "no network" in subtitle
+        assert app.report is before  # the last figures stay on screen
+        app.poll_live()
+        await _loaded(app, pilot)
+        assert app.query_one("#monitors-pane").border_subtitle.startswith("live, updated")
+        assert calls == [("AAPL", "SP500")] * 2
