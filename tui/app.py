@@ -7,14 +7,15 @@ waits only for Textual and the config (bench/startup.py).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from rich.markup import escape
 from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.coordinate import Coordinate
@@ -160,6 +161,7 @@ class DeskApp(App):
         Binding("f5", "reload", "Reload", show=False),
         Binding("g", "data", "Data", show=False),
         Binding("c", "scenarios", "Scenarios", show=False),
+        Binding("b", "backtest", "Backtest", show=False),
         Binding("p", "replay", "Replay / pause", show=False),
         Binding("full_stop", "replay_step(1)", "Replay: next day", show=False),
         Binding("comma", "replay_step(-1)", "Replay: previous day", show=False),
@@ -215,6 +217,16 @@ class DeskApp(App):
             yield sweep
         yield Footer()
 
+    def get_system_commands(self, screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p) offers every desk action by name, with its key."""
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            if b.description and b.action not in ("quit", "focus_next"):
+                keys = " / ".join(self.get_key_display(Binding(k, b.action))
+                                  for k in b.key.split(","))
+                yield SystemCommand(b.description, f"key: {keys}",
+                                    partial(self.run_action, b.action))
+
     def on_mount(self) -> None:
         self.sub_title = f"{self.cfg.book.name} — {self.cfg.path.name}"
         # paint first: the load's imports (pandas, scipy) would hold the GIL against it
@@ -243,6 +255,14 @@ class DeskApp(App):
 
         self.push_screen(ScenariosScreen(self.cfg, self.market,
                                          self._editor.shocks if self._editor else {}))
+
+    def action_backtest(self) -> None:
+        if self.market is None:
+            self.notify("the market data is still loading", title="Backtest")
+            return
+        from tui.backtest_screen import BacktestScreen
+
+        self.push_screen(BacktestScreen(self.cfg, self.market))
 
     def on_data_screen_fetched(self, message) -> None:
         """New data fetched on the Data screen: value the book on it."""

@@ -242,3 +242,20 @@ async def test_live_mode_marks_stale_when_a_refresh_fails(tmp_path):
         await _loaded(app, pilot)
         assert app.query_one("#monitors-pane").border_subtitle.startswith("live, updated")
         assert calls == [("AAPL", "SP500")] * 2
+
+
+async def test_command_palette_offers_every_action(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for b in app.BINDINGS:
+            if b.action not in ("quit", "focus_next"):
+                assert b.description in titles, b.description
+        scenarios = next(c for c in app.get_system_commands(app.screen)
+                         if c.title == "Scenarios")
+        await scenarios.callback()
+        await pilot.pause()
+        from tui.scenarios_screen import ScenariosScreen
+
+        assert isinstance(app.screen, ScenariosScreen)

@@ -1,0 +1,139 @@
+"""The backtest screen, by keys: its figures and rebalance rows equal core's run_backtest for the
+parameters on screen, an edit re-runs, a bad request is a message, never a crash."""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App
+from textual.widgets import DataTable, Input, Static
+
+from core.backtest import run_backtest
+from core.config import load_config, resolve_config_path
+from core.sources import load_market
+from tui.backtest_screen import BacktestScreen
+
+
+@pytest.fixture(scope="module")
+def desk():
+    """The demo config and its market data (local files: no network)."""
+    cfg = load_config(resolve_config_path())
+    return cfg, load_market(cfg)
+
+
+class Host(App):
+    def __init__(self, screen: BacktestScreen):
+        super().__init__()
+        self.backtest = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.backtest)
+
+
+async def settle(app, pilot):
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def witness(cfg, market, **changes):
+    """Core's result for the screen's default parameters, computed here from scratch."""
+    params = {"long": [cfg.book.holdings[0].ticker], "hedge": cfg.data.benchmark,
+              "rebalance": 5, "window": 60, **changes}
+    return run_backtest(market, rf=cfg.risk.rf, start=cfg.data.start, end=cfg.data.end,
+                        **params)
+
+
+def expected_lines(res) -> list[str]:
+    """The CLI's figure lines (``hedgedesk backtest``), written out independently."""
+    m = res.metrics
+    return [f"{label:<10} return {d['annual_return']:7.2%}  vol {d['annual_volatility']:6.2%}  "
+            f"Sharpe {d['sharpe']:5.2f}  max DD {d['max_drawdown']:7.2%}"
+            for label, d in (("hedged", m), ("unhedged", m["unhedged"]),
+                             ("benchmark", m["benchmark"]))]
+
+
+def text(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def table_rows(app) -> list[tuple[str, str]]:
+    table = app.screen.query_one("#bt-table", DataTable)
+    return [(str(r[0]), str(r[1])) for r in (table.get_row_at(i) for i in range(table.row_count))]
+
+
+def core_rows(res) -> list[tuple[str, str]]:
+    return [(str(d.date()), f"{b:+.3f}") for d, b in res.rebalances["beta"].items()]
+
+
+async def retype(pilot, app, field: str, value: str) -> None:
+    """Focus a form field, replace its text by keys, press enter."""
+    app.screen.query_one(f"#bt-{field}", Input).focus()
+    await pilot.pause()
+    await pilot.press("end", *["backspace"] * 12, *value, "enter")
+    await settle(app, pilot)
+
+
+async def test_figures_and_rebalances_equal_core_and_an_edit_reruns(desk):
+    cfg, market = desk
+    app = Host(BacktestScreen(cfg, market))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        res = witness(cfg, market)
+        shown = text(app, "#bt-metrics")
+        for line in expected_lines(res):
+            assert line in shown
+        rebal = res.rebalances
+        assert f"{int(rebal['traded'].sum())} trades over {len(rebal)} scheduled" in shown
+        assert table_rows(app) == core_rows(res)  # one row per scheduled rebalance
+        assert str(res.dates[0].date()) in text(app, "#bt-title")
+
+        await retype(pilot, app, "window", "120")
+        res120 = witness(cfg, market, window=120)
+        shown = text(app, "#bt-metrics")
+        for line in expected_lines(res120):
+            assert line in shown
+        assert table_rows(app) == core_rows(res120)
+        assert len(res120.rebalances) != len(rebal)  # the witness tells the windows apart
+
+        # v swaps the chart at 80 columns: one shows, the other is hidden
+        equity, beta = (app.screen.query_one(f"#bt-{c}") for c in ("equity", "beta"))
+        app.screen.query_one("#bt-table", DataTable).focus()
+        assert equity.display and not beta.display
+        await pilot.press("v")
+        assert beta.display and not equity.display
+
+
+async def test_preset_params_and_errors_stay_in_the_screen(desk):
+    cfg, market = desk
+    app = Host(BacktestScreen(cfg, market, {"long": ["MSFT", "JPM"], "rebalance": 21,
+                                            "cost": 0.0005}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        res = witness(cfg, market, long=["MSFT", "JPM"], rebalance=21, cost=0.0005)
+        for line in expected_lines(res):
+            assert line in text(app, "#bt-metrics")
+
+        # an edit without enter re-runs once typing pauses
+        app.screen.query_one("#bt-rebalance", Input).focus()
+        await pilot.press("end", "backspace", "backspace", "1", "0")
+        await pilot.pause(1.0)
+        await settle(app, pilot)
+        res = witness(cfg, market, long=["MSFT", "JPM"], rebalance=10, cost=0.0005)
+        for line in expected_lines(res):
+            assert line in text(app, "#bt-metrics")
+
+        await retype(pilot, app, "hedge", "NOPE")
+        shown = text(app, "#bt-metrics")
+        assert shown.startswith("error: NOPE") and "unknown ticker" in shown
+        assert app.screen.query_one("#bt-table", DataTable).row_count == 0  # nothing stale
+
+        await retype(pilot, app, "hedge", cfg.data.benchmark)
+        await retype(pilot, app, "window", "99999")
+        assert "too little history" in text(app, "#bt-metrics")
+        await retype(pilot, app, "window", "6o")
+        assert "W: expected a whole number" in text(app, "#bt-metrics")
+
+        assert app.is_running and isinstance(app.screen, BacktestScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, BacktestScreen)
