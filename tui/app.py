@@ -162,6 +162,7 @@ class DeskApp(App):
         Binding("g", "data", "Data", show=False),
         Binding("c", "scenarios", "Scenarios", show=False),
         Binding("b", "backtest", "Backtest", show=False),
+        Binding("o", "optimizer", "Optimiser", show=False),
         Binding("p", "replay", "Replay / pause", show=False),
         Binding("full_stop", "replay_step(1)", "Replay: next day", show=False),
         Binding("comma", "replay_step(-1)", "Replay: previous day", show=False),
@@ -263,6 +264,14 @@ class DeskApp(App):
         from tui.backtest_screen import BacktestScreen
 
         self.push_screen(BacktestScreen(self.cfg, self.market))
+
+    def action_optimizer(self) -> None:
+        if self.market is None:
+            self.notify("the market data is still loading", title="Optimiser")
+            return
+        from tui.optimizer_screen import OptimizerScreen
+
+        self.push_screen(OptimizerScreen(self.cfg, self.market))
 
     def on_data_screen_fetched(self, message) -> None:
         """New data fetched on the Data screen: value the book on it."""
