@@ -82,7 +82,9 @@ class HoldingsPane(Vertical):
 class HedgeLegsPane(Vertical):
     def compose(self) -> ComposeResult:
         table = DataTable(id="legs", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Leg", "Qty", "Notional", "Delta $", "Beta $", "Terms")
+        # at 80 columns the first six show; the rest scroll in (right arrow) or show when wide
+        table.add_columns("Leg", "Qty", "Notional", "Delta $", "Beta $", "Terms", "Kind",
+                          "Side", "Gamma/1%", "Vega/pt", "Theta/day")
         yield table
         yield Static("", id="leg-note")  # how the highlighted leg is priced (proxy, modelled)
 
@@ -163,6 +165,7 @@ class DeskApp(App):
         Binding("c", "scenarios", "Scenarios", show=False),
         Binding("b", "backtest", "Backtest", show=False),
         Binding("o", "optimizer", "Optimiser", show=False),
+        Binding("W", "sweep_screen", "Sweep screen", show=False),
         Binding("p", "replay", "Replay / pause", show=False),
         Binding("full_stop", "replay_step(1)", "Replay: next day", show=False),
         Binding("comma", "replay_step(-1)", "Replay: previous day", show=False),
@@ -273,6 +276,15 @@ class DeskApp(App):
 
         self.push_screen(OptimizerScreen(self.cfg, self.market))
 
+    def action_sweep_screen(self) -> None:
+        if self.market is None:
+            self.notify("the market data is still loading", title="Sweep")
+            return
+        from tui.sweep_screen import SweepScreen
+
+        self.push_screen(SweepScreen(self.cfg, self.market,
+                                     result=self.query_one(SweepPane).result))
+
     def on_data_screen_fetched(self, message) -> None:
         """New data fetched on the Data screen: value the book on it."""
         self.market = message.market
@@ -293,11 +305,14 @@ class DeskApp(App):
 
     async def action_quit(self) -> None:
         """Quit; a running sweep is cancelled first so the ledger records it, resumable."""
+        from tui.sweep_screen import SweepScreen
+
         pane = self.query_one(SweepPane)
-        if pane.running:
-            pane.stop()
-            await self.workers.wait_for_complete(
-                [w for w in self.workers if w.group == "sweep"])
+        for screen in self.screen_stack:
+            if isinstance(screen, SweepScreen):
+                screen.stop()
+        pane.stop()
+        await self.workers.wait_for_complete([w for w in self.workers if w.group == "sweep"])
         self.exit()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
@@ -348,7 +363,10 @@ class DeskApp(App):
                                               money(p.notional, signed=True),
                                               money(p.dollar_delta, signed=True),
                                               money(p.beta_dollars, signed=True)),
-                             _terms(ln), key=str(i))
+                             _terms(ln), ln.kind, "long" if ln.quantity > 0 else "short",
+                             *_right(money(p.gamma_1pct_usd, signed=True),
+                                     money(p.vega_1pt_usd, signed=True),
+                                     money(p.theta_1d_usd, signed=True)), key=str(i))
             else:
                 holdings.add_row(name, *_right(num(ln.quantity, 0), num(p.unit_price),
                                                money(p.market_value), pct(p.weight),

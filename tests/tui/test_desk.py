@@ -259,3 +259,17 @@ async def test_command_palette_offers_every_action(cfg):
         from tui.scenarios_screen import ScenariosScreen
 
         assert isinstance(app.screen, ScenariosScreen)
+
+
+async def test_shift_w_opens_the_sweep_screen_on_the_desk_run(cfg):
+    from tui.sweep_screen import SweepScreen
+
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        await pilot.press("w")
+        await _loaded(app, pilot)
+        await pilot.press("W")
+        await _loaded(app, pilot)
+        assert isinstance(app.screen, SweepScreen)
+        assert app.screen.run_id == app.query_one(SweepPane).result.run_id
