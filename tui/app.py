@@ -27,7 +27,7 @@ from core.book_edit import EDITABLE
 from core.clock import ReplayClock, at
 from core.config import DeskConfig
 from core.errors import HedgedeskError
-from tui.edit import ADD_FIELDS, ADD_HELP, FormScreen
+from tui.edit import KIND_FIELDS, KIND_NOTES, FormScreen, PickScreen
 from tui.format import money, num, pct
 from tui.help import HelpScreen
 from tui.sweep_pane import SweepPane
@@ -570,17 +570,25 @@ class DeskApp(App):
         self.action_edit()  # enter on a row edits it
 
     def action_add(self) -> None:
-        def apply(values: dict[str, str]) -> None:
-            v = {k: _typed(k, x.strip()) for k, x in values.items() if x.strip()}
-            kind = v.pop("kind", "")
-            if kind == "holding":
-                self._apply(lambda: self.editor.add_holding(v.get("underlying", ""),
-                                                            v.get("quantity", "")))
-            else:
-                self._apply(lambda: self.editor.add_hedge({"instrument": kind, **v}))
+        """Pick the kind of row from a list, then fill that kind's fields."""
+        def form(kind: str | None) -> None:
+            if kind is None:
+                return
 
-        self.push_screen(FormScreen("Add a holding or a hedge leg",
-                                    dict.fromkeys(ADD_FIELDS, ""), apply, ADD_HELP))
+            def apply(values: dict[str, str]) -> None:
+                v = {k: _typed(k, x.strip()) for k, x in values.items() if x.strip()}
+                if kind == "holding":
+                    self._apply(lambda: self.editor.add_holding(
+                        v.get("ticker", ""), v.get("quantity", ""), v.get("cost_basis")))
+                else:
+                    self._apply(lambda: self.editor.add_hedge({"instrument": kind, **v}))
+
+            self.push_screen(FormScreen(f"Add a {kind}", dict.fromkeys(KIND_FIELDS[kind], ""),
+                                        apply, KIND_NOTES[kind]))
+
+        self.push_screen(PickScreen("Add: what kind of row?",
+                                    {k: KIND_NOTES[k].split(";")[0] for k in KIND_FIELDS}),
+                         form)
 
     def action_shock(self) -> None:
         def apply(values: dict[str, str]) -> None:
@@ -661,7 +669,8 @@ def _typed(field: str, text: str):
     """A form's text as the TOML value the config loader expects (numbers, dates); text that
     does not parse is passed on, so the loader's message names the field."""
     try:
-        if field in ("quantity", "strike", "volatility"):
+        if field in ("quantity", "strike", "volatility", "cost_basis", "dividend_yield",
+                     "multiplier"):
             return float(text)
         if field == "expiry":
             return dt.date.fromisoformat(text)

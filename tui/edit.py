@@ -1,4 +1,4 @@
-"""What-if forms: edit the selected row's fields, add a leg, shock a price.
+"""What-if forms: edit the selected row's fields, add a row (picked by kind), shock a price.
 
 Each form collects text and hands it to an ``apply`` callback (the desk's, which calls
 ``core.book_edit.BookEditor``); a validation error is shown in the form, which stays open, so a
@@ -14,16 +14,52 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 from core.errors import HedgedeskError
 
-# fields of a new leg, in the order asked; blank ones are left to the config's defaults
-ADD_FIELDS = ("kind", "name", "underlying", "quantity", "contract", "right", "strike",
-              "expiry", "volatility")
-ADD_HELP = ("kind: holding, future, option, equity, crypto or fx. A holding needs underlying "
-            "(its ticker) and quantity; a future a contract (ES, NQ, ...); an option right, "
-            "strike, expiry (YYYY-MM-DD) and volatility.")
+# the fields each kind of new row asks for; blank ones are left to the config's defaults
+KIND_FIELDS = {
+    "holding": ("ticker", "quantity", "cost_basis"),
+    "future": ("name", "underlying", "quantity", "contract"),
+    "option": ("name", "underlying", "quantity", "right", "strike", "expiry", "volatility",
+               "dividend_yield", "model"),
+    "equity": ("name", "underlying", "quantity"),
+    "crypto": ("name", "underlying", "quantity"),
+    "fx": ("name", "underlying", "quantity", "multiplier"),
+}
+KIND_NOTES = {
+    "holding": "shares of a ticker in the data; cost basis per share, for P&L",
+    "future": "whole contracts, negative to sell; contract: ES, MES, NQ, MNQ, GC, CL, 6E, BTC, "
+              "MBT; priced from the underlying's close",
+    "option": "whole contracts; right call or put; expiry YYYY-MM-DD; volatility 0.2 = 20 %; "
+              "model bsm (default) or black76",
+    "equity": "units of a ticker held as a hedge (an inverse ETF, say)",
+    "crypto": "units of a coin in the data",
+    "fx": "units of a currency pair in the data",
+}
+
+
+class PickScreen(ModalScreen[str | None]):
+    """Pick a kind from a list (arrows and enter); dismisses with the pick, or None on Esc."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str, options: dict[str, str]):
+        super().__init__()
+        self.title_text = title
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Static(self.title_text, classes="form-title", markup=False)
+            yield OptionList(*(Option(f"{k:<8} {note}", id=k)
+                               for k, note in self.options.items()), id="pick")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
 
 
 def _field_id(name: str) -> str:

@@ -119,9 +119,13 @@ async def test_market_shock_and_a_new_leg(cfg):
                                            {"market": -0.1})).valuation.nav, rel=1e-12)
         assert "market -10.0% shocked" in app.sub_title
 
-        await pilot.press("a")
+        await pilot.press("a")  # the kind is picked from a list: holding, future, ...
+        await pilot.pause()
+        await pilot.press("down", "enter")
+        await pilot.pause()
         form = app.screen
-        for name, value in {"kind": "future", "name": "ES more", "underlying": "SP500",
+        assert isinstance(form, FormScreen) and form.title_text == "Add a future"
+        for name, value in {"name": "ES more", "underlying": "SP500",
                             "quantity": "-1", "contract": "ES"}.items():
             form.query_one(f"#field-{name}", Input).value = value
         await pilot.press("enter")
@@ -152,3 +156,26 @@ async def test_save_writes_the_file_and_the_demo_is_refused(cfg, tmp_path):
         assert app.cfg.book != demo.book  # the edit is kept for a save elsewhere
         assert "edited: 1 change" in app.sub_title
         assert load_config(demo_config_path()).book == demo.book
+
+
+async def test_add_a_holding_through_the_picker(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("enter")  # the first kind: holding
+        await pilot.pause()
+        for name, value in {"ticker": "PFE", "quantity": "100", "cost_basis": "40"}.items():
+            app.screen.query_one(f"#field-{name}", Input).value = value
+        await pilot.press("enter")
+        await settle(app, pilot)
+        added = app.cfg.book.holdings[-1]
+        assert (added.ticker, added.quantity, added.cost_basis) == ("PFE", 100, 40)
+        assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(app.cfg),
+                                                                     rel=1e-12)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("escape")  # nothing picked, nothing added
+        await settle(app, pilot)
+        assert app.cfg.book.holdings[-1] == added
