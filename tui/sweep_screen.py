@@ -4,8 +4,9 @@ rebalance period x beta window.
 
 A run comes from the desk (:meth:`SweepScreen.show_result`), from the ledger (``l`` lists its
 runs; a run still running, a ``hedgedesk sweep --detach`` say, is followed by polling the ledger
-once a second until it finishes), or from ``g``, which runs the config's ``[sweep]`` grid here
-(Esc cancels it). Curves and heat maps are computed in thread workers, so keys never wait.
+once a second until it finishes), or from ``g``: a form, prefilled from the config's ``[sweep]``
+grid, defines a grid in the CLI's syntax and enter runs it here (Esc cancels it). Curves and
+heat maps are computed in thread workers, so keys never wait.
 Marks are characters (``[ ]`` around the highlighted cell, arrows, plot markers), never colour.
 """
 
@@ -20,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from core.sweep_ledger import Ledger
 
 POLL_S = 1.0  # ledger polling period while following a running run
-IDLE = "l: runs in the ledger · g: run the config's grid · ? keys"
+IDLE = "l: runs in the ledger · g: define and run a grid · ? keys"
 
 
 def _missing(v: Any) -> bool:
@@ -220,6 +220,70 @@ def heat_text(heat: pd.Series, row: dict, summary: dict) -> str:
     return "\n".join(lines)
 
 
+# -- the grid form ---------------------------------------------------------------------------
+GRID_AXES = {  # form field -> (Grid field, integer?)
+    "rebalance": ("rebalance", True), "window": ("window", True),
+    "exposure": ("exposure", False), "hedge ratio": ("hedge_ratio", False),
+    "drift band": ("drift_band", False), "cost": ("cost", False),
+}
+
+
+def _levels(values, integer: bool) -> str:
+    """Levels as the CLI writes them: ``1,5,21``; floats shortest where %g keeps them exact."""
+    def one(v) -> str:
+        if integer:
+            return str(int(v))
+        return f"{v:g}" if float(f"{v:g}") == float(v) else repr(float(v))
+    return ",".join(one(v) for v in values)
+
+
+def grid_fields(cfg: DeskConfig) -> dict[str, str]:
+    """The form's fields as text, from the config's [sweep] grid (or the CLI's defaults)."""
+    from core.sweep_grid import Grid
+
+    s = cfg.sweep
+    d = Grid.__dataclass_fields__
+    fields = {"tickers": ",".join(s.long) if s else "", "hedge": s.hedge if s else ""}
+    for name, (attr, integer) in GRID_AXES.items():
+        if name == "exposure":
+            fields["estimator"] = ",".join(s.estimator) if s else "ols"
+            fields["halflife"] = _levels(s.ewma_halflife if s else (20.0,), False)
+        fields[name] = _levels(getattr(s, attr) if s else d[attr].default, integer)
+    return fields
+
+
+def grid_request(cfg: DeskConfig, values: dict[str, str]):
+    """The form's text as a SweepRequest, parsed as ``hedgedesk sweep`` parses its flags; the
+    config gives the dates, risk-free rate, score targets and impact levels."""
+    from core.sweep import SweepRequest
+    from core.sweep_grid import Grid, estimators, parse_leg, parse_levels
+    from core.sweep_score import ScoreTargets
+
+    s = cfg.sweep
+    tickers = [t for t in values["tickers"].split(",") if t.strip()]
+    hedge = values["hedge"].strip()
+    if not tickers or not hedge:
+        raise HedgedeskError("sweep: give the tickers and the hedge")
+    axes = {attr: parse_levels(values[name], name, integer)
+            for name, (attr, integer) in GRID_AXES.items()}
+    kinds = tuple(k.strip() for k in values["estimator"].split(",") if k.strip()) or ("ols",)
+    halflives = (parse_levels(values["halflife"], "halflife") if values["halflife"].strip()
+                 else (20.0,))
+    if min(halflives) <= 0:
+        raise HedgedeskError("halflife: half-lives must be > 0 days")
+    grid = Grid(legs=tuple(parse_leg(t, "tickers") for t in tickers), hedge=hedge,
+                estimator=estimators(kinds, halflives), impact=s.impact if s else (0.0,),
+                **axes)
+    return SweepRequest(grid, start=cfg.data.start, end=cfg.data.end, rf=cfg.risk.rf,
+                        targets=ScoreTargets(**(s.score if s else {})))
+
+
+def grid_size(grid) -> str:
+    """``2 leg(s) x 24 strategies x 2 scenarios = 96 configurations``."""
+    return (f"{len(grid.legs)} leg(s) x {grid.n_strategies:,} strategies x "
+            f"{grid.n_scenarios} scenario(s) = {grid.n_rows:,} configurations")
+
+
 # -- messages from the workers ---------------------------------------------------------------
 class CurveReady(Message):
     def __init__(self, token: tuple, result: BacktestResult | None, error: str = ""):
@@ -298,7 +362,7 @@ class SweepScreen(ModalScreen):
         Binding("S,r", "reverse", "Reverse"),
         Binding("m", "heat", "Heat map"),
         Binding("l", "runs", "Runs"),
-        Binding("g", "grid", "Run grid"),
+        Binding("g", "grid", "Grid"),
         Binding("escape,q", "back", "Back / cancel"),
         Binding("question_mark", "app.help", "Help"),
     ]
@@ -594,24 +658,38 @@ class SweepScreen(ModalScreen):
 
         self.app.push_screen(screen, picked)
 
-    # -- running the config's grid here ------------------------------------------------------
+    # -- defining and running a grid here ----------------------------------------------------
     def action_grid(self) -> None:
-        busy = any(w.group == "sweep" and w.is_running for w in self.app.workers)
-        if self.cfg.sweep is None:
-            self.notify(escape("the config has no [sweep] table to run"), title="Sweep",
-                        severity="warning")
-        elif self.market is None:
+        """A form prefilled from the config's [sweep] grid; enter starts the sweep it defines."""
+        if self.market is None:
             self.notify("the market data is still loading", title="Sweep")
-        elif self.running or busy:
+        elif self._busy():
             self.notify("a sweep is already running (Esc cancels one started here)",
                         title="Sweep")
         else:
-            from tui.app import sweep_request
+            from tui.edit import FormScreen
 
-            self.cancel = threading.Event()
-            self.running = True
-            self._set_status("starting the config's sweep…")
-            self._run(sweep_request(self.cfg), self.ledger)
+            fields = grid_fields(self.cfg)
+            try:
+                size = f"the config's grid: {grid_size(grid_request(self.cfg, fields).grid)}; "
+            except HedgedeskError:
+                size = ""
+            note = (f"{size}lists 1,5,21 or ranges a:b:n (n values from a to b); baskets "
+                    "NAME=T1+T2[@equal|@volume]; estimator ols,ewma")
+            self.app.push_screen(FormScreen("Sweep grid", fields, self._start, note))
+
+    def _busy(self) -> bool:
+        return self.running or any(w.group == "sweep" and w.is_running for w in self.app.workers)
+
+    def _start(self, values: dict[str, str]) -> None:
+        """The form's apply: a bad value raises (the form shows it and stays open)."""
+        request = grid_request(self.cfg, values)
+        if self._busy():
+            raise HedgedeskError("a sweep is already running")
+        self.cancel = threading.Event()
+        self.running = True
+        self._set_status(f"starting the sweep: {grid_size(request.grid)}…")
+        self._run(request, self.ledger)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def _run(self, request, ledger) -> None:

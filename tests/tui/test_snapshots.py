@@ -19,8 +19,10 @@ async def _loaded(pilot):
     while pilot.app.report is None:
         await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()
+    await pilot.wait_for_scheduled_animations()
     for _ in range(3):
         await pilot.pause()
+    await pilot.pause(0.1)  # a loaded machine may need more than three refreshes
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])

@@ -1,7 +1,8 @@
 """The sweep results screen, by keys only, on a small sweep of the demo data recorded in a
 ledger of its own: the leaderboard equals the run's summary and sorts numerically, the caption
 equals run_backtest's figures, the heat map equals a pandas groupby of the Parquet table, a
-running run is followed to its end, and a sweep started here is cancelled by Esc."""
+running run is followed to its end, a sweep started here is cancelled by Esc, and ``g``'s
+form defines the grid it runs (a bad value stays in the form)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from textual.app import App
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from core.backtest import run_backtest
 from core.config import load_config, resolve_config_path
@@ -21,6 +22,7 @@ from core.sources import load_market
 from core.sweep import CpuBackend, SweepRequest, run_sweep
 from core.sweep_grid import Estimator, Grid, Leg
 from core.sweep_ledger import Ledger
+from tui.edit import FormScreen
 from tui.format import num, pct
 from tui.sweep_screen import SweepScreen
 
@@ -205,7 +207,9 @@ async def test_a_sweep_started_here_is_cancelled_by_escape(done_run, tmp_path, m
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen
-        await pilot.press("g")
+        await pilot.press("g")  # the grid form, prefilled from the config; enter runs it
+        await pilot.pause()
+        await pilot.press("enter")
         for _ in range(200):  # progress: phase, configurations done of all, share
             if re.match(r"sweep AAPL: [1-9][\d,]*/10,692 \(", text(screen, "#sw-status")):
                 break
@@ -223,3 +227,76 @@ async def test_a_sweep_started_here_is_cancelled_by_escape(done_run, tmp_path, m
         await pilot.press("escape")  # nothing running: back
         await pilot.pause()
         assert not isinstance(app.screen, SweepScreen)
+
+
+SMALL = {"tickers": "AAPL,MSFT", "hedge": "SP500", "rebalance": "5", "window": "20,60",
+         "estimator": "ols", "halflife": "", "exposure": "0.5:1.5:3", "hedge ratio": "1",
+         "drift band": "0", "cost": "0"}
+
+
+async def fill_grid_form(app, pilot, values: dict[str, str]) -> FormScreen:
+    await pilot.press("g")
+    await pilot.pause()
+    form = app.screen
+    assert isinstance(form, FormScreen)
+    for name, value in values.items():
+        form.query_one(f"#field-{name.replace(' ', '-')}", Input).value = value
+    form.query_one("#field-tickers", Input).focus()
+    await pilot.press("enter")
+    await pilot.pause()
+    return form
+
+
+async def test_the_grid_form_defines_the_sweep_run_here(done_run, tmp_path, monkeypatch):
+    cfg, market, _, _ = done_run
+    monkeypatch.setattr("core.sweep.choose_backend", lambda name: (CpuBackend(), "cpu (test)"))
+    path = tmp_path / "runs.sqlite"
+    app = Host(SweepScreen(cfg, market, ledger_path=path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("g")
+        await pilot.pause()
+        form = app.screen  # prefilled from the config's [sweep] grid, its size in the note
+        assert form.query_one("#field-tickers", Input).value == ",".join(cfg.sweep.long)
+        assert "configurations" in form.note
+        await pilot.press("escape")
+        await pilot.pause()
+        await fill_grid_form(app, pilot, SMALL)
+        assert app.screen is screen  # the form closed, the sweep started
+        await settle(app, pilot)
+        assert not screen.running
+        with Ledger(path) as ledger:
+            runs = ledger.runs()
+            assert len(runs) == 1 and runs[0].status == "done"
+            record = ledger.get(runs[0].id)
+        grid = record.params["grid"]
+        assert grid["legs"] == ["AAPL", "MSFT"] and grid["hedge"] == "SP500"
+        assert grid["rebalance"] == [5] and grid["window"] == [20, 60]
+        assert grid["exposure"] == [0.5, 1.0, 1.5] and grid["estimator"] == [["ols", None]]
+        assert record.n_configs == 2 * 2 * 3 * len(cfg.sweep.impact)
+        top = record.summary["top"]
+        assert f"run {record.id} done" in text(screen, "#sw-title")
+        assert ranks(screen) == list(range(1, len(top) + 1))
+        table = screen.query_one("#sw-table", DataTable)
+        for i, r in enumerate(top[:3]):
+            cells = [str(c).strip() for c in table.get_row_at(i)]
+            assert cells[1:4] == [r["ticker"], str(r["rebalance"]), str(r["window"])]
+            assert cells[8] == f"{r['score']:.3f}"
+
+
+async def test_a_bad_grid_value_stays_in_the_form_and_starts_nothing(done_run, tmp_path):
+    cfg, market, _, _ = done_run
+    path = tmp_path / "runs.sqlite"
+    app = Host(SweepScreen(cfg, market, ledger_path=path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        form = await fill_grid_form(app, pilot, {**SMALL, "exposure": "1:2"})
+        assert app.screen is form
+        error = text(form, "#form-error")
+        assert "exposure" in error and "'1:2'" in error and "a:b:n" in error
+        assert not screen.running
+        assert not any(w.group == "sweep" for w in app.workers)
+        with Ledger(path) as ledger:
+            assert ledger.runs() == []
