@@ -273,3 +273,46 @@ async def test_shift_w_opens_the_sweep_screen_on_the_desk_run(cfg):
         await _loaded(app, pilot)
         assert isinstance(app.screen, SweepScreen)
         assert app.screen.run_id == app.query_one(SweepPane).result.run_id
+
+
+class SlowerCpu(CpuBackend):
+    """1 ms a configuration: the demo sweep outlasts two optimiser solves."""
+
+    def run(self, row0, count, rows=None):
+        time.sleep(count * 1e-3)
+        return super().run(row0, count, rows)
+
+
+async def test_a_reoptimisation_runs_while_a_sweep_does(cfg):
+    """The optimiser's worker and the sweep's share nothing: a what-if re-solve answers while
+    the sweep keeps running."""
+    from tui.optimizer_screen import OptimizerScreen
+
+    async def solved(app, pilot, previous=None):
+        """Until the optimiser shows weights other than ``previous`` (its own worker only:
+        waiting on every worker would wait for the sweep)."""
+        for _ in range(400):
+            await pilot.pause(0.05)
+            busy = any(w.group == "optimizer" and not w.is_finished for w in app.workers)
+            table = app.screen.query_one("#opt-table", DataTable)
+            rows = [table.get_row_at(i)[1] for i in range(table.row_count)]
+            if rows and rows != previous and not busy:
+                return rows
+        raise AssertionError("the optimiser never answered")
+
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        pane = app.query_one(SweepPane)
+        with Ledger() as ledger:
+            pane.start(sweep_request(cfg), app.market, ledger, backend=SlowerCpu())
+            await pilot.press("o")
+            before = await solved(app, pilot)
+            assert isinstance(app.screen, OptimizerScreen) and pane.running
+            app.screen.query_one("#opt-max_weight").focus()
+            await pilot.press("end", "ctrl+u", *"0.08", "enter")
+            after = await solved(app, pilot, before)
+            assert after != before and pane.running  # re-solved mid-sweep
+            await pilot.press("escape", "escape")  # leave the optimiser, cancel the sweep
+            await _loaded(app, pilot)
+            assert pane.result.status == "cancelled"

@@ -37,6 +37,16 @@ def core_beta(cfg, shocks=None) -> float:
     return risk_report(cfg, shocked_state(state, shocks or {})).valuation.beta_status.beta
 
 
+async def fill(pilot, values: list[str]) -> None:
+    """Type into a form's fields in order, keys only: each field is cleared (end, ctrl+u) and
+    typed; tab moves to the next; enter applies."""
+    for i, text in enumerate(values):
+        if i:
+            await pilot.press("tab")
+        await pilot.press("end", "ctrl+u", *text)
+    await pilot.press("enter")
+
+
 def cell(app, table_id: str, row: int, col: int) -> str:
     return str(app.query_one(f"#{table_id}", DataTable).get_row_at(row)[col])
 
@@ -62,21 +72,19 @@ async def test_edit_form_applies_validates_and_cancels(cfg):
         await settle(app, pilot)
         await pilot.press("e")
         assert isinstance(app.screen, FormScreen)
-        app.screen.query_one("#field-quantity", Input).value = "abc"
-        await pilot.press("enter")
+        await fill(pilot, ["abc"])
         assert isinstance(app.screen, FormScreen)  # still open, the typing kept
+        assert app.screen.query_one("#field-quantity", Input).value == "abc"
         error = str(app.screen.query_one("#form-error", Static).render())
         assert "quantity" in error and "abc" in error
-        app.screen.query_one("#field-quantity", Input).value = "2000"
-        await pilot.press("enter")
+        await fill(pilot, ["2000"])
         await settle(app, pilot)
         assert not isinstance(app.screen, FormScreen)
         assert app.cfg.book.holdings[0].quantity == 2000
         assert cell(app, "holdings", 0, 1) == "2,000"
         assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(app.cfg),
                                                                      rel=1e-12)
-        await pilot.press("e")
-        app.screen.query_one("#field-quantity", Input).value = "1"
+        await pilot.press("e", "end", "ctrl+u", "1")
         await pilot.press("escape")  # cancelled: nothing changes
         await settle(app, pilot)
         assert app.cfg.book.holdings[0].quantity == 2000
@@ -110,8 +118,7 @@ async def test_market_shock_and_a_new_leg(cfg):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("x")
-        app.screen.query_one("#field-shock", Input).value = "-0.1"
-        await pilot.press("enter")
+        await fill(pilot, ["market", "-0.1"])
         await settle(app, pilot)
         assert app.editor.shocks == {"market": -0.1}
         assert app.report.valuation.nav == pytest.approx(
@@ -125,10 +132,7 @@ async def test_market_shock_and_a_new_leg(cfg):
         await pilot.pause()
         form = app.screen
         assert isinstance(form, FormScreen) and form.title_text == "Add a future"
-        for name, value in {"name": "ES more", "underlying": "SP500",
-                            "quantity": "-1", "contract": "ES"}.items():
-            form.query_one(f"#field-{name}", Input).value = value
-        await pilot.press("enter")
+        await fill(pilot, ["ES more", "SP500", "-1", "ES"])  # name, underlying, qty, contract
         await settle(app, pilot)
         assert not isinstance(app.screen, FormScreen), str(
             app.screen.query_one("#form-error", Static).render())
@@ -166,9 +170,7 @@ async def test_add_a_holding_through_the_picker(cfg):
         await pilot.pause()
         await pilot.press("enter")  # the first kind: holding
         await pilot.pause()
-        for name, value in {"ticker": "PFE", "quantity": "100", "cost_basis": "40"}.items():
-            app.screen.query_one(f"#field-{name}", Input).value = value
-        await pilot.press("enter")
+        await fill(pilot, ["PFE", "100", "40"])  # ticker, quantity, cost basis
         await settle(app, pilot)
         added = app.cfg.book.holdings[-1]
         assert (added.ticker, added.quantity, added.cost_basis) == ("PFE", 100, 40)
