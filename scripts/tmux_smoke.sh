@@ -29,6 +29,7 @@ wait_for() {  # wait_for TEXT SECONDS
 wait_for "Holdings" 20
 wait_for "AAPL" 30          # the demo book is valued and on screen
 wait_for "beta 63d" 5
+wait_for "g Data" 5          # every screen's key is in the footer at 80 columns
 tmux send-keys -t "$session" "?"
 wait_for "Keys (Esc closes)" 5
 tmux send-keys -t "$session" Escape

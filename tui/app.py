@@ -156,33 +156,36 @@ class DeskApp(App):
     CSS_PATH = "desk.tcss"
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (120, "-wide")]
     BINDINGS: ClassVar[list[Binding]] = [
+        # footer: the screens and the everyday keys, short; the palette and help show tooltips
+        Binding("question_mark", "help", "Help", tooltip="Help: every key"),
         Binding("q", "quit", "Quit"),
+        Binding("e", "edit", "Edit", tooltip="Edit the highlighted row"),
+        Binding("w", "sweep", "Sweep", tooltip="Run the config's sweep grid"),
+        Binding("W", "sweep_screen", "Sweeps", tooltip="Sweep screen: leaderboard, runs"),
+        Binding("o", "optimizer", "Opt", tooltip="Optimiser screen"),
+        Binding("c", "scenarios", "Scen", tooltip="Scenarios screen"),
+        Binding("b", "backtest", "Bt", tooltip="Backtest screen"),
+        Binding("g", "data", "Data", tooltip="Data screen"),
+        Binding("p", "replay", "Play", tooltip="Replay history / pause"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
-        Binding("w", "sweep", "Sweep"),
         Binding("escape", "cancel_sweep", "Cancel sweep", show=False),
-        Binding("f5", "reload", "Reload", show=False),
-        Binding("g", "data", "Data", show=False),
-        Binding("c", "scenarios", "Scenarios", show=False),
-        Binding("b", "backtest", "Backtest", show=False),
-        Binding("o", "optimizer", "Optimiser", show=False),
-        Binding("W", "sweep_screen", "Sweep screen", show=False),
-        Binding("p", "replay", "Replay / pause", show=False),
+        Binding("f5", "reload", "Reload", show=False, tooltip="Reload the market data"),
         Binding("full_stop", "replay_step(1)", "Replay: next day", show=False),
         Binding("comma", "replay_step(-1)", "Replay: previous day", show=False),
         Binding("right_square_bracket", "replay_speed(True)", "Replay faster", show=False),
         Binding("left_square_bracket", "replay_speed(False)", "Replay slower", show=False),
         Binding("L", "live", "Back to live", show=False),
-        Binding("question_mark", "help", "Help"),
         Binding("tab", "focus_next", "Next pane", show=False),
-        Binding("e", "edit", "Edit"),
-        Binding("a", "add", "Add", show=False),
+        Binding("j", "cursor(1)", "Down", show=False),
+        Binding("k", "cursor(-1)", "Up", show=False),
+        Binding("a", "add", "Add", show=False, tooltip="Add a holding or a hedge leg"),
         Binding("d", "delete", "Delete row", show=False),
         Binding("plus,equals_sign", "nudge(1)", "Size +", show=False),
         Binding("minus", "nudge(-1)", "Size -", show=False),
         Binding("x", "shock", "Price shock", show=False),
-        Binding("u", "undo", "Undo"),
+        Binding("u", "undo", "Undo", show=False),
         Binding("ctrl+r", "redo", "Redo", show=False),
-        Binding("s", "save", "Save"),
+        Binding("s", "save", "Save", show=False, tooltip="Save the book to the config file"),
         Binding("r", "revert", "Revert to saved", show=False),
     ]
 
@@ -219,7 +222,7 @@ class DeskApp(App):
             sweep = SweepPane(id="sweep-pane", classes="pane")
             sweep.border_title = "Sweep"
             yield sweep
-        yield Footer()
+        yield Footer(compact=True)  # the screens' keys must fit 80 columns
 
     def get_system_commands(self, screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) offers every desk action by name, with its key."""
@@ -228,7 +231,7 @@ class DeskApp(App):
             if b.description and b.action not in ("quit", "focus_next"):
                 keys = " / ".join(self.get_key_display(Binding(k, b.action))
                                   for k in b.key.split(","))
-                yield SystemCommand(b.description, f"key: {keys}",
+                yield SystemCommand(b.tooltip or b.description, f"key: {keys}",
                                     partial(self.run_action, b.action))
 
     def on_mount(self) -> None:
@@ -239,6 +242,12 @@ class DeskApp(App):
     def action_reload(self) -> None:
         self.query_one("#summary", Static).update("Reloading market data…")
         self.load_desk()
+
+    def action_cursor(self, step: int) -> None:
+        """j and k move in the focused table, as the arrows do."""
+        table = self.focused
+        if isinstance(table, DataTable) and table.row_count:
+            table.move_cursor(row=min(max(table.cursor_row + step, 0), table.row_count - 1))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self))

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 # keys the widgets handle themselves, which no binding lists
 WIDGET_KEYS = (
-    ("↑ ↓ / j k", "move in a table"),
+    ("↑ ↓", "move in a table (j and k too)"),
     ("ctrl+p", "command palette: every action by name"),
 )
 
@@ -24,7 +24,7 @@ def key_lines(app: App) -> list[str]:
         b = binding if isinstance(binding, Binding) else Binding(*binding)
         keys = " / ".join(app.get_key_display(Binding(k, b.action))
                           for k in b.key.split(","))
-        lines.append(f"{keys:>12}  {b.description or b.action}")
+        lines.append(f"{keys:>12}  {b.tooltip or b.description or b.action}")
     lines += [f"{k:>12}  {what}" for k, what in WIDGET_KEYS]
     return lines
 
