@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
@@ -252,47 +253,39 @@ class DeskApp(App):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self))
 
-    def action_data(self) -> None:
+    def _open(self, title: str, make: Callable[[], Screen]) -> None:
+        """Push a screen that needs the market data (its module imported on first use)."""
         if self.market is None:
-            self.notify("the market data is still loading", title="Data")
-            return
+            self.notify("the market data is still loading", title=title)
+        else:
+            self.push_screen(make())
+
+    def action_data(self) -> None:
         from tui.data_screen import DataScreen
 
-        self.push_screen(DataScreen(self.cfg, self.market))
+        self._open("Data", lambda: DataScreen(self.cfg, self.market))
 
     def action_scenarios(self) -> None:
-        if self.market is None:
-            self.notify("the market data is still loading", title="Scenarios")
-            return
         from tui.scenarios_screen import ScenariosScreen
 
-        self.push_screen(ScenariosScreen(self.cfg, self.market,
-                                         self._editor.shocks if self._editor else {}))
+        self._open("Scenarios", lambda: ScenariosScreen(
+            self.cfg, self.market, self._editor.shocks if self._editor else {}))
 
     def action_backtest(self) -> None:
-        if self.market is None:
-            self.notify("the market data is still loading", title="Backtest")
-            return
         from tui.backtest_screen import BacktestScreen
 
-        self.push_screen(BacktestScreen(self.cfg, self.market))
+        self._open("Backtest", lambda: BacktestScreen(self.cfg, self.market))
 
     def action_optimizer(self) -> None:
-        if self.market is None:
-            self.notify("the market data is still loading", title="Optimiser")
-            return
         from tui.optimizer_screen import OptimizerScreen
 
-        self.push_screen(OptimizerScreen(self.cfg, self.market))
+        self._open("Optimiser", lambda: OptimizerScreen(self.cfg, self.market))
 
     def action_sweep_screen(self) -> None:
-        if self.market is None:
-            self.notify("the market data is still loading", title="Sweep")
-            return
         from tui.sweep_screen import SweepScreen
 
-        self.push_screen(SweepScreen(self.cfg, self.market,
-                                     result=self.query_one(SweepPane).result))
+        self._open("Sweep", lambda: SweepScreen(self.cfg, self.market,
+                                                result=self.query_one(SweepPane).result))
 
     def on_data_screen_fetched(self, message) -> None:
         """New data fetched on the Data screen: value the book on it."""
