@@ -399,10 +399,11 @@ def _twin_grid(grid: Grid) -> Grid:
 
 
 def _twin_rows(grid: Grid, twins: Grid, rows: np.ndarray) -> np.ndarray:
-    """Row in ``twins`` of each configuration's unhedged twin."""
+    """Row in ``twins`` of each configuration's unhedged twin: the first estimator and hedge
+    ratio 0 (``twins`` is the twin grid, or ``grid`` itself when it holds h = 0)."""
     idx = list(np.unravel_index(rows, grid.shape))
     idx[AXES.index("estimator")] = 0 * idx[0]
-    idx[AXES.index("hedge_ratio")] = 0 * idx[0]
+    idx[AXES.index("hedge_ratio")] = 0 * idx[0] + twins.hedge_ratio.index(0.0)
     return np.ravel_multi_index(idx, twins.shape)
 
 
@@ -515,10 +516,7 @@ def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begi
         arrays = store.load_leg(run_id, leg_i)
         rows = np.arange(len(arrays["status"]))
         if in_grid:  # twins are the grid's own h = 0 rows (first estimator)
-            idx = list(np.unravel_index(rows, grid.shape))
-            idx[AXES.index("estimator")] = 0 * idx[0]
-            idx[AXES.index("hedge_ratio")] = 0 * idx[0] + grid.hedge_ratio.index(0.0)
-            twin_row = np.ravel_multi_index(idx, grid.shape)
+            twin_row = _twin_rows(grid, grid, rows)
             known = twin_row < len(rows)
             twin = np.full(len(rows), np.nan)
             ok = arrays["status"][twin_row[known]] == K.OK
