@@ -51,6 +51,19 @@ def status_line(p: Progress, backend: str) -> str:
             f"{backend}  Esc to cancel")
 
 
+def stream_sweep(widget, request, market, ledger, cancel, backend) -> None:
+    """Drive the engine's generator in a worker thread, posting each Progress and the result
+    to ``widget`` as messages (the pane and the sweep screen both run sweeps this way)."""
+    from core.sweep import run_sweep
+
+    gen = run_sweep(request, market, ledger, cancel=cancel, backend=backend)
+    try:
+        while True:
+            widget.post_message(SweepProgress(next(gen)))
+    except StopIteration as stop:
+        widget.post_message(SweepFinished(stop.value))
+
+
 class SweepPane(Vertical):
     """Progress bar, rate, ETA, backend and device, the best strategies so far."""
 
@@ -91,14 +104,7 @@ class SweepPane(Vertical):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def _run(self, request, market, ledger, backend) -> None:
-        from core.sweep import run_sweep
-
-        gen = run_sweep(request, market, ledger, cancel=self.cancel, backend=backend)
-        try:
-            while True:
-                self.post_message(SweepProgress(next(gen)))
-        except StopIteration as stop:
-            self.post_message(SweepFinished(stop.value))
+        stream_sweep(self, request, market, ledger, self.cancel, backend)
 
     def failed(self, error: BaseException) -> None:
         self.running = False

@@ -36,7 +36,7 @@ from textual_plotext import PlotextPlot
 from core.config import DeskConfig
 from core.errors import HedgedeskError
 from tui.format import num, pct
-from tui.sweep_pane import SweepFinished, SweepProgress
+from tui.sweep_pane import SweepFinished, SweepProgress, stream_sweep
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -693,15 +693,10 @@ class SweepScreen(ModalScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def _run(self, request, ledger) -> None:
-        from core.sweep import choose_backend, run_sweep
+        from core.sweep import choose_backend
 
         backend, _ = choose_backend(request.backend)
-        gen = run_sweep(request, self.market, ledger, cancel=self.cancel, backend=backend)
-        try:
-            while True:
-                self.post_message(SweepProgress(next(gen)))
-        except StopIteration as stop:
-            self.post_message(SweepFinished(stop.value))
+        stream_sweep(self, request, self.market, ledger, self.cancel, backend)
 
     def on_sweep_progress(self, message: SweepProgress) -> None:
         message.stop()
