@@ -15,15 +15,21 @@ from tui.app import DeskApp
 
 
 async def _loaded(pilot):
-    """The demo book on screen and laid out: the load starts after the first paint, and a
-    table re-measures its columns a refresh after its rows arrive."""
+    """The demo book on screen and settled: the load starts after the first paint, and a table
+    re-measures its columns a refresh or more after its rows arrive, so wait until two frames
+    0.15 s apart are the same (a slow CI machine once caught the desk mid-layout)."""
     while pilot.app.report is None:
         await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()
     await pilot.wait_for_scheduled_animations()
-    for _ in range(3):
-        await pilot.pause()
-    await pilot.pause(0.1)  # a loaded machine may need more than three refreshes
+    frame = None
+    for _ in range(40):
+        await pilot.pause(0.15)
+        now = pilot.app.export_screenshot()
+        if now == frame:
+            return
+        frame = now
+    raise AssertionError("the screen never settled")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
