@@ -340,20 +340,24 @@ def _curve_returns(curve: np.ndarray) -> np.ndarray:
     return curve[1:] / curve[:-1] - 1.0
 
 
-def run_backtest(market: MarketData, long: list[str], hedge: str, rebalance: int, window: int,
-                 exposure: float = 1.0, hedge_ratio: float = 1.0, cost: float = 0.0,
-                 drift_band: float = 0.0, weighting: str = "equal", rf: float = 0.0,
-                 start: dt.date | None = None, end: dt.date | None = None,
-                 capital: float = 1.0) -> BacktestResult:
-    """Backtest hedging ``long`` (one ticker, or a basket weighted by ``weighting``) with
-    ``hedge`` on ``market``'s data, clipped to [start, end] before anything is computed.
+DESK_DEFAULTS = {"rebalance": 5, "window": 60, "exposure": 1.0, "hedge_ratio": 1.0, "cost": 0.0,
+                 "drift_band": 0.0, "weighting": "equal"}
 
-    All series are aligned on the dates they all have (inner join, never forward-filled); a
-    one-ticker ``long`` is that asset itself (no basket, no volume warm-up). ``rf`` is annual.
-    Raises DataError for a bad request or data that cannot satisfy it.
-    """
+
+def desk_defaults(cfg) -> dict:
+    """The desk's starting backtest (screen and report): the book's first holding hedged with
+    the benchmark, weekly rebalancing on a 60-return beta."""
+    first = [cfg.book.holdings[0].ticker] if cfg.book.holdings else []
+    return {"long": first, "hedge": cfg.data.benchmark, **DESK_DEFAULTS}
+
+
+def leg_returns(market: MarketData, long: list[str], hedge: str, weighting: str = "equal",
+                start: dt.date | None = None, end: dt.date | None = None
+                ) -> tuple[pd.Series, pd.Series]:
+    """The daily simple returns a backtest runs on: the long leg (one ticker, or a basket
+    weighted by ``weighting``) and the hedge, clipped to [start, end] and aligned on the dates
+    every series has (inner join, never forward-filled). Raises DataError for a bad request."""
     long = list(long)
-    _check_parameters(rebalance, window, exposure, hedge_ratio, cost, drift_band, capital)
     if not long:
         raise DataError("long", "no long tickers: give one asset or the members of a basket")
     if len(set(long)) != len(long):
@@ -383,6 +387,26 @@ def run_backtest(market: MarketData, long: list[str], hedge: str, rebalance: int
     else:
         long_returns = simple_returns(prices[long[0]])
     hedge_returns = simple_returns(prices[hedge]).loc[long_returns.index]
+    return long_returns, hedge_returns
+
+
+def run_backtest(market: MarketData, long: list[str], hedge: str, rebalance: int, window: int,
+                 exposure: float = 1.0, hedge_ratio: float = 1.0, cost: float = 0.0,
+                 drift_band: float = 0.0, weighting: str = "equal", rf: float = 0.0,
+                 start: dt.date | None = None, end: dt.date | None = None,
+                 capital: float = 1.0) -> BacktestResult:
+    """Backtest hedging ``long`` (one ticker, or a basket weighted by ``weighting``) with
+    ``hedge`` on ``market``'s data, clipped to [start, end] before anything is computed.
+
+    All series are aligned on the dates they all have (inner join, never forward-filled); a
+    one-ticker ``long`` is that asset itself (no basket, no volume warm-up). ``rf`` is annual.
+    Raises DataError for a bad request or data that cannot satisfy it.
+    """
+    long = list(long)
+    _check_parameters(rebalance, window, exposure, hedge_ratio, cost, drift_band, capital)
+    long_returns, hedge_returns = leg_returns(market, long, hedge, weighting, start, end)
+    tickers = [*long, hedge]
+    basket = len(long) > 1
     days = long_returns.index  # day t = days[t]
     n_days = len(days)
     if n_days < window + 2:

@@ -109,6 +109,13 @@ class MarketData:
             raise DataError(ticker, f"unknown ticker; the data has: {self.describe_tickers()}"
                             ) from None
 
+    def session_before(self, ticker: str, day: dt.date) -> dt.date:
+        """``ticker``'s last date before ``day`` (``day`` itself when there is none): where a
+        curve built from returns starting on ``day`` begins."""
+        dates = self.get(ticker).dates
+        i = int(np.searchsorted(dates, np.datetime64(day, "D")))
+        return dates[i - 1].astype("datetime64[D]").item() if i > 0 else day
+
     def describe_tickers(self, limit: int = 30) -> str:
         names = sorted(self.series)
         more = f" and {len(names) - limit} more" if len(names) > limit else ""

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
+from core.backtest import desk_defaults
 from core.config import DeskConfig
 from core.errors import HedgedeskError
 from tui.format import num, pct
@@ -42,16 +43,6 @@ FIELDS = (
 LABELS = {key: label for line in FIELDS for key, label, _ in line}
 WHOLE = ("rebalance", "window")
 TEXT = ("hedge", "weighting")
-DEFAULTS = {"rebalance": 5, "window": 60, "exposure": 1.0, "hedge_ratio": 1.0, "cost": 0.0,
-            "drift_band": 0.0, "weighting": "equal"}
-
-
-def defaults(cfg: DeskConfig) -> dict:
-    """The form's starting parameters: the book's first holding hedged with the benchmark."""
-    first = [cfg.book.holdings[0].ticker] if cfg.book.holdings else []
-    return {"long": first, "hedge": cfg.data.benchmark, **DEFAULTS}
-
-
 def as_text(key: str, value) -> str:
     if key == "long":
         return ",".join(value)
@@ -142,7 +133,7 @@ class BacktestScreen(ModalScreen):
         super().__init__(classes="-narrow -show-equity")
         self.cfg = cfg
         self.market = market
-        self.initial = {**defaults(cfg), **(params or {})}
+        self.initial = {**desk_defaults(cfg), **(params or {})}
         self.wanted: dict | None = None  # the parameters of the latest request
         self.result: BacktestResult | None = None
         self._debounce: Timer | None = None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core import __version__
 from core.errors import HedgedeskError
-from tui import cli_book, cli_data, cli_optimize, cli_sweep
+from tui import cli_book, cli_data, cli_optimize, cli_report, cli_sweep
 from tui.cli_common import CONFIG_HELP, Parser, make_parents
 
 log = logging.getLogger("hedgedesk")
@@ -27,7 +27,8 @@ def build_parser() -> tuple[Parser, dict]:
     sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
     parents = make_parents()
     commands = {**cli_data.add_parsers(sub, parents), **cli_book.add_parsers(sub, parents),
-                **cli_optimize.add_parsers(sub, parents), **cli_sweep.add_parsers(sub, parents)}
+                **cli_optimize.add_parsers(sub, parents), **cli_sweep.add_parsers(sub, parents),
+                **cli_report.add_parsers(sub, parents)}
     return parser, commands
 
 

@@ -13,9 +13,11 @@ import numpy as np
 from core.config import OBJECTIVES
 from tui.cli_common import (
     Parents,
+    Parser,
     UsageError,
     emit_json,
     load_cfg,
+    make_parents,
     market_for,
     number_arg,
     tickers_arg,
@@ -96,6 +98,14 @@ def _portfolio_json(p) -> dict:
             "sharpe": p.sharpe, "var_95": p.var_95, "cvar_95": p.cvar_95,
             "risk_contributions": p.risk_contributions, "binding": list(p.binding),
             "solver": p.solver, "solvers_tried": list(p.tried), **p.extra}
+
+
+def default_args():
+    """``hedgedesk optimize``'s arguments with no flags given, from its own parser: the request
+    the optimiser screen and the report start from."""
+    parser = Parser(prog="hedgedesk")
+    add_parsers(parser.add_subparsers(dest="command", parser_class=Parser), make_parents())
+    return parser.parse_args(["optimize"])
 
 
 def request_from(args, cfg, market, start, end):

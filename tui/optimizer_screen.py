@@ -161,16 +161,6 @@ def parse_form(values: dict[str, str], cfg: DeskConfig) -> dict[str, Any]:
     return out
 
 
-def cli_defaults() -> argparse.Namespace:
-    """``hedgedesk optimize``'s arguments with no flags given, from the CLI's own parser."""
-    from tui.cli_common import Parser, make_parents
-    from tui.cli_optimize import add_parsers
-
-    parser = Parser(prog="hedgedesk")
-    add_parsers(parser.add_subparsers(dest="command", parser_class=Parser), make_parents())
-    return parser.parse_args(["optimize"])
-
-
 def explain(error: Exception) -> str:
     """An error in words: for an infeasible problem, core's reasons one to a line, the
     relaxation that works and the solvers tried (OptimizationError's parts)."""
@@ -331,11 +321,11 @@ class OptimizerScreen(ModalScreen):
     def _solve(self, gen: int, overrides: dict[str, Any], with_frontier: bool) -> None:
         from core.errors import HedgedeskError
         from core.optimize import run
-        from tui.cli_optimize import request_from
+        from tui.cli_optimize import default_args, request_from
 
         if self._base is None:  # the config's data range, as market_for gives the CLI
             d = self.cfg.data
-            self._base = request_from(cli_defaults(), self.cfg, self.market, d.start, d.end)
+            self._base = request_from(default_args(), self.cfg, self.market, d.start, d.end)
         req = replace(self._base, **overrides)
         result = error = frontier = None
         frontier_error = ""

@@ -1,0 +1,151 @@
+"""Reports for a risk committee: the book, the optimisation, sweep runs and a backtest, written
+as ``report.md`` with PNG charts, ``report.pdf`` and ``report.json``.
+
+``build_report`` assembles the sections from the engine (nothing here recomputes a figure the
+engine already gives); ``write_report`` renders them. The CLI's ``hedgedesk report`` and the
+desk's report key both come through here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import DeskConfig
+from core.errors import HedgedeskError
+from core.market_data import MarketData
+from core.report.document import Col, Report, Section, Table
+from core.report.provenance import code_version, data_fingerprint, file_digest
+from core.report.render import write_report
+
+__all__ = ["REPORT_PARTS", "ReportRequest", "build_report", "parse_what", "write_report"]
+
+REPORT_PARTS = ("book", "optimize", "sweep:RUN", "backtest")
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What to report. ``what``: parts in order ("book", "optimize", "sweep:<run>",
+    "backtest"). ``optimize``: the OptimizeRequest to solve (the CLI's, or the optimiser
+    screen's); ``backtest``: run_backtest's parameters; ``shocks``: what-if price shocks on the
+    book; ``nav``: the NAV the book's sizing and trade list are for (None: the book's own)."""
+
+    what: tuple[str, ...]
+    optimize: object | None = None
+    backtest: dict | None = None
+    nav: float | None = None
+    shocks: dict | None = None
+
+
+def parse_what(text: str) -> tuple[str, ...]:
+    """``book,optimize,sweep:RUN,backtest`` as a tuple; HedgedeskError names a bad part."""
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not parts:
+        raise HedgedeskError(f"--what: nothing to report; expected some of "
+                             f"{', '.join(REPORT_PARTS)}")
+    for p in parts:
+        if p.startswith("sweep"):
+            if not p.startswith("sweep:") or not p[len("sweep:"):]:
+                raise HedgedeskError(f"--what: {p!r}: name the run, e.g. sweep:last or "
+                                     "sweep:20261122-101500-ab12")
+        elif p not in REPORT_PARTS:
+            raise HedgedeskError(f"--what: unknown part {p!r}; expected some of "
+                                 f"{', '.join(REPORT_PARTS)}")
+    twice = sorted({p for p in parts if parts.count(p) > 1})
+    if twice:
+        raise HedgedeskError(f"--what: listed twice: {', '.join(twice)}")
+    return parts
+
+
+def _conventions(cfg: DeskConfig) -> list[str]:
+    r = cfg.risk
+    return [
+        "Returns are daily simple returns P[t]/P[t-1] - 1 on the dates every series shares "
+        "(inner join, never forward-filled).",
+        "Annualisation: returns x252 (arithmetic means) or geometric over the span, volatility "
+        "x sqrt(252); 365 for a book of crypto alone.",
+        f"Sharpe = mean(R - rf_d) / std(R) x sqrt(252), rf {r.rf:.2%} a year compounded to a "
+        "daily rate; Sortino uses the downside deviation.",
+        f"VaR and CVaR: 1-day losses as positive fractions of NAV; historical (quantile with "
+        f"linear interpolation) at {r.var_confidence:.0%} over {r.var_window} days unless "
+        "stated, parametric = normal.",
+        f"Beta: OLS slope of daily returns on the benchmark ({cfg.data.benchmark}) over "
+        f"{r.beta_window} returns; the book's beta is the sum of beta-dollars / NAV.",
+        "Greeks in dollars: delta-adjusted notional, gamma per 1 % move, vega per volatility "
+        "point, theta per calendar day.",
+    ]
+
+
+def _tickers_of(cfg: DeskConfig, req: ReportRequest) -> set[str]:
+    """Every ticker the report's figures may read: the config's, the optimiser's universe and
+    the backtest's legs."""
+    from core.config import referenced_tickers
+
+    tickers = {t for _, t in referenced_tickers(cfg)}
+    if req.optimize is not None:
+        tickers |= set(req.optimize.tickers)
+    if req.backtest is not None:
+        tickers |= {*req.backtest["long"], req.backtest["hedge"]}
+    return tickers
+
+
+def build_report(cfg: DeskConfig, market: MarketData | None, req: ReportRequest,
+                 ledger=None, now: dt.datetime | None = None) -> Report:
+    """The report's sections in ``req.what`` order. ``market`` may be None for a report of sweep
+    runs alone; ``ledger`` is needed for ``sweep:RUN``."""
+    sections: list[Section] = []
+    run_ids: list[str] = []
+    for part in req.what:
+        if market is None and not part.startswith("sweep:"):
+            raise HedgedeskError(f"report {part}: needs market data")
+        if part == "book":
+            from core.report.book import book_section
+
+            sections.append(book_section(cfg, market, req.nav, req.shocks))
+        elif part == "optimize":
+            from core.report.optimize import optimize_section
+
+            if req.optimize is None:
+                raise HedgedeskError("report optimize: no optimisation request given")
+            sections.append(optimize_section(req.optimize, market, cfg, req.nav))
+        elif part == "backtest":
+            from core.report.backtest import backtest_section
+
+            if req.backtest is None:
+                raise HedgedeskError("report backtest: no backtest parameters given")
+            sections.append(backtest_section(market, req.backtest))
+        else:
+            from core.report.sweep import sweep_section
+
+            if ledger is None:
+                raise HedgedeskError(f"report {part}: no run ledger to read")
+            rec = ledger.get(part[len("sweep:"):])
+            try:
+                table = ledger.per_config(rec.id)
+            except HedgedeskError:
+                table = None  # an unfinished run: the section says what is left out
+            sections.append(sweep_section(rec, table))
+            run_ids.append(rec.id)
+    when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    rows = [["generated", when], ["code version", code_version()],
+            ["config", str(cfg.path)],
+            ["config sha256", file_digest(cfg.path) if Path(cfg.path).is_file() else "–"],
+            ["book", cfg.book.name], ["parts", ", ".join(req.what)]]
+    if market is not None:
+        d = cfg.data
+        tickers = _tickers_of(cfg, req) & set(market.tickers)
+        bench = market.aligned_prices([d.benchmark], d.start, d.end).index
+        rows += [["data source", d.source],
+                 ["data range", f"{bench[0].date()}..{bench[-1].date()} ({d.benchmark})"],
+                 ["data fingerprint", data_fingerprint(market, tickers, d.start, d.end)]]
+    for rid in run_ids:
+        rec = ledger.get(rid)
+        rows += [[f"sweep run {rid}", f"data fingerprint {rec.fingerprint}, code "
+                                      f"{rec.code_version}"]]
+    if req.nav:
+        rows.append(["sizing NAV", f"{req.nav:,.0f}"])
+    if req.shocks:
+        rows.append(["what-if shocks", ", ".join(f"{k} {v:+.2%}" for k, v in req.shocks.items())])
+    params = Table("parameters", [Col("parameter"), Col("value")], rows)
+    return Report(f"hedgedesk report: {cfg.book.name}", params, sections, _conventions(cfg))
