@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -168,6 +169,11 @@ class DeskApp(App):
         Binding("b", "backtest", "Bt", tooltip="Backtest screen"),
         Binding("g", "data", "Data", tooltip="Data screen"),
         Binding("p", "replay", "Play", tooltip="Replay history / pause"),
+        # screens are modal (the desk's keys stop there) and R types a letter in a form, so
+        # ctrl+o is a priority key: the report of whatever screen is in view
+        Binding("ctrl+o", "report", "Report", show=False, priority=True,
+                tooltip="Report of the screen in view: md, PNG, PDF"),
+        Binding("R", "report", "Report", show=False, tooltip="Report of the book (on the desk)"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("escape", "cancel_sweep", "Cancel sweep", show=False),
         Binding("f5", "reload", "Reload", show=False, tooltip="Reload the market data"),
@@ -301,6 +307,33 @@ class DeskApp(App):
             self.notify("the market data is still loading", title="Sweep")
         elif not pane.start(sweep_request(self.cfg), self.market, _ledger()):
             self.notify("a sweep is already running (Esc cancels it)", title="Sweep")
+
+    def action_report(self) -> None:
+        """Write the report of the current screen in a worker; its folder is notified."""
+        from tui.report_action import for_screen, report_folder
+
+        if self.market is None:
+            self.notify("the market data is still loading", title="Report")
+            return
+        try:
+            job = for_screen(self)
+        except HedgedeskError as exc:
+            self.notify(escape(str(exc)), title="Report", severity="warning")
+            return
+        out = report_folder(job.request.what[0])
+        self.notify(escape(f"writing {out} …"), title="Report")
+        self._write_report(job, out)
+
+    @work(thread=True, exit_on_error=False, group="report")
+    def _write_report(self, job, out) -> None:
+        from core.report import build_report, write_report
+        from core.sweep_ledger import Ledger
+
+        ledger = Ledger(Path(job.ledger_path) if job.ledger_path else None) \
+            if job.request.what[0].startswith("sweep:") else None
+        write_report(build_report(job.cfg, self.market, job.request, ledger), out)
+        self.call_from_thread(self.notify, escape(f"report written: {out}/report.pdf"),
+                              title="Report", timeout=15)
 
     def action_cancel_sweep(self) -> None:
         self.query_one(SweepPane).stop()
@@ -640,6 +673,9 @@ class DeskApp(App):
         if event.worker.group == "sweep":
             self.query_one(SweepPane).failed(error)
             self.notify(escape(str(error)), title="Sweep failed", severity="error", timeout=15)
+            return
+        if event.worker.group == "report":
+            self.notify(escape(str(error)), title="Report failed", severity="error", timeout=15)
             return
         self.query_one("#summary", Static).update(f"Could not load the desk: {error}")
         self.notify(escape(str(error)), title="Error", severity="error", timeout=15)

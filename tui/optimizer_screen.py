@@ -345,6 +345,11 @@ class OptimizerScreen(ModalScreen):
         if not get_current_worker().is_cancelled:  # superseded: a newer solve is on its way
             self.post_message(Solved(gen, req, result, error, frontier, frontier_error))
 
+    @property
+    def request(self) -> OptimizeRequest | None:
+        """The request of the result on screen (None until the first solve)."""
+        return self._last.req if self._last is not None else None
+
     def on_solved(self, message: Solved) -> None:
         if message.gen != self._gen:  # the form has changed since: its own result follows
             return

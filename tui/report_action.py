@@ -1,0 +1,61 @@
+"""The desk's report key (R): what "the report of the current screen" means on each screen,
+and where it is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import HedgedeskError
+
+
+@dataclass(frozen=True)
+class ScreenReport:
+    """What to report and the config and ledger to report it from."""
+
+    request: object  # core.report.ReportRequest
+    cfg: object  # DeskConfig: the desk's current book, unsaved edits included
+    ledger_path: str | None = None
+
+
+def report_root() -> Path:
+    """$HEDGEDESK_REPORTS, else ~/hedgedesk-reports: one timestamped folder per report."""
+    return Path(os.environ.get("HEDGEDESK_REPORTS") or Path.home() / "hedgedesk-reports"
+                ).expanduser()
+
+
+def report_folder(part: str, now: dt.datetime | None = None) -> Path:
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return report_root() / f"{stamp}-{part.replace(':', '-')}"
+
+
+def for_screen(app) -> ScreenReport:
+    """The report of what ``app`` shows: the optimiser's last solved request, the sweep run on
+    the sweep screen, the backtest form's parameters, else the book as edited (what-if shocks
+    and the replay day included)."""
+    from core.clock import at
+    from core.report import ReportRequest
+    from tui.backtest_screen import BacktestScreen
+    from tui.optimizer_screen import OptimizerScreen
+    from tui.sweep_screen import SweepScreen
+
+    screen = app.screen
+    cfg = app.cfg if app.clock is None else at(app.cfg, app.clock.day)
+    if isinstance(screen, OptimizerScreen):
+        if screen.request is None:
+            raise HedgedeskError("the optimiser has not solved yet: wait for its result")
+        return ScreenReport(ReportRequest(("optimize",), optimize=screen.request), cfg)
+    if isinstance(screen, SweepScreen):
+        if screen.run_id is None:
+            raise HedgedeskError("no sweep run is shown: pick one with l (runs)")
+        return ScreenReport(ReportRequest((f"sweep:{screen.run_id}",)), cfg,
+                            screen.ledger_path)
+    if isinstance(screen, BacktestScreen):
+        if screen.wanted is None:
+            raise HedgedeskError("the backtest form has an error: fix it first")
+        d = cfg.data
+        params = {**screen.wanted, "rf": cfg.risk.rf, "start": d.start, "end": d.end}
+        return ScreenReport(ReportRequest(("backtest",), backtest=params), cfg)
+    return ScreenReport(ReportRequest(("book",), shocks=dict(app.editor.shocks) or None), cfg)
