@@ -167,6 +167,9 @@ def choose_backend(name: str):
     """(backend, note): ``auto`` takes the GPU when CuPy sees one, else the CPU, and says why."""
     if name == "cpu":
         return CpuBackend(), "cpu (as asked)"
+    if name == "cluster":
+        raise HedgedeskError("this run was computed on a Dask cluster: resume it with "
+                             "--cluster ADDRESS")
     from core.sweep_gpu import GpuBackend, gpu_status
 
     ok, why = gpu_status()
@@ -439,6 +442,8 @@ def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begi
                         left / rate if rate else math.nan, time.perf_counter() - t_begin,
                         phase, tuple(d for _, d in best))
 
+    chunk_s = getattr(backend, "chunk_seconds", CHUNK_SECONDS)  # a cluster's chunks are longer
+
     def chunks(prep, n, phase, on_chunk, rows=None, row0=0):
         """Run n configurations (grid rows row0.. or the listed rows) in chunks of about
         CHUNK_SECONDS, calling ``on_chunk(offset, out)``; returns False when cancelled."""
@@ -454,7 +459,7 @@ def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begi
             on_chunk(pos, out, took)
             state["kernel_s"] += took
             state["day_sum"] += count * window_days[legs.index(prep)]
-            state["chunk"] = max(64, min(1 << 22, int(count * CHUNK_SECONDS / max(took, 1e-4))))
+            state["chunk"] = max(64, min(1 << 22, int(count * chunk_s / max(took, 1e-4))))
             pos += count
             now = time.perf_counter()
             if now - state["last"] >= PROGRESS_EVERY:

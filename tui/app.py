@@ -331,7 +331,12 @@ class DeskApp(App):
 
         ledger = Ledger(Path(job.ledger_path) if job.ledger_path else None) \
             if job.request.what[0].startswith("sweep:") else None
-        write_report(build_report(job.cfg, self.market, job.request, ledger), out)
+        try:
+            report = build_report(job.cfg, self.market, job.request, ledger)
+        finally:
+            if ledger is not None:
+                ledger.close()
+        write_report(report, out)
         self.call_from_thread(self.notify, escape(f"report written: {out}/report.pdf"),
                               title="Report", timeout=15)
 

@@ -74,7 +74,11 @@ def cmd_report(args) -> int:
         ledger = Ledger(Path(args.ledger).expanduser() if args.ledger else None)
     req = ReportRequest(what, optimize=optimize, nav=args.nav,
                         backtest=backtest_params(args, cfg) if "backtest" in what else None)
-    report = build_report(cfg, market, req, ledger)
+    try:
+        report = build_report(cfg, market, req, ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
     files = write_report(report, Path(args.out).expanduser())
     if args.json:
         emit_json({"out": str(Path(args.out).expanduser()), "what": list(what),

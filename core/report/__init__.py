@@ -121,6 +121,8 @@ def build_report(cfg: DeskConfig, market: MarketData | None, req: ReportRequest,
             if ledger is None:
                 raise HedgedeskError(f"report {part}: no run ledger to read")
             rec = ledger.get(part[len("sweep:"):])
+            if rec.id in run_ids:  # e.g. sweep:last and the same run's id
+                raise HedgedeskError(f"--what: run {rec.id} is named twice")
             try:
                 table = ledger.per_config(rec.id)
             except HedgedeskError:

@@ -88,9 +88,10 @@ def backtest_section(market: MarketData, params: dict) -> Section:
             f"The beta each rebalance sized the hedge with: OLS slope over the {p['window']} "
             f"returns up to the rebalance day ({span})"))
     last = reb.tail(REBALANCE_ROWS)
-    s.add(Table("rebalances", [Col("date"), Col("beta", "num3"), Col("long notional", "money"),
-                               Col("short notional", "money"), Col("traded", "money"),
-                               Col("cost", "money")],
+    cash = "money" if p["capital"] >= 1000 else "num4"  # notionals per unit of a small capital
+    s.add(Table("rebalances", [Col("date"), Col("beta", "num3"), Col("long notional", cash),
+                               Col("short notional", cash), Col("traded", cash),
+                               Col("cost", cash)],
                 [[str(d.date()), r["beta"], r["long_notional"], r["short_notional"],
                   r["traded"], r["cost"]] for d, r in last.iterrows()],
                 caption=f"The last {len(last)} of {len(reb)} rebalances",

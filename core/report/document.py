@@ -34,7 +34,7 @@ def fmt(value: Any, kind: str = "text") -> str:
         return f"{100 * x:.1f}%"
     if kind == "sci":
         return f"{x:.3g}"
-    return f"{x:.{int(kind[-1])}f}"  # num2 / num3 / num4
+    return f"{x:,.{int(kind[-1])}f}"  # num2 / num3 / num4
 
 
 @dataclass(frozen=True)
