@@ -178,6 +178,18 @@ class SweepGrid:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Where sweeps run when no --cluster is given: a Dask scheduler address (tcp://, tls://)
+    or local:N, and the TLS files a tls:// address needs (resolved against the config's
+    folder)."""
+
+    address: str
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
+@dataclass(frozen=True)
 class DeskConfig:
     path: Path
     data: DataConfig
@@ -188,6 +200,7 @@ class DeskConfig:
     sweep: SweepGrid | None  # None when the config has no [sweep] table
     proxies: dict[str, Proxy]  # instrument code -> how to price it
     scenarios: tuple[Scenario, ...]
+    cluster: ClusterConfig | None = None  # None: sweeps run on this machine
 
 
 # -- locating ----------------------------------------------------------------------------------
@@ -598,7 +611,31 @@ def _score(t: _Table) -> dict:
     return {k: t.number(k) for k in SCORE_KEYS if k in t.raw}
 
 
-_TOP = ("data", "risk", "targets", "book", "optimizer", "sweep", "proxies", "scenarios")
+_TOP = ("data", "risk", "targets", "book", "optimizer", "sweep", "proxies", "scenarios",
+        "cluster")
+
+
+def _cluster(t: _Table, base: Path) -> ClusterConfig:
+    address = t.text("address")
+    scheme = address.split("://", 1)[0] if "://" in address else ""
+    local = address.startswith("local:") and address[6:].isdigit() and int(address[6:]) >= 1
+    if not (local or scheme in ("tcp", "tls")):
+        raise t.fail("address", address, "tcp://host:port, tls://host:port or local:N")
+
+    def path(name: str) -> Path | None:
+        text = t.text(name, "")
+        if not text:
+            return None
+        p = Path(text).expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+
+    files = {n: path(n) for n in ("tls_ca", "tls_cert", "tls_key")}
+    if scheme == "tls":
+        for name, p in files.items():
+            if p is None:
+                raise t.fail(name, "", "a PEM file: a tls:// address needs tls_ca, tls_cert "
+                                       "and tls_key")
+    return ClusterConfig(address, **files)
 
 
 def parse_config(text: str, path: Path) -> DeskConfig:
@@ -634,6 +671,8 @@ def parse_config(text: str, path: Path) -> DeskConfig:
         scenarios=tuple(_scenario(s) for s in top.tables(
             "scenarios", ("name", "market", "vol", "shocks", "replay", "description")))
         or DEFAULT_SCENARIOS,
+        cluster=_cluster(top.table("cluster", ("address", "tls_ca", "tls_cert", "tls_key")),
+                         path.parent) if "cluster" in raw else None,
     )
 
 

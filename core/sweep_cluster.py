@@ -49,6 +49,13 @@ class ClusterSpec:
                                  "worker processes")
         return int(n)
 
+    @classmethod
+    def from_config(cls, c) -> ClusterSpec | None:
+        """The config's [cluster] table (None when it has none)."""
+        if c is None:
+            return None
+        return cls(c.address, *(str(p) if p else None for p in (c.tls_ca, c.tls_cert, c.tls_key)))
+
     def check(self) -> None:
         if self.local_workers is not None:
             return
@@ -96,34 +103,43 @@ def start_local(workers: int, host: str = "127.0.0.1", port: int = 0, dashboard:
         except ImportError:
             raise HedgedeskError("--gpus needs dask-cuda: pip install dask-cuda") from None
         return LocalCUDACluster(host=host, scheduler_port=port,
-                                dashboard_address=":0" if dashboard else None)
+                                dashboard_address=f"{host}:0" if dashboard else None)
     from distributed import LocalCluster
 
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=host,
-                        scheduler_port=port, dashboard_address=":0" if dashboard else None,
+                        scheduler_port=port,
+                        dashboard_address=f"{host}:0" if dashboard else None,
                         env=worker_env(workers))
 
 
 def _run_task(token: str, args: tuple, row0: int, count: int,
               rows: np.ndarray | None) -> np.ndarray:
     """On a worker: the kernel on its own backend, prepared once per leg (``token``)."""
-    if "backend" not in _worker_state:
-        from core.sweep import choose_backend
-
-        _worker_state["backend"], _ = choose_backend("auto")
-    backend = _worker_state["backend"]
+    backend = _worker_backend()
     if _worker_state.get("token") != token:
         backend.prepare(args)
         _worker_state["token"] = token
     return backend.run(row0, count, rows)
 
 
-def _describe_worker() -> str:
-    from core.sweep import choose_backend
-
+def _worker_backend():
+    """This worker's backend, made on first use: its GPU, else the CPU kernel on its share of
+    the cores (NUMBA_NUM_THREADS as the cluster set it; numba may have been imported before
+    the variable was, so it is applied here too)."""
     if "backend" not in _worker_state:
+        from core.sweep import choose_backend
+
+        threads = os.environ.get("NUMBA_NUM_THREADS")
+        if threads and threads.isdigit():
+            import numba
+
+            numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
         _worker_state["backend"], _ = choose_backend("auto")
-    return _worker_state["backend"].device
+    return _worker_state["backend"]
+
+
+def _describe_worker() -> str:
+    return _worker_backend().device
 
 
 class ClusterBackend:

@@ -305,7 +305,8 @@ class DeskApp(App):
                         severity="warning")
         elif self.market is None:
             self.notify("the market data is still loading", title="Sweep")
-        elif not pane.start(sweep_request(self.cfg), self.market, _ledger()):
+        elif not pane.start(sweep_request(self.cfg), self.market, _ledger(),
+                            cluster=_cluster(self.cfg)):
             self.notify("a sweep is already running (Esc cancels it)", title="Sweep")
 
     def action_report(self) -> None:
@@ -700,6 +701,12 @@ def sweep_request(cfg: DeskConfig):
                 impact=s.impact)
     return SweepRequest(grid, start=cfg.data.start, end=cfg.data.end, rf=cfg.risk.rf,
                         targets=ScoreTargets(**s.score))
+
+
+def _cluster(cfg: DeskConfig):
+    from core.sweep_cluster import ClusterSpec
+
+    return ClusterSpec.from_config(cfg.cluster)
 
 
 def _ledger():

@@ -58,13 +58,34 @@ def add_parsers(sub, parents) -> dict:
                    "survives logout (follow with hedgedesk runs show RUN)")
     s.add_argument("--ledger", metavar="PATH", help="run ledger database (default: "
                    "$HEDGEDESK_LEDGER, else ~/.local/state/hedgedesk/runs.sqlite)")
+    s.add_argument("--cluster", metavar="ADDRESS", help="run the chunks on a Dask cluster: "
+                   "tcp://host:8786, tls://host:8786, or local:N worker processes started "
+                   "for this run (default: the config's [cluster] address, else this machine)")
+    s.add_argument("--tls-ca", metavar="PEM", help="CA certificate for a tls:// scheduler")
+    s.add_argument("--tls-cert", metavar="PEM", help="client certificate for a tls:// scheduler")
+    s.add_argument("--tls-key", metavar="PEM", help="client key for a tls:// scheduler")
 
     r = sub.add_parser("runs", parents=[common], help="the sweep run ledger: list, show, diff")
     r.add_argument("action", nargs="?", choices=("show", "diff"), metavar="show|diff")
     r.add_argument("run", nargs="*", metavar="RUN", help="run id, unique prefix, or 'last'")
     r.add_argument("--limit", type=whole_arg(1), default=20, metavar="N")
     r.add_argument("--ledger", metavar="PATH", help="run ledger database")
-    return {("sweep", None): cmd_sweep, ("runs", None): cmd_runs}
+
+    c = sub.add_parser("cluster", help="start a Dask cluster for sweeps on this machine")
+    cs = c.add_subparsers(dest="cluster_command", parser_class=type(c), metavar="local",
+                          required=True)
+    loc = cs.add_parser("local", parents=[common], help="a scheduler and N worker processes "
+                        "here; prints the address for --cluster, runs until Ctrl-C")
+    loc.add_argument("--workers", type=whole_arg(1), default=max(1, os.cpu_count() or 1),
+                     metavar="N", help="worker processes (default: one per core)")
+    loc.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback: "
+                     "only this machine can connect; see README before opening it)")
+    loc.add_argument("--port", type=whole_arg(0), default=8786, metavar="P",
+                     help="scheduler port (default 8786; 0 picks a free one)")
+    loc.add_argument("--gpus", action="store_true", help="one worker per GPU (needs dask-cuda)")
+    loc.add_argument("--dashboard", action="store_true", help="serve Dask's dashboard on --host")
+    return {("sweep", None): cmd_sweep, ("runs", None): cmd_runs,
+            ("cluster", "local"): cmd_cluster_local}
 
 
 # -- the request -----------------------------------------------------------------------------
@@ -158,10 +179,18 @@ def cmd_sweep(args) -> int:
         cancel.set()
         print("\ncancelling after this chunk (Ctrl-C again to abort)...", file=sys.stderr)
 
+    spec = cluster_spec(args)
+    backend = None
+    if spec is not None:
+        from core.sweep_cluster import ClusterBackend
+
+        print(f"connecting to the Dask cluster {spec.address}...", file=sys.stderr)
+        backend = ClusterBackend(spec)
     previous = signal.signal(signal.SIGINT, on_sigint)
     live = sys.stderr.isatty()
     try:
-        gen = run_sweep(request, market, ledger, resume=resume, cancel=cancel)
+        gen = run_sweep(request, market, ledger, resume=resume, cancel=cancel, backend=backend,
+                        backend_note=f"cluster {spec.address}" if spec else "")
         while True:
             try:
                 event = next(gen)
@@ -173,6 +202,8 @@ def cmd_sweep(args) -> int:
                 sys.stderr.flush()
     finally:
         signal.signal(signal.SIGINT, previous)
+        if backend is not None:
+            backend.close()
         if live:
             sys.stderr.write("\r" + " " * 120 + "\r")
     if args.json:
@@ -182,6 +213,56 @@ def cmd_sweep(args) -> int:
     if result.status == "cancelled":
         print(f"cancelled: resume with hedgedesk sweep --resume {result.run_id}",
               file=sys.stderr)
+    return 0
+
+
+def cluster_spec(args):
+    """--cluster (and its TLS files), else the config's [cluster], else None (this machine)."""
+    from core.sweep_cluster import ClusterSpec
+
+    if args.cluster:
+        spec = ClusterSpec(args.cluster, args.tls_ca, args.tls_cert, args.tls_key)
+    elif args.tls_ca or args.tls_cert or args.tls_key:
+        raise HedgedeskError("--tls-ca/--tls-cert/--tls-key go with --cluster tls://host:port")
+    elif args.data and not getattr(args, "config", None):
+        return None  # files given, no config named: the config's cluster does not apply
+    else:
+        spec = ClusterSpec.from_config(load_cfg(args).cluster)
+    if spec is not None:
+        spec.check()
+        if args.backend:
+            raise HedgedeskError("--backend applies to this machine; on a cluster each worker "
+                                 "uses its GPU, else its CPU: drop --backend")
+    return spec
+
+
+def cmd_cluster_local(args) -> int:
+    """Start the scheduler and workers, print the address, serve until Ctrl-C or SIGTERM."""
+    from core.sweep_cluster import start_local
+
+    cluster = start_local(args.workers, host=args.host, port=args.port,
+                          dashboard=args.dashboard, gpus=args.gpus)
+    address = cluster.scheduler.address
+    info = {"address": address, "workers": len(cluster.workers),
+            "dashboard": cluster.dashboard_link if args.dashboard else None}
+    if args.json:
+        emit_json(info)
+    else:
+        print(f"Dask scheduler {address} with {info['workers']} worker(s)"
+              + (f"; dashboard {info['dashboard']}" if args.dashboard else ""))
+        print(f"run sweeps on it with: hedgedesk sweep --cluster {address} ...")
+        print("Ctrl-C stops the cluster.")
+    sys.stdout.flush()
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        cluster.close()
     return 0
 
 

@@ -51,17 +51,25 @@ def status_line(p: Progress, backend: str) -> str:
             f"{backend}  Esc to cancel")
 
 
-def stream_sweep(widget, request, market, ledger, cancel, backend) -> None:
+def stream_sweep(widget, request, market, ledger, cancel, backend, cluster=None) -> None:
     """Drive the engine's generator in a worker thread, posting each Progress and the result
-    to ``widget`` as messages (the pane and the sweep screen both run sweeps this way)."""
+    to ``widget`` as messages (the pane and the sweep screen both run sweeps this way). With
+    ``cluster`` (a ClusterSpec) the sweep runs on Dask, connected here, off the UI thread."""
     from core.sweep import run_sweep
 
-    gen = run_sweep(request, market, ledger, cancel=cancel, backend=backend)
+    if cluster is not None:
+        from core.sweep_cluster import ClusterBackend
+
+        backend = ClusterBackend(cluster)
     try:
+        gen = run_sweep(request, market, ledger, cancel=cancel, backend=backend)
         while True:
             widget.post_message(SweepProgress(next(gen)))
     except StopIteration as stop:
         widget.post_message(SweepFinished(stop.value))
+    finally:
+        if cluster is not None:
+            backend.close()
 
 
 class SweepPane(Vertical):
@@ -79,21 +87,26 @@ class SweepPane(Vertical):
         yield Static(IDLE, id="sweep-status", markup=False)  # "[sweep]" is not a style
         yield Static("", id="sweep-best", markup=False)
 
-    def start(self, request: SweepRequest, market, ledger=None, backend=None) -> bool:
-        """Start a sweep unless one is running; returns whether it started."""
+    def start(self, request: SweepRequest, market, ledger=None, backend=None,
+              cluster=None) -> bool:
+        """Start a sweep unless one is running; returns whether it started. ``cluster``: a
+        ClusterSpec to run it on (connected in the worker)."""
         if self.running:
             return False
         from core.sweep import choose_backend
 
-        if backend is None:
+        if cluster is not None:
+            self.backend = f"cluster: {cluster.address}"
+        elif backend is None:
             backend, note = choose_backend(request.backend)
             self.app.notify(escape(f"backend {note}"), title="Sweep")
-        self.backend = f"{backend.name}: {backend.device}"
+        if cluster is None:
+            self.backend = f"{backend.name}: {backend.device}"
         self.cancel = threading.Event()
         self.running = True
         self.query_one("#sweep-bar", ProgressBar).display = True
         self.query_one("#sweep-status", Static).update(f"starting on {self.backend}…")
-        self._run(request, market, ledger, backend)
+        self._run(request, market, ledger, backend, cluster)
         return True
 
     def stop(self) -> None:
@@ -103,8 +116,8 @@ class SweepPane(Vertical):
             self.query_one("#sweep-status", Static).update("cancelling after this chunk…")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
-    def _run(self, request, market, ledger, backend) -> None:
-        stream_sweep(self, request, market, ledger, self.cancel, backend)
+    def _run(self, request, market, ledger, backend, cluster) -> None:
+        stream_sweep(self, request, market, ledger, self.cancel, backend, cluster)
 
     def failed(self, error: BaseException) -> None:
         self.running = False

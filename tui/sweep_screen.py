@@ -694,9 +694,11 @@ class SweepScreen(ModalScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def _run(self, request, ledger) -> None:
         from core.sweep import choose_backend
+        from core.sweep_cluster import ClusterSpec
 
-        backend, _ = choose_backend(request.backend)
-        stream_sweep(self, request, self.market, ledger, self.cancel, backend)
+        cluster = ClusterSpec.from_config(self.cfg.cluster)
+        backend = None if cluster else choose_backend(request.backend)[0]
+        stream_sweep(self, request, self.market, ledger, self.cancel, backend, cluster)
 
     def on_sweep_progress(self, message: SweepProgress) -> None:
         message.stop()
