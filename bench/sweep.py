@@ -123,12 +123,12 @@ def bench_notebook(grid: Grid, r_long, r_hedge, sample: int) -> float:
     return days / (time.perf_counter() - t0)
 
 
-def bench_e2e(backend_name: str, configs: int, days: int) -> None:
+def synthetic_market(days: int, n_legs: int = 10):
+    """``n_legs`` synthetic stocks S0.. and their hedge H over ``days`` business days, as
+    MarketData, with one Leg per stock."""
     import datetime as dt
 
     from core.market_data import MarketData, Series
-    from core.sweep import SweepRequest, run_sweep
-    from core.sweep_ledger import Ledger
 
     dates = pd.bdate_range(dt.date(2000, 1, 3), periods=days + 1).values.astype("datetime64[D]")
     rng = np.random.default_rng(SEED)
@@ -140,14 +140,24 @@ def bench_e2e(backend_name: str, configs: int, days: int) -> None:
 
     prices = [series("H", hedge, 100.0)]
     legs = []
-    for i in range(10):
+    for i in range(n_legs):
         r = 0.0003 + (0.8 + 0.05 * i) * hedge + rng.normal(0, 0.01, days)
         prices.append(series(f"S{i}", r, 50.0))
         legs.append(Leg(f"S{i}", (f"S{i}",)))
-    market = MarketData.from_series(prices)
-    grid = grid_of(configs)
-    grid = Grid(legs=tuple(legs), hedge="H", **{a: getattr(grid, a) for a in (
+    return MarketData.from_series(prices), tuple(legs)
+
+
+def with_legs(grid: Grid, legs: tuple) -> Grid:
+    return Grid(legs=legs, hedge="H", **{a: getattr(grid, a) for a in (
         "rebalance", "window", "estimator", "exposure", "hedge_ratio", "drift_band", "cost")})
+
+
+def bench_e2e(backend_name: str, configs: int, days: int) -> None:
+    from core.sweep import SweepRequest, run_sweep
+    from core.sweep_ledger import Ledger
+
+    market, legs = synthetic_market(days)
+    grid = with_legs(grid_of(configs), legs)
     request = SweepRequest(grid, backend=backend_name, top=20)
     with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "runs.sqlite") as ledger:
         gen = run_sweep(request, market, ledger)  # the CLI's path: chunks and Parquet written

@@ -86,16 +86,18 @@ def _import_distributed():
     return distributed
 
 
-def worker_env(workers: int) -> dict[str, str]:
-    """Each local worker's share of the cores for numba's threads (no oversubscription)."""
-    return {"NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))}
+def worker_env(workers: int, threads: int | None = None) -> dict[str, str]:
+    """numba's threads in each local worker: ``threads``, else its share of the cores (no
+    oversubscription)."""
+    return {"NUMBA_NUM_THREADS": str(threads or max(1, (os.cpu_count() or 1) // workers))}
 
 
 def start_local(workers: int, host: str = "127.0.0.1", port: int = 0, dashboard: bool = False,
-                gpus: bool = False):
-    """A scheduler and ``workers`` worker processes on this machine (one thread each), bound
-    to ``host`` (loopback unless told otherwise). With ``gpus`` and dask-cuda installed: one
-    worker per visible GPU instead."""
+                gpus: bool = False, threads: int | None = None):
+    """A scheduler and ``workers`` worker processes on this machine (one Dask thread each,
+    ``threads`` numba threads, default its share of the cores), bound to ``host`` (loopback
+    unless told otherwise). With ``gpus`` and dask-cuda installed: one worker per visible GPU
+    instead."""
     _import_distributed()
     if gpus:
         try:
@@ -109,7 +111,7 @@ def start_local(workers: int, host: str = "127.0.0.1", port: int = 0, dashboard:
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=host,
                         scheduler_port=port,
                         dashboard_address=f"{host}:0" if dashboard else None,
-                        env=worker_env(workers))
+                        env=worker_env(workers, threads))
 
 
 def _run_task(token: str, args: tuple, row0: int, count: int,
