@@ -14,25 +14,11 @@ from core.backtest import desk_defaults, run_backtest
 from core.config import load_config, resolve_config_path
 from core.sources import load_market
 from core.sweep_ledger import Ledger
-from tui.cli import main
+from tests.tui.test_cli_sweep import run, run_json
 
 PARAMETER_LABELS = {"long": "long leg", "hedge": "hedge", "rebalance": "P: rebalance every (days)",
                     "window": "W: beta window (returns)", "exposure": "k: exposure",
                     "hedge_ratio": "h: hedge ratio"}
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def run_json(capsys, *argv) -> dict:
-    rc, out, err = run(capsys, *argv, "--json")
-    assert rc == 0, err
-    obj = json.loads(out)  # the whole of stdout is one JSON document
-    assert isinstance(obj, dict)
-    return obj
 
 
 def assert_one_error_line(rc: int, out: str, err: str) -> str:
