@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import math
 import os
 import secrets
 import socket
@@ -33,6 +32,7 @@ import pandas as pd
 
 from core.atomic import write_atomic
 from core.errors import HedgedeskError
+from core.jsonable import jsonable
 
 SCHEMA_VERSION = 1
 FINAL_STATUSES = ("done", "cancelled", "failed")
@@ -113,29 +113,8 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _jsonable(x: Any) -> Any:
-    """Plain JSON values from numpy scalars/arrays, dates and NaN (which becomes null)."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple | set | frozenset | np.ndarray):
-        return [_jsonable(v) for v in x]
-    if x is pd.NaT or (isinstance(x, np.datetime64) and np.isnat(x)):
-        return None
-    if isinstance(x, np.datetime64):
-        return pd.Timestamp(x).isoformat()
-    if isinstance(x, np.generic):
-        return _jsonable(x.item())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dt.date | dt.time):  # datetime and pd.Timestamp are dates too
-        return x.isoformat()
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
 def _dumps(x: Any) -> str:
-    return json.dumps(_jsonable(x), allow_nan=False)
+    return json.dumps(jsonable(x), allow_nan=False)
 
 
 def _pid_alive(pid: int) -> bool:

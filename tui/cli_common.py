@@ -9,10 +9,9 @@ import json
 import math
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from core.errors import HedgedeskError
+from core.jsonable import jsonable
 
 CONFIG_HELP = ("desk config file (default: $HEDGEDESK_CONFIG, else "
                "~/.config/hedgedesk/config.toml, else the built-in demo desk)")
@@ -91,25 +90,8 @@ def tickers_arg(text: str) -> list[str]:
     return names
 
 
-def clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf become null, dates ISO strings, paths strings, numpy scalars floats."""
-    if hasattr(value, "item") and not isinstance(value, list | tuple | dict):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def emit_json(obj: dict) -> None:
-    sys.stdout.write(json.dumps(clean(obj), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 def load_cfg(args):

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.jsonable import jsonable
+
 KINDS = ("text", "int", "money", "pct", "pct1", "num2", "num3", "num4", "sci")
 
 
@@ -68,7 +70,7 @@ class Table:
                 for row in self.rows]
 
     def records(self) -> list[dict]:
-        return [{c.name: _plain(v) for c, v in zip(self.columns, row, strict=True)}
+        return [jsonable(dict(zip((c.name for c in self.columns), row, strict=True)))
                 for row in self.rows]
 
 
@@ -115,11 +117,3 @@ class Report:
     sections: list[Section]
     conventions: list[str]  # one line each, printed up front
 
-
-def _plain(v: Any) -> Any:
-    """A JSON-safe cell: numpy scalars as Python numbers, non-finite floats as None."""
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v

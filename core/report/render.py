@@ -9,7 +9,6 @@ write leaves the previous report's file whole; other files in the folder are nev
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +16,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from core.atomic import write_atomic
+from core.jsonable import jsonable
 from core.report.document import Chart, Report, Table, Text
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -37,7 +37,7 @@ def write_report(report: Report, out: Path) -> dict[str, Path]:
             charts[chart.name] = path
     files = {"markdown": out / "report.md", "pdf": out / "report.pdf", "json": out / "report.json"}
     write_atomic(files["json"], lambda p: p.write_text(
-        json.dumps(_json_safe(as_json(report)), indent=1, allow_nan=False) + "\n"))
+        json.dumps(jsonable(as_json(report)), indent=1, allow_nan=False) + "\n"))
     write_atomic(files["pdf"], lambda p: _pdf(report, charts).output(str(p)))
     write_atomic(files["markdown"], lambda p: p.write_text(markdown(report), encoding="utf-8"))
     return {**files, **{f"chart:{k}": v for k, v in charts.items()}}
@@ -53,21 +53,6 @@ def as_json(report: Report) -> dict:
                              "charts": [f"{c.name}.png" for c in s.charts()]}
                      for s in report.sections},
     }
-
-
-def _json_safe(x):
-    """Strict JSON: non-finite numbers as null, numpy scalars as numbers, dates as text."""
-    if isinstance(x, dict):
-        return {str(k): _json_safe(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_json_safe(v) for v in x]
-    if hasattr(x, "item") and not isinstance(x, str):
-        x = x.item()
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if x is None or isinstance(x, bool | int | str):
-        return x
-    return str(x)
 
 
 # -- Markdown ----------------------------------------------------------------------------------
