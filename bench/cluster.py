@@ -19,21 +19,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from sweep import grid_of, synthetic_market, with_legs
+from sweep import grid_of, synthetic_market, timed_sweep, with_legs
 
 
 def run(request, market, backend) -> tuple[float, float]:
     from core.sweep import run_sweep
 
-    gen = run_sweep(request, market, backend=backend)
-    t0 = time.perf_counter()
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        result = stop.value
+    result, wall = timed_sweep(run_sweep(request, market, backend=backend))
     t = result.summary["timings"]
-    return t["config_days"] / t["kernel_s"], time.perf_counter() - t0
+    return t["config_days"] / t["kernel_s"], wall
 
 
 def main() -> None:

@@ -152,6 +152,16 @@ def with_legs(grid: Grid, legs: tuple) -> Grid:
         "rebalance", "window", "estimator", "exposure", "hedge_ratio", "drift_band", "cost")})
 
 
+def timed_sweep(gen) -> tuple:
+    """Drive a run_sweep generator to its end: (SweepResult, wall seconds)."""
+    t0 = time.perf_counter()
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value, time.perf_counter() - t0
+
+
 def bench_e2e(backend_name: str, configs: int, days: int) -> None:
     from core.sweep import SweepRequest, run_sweep
     from core.sweep_ledger import Ledger
@@ -160,14 +170,8 @@ def bench_e2e(backend_name: str, configs: int, days: int) -> None:
     grid = with_legs(grid_of(configs), legs)
     request = SweepRequest(grid, backend=backend_name, top=20)
     with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "runs.sqlite") as ledger:
-        gen = run_sweep(request, market, ledger)  # the CLI's path: chunks and Parquet written
-        t0 = time.perf_counter()
-        try:
-            while True:
-                next(gen)
-        except StopIteration as stop:
-            result = stop.value
-        took = time.perf_counter() - t0
+        # the CLI's path: chunks and Parquet written
+        result, took = timed_sweep(run_sweep(request, market, ledger))
     t = result.summary["timings"]
     print(f"(e) end to end, 10 tickers x {grid.rows_per_leg:,} configurations x {days:,} days "
           f"on {result.summary['backend']['name']}: {took:.2f} s (kernel {t['kernel_s']:.2f} s, "

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from tui.cli_common import emit_json, load_cfg, number_arg, tickers_arg, whole_arg
+from tui.cli_common import emit_json, load_cfg, market_for, number_arg, tickers_arg, whole_arg
 
 DEFAULT_WHAT = "book,optimize,backtest"
 
@@ -56,12 +55,8 @@ def cmd_report(args) -> int:
     what = parse_what(args.what)
     cfg = load_cfg(args)
     market = None
-    if any(not p.startswith("sweep:") for p in what):
-        from core.sources import load_market
-
-        market = load_market(cfg)
-        for n in market.notices:
-            print(f"notice: {n}", file=sys.stderr)
+    if any(not p.startswith("sweep:") for p in what):  # a report of runs alone reads no data
+        market, _, _ = market_for(args, None)
     optimize = None
     if "optimize" in what:
         from tui.cli_optimize import default_args, request_from

@@ -95,12 +95,12 @@ class SweepPane(Vertical):
             return False
         from core.sweep import choose_backend
 
-        if cluster is not None:
+        if cluster is not None:  # connected in the worker: named by its address until then
             self.backend = f"cluster: {cluster.address}"
-        elif backend is None:
-            backend, note = choose_backend(request.backend)
-            self.app.notify(escape(f"backend {note}"), title="Sweep")
-        if cluster is None:
+        else:
+            if backend is None:
+                backend, note = choose_backend(request.backend)
+                self.app.notify(escape(f"backend {note}"), title="Sweep")
             self.backend = f"{backend.name}: {backend.device}"
         self.cancel = threading.Event()
         self.running = True

@@ -95,7 +95,7 @@ def build_report(cfg: DeskConfig, market: MarketData | None, req: ReportRequest,
     """The report's sections in ``req.what`` order. ``market`` may be None for a report of sweep
     runs alone; ``ledger`` is needed for ``sweep:RUN``."""
     sections: list[Section] = []
-    run_ids: list[str] = []
+    runs: list = []  # the sweep runs reported, for the parameter table
     for part in req.what:
         if market is None and not part.startswith("sweep:"):
             raise HedgedeskError(f"report {part}: needs market data")
@@ -121,14 +121,14 @@ def build_report(cfg: DeskConfig, market: MarketData | None, req: ReportRequest,
             if ledger is None:
                 raise HedgedeskError(f"report {part}: no run ledger to read")
             rec = ledger.get(part[len("sweep:"):])
-            if rec.id in run_ids:  # e.g. sweep:last and the same run's id
+            if any(r.id == rec.id for r in runs):  # e.g. sweep:last and the same run's id
                 raise HedgedeskError(f"--what: run {rec.id} is named twice")
             try:
                 table = ledger.per_config(rec.id)
             except HedgedeskError:
                 table = None  # an unfinished run: the section says what is left out
             sections.append(sweep_section(rec, table))
-            run_ids.append(rec.id)
+            runs.append(rec)
     when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
     rows = [["generated", when], ["code version", code_version()],
             ["config", str(cfg.path)],
@@ -141,10 +141,9 @@ def build_report(cfg: DeskConfig, market: MarketData | None, req: ReportRequest,
         rows += [["data source", d.source],
                  ["data range", f"{bench[0].date()}..{bench[-1].date()} ({d.benchmark})"],
                  ["data fingerprint", data_fingerprint(market, tickers, d.start, d.end)]]
-    for rid in run_ids:
-        rec = ledger.get(rid)
-        rows += [[f"sweep run {rid}", f"data fingerprint {rec.fingerprint}, code "
-                                      f"{rec.code_version}"]]
+    for rec in runs:
+        rows += [[f"sweep run {rec.id}", f"data fingerprint {rec.fingerprint}, code "
+                                         f"{rec.code_version}"]]
     if req.nav:
         rows.append(["sizing NAV", f"{req.nav:,.0f}"])
     if req.shocks:

@@ -10,7 +10,7 @@ import numpy as np
 
 from core.errors import HedgedeskError
 from core.market_data import MarketData
-from core.metrics import equity_from_returns, historical_var
+from core.metrics import equity_from_returns, historical_var, max_drawdown
 from core.optimize import OptimizeRequest, run
 from core.portfolio import Portfolio, estimate
 from core.report import charts
@@ -140,7 +140,7 @@ def optimize_section(req: OptimizeRequest, market: MarketData, cfg=None,
     metrics = [("expected return", f"{p.expected_return:.2%}"),
                ("volatility", f"{p.volatility:.2%}"), ("Sharpe", f"{p.sharpe:.2f}"),
                ("VaR 95% 1d hist", f"{p.var_95:.2%}"), ("CVaR 95% 1d hist", f"{p.cvar_95:.2%}"),
-               ("max drawdown", f"{float(np.min(growth / np.maximum.accumulate(growth))) - 1:.2%}"),
+               ("max drawdown", f"{max_drawdown(growth):.2%}"),
                ("assets held", f"{int(np.sum(np.abs(w) >= HELD))}")]
     s.add(Chart("optimize_dashboard", charts.dashboard(
         daily, dates, growth, metrics, p.weights, tail.var, tail.cvar,
