@@ -616,10 +616,11 @@ _TOP = ("data", "risk", "targets", "book", "optimizer", "sweep", "proxies", "sce
 
 
 def _cluster(t: _Table, base: Path) -> ClusterConfig:
+    from core.sweep_cluster import address_kind  # no Dask import: the rule only
+
     address = t.text("address")
-    scheme = address.split("://", 1)[0] if "://" in address else ""
-    local = address.startswith("local:") and address[6:].isdigit() and int(address[6:]) >= 1
-    if not (local or scheme in ("tcp", "tls")):
+    kind = address_kind(address)
+    if kind is None:
         raise t.fail("address", address, "tcp://host:port, tls://host:port or local:N")
 
     def path(name: str) -> Path | None:
@@ -630,7 +631,7 @@ def _cluster(t: _Table, base: Path) -> ClusterConfig:
         return p if p.is_absolute() else (base / p).resolve()
 
     files = {n: path(n) for n in ("tls_ca", "tls_cert", "tls_key")}
-    if scheme == "tls":
+    if kind == "tls":
         for name, p in files.items():
             if p is None:
                 raise t.fail(name, "", "a PEM file: a tls:// address needs tls_ca, tls_cert "

@@ -30,6 +30,16 @@ TASKS_PER_WORKER = 2  # a chunk's tasks per worker: a slow worker holds back at 
 _worker_state: dict = {}  # per worker process: its backend and the kernel arguments it holds
 
 
+def address_kind(address: str) -> str | None:
+    """"local", "tcp" or "tls" for a well-formed address, else None (the CLI and the config's
+    [cluster] check addresses with this one rule)."""
+    if address.startswith("local:"):
+        n = address[len("local:"):]
+        return "local" if n.isdigit() and int(n) >= 1 else None
+    scheme = address.split("://", 1)[0] if "://" in address else ""
+    return scheme if scheme in ("tcp", "tls") else None
+
+
 @dataclass(frozen=True)
 class ClusterSpec:
     """Where the sweep runs: ``address`` as above; TLS files when the address is ``tls://``."""
@@ -41,13 +51,9 @@ class ClusterSpec:
 
     @property
     def local_workers(self) -> int | None:
-        if not self.address.startswith("local:"):
-            return None
-        n = self.address[len("local:"):]
-        if not n.isdigit() or int(n) < 1:
-            raise HedgedeskError(f"--cluster {self.address}: expected local:N with N >= 1 "
-                                 "worker processes")
-        return int(n)
+        """N of a ``local:N`` address (None for a scheduler's address)."""
+        return int(self.address[len("local:"):]) if address_kind(self.address) == "local" \
+            else None
 
     @classmethod
     def from_config(cls, c) -> ClusterSpec | None:
@@ -57,13 +63,13 @@ class ClusterSpec:
         return cls(c.address, *(str(p) if p else None for p in (c.tls_ca, c.tls_cert, c.tls_key)))
 
     def check(self) -> None:
-        if self.local_workers is not None:
-            return
-        scheme = self.address.split("://", 1)[0] if "://" in self.address else ""
-        if scheme not in ("tcp", "tls"):
-            raise HedgedeskError(f"--cluster {self.address!r}: expected tcp://host:port, "
-                                 "tls://host:port or local:N")
-        if scheme == "tls" and not (self.tls_ca and self.tls_cert and self.tls_key):
+        kind = address_kind(self.address)
+        if kind is None:
+            expected = ("local:N with N >= 1 worker processes"
+                        if self.address.startswith("local:")
+                        else "tcp://host:port, tls://host:port or local:N")
+            raise HedgedeskError(f"--cluster {self.address!r}: expected {expected}")
+        if kind == "tls" and not (self.tls_ca and self.tls_cert and self.tls_key):
             raise HedgedeskError(f"--cluster {self.address}: a tls:// scheduler needs "
                                  "--tls-ca, --tls-cert and --tls-key (or [cluster] tls_ca, "
                                  "tls_cert, tls_key)")
