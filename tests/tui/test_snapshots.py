@@ -16,19 +16,20 @@ from tui.app import DeskApp
 
 async def _loaded(pilot):
     """The demo book on screen and settled: the load starts after the first paint, and a table
-    re-measures its columns a refresh or more after its rows arrive, so wait until two frames
-    0.15 s apart are the same (a slow CI machine once caught the desk mid-layout)."""
+    re-measures its columns on an idle pass after its rows arrive. So each round waits for the
+    app to go idle, then the screen must read the same three times 0.15 s apart (a loaded CI
+    machine once caught a table before it re-measured)."""
     while pilot.app.report is None:
         await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()
-    await pilot.wait_for_scheduled_animations()
-    frame = None
-    for _ in range(40):
+    frames: list[str] = []
+    for _ in range(60):
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()  # the message queues drained: idle work (column widths) done
         await pilot.pause(0.15)
-        now = pilot.app.export_screenshot()
-        if now == frame:
+        frames = [*frames[-2:], pilot.app.export_screenshot()]
+        if len(frames) == 3 and len(set(frames)) == 1:
             return
-        frame = now
     raise AssertionError("the screen never settled")
 
 
