@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import math
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,6 +33,19 @@ SECTIONS = {"holding": "holdings", "hedge": "hedges"}
 EDITABLE = {"holding": ("quantity", "cost_basis"),
             "hedge": ("quantity", "strike", "expiry", "volatility", "price_scale")}
 LOT = 0.10  # a nudge moves shares (and other units) by this share of the position
+LAST_GOOD = ".last-good"  # suffix of the copy of the book kept beside the file on each save
+
+# ``check(cfg, shocks)`` raises when the data refutes a state (core.book_check.check_book)
+Check = Callable[[DeskConfig, Mapping[str, float]], object]
+
+
+class ChangedOnDisk(HedgedeskError):
+    """The config file changed since the desk loaded it: reload it or overwrite it."""
+
+
+def last_good_path(path: Path) -> Path:
+    """Where the last book that loaded and valued is kept: ``config.toml.last-good``."""
+    return path.with_name(path.name + LAST_GOOD)
 
 
 class _Row(NamedTuple):
@@ -51,11 +65,15 @@ class BookEditor:
     """The saved book, the edited one and the what-if price shocks, with undo and redo.
 
     Every operation returns the DeskConfig to value the desk with; bad input raises a
-    ConfigError (or HedgedeskError) naming the key and leaves everything as it was.
+    ConfigError (or HedgedeskError) naming the key and leaves everything as it was. ``check``
+    vets each new state against the market data too (an edit it refutes is not applied), and
+    vets the book again before a save.
     """
 
-    def __init__(self, cfg: DeskConfig):
+    def __init__(self, cfg: DeskConfig, check: Check | None = None):
         self._base = cfg
+        self._check = check
+        self._lots: dict[int, float] = {}  # by row id: + then - returns to where it was
         self._ids = itertools.count()
         book = self._load_file(_read(cfg.path))
         rows = {s: tuple(_Row(next(self._ids), d) for d in book.unwrap().get(s, []))
@@ -132,16 +150,18 @@ class BookEditor:
 
     def nudge(self, kind: str, index: int, step: int = 1) -> DeskConfig:
         """Move the quantity by ``step`` lots: one contract for futures and options, a tenth
-        of the position in whole shares (at least 1), or of other units to one digit."""
+        of the position in whole shares (at least 1), or of other units to one digit. A row's
+        lot is fixed at its first nudge, so + then - returns to where it was."""
         section, row = self._row(kind, index)
         qty = row.data["quantity"]
-        if kind == "hedge" and row.data.get("instrument") in (FUTURE, OPTION):
-            lot = 1
-        elif kind == "holding" or row.data.get("instrument") == EQUITY:
-            lot = max(1, round(abs(qty) * LOT))
-        else:  # coins and currency units are fractional
-            lot = float(f"{abs(qty) * LOT:.1g}")
-        new = qty + step * lot
+        if row.id not in self._lots:
+            if kind == "hedge" and row.data.get("instrument") in (FUTURE, OPTION):
+                self._lots[row.id] = 1
+            elif kind == "holding" or row.data.get("instrument") == EQUITY:
+                self._lots[row.id] = max(1, round(abs(qty) * LOT))
+            else:  # coins and currency units are fractional
+                self._lots[row.id] = float(f"{abs(qty) * LOT or 1:.1g}")
+        new = qty + step * self._lots[row.id]
         if isinstance(new, float):
             new = round(new, 12)  # no 0.55000000000000004 in the file
         return self._replace_row(section, index, row._replace(data={**row.data, "quantity": new}))
@@ -197,16 +217,24 @@ class BookEditor:
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, force: bool = False) -> DeskConfig:
-        """Write the edited book into the config file, atomically, keeping the rest of the file.
+        """Write the edited book into the config file, atomically, keeping the rest of the file,
+        and keep a copy of the result beside it (``last_good_path``).
 
-        Refuses the built-in demo, a read-only file, and (unless ``force``, which overwrites
-        it with this desk's copy) a file changed on disk since it was loaded; the edits stay.
+        Refuses a book the ``check`` refutes, the built-in demo, a read-only file, and (unless
+        ``force``, which overwrites it with this desk's copy) a file changed on disk since it
+        was loaded (ChangedOnDisk); the edits stay.
         """
         path = self._base.path
         target = path.resolve()  # a symlinked config is written through, not replaced
+        if self._check is not None:
+            try:
+                self._check(self.config, {})
+            except HedgedeskError as exc:
+                raise HedgedeskError(f"not saved, the book does not value: {exc}; your edits "
+                                     "are kept") from None
         if _digest(_read(path)) != self._digest and not force:
-            raise HedgedeskError(f"{path}: changed on disk since the desk loaded it; reload to "
-                                 "see that edit, or save(force=True) to overwrite it")
+            raise ChangedOnDisk(f"{path}: changed on disk since the desk loaded it; your edits "
+                                "are kept")
         self._check_writable(target)
         text = self._render()
         if parse_config(text, path).book != self.config.book:
@@ -223,6 +251,7 @@ class BookEditor:
             raise HedgedeskError(f"{path}: cannot write: {exc.strerror or exc}") from None
         if load_config(path).book != self.config.book:
             raise HedgedeskError(f"{path}: the saved book does not read back as edited")
+        keep_last_good(target, text)
         self._remember(self._load_file(text), self._state)
         self._saved = self._state
         return self.config
@@ -305,6 +334,8 @@ class BookEditor:
 
     def _push(self, state: _State) -> DeskConfig:
         if state != self._state:  # a no-op is not a step to undo
+            if self._check is not None:
+                self._check(state.cfg, state.shocks)
             self._undo.append(self._state)
             self._redo.clear()
             self._state = state
@@ -407,6 +438,41 @@ def _fmt(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return "none" if value is None else str(value)
+
+
+def keep_last_good(path: Path, text: str) -> Path | None:
+    """Write ``text`` (a config that loads and values) beside ``path`` as its last good copy,
+    atomically and with the file's mode; None when the folder is not writable (a best effort:
+    the save itself succeeded)."""
+    dest = last_good_path(path)
+    mode = path.stat().st_mode & 0o7777
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(text.encode("utf-8"))
+        tmp.chmod(mode)
+
+    try:
+        if not dest.exists() or dest.read_bytes() != text.encode("utf-8"):
+            write_atomic(dest, write)
+    except OSError:
+        return None
+    return dest
+
+
+def restore_last_good(path: Path) -> Path:
+    """Put the last good copy back as the config file; the file it replaces is kept beside it
+    as ``config.toml.rejected`` (never lost). Returns where the replaced file went."""
+    good = last_good_path(path)
+    if not good.is_file():
+        raise HedgedeskError(f"{path}: no last good copy ({good.name}) to restore")
+    target = path.resolve()
+    rejected = target.with_name(target.name + ".rejected")
+    if target.exists():
+        data = target.read_bytes()
+        write_atomic(rejected, lambda tmp: tmp.write_bytes(data))
+    text = good.read_bytes()
+    write_atomic(target, lambda tmp: tmp.write_bytes(text))
+    return rejected
 
 
 def _read(path: Path) -> str:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from core.book_edit import BookEditor
+from core.book_edit import BookEditor, ChangedOnDisk
 from core.config import load_config
 from core.demo import demo_config_path
 from core.errors import ConfigError, HedgedeskError
@@ -70,7 +70,8 @@ def test_blank_cost_basis_removes_it(ed):
 def test_nudge_steps_contracts_and_lots(ed):
     base = ed.config.book
     assert ed.nudge("holding", 0).book == _with(base, "holdings", 0, quantity=1650.0)
-    assert ed.nudge("holding", 0, -1).book == _with(base, "holdings", 0, quantity=1485.0)
+    assert ed.nudge("holding", 0, -1).book == base  # the lot is the row's, fixed: back to 1500
+    assert ed.nudge("holding", 0, -1).book == _with(base, "holdings", 0, quantity=1350.0)
     ed.revert()
     assert ed.nudge("hedge", 0, -1).book == _with(base, "hedges", 0, quantity=-3.0)
     assert ed.nudge("hedge", 1).book == _with(
@@ -224,7 +225,9 @@ def test_save_round_trips_and_keeps_the_rest_of_the_file(ed, path):
     assert "volatility = 0.3           # modelled: the demo data has no option quotes" in text
     assert 'expiry = "2023-06-16"' in text and "cost_basis = 150.00\n" in text
     assert "quantity = 1650\n" in text and "\n\n\n" not in text
-    assert sorted(os.listdir(path.parent)) == ["config.toml"]  # no temporary file left
+    # no temporary file left; the saved book is kept as the last good copy
+    assert sorted(os.listdir(path.parent)) == ["config.toml", "config.toml.last-good"]
+    assert (path.parent / "config.toml.last-good").read_text(encoding="utf-8") == text
     assert not ed.dirty and ed.changes() == [] and ed.shocks == {"market": -0.1}
 
 
@@ -267,8 +270,9 @@ def test_save_refuses_a_file_changed_on_disk(ed, path):
     edited = ed.config
     theirs = path.read_text(encoding="utf-8").replace("beta = 0.50", "beta = 0.60")
     path.write_text(theirs, encoding="utf-8")
-    with pytest.raises(HedgedeskError, match=r"changed on disk.*save\(force=True\)"):
+    with pytest.raises(ChangedOnDisk, match=r"changed on disk.*your edits are kept") as err:
         ed.save()
+    assert "force" not in str(err.value)  # words for a trader, not a Python call
     assert path.read_text(encoding="utf-8") == theirs
     assert ed.config is edited and ed.dirty
     ed.save(force=True)
