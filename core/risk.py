@@ -1,6 +1,7 @@
 """The book's risk: a daily P&L history under constant positions with full revaluation of
 options, historical and parametric VaR/CVaR, volatility, Sharpe, Sortino, drawdown, the
-correlation of the book's underlyings, and the alerts against the desk's targets.
+correlation of the book's underlyings, and the alerts against the desk's targets
+(core.alerts.check_limits).
 
 Each historical day t moves every underlying by its actual return r[t]; linear lines lose or
 gain ``quantity x multiplier x price x r``; options are repriced at ``S (1 + r)`` one calendar
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.alerts import Alert, check_limits
 from core.beta import rolling_beta
 from core.config import DeskConfig
 from core.instruments import OPTION
@@ -69,10 +71,15 @@ class RiskReport:
     tail: tuple[TailRisk, ...]  # historical and parametric at 95 % and 99 %
     performance: Performance  # of the constant-position book over the window
     correlation: pd.DataFrame  # of the book's underlyings' daily returns
-    alerts: tuple[str, ...]
+    alert_items: tuple[Alert, ...]  # every limit crossed (core.alerts), in ALERT_KEYS order
     # rolling OLS beta of the constant-position book on the benchmark (BETA_HISTORY_WINDOW
     # returns; NaN until a full window): today's book through history, for the sparkline
     beta_history: np.ndarray
+
+    @property
+    def alerts(self) -> tuple[str, ...]:
+        """The alerts' sentences, as ``hedgedesk risk`` prints them."""
+        return tuple(a.message for a in self.alert_items)
 
     def var(self, method: str, confidence: float) -> TailRisk:
         return next(t for t in self.tail if t.method.startswith(method)
@@ -90,20 +97,7 @@ def risk_report(cfg: DeskConfig, state: MarketState, lines: list[Line] | None = 
     perf = performance(equity_from_returns(book), cfg.risk.rf, state.periods)
     underlyings = list(dict.fromkeys(ln.underlying for ln in lines))
     corr = state.returns[underlyings].corr()
-    t = cfg.targets
-    alerts = []
-    if val.beta_status.breach:
-        alerts.append(f"beta {val.beta_status.describe()}")
-    main = historical_var(book, cfg.risk.var_confidence)
-    if main.var > t.var_limit:
-        alerts.append(f"VaR BREACH: 1-day historical VaR {cfg.risk.var_confidence:.0%} "
-                      f"{main.var:.2%} of NAV > limit {t.var_limit:.2%}")
-    if perf.annual_volatility > t.volatility:
-        alerts.append(f"VOL ABOVE TARGET: {perf.annual_volatility:.1%} > {t.volatility:.1%} "
-                      "(annualised, constant positions)")
-    if -perf.max_drawdown > t.max_drawdown:
-        alerts.append(f"DRAWDOWN: {perf.max_drawdown:.1%} over the window, limit "
-                      f"-{t.max_drawdown:.0%}")
+    items = check_limits(val, perf, historical_var(book, cfg.risk.var_confidence), cfg.targets)
     bench = state.returns[state.benchmark].to_numpy()
     history = rolling_beta(book, bench, min(BETA_HISTORY_WINDOW, len(book)))
-    return RiskReport(val, state.returns.index, book, tail, perf, corr, tuple(alerts), history)
+    return RiskReport(val, state.returns.index, book, tail, perf, corr, items, history)

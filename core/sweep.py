@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import math
 import sys
 import threading
@@ -53,6 +54,7 @@ from core.sweep_score import (
 
 PROGRESS_EVERY = 0.25  # seconds between progress events
 CHUNK_SECONDS = 0.1  # target duration of one chunk: bounds cancel latency and lost work
+ETA_AFTER = 0.5  # seconds of measured throughput before an ETA is given
 IMPACT_WARMUP = 30  # sessions of volume before the first trade when impact is modelled
 SCORED = ("sharpe", "annual_return", "max_drawdown", "consistency")
 PER_CONFIG = ("status", "n", "annual_return", "annual_volatility", "sharpe", "sortino",
@@ -129,11 +131,116 @@ class Progress:
     done: int  # configurations finished (all legs, resumed ones included)
     total: int
     config_days: int  # config-days computed in this session
-    rate: float  # config-days per second in this session
-    eta_s: float
+    rate: float  # config-days per second of kernel time in this session
+    eta_s: float  # wall-clock seconds left (NaN until measured): see :class:`Eta`
     elapsed_s: float
     phase: str  # "sweep AAPL", "out-of-sample", ...
     best: tuple[dict, ...]  # best strategies so far (ranking scenario): leg, params, metrics
+    run_id: str | None = None
+    fraction: float = 0.0  # share of the run's kernel work done: twins, grid, out-of-sample
+
+
+class Eta:
+    """Time left in a run: its remaining kernel work (config-days of every phase still to
+    run: each leg's unhedged twins, the grid's unfinished rows, the walk-forward's
+    out-of-sample pass) over the wall-clock throughput measured in this session.
+
+    Wall-clock, not kernel time: what happens between chunks (saving each chunk to the
+    ledger, keeping the best) takes real time too, and a rate of kernel time alone promised
+    too little. The clock starts once the kernel is loaded (:meth:`start`), so numba's
+    compilation, seconds on a first run, does not stand for the kernel's speed. Scoring after
+    the last chunk is not modelled (a fraction of a second: see the README)."""
+
+    def __init__(self, total: float, done: float = 0.0, tail_s: float = 0.0):
+        self.total = float(total)
+        self.done = float(done)  # resumed work counts as done, not in the throughput
+        self.tail_s = tail_s  # seconds after the last chunk: scoring (see scoring_seconds)
+        self.measured = 0.0
+        self.t0: float | None = None
+
+    def start(self, now: float) -> None:
+        if self.t0 is None:
+            self.t0 = now
+
+    def add(self, work: float) -> None:
+        self.done += work
+        if self.t0 is not None:
+            self.measured += work
+
+    @property
+    def fraction(self) -> float:
+        return min(self.done / self.total, 1.0) if self.total > 0 else 1.0
+
+    def seconds(self, now: float) -> float:
+        """NaN until the throughput has been measured for ETA_AFTER seconds: the first chunks
+        are small and pay fixed costs, so they would promise far too long."""
+        if self.t0 is None or self.measured <= 0 or now - self.t0 < ETA_AFTER:
+            return math.nan
+        return (max(self.total - self.done, 0.0) * (now - self.t0) / self.measured
+                + self.tail_s)
+
+
+_REPLAY_COST: tuple[float, float] | None = None  # seconds per replayed day: base, rebalance
+
+
+def replay_cost() -> tuple[float, float]:
+    """Seconds per day of the plain backtest that :func:`_replay` runs for each leader's
+    deflated Sharpe ratio: (every day, each rebalance day), timed once per process on 300
+    synthetic days (about 5 ms)."""
+    global _REPLAY_COST
+    if _REPLAY_COST is None:
+        rng = np.random.default_rng(0)
+        r_hedge = rng.normal(0.0, 0.01, 300)
+        r_long = 1.1 * r_hedge + rng.normal(0.0, 0.01, 300)
+        took = []
+        for period in (1, 300):
+            t0 = time.perf_counter()
+            dynamic_beta_hedge(r_long, r_hedge, period, 20)
+            took.append((time.perf_counter() - t0) / 281)  # 281 days from day W - 1
+        _REPLAY_COST = (took[1], max(took[0] - took[1], 0.0))
+    return _REPLAY_COST
+
+
+_FINISH_COST: dict[int, float] = {}  # seconds per configuration, by CSCV blocks
+
+
+def finish_cost(blocks: int) -> float:
+    """Seconds per configuration of a run's finishing work that grows with its size: reading
+    the chunks back, the per-configuration table and its Parquet file, PBO by CSCV. Timed once
+    per process on 1,024 and 4,096 synthetic configurations (the difference leaves out fixed
+    costs; about 40 ms in all)."""
+    if blocks not in _FINISH_COST:
+        from core.sweep_ledger import _pack, _unpack
+
+        def once(n: int) -> float:
+            rng = np.random.default_rng(0)
+            arrays = {name: rng.normal(0.0, 1.0, n) for name in K.METRICS}
+            for b in range(blocks):
+                arrays[f"block_sum1_{b}"] = rng.normal(0.0, 0.01, n)
+                arrays[f"block_sum2_{b}"] = rng.uniform(0.001, 0.01, n)
+            t0 = time.perf_counter()
+            back = _unpack(_pack(arrays))
+            pd.DataFrame({name: back[name] for name in K.METRICS}).to_parquet(io.BytesIO())
+            sums = [np.stack([back[f"block_sum{k}_{b}"] for b in range(blocks)], axis=1)
+                    for k in (1, 2)]
+            pbo_cscv(back["shift"], *sums, np.full(blocks, 100), 0.0)
+            return time.perf_counter() - t0
+
+        once(256)  # first calls load and cache what they need
+        _FINISH_COST[blocks] = max(once(4096) - once(1024), 0.0) / 3072
+    return _FINISH_COST[blocks]
+
+
+def scoring_seconds(grid: Grid, legs: list[PreparedLeg], top: int, blocks: int = 8) -> float:
+    """Estimated seconds of a run's scoring after its last chunk: the replays of the leaders
+    and of each leg's best (a Python loop over the days; their number times the days times
+    the cost of a day, rebalance periods weighted as the grid holds them), and the work that
+    grows with the configurations (:func:`finish_cost`)."""
+    base, rebalance = replay_cost()
+    per_day = base + rebalance * float(np.mean([1.0 / p for p in grid.rebalance]))
+    replays = min(top, grid.n_strategies * len(legs)) + len(legs)
+    return (replays * float(np.mean([p.n_days for p in legs])) * per_day
+            + grid.n_rows * finish_cost(blocks))
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,6 +252,33 @@ class SweepResult:
 
 
 # -- backends --------------------------------------------------------------------------------
+# one kernel launch at a time in this process: a warm-up left running by a cancelled sweep
+# must never overlap the next sweep's launches (numba's workqueue layer is not thread-safe)
+_KERNEL_LOCK = threading.Lock()
+CANCEL_POLL = 0.02  # seconds between looks at the cancel event while the kernel loads
+
+
+def wait_or_cancel(work, cancel: threading.Event, name: str = "sweep-kernel-load") -> bool:
+    """Run ``work()`` in a daemon thread and wait for it or for ``cancel``, whichever comes
+    first: True when it finished. A cancelled wait leaves it to finish in the background (an
+    exception there is dropped: the next kernel call raises it again)."""
+    done = threading.Event()
+
+    def go():
+        try:
+            work()
+        except Exception:  # dropped on purpose: see the docstring
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=go, name=name, daemon=True).start()
+    while not done.wait(CANCEL_POLL):
+        if cancel.is_set():
+            return False
+    return True
+
+
 class CpuBackend:
     """The numba kernel, parallel over configurations on every core."""
 
@@ -160,7 +294,22 @@ class CpuBackend:
         self.args = args
 
     def run(self, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
-        return K.run_cpu(self.args, row0, count, rows)
+        with _KERNEL_LOCK:
+            return K.run_cpu(self.args, row0, count, rows)
+
+    def loaded(self) -> bool:
+        """Whether the kernel is compiled (or loaded from numba's cache) in this process."""
+        return bool(K._run_cpu.signatures)
+
+    def load(self) -> None:
+        """Compile the kernel, or load it from numba's cache, on one configuration of the
+        prepared leg: seconds on a first run, about 0.2 s from the cache."""
+        with _KERNEL_LOCK:
+            K.run_cpu(self.args, 0, 1)
+
+    def warm(self, cancel: threading.Event) -> bool:
+        """Load the kernel where a cancel need not wait for it; False when cancelled first."""
+        return self.loaded() or wait_or_cancel(self.load, cancel)
 
 
 def choose_backend(name: str):
@@ -332,15 +481,22 @@ def _replay(grid: Grid, leg: PreparedLeg, row: int, request: SweepRequest) -> np
 # -- the run ---------------------------------------------------------------------------------
 def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
               resume: str | None = None, cancel: threading.Event | None = None,
-              backend=None, backend_note: str = "") -> Iterator[Progress]:
+              backend=None, backend_note: str = "",
+              clock=time.perf_counter) -> Iterator[Progress]:
     """Run (or resume) a sweep; yields :class:`Progress`, returns :class:`SweepResult`.
 
     ``ledger``: a ``core.sweep_ledger.Ledger`` (None keeps chunks in memory, no resume).
     ``resume``: a run id in the ledger; its recorded request is used and the data must hash to
     the recorded fingerprint. ``backend``: an object with ``prepare(args)`` and
-    ``run(row0, count, rows)`` (default: chosen by ``request.backend``).
+    ``run(row0, count, rows)`` (default: chosen by ``request.backend``), optionally
+    ``warm(cancel)`` to load its kernel where a cancel need not wait. ``clock``: seconds, for
+    timings, chunk sizing, progress pacing and the ETA (a test passes a fake one).
+
+    ``cancel`` is honoured between chunks and while the kernel loads; a cancelled run's summary
+    skips what needs the whole run (the leaders' deflated Sharpe replays, PBO, walk-forward),
+    so it returns within a chunk's time; the ledger keeps it resumable.
     """
-    t_begin = time.perf_counter()
+    t_begin = clock()
     cancel = cancel or threading.Event()
     record = None
     if resume:
@@ -377,13 +533,13 @@ def run_sweep(request: SweepRequest | None, market: MarketData, ledger=None,
     store = ledger if ledger is not None else MemoryStore()
     try:
         result = yield from _execute(request, legs, store, run_id, backend, backend_note, cancel,
-                                     t_begin, print_, version)
+                                     t_begin, print_, version, clock)
     except BaseException as exc:  # record why; the chunks stay, so the run can be resumed
         if ledger is not None:
             status = "cancelled" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
                 else "failed"
             ledger.finish(run_id, status, error=f"{type(exc).__name__}: {exc}",
-                          elapsed_s=time.perf_counter() - t_begin)
+                          elapsed_s=clock() - t_begin)
         raise
     return result
 
@@ -410,8 +566,13 @@ def _twin_rows(grid: Grid, twins: Grid, rows: np.ndarray) -> np.ndarray:
     return np.ravel_multi_index(idx, twins.shape)
 
 
+def _oos_days(grid: Grid, prep: PreparedLeg) -> int:
+    """Sum over the windows of the days one out-of-sample configuration simulates."""
+    return sum(prep.n_days - max(w - 1, prep.split) for w in grid.window)
+
+
 def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begin, print_,
-             version):
+             version, clock):
     """The body of :func:`run_sweep` once the run is registered: chunks, scoring, summary."""
     grid = request.grid
     total = grid.n_rows
@@ -422,46 +583,68 @@ def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begi
     done_in = [0] * len(legs)  # configurations stored per leg
     for leg_i, a, b in finished:
         done_in[leg_i] += b - a
-    state = {"kernel_s": 0.0, "day_sum": 0, "last": 0.0, "chunk": 256, "status": "done",
-             "done": sum(done_in), "prepare_s": time.perf_counter() - t_begin}
+    state = {"kernel_s": 0.0, "day_sum": 0, "last": -math.inf, "chunk": 256,
+             "status": "done", "done": sum(done_in), "prepare_s": clock() - t_begin,
+             "loaded": False}
     # config-days, counted exactly: day_sum / len(grid.window) (windows equally represented)
     window_days = [_config_days(grid, p, len(grid.window)) for p in legs]
+    oos_days = [_oos_days(grid, p) for p in legs]
     n_windows = len(grid.window)
     twins = _twin_grid(grid)
     in_grid = 0.0 in grid.hedge_ratio  # the twins are rows of the grid itself
     twin_rows = 0 if in_grid else twins.rows_per_leg
+    # the run's kernel work in day_sum units, every phase: twins (rerun by every session),
+    # the grid's rows, the walk-forward's out-of-sample rows (the ranking scenario's)
+    eta = Eta(sum(twin_rows * window_days[i] + grid.rows_per_leg * window_days[i]
+                  + (grid.n_strategies * oos_days[i] if request.walk_forward else 0)
+                  for i in range(len(legs))),
+              sum(done_in[i] * window_days[i] for i in range(len(legs))),
+              scoring_seconds(grid, legs, request.top, request.blocks))
 
     def config_days() -> int:
         return state["day_sum"] // n_windows
 
     def progress(phase: str) -> Progress:
         rate = config_days() / state["kernel_s"] if state["kernel_s"] else 0.0
-        left = sum((grid.rows_per_leg - done_in[i]) * window_days[i] / n_windows
-                   for i in range(len(legs)))
-        return Progress(state["done"], total, config_days(), rate,
-                        left / rate if rate else math.nan, time.perf_counter() - t_begin,
-                        phase, tuple(d for _, d in best))
+        now = clock()
+        return Progress(state["done"], total, config_days(), rate, eta.seconds(now),
+                        now - t_begin, phase, tuple(d for _, d in best), run_id, eta.fraction)
 
     chunk_s = getattr(backend, "chunk_seconds", CHUNK_SECONDS)  # a cluster's chunks are longer
 
-    def chunks(prep, n, phase, on_chunk, rows=None, row0=0):
+    def load_kernel(phase):
+        """Before the first chunk: load the kernel (compiled on a first run) where a cancel
+        need not wait for it, and start the ETA's clock once it is loaded."""
+        state["loaded"] = True
+        warm = getattr(backend, "warm", None)
+        if warm is not None and not getattr(backend, "loaded", lambda: False)():
+            yield progress(f"{phase} (loading the kernel)")
+            warm(cancel)
+        eta.start(clock())
+
+    def chunks(prep, n, phase, on_chunk, rows=None, row0=0, days=None):
         """Run n configurations (grid rows row0.. or the listed rows) in chunks of about
-        CHUNK_SECONDS, calling ``on_chunk(offset, out)``; returns False when cancelled."""
+        CHUNK_SECONDS, calling ``on_chunk(offset, out)``; returns False when cancelled.
+        ``days``: day_sum units per configuration (default: a grid row of the leg)."""
+        days = window_days[legs.index(prep)] if days is None else days
+        if not state["loaded"] and n and not cancel.is_set():
+            yield from load_kernel(phase)
         pos = 0
         while pos < n:
             if cancel.is_set():
                 return False
             count = min(state["chunk"], n - pos)
-            t0 = time.perf_counter()
+            t0 = clock()
             out = (backend.run(row0 + pos, count) if rows is None
                    else backend.run(0, count, rows[pos:pos + count]))
-            took = time.perf_counter() - t0
+            took = clock() - t0
             on_chunk(pos, out, took)
             state["kernel_s"] += took
-            state["day_sum"] += count * window_days[legs.index(prep)]
+            state["day_sum"] += count * days
+            eta.add(count * days)
             state["chunk"] = max(64, min(1 << 22, int(count * chunk_s / max(took, 1e-4))))
             pos += count
-            now = time.perf_counter()
+            now = clock()
             if now - state["last"] >= PROGRESS_EVERY:
                 state["last"] = now
                 store.progress(run_id, state["done"], config_days(), now - t_begin)
@@ -512,7 +695,7 @@ def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begi
             break
 
     # -- scoring ----------------------------------------------------------------------------
-    t_score = time.perf_counter()
+    t_score = clock()
     yield progress("scoring")
     frames, scored = [], []
     for leg_i, prep in enumerate(legs):
@@ -537,9 +720,8 @@ def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begi
         scored.append((leg_i, prep, rows, arrays))
         frames.append(_frame(grid, prep, rows, arrays))
 
-    walk = None
+    walk, oos = None, {}
     if request.walk_forward and not cancel.is_set():
-        oos = {}
         for leg_i, prep, rows, _ in scored:
             mine = rows[rows % n_scen == rank]
             backend.prepare(K.kernel_args(grid, prep.tables, prep.split, prep.n_days,
@@ -551,7 +733,7 @@ def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begi
                 parts[pos] = out
 
             if not (yield from chunks(prep, len(mine), f"out-of-sample {prep.leg.name}", keep,
-                                      rows=mine)):
+                                      rows=mine, days=oos_days[leg_i])):
                 break
             out = _named(np.concatenate([p for p in parts if p is not None], axis=1),
                          request.blocks)
@@ -559,8 +741,9 @@ def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begi
             oos[leg_i] = (mine, out)
         if not cancel.is_set():
             walk = _walk_forward(grid, request, scored, oos)
-    summary = _summarise(grid, request, legs, scored, rank)
+    summary = _summarise(grid, request, legs, scored, rank, cancel)
     summary["walk_forward"] = walk
+    _attach_oos(summary, grid, scored, oos if walk is not None else {})
     per_config = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if cancel.is_set():
         state["status"] = "cancelled"
@@ -569,10 +752,10 @@ def _execute(request, legs, store, run_id, backend, backend_note, cancel, t_begi
     summary["backend"] = {"name": backend.name, "device": backend.device, "note": backend_note}
     summary["fingerprint"] = print_
     summary["code_version"] = version
-    total_s = time.perf_counter() - t_begin
+    total_s = clock() - t_begin
     summary["timings"] = {  # total_s: all but writing the Parquet file that follows
         "prepare_s": state["prepare_s"], "kernel_s": state["kernel_s"],
-        "score_s": time.perf_counter() - t_score, "total_s": total_s,
+        "score_s": clock() - t_score, "total_s": total_s,
         "config_days": config_days(),
         "config_days_per_s": config_days() / state["kernel_s"] if state["kernel_s"] else None,
     }
@@ -617,7 +800,11 @@ def _frame(grid: Grid, prep: PreparedLeg, rows: np.ndarray, arrays: dict) -> pd.
 
 
 def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], scored: list,
-               rank: int) -> dict:
+               rank: int, cancel: threading.Event | None = None) -> dict:
+    """The run's summary. Once ``cancel`` is set, what needs the whole run is skipped (PBO,
+    and the replays behind each leader's deflated Sharpe ratio: most of a summary's time), so
+    a cancel takes effect within a chunk; resuming the run computes them."""
+    cancelled = cancel.is_set if cancel is not None else lambda: False
     n_scen = grid.n_scenarios
     leaders, trial_sharpes, legs_out = [], {}, []
     statuses = np.concatenate([a["status"] for *_, a in scored]) if scored else np.array([])
@@ -628,7 +815,7 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
         trial_sharpes[leg_i] = arrays["sharpe"][ok] / root  # per period, as DSR wants
         counts = K.block_counts(prep.n_days - K.first_day(grid, prep.start), request.blocks)
         pbo = None
-        if ok.size >= 2:
+        if ok.size >= 2 and not cancelled():
             res = pbo_cscv(arrays["shift"][ok],
                            np.stack([arrays[f"block_sum1_{b}"][ok]
                                      for b in range(request.blocks)], axis=1),
@@ -661,11 +848,16 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
 
     pooled = variance(np.concatenate(list(trial_sharpes.values()))) if scored else math.nan
 
+    made: dict[tuple[int, int], dict] = {}
+
     def leader(leg_i: int, prep: PreparedLeg, row: int) -> dict:
-        """A leaderboard row: parameters, metrics, deflated Sharpe, every cost scenario."""
+        """A leaderboard row: parameters, metrics, deflated Sharpe, every cost scenario
+        (a leg's best is usually a leader too: made once)."""
+        if (leg_i, row) in made:
+            return dict(made[leg_i, row])
         arrays = arrays_of[leg_i]
         d = _row_dict(grid, prep, row, arrays, row)
-        if d["status"] == "ok":
+        if d["status"] == "ok" and not cancelled():
             m = return_moments(_replay(grid, prep, row, request),
                                daily_rf(request.rf, prep.periods))
             # the leg's own trials (choosing within a ticker), and every leg's (choosing
@@ -697,7 +889,8 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
              "annual_return": float(arrays["annual_return"][strategy + s]),
              "max_drawdown": float(arrays["max_drawdown"][strategy + s])}
             for s in range(n_scen) if strategy + s < len(arrays["status"])]
-        return d
+        made[leg_i, row] = d
+        return dict(d)
 
     top = [leader(leg_i, prep, row) for _, leg_i, prep, row in leaders[:request.top]]
     for leg_out, (leg_i, prep, _, _) in zip(legs_out, scored, strict=True):
@@ -719,9 +912,39 @@ def _summarise(grid: Grid, request: SweepRequest, legs: list[PreparedLeg], score
                     "targets": request.targets.as_dict()},
         "overfitting": {"trials": n_trials, "sharpe_variance_per_period": pooled,
                         "trials_by_leg": {leg["ticker"]: leg["trials"] for leg in legs_out},
-                        "pbo_by_leg": {leg["ticker"]: leg["pbo"] for leg in legs_out}},
+                        "pbo_by_leg": {leg["ticker"]: leg["pbo"] for leg in legs_out},
+                        **({"deferred": "cancelled: the deflated Sharpe ratios, PBO and the "
+                                        "walk-forward are computed when the run finishes "
+                                        "(resume it)"} if cancelled() else {})},
         "top": top,
     }
+
+
+def _attach_oos(summary: dict, grid: Grid, scored: list, oos: dict) -> None:
+    """Each leader's (and each leg's best's) out-of-sample figures from the walk-forward
+    pass, which ran every strategy of the ranking scenario from the split on: ``oos`` is
+    None where the walk-forward is off or was not run (a cancelled run)."""
+    names = {prep.leg.name: leg_i for leg_i, prep, _, _ in scored}
+
+    def attach(d: dict | None) -> None:
+        if d is None:
+            return
+        d["oos"] = None
+        leg_i = names.get(d["ticker"])
+        if leg_i not in oos:
+            return
+        mine, out = oos[leg_i]
+        j = int(np.searchsorted(mine, d["row"]))
+        if j < len(mine) and mine[j] == d["row"]:
+            d["oos"] = {"score": float(out["score"][j]), "sharpe": float(out["sharpe"][j]),
+                        "annual_return": float(out["annual_return"][j]),
+                        "max_drawdown": float(out["max_drawdown"][j]),
+                        "status": K.STATUS_NAMES[int(out["status"][j])]}
+
+    for d in summary["top"]:
+        attach(d)
+    for leg in summary["legs"]:
+        attach(leg.get("best"))
 
 
 def _walk_forward(grid: Grid, request: SweepRequest, scored: list, oos: dict) -> dict:

@@ -14,24 +14,26 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from rich.markup import escape
-from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Container, Vertical
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
+from core.alerts import AlertLog
 from core.book_edit import EDITABLE
 from core.clock import ReplayClock, at
 from core.config import DeskConfig
 from core.errors import HedgedeskError
+from tui.book_table import BookTable
 from tui.edit import KIND_FIELDS, KIND_NOTES, FormScreen, PickScreen
-from tui.format import money, num, pct
+from tui.format import money, num, pct, quantity, signed_money
 from tui.help import HelpScreen
+from tui.monitors import MonitorsPane, MonitorText, monitor_lines
 from tui.sweep_pane import SweepPane
 
 if TYPE_CHECKING:
@@ -44,10 +46,6 @@ def load_market(cfg: DeskConfig) -> MarketData:
     from core.sources import load_market
 
     return load_market(cfg)
-
-
-def _right(*cells: str) -> list[Text]:
-    return [Text(c, justify="right") for c in cells]
 
 
 class DeskLoaded(Message):
@@ -74,81 +72,20 @@ class LiveStatus(Message):
         self.note = note
 
 
+HOLDING_COLUMNS = ["Ticker", "Qty", "Price", "Value", "Wt", "Beta", "P&L"]
+LEG_COLUMNS = ["Leg", "Qty", "Notional", "Delta $", "Beta $", "Terms", "Kind", "Side",
+               "Gamma/1%", "Vega/pt", "Theta/day"]
+
+
 class HoldingsPane(Vertical):
     def compose(self) -> ComposeResult:
-        table = DataTable(id="holdings", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Ticker", "Qty", "Price", "Value", "Wt", "Beta", "P&L")
-        yield table
+        yield BookTable(HOLDING_COLUMNS, right={1, 2, 3, 4, 5, 6}, id="holdings")
 
 
 class HedgeLegsPane(Vertical):
     def compose(self) -> ComposeResult:
-        table = DataTable(id="legs", cursor_type="row", zebra_stripes=True)
-        # at 80 columns the first six show; the rest scroll in (right arrow) or show when wide
-        table.add_columns("Leg", "Qty", "Notional", "Delta $", "Beta $", "Terms", "Kind",
-                          "Side", "Gamma/1%", "Vega/pt", "Theta/day")
-        yield table
-        yield Static("", id="leg-note")  # how the highlighted leg is priced (proxy, modelled)
-
-
-def _money(x: float) -> str:
-    return money(x, signed=True)
-
-
-def _signed(x: float) -> str:
-    return num(x, signed=True)
-
-
-def _signed_pct(x: float) -> str:
-    return ("+" if x > 0 else "") + pct(x, 2)
-
-
-def _change(now: float, saved: float | None, fmt: Callable[[float], str]) -> str:
-    """`` (Δ +x)`` against the saved book, when an edit moved the figure."""
-    if saved is None or abs(now - saved) <= 1e-9 * max(1.0, abs(saved)):
-        return ""
-    return f" (Δ{fmt(now - saved)})"
-
-
-def monitor_lines(rep: RiskReport, var_limit: float, confidence: float,
-                  saved: RiskReport | None = None) -> str:
-    """Three lines: NAV and beta against target, Greeks, VaR and history, each figure an edit
-    moved marked with its change against ``saved`` (the saved book). Words and arrows carry
-    every alert, never colour alone."""
-    val = rep.valuation
-    b = val.beta_status
-    arrow = "↑" if b.deviation > 0 else "↓"
-    status = (f"BREACH {arrow} target {b.target:.2f} ± {b.band:.2f}" if b.breach
-              else f"ok: target {b.target:.2f} ± {b.band:.2f}")
-    var = rep.var("historical", confidence)
-    var_flag = " BREACH" if var.var > var_limit else ""
-    perf = rep.performance
-    old = saved.valuation if saved else None
-    old_var = saved.var("historical", confidence).var if saved else None
-    old_delta = old.total("dollar_delta") if old else None
-    return (f"NAV {money(val.nav)}{_change(val.nav, old.nav if old else None, _money)}  beta "
-            f"{num(b.beta, signed=True)}"
-            f"{_change(b.beta, old.beta_status.beta if old else None, _signed)} {status}\n"
-            f"Delta$ {money(val.total('dollar_delta'), signed=True)}"
-            f"{_change(val.total('dollar_delta'), old_delta, _money)}"
-            f"  Gamma/1% {money(val.total('gamma_1pct_usd'), signed=True)}  Vega/pt "
-            f"{money(val.total('vega_1pt_usd'), signed=True)}  Theta/day "
-            f"{money(val.total('theta_1d_usd'), signed=True)}\n"
-            f"VaR {confidence:.0%} 1d hist {pct(var.var, 2)}"
-            f"{_change(var.var, old_var, _signed_pct)}{var_flag} lim {pct(var_limit, 2)} "
-            f"CVaR {pct(var.cvar, 2)} vol {pct(perf.annual_volatility)} "
-            f"maxDD {pct(perf.max_drawdown)}")  # fits 78 columns even with BREACH and a Δ
-
-
-class MonitorsPane(Vertical):
-    """NAV, beta against its target band, Greeks, VaR and drawdown, and the book's rolling beta
-    as a sparkline (today's positions through history)."""
-
-    def compose(self) -> ComposeResult:
-        yield Static("Loading market data…", id="summary")
-        with Horizontal(id="beta-row"):
-            yield Static("beta 63d ", id="beta-label")
-            yield Sparkline([], id="beta-spark")
+        yield BookTable(LEG_COLUMNS, right={1, 2, 3, 4, 8, 9, 10}, id="legs")
+        yield Static("", id="leg-note", markup=False)  # how the highlighted leg is priced
 
 
 class DeskApp(App):
@@ -169,6 +106,8 @@ class DeskApp(App):
         Binding("b", "backtest", "Bt", tooltip="Backtest screen"),
         Binding("g", "data", "Data", tooltip="Data screen"),
         Binding("p", "replay", "Play", tooltip="Replay history / pause"),
+        Binding("A", "alerts", "Alerts", show=False,
+                tooltip="Alerts this session: raised, value, limit, cleared"),
         # screens are modal (the desk's keys stop there) and R types a letter in a form, so
         # ctrl+o is a priority key: the report of whatever screen is in view
         Binding("ctrl+o", "report", "Report", show=False, priority=True,
@@ -182,7 +121,7 @@ class DeskApp(App):
         Binding("right_square_bracket", "replay_speed(True)", "Replay faster", show=False),
         Binding("left_square_bracket", "replay_speed(False)", "Replay slower", show=False),
         Binding("L", "live", "Back to live", show=False),
-        Binding("tab", "focus_next", "Next pane", show=False),
+        Binding("z", "zoom", "Zoom", show=False, tooltip="Zoom the book pane to full screen"),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
         Binding("a", "add", "Add", show=False, tooltip="Add a holding or a hedge leg"),
@@ -213,16 +152,15 @@ class DeskApp(App):
         self._replay_timer = None
         self._generation = 0  # of the newest recompute request
         self._in_flight = False
+        self._reveal: tuple[str, int] | None = None  # (table, row) to show after the next paint
+        self.alert_log = AlertLog()  # every limit breached this session, raised and cleared
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Grid(id="desk"):
-            holdings = HoldingsPane(id="holdings-pane", classes="pane")
-            holdings.border_title = "Holdings"
-            yield holdings
-            legs = HedgeLegsPane(id="legs-pane", classes="pane")
-            legs.border_title = "Hedge legs"
-            yield legs
+        # below 120 columns holdings and legs share one slot (tab switches): both stay whole
+        with Container(id="desk", classes="-show-holdings"):
+            yield HoldingsPane(id="holdings-pane", classes="pane book")
+            yield HedgeLegsPane(id="legs-pane", classes="pane book")
             monitors = MonitorsPane(id="monitors-pane", classes="pane")
             monitors.border_title = "Monitors"
             yield monitors
@@ -230,6 +168,48 @@ class DeskApp(App):
             sweep.border_title = "Sweep"
             yield sweep
         yield Footer(compact=True)  # the screens' keys must fit 80 columns
+
+    def _titles(self) -> None:
+        """Each book pane's title: a ``▶`` on the focused one (its keys act there), row
+        counts, the columns shown, and the other table's key."""
+        counts = {"holdings": self.query_one("#holdings", BookTable).count,
+                  "legs": self.query_one("#legs", BookTable).count}
+        names = {"holdings": "Holdings", "legs": "Hedge legs"}
+        for key, other in (("holdings", "legs"), ("legs", "holdings")):
+            pane = self.query_one(f"#{key}-pane")
+            table = self.query_one(f"#{key}", BookTable)
+            mark = "▶ " if table.has_focus else ""
+            pane.border_title = f"{mark}{names[key]} ({counts[key]})"
+            cols = table.columns_note()
+            pane.border_subtitle = " · ".join(
+                [*([cols] if cols else []), f"tab: {names[other].lower()} ({counts[other]})"])
+
+    def on_descendant_focus(self, event) -> None:
+        if isinstance(event.widget, BookTable):
+            show = "-show-legs" if event.widget.id == "legs" else "-show-holdings"
+            self.query_one("#desk").set_classes(show)
+        self._titles()
+
+    def on_descendant_blur(self, event) -> None:
+        self._titles()
+
+    def on_book_table_paged(self, event: BookTable.Paged) -> None:
+        self._titles()
+
+    def action_switch_table(self) -> None:
+        """Holdings <-> hedge legs; below 120 columns the other table takes the slot."""
+        holdings = self.query_one("#holdings", BookTable)
+        target = self.query_one("#legs" if holdings.has_focus else "#holdings", BookTable)
+        self.query_one("#desk").set_classes(
+            "-show-legs" if target.id == "legs" else "-show-holdings")
+        target.focus()
+
+    def action_zoom(self) -> None:
+        """The focused book pane full screen, or back."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        elif isinstance(self.focused, BookTable):
+            self.screen.maximize(self.focused.parent, container=False)
 
     def get_system_commands(self, screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) offers every desk action by name, with its key."""
@@ -247,7 +227,7 @@ class DeskApp(App):
         self.call_after_refresh(self.load_desk)
 
     def action_reload(self) -> None:
-        self.query_one("#summary", Static).update("Reloading market data…")
+        self.query_one("#summary", MonitorText).update("Reloading market data…")
         self.load_desk()
 
     def action_cursor(self, step: int) -> None:
@@ -255,6 +235,11 @@ class DeskApp(App):
         table = self.focused
         if isinstance(table, DataTable) and table.row_count:
             table.move_cursor(row=min(max(table.cursor_row + step, 0), table.row_count - 1))
+
+    def action_alerts(self) -> None:
+        from tui.alerts_screen import AlertsScreen
+
+        self.push_screen(AlertsScreen(self.alert_log))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self))
@@ -345,7 +330,26 @@ class DeskApp(App):
         self.query_one(SweepPane).stop()
 
     async def action_quit(self) -> None:
-        """Quit; a running sweep is cancelled first so the ledger records it, resumable."""
+        """Quit; with unsaved edits, ask first: save, discard or stay."""
+        if self._editor is None or not self._editor.dirty:
+            await self._quit()
+            return
+        from tui.dialogs import ChoiceScreen
+
+        changes = self._editor.changes()
+        listed = "\n  ".join(changes[:6]) + ("\n  …" if len(changes) > 6 else "")
+
+        async def answered(key: str | None) -> None:
+            if key == "d" or (key == "s" and self.action_save()):
+                await self._quit()
+
+        self.push_screen(ChoiceScreen(
+            "Quit with unsaved edits?", f"{len(changes)} unsaved edit(s):\n  {listed}",
+            {"s": "save, then quit", "d": "discard the edits and quit"},
+            stay="stay on the desk"), answered)
+
+    async def _quit(self) -> None:
+        """Exit; a running sweep is cancelled first so the ledger records it, resumable."""
         from tui.sweep_screen import SweepScreen
 
         pane = self.query_one(SweepPane)
@@ -382,46 +386,59 @@ class DeskApp(App):
         """Fill the panes from a report; rows an edit changed are marked with *."""
         self.report = rep
         self.query_one("#monitors-pane").border_title = f"Monitors · as of {rep.valuation.asof}"
-        self.query_one("#summary", Static).update(
-            monitor_lines(rep, self.cfg.targets.var_limit, self.cfg.risk.var_confidence,
-                          self.saved_report if rep is not self.saved_report else None))
+        active = {a.key: a for a in rep.alert_items}
+        self.query_one("#summary", MonitorText).show(monitor_lines(
+            rep, self.cfg.targets.var_limit, self.cfg.risk.var_confidence,
+            self.saved_report if rep is not self.saved_report else None, active))
+        for a in self.alert_log.update(rep.alert_items, dt.datetime.now()):  # each breach once
+            self.notify(escape(a.message), title=f"Alert: {a.what} {a.arrow}",
+                        severity="warning", timeout=10)
         history = rep.beta_history[np.isfinite(rep.beta_history)]
         self.query_one("#beta-spark", Sparkline).data = list(history)
         self.query_one("#beta-label", Static).update(
             f"beta 63d {num(history.min()) if history.size else '—'}.."
             f"{num(history.max()) if history.size else '—'} ")
-        holdings = self.query_one("#holdings", DataTable)
-        legs = self.query_one("#legs", DataTable)
-        rows = holdings.cursor_row, legs.cursor_row
-        holdings.clear()
-        legs.clear()
         edited = self._edited_rows()
+        holdings, legs = [], []
         for i, p in enumerate(rep.valuation.positions):
             ln = p.line
             name = f"*{ln.name}" if i in edited else ln.name
             if ln.is_hedge:
-                legs.add_row(name, *_right(num(ln.quantity, 0, signed=True),
-                                              money(p.notional, signed=True),
-                                              money(p.dollar_delta, signed=True),
-                                              money(p.beta_dollars, signed=True)),
-                             _terms(ln), ln.kind, "long" if ln.quantity > 0 else "short",
-                             *_right(money(p.gamma_1pct_usd, signed=True),
-                                     money(p.vega_1pt_usd, signed=True),
-                                     money(p.theta_1d_usd, signed=True)), key=str(i))
+                legs.append((str(i), [
+                    name, quantity(ln.quantity, signed=True), money(p.notional, signed=True),
+                    money(p.dollar_delta, signed=True), money(p.beta_dollars, signed=True),
+                    _terms(ln), ln.kind, "long" if ln.quantity > 0 else "short",
+                    money(p.gamma_1pct_usd, signed=True), money(p.vega_1pt_usd, signed=True),
+                    money(p.theta_1d_usd, signed=True)]))
             else:
-                holdings.add_row(name, *_right(num(ln.quantity, 0), num(p.unit_price),
-                                               money(p.market_value), pct(p.weight),
-                                               num(p.beta), money(p.pnl, signed=True)),
-                                 key=str(i))
-        for table, row in zip((holdings, legs), rows, strict=True):
-            if table.row_count:
-                table.move_cursor(row=min(row, table.row_count - 1))
-        changes = self._editor.changes() if self._editor else []
-        shocks = self._editor.shocks if self._editor else {}
-        marks = ([f"edited: {len(changes)} change(s)"] if changes else []) + (
-            [", ".join(f"{t} {v:+.1%}" for t, v in shocks.items()) + " shocked"]
-            if shocks else [])
-        self.sub_title = " — ".join([self.cfg.book.name, self.cfg.path.name, *marks])
+                holdings.append((str(i), [
+                    name, quantity(ln.quantity), num(p.unit_price), money(p.market_value),
+                    pct(p.weight), num(p.beta), signed_money(p.pnl)]))
+        self.query_one("#holdings", BookTable).set_rows(holdings)
+        self.query_one("#legs", BookTable).set_rows(legs)
+        if self._reveal is not None:  # a row just added: its table in view, the cursor on it
+            name, row = self._reveal
+            self._reveal = None
+            self.query_one("#desk").set_classes(f"-show-{name}")
+            table = self.query_one(f"#{name}", BookTable)
+            table.focus()
+            table.move_cursor(row=row)
+        self._titles()
+        self._show_clock()
+        self.sub_title = self._subtitle()
+
+    def _subtitle(self) -> str:
+        """The book and its file; with edits or shocks, the file and those, short enough for
+        80 columns: ``config.toml ● 2 unsaved · shock SP500 -10.0%``."""
+        ed = self._editor
+        n = len(ed.changes()) if ed else 0
+        shocks = ed.shocks if ed else {}
+        if not n and not shocks:
+            return f"{self.cfg.book.name} — {self.cfg.path.name}"
+        marks = [f"● {n} unsaved"] if n else []
+        if shocks:
+            marks.append("shock " + ", ".join(f"{t} {v:+.1%}" for t, v in shocks.items()))
+        return f"{self.cfg.path.name} " + " · ".join(marks)
 
     # -- what-if editing ---------------------------------------------------------------------
     @property
@@ -429,8 +446,17 @@ class DeskApp(App):
         if self._editor is None:
             from core.book_edit import BookEditor
 
-            self._editor = BookEditor(self.cfg)
+            self._editor = BookEditor(self.cfg, check=self._check_book)
         return self._editor
+
+    def _check_book(self, cfg: DeskConfig, shocks) -> None:
+        """An edit must load and value on the data in hand (on the replay day, when
+        replaying) before its form closes; core.book_check names the key it fails on."""
+        from core.book_check import check_book
+
+        if self.market is None:
+            raise HedgedeskError("the market data is still loading")
+        check_book(cfg if self.clock is None else at(cfg, self.clock.day), self.market, shocks)
 
     def _edited_rows(self) -> set[int]:
         """Position indices (holdings first) whose row differs from the saved book's."""
@@ -621,8 +647,10 @@ class DeskApp(App):
                 if kind == "holding":
                     self._apply(lambda: self.editor.add_holding(
                         v.get("ticker", ""), v.get("quantity", ""), v.get("cost_basis")))
+                    self._reveal = ("holdings", len(self.cfg.book.holdings) - 1)
                 else:
                     self._apply(lambda: self.editor.add_hedge({"instrument": kind, **v}))
+                    self._reveal = ("legs", len(self.cfg.book.hedges) - 1)
 
             self.push_screen(FormScreen(f"Add a {kind}", dict.fromkeys(KIND_FIELDS[kind], ""),
                                         apply, KIND_NOTES[kind]))
@@ -641,7 +669,13 @@ class DeskApp(App):
 
     def action_delete(self) -> None:
         if sel := self._selected():
+            kind, i = sel
+            row = (self.cfg.book.holdings if kind == "holding" else self.cfg.book.hedges)[i]
+            before = self.cfg
             self._act(lambda: self.editor.delete(*sel))
+            if self.cfg is not before:
+                self.notify(escape(f"deleted {kind} {getattr(row, 'ticker', None) or row.name}"
+                                   " — u undoes"), title="Book")
 
     def action_nudge(self, step: int) -> None:
         if sel := self._selected():
@@ -654,18 +688,59 @@ class DeskApp(App):
         self._act(lambda: self.editor.redo() or self.cfg)
 
     def action_revert(self) -> None:
+        n = len(self.editor.changes())
+        before = self.cfg
         self._act(self.editor.revert)
+        if n and self.cfg is not before:
+            self.notify(f"reverted {n} edit(s) to the saved book — u undoes", title="Book")
 
-    def action_save(self) -> None:
+    def action_save(self, force: bool = False) -> bool:
+        """Save the book (atomically, keeping a last good copy); True when saved. A file
+        changed on disk asks: overwrite it, reload it, or stay."""
+        from core.book_edit import ChangedOnDisk
+
         try:
-            self.cfg = self.editor.save()
+            self.cfg = self.editor.save(force=force)
+        except ChangedOnDisk as exc:
+            self._ask_changed_on_disk(str(exc))
+            return False
         except HedgedeskError as exc:
             self.notify(escape(str(exc)), title="Not saved", severity="error", timeout=15)
-            return
+            return False
         self.saved_report = self.report
         if self.report is not None:
             self._show(self.report)
         self.notify(escape(f"saved to {self.cfg.path}"), title="Book")
+        return True
+
+    def _ask_changed_on_disk(self, why: str) -> None:
+        from tui.dialogs import ChoiceScreen
+
+        def answered(key: str | None) -> None:
+            if key == "o":
+                self.action_save(force=True)
+            elif key == "l":
+                self.reload_config()
+
+        self.push_screen(ChoiceScreen(
+            "Not saved: the file changed", why,
+            {"o": "overwrite the file with this desk's book",
+             "l": "reload the file from disk (this desk's edits are dropped)"},
+            stay="stay, edits kept (save again later)"), answered)
+
+    def reload_config(self, cfg: DeskConfig | None = None) -> None:
+        """Start again from the config file (or ``cfg``, already loaded): edits and shocks
+        dropped, the data reloaded and the book revalued."""
+        from core.config import load_config
+
+        try:
+            self.cfg = cfg or load_config(self.cfg.path)
+        except HedgedeskError as exc:
+            self._recover(str(exc))
+            return
+        self._editor = None
+        self.saved_report = None
+        self.action_reload()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "legs" and self.report and event.row_key.value is not None:
@@ -683,8 +758,25 @@ class DeskApp(App):
         if event.worker.group == "report":
             self.notify(escape(str(error)), title="Report failed", severity="error", timeout=15)
             return
-        self.query_one("#summary", Static).update(f"Could not load the desk: {error}")
-        self.notify(escape(str(error)), title="Error", severity="error", timeout=15)
+        self.query_one("#summary", MonitorText).update(f"Could not load the desk: {error}")
+        if event.worker.group == "load":
+            self._recover(str(error))
+        else:
+            self.notify(escape(str(error)), title="Error", severity="error", timeout=15)
+
+    def _recover(self, error: str) -> None:
+        """The book cannot be loaded or valued: the recovery screen (edit the file, its last
+        good copy, retry, quit; Esc back to the empty desk)."""
+        from tui.recovery import QUIT, RecoveryScreen
+
+        def done(result) -> None:
+            if result == QUIT:
+                self.exit()
+            elif result is not None:
+                self.reload_config(result)
+
+        if not any(isinstance(s, RecoveryScreen) for s in self.screen_stack):
+            self.push_screen(RecoveryScreen(self.cfg.path, error), done)
 
 
 def sweep_request(cfg: DeskConfig):

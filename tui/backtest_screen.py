@@ -18,13 +18,14 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
 from core.backtest import desk_defaults
 from core.config import DeskConfig
 from core.errors import HedgedeskError
+from tui.edit import FieldsForm
 from tui.format import num, pct
 
 if TYPE_CHECKING:
@@ -34,15 +35,17 @@ if TYPE_CHECKING:
 WIDE = 120  # from this width the equity and beta charts fit side by side
 DEBOUNCE_S = 0.6  # an edit re-runs once typing pauses this long; enter runs at once
 
-# (parameter, label, input width), one tuple per form line
+# (parameter, label), in the form's order: three columns, so three rows at 80x24
 FIELDS = (
-    (("long", "long", 24), ("hedge", "hedge", 10), ("weighting", "weighting", 8)),
-    (("rebalance", "P", 4), ("window", "W", 5), ("exposure", "k", 5), ("hedge_ratio", "h", 5),
-     ("cost", "c", 8), ("drift_band", "d", 5)),
+    ("long", "long"), ("hedge", "hedge"), ("weighting", "weighting"),
+    ("rebalance", "P"), ("window", "W"), ("exposure", "k"),
+    ("hedge_ratio", "h"), ("cost", "c"), ("drift_band", "d"),
 )
-LABELS = {key: label for line in FIELDS for key, label, _ in line}
+LABELS = dict(FIELDS)
 WHOLE = ("rebalance", "window")
 TEXT = ("hedge", "weighting")
+
+
 def as_text(key: str, value) -> str:
     if key == "long":
         return ",".join(value)
@@ -103,16 +106,14 @@ class BacktestDone(Message):
 
 class BacktestScreen(ModalScreen):
     """One backtest configuration: a form, figures per curve, equity and beta charts, the
-    rebalances. Modal with a solid background so the desk's editing keys cannot reach the book;
-    ``?`` is passed on to the app's help."""
+    rebalances. Modal with a solid background so the desk's editing keys cannot reach the book.
+    The focus starts on the rebalances, so the screen's keys (v, q, ?) never type into the
+    form: ``e`` enters it, Esc there comes back to the results, Esc again leaves."""
 
     DEFAULT_CSS = """
     BacktestScreen { background: $background; }
     BacktestScreen #bt-title { height: 1; padding: 0 1; text-style: bold; }
-    BacktestScreen .bt-form { height: 1; padding: 0 1; }
-    BacktestScreen .bt-form Label { width: auto; }
-    BacktestScreen .bt-form Input { border: none; height: 1; padding: 0; margin-right: 1; }
-    BacktestScreen .bt-form Input:focus { border: none; text-style: bold; background: $boost; }
+    BacktestScreen #bt-form { padding: 0 1; max-height: 8; }
     BacktestScreen #bt-metrics { height: 4; padding: 0 1; }
     BacktestScreen #bt-charts { height: 3fr; min-height: 7; }
     BacktestScreen #bt-charts PlotextPlot { width: 1fr; }
@@ -124,10 +125,16 @@ class BacktestScreen(ModalScreen):
     """
 
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "back", "Back",
+                tooltip="Back: from the form to the results; from the results, close"),
+        Binding("q", "close", "Close", show=False, tooltip="Close the backtest"),
+        Binding("e", "edit_form", "Edit form", tooltip="Edit the form (Esc: back to results)"),
         Binding("v", "toggle_chart", "Equity/beta"),
-        Binding("escape,q", "close", "Back"),
-        Binding("question_mark", "app.help", "Help"),
+        Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
     ]
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("enter", "in the form: run now (edits re-run once typing pauses)"),)
+    AUTO_FOCUS = "#bt-table"
 
     def __init__(self, cfg: DeskConfig, market: MarketData | None, params: dict | None = None):
         super().__init__(classes="-narrow -show-equity")
@@ -140,13 +147,10 @@ class BacktestScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         yield Static("Backtest", id="bt-title", markup=False)
-        for line in FIELDS:
-            with Horizontal(classes="bt-form"):
-                for key, label, width in line:
-                    yield Label(f"{label}=")
-                    field = Input(as_text(key, self.initial[key]), id=f"bt-{key}")
-                    field.styles.width = width
-                    yield field
+        yield FieldsForm({key: as_text(key, self.initial[key]) for key, _ in FIELDS},
+                         labels=LABELS, prefix="bt-", columns=3, label_width=10,
+                         hint="Enter runs · Esc: results · P W k h c d as in the README",
+                         idle_hint="e edit form · ? keys", id="bt-form")
         yield Static("", id="bt-metrics", markup=False)
         with Horizontal(id="bt-charts"):
             yield PlotextPlot(id="bt-equity")
@@ -163,12 +167,16 @@ class BacktestScreen(ModalScreen):
         self.submit()
 
     # -- running ----------------------------------------------------------------------------
-    def form(self) -> dict[str, str]:
-        return {key: self.query_one(f"#bt-{key}", Input).value
-                for line in FIELDS for key, _, _ in line}
+    @property
+    def fields(self) -> FieldsForm:
+        return self.query_one("#bt-form", FieldsForm)
 
-    def submit(self) -> None:
-        """Run the form's parameters, unless they are the ones already asked for."""
+    def form(self) -> dict[str, str]:
+        return self.fields.values()
+
+    def submit(self, focus_error: bool = False) -> None:
+        """Run the form's parameters, unless they are the ones already asked for. A field at
+        fault is marked; ``focus_error`` (Enter) also moves the focus to it."""
         if self._debounce is not None:
             self._debounce.stop()
             self._debounce = None
@@ -176,10 +184,11 @@ class BacktestScreen(ModalScreen):
             params = parse(self.form())
         except HedgedeskError as exc:
             self.wanted = None  # a later fix of the typo runs even if it restores old values
-            self._show_error(str(exc))
+            self._show_error(str(exc), focus_error)
             return
         if params == self.wanted:
             return
+        self.fields.clear_error()
         self.wanted = params
         self._title(" · computing…")
         self.run_backtest(params)
@@ -206,6 +215,7 @@ class BacktestScreen(ModalScreen):
             self._show_error(message.error)
         else:
             self.result = message.result
+            self.fields.clear_error()
             self._show()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -221,11 +231,13 @@ class BacktestScreen(ModalScreen):
         span = f" · {res.dates[0].date()}..{res.dates[-1].date()}" if res and not suffix else ""
         self.query_one("#bt-title", Static).update(f"Backtest · {what}{span}{suffix}")
 
-    def _show_error(self, error: str) -> None:
-        """The error in the figures' place: nothing on screen may pass for its result."""
+    def _show_error(self, error: str, focus: bool = False) -> None:
+        """The error under the form (its field marked), and no figures: nothing on screen may
+        pass for its result."""
         self.result = None
         self._title(" · error")
-        self.query_one("#bt-metrics", Static).update(f"error: {error}")
+        self.fields.show_error(f"error: {error}", focus=focus)
+        self.query_one("#bt-metrics", Static).update("no result: the error is in the form above")
         for chart in self.query(PlotextPlot):
             chart.plt.clear_figure()
             chart.refresh()
@@ -288,7 +300,7 @@ class BacktestScreen(ModalScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.submit()
+        self.submit(focus_error=True)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()  # the desk's own handler reads its tables' rows: never ours
@@ -308,6 +320,22 @@ class BacktestScreen(ModalScreen):
         beta = self.has_class("-show-equity")
         self.set_class(beta, "-show-beta")
         self.set_class(not beta, "-show-equity")
+
+    def action_edit_form(self) -> None:
+        self.fields.enter()
+
+    def action_back(self) -> None:
+        """Esc: from the form back to the results; from the results, leave the screen."""
+        focused = self.focused
+        if focused is not None and self.fields in focused.ancestors:
+            self.query_one("#bt-table", DataTable).focus()
+        else:
+            self.action_close()
+
+    def action_help(self) -> None:
+        from tui.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -54,10 +54,22 @@ def _setup_logging() -> None:
 
 
 def run_desk(config: str | None) -> int:
+    """The desk; a config file the loader refuses opens the recovery screen first (edit it in
+    $EDITOR, or put back its last good copy), and the desk once it loads."""
     from core.config import load_config, resolve_config_path
     from tui.app import DeskApp
 
-    cfg = load_config(resolve_config_path(config))
+    path = resolve_config_path(config)
+    try:
+        cfg = load_config(path)
+    except HedgedeskError as exc:
+        if not path.is_file() or not sys.stdin.isatty():
+            raise  # nothing to edit, or no one at the keyboard: exit 2 with the message
+        from tui.recovery import RecoveryApp
+
+        cfg = RecoveryApp(path, str(exc)).run()
+        if cfg is None:
+            raise
     DeskApp(cfg).run()
     return 0
 

@@ -163,6 +163,7 @@ def cmd_risk(args) -> int:
                             "days": len(rep.dates)}},
         "correlation": rep.correlation.to_dict(),
         "alerts": list(rep.alerts),
+        "alert_items": [a.as_dict() for a in rep.alert_items],
         "conventions": {
             "var": "1-day, fraction of NAV; historical: -quantile(R, 1-a) (linear), CVaR = "
                    "-mean(R[R <= q]); parametric: normal with daily mean and std (ddof=1)",

@@ -107,6 +107,7 @@ class DataScreen(ModalScreen):
         Binding("escape,q", "dismiss", "Back"),
         Binding("f", "fetch", "Fetch"),
         Binding("enter", "gaps", "Gaps"),  # when the table is not focused
+        Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
     ]
 
     class Fetched(Message):
@@ -194,6 +195,11 @@ class DataScreen(ModalScreen):
     def _show_gaps(self, ticker: str | None) -> None:
         if r := self.reports.get(ticker or ""):
             self.say("\n".join(gap_lines(r)), f"Gaps: {r.ticker}")
+
+    def action_help(self) -> None:
+        from tui.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
 
     # -- fetching ----------------------------------------------------------------------------
     def action_fetch(self) -> None:

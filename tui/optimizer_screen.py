@@ -23,14 +23,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 from core.config import OBJECTIVES, DeskConfig
 from tui.cli_common import number_arg, whole_arg
+from tui.edit import FieldsForm
 
 if TYPE_CHECKING:
     from core.market_data import MarketData
@@ -212,18 +212,14 @@ class Solved(Message, bubble=False):
 
 class OptimizerScreen(ModalScreen):
     """The optimiser form and its live result. Modal and opaque, like the other screens, so
-    the desk's editing keys never reach the book from here; ``?`` goes to the app's help."""
+    the desk's editing keys never reach the book from here. The focus starts on the results,
+    so the screen's letter keys (f, q, ?) never type into the form: ``e`` enters the form, Esc
+    there comes back to the results, and Esc again leaves the screen."""
 
     DEFAULT_CSS = """
     OptimizerScreen { background: $background; }
     OptimizerScreen #opt-title { height: 1; padding: 0 1; text-style: bold; }
-    OptimizerScreen #opt-form { width: 31; height: 1fr; padding-right: 1; }
-    OptimizerScreen .opt-row { height: 1; }
-    OptimizerScreen .opt-row Label { width: 14; }
-    OptimizerScreen .opt-row Input { width: 1fr; height: 1; border: none; padding: 0; }
-    OptimizerScreen .opt-row:focus-within Label { text-style: reverse; }
-    OptimizerScreen #opt-error { height: auto; text-style: bold; }
-    OptimizerScreen #opt-help { height: auto; color: $text-muted; margin-top: 1; }
+    OptimizerScreen #opt-form { width: 31; height: 1fr; max-height: 100%; padding-right: 1; }
     OptimizerScreen #opt-results { width: 1fr; }
     OptimizerScreen #opt-summary { height: auto; }
     OptimizerScreen #opt-table { height: 1fr; min-height: 4; }
@@ -233,10 +229,16 @@ class OptimizerScreen(ModalScreen):
     """
 
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("escape,q", "close", "Back"),
+        Binding("escape", "back", "Back",
+                tooltip="Back: from the form to the results; from the results, close"),
+        Binding("q", "close", "Close", show=False, tooltip="Close the optimiser"),
+        Binding("e", "edit_form", "Edit form", tooltip="Edit the form (Esc: back to results)"),
         Binding("f", "chart", "Frontier chart"),
-        Binding("question_mark", "app.help", "Help"),
+        Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
     ]
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("enter", "in the form: solve now (edits re-solve as you type)"),)
+    AUTO_FOCUS = "#opt-table"
 
     def __init__(self, cfg: DeskConfig, market: MarketData):
         super().__init__()
@@ -255,14 +257,12 @@ class OptimizerScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         yield Static("Optimizer", id="opt-title", markup=False)
         with Horizontal():
-            with VerticalScroll(id="opt-form", can_focus=False):
-                for f in FIELDS:
-                    with Horizontal(classes="opt-row"):
-                        yield Label(f.label)
-                        yield Input(self.values[f.key], id=f"opt-{f.key}",
-                                    suggester=SuggestFromList(f.suggest) if f.suggest else None)
-                yield Static("", id="opt-error", markup=False)
-                yield Static(self._help(), id="opt-help", markup=False)
+            yield FieldsForm(
+                {f.key: self.values[f.key] for f in FIELDS},
+                labels={f.key: f.label for f in FIELDS},
+                suggest={f.key: f.suggest for f in FIELDS if f.suggest}, prefix="opt-",
+                hint="Enter solves · Esc: results", idle_hint="e edit form · ? keys",
+                tail=self._help(), label_width=14, id="opt-form")
             with Vertical(id="opt-results"):
                 yield Static("", id="opt-summary", markup=False)
                 yield DataTable(id="opt-table", cursor_type="row", zebra_stripes=True)
@@ -280,12 +280,16 @@ class OptimizerScreen(ModalScreen):
                 + (f" Groups (config): {groups}." if groups else ""))
 
     def on_mount(self) -> None:
-        self.query_one(f"#opt-{FIELDS[0].key}", Input).focus()
+        self.query_one("#opt-table", DataTable).focus()
         self.resolve(force=True)
 
     # -- solving -----------------------------------------------------------------------------
+    @property
+    def fields(self) -> FieldsForm:
+        return self.query_one("#opt-form", FieldsForm)
+
     def form(self) -> dict[str, str]:
-        return {f.key: self.query_one(f"#opt-{f.key}", Input).value for f in FIELDS}
+        return self.fields.values()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -295,10 +299,12 @@ class OptimizerScreen(ModalScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.resolve(force=True)
+        self.resolve(force=True, focus_error=True)
 
-    def resolve(self, force: bool = False) -> None:
-        """Solve the form as it stands, unless it is what was last asked (``force``: anyway)."""
+    def resolve(self, force: bool = False, focus_error: bool = False) -> None:
+        """Solve the form as it stands, unless it is what was last asked (``force``: anyway).
+        A field that does not parse is marked; ``focus_error`` (Enter) also moves the focus
+        there from another field (a pause in typing never does)."""
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
@@ -310,10 +316,10 @@ class OptimizerScreen(ModalScreen):
         try:
             overrides = parse_form(values, self.cfg)
         except FormError as exc:
-            self.query_one("#opt-error", Static).update(f"NOT SOLVED: {exc}")
+            self.fields.show_error(f"NOT SOLVED: {exc}", focus=focus_error)
             self._set_title("form error: last solve shown")
             return
-        self.query_one("#opt-error", Static).update("")
+        self.fields.clear_error()
         self._set_title("solving…")
         self._solve(self._gen, overrides, self.chart)
 
@@ -463,6 +469,8 @@ class OptimizerScreen(ModalScreen):
         self.query_one("#opt-table").display = not self.chart
         self.query_one("#opt-chart").display = self.chart
         self.query_one("#opt-caption").display = self.chart
+        if self.focused is None or self.focused.id == "opt-table":
+            self._focus_results()  # the results' keys stay with the results
         if self.chart:
             if self._last is not None and (self._last.frontier is not None
                                            or self._last.frontier_error):
@@ -501,6 +509,29 @@ class OptimizerScreen(ModalScreen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()  # the desk's own handler reads its tables' rows: never ours
+
+    def action_edit_form(self) -> None:
+        self.fields.enter()
+
+    def action_back(self) -> None:
+        """Esc: from the form back to the results; from the results, leave the screen."""
+        focused = self.focused
+        if focused is not None and self.fields in focused.ancestors:
+            self._focus_results()
+        else:
+            self.action_close()
+
+    def _focus_results(self) -> None:
+        table = self.query_one("#opt-table", DataTable)
+        if table.display:
+            table.focus()
+        else:  # the chart is up: no widget has the focus, the screen's keys apply
+            self.set_focus(None)
+
+    def action_help(self) -> None:
+        from tui.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
 
     def action_close(self) -> None:
         if self._timer is not None:

@@ -79,7 +79,7 @@ class ScenariosScreen(ModalScreen):
     """Every configured scenario on the book; ``t`` toggles the highlighted hedge leg.
 
     Modal so that the desk's editing keys (d, e, s, u, ...) cannot act on the book from here
-    through this screen's tables; ``?`` is passed on to the app's help."""
+    through this screen's tables; ``?`` lists this screen's keys."""
 
     DEFAULT_CSS = """
     ScenariosScreen { background: $background; }
@@ -93,7 +93,7 @@ class ScenariosScreen(ModalScreen):
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("t", "toggle_leg", "Toggle leg"),
         Binding("escape,q", "close", "Back"),
-        Binding("question_mark", "app.help", "Help"),
+        Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
     ]
 
     def __init__(self, cfg: DeskConfig, market: MarketData | None,
@@ -292,6 +292,11 @@ class ScenariosScreen(ModalScreen):
         self.query_one("#scn-title", Static).update(self._title() + " · computing…")
         self._fill_legs()
         self.compute()
+
+    def action_help(self) -> None:
+        from tui.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -294,6 +294,30 @@ def test_alerts_fire_only_when_a_target_is_breached(tmp_path, index_witness, bre
     assert len(rep.alerts) == len(fired)
 
 
+@pytest.mark.parametrize("breach", ["beta", "var", "vol", "drawdown"])
+def test_alert_items_carry_the_witnessed_value_and_the_limit(tmp_path, index_witness, breach):
+    """The structured alert (core.alerts) behind each sentence: its value is the witness's
+    figure, its limit the config's bound, its direction the side crossed."""
+    w = index_witness
+    limits = {"beta": 1.0, "vol": w["vol"] * 1.01, "var": w["var"] * 1.01, "mdd": w["mdd"] * 1.01}
+    key, value, limit, direction = {
+        "beta": ("beta", 1.0, 0.9 + 0.05, "above"),
+        "var": ("var", w["var"], w["var"] * 0.99, "above"),
+        "vol": ("volatility", w["vol"], w["vol"] * 0.99, "above"),
+        "drawdown": ("drawdown", -w["mdd"], -w["mdd"] * 0.99, "below"),
+    }[breach]
+    limits[{"beta": "beta", "var": "var", "vol": "vol", "drawdown": "mdd"}[breach]] = (
+        0.9 if breach == "beta" else abs(limit))
+    cfg, state, _ = desk(tmp_path, index_book(**limits))
+    rep = risk_report(cfg, state)
+    (a,) = rep.alert_items
+    assert (a.key, a.direction, a.arrow) == (key, direction, "↑" if direction == "above" else "↓")
+    assert a.value == pytest.approx(value, rel=1e-9)
+    assert a.limit == pytest.approx(limit, rel=1e-12)
+    assert rep.alerts == (a.message,)
+    assert a.bounds == ((pytest.approx(0.85), pytest.approx(0.95)) if breach == "beta" else None)
+
+
 def test_cvar_includes_returns_tied_with_the_quantile(tmp_path):
     """Prices walking on five levels give bitwise-equal returns; the 5 % quantile lands inside
     a run of ties, so CVaR = -mean(R[R <= q]) must include the returns equal to q."""

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input, Static
 from core.backtest import run_backtest
 from core.config import load_config, resolve_config_path
 from core.sources import load_market
-from tui.backtest_screen import BacktestScreen
+from tui.backtest_screen import FIELDS, BacktestScreen
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +65,23 @@ def core_rows(res) -> list[tuple[str, str]]:
     return [(str(d.date()), f"{b:+.3f}") for d, b in res.rebalances["beta"].items()]
 
 
+async def to_field(pilot, app, field: str) -> None:
+    """By keys: ``e`` into the form (unless there already), then tab to the field."""
+    form = app.screen.fields
+    box = form.input(field)
+    if app.focused is None or form not in app.focused.ancestors:
+        await pilot.press("e")
+    for _ in range(2 * len(FIELDS)):
+        if app.focused is box:
+            break
+        await pilot.press("tab")
+    assert app.focused is box
+
+
 async def retype(pilot, app, field: str, value: str) -> None:
-    """Focus a form field, replace its text by keys, press enter."""
-    app.screen.query_one(f"#bt-{field}", Input).focus()
-    await pilot.pause()
-    await pilot.press("end", *["backspace"] * 12, *value, "enter")
+    """Go to a form field, replace its text by keys (end, ctrl+u clears), press enter."""
+    await to_field(pilot, app, field)
+    await pilot.press("end", "ctrl+u", *value, "enter")
     await settle(app, pilot)
 
 
@@ -97,7 +109,8 @@ async def test_figures_and_rebalances_equal_core_and_an_edit_reruns(desk):
 
         # v swaps the chart at 80 columns: one shows, the other is hidden
         equity, beta = (app.screen.query_one(f"#bt-{c}") for c in ("equity", "beta"))
-        app.screen.query_one("#bt-table", DataTable).focus()
+        await pilot.press("escape")  # v is a letter in the form: back to the results first
+        assert app.focused is app.screen.query_one("#bt-table", DataTable)
         assert equity.display and not beta.display
         await pilot.press("v")
         assert beta.display and not equity.display
@@ -114,7 +127,7 @@ async def test_preset_params_and_errors_stay_in_the_screen(desk):
             assert line in text(app, "#bt-metrics")
 
         # an edit without enter re-runs once typing pauses
-        app.screen.query_one("#bt-rebalance", Input).focus()
+        await to_field(pilot, app, "rebalance")
         await pilot.press("end", "backspace", "backspace", "1", "0")
         await pilot.pause(1.0)
         await settle(app, pilot)
@@ -123,17 +136,23 @@ async def test_preset_params_and_errors_stay_in_the_screen(desk):
             assert line in text(app, "#bt-metrics")
 
         await retype(pilot, app, "hedge", "NOPE")
-        shown = text(app, "#bt-metrics")
+        shown = text(app, "#form-error")
         assert shown.startswith("error: NOPE") and "unknown ticker" in shown
+        assert "no result" in text(app, "#bt-metrics")
+        assert "return" not in text(app, "#bt-metrics")  # no figures of an earlier run
         assert app.screen.query_one("#bt-table", DataTable).row_count == 0  # nothing stale
 
         await retype(pilot, app, "hedge", cfg.data.benchmark)
+        assert app.screen.fields.error == ""  # a good run clears the error
         await retype(pilot, app, "window", "99999")
-        assert "too little history" in text(app, "#bt-metrics")
+        assert "too little history" in text(app, "#form-error")
+        await to_field(pilot, app, "long")  # the bad field is found from anywhere in the form
         await retype(pilot, app, "window", "6o")
-        assert "W: expected a whole number" in text(app, "#bt-metrics")
+        assert "W: expected a whole number" in text(app, "#form-error")
+        window = app.screen.fields.input("window")
+        assert app.screen.fields.invalid == "window" and window.has_class("-invalid")
 
         assert app.is_running and isinstance(app.screen, BacktestScreen)
-        await pilot.press("escape")
+        await pilot.press("escape", "escape")  # the form, then the screen
         await pilot.pause()
         assert not isinstance(app.screen, BacktestScreen)

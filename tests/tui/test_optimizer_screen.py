@@ -14,7 +14,8 @@ from core.config import load_config, resolve_config_path
 from core.optimize import OptimizeRequest, book_weights, run
 from core.portfolio import Group, OptimizationError
 from core.sources import load_market
-from tui.optimizer_screen import OptimizerScreen
+from tui.help import HelpScreen
+from tui.optimizer_screen import FIELDS, OptimizerScreen
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +73,18 @@ def text(app, selector: str) -> str:
 
 
 async def retype(app, pilot, key: str, value: str, enter: bool = True) -> None:
-    box = app.screen.query_one(f"#opt-{key}", Input)
-    box.focus()
-    box.value = ""
-    await pilot.press(*value, *(["enter"] if enter else []))
+    """By keys: ``e`` into the form (unless there already), tab to the field, clear it (end,
+    ctrl+u), type the value, and enter unless told not to."""
+    form = app.screen.fields
+    box = form.input(key)
+    if app.focused is None or form not in app.focused.ancestors:
+        await pilot.press("e")
+    for _ in range(2 * len(FIELDS)):
+        if app.focused is box:
+            break
+        await pilot.press("tab")
+    assert app.focused is box
+    await pilot.press("end", "ctrl+u", *value, *(["enter"] if enter else []))
 
 
 async def test_weights_equal_core_edits_resolve_and_escape_pops(desk):
@@ -108,14 +117,19 @@ async def test_weights_equal_core_edits_resolve_and_escape_pops(desk):
 
         await retype(app, pilot, "vol_cap", "abc")  # a typo: said in words, nothing solved
         await settle(app, pilot)
-        assert "NOT SOLVED: vol cap: invalid number 'abc'" in text(app, "#opt-error")
+        assert "NOT SOLVED: vol cap: invalid number 'abc'" in text(app, "#form-error")
+        assert app.screen.fields.invalid == "vol_cap"
         await retype(app, pilot, "vol_cap", "")  # blank: no cap
         await settle(app, pilot)
-        assert text(app, "#opt-error") == ""
+        assert app.screen.fields.error == "" and app.screen.fields.invalid is None
         assert shown(app) == expected(cfg, market, max_weight=0.25, objective="min-variance",
                                       vol_cap=None)
 
-        await pilot.press("escape")
+        await pilot.press("escape")  # out of the form, back to the results
+        await pilot.pause()
+        assert isinstance(app.screen, OptimizerScreen)
+        assert app.focused is app.screen.query_one("#opt-table", DataTable)
+        await pilot.press("escape")  # and out of the screen
         await pilot.pause()
         assert not isinstance(app.screen, OptimizerScreen)
 
@@ -159,7 +173,7 @@ async def test_frontier_objective_and_chart(desk):
 
         await retype(app, pilot, "objective", "max-sharpe")
         await settle(app, pilot)
-        table.focus()  # f is a letter in the inputs
+        await pilot.press("escape")  # f is a letter in the inputs: back to the results first
         await pilot.press("f")
         await settle(app, pilot)
         assert app.screen.query_one("#opt-chart").display
@@ -169,3 +183,80 @@ async def test_frontier_objective_and_chart(desk):
                 in " ".join(text(app, "#opt-caption").split()))
         await pilot.press("f")
         assert table.display
+
+
+def in_view(app, widget, within=None) -> bool:
+    """Painted with a size, wholly inside the screen (and inside ``within``'s region)."""
+    region = widget.region
+    inside = within.region if within is not None else app.screen.region
+    return (region.width > 0 and region.height > 0 and app.screen.region.contains_region(region)
+            and inside.contains_region(region))
+
+
+async def test_the_screens_keys_never_type_into_the_form(desk):
+    cfg, market = desk
+    app = Host(OptimizerScreen(cfg, market))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        table = screen.query_one("#opt-table", DataTable)
+        objective = screen.fields.input("objective")
+        before = objective.value
+        assert before == cfg.optimizer.objective
+        assert app.focused is table  # the results, not the form
+        idle = screen.query_one("#opt-form .form-hint.-idle", Static)
+        assert "e edit form" in str(idle.render()) and in_view(app, idle)
+
+        await pilot.press("f")  # the chart, not a letter in the objective
+        await settle(app, pilot)
+        assert screen.query_one("#opt-chart").display and objective.value == before
+        await pilot.press("f")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "Frontier chart" in "\n".join(app.screen._lines)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and objective.value == before
+
+        await pilot.press("e")  # into the form: its first field
+        await pilot.pause()
+        assert app.focused is objective
+        active = screen.query_one("#opt-form .form-hint.-active", Static)
+        assert "Esc: results" in str(active.render())
+        assert in_view(app, active) and idle.region.height == 0  # the hint says what Esc does
+        await pilot.press("escape")  # back to the results, the screen stays
+        await pilot.pause()
+        assert app.focused is table and app.screen is screen
+        await pilot.press("q")  # q leaves from the results
+        await pilot.pause()
+        assert app.screen is not screen and objective.value == before
+
+
+async def test_the_form_scrolls_at_80x24_with_its_hint_and_error_in_view(desk):
+    cfg, market = desk
+    app = Host(OptimizerScreen(cfg, market))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        form = app.screen.fields
+        scroll = form.query_one(".form-fields")
+        hint = form.query_one(".form-hint.-active", Static)
+        await pilot.press("e")
+        for i, f in enumerate(FIELDS):  # 18 fields in 22 rows, with the hint below them
+            if i:
+                await pilot.press("tab")
+                await pilot.pause()
+            assert app.focused is form.input(f.key)
+            assert in_view(app, app.focused, scroll), f.key
+            assert in_view(app, hint)
+        await retype(app, pilot, "vol_cap", "abc")  # Enter: the error, in view, names it
+        await settle(app, pilot)
+        error = form.query_one("#form-error", Static)
+        assert "vol cap" in str(error.render()) and in_view(app, error, form)
+        assert app.focused is form.input("vol_cap") and in_view(app, app.focused, scroll)
+        # Enter in the first field: the bad field further down is scrolled to and focused
+        await retype(app, pilot, "objective", "max-sharpe")
+        await settle(app, pilot)
+        assert form.invalid == "vol_cap"
+        assert app.focused is form.input("vol_cap") and in_view(app, app.focused, scroll)
+        assert in_view(app, error, form) and in_view(app, hint)
