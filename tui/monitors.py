@@ -27,18 +27,20 @@ OK = "green"
 GAP = "  "
 
 
-def fit(items: list[Text], width: int) -> Text:
-    """``items`` joined by two spaces, dropping (from the end) those that would pass ``width``;
-    the first always stays."""
-    line = Text()
-    for i, item in enumerate(items):
-        extra = (len(GAP) if i else 0) + item.cell_len
-        if i and line.cell_len + extra > width:
-            break
-        if i:
+def fit(items: list[Text], width: int, flow: bool = False) -> list[Text]:
+    """``items`` joined by two spaces on one line, dropping (from the end) those that would
+    pass ``width``; with ``flow``, they go on to further lines instead. An item is never cut."""
+    lines = [Text()]
+    for item in items:
+        line = lines[-1]
+        if line.cell_len and line.cell_len + len(GAP) + item.cell_len > width:
+            if not flow:
+                break
+            lines.append(line := Text())
+        if line.cell_len:
             line.append(GAP)
         line.append_text(item)
-    return line
+    return lines
 
 
 def _change(now: float, saved: float | None, fmt: Callable[[float], str]) -> str:
@@ -122,7 +124,9 @@ def coverage_items(val, active: Mapping[str, Alert]) -> list[Text]:
 
 
 class MonitorText(Static):
-    """Lines of items fitted to the pane's width on every render (resizes included)."""
+    """Lines of items fitted to the pane's width on every render (resizes included): on a
+    wide desk (a narrow column with rows to spare) items flow onto more lines; below 120
+    columns each stays one line and drops what does not fit."""
 
     def __init__(self, text: str = "", **kwargs):
         super().__init__(text, **kwargs)
@@ -140,7 +144,8 @@ class MonitorText(Static):
         if self.lines is None:
             return super().render()
         width = max(self.content_region.width, 1)
-        return Text("\n").join(fit(items, width) for items in self.lines)
+        flow = self.app.size.width >= 120
+        return Text("\n").join(line for items in self.lines for line in fit(items, width, flow))
 
 
 class MonitorsPane(Vertical):

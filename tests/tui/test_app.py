@@ -41,10 +41,14 @@ async def test_desk_shows_demo_book_at_80x24(cfg):
         assert str(row[3]) == f"{closes['AAPL'].iloc[-1] * aapl.quantity:,.0f}"
         assert app.query_one("#monitors-pane").border_title.endswith(
             f"as of {closes.index[-1]}")
-        # every pane is on screen at 80x24
-        for pane in ("#holdings-pane", "#legs-pane", "#summary"):
+        # every pane is on screen at 80x24: holdings, then (tab) the legs in the same slot
+        for pane in ("#holdings-pane", "#summary", "#sweep-pane"):
             region = app.query_one(pane).region
             assert region.height > 0 and region.bottom <= 23, pane
+        await pilot.press("tab")
+        await pilot.pause()
+        region = app.query_one("#legs-pane").region
+        assert region.height > 0 and region.bottom <= 23
 
 
 async def test_keyboard_moves_and_reloads(cfg):
@@ -121,5 +125,5 @@ async def test_beta_breach_is_spelled_out(cfg, tmp_path):
         summary = str(app.query_one("#summary", Static).render())
         beta = app.report.valuation.portfolio_beta
         assert beta < breached.targets.beta - breached.targets.beta_band
-        assert "BREACH ↓" in summary and f"{beta:+.2f}" in summary
-        assert "VaR 95% 1d hist" in summary
+        assert "↓BREACH" in summary and f"{beta:+.2f}" in summary
+        assert "VaR 95%" in summary

@@ -63,7 +63,7 @@ async def test_nudge_recomputes_like_core_and_marks_the_change(cfg):
                                                                      rel=1e-12)
         assert cell(app, "holdings", 0, 0).startswith("*")
         assert "Δ" in str(app.query_one("#summary", Static).render())
-        assert "edited: 1 change" in app.sub_title
+        assert "● 1 unsaved" in app.sub_title
 
 
 async def test_edit_form_applies_validates_and_cancels(cfg):
@@ -124,7 +124,7 @@ async def test_market_shock_and_a_new_leg(cfg):
         assert app.report.valuation.nav == pytest.approx(
             risk_report(cfg, shocked_state(market_state(cfg, load_market(cfg)),
                                            {"market": -0.1})).valuation.nav, rel=1e-12)
-        assert "market -10.0% shocked" in app.sub_title
+        assert "shock market -10.0%" in app.sub_title
 
         await pilot.press("a")  # the kind is picked from a list: holding, future, ...
         await pilot.pause()
@@ -148,7 +148,7 @@ async def test_save_writes_the_file_and_the_demo_is_refused(cfg, tmp_path):
         await settle(app, pilot)
         await pilot.press("plus", "s")
         await settle(app, pilot)
-        assert "edited" not in app.sub_title
+        assert "unsaved" not in app.sub_title
         assert load_config(cfg.path).book == app.cfg.book != cfg.book
 
     demo = load_config(demo_config_path())
@@ -158,7 +158,7 @@ async def test_save_writes_the_file_and_the_demo_is_refused(cfg, tmp_path):
         await pilot.press("plus", "s")
         await settle(app, pilot)
         assert app.cfg.book != demo.book  # the edit is kept for a save elsewhere
-        assert "edited: 1 change" in app.sub_title
+        assert "● 1 unsaved" in app.sub_title
         assert load_config(demo_config_path()).book == demo.book
 
 
