@@ -133,7 +133,10 @@ class BacktestScreen(ModalScreen):
         Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
     ]
     HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("enter", "in the form: run now (edits re-run once typing pauses)"),)
+        ("enter", "in the form: run now (edits re-run once typing pauses)"),
+        ("P W", "rebalance every P days; beta by OLS over a W-day window"),
+        ("k h", "long exposure (x equity); hedge ratio, the multiplier on beta"),
+        ("c d", "cost, a fraction of traded notional; drift band (0: trade at every P)"))
     AUTO_FOCUS = "#bt-table"
 
     def __init__(self, cfg: DeskConfig, market: MarketData | None, params: dict | None = None):
@@ -149,7 +152,7 @@ class BacktestScreen(ModalScreen):
         yield Static("Backtest", id="bt-title", markup=False)
         yield FieldsForm({key: as_text(key, self.initial[key]) for key, _ in FIELDS},
                          labels=LABELS, prefix="bt-", columns=3, label_width=10,
-                         hint="Enter runs · Esc: results · P W k h c d as in the README",
+                         hint="Enter runs · Esc: results (then ? for what P W k h c d are)",
                          idle_hint="e edit form · ? keys", id="bt-form")
         yield Static("", id="bt-metrics", markup=False)
         with Horizontal(id="bt-charts"):

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -92,6 +93,9 @@ class FieldsForm(Vertical):
 
     DEFAULT_CSS = """
     FieldsForm { height: auto; max-height: 100%; }
+    /* a rule on FieldsForm itself with :focus-within makes Textual restyle the whole form when
+       the focus enters or leaves it (the hints and labels below depend on it) */
+    FieldsForm:focus-within { background-tint: $foreground 0%; }
     FieldsForm > .form-fields { height: auto; max-height: 100%; }
     FieldsForm > .form-fields.-columns { layout: grid; grid-rows: 1; grid-gutter: 0 2; }
     FieldsForm .form-row { height: 1; }
@@ -169,7 +173,7 @@ class FieldsForm(Vertical):
         name = name or self._last or next(iter(self.fields))
         self.input(name).focus()
 
-    def on_descendant_focus(self, event) -> None:
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         for name in self.fields:
             if event.widget is self.input(name):
                 self._last = name

@@ -18,6 +18,8 @@ from textual.widgets import DataTable, Input, OptionList, Static
 # keys the widgets handle themselves, which no binding lists
 WIDGET_KEYS = (
     ("↑ ↓", "move in a table (j and k too)"),
+    ("tab", "holdings <-> hedge legs (below 120 columns they share the slot)"),
+    ("→ ←", "a table's next / previous columns (whole columns only; the first stays)"),
     ("ctrl+p", "command palette: every action by name"),
 )
 # the same for a screen other than the desk, by the kind of widget on it

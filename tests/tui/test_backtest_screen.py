@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.app import App
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from core.backtest import run_backtest
 from core.config import load_config, resolve_config_path
@@ -156,3 +156,53 @@ async def test_preset_params_and_errors_stay_in_the_screen(desk):
         await pilot.press("escape", "escape")  # the form, then the screen
         await pilot.pause()
         assert not isinstance(app.screen, BacktestScreen)
+
+
+def in_view(app, widget, within=None) -> bool:
+    """Painted with a size, wholly inside the screen (and inside ``within``'s region)."""
+    region = widget.region
+    inside = within.region if within is not None else app.screen.region
+    return (region.width > 0 and region.height > 0 and app.screen.region.contains_region(region)
+            and inside.contains_region(region))
+
+
+async def test_keys_stay_with_the_results_and_the_form_fits_80x24(desk):
+    cfg, market = desk
+    app = Host(BacktestScreen(cfg, market))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        table = screen.query_one("#bt-table", DataTable)
+        form = screen.fields
+        before = form.values()
+        assert app.focused is table
+        await pilot.press("v")  # the chart swaps; nothing is typed into the form
+        assert screen.query_one("#bt-beta").display
+        await pilot.press("question_mark")
+        await pilot.pause()
+        lines = "\n".join(app.screen._lines)
+        assert "Equity/beta" in lines and "Edit the form" in lines
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and form.values() == before
+
+        await pilot.press("e")
+        hint = form.query_one(".form-hint.-active", Static)
+        scroll = form.query_one(".form-fields")
+        for i, (key, _) in enumerate(FIELDS):
+            if i:
+                await pilot.press("tab")
+                await pilot.pause()
+            assert app.focused is form.input(key)
+            assert in_view(app, app.focused, scroll) and in_view(app, hint), key
+        await pilot.press("end", "ctrl+u", *"-1", "enter")  # d (drift band) -1: core refuses
+        await settle(app, pilot)
+        error = form.query_one("#form-error", Static)
+        assert "drift" in str(error.render()) and in_view(app, error, form)
+        assert form.invalid == "drift_band" and app.focused is form.input("drift_band")
+        await pilot.press("escape")  # back to the results; a second Esc would leave
+        await pilot.pause()
+        assert app.focused is table and app.screen is screen
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.screen is not screen

@@ -322,7 +322,8 @@ async def test_a_reoptimisation_runs_while_a_sweep_does(cfg):
             await pilot.press("end", "ctrl+u", *"0.08", "enter")
             after = await solved(app, pilot, before)
             assert after != before and pane.running  # re-solved mid-sweep
-            await pilot.press("escape", "escape")  # leave the optimiser, cancel the sweep
+            # Esc leaves the form, then the optimiser, then cancels the sweep
+            await pilot.press("escape", "escape", "escape")
             await _loaded(app, pilot)
             assert pane.result.status == "cancelled"
 

@@ -42,7 +42,7 @@ def in_view(app, widget, within=None) -> bool:
             and inside.contains_region(region))
 
 
-@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+@pytest.mark.parametrize("size", [(80, 24), (60, 20), (60, 14)])  # 14: the fields scroll
 async def test_the_add_option_form_fits_tabs_into_view_and_names_the_bad_field(cfg, size):
     app = DeskApp(cfg)
     async with app.run_test(size=size) as pilot:

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 from textual.app import App
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from core.config import load_config, resolve_config_path
 from core.optimize import OptimizeRequest, book_weights, run
@@ -260,3 +260,5 @@ async def test_the_form_scrolls_at_80x24_with_its_hint_and_error_in_view(desk):
         assert form.invalid == "vol_cap"
         assert app.focused is form.input("vol_cap") and in_view(app, app.focused, scroll)
         assert in_view(app, error, form) and in_view(app, hint)
+        await pilot.press("escape", "e")  # e goes back to the field left last
+        assert app.focused is form.input("vol_cap")
