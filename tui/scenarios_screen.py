@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from core.config import DeskConfig, Scenario
 from core.errors import HedgedeskError
-from tui.format import money, num, pct
+from tui.format import money, num, pct, signed_money
 
 if TYPE_CHECKING:
     from core.market_data import MarketData
@@ -185,20 +185,20 @@ class ScenariosScreen(ModalScreen):
         for i, (r, c) in enumerate(zip(self.rows, cells, strict=True)):
             name = r.scenario.name
             name = name if len(name) <= name_w else name[:name_w - 1] + "…"
-            table.add_row(Text(name), *(Text(x, justify="right") for x in c), key=str(i))
+            table.add_row(Text(name), *(_right(x) for x in c), key=str(i))
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
         self.query_one("#scn-title", Static).update(self._title())
         self._show_detail()
 
     @staticmethod
-    def _cells(r: Row, wide: bool) -> list[str]:
+    def _cells(r: Row, wide: bool) -> list[str | Text]:
         s = r.scenario
         head = [market_cell(s), vol_cell(s)]
         if r.result is None:
             return head + ["error", "—", "—", "—"] + (["—"] * 3 if wide else [])
         res, after = r.result, r.result.after
-        out = [*head, money(res.pnl, signed=True), signed_pct(res.pnl_pct), money(after.nav),
+        out = [*head, signed_money(res.pnl), signed_pct(res.pnl_pct), money(after.nav),
                num(after.portfolio_beta, signed=True)]
         if wide:
             out += [money(after.total(k), signed=True)
@@ -300,3 +300,9 @@ class ScenariosScreen(ModalScreen):
 
     def action_close(self) -> None:
         self.app.pop_screen()
+
+
+def _right(cell: str | Text) -> Text:
+    text = cell if isinstance(cell, Text) else Text(cell)
+    text.justify = "right"
+    return text
