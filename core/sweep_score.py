@@ -332,3 +332,77 @@ def rank_correlation(a, b) -> float:
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
+
+
+# -- the leaderboard: identical strategies, the best of each leg ------------------------------
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def strategy_key(row: dict) -> tuple:
+    """What decides a configuration's outcome, so that rows with one key are one strategy.
+
+    Read from the kernel (``core.sweep_kernel.simulate``, witness
+    ``core.backtest.dynamic_beta_hedge``), with hedge ratio h = 0 the hedge target
+    ``h x beta`` is 0 whatever beta is:
+
+    - the estimator (OLS, or EWMA and its half-life) drops out: beta is only read to stop on an
+      undefined one, and every estimator is undefined on the same windows (constant hedge
+      returns);
+    - the drift band d reduces to d = 0 or d > 0: with no hedge the ratio S / L stays 0, equal
+      to the target, so any d > 0 never trades again after the first rebalance (unless the
+      long leg is flat), while d = 0 resets the long leg to k x equity at every rebalance;
+    - the window W stays: the first trade is on day W - 1, so W decides the days traded (and
+      which windows may stop on an undefined beta); the rebalance period P stays (with d = 0 it
+      sets the trades; with d > 0 the days beta is checked); exposure, cost and impact stay.
+
+    With h > 0 every parameter counts. ``row``: a leaderboard row or a per-configuration
+    record (``ticker``, ``rebalance``, ``window``, ``estimator``, ``halflife``,
+    ``exposure``, ``hedge_ratio``, ``drift_band``, ``cost``, optional ``impact``, ``hedge``).
+    """
+    h = float(row["hedge_ratio"])
+    band = float(row["drift_band"])
+    if h == 0.0:
+        estimator, drift = None, band > 0.0
+    else:
+        life = row.get("halflife")
+        estimator = (row["estimator"],
+                     None if row["estimator"] == "ols" or _blank(life) else float(life))
+        drift = band
+    impact = row.get("impact")
+    return (row["ticker"], row.get("hedge"), int(row["rebalance"]), int(row["window"]),
+            estimator, float(row["exposure"]), h, drift, float(row["cost"]),
+            0.0 if _blank(impact) else float(impact))
+
+
+def collapse(rows: list[dict]) -> list[dict]:
+    """Rows that are one strategy (:func:`strategy_key`) shown once: the first of each (in
+    the order given, the leaderboard's rank), with ``count`` (how many rows it stands for) and
+    ``same`` (those rows, itself first)."""
+    groups: dict[tuple, dict] = {}
+    out = []
+    for row in rows:
+        key = strategy_key(row)
+        if key in groups:
+            groups[key]["count"] += 1
+            groups[key]["same"].append(row)
+        else:
+            groups[key] = {**row, "count": 1, "same": [row]}
+            out.append(groups[key])
+    return out
+
+
+def best_per_leg(rows: list[dict], legs: list[dict] | None = None) -> list[dict]:
+    """One row per long leg: the first of its rows in the order given (the leaderboard's
+    rank). A leg with no row there takes its ``best`` from the summary's ``legs`` (the leg's
+    leader, ranked below every row shown; ``count`` 1). Legs in the order of their best row."""
+    seen: dict[str, dict] = {}
+    for row in rows:
+        seen.setdefault(row["ticker"], row)
+    out = list(seen.values())
+    for leg in legs or []:
+        best = leg.get("best")
+        if best is not None and leg["ticker"] not in seen:
+            seen[leg["ticker"]] = best
+            out.append({**best, "count": 1, "same": [best]})
+    return out

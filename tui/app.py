@@ -290,9 +290,11 @@ class DeskApp(App):
                         severity="warning")
         elif self.market is None:
             self.notify("the market data is still loading", title="Sweep")
-        elif not pane.start(sweep_request(self.cfg), self.market, _ledger(),
-                            cluster=_cluster(self.cfg)):
+        elif pane.running:
             self.notify("a sweep is already running (Esc cancels it)", title="Sweep")
+        else:  # the pane closes the ledger when the sweep ends
+            pane.start(sweep_request(self.cfg), self.market, _ledger(),
+                       cluster=_cluster(self.cfg), close_ledger=True)
 
     def action_report(self) -> None:
         """Write the report of the current screen in a worker; its folder is notified."""
@@ -751,10 +753,6 @@ class DeskApp(App):
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
-        if event.worker.group == "sweep":
-            self.query_one(SweepPane).failed(error)
-            self.notify(escape(str(error)), title="Sweep failed", severity="error", timeout=15)
-            return
         if event.worker.group == "report":
             self.notify(escape(str(error)), title="Report failed", severity="error", timeout=15)
             return

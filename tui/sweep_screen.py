@@ -1,13 +1,15 @@
-"""Sweep results: a run's leaderboard, sortable by any column; the highlighted strategy's equity
-curve against the unhedged book and the hedge instrument; a heat map of mean score over
-rebalance period x beta window.
+"""Sweep results: a run's leaderboard, sortable by any column, identical strategies once; its
+walk-forward verdict; the highlighted strategy's equity curve against the unhedged book and the
+hedge instrument; a heat map of mean score over rebalance period x beta window.
 
 A run comes from the desk (:meth:`SweepScreen.show_result`), from the ledger (``l`` lists its
 runs; a run still running, a ``hedgedesk sweep --detach`` say, is followed by polling the ledger
-once a second until it finishes), or from ``g``: a form, prefilled from the config's ``[sweep]``
-grid, defines a grid in the CLI's syntax and enter runs it here (Esc cancels it). Curves and
-heat maps are computed in thread workers, so keys never wait.
-Marks are characters (``[ ]`` around the highlighted cell, arrows, plot markers), never colour.
+once a second until it finishes), or from ``g``: a form on this screen, prefilled from the
+config's ``[sweep]`` grid, defines a grid in the CLI's syntax and enter runs it. Sweeps started
+here (and resumed ones, ``R``) run on the desk's Sweep pane: leaving the screen never stops
+them, ``x`` cancels. Curves and heat maps are computed in thread workers, so keys never wait.
+Marks are characters (``[ ]`` around the highlighted cell, arrows, plot markers, words), never
+colour alone.
 """
 
 from __future__ import annotations
@@ -15,28 +17,33 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
 from textual.coordinate import Coordinate
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
 from core.config import DeskConfig
 from core.errors import HedgedeskError
+from core.sweep_score import best_per_leg, collapse
+from tui.edit import FieldsForm
 from tui.format import num, pct
-from tui.sweep_pane import SweepFinished, SweepProgress, stream_sweep
+from tui.help import HelpScreen
+from tui.sweep_pane import RESUMABLE, SweepPane, eta_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,7 +70,6 @@ def _g(v: Any) -> str:
 
 
 def _pct(v: Any) -> str:
-    # -100 % (a ruined strategy) must fit the 6-character column too
     return "—" if _missing(v) else pct(v, 1 if abs(v) < 1 else 0)
 
 
@@ -75,11 +81,17 @@ def _dec(digits: int) -> Callable[[Any], str]:
 class Col:
     key: str
     label: str
-    width: int  # content width; one more column of space is left before every column but #
     cell: Callable[[dict], str]
     sort: Callable[[dict], Any]
     desc: bool = True  # the natural direction: best first for figures, ascending for params
     left: bool = False
+    param: bool = False  # a strategy parameter: hidden when every row shown has one value
+    keep: bool = False  # always shown
+
+
+def _varied(row: dict, value: Callable[[dict], Any]) -> bool:
+    """Whether the rows a collapsed row stands for differ in this (irrelevant) parameter."""
+    return len({value(r) for r in row.get("same") or [row]}) > 1
 
 
 def _field(name: str, fmt: Callable[[Any], str]) -> tuple[Callable, Callable]:
@@ -88,33 +100,68 @@ def _field(name: str, fmt: Callable[[Any], str]) -> tuple[Callable, Callable]:
 
 
 COLUMNS = (
-    Col("#", "#", 2, lambda r: str(r["#"]), lambda r: r["#"], desc=False),
-    Col("ticker", "Tkr", 5, lambda r: r["ticker"][:5], lambda r: r["ticker"], False, True),
-    Col("P", "P", 2, *_field("rebalance", str), desc=False),
-    Col("W", "W", 3, *_field("window", str), desc=False),
-    Col("est", "Est", 4, _est,
+    Col("#", "#", lambda r: "—" if _missing(r.get("#")) else str(r["#"]),
+        lambda r: r.get("#"), desc=False, keep=True),
+    Col("n", "×", lambda r: f"x{r['count']}" if r.get("count", 1) > 1 else "",
+        lambda r: r.get("count", 1)),
+    Col("ticker", "Tkr", lambda r: r["ticker"], lambda r: r["ticker"], False, True, keep=True),
+    Col("P", "P", *_field("rebalance", str), desc=False, param=True),
+    Col("W", "W", *_field("window", str), desc=False, param=True),
+    Col("est", "Est", lambda r: "any" if _varied(r, _est) else _est(r),
         lambda r: (r["estimator"], 0.0 if _missing(r["halflife"]) else r["halflife"]),
-        False, True),
-    Col("k", "k", 4, *_field("exposure", _g), desc=False),
-    Col("h", "h", 4, *_field("hedge_ratio", _g), desc=False),
-    Col("d", "d", 4, *_field("drift_band", _g), desc=False),
-    Col("score", "Score", 5, *_field("score", _dec(3))),
-    Col("sharpe", "Sharpe", 6, *_field("sharpe", num)),
-    Col("return", "Return", 6, *_field("annual_return", _pct)),
-    Col("maxdd", "MaxDD", 6, *_field("max_drawdown", _pct)),
-    Col("dsr", "DSR", 4, *_field("dsr", _dec(2))),
-    Col("dsr_all", "DSR*", 4, *_field("dsr_all_legs", _dec(2))),
-    Col("pbo", "PBO", 4, *_field("pbo", _dec(2))),
+        False, True, param=True),
+    Col("k", "k", *_field("exposure", _g), desc=False, param=True),
+    Col("h", "h", *_field("hedge_ratio", _g), desc=False, param=True),
+    Col("d", "d", lambda r: ">0" if _varied(r, lambda x: x["drift_band"])
+        else _g(r.get("drift_band")), _field("drift_band", _g)[1], desc=False, param=True),
+    Col("score", "Score", *_field("score", _dec(3)), keep=True),
+    Col("sharpe", "Sharpe", *_field("sharpe", num), keep=True),
+    Col("oos", "OOS", *_field("oos_sharpe", num)),
+    Col("return", "Return", *_field("annual_return", _pct)),
+    Col("maxdd", "MaxDD", *_field("max_drawdown", _pct)),
+    Col("dsr", "DSR", *_field("dsr", _dec(2))),
+    Col("dsr_all", "DSR*", *_field("dsr_all_legs", _dec(2))),
+    Col("pbo", "PBO", *_field("pbo", _dec(2))),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 # ``s`` visits the figures first: they are what a leaderboard is sorted by
-SORT_CYCLE = ("#", "score", "sharpe", "return", "maxdd", "dsr", "dsr_all", "pbo", "ticker", "P",
-              "W", "est", "k", "h", "d")
+SORT_CYCLE = ("#", "score", "sharpe", "oos", "return", "maxdd", "dsr", "dsr_all", "pbo", "n",
+              "ticker", "P", "W", "est", "k", "h", "d")
+PARAM_NAMES = {"P": "P", "W": "W", "est": "est", "k": "k", "h": "h", "d": "d"}
 
 
-def _cell(text: str, col: Col) -> Text:
-    # Text, not str: a str cell is markup. Left-aligned columns carry their gap themselves.
-    return Text(" " + text, justify="left") if col.left else Text(text, justify="right")
+def table_layout(rows: list[dict]) -> list[tuple[Col, int]]:
+    """The columns to show for ``rows`` and each one's content width, measured from its label
+    and its cells. Hidden: a parameter every row shares (2 rows or more; the title names its
+    value), the count when no row stands for several, a figure no row has."""
+    out = []
+    for c in COLUMNS:
+        cells = [c.cell(r) for r in rows]
+        if not c.keep and rows:
+            if c.param and len(rows) > 1 and len(set(cells)) == 1:
+                continue
+            if c.key == "n" and not any(cells):
+                continue
+            if not c.param and c.key != "n" and all(x == "—" for x in cells):
+                continue
+        out.append((c, max([len(c.label), *(len(x) for x in cells)])))
+    return out
+
+
+def shared_params(rows: list[dict], layout: list[tuple[Col, int]]) -> str:
+    """``d 0, k 1``: the parameters hidden because every row shown has that value."""
+    shown = {c.key for c, _ in layout}
+    if len(rows) < 2:
+        return ""
+    return ", ".join(f"{PARAM_NAMES[c.key]} {c.cell(rows[0])}" for c in COLUMNS
+                     if c.param and c.key not in shown)
+
+
+def pad(text: str, col: Col, width: int, first: bool) -> Text:
+    """A cell exactly ``width`` wide plus one space before it (but the first column's):
+    columns can never touch. Text, not str: a str cell would be read as markup."""
+    body = text.ljust(width) if col.left else text.rjust(width)
+    return Text(body if first else " " + body)
 
 
 def sort_rows(rows: list[dict], col: Col, desc: bool) -> list[dict]:
@@ -125,11 +172,60 @@ def sort_rows(rows: list[dict], col: Col, desc: bool) -> list[dict]:
             + [r for r in rows if _missing(col.sort(r))])
 
 
+def _oos_sharpe(row: dict, walk: dict | None) -> float | None:
+    """The leader's out-of-sample Sharpe: recorded with it, or (runs from before that) from
+    the walk-forward's own leaders."""
+    if row.get("oos"):
+        return row["oos"].get("sharpe")
+    for w in (walk or {}).get("top") or []:
+        if w["ticker"] == row["ticker"] and w["row"] == row.get("row"):
+            return w["oos"]["sharpe"]
+    return None
+
+
 def leaderboard(summary: dict) -> list[dict]:
-    """The summary's top strategies with their rank (#) and their leg's PBO."""
+    """The summary's top strategies with their rank (#), their leg's PBO and their
+    out-of-sample Sharpe ratio."""
     pbo = {leg["ticker"]: (leg.get("pbo") or {}).get("pbo") for leg in summary.get("legs") or []}
-    return [{**r, "#": i, "pbo": pbo.get(r["ticker"])}
+    walk = summary.get("walk_forward")
+    return [{**r, "#": i, "pbo": pbo.get(r["ticker"]), "oos_sharpe": _oos_sharpe(r, walk)}
             for i, r in enumerate(summary.get("top") or [], 1)]
+
+
+def leg_bests(summary: dict) -> list[dict]:
+    """The summary's legs with their best strategy in leaderboard form (rank None: the leg's
+    leader ranks below the rows the leaderboard holds)."""
+    pbo = {leg["ticker"]: (leg.get("pbo") or {}).get("pbo") for leg in summary.get("legs") or []}
+    walk = summary.get("walk_forward")
+    return [{**leg, "best": None if leg.get("best") is None else
+             {**leg["best"], "#": None, "pbo": pbo.get(leg["ticker"]),
+              "oos_sharpe": _oos_sharpe(leg["best"], walk)}}
+            for leg in summary.get("legs") or []]
+
+
+def walk_forward_line(summary: dict, status: str) -> str:
+    """The walk-forward verdict in words: a negative rank correlation between in-sample and
+    out-of-sample scores says the ranking does not persist."""
+    walk = summary.get("walk_forward")
+    if walk:
+        rho = walk.get("spearman_is_oos")
+        head = f"walk-forward: IS/OOS rank corr {_g(rho) if _missing(rho) else f'{rho:+.2f}'}"
+        if _missing(rho):
+            verdict = " (undefined: too few strategies)"
+        elif rho < 0:
+            verdict = " (rankings do not persist)"
+        else:
+            verdict = ""
+        share = walk.get("fraction_in_sample")
+        where = f", {share:.0%} in-sample" if share else ""
+        return f"{head}{verdict} · {walk.get('strategies', 0):,} strategies{where}"
+    if not summary:
+        return ""
+    if (summary.get("request") or {}).get("walk_forward") == 0:
+        return "walk-forward: off for this run"
+    if status != "done":
+        return f"walk-forward: not run (the run is {status})"
+    return "walk-forward: none recorded"
 
 
 def _day(v) -> dt.date | None:
@@ -174,12 +270,28 @@ def _figures(m: dict) -> str:
     return f"{pct(m['annual_return'])} {num(m['sharpe'])} {pct(m['max_drawdown'])}"
 
 
+def _same_note(row: dict) -> str:
+    """What the rows a collapsed row stands for differ in (irrelevant with hedge ratio 0)."""
+    same = row.get("same") or []
+    if len(same) < 2:
+        return ""
+    ests = sorted({_est(r) for r in same})
+    bands = sorted({r["drift_band"] for r in same})
+    parts = [f"est {','.join(ests)}"] if len(ests) > 1 else []
+    if len(bands) > 1:
+        parts.append(f"d {','.join(f'{b:g}' for b in bands)}")
+    ranks = ",".join(str(r["#"]) for r in same if not _missing(r.get("#")))
+    return (f" · x{len(same)} identical (h 0: {' '.join(parts) or 'same'}"
+            f"{f'; ranks {ranks}' if ranks else ''})")
+
+
 def caption(row: dict, bt: BacktestResult | None = None, error: str = "") -> str:
     """Two lines: the configuration, then return, Sharpe and max drawdown of each curve."""
     impact = f" impact {row['impact']:g} (not in the curve)" if row.get("impact") else ""
-    head = (f"#{row['#']} {row['ticker']} P{row['rebalance']} W{row['window']} {_est(row)} "
+    rank = "leg best" if _missing(row.get("#")) else f"#{row['#']}"
+    head = (f"{rank} {row['ticker']} P{row['rebalance']} W{row['window']} {_est(row)} "
             f"k{row['exposure']:g} h{row['hedge_ratio']:g} d{row['drift_band']:g} "
-            f"cost {row['cost']:g}{impact} · return/Sharpe/maxDD")
+            f"cost {row['cost']:g}{impact}{_same_note(row)} · return/Sharpe/maxDD")
     if error:
         return f"{head}\nno curve: {error}"
     if bt is None:
@@ -284,6 +396,71 @@ def grid_size(grid) -> str:
             f"{grid.n_scenarios} scenario(s) = {grid.n_rows:,} configurations")
 
 
+FIELD_PREFIX = "sw-field-"  # the grid form's inputs: sw-field-tickers, sw-field-hedge-ratio...
+FORM_HINT = "Enter runs the grid · Esc back to the results · Tab next field"
+FORM_SYNTAX = ("Lists 1,5,21 or ranges a:b:n (n values from a to b); baskets "
+               "NAME=T1+T2[@equal|@volume]; estimator ols,ewma (one EWMA per half-life).")
+
+
+class GridForm(Vertical):
+    """The grid's fields in the desk's shared form (:class:`tui.edit.FieldsForm`: a label and
+    a one-line input a row, in a scroll; the note, the hint and the error line docked below,
+    never scrolled away; an error marks and focuses the field it names). Tab and shift+tab
+    stay in the form, wrapping, and scroll the field they reach into view; Esc hands the keys
+    back to the results (what was typed is kept)."""
+
+    DEFAULT_CSS = """
+    GridForm { height: 1fr; min-height: 6; display: none; border-top: solid $primary; }
+    GridForm > FieldsForm { padding: 0 1; }
+    """
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "close", "Back to the results"),
+        Binding("tab", "move(1)", "Next field", show=False),
+        Binding("shift+tab", "move(-1)", "Previous field", show=False),
+    ]
+
+    class Closed(Message):
+        """Esc in the form: the screen gives the keys back to the results."""
+
+    def __init__(self, fields: dict[str, str], note: str = ""):
+        super().__init__(id="sw-form")
+        self.fields = fields
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        yield FieldsForm(self.fields, prefix=FIELD_PREFIX, note=self.note, hint=FORM_HINT,
+                         tail=FORM_SYNTAX, label_width=13, id="sw-fields")
+
+    @property
+    def form(self) -> FieldsForm:
+        return self.query_one(FieldsForm)
+
+    @property
+    def inputs(self) -> list[Input]:
+        return list(self.query(Input))
+
+    def values(self) -> dict[str, str]:
+        return self.form.values()
+
+    def focus_field(self, i: int) -> None:
+        """Focus field ``i`` (wrapping) and scroll it into view."""
+        field = self.inputs[i % len(self.inputs)]
+        field.focus()
+        scroll = self.form.query_one(".form-fields", VerticalScroll)
+        self.call_after_refresh(scroll.scroll_to_widget, field, animate=False)
+
+    def action_move(self, step: int) -> None:
+        here = next((i for i, f in enumerate(self.inputs) if f.has_focus), -step)
+        self.focus_field(here + step)
+
+    def action_close(self) -> None:
+        self.post_message(self.Closed())
+
+    def show_error(self, text: str) -> None:
+        self.form.show_error(f"error: {text}" if text else "")
+
+
 # -- messages from the workers ---------------------------------------------------------------
 class CurveReady(Message):
     def __init__(self, token: tuple, result: BacktestResult | None, error: str = ""):
@@ -301,24 +478,36 @@ class HeatReady(Message):
         self.error = error
 
 
-class RunsScreen(ModalScreen[str | None]):
-    """The ledger's runs, newest first; enter picks one, Esc or q goes back."""
+@dataclass(frozen=True)
+class RunPick:
+    run_id: str
+    resume: bool = False
 
+
+class RunsScreen(ModalScreen[RunPick | None]):
+    """The ledger's runs, newest first; enter shows one, R resumes an interrupted, cancelled
+    or failed one, Esc or q goes back."""
+
+    HELP_TITLE = "Runs"
     DEFAULT_CSS = """
     RunsScreen { background: $background; }
     RunsScreen #runs-title { height: auto; padding: 0 1; text-style: bold; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("R", "resume", "Resume run", tooltip="Resume the highlighted run (interrupted, "
+                                                     "cancelled or failed) on the desk's pane"),
         Binding("escape,q", "dismiss(None)", "Back"),
-        Binding("question_mark", "app.help", "Help"),
+        Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
     ]
+    HELP_KEYS = (("enter", "show the highlighted run"),)
 
     def __init__(self, ledger: Ledger):
         super().__init__()
         self.ledger = ledger
+        self.records: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Runs, newest first; enter attaches · {self.ledger.path}",
+        yield Static(f"Runs, newest first; enter shows, R resumes · {self.ledger.path}",
                      id="runs-title", markup=False)
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -327,45 +516,75 @@ class RunsScreen(ModalScreen[str | None]):
         table = self.query_one(DataTable)
         table.add_columns("Run", "Status", Text("Done", justify="right"), "Legs")
         for r in self.ledger.runs(limit=50):
+            self.records[r.id] = r
             legs = ",".join(r.params.get("grid", {}).get("legs", []))
-            table.add_row(r.id, r.status, Text(f"{r.n_done:,}/{r.n_configs:,}", justify="right"),
+            status = f"{r.status} (R)" if r.status in RESUMABLE else r.status
+            table.add_row(r.id, status, Text(f"{r.n_done:,}/{r.n_configs:,}", justify="right"),
                           Text(legs[:24] + ("…" if len(legs) > 24 else "")), key=r.id)
         table.focus()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self))
+
+    def action_resume(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        run_id = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        rec = self.records[run_id]
+        if rec.status not in RESUMABLE:
+            self.notify(f"run {run_id} is {rec.status}: only an interrupted, cancelled or "
+                        "failed run resumes", title="Resume", severity="warning")
+            return
+        self.dismiss(RunPick(run_id, resume=True))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()  # the desk's handlers read their own tables' rows, never these
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()  # the desk opens its edit form on enter
-        self.dismiss(event.row_key.value)
+        self.dismiss(RunPick(event.row_key.value))
 
 
 class SweepScreen(ModalScreen):
-    """A sweep run's leaderboard, curve and heat map. ``result``: a run to show at once (else
-    the ledger's newest run); ``ledger_path``: None for the default ledger.
+    """A sweep run's leaderboard, walk-forward verdict, curve and heat map. ``result``: a run
+    to show at once (else the desk's sweep in progress, else the ledger's newest run);
+    ``ledger_path``: None for the default ledger.
 
-    Modal so the desk's editing keys cannot act on the book from here; ``?`` is passed on to
-    the app's help. Public for the app: :meth:`show_result`, :attr:`running`, :meth:`stop`."""
+    Modal so the desk's editing keys cannot act on the book from here. Sweeps run on the
+    desk's :class:`SweepPane`. Public for the app: :meth:`show_result`, :attr:`running`,
+    :meth:`stop`."""
 
+    HELP_TITLE = "Sweep"
     DEFAULT_CSS = """
     SweepScreen { background: $background; }
-    SweepScreen #sw-title { height: 1; padding: 0 1; text-style: bold; }
+    SweepScreen #sw-title { height: auto; padding: 0 1; text-style: bold; }
     SweepScreen #sw-status { height: auto; padding: 0 1; }
-    SweepScreen #sw-table { height: 1fr; min-height: 4; }
+    SweepScreen #sw-wf { height: auto; padding: 0 1; display: none; }
+    SweepScreen #sw-table { height: 1fr; min-height: 4; scrollbar-size-vertical: 1; }
+    SweepScreen #sw-detail { height: 1fr; }
     SweepScreen #sw-caption { height: auto; min-height: 2; padding: 0 1; }
-    SweepScreen #sw-chart { height: 1fr; min-height: 8; }
-    SweepScreen #sw-heat { height: 1fr; min-height: 8; padding: 0 1; display: none; }
+    SweepScreen #sw-chart { height: 1fr; min-height: 6; }
+    SweepScreen #sw-heat { height: 1fr; min-height: 6; padding: 0 1; display: none; }
     """
 
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("s", "sort", "Sort column"),
-        Binding("S,r", "reverse", "Reverse"),
-        Binding("m", "heat", "Heat map"),
-        Binding("l", "runs", "Runs"),
-        Binding("g", "grid", "Grid"),
-        Binding("escape,q", "back", "Back / cancel"),
-        Binding("question_mark", "app.help", "Help"),
+        Binding("s", "sort", "Sort", tooltip="Sort by the next column"),
+        Binding("S,r", "reverse", "Reverse", show=False, tooltip="Reverse the sort"),
+        Binding("b", "per_leg", "Per leg", tooltip="Best strategy per leg / every strategy"),
+        Binding("m", "heat", "Heat", tooltip="Heat map of mean score / equity curve"),
+        Binding("l", "runs", "Runs", tooltip="Runs in the ledger (R there resumes one)"),
+        Binding("g", "grid", "Grid", tooltip="Grid form: define a sweep, Enter runs it"),
+        Binding("x", "cancel_sweep", "Cancel sweep",
+                tooltip="Cancel the sweep running on the desk's pane (resumable)"),
+        Binding("R", "resume", "Resume",
+                tooltip="Resume the run shown (interrupted, cancelled or failed)"),
+        Binding("escape,q", "back", "Back",
+                tooltip="Back to the desk (a sweep keeps running there)"),
+        Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
     ]
+    HELP_KEYS = (("enter", "in the grid form: run the grid (a bad value stays, with why)"),
+                 ("esc", "in the grid form: back to the results, the form's text kept"))
 
     def __init__(self, cfg: DeskConfig, market: MarketData | None,
                  ledger_path: Path | str | None = None, result: SweepResult | None = None):
@@ -378,7 +597,9 @@ class SweepScreen(ModalScreen):
         self.run_id: str | None = None
         self.run_status = ""
         self.summary: dict = {}
-        self.rows: list[dict] = []
+        self.rows: list[dict] = []  # the leaderboard, rank order
+        self.shown: list[dict] = []  # the rows of the table: collapsed, or one per leg
+        self.per_leg = False
         self.sort_key = "#"
         self.desc = False
         self.heat: pd.Series | None = None
@@ -388,36 +609,51 @@ class SweepScreen(ModalScreen):
         self._poll_timer: Timer | None = None
         self._token = 0  # bumped per shown run: results of workers for an older one are stale
         self._curve_for: tuple | None = None
-        self.running = False
-        self.cancel = threading.Event()
+        self.tracking = False  # the pane's sweep is this screen's: show its result
+        self._seen_result: object = None
+        self._seen_error = ""
 
     def compose(self) -> ComposeResult:
         yield Static("Sweep results", id="sw-title", markup=False)
         yield Static(IDLE, id="sw-status", markup=False)
-        table = DataTable(id="sw-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
-        for i, c in enumerate(COLUMNS):  # no cell padding: one space before each column
-            table.add_column(_cell(c.label, c), width=c.width + (i > 0), key=c.key)
-        yield table
-        yield Static("", id="sw-caption", markup=False)
-        yield PlotextPlot(id="sw-chart")
-        yield Static("", id="sw-heat", markup=False)
-        yield Footer()
+        yield Static("", id="sw-wf", markup=False)
+        yield DataTable(id="sw-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        with Vertical(id="sw-detail"):
+            yield Static("", id="sw-caption", markup=False)
+            yield PlotextPlot(id="sw-chart")
+            yield Static("", id="sw-heat", markup=False)
+        yield GridForm(grid_fields(self.cfg), self._grid_note())
+        yield Footer(compact=True)  # every key at 80 columns
+
+    def _grid_note(self) -> str:
+        try:
+            return f"config: {grid_size(grid_request(self.cfg, grid_fields(self.cfg)).grid)}"
+        except HedgedeskError:
+            return ""
 
     def on_mount(self) -> None:
         self.query_one("#sw-table", DataTable).focus()
-        if self._initial is not None:
+        pane = self.pane
+        if pane is not None:
+            self.watch(pane, "version", self._pane_changed, init=False)
+            self._seen_result, self._seen_error = pane.result, pane.error
+        if self._initial is not None and not (pane is not None and pane.running):
             self.show_result(self._initial)
-            return
-        try:
-            newest = self.ledger.runs(limit=1)
-        except HedgedeskError as exc:
-            self._set_status(str(exc))
-            return
-        if newest:
-            self.attach(newest[0].id)
+        elif pane is not None and pane.running:
+            self.tracking = True  # the desk's sweep in progress: its result when it ends
+            self._load(pane.run_id, "running", {}, None)
+            self._pane_changed()
+        else:
+            try:
+                newest = self.ledger.runs(limit=1)
+            except HedgedeskError as exc:
+                self._set_status(str(exc))
+                return
+            if newest:
+                self.attach(newest[0].id)
 
     def on_unmount(self) -> None:
-        if self._ledger is not None and not self.running:  # a sweep still writes to it
+        if self._ledger is not None:  # sweeps have ledgers of their own
             self._ledger.close()
 
     @property
@@ -428,6 +664,19 @@ class SweepScreen(ModalScreen):
             self._ledger = Ledger(Path(self.ledger_path) if self.ledger_path else None)
         return self._ledger
 
+    @property
+    def pane(self) -> SweepPane | None:
+        """The desk's Sweep pane, where sweeps run (None in an app without one)."""
+        try:
+            return self.app.query_one(SweepPane)
+        except NoMatches:
+            return None
+
+    @property
+    def running(self) -> bool:
+        pane = self.pane
+        return pane is not None and pane.running
+
     # -- which run is shown ------------------------------------------------------------------
     def show_result(self, result: SweepResult) -> None:
         """Show a run made on the desk (or here); its per-configuration table comes with it."""
@@ -435,13 +684,20 @@ class SweepScreen(ModalScreen):
         self._load(result.run_id, result.status, result.summary, result.per_config)
 
     def attach(self, run_id: str) -> None:
-        """Show a ledger run; one still running is followed until it finishes."""
+        """Show a ledger run; one still running is followed until it finishes (the desk's own
+        sweep is followed through its pane)."""
         try:
             rec = self.ledger.get(run_id)
         except HedgedeskError as exc:
             self._set_status(str(exc))
             return
-        if rec.status == "running":
+        pane = self.pane
+        self.tracking = pane is not None and pane.running and pane.run_id == rec.id
+        if self.tracking:
+            self._follow(None)
+            self._load(rec.id, "running", {}, None)
+            self._pane_changed()
+        elif rec.status == "running":
             self._follow(rec.id)
             self._poll()
         else:
@@ -452,9 +708,12 @@ class SweepScreen(ModalScreen):
         if rec.summary is None:
             self._load(rec.id, rec.status, {}, None)
             self._set_status(f"run {rec.id} is {rec.status} with no results"
-                             + (f": {rec.error}" if rec.error else ""))
+                             + (f": {rec.error}" if rec.error else "")
+                             + (" · R resumes it" if rec.status in RESUMABLE else ""))
         else:
             self._load(rec.id, rec.status, rec.summary, None)
+            if rec.status in RESUMABLE:
+                self._set_status(f"run {rec.id} is {rec.status}: R resumes it")
 
     def _follow(self, run_id: str | None) -> None:
         if self._poll_timer is not None:
@@ -492,40 +751,99 @@ class SweepScreen(ModalScreen):
         self._curve_for = None
         self._set_status("" if self.rows or status == "running" else
                          f"run {run_id or '(not recorded)'} is {status} with no strategies")
+        wf = self.query_one("#sw-wf", Static)
+        line = walk_forward_line(summary, status)
+        wf.update(line)
+        wf.display = bool(line)
         self._fill()
         if self.rows:
             self._compute_heat(self._token, run_id, summary, per_config)
         self._show_heat()
 
+    # -- the desk's sweep, followed through its pane -----------------------------------------
+    def _pane_changed(self, *_) -> None:
+        pane = self.pane
+        if pane is None:
+            return
+        if pane.result is not self._seen_result:
+            self._seen_result = pane.result
+            if self.tracking:
+                self.tracking = False
+                r = pane.result
+                self.show_result(r)
+                if r.status != "done":
+                    self._set_status(f"run {r.run_id} {r.status}: R resumes it (or hedgedesk "
+                                     f"sweep --resume {r.run_id})")
+            return
+        if pane.error != self._seen_error:
+            self._seen_error = pane.error
+            if pane.error and self.tracking:
+                self.tracking = False
+                self._set_status(f"sweep failed: {pane.error}")
+            return
+        if not pane.running:
+            return
+        p = pane.progress
+        if pane.cancel.is_set():
+            text = "cancelling after the chunk in flight…"
+        elif p is None:
+            text = f"starting the sweep on {pane.backend}…"
+        else:
+            text = (f"{'this' if self.tracking else 'desk'} sweep {p.run_id or ''} · {p.phase}: "
+                    f"{p.done:,}/{p.total:,} configurations, {p.fraction:.0%} done, "
+                    f"{eta_text(p)} · x cancel sweep")
+        if self.tracking and p is not None and self.run_id != p.run_id:
+            self.run_id = p.run_id
+            self.query_one("#sw-title", Static).update(self._title())
+        self._set_status(text)
+
     # -- the leaderboard ---------------------------------------------------------------------
-    def _title(self) -> str:
+    def _title(self, layout: list[tuple[Col, int]] | None = None) -> str:
         col = BY_KEY[self.sort_key]
         arrow = "↓" if self.desc else "↑"
         counts = self.summary.get("counts") or {}
         done = (f" {counts['done']:,}/{counts['configurations']:,}"
                 if "done" in counts and "configurations" in counts else "")
         what = f"run {self.run_id} {self.run_status}{done}" if self.run_id else "no run shown"
-        return f"{what} · sort {col.label} {arrow} (s S)"
+        view = "best per leg" if self.per_leg else "all"
+        shared = shared_params(self.shown, layout) if layout is not None else ""
+        return (f"{what} · sort {col.label} {arrow} · view {view}"
+                + (f" · all rows: {shared}" if shared else ""))
+
+    def _view_rows(self) -> list[dict]:
+        rows = collapse(self.rows)
+        if self.per_leg:
+            legs = [leg for leg in leg_bests(self.summary) if leg.get("best")]
+            rows = best_per_leg(rows, legs)
+        return rows
 
     def _fill(self) -> None:
-        """Rebuild the rows in the sort order, the cursor staying on the same strategy."""
+        """Rebuild the rows in the sort order, the cursor staying on the same strategy; the
+        columns' widths are measured from what they hold."""
         table = self.query_one("#sw-table", DataTable)
         keep = self._current()
-        table.clear()
         col = BY_KEY[self.sort_key]
-        for r in sort_rows(self.rows, col, self.desc):
-            table.add_row(*(_cell(c.cell(r), c) for c in COLUMNS), key=str(r["#"]))
+        self.shown = sort_rows(self._view_rows(), col, self.desc)
+        layout = table_layout(self.shown)
+        table.clear(columns=True)
+        for i, (c, width) in enumerate(layout):
+            table.add_column(pad(c.label, c, width, i == 0), width=width + (i > 0), key=c.key)
+        for j, r in enumerate(self.shown):
+            table.add_row(*(pad(c.cell(r), c, width, i == 0)
+                            for i, (c, width) in enumerate(layout)), key=str(j))
         if keep is not None and table.row_count:
-            table.move_cursor(row=table.get_row_index(str(keep["#"])))
-        self.query_one("#sw-title", Static).update(self._title())
+            at = next((j for j, r in enumerate(self.shown)
+                       if r["ticker"] == keep["ticker"] and r.get("row") == keep.get("row")), 0)
+            table.move_cursor(row=at)
+        self.query_one("#sw-title", Static).update(self._title(layout))
         self._show_current()
 
     def _current(self) -> dict | None:
         table = self.query_one("#sw-table", DataTable)
-        if not table.row_count or not self.rows:
+        if not table.row_count or not self.shown:
             return None
         key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        return self.rows[int(key) - 1]
+        return self.shown[int(key)]
 
     def action_sort(self) -> None:
         i = SORT_CYCLE.index(self.sort_key)
@@ -537,6 +855,10 @@ class SweepScreen(ModalScreen):
 
     def action_reverse(self) -> None:
         self.desc = not self.desc
+        self._fill()
+
+    def action_per_leg(self) -> None:
+        self.per_leg = not self.per_leg
         self._fill()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
@@ -562,7 +884,7 @@ class SweepScreen(ModalScreen):
             self._plot(None)
             self._show_heat()
             return
-        token = (self._token, row["#"])
+        token = (self._token, row["ticker"], row.get("row"))
         if token != self._curve_for:
             self._curve_for = token
             cap.update(caption(row))
@@ -582,7 +904,9 @@ class SweepScreen(ModalScreen):
     def on_curve_ready(self, message: CurveReady) -> None:
         if message.token != self._curve_for:  # the cursor has moved on
             return
-        row = self.rows[message.token[1] - 1]
+        row = self._current()
+        if row is None:
+            return
         self.query_one("#sw-caption", Static).update(caption(row, message.result,
                                                              message.error))
         self._plot(message.result, row)
@@ -652,100 +976,144 @@ class SweepScreen(ModalScreen):
             self._set_status(str(exc))
             return
 
-        def picked(run_id: str | None) -> None:
-            if run_id is not None:
-                self.attach(run_id)
+        def picked(pick: RunPick | None) -> None:
+            if pick is None:
+                return
+            if pick.resume:
+                self.resume(pick.run_id)
+            else:
+                self.attach(pick.run_id)
 
         self.app.push_screen(screen, picked)
 
+    def action_resume(self) -> None:
+        if self.run_id is None or self.run_status not in RESUMABLE:
+            self.notify("R resumes an interrupted, cancelled or failed run: pick one with l",
+                        title="Resume")
+            return
+        self.resume(self.run_id)
+
+    def resume(self, run_id: str) -> None:
+        """Finish a ledger run on the desk's pane (the engine's resume: its recorded grid,
+        data and backend); the screen follows it and shows its result."""
+        from core.sweep_cluster import ClusterSpec
+        from core.sweep_ledger import Ledger
+
+        pane = self.pane
+        if pane is None:
+            self._set_status("no desk Sweep pane here to run the sweep on")
+            return
+        if self.market is None:
+            self._set_status("the market data is still loading")
+            return
+        if pane.running:
+            self._set_status("a sweep is already running on the desk (x cancels it)")
+            return
+        ledger = Ledger(Path(self.ledger_path) if self.ledger_path else None)
+        try:
+            pane.resume(run_id, self.market, ledger, ClusterSpec.from_config(self.cfg.cluster),
+                        close_ledger=True)
+        except HedgedeskError as exc:
+            ledger.close()
+            self._set_status(str(exc))
+            return
+        self._follow(None)
+        self.tracking = True
+        self._load(run_id, "running", {}, None)
+        self._set_status(f"resuming run {run_id} on the desk's pane…")
+
     # -- defining and running a grid here ----------------------------------------------------
+    @property
+    def form(self) -> GridForm:
+        return self.query_one(GridForm)
+
     def action_grid(self) -> None:
-        """A form prefilled from the config's [sweep] grid; enter starts the sweep it defines."""
+        """Open the grid form (prefilled from the config's [sweep] grid, or what was typed
+        last) and give it the keys; Enter starts the sweep it defines."""
         if self.market is None:
             self.notify("the market data is still loading", title="Sweep")
-        elif self._busy():
-            self.notify("a sweep is already running (Esc cancels one started here)",
-                        title="Sweep")
-        else:
-            from tui.edit import FormScreen
+            return
+        self.query_one("#sw-detail").display = False
+        self.form.display = True
+        self.form.focus_field(0)
 
-            fields = grid_fields(self.cfg)
-            try:
-                size = f"the config's grid: {grid_size(grid_request(self.cfg, fields).grid)}; "
-            except HedgedeskError:
-                size = ""
-            note = (f"{size}lists 1,5,21 or ranges a:b:n (n values from a to b); baskets "
-                    "NAME=T1+T2[@equal|@volume]; estimator ols,ewma")
-            self.app.push_screen(FormScreen("Sweep grid", fields, self._start, note))
+    def on_grid_form_closed(self, message: GridForm.Closed) -> None:
+        message.stop()
+        self._close_form()
 
-    def _busy(self) -> bool:
-        return self.running or any(w.group == "sweep" and w.is_running for w in self.app.workers)
+    def _close_form(self) -> None:
+        self.form.display = False
+        self.query_one("#sw-detail").display = True
+        self.query_one("#sw-table", DataTable).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        form = self.form
+        try:
+            self._start(form.values())
+        except HedgedeskError as exc:
+            form.show_error(str(exc))
+            return
+        form.show_error("")
+        self._close_form()
 
     def _start(self, values: dict[str, str]) -> None:
-        """The form's apply: a bad value raises (the form shows it and stays open)."""
-        request = grid_request(self.cfg, values)
-        if self._busy():
-            raise HedgedeskError("a sweep is already running")
-        self.cancel = threading.Event()
-        self.running = True
-        self._set_status(f"starting the sweep: {grid_size(request.grid)}…")
-        self._run(request, self.ledger)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
-    def _run(self, request, ledger) -> None:
-        from core.sweep import choose_backend
+        """The form's Enter: a bad value raises (the form shows it and keeps the keys)."""
         from core.sweep_cluster import ClusterSpec
+        from core.sweep_ledger import Ledger
 
-        cluster = ClusterSpec.from_config(self.cfg.cluster)
-        backend = None if cluster else choose_backend(request.backend)[0]
-        stream_sweep(self, request, self.market, ledger, self.cancel, backend, cluster)
+        request = grid_request(self.cfg, values)
+        pane = self.pane
+        if pane is None:
+            raise HedgedeskError("no desk Sweep pane here to run the sweep on")
+        if pane.running:
+            raise HedgedeskError("a sweep is already running on the desk (x cancels it)")
+        ledger = Ledger(Path(self.ledger_path) if self.ledger_path else None)
+        try:
+            pane.start(request, self.market, ledger,
+                       cluster=ClusterSpec.from_config(self.cfg.cluster), close_ledger=True)
+        except BaseException:
+            ledger.close()
+            raise
+        self._follow(None)
+        self.tracking = True
+        self._load(None, "running", {}, None)
+        self._set_status(f"starting the sweep: {grid_size(request.grid)}…")
 
-    def on_sweep_progress(self, message: SweepProgress) -> None:
-        message.stop()
-        if self.cancel.is_set():
+    def action_cancel_sweep(self) -> None:
+        if not self.running:
+            self.notify("no sweep is running", title="Sweep")
             return
-        p = message.progress
-        eta = f"ETA {p.eta_s:.0f}s" if math.isfinite(p.eta_s) else "ETA …"
-        self._set_status(f"{p.phase}: {p.done:,}/{p.total:,} ({p.done / p.total:.0%}) {eta}"
-                         " · Esc cancels")
-
-    def on_sweep_finished(self, message: SweepFinished) -> None:
-        message.stop()
-        self.running = False
-        self.show_result(message.result)
-        r = message.result
-        if r.status != "done":
-            self._set_status(f"run {r.run_id} {r.status}: resume with hedgedesk sweep --resume "
-                             f"{r.run_id}")
+        self.stop()
 
     def stop(self) -> None:
-        """Ask the sweep started here to stop after its chunk in flight (the ledger records it
+        """Ask the desk's sweep to stop after its chunk in flight (the ledger records it
         cancelled, resumable)."""
-        if self.running:
-            self.cancel.set()
-            self._set_status("cancelling after this chunk…")
+        pane = self.pane
+        if pane is not None and pane.running:
+            pane.stop()
+            self._set_status("cancelling after the chunk in flight…")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        event.stop()  # ours: the app's handler would take a "sweep" error for its pane's
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
-        if event.worker.group == "sweep":
-            self.running = False
-            self._set_status(f"sweep failed: {error}")
-        elif event.worker.group == "sweep-curve":
+        if event.worker.group == "sweep-curve":
             self.query_one("#sw-caption", Static).update(f"no curve: {error}")
-        else:
+        elif event.worker.group == "sweep-heat":
             self.heat_error = str(error)
             self._show_heat()
 
     # -- keys --------------------------------------------------------------------------------
     def action_back(self) -> None:
-        """Cancel a sweep running here first; once it is cancelling, leave."""
-        if self.running and not self.cancel.is_set():
-            self.stop()
-        else:
-            self.dismiss()
+        """Back to the desk: a sweep running on its pane goes on (x cancels it)."""
+        if self.running:
+            self.app.notify(escape("the sweep goes on in the desk's Sweep pane (Esc there "
+                                   "cancels it)"), title="Sweep")
+        self.dismiss()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self))
 
     def _set_status(self, text: str) -> None:
         status = self.query_one("#sw-status", Static)

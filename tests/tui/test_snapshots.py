@@ -22,6 +22,9 @@ async def _loaded(pilot):
     while pilot.app.report is None:
         await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()
+    # toasts (data notices, alerts) leave on a timer: under load a capture could catch one
+    # either way, so they are cleared; the alerts they carry are on the monitors and tested
+    pilot.app.clear_notifications()
     frames: list[str] = []
     for _ in range(60):
         await pilot.wait_for_scheduled_animations()
