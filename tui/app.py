@@ -78,11 +78,15 @@ LEG_COLUMNS = ["Leg", "Qty", "Notional", "Delta $", "Beta $", "Terms", "Kind", "
 
 
 class HoldingsPane(Vertical):
+    ALLOW_MAXIMIZE = True  # z: the pane full screen
+
     def compose(self) -> ComposeResult:
         yield BookTable(HOLDING_COLUMNS, right={1, 2, 3, 4, 5, 6}, id="holdings")
 
 
 class HedgeLegsPane(Vertical):
+    ALLOW_MAXIMIZE = True
+
     def compose(self) -> ComposeResult:
         yield BookTable(LEG_COLUMNS, right={1, 2, 3, 4, 8, 9, 10}, id="legs")
         yield Static("", id="leg-note", markup=False)  # how the highlighted leg is priced
@@ -113,7 +117,7 @@ class DeskApp(App):
         Binding("ctrl+o", "report", "Report", show=False, priority=True,
                 tooltip="Report of the screen in view: md, PNG, PDF"),
         Binding("R", "report", "Report", show=False, tooltip="Report of the book (on the desk)"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+q,ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("escape", "cancel_sweep", "Cancel sweep", show=False),
         Binding("f5", "reload", "Reload", show=False, tooltip="Reload the market data"),
         Binding("full_stop", "replay_step(1)", "Replay: next day", show=False),

@@ -155,6 +155,31 @@ async def test_quit_with_unsaved_edits_asks_save_discard_or_stay(cfg):
     assert load_config(cfg.path).book.holdings[0].quantity == 1650
 
 
+async def test_ctrl_c_asks_too(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("plus", "ctrl+c")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceScreen) and app.is_running
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and app.editor.dirty
+
+
+async def test_z_zooms_the_focused_pane_and_back(cfg):
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("tab", "z")
+        await pilot.pause()
+        pane = app.query_one("#legs-pane")
+        assert app.screen.maximized is pane and pane.region.height >= 20
+        await pilot.press("z")
+        await pilot.pause()
+        assert app.screen.maximized is None
+
+
 async def test_quit_without_edits_does_not_ask(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
