@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -20,6 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from core.alerts import AlertEntry, AlertLog
 from tui.help import HelpScreen
+from tui.tables import fill
 
 COLUMNS = ("Raised", "What", "Value", "Worst", "Limit", "Status")
 RIGHT = frozenset({"Value", "Worst", "Limit"})
@@ -61,10 +61,7 @@ class AlertsScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts", id="alerts-title", markup=False)
-        table = DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
-        for c in COLUMNS:
-            table.add_column(Text(c, justify="right") if c in RIGHT else c, key=c)
-        yield table
+        yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="alerts-detail", markup=False)
         yield Footer()
 
@@ -83,16 +80,10 @@ class AlertsScreen(ModalScreen):
 
     def refresh_rows(self) -> None:
         """Rebuild the rows from the log (the highlighted row stays where it was)."""
-        table = self.query_one("#alerts-table", DataTable)
-        row = table.cursor_row
-        table.clear()
         entries = list(enumerate(self.alert_log.entries))[::-1]  # newest first
-        for i, e in entries:
-            cells = row_cells(e)
-            table.add_row(*(Text(x, justify="right") if c in RIGHT else x
-                            for c, x in zip(COLUMNS, cells, strict=True)), key=str(i))
-        if table.row_count:
-            table.move_cursor(row=min(max(row, 0), table.row_count - 1))
+        fill(self.query_one("#alerts-table", DataTable), list(COLUMNS),
+             [(str(i), list(row_cells(e))) for i, e in entries],
+             right={i for i, c in enumerate(COLUMNS) if c in RIGHT})
         active = sum(e.active for _, e in entries)
         title = "Alerts this session"
         if entries:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,6 +26,7 @@ from core.config import DeskConfig
 from core.errors import HedgedeskError
 from tui.edit import FieldsForm
 from tui.format import num, pct
+from tui.tables import fill
 
 if TYPE_CHECKING:
     from core.backtest import BacktestResult
@@ -104,6 +104,9 @@ class BacktestDone(Message):
         self.error = error
 
 
+BT_COLUMNS = ["Date", "Beta", "Long", "Short", "Cost bp", "Traded"]
+
+
 class BacktestScreen(ModalScreen):
     """One backtest configuration: a form, figures per curve, equity and beta charts, the
     rebalances. Modal with a solid background so the desk's editing keys cannot reach the book.
@@ -158,11 +161,7 @@ class BacktestScreen(ModalScreen):
         with Horizontal(id="bt-charts"):
             yield PlotextPlot(id="bt-equity")
             yield PlotextPlot(id="bt-beta")
-        table = DataTable(id="bt-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("Date")
-        for head in ("Beta", "Long", "Short", "Cost bp", "Traded"):
-            table.add_column(Text(head, justify="right"))
-        yield table
+        yield DataTable(id="bt-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -286,13 +285,11 @@ class BacktestScreen(ModalScreen):
 
     def _fill_table(self, res: BacktestResult) -> None:
         """One row per scheduled rebalance; notionals are per 1 of starting capital."""
-        table = self.query_one("#bt-table", DataTable)
-        table.clear()
-        for date, row in res.rebalances.iterrows():
-            cells = (num(row["beta"], 3, signed=True), num(row["long_notional"], 4),
-                     num(row["short_notional"], 4, signed=True), num(row["cost"] * 1e4, 2),
-                     "yes" if row["traded"] else "no")
-            table.add_row(str(date.date()), *(Text(c, justify="right") for c in cells))
+        rows = [(None, [str(date.date()), num(row["beta"], 3, signed=True),
+                        num(row["long_notional"], 4), num(row["short_notional"], 4, signed=True),
+                        num(row["cost"] * 1e4, 2), "yes" if row["traded"] else "no"])
+                for date, row in res.rebalances.iterrows()]
+        fill(self.query_one("#bt-table", DataTable), BT_COLUMNS, rows, right={1, 2, 3, 4, 5})
 
     # -- keys and events --------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:

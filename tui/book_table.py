@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+
+from tui.tables import column_widths
 
 PAD = 2  # a DataTable cell's padding, one space each side: columns never touch
 
@@ -69,8 +70,7 @@ class BookTable(DataTable):
         return text
 
     def widths(self) -> list[int]:
-        return [max([cell_len(label)] + [r[1][i].cell_len for r in self._cells])
-                for i, label in enumerate(self._labels)]
+        return column_widths(self._labels, [cells for _, cells in self._cells])
 
     def _available(self) -> int:
         scrollbar = self.styles.scrollbar_size_vertical if self.show_vertical_scrollbar else 0

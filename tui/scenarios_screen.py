@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from core.config import DeskConfig, Scenario
 from core.errors import HedgedeskError
 from tui.format import money, num, pct, signed_money
+from tui.tables import column_widths, fill
 
 if TYPE_CHECKING:
     from core.market_data import MarketData
@@ -111,9 +112,7 @@ class ScenariosScreen(ModalScreen):
         yield Static("Scenarios · computing…", id="scn-title", markup=False)
         yield DataTable(id="scn-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="scn-detail", markup=False)
-        legs = DataTable(id="scn-legs", cursor_type="row")
-        legs.add_columns("In", "Hedge leg", "Instrument", "Adds")
-        yield legs
+        yield DataTable(id="scn-legs", cursor_type="row")
         yield Static(self._note(), id="scn-note", markup=False)
         yield Footer()
 
@@ -167,27 +166,22 @@ class ScenariosScreen(ModalScreen):
     def _fill(self) -> None:
         """Rebuild the table for the current width; columns are sized so all of them show."""
         table = self.query_one("#scn-table", DataTable)
-        row = table.cursor_row
         wide = self.size.width >= WIDE
         heads = ["Mkt", "Vol", "P&L", "%NAV", "NAV after", "Beta"]
         if wide:
             heads += ["Delta$", "Gamma/1%", "Vega/pt"]
         cells = [self._cells(r, wide) for r in self.rows]
         # each column costs its widest cell plus 2 of padding; the name gets what is left
-        widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(heads)]
+        widths = column_widths(heads, cells)
         budget = self.size.width - 2 - sum(w + 2 for w in widths) - 2
         longest = max([8, *(len(r.scenario.name) for r in self.rows)])
         name_w = max(8, min(longest, budget))
-        table.clear(columns=True)
-        table.add_column("Scenario", width=name_w)
-        for h in heads:
-            table.add_column(Text(h, justify="right"))
-        for i, (r, c) in enumerate(zip(self.rows, cells, strict=True)):
-            name = r.scenario.name
-            name = name if len(name) <= name_w else name[:name_w - 1] + "…"
-            table.add_row(Text(name), *(_right(x) for x in c), key=str(i))
-        if table.row_count:
-            table.move_cursor(row=min(row, table.row_count - 1))
+        names = [r.scenario.name if len(r.scenario.name) <= name_w
+                 else r.scenario.name[:name_w - 1] + "…" for r in self.rows]
+        fill(table, ["Scenario", *heads],
+             [(str(i), [Text(name), *c]) for i, (name, c) in enumerate(zip(names, cells,
+                                                                           strict=True))],
+             right=set(range(1, len(heads) + 1)))
         self.query_one("#scn-title", Static).update(self._title())
         self._show_detail()
 
@@ -239,22 +233,18 @@ class ScenariosScreen(ModalScreen):
     def _fill_legs(self) -> None:
         """Each leg, in or out, and what it adds to the highlighted scenario's P&L."""
         legs = self.query_one("#scn-legs", DataTable)
-        row = legs.cursor_row
         r = self._current()
-        legs.clear()
+        rows = []
         for leg in self.cfg.book.hedges:
             out = leg.name in self.excluded
             if out:
-                adds = "excluded"
+                adds: str | Text = "excluded"
             elif r is None or r.result is None or leg.name not in r.result.without:
                 adds = "—"
             else:
-                adds = money(r.result.leg_value(leg.name), signed=True)
-            # Text, not str: a str cell is markup and "[x]" would vanish as a tag
-            legs.add_row(Text("[ ]" if out else "[x]"), Text(leg.name), leg.instrument,
-                         Text(adds, justify="right"), key=leg.name)
-        if legs.row_count:
-            legs.move_cursor(row=min(row, legs.row_count - 1))
+                adds = signed_money(r.result.leg_value(leg.name))
+            rows.append((leg.name, ["[ ]" if out else "[x]", leg.name, leg.instrument, adds]))
+        fill(legs, ["In", "Hedge leg", "Instrument", "Adds"], rows, right={3})
         scenario = f" in {r.scenario.name}" if r else ""
         self.query_one("#scn-note", Static).update(self._note(scenario))
 
@@ -301,8 +291,3 @@ class ScenariosScreen(ModalScreen):
     def action_close(self) -> None:
         self.app.pop_screen()
 
-
-def _right(cell: str | Text) -> Text:
-    text = cell if isinstance(cell, Text) else Text(cell)
-    text.justify = "right"
-    return text

@@ -44,6 +44,7 @@ from tui.edit import FieldsForm
 from tui.format import num, pct
 from tui.help import HelpScreen
 from tui.sweep_pane import RESUMABLE, SweepPane, eta_text
+from tui.tables import fill
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -514,13 +515,14 @@ class RunsScreen(ModalScreen[RunPick | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Run", "Status", Text("Done", justify="right"), "Legs")
+        rows = []
         for r in self.ledger.runs(limit=50):
             self.records[r.id] = r
             legs = ",".join(r.params.get("grid", {}).get("legs", []))
             status = f"{r.status} (R)" if r.status in RESUMABLE else r.status
-            table.add_row(r.id, status, Text(f"{r.n_done:,}/{r.n_configs:,}", justify="right"),
-                          Text(legs[:24] + ("…" if len(legs) > 24 else "")), key=r.id)
+            rows.append((r.id, [r.id, status, f"{r.n_done:,}/{r.n_configs:,}",
+                                legs[:24] + ("…" if len(legs) > 24 else "")]))
+        fill(table, ["Run", "Status", "Done", "Legs"], rows, right={2})
         table.focus()
 
     def action_help(self) -> None:
