@@ -31,12 +31,19 @@ wait_for "AAPL" 30          # the demo book is valued and on screen
 wait_for "beta 63d" 5
 wait_for "g Data" 5          # every screen's key is in the footer at 80 columns
 tmux send-keys -t "$session" "?"
-wait_for "Keys (Esc closes)" 5
+wait_for "(Esc closes)" 5
 tmux send-keys -t "$session" Escape
 sleep 0.5                   # a key right after ESC would read as alt+key
 tmux send-keys -t "$session" "+"
 wait_for "[*]AAPL" 10      # a what-if edit recomputed the book and marked the row
+tmux send-keys -t "$session" Tab
+wait_for "SPX put 3400" 5   # tab: the hedge legs take the book's slot
+tmux send-keys -t "$session" C-q
+wait_for "Quit with unsaved edits" 5
+tmux send-keys -t "$session" Escape
+sleep 0.5
 tmux send-keys -t "$session" "u"
+wait_for "Demo core book" 5  # the sub-title again: no unsaved edit
 tmux send-keys -t "$session" C-q
 for _ in $(seq 1 100); do
   [ -f "$state/rc" ] && break
@@ -47,4 +54,4 @@ if [ "$rc" != "0" ]; then
   echo "tmux smoke: the desk exited with status $rc (expected 0)" >&2
   exit 1
 fi
-echo "tmux smoke: desk at 80x24 drawn, keys answered, ctrl+q exited 0"
+echo "tmux smoke: desk at 80x24 drawn, keys answered, quit asked about the edit, ctrl+q exited 0"
