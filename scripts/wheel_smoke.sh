@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# What a user installs is what CI tests: build the wheel, install it (not editable) into a fresh
+# venv outside the checkout, and run the commands from a folder that has no core/ or tui/ in it,
+# so a module the wheel leaves out fails here. Usage: scripts/wheel_smoke.sh [python3]
+set -euo pipefail
+python="${1:-python3}"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$python" -m venv "$work/venv"
+"$work/venv/bin/pip" -q wheel --no-deps -w "$work/dist" "$repo"
+"$work/venv/bin/pip" -q install "$work"/dist/hedgedesk-*.whl
+cd "$work"
+export XDG_STATE_HOME="$work/state" XDG_CONFIG_HOME="$work/config" XDG_CACHE_HOME="$work/cache"
+hd="$work/venv/bin/hedgedesk"
+"$hd" --help >/dev/null
+"$hd" risk --json | "$work/venv/bin/python" -c \
+  'import json, sys; r = json.load(sys.stdin); assert r["nav"] > 0 and "alerts" in r'
+"$hd" report --what book --out "$work/report" >/dev/null
+test -s "$work/report/report.pdf" && test -s "$work/report/report.md"
+"$hd" sweep --tickers AAPL --hedge SP500 --rebalance 5,21 --window 60 --exposure 1 \
+  --hedge-ratio 0,1 --cost 0.0005 --ledger "$work/runs.db" --json | "$work/venv/bin/python" -c \
+  'import json, sys; r = json.load(sys.stdin); assert r["status"] == "done" and r["top"]'
+echo "wheel smoke: the installed wheel ran --help, risk, report and sweep outside the checkout"
