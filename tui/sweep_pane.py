@@ -290,10 +290,13 @@ class SweepPane(Vertical):
         self._release_ledger()
         s = r.summary
         t = s["timings"]
+        if r.status == "done":  # the last progress came before scoring: the bar ends full
+            bar = self.query_one("#sweep-bar", ProgressBar)
+            bar.update(progress=bar.total)
+        # one line at 80 columns: a second would take a row from the book
         self.query_one("#sweep-status", Static).update(
             f"run {r.run_id}: {r.status}, {s['counts']['done']:,}/"
-            f"{s['counts']['configurations']:,} in {t['total_s']:.1f}s "
-            f"(hedgedesk runs show {r.run_id})")
+            f"{s['counts']['configurations']:,} in {t['total_s']:.1f}s · W shows it")
         self.query_one("#sweep-best", Static).update(
             "\n".join(_best_line(i, b) for i, b in enumerate(s["top"][:5], 1)))
         self.version += 1

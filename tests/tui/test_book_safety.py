@@ -402,3 +402,25 @@ def test_save_keeps_the_file_mode_of_the_last_good_copy(cfg):
     ed.nudge("holding", 0)
     ed.save()
     assert stat.S_IMODE(last_good_path(cfg.path).stat().st_mode) == 0o640
+
+
+async def test_a_finished_sweep_leaves_eight_holdings_in_view(cfg):
+    """The sweep pane's lines never wrap at 80 columns: a run's result takes one line and the
+    bar ends full, and the book keeps at least 8 rows."""
+    from textual.widgets import ProgressBar
+
+    from tui.sweep_pane import SweepPane
+
+    app = DeskApp(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("w")
+        pane = app.query_one(SweepPane)
+        while pane.running or pane.result is None:
+            await pilot.pause(0.05)
+        await settle(app, pilot)
+        bar = app.query_one("#sweep-bar", ProgressBar)
+        assert pane.result.status == "done" and bar.progress == bar.total
+        assert app.query_one("#sweep-status").region.height == 1
+        holdings = app.query_one("#holdings", BookTable)
+        assert holdings.scrollable_content_region.height - 1 >= 8
