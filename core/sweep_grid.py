@@ -26,7 +26,6 @@ from core.errors import DataError
 # decoding order of a row index, slowest first; cost and impact innermost
 AXES = ("rebalance", "window", "estimator", "exposure", "hedge_ratio", "drift_band", "cost",
         "impact")
-STRATEGY_AXES = AXES[:6]
 _BASKET = re.compile(r"^(?P<name>[A-Za-z0-9_.^-]+)=(?P<members>[^@]+)(@(?P<weighting>\w+))?$")
 
 
@@ -158,9 +157,6 @@ class Grid:
                  f"bad estimator {e}")
 
     # -- sizes ---------------------------------------------------------------------------------
-    def axis_values(self) -> dict[str, tuple]:
-        return {name: getattr(self, name) for name in AXES}
-
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(len(getattr(self, name)) for name in AXES)

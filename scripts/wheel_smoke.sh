@@ -8,7 +8,12 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$python" -m venv "$work/venv"
-"$work/venv/bin/pip" -q wheel --no-deps -w "$work/dist" "$repo"
+# built from a copy of the working tree's files (tracked and untracked, not ignored): a stale
+# build/ folder in the checkout can never slip a deleted module into the wheel
+mkdir "$work/src"
+git -C "$repo" ls-files -z --cached --others --exclude-standard \
+  | (cd "$repo" && tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$work/src"
+"$work/venv/bin/pip" -q wheel --no-deps -w "$work/dist" "$work/src"
 "$work/venv/bin/pip" -q install "$work"/dist/hedgedesk-*.whl
 cd "$work"
 export XDG_STATE_HOME="$work/state" XDG_CONFIG_HOME="$work/config" XDG_CACHE_HOME="$work/cache"

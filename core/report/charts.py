@@ -12,7 +12,6 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 WIDE = (9.0, 4.2)  # inches: one chart across an A4 landscape page
 STYLES = (("-", None), ("--", None), (":", None), ("-.", None))
-MARKERS = ("o", "s", "^", "D", "v", "P")
 TOP_SLICES = 10  # the allocation pie: the ten largest and "others"
 
 
