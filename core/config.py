@@ -323,7 +323,8 @@ class _Table:
                 pass
         raise self.fail(name, value, "a date YYYY-MM-DD")
 
-    def strings(self, name, default=_MISSING, choices=None, nonempty=False) -> tuple[str, ...]:
+    def strings(self, name, default=_MISSING, choices=None, nonempty=False,
+                distinct=False) -> tuple[str, ...]:
         value = self.get(name, default)
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(name, value, "an array of strings")
@@ -332,10 +333,20 @@ class _Table:
         for v in value:
             if choices and v not in choices:
                 raise self.fail(name, v, "each one of " + ", ".join(choices))
+        if distinct:
+            self._distinct(name, value)
         return tuple(value)
 
+    def _distinct(self, name, values) -> None:
+        """A grid axis lists each value once (the sweep refuses repeats, naming its flag)."""
+        seen = set()
+        for v in values:
+            if v in seen:
+                raise self.fail(name, v, "each value once (it is listed twice)")
+            seen.add(v)
+
     def numbers(self, name, default=_MISSING, lo=None, hi=None, lo_open=False,
-                integer=False) -> tuple:
+                integer=False, distinct=False) -> tuple:
         """An array of numbers, or a ``"start:stop:count"`` string for evenly spaced values."""
         value = self.get(name, default)
         kind = "whole numbers" if integer else "numbers"
@@ -352,6 +363,8 @@ class _Table:
             if isinstance(v, bool) or not ok:
                 raise self.fail(name, v, f"each of {kind}")
             _check_range(self, name, v, lo, hi, lo_open)
+        if distinct:
+            self._distinct(name, [v if integer else float(v) for v in value])
         return tuple(v if integer else float(v) for v in value)
 
 
@@ -586,17 +599,18 @@ def _optimizer(t: _Table) -> OptimizerConfig:
 
 def _sweep(t: _Table) -> SweepGrid:
     return SweepGrid(
-        long=t.strings("long", nonempty=True),
+        long=t.strings("long", nonempty=True, distinct=True),
         hedge=t.ticker("hedge"),
-        rebalance=t.numbers("rebalance", [1, 5, 21], lo=1, integer=True),
-        window=t.numbers("window", [20, 60, 120], lo=2, integer=True),
-        estimator=t.strings("estimator", ["ols"], choices=ESTIMATORS, nonempty=True),
-        ewma_halflife=t.numbers("ewma_halflife", [20.0], lo=0, lo_open=True),
-        exposure=t.numbers("exposure", [1.0], lo=0, lo_open=True),
-        hedge_ratio=t.numbers("hedge_ratio", [1.0], lo=0),
-        drift_band=t.numbers("drift_band", [0.0], lo=0),
-        cost=t.numbers("cost", [0.0], lo=0, hi=0.1),
-        impact=t.numbers("impact", [0.0], lo=0),
+        rebalance=t.numbers("rebalance", [1, 5, 21], lo=1, integer=True, distinct=True),
+        window=t.numbers("window", [20, 60, 120], lo=2, integer=True, distinct=True),
+        estimator=t.strings("estimator", ["ols"], choices=ESTIMATORS, nonempty=True,
+                            distinct=True),
+        ewma_halflife=t.numbers("ewma_halflife", [20.0], lo=0, lo_open=True, distinct=True),
+        exposure=t.numbers("exposure", [1.0], lo=0, lo_open=True, distinct=True),
+        hedge_ratio=t.numbers("hedge_ratio", [1.0], lo=0, distinct=True),
+        drift_band=t.numbers("drift_band", [0.0], lo=0, distinct=True),
+        cost=t.numbers("cost", [0.0], lo=0, hi=0.1, distinct=True),
+        impact=t.numbers("impact", [0.0], lo=0, distinct=True),
         score=_score(t.table("score", SCORE_KEYS)),
     )
 

@@ -624,6 +624,18 @@ def test_grid_axis_size_is_bounded(demo_text, tmp_path, literal):
     assert info.value.key == "sweep.exposure"
 
 
+@pytest.mark.parametrize(("key", "literal", "repeat"), [
+    ("rebalance", "[5, 5, 21]", "5"), ("exposure", "[1, 1.0]", "1.0"),
+    ("estimator", '["ols", "ols"]', "'ols'"), ("long", '["AAPL", "MSFT", "AAPL"]', "'AAPL'")])
+def test_a_grid_axis_lists_each_value_once(demo_text, tmp_path, key, literal, repeat):
+    """Refused by the loader naming the config key (the sweep would refuse it later, naming a
+    flag the user never typed)."""
+    path = _write(tmp_path, _edit(demo_text, "[sweep]", 0, set={key: literal}))
+    with pytest.raises(ConfigError, match=rf"got {repeat}, expected each value once") as info:
+        load_config(path)
+    assert info.value.key == f"sweep.{key}"
+
+
 def test_config_path_that_is_a_folder(tmp_path):
     with pytest.raises(ConfigError, match="is a folder"):
         load_config(tmp_path)
