@@ -127,6 +127,19 @@ def check_limits(val: Valuation, perf: Performance, var: TailRisk, targets: Targ
     return tuple(out)
 
 
+def coverage_shares(val: Valuation) -> tuple[float, float] | None:
+    """(long put notional, short call notional) as shares of the core's value, measured as
+    ``hedgedesk size`` does (core.plan.coverage); None for a book with no option line or no
+    positive core value: coverage of it means nothing, and nothing is checked or shown."""
+    from core.instruments import OPTION
+    from core.plan import coverage  # core.plan imports core.risk: import here, not above
+
+    if not any(p.line.kind == OPTION for p in val.positions):
+        return None
+    core, puts, calls = coverage(val)
+    return (puts / core, calls / core) if core > 0 else None
+
+
 def coverage_alerts(val: Valuation, targets: Targets) -> list[Alert]:
     """Put and call coverage of the core outside the plan's ranges (core.sizing's
     PUT_COVERAGE and CALL_COVERAGE), measured as ``hedgedesk size`` does (core.plan.coverage:
@@ -141,21 +154,16 @@ def coverage_alerts(val: Valuation, targets: Targets) -> list[Alert]:
       trade list then recommends none either);
     - a book whose core value is not positive (coverage of it means nothing).
     """
-    from core.instruments import OPTION
-    from core.plan import coverage  # core.plan imports core.risk: import here, not above
     from core.sizing import CALL_COVERAGE, PUT_COVERAGE
 
-    if not any(p.line.kind == OPTION for p in val.positions):
-        return []
-    core, puts, calls = coverage(val)
-    if not core > 0:
+    shares = coverage_shares(val)
+    if shares is None:
         return []
     out = []
-    for key, kind, held, plan, target in (
-            ("put_coverage", "long puts", puts, PUT_COVERAGE, targets.put_coverage),
-            ("call_coverage", "covered calls", calls, CALL_COVERAGE, targets.call_coverage)):
-        lo, hi = plan
-        cov = held / core
+    for key, kind, cov, (lo, hi), target in (
+            ("put_coverage", "long puts", shares[0], PUT_COVERAGE, targets.put_coverage),
+            ("call_coverage", "covered calls", shares[1], CALL_COVERAGE,
+             targets.call_coverage)):
         if target == 0 or lo <= cov <= hi:
             continue
         above = cov > hi

@@ -107,20 +107,19 @@ def monitor_lines(rep: RiskReport, var_limit: float, confidence: float,
 def coverage_items(val, active: Mapping[str, Alert]) -> list[Text]:
     """Option coverage of the core against the plan (as ``hedgedesk size`` measures it), and
     the count of limits breached now (``A`` lists them)."""
-    from core.instruments import OPTION
-    from core.plan import coverage
+    from core.alerts import coverage_shares
     from core.sizing import CALL_COVERAGE, PUT_COVERAGE
 
     n = len(active)
     alerts = (_item((f"{n} alert{'s' if n > 1 else ''}", BREACH), " (A)") if n
               else _item(("no alerts", OK), " (A: log)"))
-    core, puts, calls = coverage(val)
-    if not any(p.line.kind == OPTION for p in val.positions) or not core > 0:
+    shares = coverage_shares(val)
+    if shares is None:
         return [alerts, _item("no options")]
     return [alerts] + [
-        _item(f"{name} {pct(held / core)}", flag(active.get(key)), f" plan {lo * 100:.0f}-{hi:.0%}")
-        for name, key, held, (lo, hi) in (("puts", "put_coverage", puts, PUT_COVERAGE),
-                                          ("calls", "call_coverage", calls, CALL_COVERAGE))]
+        _item(f"{name} {pct(share)}", flag(active.get(key)), f" plan {lo * 100:.0f}-{hi:.0%}")
+        for name, key, share, (lo, hi) in (("puts", "put_coverage", shares[0], PUT_COVERAGE),
+                                           ("calls", "call_coverage", shares[1], CALL_COVERAGE))]
 
 
 class MonitorText(Static):
@@ -144,7 +143,7 @@ class MonitorText(Static):
         if self.lines is None:
             return super().render()
         width = max(self.content_region.width, 1)
-        flow = self.app.size.width >= 120
+        flow = self.screen.has_class("-wide")  # the desk's breakpoint, not a copy of it
         return Text("\n").join(line for items in self.lines for line in fit(items, width, flow))
 
 
