@@ -1,4 +1,5 @@
-"""A question with a few keyed answers (save / discard / stay), answered by one key."""
+"""Dialogs over the desk: the shared box (``Dialog``), and a question with a few keyed answers
+(save / discard / stay), answered by one key."""
 
 from __future__ import annotations
 
@@ -10,6 +11,20 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+
+class Dialog(ModalScreen):
+    """A box in the middle of the screen, ``#form`` inside it, its title docked on top: the
+    forms and pick lists of tui.edit subclass it for one look."""
+
+    DEFAULT_CSS = """
+    Dialog { align: center middle; }
+    Dialog > #form {
+        width: 72; max-width: 100%; height: auto; max-height: 100%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    Dialog .form-title { dock: top; text-style: bold; }
+    """
 
 
 class ChoiceScreen(ModalScreen[str | None]):

@@ -22,13 +22,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.errors import HedgedeskError
+from tui.dialogs import Dialog
 
 # the fields each kind of new row asks for; blank ones are left to the config's defaults
 KIND_FIELDS = {
@@ -219,16 +219,10 @@ class FieldsForm(Vertical):
         self.query_one(".form-fields", VerticalScroll).scroll_to_widget(widget, animate=False)
 
 
-class PickScreen(ModalScreen[str | None]):
+class PickScreen(Dialog):
     """Pick a kind from a list (arrows and enter); dismisses with the pick, or None on Esc."""
 
     DEFAULT_CSS = """
-    PickScreen { align: center middle; }
-    PickScreen > #form {
-        width: 72; max-width: 100%; height: auto; max-height: 100%;
-        border: round $primary; background: $surface; padding: 0 1;
-    }
-    PickScreen .form-title { dock: top; text-style: bold; }
     PickScreen #pick { height: auto; max-height: 100%; border: none; }
     PickScreen .form-hint { dock: bottom; color: $text-muted; }
     """
@@ -262,18 +256,9 @@ class PickScreen(ModalScreen[str | None]):
         self.app.push_screen(HelpScreen(self))
 
 
-class FormScreen(ModalScreen):
+class FormScreen(Dialog):
     """Labelled inputs; ``apply(values)`` raises HedgedeskError to keep the form open, its
     message on the error line and the field it names focused and marked."""
-
-    DEFAULT_CSS = """
-    FormScreen { align: center middle; }
-    FormScreen > #form {
-        width: 72; max-width: 100%; height: auto; max-height: 100%;
-        border: round $primary; background: $surface; padding: 0 1;
-    }
-    FormScreen .form-title { dock: top; text-style: bold; }
-    """
 
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape", "dismiss", "Cancel"),
