@@ -658,7 +658,7 @@ class DeskApp(App):
                     self._apply(lambda: self.editor.add_hedge({"instrument": kind, **v}))
                     self._reveal = ("legs", len(self.cfg.book.hedges) - 1)
 
-            self.push_screen(FormScreen(f"Add {'an' if kind[0] in 'aeio' else 'a'} {kind}", dict.fromkeys(KIND_FIELDS[kind], ""),
+            self.push_screen(FormScreen(f"Add a {kind}", dict.fromkeys(KIND_FIELDS[kind], ""),
                                         apply, KIND_NOTES[kind]))
 
         self.push_screen(PickScreen("Add: what kind of row?",
