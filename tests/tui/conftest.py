@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
+
+from core.config import load_config
+from core.demo import demo_config_path
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +36,18 @@ def _restore_root_logger():
             root.removeHandler(h)
             h.close()
     root.setLevel(level)
+
+
+async def settle(app, pilot):
+    """The app idle: queued messages handled and every worker finished."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.fixture
+def writable_demo(tmp_path):
+    """The demo desk in a writable file of its own (edits can be saved)."""
+    path = tmp_path / "config.toml"
+    path.write_text(Path(demo_config_path()).read_text())
+    return load_config(path)

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 from core.backtest import run_backtest
 from core.config import load_config, resolve_config_path
 from core.sources import load_market
+from tests.tui.conftest import settle
 from tui.backtest_screen import FIELDS, BacktestScreen
 
 
@@ -27,12 +28,6 @@ class Host(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.backtest)
-
-
-async def settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def witness(cfg, market, **changes):

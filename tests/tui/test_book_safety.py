@@ -18,7 +18,8 @@ from core.config import load_config
 from core.demo import demo_config_path
 from core.sources import load_market
 from core.valuation import market_state
-from tests.tui.test_whatif import fill, settle
+from tests.tui.conftest import settle
+from tests.tui.test_whatif import fill
 from tui.app import LEG_COLUMNS, DeskApp
 from tui.book_table import BookTable
 from tui.dialogs import ChoiceScreen
@@ -27,10 +28,8 @@ from tui.recovery import RecoveryApp, RecoveryScreen
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text(Path(demo_config_path()).read_text())
-    return load_config(path)
+def cfg(writable_demo):
+    return writable_demo
 
 
 def form_error(app) -> str:

@@ -4,13 +4,10 @@ marks its field, which gets the focus; the fix is applied."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from textual.widgets import Input, Label, Static
 
-from core.config import load_config
-from core.demo import demo_config_path
+from tests.tui.conftest import settle
 from tui.app import DeskApp
 from tui.edit import KIND_FIELDS, FieldsForm, FormScreen, named_field
 
@@ -20,17 +17,8 @@ OPTION = {"name": "SPX put 3000", "underlying": "SP500", "quantity": "1", "right
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    """The demo desk in a writable file of its own."""
-    path = tmp_path / "config.toml"
-    path.write_text(Path(demo_config_path()).read_text())
-    return load_config(path)
-
-
-async def settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+def cfg(writable_demo):
+    return writable_demo
 
 
 def in_view(app, widget, within=None) -> bool:

@@ -14,6 +14,7 @@ from core.config import load_config, resolve_config_path
 from core.optimize import OptimizeRequest, book_weights, run
 from core.portfolio import Group, OptimizationError
 from core.sources import load_market
+from tests.tui.conftest import settle
 from tui.help import HelpScreen
 from tui.optimizer_screen import FIELDS, OptimizerScreen
 
@@ -32,12 +33,6 @@ class Host(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.optimizer)
-
-
-async def settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def request(cfg, market, **changes) -> OptimizeRequest:

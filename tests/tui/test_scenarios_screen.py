@@ -15,6 +15,7 @@ from core.config import Scenario, load_config, resolve_config_path
 from core.scenarios import run_scenarios
 from core.sources import load_market
 from core.valuation import market_state, shocked_state
+from tests.tui.conftest import settle
 from tui.format import money
 from tui.scenarios_screen import ScenariosScreen
 
@@ -33,12 +34,6 @@ class Host(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.scenarios)
-
-
-async def settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def pnl_cells(app) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from core.config import load_config, resolve_config_path
+from tests.tui.conftest import settle
 from tui.app import DeskApp
 from tui.help import HelpScreen
 
@@ -16,12 +17,6 @@ DESK_ONLY = "Run the config's sweep grid"  # the desk's w: no other screen has i
 @pytest.fixture
 def cfg():
     return load_config(resolve_config_path())
-
-
-async def settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def key_of(lines: list[str], what: str) -> str | None:

@@ -25,6 +25,7 @@ from core.sweep import CpuBackend, SweepRequest, SweepResult, run_sweep
 from core.sweep_grid import Estimator, Grid, Leg
 from core.sweep_ledger import Ledger
 from core.sweep_score import collapse
+from tests.tui.conftest import settle
 from tui.edit import field_id
 from tui.format import num, pct
 from tui.help import HelpScreen
@@ -95,12 +96,6 @@ class Host(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.sweep)
-
-
-async def settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def until(pilot, cond, what: str, steps: int = 600):

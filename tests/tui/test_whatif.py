@@ -3,8 +3,6 @@ book, undo/redo/revert walk the history, save writes the file, bad input never l
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from textual.widgets import DataTable, Input, Static
 
@@ -13,22 +11,14 @@ from core.demo import demo_config_path
 from core.risk import risk_report
 from core.sources import load_market
 from core.valuation import market_state, shocked_state
+from tests.tui.conftest import settle
 from tui.app import DeskApp
 from tui.edit import FormScreen
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    """The demo desk in a writable file of its own."""
-    path = tmp_path / "config.toml"
-    path.write_text(Path(demo_config_path()).read_text())
-    return load_config(path)
-
-
-async def settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+def cfg(writable_demo):
+    return writable_demo
 
 
 def core_beta(cfg, shocks=None) -> float:
