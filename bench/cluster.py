@@ -23,7 +23,7 @@ from sweep import grid_of, synthetic_market, timed_sweep, with_legs
 
 
 def run(request, market, backend) -> tuple[float, float]:
-    from core.sweep import run_sweep
+    from hedgedesk.core.sweep.engine import run_sweep
 
     result, wall = timed_sweep(run_sweep(request, market, backend=backend))
     t = result.summary["timings"]
@@ -38,9 +38,8 @@ def main() -> None:
     a = ap.parse_args()
 
     import numba
-
-    from core.sweep import CpuBackend, SweepRequest
-    from core.sweep_cluster import ClusterBackend, ClusterSpec, start_local
+    from hedgedesk.core.sweep.cluster import ClusterBackend, ClusterSpec, start_local
+    from hedgedesk.core.sweep.engine import CpuBackend, SweepRequest
 
     market, legs = synthetic_market(a.days, a.legs)
     request = SweepRequest(with_legs(grid_of(a.configs), legs), walk_forward=0.0)
@@ -53,8 +52,10 @@ def main() -> None:
     print(f"(a) this process, 1 thread:     {base:10.3g} config-days/s  ({wall:.1f} s)")
     numba.set_num_threads(cores)
     every, wall = run(request, market, CpuBackend())
-    print(f"(b) this process, {cores} threads:    {every:10.3g} config-days/s  ({wall:.1f} s)"
-          f"  x{every / base:.2f} of (a)")
+    print(
+        f"(b) this process, {cores} threads:    {every:10.3g} config-days/s  ({wall:.1f} s)"
+        f"  x{every / base:.2f} of (a)"
+    )
     rates = {}
     for n in (1, 2):
         t0 = time.perf_counter()
@@ -67,12 +68,16 @@ def main() -> None:
             backend.close()
             cluster.close()
         label = "(c)" if n == 1 else "(d)"
-        print(f"{label} {n} worker(s), 1 thread each: {rates[n]:10.3g} "
-              f"config-days/s  ({wall:.1f} s; workers up in {started:.1f} s)  "
-              f"x{rates[n] / base:.2f} of (a)")
-    print(f"scaling 1 -> 2 workers: x{rates[2] / rates[1]:.2f}, efficiency "
-          f"{rates[2] / (2 * rates[1]):.0%}; Dask overhead at 1 worker: "
-          f"{1 - rates[1] / base:.0%} of (a)")
+        print(
+            f"{label} {n} worker(s), 1 thread each: {rates[n]:10.3g} "
+            f"config-days/s  ({wall:.1f} s; workers up in {started:.1f} s)  "
+            f"x{rates[n] / base:.2f} of (a)"
+        )
+    print(
+        f"scaling 1 -> 2 workers: x{rates[2] / rates[1]:.2f}, efficiency "
+        f"{rates[2] / (2 * rates[1]):.0%}; Dask overhead at 1 worker: "
+        f"{1 - rates[1] / base:.0%} of (a)"
+    )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,8 @@ from dataclasses import replace
 import cvxpy as cp
 import numpy as np
 import pandas as pd
-
-from core.mean_variance import MeanVariance, risk_factor
-from core.portfolio import Constraints, Estimates, Group, build, estimate, solve
+from hedgedesk.core.optimize.mean_variance import MeanVariance, risk_factor
+from hedgedesk.core.optimize.problem import Constraints, Estimates, Group, build, estimate, solve
 
 N_ASSETS = 120
 DAYS = 2520
@@ -41,12 +40,18 @@ SEED = 7
 
 def synthetic(n: int = N_ASSETS, days: int = DAYS, seed: int = SEED) -> Estimates:
     """Market, two style and one sector factor; idiosyncratic vols 15-40 %; drift rising with
-    volatility (Sharpe about 0.35) plus noise, so the sample means are realistic."""
+    volatility (Sharpe about 0.35) plus noise, so the sample means are realistic.
+    """
     rng = np.random.default_rng(seed)
-    loads = np.column_stack([rng.normal(1.0, 0.3, n), rng.normal(0.0, 0.4, n),
-                             rng.normal(0.0, 0.3, n), rng.normal(0.0, 0.3, n)])
-    factors = rng.normal(0.0, 1.0, (days, 4)) * (np.array([0.16, 0.08, 0.06, 0.06])
-                                                 / np.sqrt(252))
+    loads = np.column_stack(
+        [
+            rng.normal(1.0, 0.3, n),
+            rng.normal(0.0, 0.4, n),
+            rng.normal(0.0, 0.3, n),
+            rng.normal(0.0, 0.3, n),
+        ]
+    )
+    factors = rng.normal(0.0, 1.0, (days, 4)) * (np.array([0.16, 0.08, 0.06, 0.06]) / np.sqrt(252))
     idio = rng.uniform(0.15, 0.40, n) / np.sqrt(252)
     x = factors @ loads.T + rng.normal(0.0, 1.0, (days, n)) * idio
     x += (0.02 + 0.35 * x.std(axis=0) * np.sqrt(252)) / 252
@@ -55,8 +60,7 @@ def synthetic(n: int = N_ASSETS, days: int = DAYS, seed: int = SEED) -> Estimate
 
 def constraints(est: Estimates) -> Constraints:
     equity = tuple(est.tickers[: est.n // 2])
-    return Constraints(max_weight=0.04, groups=(Group("equity", equity, min=0.5),),
-                       vol_cap=0.12)
+    return Constraints(max_weight=0.04, groups=(Group("equity", equity, min=0.5),), vol_cap=0.12)
 
 
 def timed(fn, repeat: int = 1):
@@ -83,7 +87,7 @@ def pypfopt_loop(est: Estimates, c: Constraints, targets: np.ndarray) -> list[np
     for t in targets:
         ef = EfficientFrontier(mu, cov, weight_bounds=(0.0, c.max_weight))
         ef.add_sector_constraints(mapper, {"equity": group.min}, {})
-        ef.add_constraint(lambda w: cp.quad_form(w, est.cov) <= c.vol_cap ** 2)
+        ef.add_constraint(lambda w: cp.quad_form(w, est.cov) <= c.vol_cap**2)
         try:
             ef.efficient_return(float(t))
             out.append(np.asarray(ef.weights, dtype=float))
@@ -94,7 +98,8 @@ def pypfopt_loop(est: Estimates, c: Constraints, targets: np.ndarray) -> list[np
 
 def rebuild_loop(est: Estimates, c: Constraints, targets: np.ndarray) -> list[np.ndarray | None]:
     """Our cvxpy formulation (u = F w shared by the objective and the volatility cap, the
-    other constraints from core.portfolio.build), built anew for every target."""
+    other constraints from hedgedesk.core.optimize.problem.build), built anew for every target.
+    """
     f = risk_factor(est.cov)
     out = []
     for t in targets:
@@ -121,8 +126,9 @@ def gap(rows, other) -> tuple[float, float]:
 
 def warm_up() -> None:
     small = synthetic(n=8, days=300, seed=1)
-    c = Constraints(max_weight=0.4, groups=(Group("equity", small.tickers[:4], min=0.5),),
-                    vol_cap=0.3)
+    c = Constraints(
+        max_weight=0.4, groups=(Group("equity", small.tickers[:4], min=0.5),), vol_cap=0.3
+    )
     for method in ("auto", "cvxpy"):
         ours(small, c, 3, method)
     rebuild_loop(small, c, np.array([0.05]))
@@ -139,11 +145,15 @@ def main() -> None:
     parser.add_argument("--skip-pypfopt", action="store_true")
     args = parser.parse_args()
     c = constraints(EST)
-    print(f"SYNTHETIC data (seed {SEED}): {EST.n} assets, {DAYS} daily returns from a 4-factor "
-          f"model; {EST.method}")
-    print(f"constraints: long-only, max weight {c.max_weight:.0%}, group 'equity' "
-          f"({len(c.groups[0].tickers)} assets) >= {c.groups[0].min:.0%}, volatility cap "
-          f"{c.vol_cap:.0%}; {args.points} points; {os.cpu_count()} CPUs")
+    print(
+        f"SYNTHETIC data (seed {SEED}): {EST.n} assets, {DAYS} daily returns from a 4-factor "
+        f"model; {EST.method}"
+    )
+    print(
+        f"constraints: long-only, max weight {c.max_weight:.0%}, group 'equity' "
+        f"({len(c.groups[0].tickers)} assets) >= {c.groups[0].min:.0%}, volatility cap "
+        f"{c.vol_cap:.0%}; {args.points} points; {os.cpu_count()} CPUs"
+    )
     warm_up()
 
     cold, rows = timed(lambda: ours(EST, c, args.points, "auto"), repeat=3)
@@ -154,26 +164,39 @@ def main() -> None:
     failed = [r.reason for r in rows if r.portfolio is None]
     targets = np.array([r.target_return for r in rows])
     lo, hi = rows[0].portfolio, rows[-1].portfolio
-    print(f"frontier: return {lo.expected_return:.2%} -> {hi.expected_return:.2%}, volatility "
-          f"{lo.volatility:.2%} -> {hi.volatility:.2%}; solved by {sorted(solvers)}; "
-          f"{len(failed)} failed points")
+    print(
+        f"frontier: return {lo.expected_return:.2%} -> {hi.expected_return:.2%}, volatility "
+        f"{lo.volatility:.2%} -> {hi.volatility:.2%}; solved by {sorted(solvers)}; "
+        f"{len(failed)} failed points"
+    )
     cvx_cold, cvx_rows = timed(lambda: ours(EST, c, args.points, "cvxpy"))
     fresh = MeanVariance(EST, c)
     ends, _ = timed(lambda: (fresh.min_variance(), fresh.max_return()))
-    print(f"of which the two endpoint solves (CLARABEL, build and compile included): "
-          f"{ends:.3f} s")
+    print(f"of which the two endpoint solves (CLARABEL, build and compile included): {ends:.3f} s")
 
     print("\nseconds for the whole frontier (ms per point)")
     line = "  {:<58s} {:8.3f} s  ({:6.1f} ms)"
-    print(line.format("(a) hedgedesk auto, fresh object (build + solve + describe)", cold,
-                      1e3 * cold / args.points))
-    print(line.format("(a) hedgedesk auto, problems already built", warm,
-                      1e3 * warm / args.points))
-    print(line.format("(a') hedgedesk cvxpy Parameter re-solve (CLARABEL), fresh", cvx_cold,
-                      1e3 * cvx_cold / args.points))
+    print(
+        line.format(
+            "(a) hedgedesk auto, fresh object (build + solve + describe)",
+            cold,
+            1e3 * cold / args.points,
+        )
+    )
+    print(line.format("(a) hedgedesk auto, problems already built", warm, 1e3 * warm / args.points))
+    print(
+        line.format(
+            "(a') hedgedesk cvxpy Parameter re-solve (CLARABEL), fresh",
+            cvx_cold,
+            1e3 * cvx_cold / args.points,
+        )
+    )
     rebuild, rebuilt = timed(lambda: rebuild_loop(EST, c, targets))
-    print(line.format("(c) cvxpy rebuild every point (CLARABEL)", rebuild,
-                      1e3 * rebuild / args.points))
+    print(
+        line.format(
+            "(c) cvxpy rebuild every point (CLARABEL)", rebuild, 1e3 * rebuild / args.points
+        )
+    )
     pyp = None
     if not args.skip_pypfopt:
         try:
@@ -181,23 +204,33 @@ def main() -> None:
         except ImportError:
             print("  (b) PyPortfolioOpt not installed: skipped")
         else:
-            print(line.format("(b) PyPortfolioOpt efficient_return per target", pyp,
-                              1e3 * pyp / args.points))
+            print(
+                line.format(
+                    "(b) PyPortfolioOpt efficient_return per target", pyp, 1e3 * pyp / args.points
+                )
+            )
 
     print("\nratios (higher: hedgedesk auto, fresh object, is faster)")
     print(f"  rebuild-every-point / hedgedesk      {rebuild / cold:8.1f}x")
     print(f"  cvxpy Parameter re-solve / hedgedesk {cvx_cold / cold:8.1f}x")
     if pyp is not None:
         print(f"  PyPortfolioOpt / hedgedesk           {pyp / cold:8.1f}x   (must >= 3x)")
-    print(f"  must <= 0.5 s: {'met' if cold <= 0.5 else 'MISSED'} ({cold:.3f} s); "
-          f"goal <= 50 ms: {'met' if cold <= 0.05 else 'missed'}")
+    print(
+        f"  must <= 0.5 s: {'met' if cold <= 0.5 else 'MISSED'} ({cold:.3f} s); "
+        f"goal <= 50 ms: {'met' if cold <= 0.05 else 'missed'}"
+    )
 
     print("\nagreement with the other loops (largest difference over the points)")
-    for name, other in [("cvxpy Parameter re-solve",
-                         [np.array(list(r.portfolio.weights.values())) if r.portfolio else None
-                          for r in cvx_rows]),
-                        ("rebuild every point", rebuilt)] + (
-                            [("PyPortfolioOpt", pyp_w)] if pyp is not None else []):
+    for name, other in [
+        (
+            "cvxpy Parameter re-solve",
+            [
+                np.array(list(r.portfolio.weights.values())) if r.portfolio else None
+                for r in cvx_rows
+            ],
+        ),
+        ("rebuild every point", rebuilt),
+    ] + ([("PyPortfolioOpt", pyp_w)] if pyp is not None else []):
         dw, dv = gap(rows, other)
         print(f"  {name:<26s} weights {dw:.1e}, volatility {dv:.1e}")
 

@@ -16,18 +16,18 @@ import statistics
 import time
 
 import numpy as np
+from hedgedesk.core.config import load_config, resolve_config_path
+from hedgedesk.core.sweep.ledger import Ledger
+from hedgedesk.tui.app import DeskApp, sweep_request
+from hedgedesk.tui.widgets.sweep_pane import SweepPane
 from textual import events
 from textual.widgets import DataTable
-
-from core.config import load_config, resolve_config_path
-from core.sweep_ledger import Ledger
-from tui.app import DeskApp, sweep_request
-from tui.sweep_pane import SweepPane
 
 
 async def press_times(app, n: int) -> list[float]:
     """Post key events as a terminal would (no test-driver pauses) and time each one until
-    the table's cursor has moved."""
+    the table's cursor has moved.
+    """
     table = app.query_one("#holdings", DataTable)
     table.focus()
     await asyncio.sleep(0.2)
@@ -61,7 +61,8 @@ async def main(presses: int) -> None:
             pane.start(dataclasses.replace(request, grid=grid), app.market, ledger)
             starting = await press_times(app, 20)  # while the engine loads (numba, kernel)
             while pane.running and "config-days/s" not in str(
-                    app.query_one("#sweep-status").render()):
+                app.query_one("#sweep-status").render()
+            ):
                 await asyncio.sleep(0.05)  # the kernel is loaded and sweeping
             busy = await press_times(app, presses)
             swept = pane.running
@@ -70,13 +71,17 @@ async def main(presses: int) -> None:
 
     def describe(xs: list[float]) -> str:
         xs = sorted(xs)
-        return (f"median {statistics.median(xs) * 1e3:6.1f} ms, p95 "
-                f"{xs[int(0.95 * (len(xs) - 1))] * 1e3:6.1f} ms, max {xs[-1] * 1e3:6.1f} ms")
+        return (
+            f"median {statistics.median(xs) * 1e3:6.1f} ms, p95 "
+            f"{xs[int(0.95 * (len(xs) - 1))] * 1e3:6.1f} ms, max {xs[-1] * 1e3:6.1f} ms"
+        )
 
     print(f"key to screen, desk idle      {describe(idle)}")
     print(f"key to screen, sweep starting {describe(starting)}")
-    print(f"key to screen, sweep running  {describe(busy)}  = "
-          f"{statistics.median(busy) / statistics.median(idle):.2f}x idle (median)")
+    print(
+        f"key to screen, sweep running  {describe(busy)}  = "
+        f"{statistics.median(busy) / statistics.median(idle):.2f}x idle (median)"
+    )
     if not swept:
         print("note: the sweep ended before every press was timed")
 

@@ -17,14 +17,13 @@ import time
 from dataclasses import replace
 
 import numpy as np
-
-from core.config import load_config
-from core.demo import demo_config_path
-from core.instruments import OPTION
-from core.options import price_and_greeks
-from core.risk import risk_report
-from core.sources import load_market
-from core.valuation import Line, book_lines, market_state, time_to_expiry
+from hedgedesk.core.book.options import price_and_greeks
+from hedgedesk.core.book.risk import risk_report
+from hedgedesk.core.book.valuation import Line, book_lines, market_state, time_to_expiry
+from hedgedesk.core.config import load_config
+from hedgedesk.core.data.sources import load_market
+from hedgedesk.core.demo import demo_config_path
+from hedgedesk.core.instruments import OPTION
 
 
 def twenty_lines(cfg, state) -> list[Line]:
@@ -32,14 +31,38 @@ def twenty_lines(cfg, state) -> list[Line]:
     spx = state.closes["SP500"]
     extra = []
     for i, moneyness in enumerate((0.85, 0.90, 0.95, 1.00)):
-        extra.append(Line(f"SPX put {i}", OPTION, "SP500", 1, 100.0, is_hedge=True,
-                          right="put", strike=round(spx * moneyness), vol=0.22 + 0.02 * i,
-                          expiry=state.asof + dt.timedelta(days=30 + 30 * i), model="bsm",
-                          div=0.016))
+        extra.append(
+            Line(
+                f"SPX put {i}",
+                OPTION,
+                "SP500",
+                1,
+                100.0,
+                is_hedge=True,
+                right="put",
+                strike=round(spx * moneyness),
+                vol=0.22 + 0.02 * i,
+                expiry=state.asof + dt.timedelta(days=30 + 30 * i),
+                model="bsm",
+                div=0.016,
+            )
+        )
     for t in ("MSFT", "JPM", "XOM"):
-        extra.append(Line(f"{t} call", OPTION, t, -2, 100.0, is_hedge=True, right="call",
-                          strike=round(state.closes[t] * 1.05), vol=0.30,
-                          expiry=state.asof + dt.timedelta(days=45), model="bsm"))
+        extra.append(
+            Line(
+                f"{t} call",
+                OPTION,
+                t,
+                -2,
+                100.0,
+                is_hedge=True,
+                right="call",
+                strike=round(state.closes[t] * 1.05),
+                vol=0.30,
+                expiry=state.asof + dt.timedelta(days=45),
+                model="bsm",
+            )
+        )
     return lines + extra
 
 
@@ -53,11 +76,23 @@ def baseline_pnl(lines, state) -> np.ndarray:
             q = ln.quantity * ln.multiplier
             if ln.kind == OPTION:
                 t0 = time_to_expiry(ln, state.asof)
-                v0 = float(price_and_greeks("bsm", ln.right, u0, ln.strike, t0, state.rate,
-                                            ln.div, ln.vol).price)
-                v1 = float(price_and_greeks("bsm", ln.right, u0 * (1 + r), ln.strike,
-                                            max(t0 - 1 / 365, 1e-8), state.rate, ln.div,
-                                            ln.vol).price)
+                v0 = float(
+                    price_and_greeks(
+                        "bsm", ln.right, u0, ln.strike, t0, state.rate, ln.div, ln.vol
+                    ).price
+                )
+                v1 = float(
+                    price_and_greeks(
+                        "bsm",
+                        ln.right,
+                        u0 * (1 + r),
+                        ln.strike,
+                        max(t0 - 1 / 365, 1e-8),
+                        state.rate,
+                        ln.div,
+                        ln.vol,
+                    ).price
+                )
                 out[d] += q * (v1 - v0)
             else:
                 out[d] += q * u0 * r
@@ -83,10 +118,14 @@ def main() -> None:
     slow = best_of(lambda: baseline_pnl(lines, state), 2)
     report = risk_report(cfg, state, lines)
     same = np.allclose(report.book_returns * report.valuation.nav, baseline_pnl(lines, state))
-    print(f"book: {len(lines)} lines ({sum(ln.kind == OPTION for ln in lines)} options), "
-          f"{len(state.returns)} days of history, full revaluation")
-    print(f"full risk recompute (valuation, Greeks, P&L history, VaR/CVaR, alerts): "
-          f"{fast * 1e3:.2f} ms (target < 20 ms)")
+    print(
+        f"book: {len(lines)} lines ({sum(ln.kind == OPTION for ln in lines)} options), "
+        f"{len(state.returns)} days of history, full revaluation"
+    )
+    print(
+        f"full risk recompute (valuation, Greeks, P&L history, VaR/CVaR, alerts): "
+        f"{fast * 1e3:.2f} ms (target < 20 ms)"
+    )
     print(f"baseline day-by-day scalar loop, P&L history only: {slow * 1e3:.1f} ms")
     print(f"ratio baseline / recompute: {slow / fast:.0f}x; same P&L: {same}")
 

@@ -36,13 +36,15 @@ if kind == "bare":
 else:
     from pathlib import Path
 
-    import tui.app
-    import tui.cli  # noqa: F401  (what the hedgedesk command imports before the desk)
-    from core.config import load_config, resolve_config_path
-    from tui.app import DeskApp
+    import hedgedesk.tui.app
+    # noqa: F401  (what the hedgedesk command imports before the desk)
+    import hedgedesk.tui.cli.main
+    from hedgedesk.core.config import load_config, resolve_config_path
+    from hedgedesk.tui.app import DeskApp
 
     class Timed(DeskApp):
-        CSS_PATH = Path(tui.app.__file__).parent / "desk.tcss"  # a subclass in -c has no file
+        # a subclass in -c has no file
+        CSS_PATH = Path(hedgedesk.tui.app.__file__).parent / "desk.tcss"
         def on_mount(self):
             super().on_mount()
             self.call_after_refresh(lambda: mark("paint"))
@@ -56,8 +58,9 @@ else:
 def measure(kind: str) -> dict[str, float]:
     """Seconds from process start (as seen by the parent) to each mark."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, kind], capture_output=True, text=True,
-                          timeout=120, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, kind], capture_output=True, text=True, timeout=120, check=True
+    )
     spawn = time.perf_counter() - t0
     marks = dict(line.split() for line in proc.stderr.splitlines() if line[:1].isalpha())
     # the child's clock starts after the interpreter is up: add that start-up time back
@@ -77,10 +80,14 @@ def main() -> None:
     figures = [d["figures"] for d in desk]
     b = statistics.median(bare)
     print(f"bare Textual app, first paint   {b:.3f} s (median of {args.repeats})")
-    print(f"desk, first paint              {statistics.median(paint):.3f} s "
-          f"= {statistics.median(paint) / b:.2f}x bare")
-    print(f"desk, demo figures on screen   {statistics.median(figures):.3f} s "
-          f"= {statistics.median(figures) / b:.2f}x bare")
+    print(
+        f"desk, first paint              {statistics.median(paint):.3f} s "
+        f"= {statistics.median(paint) / b:.2f}x bare"
+    )
+    print(
+        f"desk, demo figures on screen   {statistics.median(figures):.3f} s "
+        f"= {statistics.median(figures) / b:.2f}x bare"
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ simulated over one day, metrics included.
   (a)  the CPU kernel (numba, every core) over a full grid, first call (compilation) excluded;
   (b)  the GPU kernel (numba-cuda on CuPy arrays, one thread per configuration) when a GPU is
        visible, over the same grid and a 64x larger one;
-  (c)  the plain witness: ``core.backtest.dynamic_beta_hedge`` + ``core.metrics.performance``
+  (c)  the plain witness: ``hedgedesk.core.sweep.backtest.dynamic_beta_hedge`` +
+  ``hedgedesk.core.metrics.performance``
        (a Python loop over days) on a sample of configurations;
   (d)  the original notebook's style, sampled: pandas for the curve, a statsmodels OLS fit per
        rebalance for beta.
@@ -31,11 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-
-from core import sweep_kernel as K
-from core.backtest import dynamic_beta_hedge
-from core.metrics import performance
-from core.sweep_grid import Estimator, Grid, Leg
+from hedgedesk.core.metrics import performance
+from hedgedesk.core.sweep import kernel as K
+from hedgedesk.core.sweep.backtest import dynamic_beta_hedge
+from hedgedesk.core.sweep.grid import Estimator, Grid, Leg
 
 SEED = 11
 
@@ -49,11 +49,17 @@ def synthetic(days: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
 def grid_of(n_configs: int) -> Grid:
     """About ``n_configs`` rows: P in 1,2,5,10,21; W in 20..120; OLS and EWMA; k x h fill."""
     side = max(2, round((n_configs / (5 * 4 * 2 * 2 * 2)) ** 0.5))
-    return Grid(legs=(Leg("A", ("A",)),), hedge="H", rebalance=(1, 2, 5, 10, 21),
-                window=(20, 60, 90, 120), estimator=(Estimator("ols"), Estimator("ewma", 20.0)),
-                exposure=tuple(np.linspace(0.5, 1.5, side)),
-                hedge_ratio=tuple(np.linspace(0.0, 1.0, side)), drift_band=(0.0, 0.05),
-                cost=(0.0, 0.001))
+    return Grid(
+        legs=(Leg("A", ("A",)),),
+        hedge="H",
+        rebalance=(1, 2, 5, 10, 21),
+        window=(20, 60, 90, 120),
+        estimator=(Estimator("ols"), Estimator("ewma", 20.0)),
+        exposure=tuple(np.linspace(0.5, 1.5, side)),
+        hedge_ratio=tuple(np.linspace(0.0, 1.0, side)),
+        drift_band=(0.0, 0.05),
+        cost=(0.0, 0.001),
+    )
 
 
 def rate(n_rows: int, days: int, seconds: float) -> float:
@@ -69,8 +75,9 @@ def bench_kernel(backend, grid: Grid, r_long, r_hedge, repeats: int = 3) -> floa
     for _ in range(repeats):
         t0 = time.perf_counter()
         backend.run(0, grid.rows_per_leg)
-        best = max(best, rate(grid.rows_per_leg, K.days_per_config(grid, days),
-                              time.perf_counter() - t0))
+        best = max(
+            best, rate(grid.rows_per_leg, K.days_per_config(grid, days), time.perf_counter() - t0)
+        )
     return best
 
 
@@ -80,16 +87,26 @@ def bench_plain(grid: Grid, r_long, r_hedge, sample: int) -> float:
     t0 = time.perf_counter()
     for row in rows:
         p = grid.strategy_params(int(row))
-        run = dynamic_beta_hedge(r_long, r_hedge, p["rebalance"], p["window"], p["exposure"],
-                                 p["hedge_ratio"], p["cost"], p["drift_band"],
-                                 estimator=p["estimator"], halflife=p["halflife"])
+        run = dynamic_beta_hedge(
+            r_long,
+            r_hedge,
+            p["rebalance"],
+            p["window"],
+            p["exposure"],
+            p["hedge_ratio"],
+            p["cost"],
+            p["drift_band"],
+            estimator=p["estimator"],
+            halflife=p["halflife"],
+        )
         performance(run.equity)
         days += len(run.equity) - 1
     return days / (time.perf_counter() - t0)
 
 
-def notebook_style(r_long: pd.Series, r_hedge: pd.Series, p: int, w: int, k: float, h: float,
-                   c: float) -> float:
+def notebook_style(
+    r_long: pd.Series, r_hedge: pd.Series, p: int, w: int, k: float, h: float, c: float
+) -> float:
     """The original notebook's loop: a statsmodels fit per rebalance, pandas bookkeeping."""
     equity, long_, short = 1.0, 0.0, 0.0
     curve = []
@@ -99,8 +116,8 @@ def notebook_style(r_long: pd.Series, r_hedge: pd.Series, p: int, w: int, k: flo
             long_ *= 1 + r_long.iloc[t]
             short *= 1 + r_hedge.iloc[t]
         if t >= w - 1 and (t - (w - 1)) % p == 0:
-            x = sm.add_constant(r_hedge.iloc[t - w + 1:t + 1])
-            beta = sm.OLS(r_long.iloc[t - w + 1:t + 1], x).fit().params.iloc[1]
+            x = sm.add_constant(r_hedge.iloc[t - w + 1 : t + 1])
+            beta = sm.OLS(r_long.iloc[t - w + 1 : t + 1], x).fit().params.iloc[1]
             new_long, new_short = k * equity, h * beta * k * equity
             equity -= c * (abs(new_long - long_) + abs(new_short - short))
             long_, short = new_long, new_short
@@ -117,26 +134,29 @@ def bench_notebook(grid: Grid, r_long, r_hedge, sample: int) -> float:
     t0 = time.perf_counter()
     for row in rows:
         p = grid.strategy_params(int(row))
-        notebook_style(rl, rh, p["rebalance"], p["window"], p["exposure"], p["hedge_ratio"],
-                       p["cost"])
+        notebook_style(
+            rl, rh, p["rebalance"], p["window"], p["exposure"], p["hedge_ratio"], p["cost"]
+        )
         days += len(rl) - p["window"] + 1
     return days / (time.perf_counter() - t0)
 
 
 def synthetic_market(days: int, n_legs: int = 10):
     """``n_legs`` synthetic stocks S0.. and their hedge H over ``days`` business days, as
-    MarketData, with one Leg per stock."""
+    MarketData, with one Leg per stock.
+    """
     import datetime as dt
 
-    from core.market_data import MarketData, Series
+    from hedgedesk.core.data.market import MarketData, Series
 
     dates = pd.bdate_range(dt.date(2000, 1, 3), periods=days + 1).values.astype("datetime64[D]")
     rng = np.random.default_rng(SEED)
     hedge = rng.normal(0.0004, 0.012, days)
 
     def series(name: str, returns: np.ndarray, first: float) -> Series:
-        return Series(name, dates, first * np.cumprod(np.r_[1.0, 1 + returns]), None,
-                      "synthetic", "close")
+        return Series(
+            name, dates, first * np.cumprod(np.r_[1.0, 1 + returns]), None, "synthetic", "close"
+        )
 
     prices = [series("H", hedge, 100.0)]
     legs = []
@@ -148,8 +168,22 @@ def synthetic_market(days: int, n_legs: int = 10):
 
 
 def with_legs(grid: Grid, legs: tuple) -> Grid:
-    return Grid(legs=legs, hedge="H", **{a: getattr(grid, a) for a in (
-        "rebalance", "window", "estimator", "exposure", "hedge_ratio", "drift_band", "cost")})
+    return Grid(
+        legs=legs,
+        hedge="H",
+        **{
+            a: getattr(grid, a)
+            for a in (
+                "rebalance",
+                "window",
+                "estimator",
+                "exposure",
+                "hedge_ratio",
+                "drift_band",
+                "cost",
+            )
+        },
+    )
 
 
 def timed_sweep(gen) -> tuple:
@@ -163,8 +197,8 @@ def timed_sweep(gen) -> tuple:
 
 
 def bench_e2e(backend_name: str, configs: int, days: int) -> None:
-    from core.sweep import SweepRequest, run_sweep
-    from core.sweep_ledger import Ledger
+    from hedgedesk.core.sweep.engine import SweepRequest, run_sweep
+    from hedgedesk.core.sweep.ledger import Ledger
 
     market, legs = synthetic_market(days)
     grid = with_legs(grid_of(configs), legs)
@@ -173,9 +207,11 @@ def bench_e2e(backend_name: str, configs: int, days: int) -> None:
         # the CLI's path: chunks and Parquet written
         result, took = timed_sweep(run_sweep(request, market, ledger))
     t = result.summary["timings"]
-    print(f"(e) end to end, 10 tickers x {grid.rows_per_leg:,} configurations x {days:,} days "
-          f"on {result.summary['backend']['name']}: {took:.2f} s (kernel {t['kernel_s']:.2f} s, "
-          f"scoring {t['score_s']:.2f} s)")
+    print(
+        f"(e) end to end, 10 tickers x {grid.rows_per_leg:,} configurations x {days:,} days "
+        f"on {result.summary['backend']['name']}: {took:.2f} s (kernel {t['kernel_s']:.2f} s, "
+        f"scoring {t['score_s']:.2f} s)"
+    )
 
 
 def main() -> None:
@@ -186,8 +222,8 @@ def main() -> None:
     ap.add_argument("--e2e", action="store_true")
     ap.add_argument("--backend", default="auto", choices=("auto", "cpu", "gpu"))
     args = ap.parse_args()
-    from core.sweep import CpuBackend
-    from core.sweep_gpu import GpuBackend, gpu_status
+    from hedgedesk.core.sweep.engine import CpuBackend
+    from hedgedesk.core.sweep.gpu import GpuBackend, gpu_status
 
     r_long, r_hedge = synthetic(args.days)
     grid = grid_of(args.configs)
@@ -197,8 +233,10 @@ def main() -> None:
     notebook = bench_notebook(grid, r_long, r_hedge, max(2, args.sample // 10))
     print(f"(c) plain witness loop      {plain:12.4g} config-days/s")
     print(f"(d) notebook style (pandas+statsmodels) {notebook:12.4g} config-days/s")
-    print(f"(a) CPU kernel              {cpu:12.4g} config-days/s  = {cpu / plain:,.0f}x (c), "
-          f"{cpu / notebook:,.0f}x (d)")
+    print(
+        f"(a) CPU kernel              {cpu:12.4g} config-days/s  = {cpu / plain:,.0f}x (c), "
+        f"{cpu / notebook:,.0f}x (d)"
+    )
     ok, why = gpu_status()
     if ok:
         gpu = GpuBackend()
@@ -206,10 +244,14 @@ def main() -> None:
         big = grid_of(args.configs * 64)
         g2 = bench_kernel(gpu, big, r_long, r_hedge)
         print(f"(b) GPU kernel ({gpu.device})")
-        print(f"    {grid.rows_per_leg:>10,} configs {g1:12.4g} config-days/s = {g1 / cpu:,.0f}x "
-              f"CPU kernel, {g1 / notebook:,.0f}x (d)")
-        print(f"    {big.rows_per_leg:>10,} configs {g2:12.4g} config-days/s = {g2 / cpu:,.0f}x "
-              f"CPU kernel, {g2 / notebook:,.0f}x (d)")
+        print(
+            f"    {grid.rows_per_leg:>10,} configs {g1:12.4g} config-days/s = {g1 / cpu:,.0f}x "
+            f"CPU kernel, {g1 / notebook:,.0f}x (d)"
+        )
+        print(
+            f"    {big.rows_per_leg:>10,} configs {g2:12.4g} config-days/s = {g2 / cpu:,.0f}x "
+            f"CPU kernel, {g2 / notebook:,.0f}x (d)"
+        )
     else:
         print(f"(b) GPU kernel: not run ({why})")
     if args.e2e:

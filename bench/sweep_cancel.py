@@ -34,20 +34,20 @@ def _share(p) -> float:
 
 def engine_once(at: float | None = AT, delay: float | None = None) -> float:
     """One run of (a) (``at``: share of the work) or (b) (``delay``: seconds from the start)."""
-    from core.config import load_config, resolve_config_path
-    from core.sources import load_market
-    from core.sweep import CpuBackend, run_sweep
-    from core.sweep_ledger import Ledger
-    from tui.app import sweep_request
+    from hedgedesk.core.config import load_config, resolve_config_path
+    from hedgedesk.core.data.sources import load_market
+    from hedgedesk.core.sweep.engine import CpuBackend, run_sweep
+    from hedgedesk.core.sweep.ledger import Ledger
+    from hedgedesk.tui.app import sweep_request
 
     cfg = load_config(resolve_config_path())
     market = load_market(cfg)
     cancel = threading.Event()
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "runs.sqlite") as ledger:
+
         def worker():
-            gen = run_sweep(sweep_request(cfg), market, ledger, cancel=cancel,
-                            backend=CpuBackend())
+            gen = run_sweep(sweep_request(cfg), market, ledger, cancel=cancel, backend=CpuBackend())
             try:
                 while True:
                     p = next(gen)
@@ -71,12 +71,11 @@ def engine_once(at: float | None = AT, delay: float | None = None) -> float:
 
 
 async def desk_once() -> float:
+    from hedgedesk.core.config import load_config, resolve_config_path
+    from hedgedesk.tui.app import DeskApp
+    from hedgedesk.tui.widgets.sweep_pane import SweepPane
     from textual import events
     from textual.widgets import ProgressBar
-
-    from core.config import load_config, resolve_config_path
-    from tui.app import DeskApp
-    from tui.sweep_pane import SweepPane
 
     app = DeskApp(load_config(resolve_config_path()))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -113,8 +112,10 @@ def main() -> None:
     engine_once(at=0.01)  # the kernel compiled and cached once, so (a) and (c) are warm
 
     def show(name: str, xs: list[float]) -> None:
-        print(f"{name}: median {statistics.median(xs) * 1e3:.0f} ms, max {max(xs) * 1e3:.0f} "
-              f"ms over {len(xs)} ({', '.join(f'{x * 1e3:.0f}' for x in xs)} ms)")
+        print(
+            f"{name}: median {statistics.median(xs) * 1e3:.0f} ms, max {max(xs) * 1e3:.0f} "
+            f"ms over {len(xs)} ({', '.join(f'{x * 1e3:.0f}' for x in xs)} ms)"
+        )
 
     show("(a) engine, cancel at 1/3", [engine_once() for _ in range(args.trials)])
     if not args.skip_cold:
@@ -122,8 +123,13 @@ def main() -> None:
         for _ in range(max(1, args.trials // 2)):
             with tempfile.TemporaryDirectory() as cache:
                 env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-                run = subprocess.run([sys.executable, __file__, "--cold-child"], env=env,
-                                     capture_output=True, text=True, check=True)
+                run = subprocess.run(
+                    [sys.executable, __file__, "--cold-child"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 cold.append(float(run.stdout.strip().splitlines()[-1]))
         show("(b) cold kernel, cancel 0.3 s in", cold)
     if not args.skip_desk:

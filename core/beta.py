@@ -51,13 +51,22 @@ def ols_beta(asset: np.ndarray, bench: np.ndarray) -> BetaFit:
     alpha_se = np.sqrt(s2 * (1.0 / n + xm * xm / sxx))
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1.0 - sse / syy if syy > 0 else np.nan
-        return BetaFit(float(alpha), float(beta), float(r2), float(alpha_se), float(beta_se),
-                       float(alpha / alpha_se), float(beta / beta_se), n)
+        return BetaFit(
+            float(alpha),
+            float(beta),
+            float(r2),
+            float(alpha_se),
+            float(beta_se),
+            float(alpha / alpha_se),
+            float(beta / beta_se),
+            n,
+        )
 
 
 def rolling_beta(asset: np.ndarray, bench: np.ndarray, window: int) -> np.ndarray:
     """OLS slope over each trailing window of ``window`` returns; element i uses returns
-    i-window+1..i, so the first window-1 elements are NaN. Shape (n,)."""
+    i-window+1..i, so the first window-1 elements are NaN. Shape (n,).
+    """
     y = np.asarray(asset, dtype=np.float64)
     x = np.asarray(bench, dtype=np.float64)
     out = np.full(len(y), np.nan)
@@ -71,5 +80,5 @@ def rolling_beta(asset: np.ndarray, bench: np.ndarray, window: int) -> np.ndarra
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.einsum("ij,ij->i", dx, dy) / sxx
     flat = np.ptp(xw, axis=1) <= MIN_BENCHMARK_SPAN
-    out[window - 1:] = np.where(flat, np.nan, slope)
+    out[window - 1 :] = np.where(flat, np.nan, slope)
     return out

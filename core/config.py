@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigError
-from core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER
+from hedgedesk.core.errors import ConfigError
+from hedgedesk.core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER
 
 SOURCES = ("demo", "files", "yahoo")
 MIN_REFRESH = 10.0  # seconds: live polling faster than this only annoys Yahoo
@@ -70,7 +70,8 @@ class Proxy:
 class Scenario:
     """A joint shock. Each instrument moves by its own shock if ``shocks`` names its underlying,
     else by its beta times ``market``; ``replay`` instead takes each underlying's actual
-    return between two dates. ``vol`` is added to every option's implied volatility."""
+    return between two dates. ``vol`` is added to every option's implied volatility.
+    """
 
     name: str
     market: float = 0.0
@@ -90,7 +91,7 @@ class Holding:
 @dataclass(frozen=True)
 class HedgeLeg:
     name: str
-    instrument: str  # one of core.instruments.KINDS
+    instrument: str  # one of hedgedesk.core.instruments.KINDS
     underlying: str  # ticker whose price drives this leg (the leg's own for equity/crypto/fx)
     quantity: float  # contracts for futures/options, else units; negative = short
     multiplier: float
@@ -146,14 +147,24 @@ class OptimizerConfig:
     prior: tuple[tuple[str, float], ...] = ()  # benchmark weights for the BL prior; equal if ()
 
 
-OBJECTIVES = ("min-variance", "max-sharpe", "max-return", "frontier", "mean-cvar", "risk-parity",
-              "kelly", "hedge-overlay", "utility")
+OBJECTIVES = (
+    "min-variance",
+    "max-sharpe",
+    "max-return",
+    "frontier",
+    "mean-cvar",
+    "risk-parity",
+    "kelly",
+    "hedge-overlay",
+    "utility",
+)
 
 
 @dataclass(frozen=True)
 class View:
     """A Black-Litterman view: ``weights`` on ``assets`` (one asset: absolute; +1/-1: relative)
-    return ``view`` a year, held with ``confidence`` in (0, 1]."""
+    return ``view`` a year, held with ``confidence`` in (0, 1].
+    """
 
     assets: tuple[str, ...]
     weights: tuple[float, ...]
@@ -181,7 +192,8 @@ class SweepGrid:
 class ClusterConfig:
     """Where sweeps run when no --cluster is given: a Dask scheduler address (tcp://, tls://)
     or local:N, and the TLS files a tls:// address needs (resolved against the config's
-    folder)."""
+    folder).
+    """
 
     address: str
     tls_ca: Path | None = None
@@ -219,7 +231,7 @@ def resolve_config_path(explicit: str | None = None) -> Path:
     user = user_config_path()
     if user.exists():
         return user
-    from core.demo import demo_config_path
+    from hedgedesk.core.demo import demo_config_path
 
     return demo_config_path()
 
@@ -234,14 +246,16 @@ class _Table:
     def __init__(self, file: str, prefix: str, raw: Any, allowed: tuple[str, ...]):
         self.file, self.prefix = file, prefix
         if not isinstance(raw, dict):
-            raise ConfigError(file, prefix or "(top level)",
-                              f"got {_show(raw)}, expected a table")
+            raise ConfigError(file, prefix or "(top level)", f"got {_show(raw)}, expected a table")
         self.raw = raw
         for key in raw:
             if key not in allowed:
                 hint = difflib.get_close_matches(key, allowed, n=1)
-                extra = (f"; did you mean {hint[0]!r}?" if hint
-                         else f"; known keys: {', '.join(allowed)}")
+                extra = (
+                    f"; did you mean {hint[0]!r}?"
+                    if hint
+                    else f"; known keys: {', '.join(allowed)}"
+                )
                 raise ConfigError(file, self.key(key), f"unknown key{extra}")
 
     def key(self, name: str) -> str:
@@ -264,8 +278,9 @@ class _Table:
         value = self.raw.get(name, [])
         if not isinstance(value, list):
             raise self.fail(name, value, f"an array of tables ([[{self.key(name)}]])")
-        return [_Table(self.file, f"{self.key(name)}[{i}]", v, allowed)
-                for i, v in enumerate(value)]
+        return [
+            _Table(self.file, f"{self.key(name)}[{i}]", v, allowed) for i, v in enumerate(value)
+        ]
 
     def text(self, name, default=_MISSING, choices: tuple[str, ...] | None = None) -> str:
         value = self.get(name, default)
@@ -283,8 +298,15 @@ class _Table:
             raise self.fail(name, value, "a ticker symbol")
         return value
 
-    def number(self, name, default=_MISSING, lo: float | None = None, hi: float | None = None,
-               lo_open: bool = False, nonzero: bool = False) -> float:
+    def number(
+        self,
+        name,
+        default=_MISSING,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        nonzero: bool = False,
+    ) -> float:
         value = self.get(name, default)
         if value is None:
             return value
@@ -323,8 +345,9 @@ class _Table:
                 pass
         raise self.fail(name, value, "a date YYYY-MM-DD")
 
-    def strings(self, name, default=_MISSING, choices=None, nonempty=False,
-                distinct=False) -> tuple[str, ...]:
+    def strings(
+        self, name, default=_MISSING, choices=None, nonempty=False, distinct=False
+    ) -> tuple[str, ...]:
         value = self.get(name, default)
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(name, value, "an array of strings")
@@ -345,13 +368,15 @@ class _Table:
                 raise self.fail(name, v, "each value once (it is listed twice)")
             seen.add(v)
 
-    def numbers(self, name, default=_MISSING, lo=None, hi=None, lo_open=False,
-                integer=False, distinct=False) -> tuple:
+    def numbers(
+        self, name, default=_MISSING, lo=None, hi=None, lo_open=False, integer=False, distinct=False
+    ) -> tuple:
         """An array of numbers, or a ``"start:stop:count"`` string for evenly spaced values."""
         value = self.get(name, default)
         kind = "whole numbers" if integer else "numbers"
         expected = f"a non-empty array of {kind}" + (
-            "" if integer else f" or 'start:stop:count' (count 1..{MAX_AXIS_VALUES})")
+            "" if integer else f" or 'start:stop:count' (count 1..{MAX_AXIS_VALUES})"
+        )
         if isinstance(value, str) and not integer:
             value = _linspace(value)
             if value is None:
@@ -401,21 +426,31 @@ def _show(value: Any) -> str:
 # -- sections ------------------------------------------------------------------------------
 def _data(t: _Table, base: Path) -> DataConfig:
     source = t.text("source", "demo", SOURCES)
-    paths = tuple((base / p).resolve() if not Path(p).expanduser().is_absolute()
-                  else Path(p).expanduser() for p in t.strings("paths", []))
+    paths = tuple(
+        (base / p).resolve() if not Path(p).expanduser().is_absolute() else Path(p).expanduser()
+        for p in t.strings("paths", [])
+    )
     if source == "files" and not paths:
-        raise t.fail("paths", [], "at least one file or folder when source = \"files\"")
+        raise t.fail("paths", [], 'at least one file or folder when source = "files"')
     tickers = t.strings("tickers", [])
     if source == "yahoo" and not tickers:
-        raise t.fail("tickers", [], "the tickers to download when source = \"yahoo\"")
+        raise t.fail("tickers", [], 'the tickers to download when source = "yahoo"')
     start, end = t.date("start", None), t.date("end", None)
     if start and end and start > end:
         raise t.fail("end", end.isoformat(), f"a date on or after start ({start})")
     refresh = t.number("refresh", 0.0, lo=0.0)
     if 0 < refresh < MIN_REFRESH:
         raise t.fail("refresh", refresh, f"0 (off) or at least {MIN_REFRESH:g} seconds")
-    return DataConfig(source, paths, tickers, start, end, t.ticker("benchmark"),
-                      t.strings("universe", []), refresh)
+    return DataConfig(
+        source,
+        paths,
+        tickers,
+        start,
+        end,
+        t.ticker("benchmark"),
+        t.strings("universe", []),
+        refresh,
+    )
 
 
 def _risk(t: _Table) -> RiskConfig:
@@ -465,9 +500,10 @@ def _scenario(t: _Table) -> Scenario:
     if "replay" in t.raw:
         value = t.raw["replay"]
         if not (isinstance(value, list) and len(value) == 2):
-            raise t.fail("replay", value, "two dates [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]")
-        pair = _Table(t.file, t.key("replay"), {"start": value[0], "end": value[1]},
-                      ("start", "end"))
+            raise t.fail("replay", value, 'two dates ["YYYY-MM-DD", "YYYY-MM-DD"]')
+        pair = _Table(
+            t.file, t.key("replay"), {"start": value[0], "end": value[1]}, ("start", "end")
+        )
         start, end = pair.date("start"), pair.date("end")
         if start >= end:
             raise t.fail("replay", value, "a start date before the end date")
@@ -476,12 +512,28 @@ def _scenario(t: _Table) -> Scenario:
         name=t.text("name"),
         market=t.number("market", 0.0, lo=-1.0, hi=10.0),
         vol=t.number("vol", 0.0, lo=-1.0, hi=5.0),
-        shocks=shocks, replay=replay, description=t.text("description", ""),
+        shocks=shocks,
+        replay=replay,
+        description=t.text("description", ""),
     )
 
 
-_LEG_KEYS = ("name", "instrument", "underlying", "quantity", "multiplier", "contract", "right",
-             "strike", "expiry", "volatility", "dividend_yield", "model", "purpose", "price_scale")
+_LEG_KEYS = (
+    "name",
+    "instrument",
+    "underlying",
+    "quantity",
+    "multiplier",
+    "contract",
+    "right",
+    "strike",
+    "expiry",
+    "volatility",
+    "dividend_yield",
+    "model",
+    "purpose",
+    "price_scale",
+)
 
 
 def _leg(t: _Table, index: int) -> HedgeLeg:
@@ -489,14 +541,18 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
     contract = t.text("contract", None)
     if kind == FUTURE:
         if contract is None and "multiplier" not in t.raw:
-            raise t.fail("contract", None, "a futures code (" + ", ".join(CONTRACTS)
-                         + ") or an explicit multiplier")
+            raise t.fail(
+                "contract",
+                None,
+                "a futures code (" + ", ".join(CONTRACTS) + ") or an explicit multiplier",
+            )
         if contract is not None and contract not in CONTRACTS:
             raise t.fail("contract", contract, "one of " + ", ".join(CONTRACTS))
     elif contract is not None:
         raise t.fail("contract", contract, "no contract code on a non-futures leg")
-    default_mult = (CONTRACTS[contract].multiplier if contract else
-                    OPTION_MULTIPLIER if kind == OPTION else 1.0)
+    default_mult = (
+        CONTRACTS[contract].multiplier if contract else OPTION_MULTIPLIER if kind == OPTION else 1.0
+    )
     quantity = t.number("quantity", nonzero=True)
     if kind in (FUTURE, OPTION) and quantity != int(quantity):
         raise t.fail("quantity", quantity, "a whole number of contracts")
@@ -508,8 +564,12 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
         vol = t.number("volatility", lo=0, hi=5, lo_open=True)
         model = t.text("model", "bsm", ("bsm", "black76"))
         if model == "black76" and "multiplier" not in t.raw:  # no listed-option default here
-            raise t.fail("multiplier", None, "the futures option's multiplier (e.g. 20 for NQ, "
-                         "50 for ES) when model = \"black76\"")
+            raise t.fail(
+                "multiplier",
+                None,
+                "the futures option's multiplier (e.g. 20 for NQ, "
+                '50 for ES) when model = "black76"',
+            )
     else:
         for k in option_keys:
             if k in t.raw:
@@ -522,8 +582,13 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
         underlying=underlying,
         quantity=quantity,
         multiplier=t.number("multiplier", default_mult, lo=0, lo_open=True),
-        contract=contract, right=right, strike=strike, expiry=expiry, volatility=vol,
-        dividend_yield=t.number("dividend_yield", 0.0, lo=-1, hi=1), model=model,
+        contract=contract,
+        right=right,
+        strike=strike,
+        expiry=expiry,
+        volatility=vol,
+        dividend_yield=t.number("dividend_yield", 0.0, lo=-1, hi=1),
+        model=model,
         purpose=t.text("purpose", ""),
         price_scale=t.number("price_scale", 1.0, lo=0, lo_open=True),
     )
@@ -532,20 +597,31 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
 def _book(t: _Table) -> Book:
     holdings = []
     for h in t.tables("holdings", ("ticker", "quantity", "cost_basis")):
-        holdings.append(Holding(h.ticker("ticker"), h.number("quantity", nonzero=True),
-                                h.number("cost_basis", None, lo=0, lo_open=True)))
+        holdings.append(
+            Holding(
+                h.ticker("ticker"),
+                h.number("quantity", nonzero=True),
+                h.number("cost_basis", None, lo=0, lo_open=True),
+            )
+        )
     seen = set()
     for i, h in enumerate(holdings):
         if h.ticker in seen:
-            raise ConfigError(t.file, f"book.holdings[{i}].ticker",
-                              f"got {h.ticker!r}, expected each ticker once (merge the rows)")
+            raise ConfigError(
+                t.file,
+                f"book.holdings[{i}].ticker",
+                f"got {h.ticker!r}, expected each ticker once (merge the rows)",
+            )
         seen.add(h.ticker)
     hedges = tuple(_leg(x, i) for i, x in enumerate(t.tables("hedges", _LEG_KEYS)))
     names = set(seen)
     for i, leg in enumerate(hedges):  # results are reported by name: each must be unique
         if leg.name in names:
-            raise ConfigError(t.file, f"book.hedges[{i}].name", f"got {leg.name!r}, expected a "
-                              "name no other holding or hedge leg has")
+            raise ConfigError(
+                t.file,
+                f"book.hedges[{i}].name",
+                f"got {leg.name!r}, expected a name no other holding or hedge leg has",
+            )
         names.add(leg.name)
     return Book(t.text("name", "book"), t.number("cash", 0.0), tuple(holdings), hedges)
 
@@ -569,8 +645,14 @@ def _optimizer(t: _Table) -> OptimizerConfig:
         weights = v.numbers("weights", [1.0] * len(assets))
         if len(weights) != len(assets):
             raise v.fail("weights", list(weights), f"{len(assets)} numbers, one per asset")
-        views.append(View(assets, weights, v.number("view", lo=-1, hi=10),
-                          v.number("confidence", lo=0, hi=1, lo_open=True)))
+        views.append(
+            View(
+                assets,
+                weights,
+                v.number("view", lo=-1, hi=10),
+                v.number("confidence", lo=0, hi=1, lo_open=True),
+            )
+        )
     band = t.numbers("beta_band", None, lo=-5, hi=5) if "beta_band" in t.raw else None
     if band is not None and (len(band) != 2 or band[0] > band[1]):
         raise t.fail("beta_band", list(band), "[low, high] with low <= high")
@@ -580,10 +662,15 @@ def _optimizer(t: _Table) -> OptimizerConfig:
     budgets_t = t.table("budgets", tuple(t.raw.get("budgets", {}) or ()))
     prior_t = t.table("prior", tuple(t.raw.get("prior", {}) or ()))
     return OptimizerConfig(
-        long_only, lo, hi, t.number("vol_cap", None, lo=0, lo_open=True),
-        t.integer("points", 20, lo=2), tuple(groups),
+        long_only,
+        lo,
+        hi,
+        t.number("vol_cap", None, lo=0, lo_open=True),
+        t.integer("points", 20, lo=2),
+        tuple(groups),
         objective=t.text("objective", "max-sharpe", OBJECTIVES),
-        net=(net[0], net[1]), gross_max=t.number("gross_max", None, lo=0, lo_open=True),
+        net=(net[0], net[1]),
+        gross_max=t.number("gross_max", None, lo=0, lo_open=True),
         turnover_max=t.number("turnover_max", None, lo=0),
         cost_rate=t.number("cost_rate", 0.0, lo=0, hi=0.1),
         beta_band=(band[0], band[1]) if band else None,
@@ -593,8 +680,10 @@ def _optimizer(t: _Table) -> OptimizerConfig:
         cvar_confidence=t.number("cvar_confidence", 0.95, lo=0.5, hi=0.999),
         kelly_fraction=t.number("kelly_fraction", 0.5, lo=0, hi=1, lo_open=True),
         budgets=tuple((k, budgets_t.number(k, lo=0, lo_open=True)) for k in budgets_t.raw),
-        views=tuple(views), tau=t.number("tau", 0.05, lo=0, lo_open=True),
-        prior=tuple((k, prior_t.number(k, lo=0)) for k in prior_t.raw))
+        views=tuple(views),
+        tau=t.number("tau", 0.05, lo=0, lo_open=True),
+        prior=tuple((k, prior_t.number(k, lo=0)) for k in prior_t.raw),
+    )
 
 
 def _sweep(t: _Table) -> SweepGrid:
@@ -603,8 +692,7 @@ def _sweep(t: _Table) -> SweepGrid:
         hedge=t.ticker("hedge"),
         rebalance=t.numbers("rebalance", [1, 5, 21], lo=1, integer=True, distinct=True),
         window=t.numbers("window", [20, 60, 120], lo=2, integer=True, distinct=True),
-        estimator=t.strings("estimator", ["ols"], choices=ESTIMATORS, nonempty=True,
-                            distinct=True),
+        estimator=t.strings("estimator", ["ols"], choices=ESTIMATORS, nonempty=True, distinct=True),
         ewma_halflife=t.numbers("ewma_halflife", [20.0], lo=0, lo_open=True, distinct=True),
         exposure=t.numbers("exposure", [1.0], lo=0, lo_open=True, distinct=True),
         hedge_ratio=t.numbers("hedge_ratio", [1.0], lo=0, distinct=True),
@@ -615,9 +703,20 @@ def _sweep(t: _Table) -> SweepGrid:
     )
 
 
-SCORE_KEYS = ("sharpe", "annual_return", "max_drawdown", "consistency", "w_sharpe", "w_return",
-              "w_drawdown", "w_consistency", "s_sharpe", "s_return", "s_drawdown",
-              "s_consistency")
+SCORE_KEYS = (
+    "sharpe",
+    "annual_return",
+    "max_drawdown",
+    "consistency",
+    "w_sharpe",
+    "w_return",
+    "w_drawdown",
+    "w_consistency",
+    "s_sharpe",
+    "s_return",
+    "s_drawdown",
+    "s_consistency",
+)
 
 
 def _score(t: _Table) -> dict:
@@ -625,12 +724,11 @@ def _score(t: _Table) -> dict:
     return {k: t.number(k) for k in SCORE_KEYS if k in t.raw}
 
 
-_TOP = ("data", "risk", "targets", "book", "optimizer", "sweep", "proxies", "scenarios",
-        "cluster")
+_TOP = ("data", "risk", "targets", "book", "optimizer", "sweep", "proxies", "scenarios", "cluster")
 
 
 def _cluster(t: _Table, base: Path) -> ClusterConfig:
-    from core.sweep_cluster import address_kind  # no Dask import: the rule only
+    from hedgedesk.core.sweep.cluster import address_kind  # no Dask import: the rule only
 
     address = t.text("address")
     kind = address_kind(address)
@@ -648,8 +746,9 @@ def _cluster(t: _Table, base: Path) -> ClusterConfig:
     if kind == "tls":
         for name, p in files.items():
             if p is None:
-                raise t.fail(name, "", "a PEM file: a tls:// address needs tls_ca, tls_cert "
-                                       "and tls_key")
+                raise t.fail(
+                    name, "", "a PEM file: a tls:// address needs tls_ca, tls_cert and tls_key"
+                )
     return ClusterConfig(address, **files)
 
 
@@ -665,29 +764,94 @@ def parse_config(text: str, path: Path) -> DeskConfig:
         top.get(section)
     return DeskConfig(
         path=path,
-        data=_data(top.table("data", ("source", "paths", "tickers", "start", "end", "benchmark",
-                                      "universe", "refresh")), path.parent),
-        risk=_risk(top.table("risk", ("rf", "rate", "beta_window", "var_confidence",
-                                      "var_window"))),
-        targets=_targets(top.table("targets", ("beta", "beta_band", "volatility", "var_limit",
-                                               "max_drawdown", "hedge_future", "put_coverage",
-                                               "call_coverage"))),
+        data=_data(
+            top.table(
+                "data",
+                ("source", "paths", "tickers", "start", "end", "benchmark", "universe", "refresh"),
+            ),
+            path.parent,
+        ),
+        risk=_risk(
+            top.table("risk", ("rf", "rate", "beta_window", "var_confidence", "var_window"))
+        ),
+        targets=_targets(
+            top.table(
+                "targets",
+                (
+                    "beta",
+                    "beta_band",
+                    "volatility",
+                    "var_limit",
+                    "max_drawdown",
+                    "hedge_future",
+                    "put_coverage",
+                    "call_coverage",
+                ),
+            )
+        ),
         book=_book(top.table("book", ("name", "cash", "holdings", "hedges"))),
-        optimizer=_optimizer(top.table("optimizer", (
-            "long_only", "min_weight", "max_weight", "vol_cap", "points", "groups", "objective",
-            "net", "gross_max", "turnover_max", "cost_rate", "beta_band", "te_cap", "shrinkage",
-            "risk_aversion", "cvar_confidence", "kelly_fraction", "budgets", "views", "tau",
-            "prior"))),
-        sweep=_sweep(top.table("sweep", ("long", "hedge", "rebalance", "window", "estimator",
-                                         "ewma_halflife", "exposure", "hedge_ratio",
-                                         "drift_band", "cost", "impact", "score")))
-        if "sweep" in raw else None,
+        optimizer=_optimizer(
+            top.table(
+                "optimizer",
+                (
+                    "long_only",
+                    "min_weight",
+                    "max_weight",
+                    "vol_cap",
+                    "points",
+                    "groups",
+                    "objective",
+                    "net",
+                    "gross_max",
+                    "turnover_max",
+                    "cost_rate",
+                    "beta_band",
+                    "te_cap",
+                    "shrinkage",
+                    "risk_aversion",
+                    "cvar_confidence",
+                    "kelly_fraction",
+                    "budgets",
+                    "views",
+                    "tau",
+                    "prior",
+                ),
+            )
+        ),
+        sweep=_sweep(
+            top.table(
+                "sweep",
+                (
+                    "long",
+                    "hedge",
+                    "rebalance",
+                    "window",
+                    "estimator",
+                    "ewma_halflife",
+                    "exposure",
+                    "hedge_ratio",
+                    "drift_band",
+                    "cost",
+                    "impact",
+                    "score",
+                ),
+            )
+        )
+        if "sweep" in raw
+        else None,
         proxies=_proxies(top.table("proxies", tuple(raw.get("proxies", {}) or ()))),
-        scenarios=tuple(_scenario(s) for s in top.tables(
-            "scenarios", ("name", "market", "vol", "shocks", "replay", "description")))
+        scenarios=tuple(
+            _scenario(s)
+            for s in top.tables(
+                "scenarios", ("name", "market", "vol", "shocks", "replay", "description")
+            )
+        )
         or DEFAULT_SCENARIOS,
-        cluster=_cluster(top.table("cluster", ("address", "tls_ca", "tls_cert", "tls_key")),
-                         path.parent) if "cluster" in raw else None,
+        cluster=_cluster(
+            top.table("cluster", ("address", "tls_ca", "tls_cert", "tls_key")), path.parent
+        )
+        if "cluster" in raw
+        else None,
     )
 
 
@@ -712,15 +876,22 @@ def referenced_tickers(cfg: DeskConfig) -> list[tuple[str, str]]:
     refs += [(f"data.universe[{i}]", t) for i, t in enumerate(cfg.data.universe)]
     refs += [(f"book.holdings[{i}].ticker", h.ticker) for i, h in enumerate(cfg.book.holdings)]
     refs += [(f"book.hedges[{i}].underlying", h.underlying) for i, h in enumerate(cfg.book.hedges)]
-    refs += [(f"optimizer.groups[{i}].tickers", t) for i, g in enumerate(cfg.optimizer.groups)
-             for t in g.tickers]
-    refs += [(f"optimizer.views[{i}].assets", t) for i, v in enumerate(cfg.optimizer.views)
-             for t in v.assets]
+    refs += [
+        (f"optimizer.groups[{i}].tickers", t)
+        for i, g in enumerate(cfg.optimizer.groups)
+        for t in g.tickers
+    ]
+    refs += [
+        (f"optimizer.views[{i}].assets", t)
+        for i, v in enumerate(cfg.optimizer.views)
+        for t in v.assets
+    ]
     refs += [(f"optimizer.budgets.{t}", t) for t, _ in cfg.optimizer.budgets]
     refs += [(f"optimizer.prior.{t}", t) for t, _ in cfg.optimizer.prior]
     refs += [(f"proxies.{code}.underlying", p.underlying) for code, p in cfg.proxies.items()]
-    refs += [(f"scenarios[{i}].shocks.{t}", t) for i, s in enumerate(cfg.scenarios)
-             for t, _ in s.shocks]
+    refs += [
+        (f"scenarios[{i}].shocks.{t}", t) for i, s in enumerate(cfg.scenarios) for t, _ in s.shocks
+    ]
     if cfg.sweep:
         refs += [(f"sweep.long[{i}]", t) for i, t in enumerate(cfg.sweep.long)]
         refs.append(("sweep.hedge", cfg.sweep.hedge))
@@ -729,9 +900,11 @@ def referenced_tickers(cfg: DeskConfig) -> list[tuple[str, str]]:
 
 def check_tickers(cfg: DeskConfig, tickers: set[str], have: str | None = None) -> None:
     """Raise ConfigError for the first ticker the config names that is not in ``tickers``;
-    ``have`` describes what the data holds, for the message (default: all of ``tickers``)."""
+    ``have`` describes what the data holds, for the message (default: all of ``tickers``).
+    """
     have = have or ", ".join(sorted(tickers))
     for key, t in referenced_tickers(cfg):
         if t not in tickers:
-            raise ConfigError(str(cfg.path), key, f"got {t!r}, expected a ticker in the "
-                              f"market data ({have})")
+            raise ConfigError(
+                str(cfg.path), key, f"got {t!r}, expected a ticker in the market data ({have})"
+            )

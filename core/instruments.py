@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EQUITY = "equity"   # stocks and ETFs, quantity in shares
-FUTURE = "future"   # quantity in whole contracts
-OPTION = "option"   # listed calls and puts, quantity in contracts
-CRYPTO = "crypto"   # spot coins, quantity in coins
-FX = "fx"           # spot currency, quantity in units of the base currency
+EQUITY = "equity"  # stocks and ETFs, quantity in shares
+FUTURE = "future"  # quantity in whole contracts
+OPTION = "option"  # listed calls and puts, quantity in contracts
+CRYPTO = "crypto"  # spot coins, quantity in coins
+FX = "fx"  # spot currency, quantity in units of the base currency
 KINDS = (EQUITY, FUTURE, OPTION, CRYPTO, FX)
 
 

@@ -1,5 +1,6 @@
 """Plain JSON values from what the engine holds: the ledger, the reports and the CLI's --json
-all write through this one conversion."""
+all write through this one conversion.
+"""
 
 from __future__ import annotations
 

@@ -53,8 +53,15 @@ def performance(equity: np.ndarray, rf: float = 0.0, periods: int = 252) -> Perf
         sharpe = excess.mean() / sd * np.sqrt(periods) if sd > 0 else np.nan
         sortino = excess.mean() / downside * np.sqrt(periods) if downside > 0 else np.nan
         calmar = ann / abs(mdd) if mdd < 0 else np.nan
-    return Performance(float(ann), float(sd * np.sqrt(periods)), float(sharpe), float(sortino),
-                       mdd, float(calmar), n)
+    return Performance(
+        float(ann),
+        float(sd * np.sqrt(periods)),
+        float(sharpe),
+        float(sortino),
+        mdd,
+        float(calmar),
+        n,
+    )
 
 
 def equity_from_returns(returns: np.ndarray, start: float = 1.0) -> np.ndarray:
@@ -85,5 +92,9 @@ def parametric_var(returns: np.ndarray, confidence: float = 0.95) -> TailRisk:
     r = np.asarray(returns, dtype=np.float64)
     mu, sigma = r.mean(), r.std(ddof=1)
     z = norm.ppf(1.0 - confidence)
-    return TailRisk("parametric (normal)", confidence, float(-(mu + sigma * z)),
-                    float(-(mu - sigma * norm.pdf(z) / (1.0 - confidence))))
+    return TailRisk(
+        "parametric (normal)",
+        confidence,
+        float(-(mu + sigma * z)),
+        float(-(mu - sigma * norm.pdf(z) / (1.0 - confidence))),
+    )

@@ -29,8 +29,17 @@ TARGET = Path(__file__).resolve().parents[1] / "core" / "demo"
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "skfolio==1.12.2", "-d", tmp],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "skfolio==1.12.2",
+                "-d",
+                tmp,
+            ],
             check=True,
         )
         wheel = Path(tmp) / WHEEL

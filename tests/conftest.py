@@ -1,5 +1,6 @@
 """Shared fixtures. Real market data from ../shared/data is used where present; tests that need
-it skip cleanly when it is absent. Nothing here touches the network."""
+it skip cleanly when it is absent. Nothing here touches the network.
+"""
 
 from __future__ import annotations
 

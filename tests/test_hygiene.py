@@ -1,5 +1,6 @@
 """Project hygiene: the engine never imports the UI, the tree is lint-clean, and the packaged
-demo desk is the repository's config with small data files."""
+demo desk is the repository's config with small data files.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +17,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "core"
-UI_PACKAGES = ("textual", "rich", "tui")
+UI_PACKAGES = ("textual", "rich", "hedgedesk.tui")
 
 _PROBE = r"""
 import importlib, json, pkgutil, sys
-import core
-names = sorted(m.name for m in pkgutil.walk_packages(core.__path__, "core."))
+import hedgedesk.core as core
+names = sorted(m.name for m in pkgutil.walk_packages(core.__path__, "hedgedesk.core."))
 for name in names:
     importlib.import_module(name)
-ui = sorted(m for m in sys.modules if m.split(".")[0] in {"textual", "rich", "tui"})
+ui = sorted(m for m in sys.modules
+            if m.split(".")[0] in {"textual", "rich"} or m.startswith("hedgedesk.tui"))
 print(json.dumps({"modules": names, "ui": ui}))
 """
 
@@ -34,23 +36,41 @@ def _core_files() -> list[Path]:
 
 
 def test_importing_all_of_core_loads_no_ui():
-    proc = subprocess.run([sys.executable, "-c", _PROBE], cwd=REPO, capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    expected = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
-                for p in _core_files()} - {"core"}
+    expected = {
+        "hedgedesk." + ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for p in _core_files()
+    } - {"hedgedesk.core"}
     assert set(report["modules"]) == expected  # every module under core/ was imported
     assert report["ui"] == []
 
 
 def test_probe_would_notice_a_ui_import():
     """The subprocess check reports UI modules when they are imported (it can fail)."""
-    probe = _PROBE.replace("for name in names:", "import tui\nfor name in names:")
-    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
-                          text=True, timeout=120, check=False)
+    probe = _PROBE.replace("for name in names:", "import hedgedesk.tui\nfor name in names:")
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert "tui" in json.loads(proc.stdout.strip().splitlines()[-1])["ui"]
+    assert "hedgedesk.tui" in json.loads(proc.stdout.strip().splitlines()[-1])["ui"]
+
+
+def _is_ui(name: str) -> bool:
+    return any(name == u or name.startswith(u + ".") for u in UI_PACKAGES)
 
 
 def _ui_imports(source: str) -> list[str]:
@@ -62,14 +82,18 @@ def _ui_imports(source: str) -> list[str]:
             names = [node.module]
         else:
             continue
-        found += [n for n in names if n.split(".")[0] in UI_PACKAGES]
+        found += [n for n in names if _is_ui(n)]
     # importlib.import_module("textual...") with a literal name counts too
     for node in ast.walk(ast.parse(source)):
-        if (isinstance(node, ast.Call) and node.args
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                    "import_module", "__import__")
-                and node.args[0].value.split(".")[0] in UI_PACKAGES):
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and getattr(node.func, "attr", getattr(node.func, "id", ""))
+            in ("import_module", "__import__")
+            and _is_ui(node.args[0].value)
+        ):
             found.append(node.args[0].value)
     return found
 
@@ -77,35 +101,97 @@ def _ui_imports(source: str) -> list[str]:
 def test_static_no_ui_import_in_core():
     files = _core_files()
     assert CORE / "config.py" in files
-    offenders = {str(p.relative_to(REPO)): names for p in files
-                 if (names := _ui_imports(p.read_text(encoding="utf-8")))}
+    offenders = {
+        str(p.relative_to(REPO)): names
+        for p in files
+        if (names := _ui_imports(p.read_text(encoding="utf-8")))
+    }
     assert offenders == {}
 
 
-@pytest.mark.parametrize("source", [
-    "import textual", "import rich.console", "from tui.cli import main", "from rich import print",
-    "def f():\n    from textual.app import App", "import importlib\nimportlib.import_module('tui')",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import textual",
+        "import rich.console",
+        "from hedgedesk.tui.cli.main import main",
+        "from rich import print",
+        "def f():\n    from textual.app import App",
+        "import importlib\nimportlib.import_module('hedgedesk.tui')",
+    ],
+)
 def test_static_check_catches_ui_imports(source):
     assert _ui_imports(source)
 
 
-@pytest.mark.parametrize("source", ["import core.config", "from . import tui_helpers",
-                                    "import richer", "x = 'textual'"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import hedgedesk.core.config",
+        "from . import tui_helpers",
+        "import hedgedesk.tuition",
+        "import richer",
+        "x = 'textual'",
+    ],
+)
 def test_static_check_ignores_other_imports(source):
     assert not _ui_imports(source)
+
+
+def _absolute_imports(source: str) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names
+
+
+def test_code_imports_the_hedgedesk_namespace_only():
+    """core/ and tui/ install as hedgedesk.core and hedgedesk.tui: an import of the bare names
+    would work in the checkout (pytest puts the repository on sys.path) and fail when installed.
+    """
+    files = [
+        p
+        for d in ("core", "tui", "tests", "bench", "scripts")
+        for p in (REPO / d).rglob("*.py")
+        if "__pycache__" not in p.parts
+    ]
+    offenders = {
+        str(p.relative_to(REPO)): bad
+        for p in files
+        if (
+            bad := [
+                n
+                for n in _absolute_imports(p.read_text(encoding="utf-8"))
+                if n.split(".")[0] in ("core", "tui")
+            ]
+        )
+    }
+    assert offenders == {}
+    assert _absolute_imports("from core.config import x\nimport tui.app") == [
+        "core.config",
+        "tui.app",
+    ]
 
 
 def test_ruff_is_clean():
     if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff is not installed")
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO,
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_packaged_demo_config_is_the_repository_config():
-    from core.demo import demo_config_path
+    from hedgedesk.core.demo import demo_config_path
 
     packaged = demo_config_path()
     assert packaged.is_file()
@@ -113,22 +199,26 @@ def test_packaged_demo_config_is_the_repository_config():
 
 
 def test_demo_data_is_small():
-    from core.demo import demo_dir
+    from hedgedesk.core.demo import demo_dir
 
-    data = [p for p in demo_dir().iterdir()
-            if p.is_file() and p.name.endswith((".csv", ".csv.gz", ".parquet"))]
+    data = [
+        p
+        for p in demo_dir().iterdir()
+        if p.is_file() and p.name.endswith((".csv", ".csv.gz", ".parquet"))
+    ]
     assert data, "no demo data files"
     assert sum(p.stat().st_size for p in data) <= 2 * 1024 * 1024
 
 
 def test_demo_files_are_declared_package_data():
     """Every non-Python file of core/demo ships in the wheel (pyproject package-data globs)."""
-    from core.demo import demo_dir
+    from hedgedesk.core.demo import demo_dir
 
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    globs = pyproject["tool"]["setuptools"]["package-data"]["core.demo"]
-    files = [p.name for p in demo_dir().iterdir()
-             if p.is_file() and not p.name.endswith((".py", ".pyc"))]
+    globs = pyproject["tool"]["setuptools"]["package-data"]["hedgedesk.core.demo"]
+    files = [
+        p.name for p in demo_dir().iterdir() if p.is_file() and not p.name.endswith((".py", ".pyc"))
+    ]
     assert "config.toml" in files
     missing = [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)]
     assert missing == []

@@ -1,5 +1,6 @@
 """Independent witnesses shared by several test files: written from CONVENTIONS alone, never
-from the engine's code."""
+from the engine's code.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +32,17 @@ def returns_of(prices: pd.DataFrame, cols: list[str], start=None, end=None) -> p
     return (p / p.shift(1) - 1.0).iloc[1:]
 
 
-def sweep_metrics(curve, r_hedge, first: int, split: int, n_blocks: int, rf_d: float,
-                  periods: float, rolling: int = 63, block_from: int | None = None) -> dict:
+def sweep_metrics(
+    curve,
+    r_hedge,
+    first: int,
+    split: int,
+    n_blocks: int,
+    rf_d: float,
+    periods: float,
+    rolling: int = 63,
+    block_from: int | None = None,
+) -> dict:
     """The sweep's extra figures of one equity curve, by plain numpy from their definitions.
 
     ``curve``: ``E[0..n]`` (any scale), ``E[j]`` the equity at the end of day ``first + j - 1``;
@@ -45,8 +55,10 @@ def sweep_metrics(curve, r_hedge, first: int, split: int, n_blocks: int, rf_d: f
     shift (the first return) and the CSCV block sums of ``R - shift`` and its square over the
     days ``block_from..`` (default ``first``) of the curve: with ``nb`` such days, the return of
     day ``block_from + q`` is in block ``q * n_blocks // nb``. Figures of a curve (or cut) with
-    fewer than 2 returns are NaN, as ``core.metrics.performance`` refuses them, but for its
-    drawdown."""
+    fewer than 2 returns are NaN, as ``hedgedesk.core.metrics.performance`` refuses them, but for
+    its
+    drawdown.
+    """
     import numpy as np
 
     e = np.asarray(curve, dtype=np.float64)
@@ -66,28 +78,39 @@ def sweep_metrics(curve, r_hedge, first: int, split: int, n_blocks: int, rf_d: f
 
     slopes = []
     for q in range(rolling, n):  # day t = first + q, window days t - rolling + 1..t
-        y = r[q - rolling + 1:q + 1]
-        x = h[first + q - rolling + 1:first + q + 1]
+        y = r[q - rolling + 1 : q + 1]
+        x = h[first + q - rolling + 1 : first + q + 1]
         dx = x - x.mean()
         slopes.append(abs(float(np.sum(dx * (y - y.mean())) / np.sum(dx * dx))))
-    out = {"residual_beta": float(np.mean(slopes)) if slopes else math.nan,
-           "consistency": consistency(e), "shift": float(r[0])}
+    out = {
+        "residual_beta": float(np.mean(slopes)) if slopes else math.nan,
+        "consistency": consistency(e),
+        "shift": float(r[0]),
+    }
 
     m = max(min(split, first + n) - first, 0)
     out["is_n"] = m
     if m == 0:
-        out.update(is_annual_return=math.nan, is_sharpe=math.nan, is_max_drawdown=math.nan,
-                   is_consistency=math.nan)
+        out.update(
+            is_annual_return=math.nan,
+            is_sharpe=math.nan,
+            is_max_drawdown=math.nan,
+            is_consistency=math.nan,
+        )
     else:
-        cut = e[:m + 1]
+        cut = e[: m + 1]
         rr = r[:m]
         sharpe = annual = math.nan
         if m >= 2:
             annual = float(cut[-1] ** (periods / m) - 1.0)
             if np.std(rr, ddof=1) > 0:
                 sharpe = float(np.mean(rr - rf_d) / np.std(rr, ddof=1) * math.sqrt(periods))
-        out.update(is_annual_return=annual, is_sharpe=sharpe,
-                   is_max_drawdown=drawdown(cut), is_consistency=consistency(cut))
+        out.update(
+            is_annual_return=annual,
+            is_sharpe=sharpe,
+            is_max_drawdown=drawdown(cut),
+            is_consistency=consistency(cut),
+        )
 
     skip = 0 if block_from is None else block_from - first
     nb = n - skip

@@ -1,1 +1,1 @@
-"""hedgedesk's user interfaces: the Textual desk (``tui.app``) and the command line."""
+"""hedgedesk's user interfaces: the Textual desk (``hedgedesk.tui.app``) and the command line."""

@@ -13,6 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+from hedgedesk.core.book.alerts import AlertLog
+from hedgedesk.core.book.clock import ReplayClock, at
+from hedgedesk.core.book.edit import EDITABLE
+from hedgedesk.core.config import DeskConfig
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.tui.format import money, num, pct, quantity, signed_money
+from hedgedesk.tui.screens.forms import KIND_FIELDS, KIND_NOTES, FormScreen, PickScreen
+from hedgedesk.tui.screens.help import HelpScreen
+from hedgedesk.tui.widgets.book_table import BookTable
+from hedgedesk.tui.widgets.monitors import MonitorsPane, MonitorText, monitor_lines
+from hedgedesk.tui.widgets.sweep_pane import SweepPane
 from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,26 +35,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
-from core.alerts import AlertLog
-from core.book_edit import EDITABLE
-from core.clock import ReplayClock, at
-from core.config import DeskConfig
-from core.errors import HedgedeskError
-from tui.book_table import BookTable
-from tui.edit import KIND_FIELDS, KIND_NOTES, FormScreen, PickScreen
-from tui.format import money, num, pct, quantity, signed_money
-from tui.help import HelpScreen
-from tui.monitors import MonitorsPane, MonitorText, monitor_lines
-from tui.sweep_pane import SweepPane
-
 if TYPE_CHECKING:
-    from core.book_edit import BookEditor
-    from core.market_data import MarketData
-    from core.risk import RiskReport
+    from hedgedesk.core.book.edit import BookEditor
+    from hedgedesk.core.book.risk import RiskReport
+    from hedgedesk.core.data.market import MarketData
 
 
 def load_market(cfg: DeskConfig) -> MarketData:
-    from core.sources import load_market
+    from hedgedesk.core.data.sources import load_market
 
     return load_market(cfg)
 
@@ -73,8 +72,19 @@ class LiveStatus(Message):
 
 
 HOLDING_COLUMNS = ["Ticker", "Qty", "Price", "Value", "Wt", "Beta", "P&L"]
-LEG_COLUMNS = ["Leg", "Qty", "Notional", "Delta $", "Beta $", "Terms", "Kind", "Side",
-               "Gamma/1%", "Vega/pt", "Theta/day"]
+LEG_COLUMNS = [
+    "Leg",
+    "Qty",
+    "Notional",
+    "Delta $",
+    "Beta $",
+    "Terms",
+    "Kind",
+    "Side",
+    "Gamma/1%",
+    "Vega/pt",
+    "Theta/day",
+]
 
 
 class HoldingsPane(Vertical):
@@ -110,12 +120,23 @@ class DeskApp(App):
         Binding("b", "backtest", "Bt", tooltip="Backtest screen"),
         Binding("g", "data", "Data", tooltip="Data screen"),
         Binding("p", "replay", "Play", tooltip="Replay history / pause"),
-        Binding("A", "alerts", "Alerts", show=False,
-                tooltip="Alerts this session: raised, value, limit, cleared"),
+        Binding(
+            "A",
+            "alerts",
+            "Alerts",
+            show=False,
+            tooltip="Alerts this session: raised, value, limit, cleared",
+        ),
         # screens are modal (the desk's keys stop there) and R types a letter in a form, so
         # ctrl+o is a priority key: the report of whatever screen is in view
-        Binding("ctrl+o", "report", "Report", show=False, priority=True,
-                tooltip="Report of the screen in view: md, PNG, PDF"),
+        Binding(
+            "ctrl+o",
+            "report",
+            "Report",
+            show=False,
+            priority=True,
+            tooltip="Report of the screen in view: md, PNG, PDF",
+        ),
         Binding("R", "report", "Report", show=False, tooltip="Report of the book (on the desk)"),
         Binding("ctrl+q,ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("escape", "cancel_sweep", "Cancel sweep", show=False),
@@ -139,13 +160,16 @@ class DeskApp(App):
         Binding("r", "revert", "Revert to saved", show=False),
     ]
 
-    def __init__(self, cfg: DeskConfig,
-                 market_loader: Callable[[DeskConfig], MarketData] = load_market,
-                 fetcher: Callable | None = None):
+    def __init__(
+        self,
+        cfg: DeskConfig,
+        market_loader: Callable[[DeskConfig], MarketData] = load_market,
+        fetcher: Callable | None = None,
+    ):
         super().__init__()
         self.cfg = cfg
         self._market_loader = market_loader
-        self._fetcher = fetcher  # core.yahoo.fetch unless a test passes its own
+        self._fetcher = fetcher  # hedgedesk.core.data.yahoo.fetch unless a test passes its own
         self._live_timer = None
         self.live_note = ""  # "live, updated 14:02" or "STALE since 14:03: why"
         self.market: MarketData | None = None
@@ -175,9 +199,12 @@ class DeskApp(App):
 
     def _titles(self) -> None:
         """Each book pane's title: a ``▶`` on the focused one (its keys act there), row
-        counts, the columns shown, and the other table's key."""
-        counts = {"holdings": self.query_one("#holdings", BookTable).count,
-                  "legs": self.query_one("#legs", BookTable).count}
+        counts, the columns shown, and the other table's key.
+        """
+        counts = {
+            "holdings": self.query_one("#holdings", BookTable).count,
+            "legs": self.query_one("#legs", BookTable).count,
+        }
         names = {"holdings": "Holdings", "legs": "Hedge legs"}
         for key, other in (("holdings", "legs"), ("legs", "holdings")):
             pane = self.query_one(f"#{key}-pane")
@@ -186,7 +213,8 @@ class DeskApp(App):
             pane.border_title = f"{mark}{names[key]} ({counts[key]})"
             cols = table.columns_note()
             pane.border_subtitle = " · ".join(
-                [*([cols] if cols else []), f"tab: {names[other].lower()} ({counts[other]})"])
+                [*([cols] if cols else []), f"tab: {names[other].lower()} ({counts[other]})"]
+            )
 
     def on_descendant_focus(self, event) -> None:
         if isinstance(event.widget, BookTable):
@@ -205,7 +233,8 @@ class DeskApp(App):
         holdings = self.query_one("#holdings", BookTable)
         target = self.query_one("#legs" if holdings.has_focus else "#holdings", BookTable)
         self.query_one("#desk").set_classes(
-            "-show-legs" if target.id == "legs" else "-show-holdings")
+            "-show-legs" if target.id == "legs" else "-show-holdings"
+        )
         target.focus()
 
     def action_zoom(self) -> None:
@@ -220,10 +249,12 @@ class DeskApp(App):
         yield from super().get_system_commands(screen)
         for b in self.BINDINGS:
             if b.description and b.action not in ("quit", "focus_next"):
-                keys = " / ".join(self.get_key_display(Binding(k, b.action))
-                                  for k in b.key.split(","))
-                yield SystemCommand(b.tooltip or b.description, f"key: {keys}",
-                                    partial(self.run_action, b.action))
+                keys = " / ".join(
+                    self.get_key_display(Binding(k, b.action)) for k in b.key.split(",")
+                )
+                yield SystemCommand(
+                    b.tooltip or b.description, f"key: {keys}", partial(self.run_action, b.action)
+                )
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.cfg.book.name} — {self.cfg.path.name}"
@@ -235,13 +266,13 @@ class DeskApp(App):
         self.load_desk()
 
     def action_cursor(self, step: int) -> None:
-        """j and k move in the focused table, as the arrows do."""
+        """J and k move in the focused table, as the arrows do."""
         table = self.focused
         if isinstance(table, DataTable) and table.row_count:
             table.move_cursor(row=min(max(table.cursor_row + step, 0), table.row_count - 1))
 
     def action_alerts(self) -> None:
-        from tui.alerts_screen import AlertsScreen
+        from hedgedesk.tui.screens.alerts import AlertsScreen
 
         self.push_screen(AlertsScreen(self.alert_log))
 
@@ -256,31 +287,37 @@ class DeskApp(App):
             self.push_screen(make())
 
     def action_data(self) -> None:
-        from tui.data_screen import DataScreen
+        from hedgedesk.tui.screens.data import DataScreen
 
         self._open("Data", lambda: DataScreen(self.cfg, self.market))
 
     def action_scenarios(self) -> None:
-        from tui.scenarios_screen import ScenariosScreen
+        from hedgedesk.tui.screens.scenarios import ScenariosScreen
 
-        self._open("Scenarios", lambda: ScenariosScreen(
-            self.cfg, self.market, self._editor.shocks if self._editor else {}))
+        self._open(
+            "Scenarios",
+            lambda: ScenariosScreen(
+                self.cfg, self.market, self._editor.shocks if self._editor else {}
+            ),
+        )
 
     def action_backtest(self) -> None:
-        from tui.backtest_screen import BacktestScreen
+        from hedgedesk.tui.screens.backtest import BacktestScreen
 
         self._open("Backtest", lambda: BacktestScreen(self.cfg, self.market))
 
     def action_optimizer(self) -> None:
-        from tui.optimizer_screen import OptimizerScreen
+        from hedgedesk.tui.screens.optimizer import OptimizerScreen
 
         self._open("Optimiser", lambda: OptimizerScreen(self.cfg, self.market))
 
     def action_sweep_screen(self) -> None:
-        from tui.sweep_screen import SweepScreen
+        from hedgedesk.tui.screens.sweep import SweepScreen
 
-        self._open("Sweep", lambda: SweepScreen(self.cfg, self.market,
-                                                result=self.query_one(SweepPane).result))
+        self._open(
+            "Sweep",
+            lambda: SweepScreen(self.cfg, self.market, result=self.query_one(SweepPane).result),
+        )
 
     def on_data_screen_fetched(self, message) -> None:
         """New data fetched on the Data screen: value the book on it."""
@@ -290,19 +327,25 @@ class DeskApp(App):
     def action_sweep(self) -> None:
         pane = self.query_one(SweepPane)
         if self.cfg.sweep is None:
-            self.notify(escape("the config has no [sweep] table to run"), title="Sweep",
-                        severity="warning")
+            self.notify(
+                escape("the config has no [sweep] table to run"), title="Sweep", severity="warning"
+            )
         elif self.market is None:
             self.notify("the market data is still loading", title="Sweep")
         elif pane.running:
             self.notify("a sweep is already running (Esc cancels it)", title="Sweep")
         else:  # the pane closes the ledger when the sweep ends
-            pane.start(sweep_request(self.cfg), self.market, _ledger(),
-                       cluster=_cluster(self.cfg), close_ledger=True)
+            pane.start(
+                sweep_request(self.cfg),
+                self.market,
+                _ledger(),
+                cluster=_cluster(self.cfg),
+                close_ledger=True,
+            )
 
     def action_report(self) -> None:
         """Write the report of the current screen in a worker; its folder is notified."""
-        from tui.report_action import for_screen, report_folder
+        from hedgedesk.tui.report_action import for_screen, report_folder
 
         if self.market is None:
             self.notify("the market data is still loading", title="Report")
@@ -318,19 +361,23 @@ class DeskApp(App):
 
     @work(thread=True, exit_on_error=False, group="report")
     def _write_report(self, job, out) -> None:
-        from core.report import build_report, write_report
-        from core.sweep_ledger import Ledger
+        from hedgedesk.core.report import build_report, write_report
+        from hedgedesk.core.sweep.ledger import Ledger
 
-        ledger = Ledger(Path(job.ledger_path) if job.ledger_path else None) \
-            if job.request.what[0].startswith("sweep:") else None
+        ledger = (
+            Ledger(Path(job.ledger_path) if job.ledger_path else None)
+            if job.request.what[0].startswith("sweep:")
+            else None
+        )
         try:
             report = build_report(job.cfg, self.market, job.request, ledger)
         finally:
             if ledger is not None:
                 ledger.close()
         write_report(report, out)
-        self.call_from_thread(self.notify, escape(f"report written: {out}/report.pdf"),
-                              title="Report", timeout=15)
+        self.call_from_thread(
+            self.notify, escape(f"report written: {out}/report.pdf"), title="Report", timeout=15
+        )
 
     def action_cancel_sweep(self) -> None:
         self.query_one(SweepPane).stop()
@@ -340,7 +387,7 @@ class DeskApp(App):
         if self._editor is None or not self._editor.dirty:
             await self._quit()
             return
-        from tui.dialogs import ChoiceScreen
+        from hedgedesk.tui.screens.dialogs import ChoiceScreen
 
         changes = self._editor.changes()
         listed = "\n  ".join(changes[:6]) + ("\n  …" if len(changes) > 6 else "")
@@ -349,14 +396,19 @@ class DeskApp(App):
             if key == "d" or (key == "s" and self.action_save()):
                 await self._quit()
 
-        self.push_screen(ChoiceScreen(
-            "Quit with unsaved edits?", f"{len(changes)} unsaved edit(s):\n  {listed}",
-            {"s": "save, then quit", "d": "discard the edits and quit"},
-            stay="stay on the desk"), answered)
+        self.push_screen(
+            ChoiceScreen(
+                "Quit with unsaved edits?",
+                f"{len(changes)} unsaved edit(s):\n  {listed}",
+                {"s": "save, then quit", "d": "discard the edits and quit"},
+                stay="stay on the desk",
+            ),
+            answered,
+        )
 
     async def _quit(self) -> None:
         """Exit; a running sweep is cancelled first so the ledger records it, resumable."""
-        from tui.sweep_screen import SweepScreen
+        from hedgedesk.tui.screens.sweep import SweepScreen
 
         pane = self.query_one(SweepPane)
         for screen in self.screen_stack:
@@ -368,13 +420,14 @@ class DeskApp(App):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def load_desk(self) -> None:
-        from core.risk import risk_report
-        from core.valuation import market_state
+        from hedgedesk.core.book.risk import risk_report
+        from hedgedesk.core.book.valuation import market_state
 
         market = self._market_loader(self.cfg)
         self.market = market
-        self.post_message(DeskLoaded(risk_report(self.cfg, market_state(self.cfg, market)),
-                                     market.notices))
+        self.post_message(
+            DeskLoaded(risk_report(self.cfg, market_state(self.cfg, market)), market.notices)
+        )
 
     def on_desk_loaded(self, message: DeskLoaded) -> None:
         for notice in message.notices:
@@ -393,33 +446,67 @@ class DeskApp(App):
         self.report = rep
         self.query_one("#monitors-pane").border_title = f"Monitors · as of {rep.valuation.asof}"
         active = {a.key: a for a in rep.alert_items}
-        self.query_one("#summary", MonitorText).show(monitor_lines(
-            rep, self.cfg.targets.var_limit, self.cfg.risk.var_confidence,
-            self.saved_report if rep is not self.saved_report else None, active))
+        self.query_one("#summary", MonitorText).show(
+            monitor_lines(
+                rep,
+                self.cfg.targets.var_limit,
+                self.cfg.risk.var_confidence,
+                self.saved_report if rep is not self.saved_report else None,
+                active,
+            )
+        )
         for a in self.alert_log.update(rep.alert_items, dt.datetime.now()):  # each breach once
-            self.notify(escape(a.message), title=f"Alert: {a.what} {a.arrow}",
-                        severity="warning", timeout=10)
+            self.notify(
+                escape(a.message),
+                title=f"Alert: {a.what} {a.arrow}",
+                severity="warning",
+                timeout=10,
+            )
         history = rep.beta_history[np.isfinite(rep.beta_history)]
         self.query_one("#beta-spark", Sparkline).data = list(history)
         self.query_one("#beta-label", Static).update(
             f"beta 63d {num(history.min()) if history.size else '—'}.."
-            f"{num(history.max()) if history.size else '—'} ")
+            f"{num(history.max()) if history.size else '—'} "
+        )
         edited = self._edited_rows()
         holdings, legs = [], []
         for i, p in enumerate(rep.valuation.positions):
             ln = p.line
             name = f"*{ln.name}" if i in edited else ln.name
             if ln.is_hedge:
-                legs.append((str(i), [
-                    name, quantity(ln.quantity, signed=True), money(p.notional, signed=True),
-                    money(p.dollar_delta, signed=True), money(p.beta_dollars, signed=True),
-                    _terms(ln), ln.kind, "long" if ln.quantity > 0 else "short",
-                    money(p.gamma_1pct_usd, signed=True), money(p.vega_1pt_usd, signed=True),
-                    money(p.theta_1d_usd, signed=True)]))
+                legs.append(
+                    (
+                        str(i),
+                        [
+                            name,
+                            quantity(ln.quantity, signed=True),
+                            money(p.notional, signed=True),
+                            money(p.dollar_delta, signed=True),
+                            money(p.beta_dollars, signed=True),
+                            _terms(ln),
+                            ln.kind,
+                            "long" if ln.quantity > 0 else "short",
+                            money(p.gamma_1pct_usd, signed=True),
+                            money(p.vega_1pt_usd, signed=True),
+                            money(p.theta_1d_usd, signed=True),
+                        ],
+                    )
+                )
             else:
-                holdings.append((str(i), [
-                    name, quantity(ln.quantity), num(p.unit_price), money(p.market_value),
-                    pct(p.weight), num(p.beta), signed_money(p.pnl)]))
+                holdings.append(
+                    (
+                        str(i),
+                        [
+                            name,
+                            quantity(ln.quantity),
+                            num(p.unit_price),
+                            money(p.market_value),
+                            pct(p.weight),
+                            num(p.beta),
+                            signed_money(p.pnl),
+                        ],
+                    )
+                )
         self.query_one("#holdings", BookTable).set_rows(holdings)
         self.query_one("#legs", BookTable).set_rows(legs)
         if self._reveal is not None:  # a row just added: its table in view, the cursor on it
@@ -435,7 +522,8 @@ class DeskApp(App):
 
     def _subtitle(self) -> str:
         """The book and its file; with edits or shocks, the file and those, short enough for
-        80 columns: ``config.toml ● 2 unsaved · shock SP500 -10.0%``."""
+        80 columns: ``config.toml ● 2 unsaved · shock SP500 -10.0%``.
+        """
         ed = self._editor
         n = len(ed.changes()) if ed else 0
         shocks = ed.shocks if ed else {}
@@ -450,15 +538,16 @@ class DeskApp(App):
     @property
     def editor(self) -> BookEditor:
         if self._editor is None:
-            from core.book_edit import BookEditor
+            from hedgedesk.core.book.edit import BookEditor
 
             self._editor = BookEditor(self.cfg, check=self._check_book)
         return self._editor
 
     def _check_book(self, cfg: DeskConfig, shocks) -> None:
         """An edit must load and value on the data in hand (on the replay day, when
-        replaying) before its form closes; core.book_check names the key it fails on."""
-        from core.book_check import check_book
+        replaying) before its form closes; hedgedesk.core.book.check names the key it fails on.
+        """
+        from hedgedesk.core.book.check import check_book
 
         if self.market is None:
             raise HedgedeskError("the market data is still loading")
@@ -471,10 +560,16 @@ class DeskApp(App):
         saved = self._editor.saved_config.book
         now = self.cfg.book
         n = len(now.holdings)
-        out = {i for i, h in enumerate(now.holdings)
-               if i >= len(saved.holdings) or h != saved.holdings[i]}
-        return out | {n + i for i, leg in enumerate(now.hedges)
-                      if i >= len(saved.hedges) or leg != saved.hedges[i]}
+        out = {
+            i
+            for i, h in enumerate(now.holdings)
+            if i >= len(saved.holdings) or h != saved.holdings[i]
+        }
+        return out | {
+            n + i
+            for i, leg in enumerate(now.hedges)
+            if i >= len(saved.hedges) or leg != saved.hedges[i]
+        }
 
     def _selected(self) -> tuple[str, int] | None:
         """("holding" | "hedge", index in the book) of the focused table's cursor row."""
@@ -488,7 +583,8 @@ class DeskApp(App):
 
     def _apply(self, edit: Callable[[], DeskConfig]) -> None:
         """Run an edit; on success recompute in a worker. Raises HedgedeskError (forms show
-        it and stay open)."""
+        it and stay open).
+        """
         if self.market is None:
             raise HedgedeskError("the market data is still loading")
         self.cfg = edit()
@@ -503,7 +599,8 @@ class DeskApp(App):
 
     def recompute(self) -> None:
         """Value the current book (edits, shocks, replay day) in a worker; only the newest
-        request's result is shown."""
+        request's result is shown.
+        """
         self._generation += 1
         self._in_flight = True
         view = self.cfg if self.clock is None else at(self.cfg, self.clock.day)
@@ -511,8 +608,8 @@ class DeskApp(App):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="recompute")
     def _recompute(self, cfg: DeskConfig, generation: int) -> None:
-        from core.risk import risk_report
-        from core.valuation import market_state, shocked_state
+        from hedgedesk.core.book.risk import risk_report
+        from hedgedesk.core.book.valuation import market_state, shocked_state
 
         state = shocked_state(market_state(cfg, self.market), self.editor.shocks)
         self.post_message(Recomputed(risk_report(cfg, state), generation))
@@ -584,8 +681,9 @@ class DeskApp(App):
     @work(thread=True, exclusive=True, exit_on_error=False, group="live")
     def poll_live(self) -> None:
         """Fetch the config's tickers from Yahoo and revalue; a failure keeps the last figures
-        and marks them STALE (never an error dialog: the network comes and goes)."""
-        from core.yahoo import fetch
+        and marks them STALE (never an error dialog: the network comes and goes).
+        """
+        from hedgedesk.core.data.yahoo import fetch
 
         d = self.cfg.data
         when = dt.datetime.now().strftime("%H:%M")
@@ -629,21 +727,31 @@ class DeskApp(App):
                 for f, v in values.items():
                     if v == fields[f]:
                         continue
-                    cfg = (self.editor.shock(underlying, v or 0) if f == "price shock"
-                           else self.editor.set_field(kind, i, f, v))
+                    cfg = (
+                        self.editor.shock(underlying, v or 0)
+                        if f == "price shock"
+                        else self.editor.set_field(kind, i, f, v)
+                    )
                 return cfg
+
             self._apply(edit)
 
         name = row.ticker if kind == "holding" else row.name
-        self.push_screen(FormScreen(f"Edit {kind} {name}", fields, apply,
-                                    "price shock: a fraction of the underlying's price "
-                                    "(-0.1 = -10 %), blank for none"))
+        self.push_screen(
+            FormScreen(
+                f"Edit {kind} {name}",
+                fields,
+                apply,
+                "price shock: a fraction of the underlying's price (-0.1 = -10 %), blank for none",
+            )
+        )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_edit()  # enter on a row edits it
 
     def action_add(self) -> None:
         """Pick the kind of row from a list, then fill that kind's fields."""
+
         def form(kind: str | None) -> None:
             if kind is None:
                 return
@@ -651,27 +759,42 @@ class DeskApp(App):
             def apply(values: dict[str, str]) -> None:
                 v = {k: _typed(k, x.strip()) for k, x in values.items() if x.strip()}
                 if kind == "holding":
-                    self._apply(lambda: self.editor.add_holding(
-                        v.get("ticker", ""), v.get("quantity", ""), v.get("cost_basis")))
+                    self._apply(
+                        lambda: self.editor.add_holding(
+                            v.get("ticker", ""), v.get("quantity", ""), v.get("cost_basis")
+                        )
+                    )
                     self._reveal = ("holdings", len(self.cfg.book.holdings) - 1)
                 else:
                     self._apply(lambda: self.editor.add_hedge({"instrument": kind, **v}))
                     self._reveal = ("legs", len(self.cfg.book.hedges) - 1)
 
-            self.push_screen(FormScreen(f"Add a {kind}", dict.fromkeys(KIND_FIELDS[kind], ""),
-                                        apply, KIND_NOTES[kind]))
+            self.push_screen(
+                FormScreen(
+                    f"Add a {kind}", dict.fromkeys(KIND_FIELDS[kind], ""), apply, KIND_NOTES[kind]
+                )
+            )
 
-        self.push_screen(PickScreen("Add: what kind of row?",
-                                    {k: KIND_NOTES[k].split(";")[0] for k in KIND_FIELDS}),
-                         form)
+        self.push_screen(
+            PickScreen(
+                "Add: what kind of row?", {k: KIND_NOTES[k].split(";")[0] for k in KIND_FIELDS}
+            ),
+            form,
+        )
 
     def action_shock(self) -> None:
         def apply(values: dict[str, str]) -> None:
             self._apply(lambda: self.editor.shock(values["ticker"], values["shock"] or 0))
 
-        self.push_screen(FormScreen("Price shock", {"ticker": "market", "shock": ""}, apply,
-                                    "a ticker, or market (every underlying by its beta); "
-                                    "shock as a fraction, -0.1 = -10 %; 0 removes it"))
+        self.push_screen(
+            FormScreen(
+                "Price shock",
+                {"ticker": "market", "shock": ""},
+                apply,
+                "a ticker, or market (every underlying by its beta); "
+                "shock as a fraction, -0.1 = -10 %; 0 removes it",
+            )
+        )
 
     def action_delete(self) -> None:
         if sel := self._selected():
@@ -680,8 +803,10 @@ class DeskApp(App):
             before = self.cfg
             self._act(lambda: self.editor.delete(*sel))
             if self.cfg is not before:
-                self.notify(escape(f"deleted {kind} {getattr(row, 'ticker', None) or row.name}"
-                                   " — u undoes"), title="Book")
+                self.notify(
+                    escape(f"deleted {kind} {getattr(row, 'ticker', None) or row.name} — u undoes"),
+                    title="Book",
+                )
 
     def action_nudge(self, step: int) -> None:
         if sel := self._selected():
@@ -702,8 +827,9 @@ class DeskApp(App):
 
     def action_save(self, force: bool = False) -> bool:
         """Save the book (atomically, keeping a last good copy); True when saved. A file
-        changed on disk asks: overwrite it, reload it, or stay."""
-        from core.book_edit import ChangedOnDisk
+        changed on disk asks: overwrite it, reload it, or stay.
+        """
+        from hedgedesk.core.book.edit import ChangedOnDisk
 
         try:
             self.cfg = self.editor.save(force=force)
@@ -720,7 +846,7 @@ class DeskApp(App):
         return True
 
     def _ask_changed_on_disk(self, why: str) -> None:
-        from tui.dialogs import ChoiceScreen
+        from hedgedesk.tui.screens.dialogs import ChoiceScreen
 
         def answered(key: str | None) -> None:
             if key == "o":
@@ -728,16 +854,24 @@ class DeskApp(App):
             elif key == "l":
                 self.reload_config()
 
-        self.push_screen(ChoiceScreen(
-            "Not saved: the file changed", why,
-            {"o": "overwrite the file with this desk's book",
-             "l": "reload the file from disk (this desk's edits are dropped)"},
-            stay="stay, edits kept (save again later)"), answered)
+        self.push_screen(
+            ChoiceScreen(
+                "Not saved: the file changed",
+                why,
+                {
+                    "o": "overwrite the file with this desk's book",
+                    "l": "reload the file from disk (this desk's edits are dropped)",
+                },
+                stay="stay, edits kept (save again later)",
+            ),
+            answered,
+        )
 
     def reload_config(self, cfg: DeskConfig | None = None) -> None:
         """Start again from the config file (or ``cfg``, already loaded): edits and shocks
-        dropped, the data reloaded and the book revalued."""
-        from core.config import load_config
+        dropped, the data reloaded and the book revalued.
+        """
+        from hedgedesk.core.config import load_config
 
         try:
             self.cfg = cfg or load_config(self.cfg.path)
@@ -768,8 +902,9 @@ class DeskApp(App):
 
     def _recover(self, error: str) -> None:
         """The book cannot be loaded or valued: the recovery screen (edit the file, its last
-        good copy, retry, quit; Esc back to the empty desk)."""
-        from tui.recovery import QUIT, RecoveryScreen
+        good copy, retry, quit; Esc back to the empty desk).
+        """
+        from hedgedesk.tui.screens.recovery import QUIT, RecoveryScreen
 
         def done(result) -> None:
             if result == QUIT:
@@ -783,38 +918,57 @@ class DeskApp(App):
 
 def sweep_request(cfg: DeskConfig):
     """The config's [sweep] grid as a request (its score targets, the risk-free rate)."""
-    from core.sweep import SweepRequest
-    from core.sweep_grid import Grid, estimators, parse_leg
-    from core.sweep_score import ScoreTargets
+    from hedgedesk.core.sweep.engine import SweepRequest
+    from hedgedesk.core.sweep.grid import Grid, estimators, parse_leg
+    from hedgedesk.core.sweep.score import ScoreTargets
 
     s = cfg.sweep
-    grid = Grid(legs=tuple(parse_leg(t) for t in s.long), hedge=s.hedge,
-                rebalance=s.rebalance, window=s.window,
-                estimator=estimators(s.estimator, s.ewma_halflife), exposure=s.exposure,
-                hedge_ratio=s.hedge_ratio, drift_band=s.drift_band, cost=s.cost,
-                impact=s.impact)
-    return SweepRequest(grid, start=cfg.data.start, end=cfg.data.end, rf=cfg.risk.rf,
-                        targets=ScoreTargets(**s.score))
+    grid = Grid(
+        legs=tuple(parse_leg(t) for t in s.long),
+        hedge=s.hedge,
+        rebalance=s.rebalance,
+        window=s.window,
+        estimator=estimators(s.estimator, s.ewma_halflife),
+        exposure=s.exposure,
+        hedge_ratio=s.hedge_ratio,
+        drift_band=s.drift_band,
+        cost=s.cost,
+        impact=s.impact,
+    )
+    return SweepRequest(
+        grid,
+        start=cfg.data.start,
+        end=cfg.data.end,
+        rf=cfg.risk.rf,
+        targets=ScoreTargets(**s.score),
+    )
 
 
 def _cluster(cfg: DeskConfig):
-    from core.sweep_cluster import ClusterSpec
+    from hedgedesk.core.sweep.cluster import ClusterSpec
 
     return ClusterSpec.from_config(cfg.cluster)
 
 
 def _ledger():
-    from core.sweep_ledger import Ledger
+    from hedgedesk.core.sweep.ledger import Ledger
 
     return Ledger()
 
 
 def _typed(field: str, text: str):
     """A form's text as the TOML value the config loader expects (numbers, dates); text that
-    does not parse is passed on, so the loader's message names the field."""
+    does not parse is passed on, so the loader's message names the field.
+    """
     try:
-        if field in ("quantity", "strike", "volatility", "cost_basis", "dividend_yield",
-                     "multiplier"):
+        if field in (
+            "quantity",
+            "strike",
+            "volatility",
+            "cost_basis",
+            "dividend_yield",
+            "multiplier",
+        ):
             return float(text)
         if field == "expiry":
             return dt.date.fromisoformat(text)

@@ -27,7 +27,8 @@ def pct(x: float | None, digits: int = 1) -> str:
 
 def quantity(x: float, signed: bool = False) -> str:
     """Units as held: whole numbers with separators, fractions with their own decimals (1.5
-    BTC is ``1.5``, never rounded to ``2``), up to 8 places."""
+    BTC is ``1.5``, never rounded to ``2``), up to 8 places.
+    """
     if not math.isfinite(x):
         return "—"
     text = f"{x:+,.8f}" if signed else f"{x:,.8f}"

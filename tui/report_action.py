@@ -1,5 +1,6 @@
 """The desk's report key (R): what "the report of the current screen" means on each screen,
-and where it is written."""
+and where it is written.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +9,23 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import HedgedeskError
+from hedgedesk.core.errors import HedgedeskError
 
 
 @dataclass(frozen=True)
 class ScreenReport:
     """What to report and the config and ledger to report it from."""
 
-    request: object  # core.report.ReportRequest
+    request: object  # hedgedesk.core.report.ReportRequest
     cfg: object  # DeskConfig: the desk's current book, unsaved edits included
     ledger_path: str | None = None
 
 
 def report_root() -> Path:
     """$HEDGEDESK_REPORTS, else ~/hedgedesk-reports: one timestamped folder per report."""
-    return Path(os.environ.get("HEDGEDESK_REPORTS") or Path.home() / "hedgedesk-reports"
-                ).expanduser()
+    return Path(
+        os.environ.get("HEDGEDESK_REPORTS") or Path.home() / "hedgedesk-reports"
+    ).expanduser()
 
 
 def report_folder(part: str, now: dt.datetime | None = None) -> Path:
@@ -34,12 +36,13 @@ def report_folder(part: str, now: dt.datetime | None = None) -> Path:
 def for_screen(app) -> ScreenReport:
     """The report of what ``app`` shows: the optimiser's last solved request, the sweep run on
     the sweep screen, the backtest form's parameters, else the book as edited (what-if shocks
-    and the replay day included)."""
-    from core.clock import at
-    from core.report import ReportRequest
-    from tui.backtest_screen import BacktestScreen
-    from tui.optimizer_screen import OptimizerScreen
-    from tui.sweep_screen import SweepScreen
+    and the replay day included).
+    """
+    from hedgedesk.core.book.clock import at
+    from hedgedesk.core.report import ReportRequest
+    from hedgedesk.tui.screens.backtest import BacktestScreen
+    from hedgedesk.tui.screens.optimizer import OptimizerScreen
+    from hedgedesk.tui.screens.sweep import SweepScreen
 
     screen = app.screen
     cfg = app.cfg if app.clock is None else at(app.cfg, app.clock.day)
@@ -50,8 +53,7 @@ def for_screen(app) -> ScreenReport:
     if isinstance(screen, SweepScreen):
         if screen.run_id is None:
             raise HedgedeskError("no sweep run is shown: pick one with l (runs)")
-        return ScreenReport(ReportRequest((f"sweep:{screen.run_id}",)), cfg,
-                            screen.ledger_path)
+        return ScreenReport(ReportRequest((f"sweep:{screen.run_id}",)), cfg, screen.ledger_path)
     if isinstance(screen, BacktestScreen):
         if screen.wanted is None:
             raise HedgedeskError("the backtest form has an error: fix it first")

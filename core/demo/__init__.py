@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas loads with the data, not with the config (the desk paints first)
-    from core.market_data import MarketData
+    from hedgedesk.core.data.market import MarketData
 
 SOURCE = "demo (skfolio 1.12.2, BSD-3)"
 _FILES = {
@@ -25,7 +25,7 @@ _FILES = {
 
 
 def demo_dir() -> Path:
-    return Path(str(resources.files("core.demo")))
+    return Path(str(resources.files("hedgedesk.core.demo")))
 
 
 def demo_config_path() -> Path:
@@ -35,8 +35,8 @@ def demo_config_path() -> Path:
 
 @lru_cache(maxsize=1)
 def load_demo() -> MarketData:
-    from core.market_data import MarketData
-    from core.price_files import read_csv
+    from hedgedesk.core.data.market import MarketData
+    from hedgedesk.core.data.price_files import read_csv
 
     series = []
     for name, field in _FILES.items():

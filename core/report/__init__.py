@@ -12,12 +12,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import DeskConfig
-from core.errors import HedgedeskError
-from core.market_data import MarketData
-from core.report.document import Col, Report, Section, Table
-from core.report.provenance import code_version, data_fingerprint, file_digest
-from core.report.render import write_report
+from hedgedesk.core.config import DeskConfig
+from hedgedesk.core.data.market import MarketData
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.report.document import Col, Report, Section, Table
+from hedgedesk.core.report.provenance import code_version, data_fingerprint, file_digest
+from hedgedesk.core.report.render import write_report
 
 __all__ = ["REPORT_PARTS", "ReportRequest", "build_report", "parse_what", "write_report"]
 
@@ -29,7 +29,8 @@ class ReportRequest:
     """What to report. ``what``: parts in order ("book", "optimize", "sweep:<run>",
     "backtest"). ``optimize``: the OptimizeRequest to solve (the CLI's, or the optimiser
     screen's); ``backtest``: run_backtest's parameters; ``shocks``: what-if price shocks on the
-    book; ``nav``: the NAV the book's sizing and trade list are for (None: the book's own)."""
+    book; ``nav``: the NAV the book's sizing and trade list are for (None: the book's own).
+    """
 
     what: tuple[str, ...]
     optimize: object | None = None
@@ -42,16 +43,19 @@ def parse_what(text: str) -> tuple[str, ...]:
     """``book,optimize,sweep:RUN,backtest`` as a tuple; HedgedeskError names a bad part."""
     parts = tuple(p.strip() for p in text.split(",") if p.strip())
     if not parts:
-        raise HedgedeskError(f"--what: nothing to report; expected some of "
-                             f"{', '.join(REPORT_PARTS)}")
+        raise HedgedeskError(
+            f"--what: nothing to report; expected some of {', '.join(REPORT_PARTS)}"
+        )
     for p in parts:
         if p.startswith("sweep"):
-            if not p.startswith("sweep:") or not p[len("sweep:"):]:
-                raise HedgedeskError(f"--what: {p!r}: name the run, e.g. sweep:last or "
-                                     "sweep:20261122-101500-ab12")
+            if not p.startswith("sweep:") or not p[len("sweep:") :]:
+                raise HedgedeskError(
+                    f"--what: {p!r}: name the run, e.g. sweep:last or sweep:20261122-101500-ab12"
+                )
         elif p not in REPORT_PARTS:
-            raise HedgedeskError(f"--what: unknown part {p!r}; expected some of "
-                                 f"{', '.join(REPORT_PARTS)}")
+            raise HedgedeskError(
+                f"--what: unknown part {p!r}; expected some of {', '.join(REPORT_PARTS)}"
+            )
     twice = sorted({p for p in parts if parts.count(p) > 1})
     if twice:
         raise HedgedeskError(f"--what: listed twice: {', '.join(twice)}")
@@ -79,8 +83,9 @@ def _conventions(cfg: DeskConfig) -> list[str]:
 
 def _tickers_of(cfg: DeskConfig, req: ReportRequest) -> set[str]:
     """Every ticker the report's figures may read: the config's, the optimiser's universe and
-    the backtest's legs."""
-    from core.config import referenced_tickers
+    the backtest's legs.
+    """
+    from hedgedesk.core.config import referenced_tickers
 
     tickers = {t for _, t in referenced_tickers(cfg)}
     if req.optimize is not None:
@@ -90,37 +95,43 @@ def _tickers_of(cfg: DeskConfig, req: ReportRequest) -> set[str]:
     return tickers
 
 
-def build_report(cfg: DeskConfig, market: MarketData | None, req: ReportRequest,
-                 ledger=None, now: dt.datetime | None = None) -> Report:
+def build_report(
+    cfg: DeskConfig,
+    market: MarketData | None,
+    req: ReportRequest,
+    ledger=None,
+    now: dt.datetime | None = None,
+) -> Report:
     """The report's sections in ``req.what`` order. ``market`` may be None for a report of sweep
-    runs alone; ``ledger`` is needed for ``sweep:RUN``."""
+    runs alone; ``ledger`` is needed for ``sweep:RUN``.
+    """
     sections: list[Section] = []
     runs: list = []  # the sweep runs reported, for the parameter table
     for part in req.what:
         if market is None and not part.startswith("sweep:"):
             raise HedgedeskError(f"report {part}: needs market data")
         if part == "book":
-            from core.report.book import book_section
+            from hedgedesk.core.report.book import book_section
 
             sections.append(book_section(cfg, market, req.nav, req.shocks))
         elif part == "optimize":
-            from core.report.optimize import optimize_section
+            from hedgedesk.core.report.optimize import optimize_section
 
             if req.optimize is None:
                 raise HedgedeskError("report optimize: no optimisation request given")
             sections.append(optimize_section(req.optimize, market, cfg, req.nav))
         elif part == "backtest":
-            from core.report.backtest import backtest_section
+            from hedgedesk.core.report.backtest import backtest_section
 
             if req.backtest is None:
                 raise HedgedeskError("report backtest: no backtest parameters given")
             sections.append(backtest_section(market, req.backtest))
         else:
-            from core.report.sweep import sweep_section
+            from hedgedesk.core.report.sweep import sweep_section
 
             if ledger is None:
                 raise HedgedeskError(f"report {part}: no run ledger to read")
-            rec = ledger.get(part[len("sweep:"):])
+            rec = ledger.get(part[len("sweep:") :])
             if any(r.id == rec.id for r in runs):  # e.g. sweep:last and the same run's id
                 raise HedgedeskError(f"--what: run {rec.id} is named twice")
             try:
@@ -130,20 +141,27 @@ def build_report(cfg: DeskConfig, market: MarketData | None, req: ReportRequest,
             sections.append(sweep_section(rec, table))
             runs.append(rec)
     when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
-    rows = [["generated", when], ["code version", code_version()],
-            ["config", str(cfg.path)],
-            ["config sha256", file_digest(cfg.path) if Path(cfg.path).is_file() else "–"],
-            ["book", cfg.book.name], ["parts", ", ".join(req.what)]]
+    rows = [
+        ["generated", when],
+        ["code version", code_version()],
+        ["config", str(cfg.path)],
+        ["config sha256", file_digest(cfg.path) if Path(cfg.path).is_file() else "–"],
+        ["book", cfg.book.name],
+        ["parts", ", ".join(req.what)],
+    ]
     if market is not None:
         d = cfg.data
         tickers = _tickers_of(cfg, req) & set(market.tickers)
         bench = market.aligned_prices([d.benchmark], d.start, d.end).index
-        rows += [["data source", d.source],
-                 ["data range", f"{bench[0].date()}..{bench[-1].date()} ({d.benchmark})"],
-                 ["data fingerprint", data_fingerprint(market, tickers, d.start, d.end)]]
+        rows += [
+            ["data source", d.source],
+            ["data range", f"{bench[0].date()}..{bench[-1].date()} ({d.benchmark})"],
+            ["data fingerprint", data_fingerprint(market, tickers, d.start, d.end)],
+        ]
     for rec in runs:
-        rows += [[f"sweep run {rec.id}", f"data fingerprint {rec.fingerprint}, code "
-                                         f"{rec.code_version}"]]
+        rows += [
+            [f"sweep run {rec.id}", f"data fingerprint {rec.fingerprint}, code {rec.code_version}"]
+        ]
     if req.nav:
         rows.append(["sizing NAV", f"{req.nav:,.0f}"])
     if req.shocks:

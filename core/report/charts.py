@@ -1,6 +1,7 @@
 """The report's charts, drawn with matplotlib's object API (no pyplot: no global state, safe in
 the desk's worker threads, no display needed). Series are told apart by line style and marker
-as well as colour, so a chart still reads when printed in black and white."""
+as well as colour, so a chart still reads when printed in black and white.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ def _pct_axis(axis, decimals: int = 0) -> None:
     axis.set_major_formatter(PercentFormatter(1.0, decimals=decimals))
 
 
-def curves(dates, series: Mapping[str, np.ndarray], title: str, ylabel: str,
-           log: bool = False) -> Figure:
+def curves(
+    dates, series: Mapping[str, np.ndarray], title: str, ylabel: str, log: bool = False
+) -> Figure:
     """Lines over dates (equity curves, growth of capital)."""
     fig = _figure()
     ax = fig.add_subplot()
@@ -34,8 +36,9 @@ def curves(dates, series: Mapping[str, np.ndarray], title: str, ylabel: str,
         ax.plot(dates, y, linestyle=style, linewidth=1.3, label=label)
     if log:
         ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100
-                                               else f"{v:,.2f}"))
+    ax.yaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}")
+    )
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -43,10 +46,16 @@ def curves(dates, series: Mapping[str, np.ndarray], title: str, ylabel: str,
     return fig
 
 
-def steps(dates, values: np.ndarray, title: str, ylabel: str,
-          band: tuple[float, float, float] | None = None) -> Figure:
+def steps(
+    dates,
+    values: np.ndarray,
+    title: str,
+    ylabel: str,
+    band: tuple[float, float, float] | None = None,
+) -> Figure:
     """A value held between dates (beta at each rebalance), markers at each change;
-    ``band`` = (target, low, high) draws the target and its band."""
+    ``band`` = (target, low, high) draws the target and its band.
+    """
     fig = _figure()
     ax = fig.add_subplot()
     ax.step(dates, values, where="post", linewidth=1.0, label=ylabel)
@@ -62,14 +71,26 @@ def steps(dates, values: np.ndarray, title: str, ylabel: str,
     return fig
 
 
-def frontier(vols: Sequence[float], rets: Sequence[float], chosen: tuple[float, float, str],
-             assets: Mapping[str, tuple[float, float]]) -> Figure:
+def frontier(
+    vols: Sequence[float],
+    rets: Sequence[float],
+    chosen: tuple[float, float, str],
+    assets: Mapping[str, tuple[float, float]],
+) -> Figure:
     """The efficient frontier (annualised volatility, return), each asset, and the chosen
-    portfolio."""
+    portfolio.
+    """
     fig = _figure()
     ax = fig.add_subplot()
-    ax.plot(vols, rets, linestyle="-", marker="o", markersize=3, linewidth=1.3,
-            label="efficient frontier")
+    ax.plot(
+        vols,
+        rets,
+        linestyle="-",
+        marker="o",
+        markersize=3,
+        linewidth=1.3,
+        label="efficient frontier",
+    )
     for name, (v, r) in assets.items():
         ax.plot([v], [r], linestyle="none", marker="x", color="grey")
         ax.annotate(name, (v, r), fontsize=7, xytext=(3, 2), textcoords="offset points")
@@ -87,17 +108,22 @@ def frontier(vols: Sequence[float], rets: Sequence[float], chosen: tuple[float, 
 
 def allocation_pie(weights: Mapping[str, float], title: str) -> Figure:
     """Shares of the gross allocation: the TOP_SLICES largest by size and the rest as others."""
-    items = sorted(((k, abs(v)) for k, v in weights.items() if abs(v) > 0),
-                   key=lambda kv: -kv[1])
+    items = sorted(((k, abs(v)) for k, v in weights.items() if abs(v) > 0), key=lambda kv: -kv[1])
     top, rest = items[:TOP_SLICES], items[TOP_SLICES:]
     labels = [k for k, _ in top] + (["others"] if rest else [])
     sizes = [v for _, v in top] + ([sum(v for _, v in rest)] if rest else [])
     fig = _figure((6.5, 4.2))
     ax = fig.add_subplot()
     hatches = ["", "//", "..", "xx", "\\\\", "oo", "--", "++", "**", "||", "OO"]
-    wedges, _texts, _auto = ax.pie(sizes, labels=labels, autopct="%1.1f%%", startangle=90,
-                                   counterclock=False, textprops={"fontsize": 7},
-                                   wedgeprops={"linewidth": 0.8, "edgecolor": "white"})
+    wedges, _texts, _auto = ax.pie(
+        sizes,
+        labels=labels,
+        autopct="%1.1f%%",
+        startangle=90,
+        counterclock=False,
+        textprops={"fontsize": 7},
+        wedgeprops={"linewidth": 0.8, "edgecolor": "white"},
+    )
     for w, h in zip(wedges, hatches * 2, strict=False):
         w.set_hatch(h)
     ax.set_title(title)
@@ -105,10 +131,15 @@ def allocation_pie(weights: Mapping[str, float], title: str) -> Figure:
     return fig
 
 
-def bars(values: Mapping[str, float], title: str, xlabel: str,
-         limits: Mapping[str, tuple[float | None, float | None]] | None = None) -> Figure:
+def bars(
+    values: Mapping[str, float],
+    title: str,
+    xlabel: str,
+    limits: Mapping[str, tuple[float | None, float | None]] | None = None,
+) -> Figure:
     """Horizontal bars of fractions (weights, allocations), with each bar's minimum and maximum
-    marked where ``limits`` gives them."""
+    marked where ``limits`` gives them.
+    """
     names = list(values)
     fig = _figure((9.0, max(2.2, 0.32 * len(names) + 1.2)))
     ax = fig.add_subplot()
@@ -118,11 +149,22 @@ def bars(values: Mapping[str, float], title: str, xlabel: str,
         for i, n in enumerate(names):
             lo, hi = limits.get(n, (None, None))
             if lo is not None:
-                ax.plot([lo, lo], [i - 0.4, i + 0.4], color="black", linewidth=2.0,
-                        label="minimum" if i == 0 else None)
+                ax.plot(
+                    [lo, lo],
+                    [i - 0.4, i + 0.4],
+                    color="black",
+                    linewidth=2.0,
+                    label="minimum" if i == 0 else None,
+                )
             if hi is not None:
-                ax.plot([hi, hi], [i - 0.4, i + 0.4], color="black", linewidth=1.0,
-                        linestyle=":", label="maximum" if i == 0 else None)
+                ax.plot(
+                    [hi, hi],
+                    [i - 0.4, i + 0.4],
+                    color="black",
+                    linewidth=1.0,
+                    linestyle=":",
+                    label="maximum" if i == 0 else None,
+                )
         ax.legend(loc="best", fontsize=8)
     ax.set_yticks(y, names, fontsize=8)
     ax.invert_yaxis()
@@ -134,8 +176,15 @@ def bars(values: Mapping[str, float], title: str, xlabel: str,
     return fig
 
 
-def heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str,
-            label: str, fmt: str = "{:.2f}", diverging: bool = False) -> Figure:
+def heatmap(
+    matrix: np.ndarray,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    title: str,
+    label: str,
+    fmt: str = "{:.2f}",
+    diverging: bool = False,
+) -> Figure:
     """A grid of values with each cell's number printed in it (readable without colour)."""
     m = np.asarray(matrix, dtype=np.float64)
     size = (min(9.0, max(5.5, 1.6 + 0.7 * len(cols))), min(6.5, max(2.6, 1.2 + 0.42 * len(rows))))
@@ -156,16 +205,32 @@ def heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
         for j in range(m.shape[1]):
             if small and np.isfinite(m[i, j]):
                 dark = (abs(m[i, j]) > 0.5 * lim) if diverging else m[i, j] < mid
-                ax.text(j, i, fmt.format(m[i, j]), ha="center", va="center", fontsize=6,
-                        color="white" if dark else "black")
+                ax.text(
+                    j,
+                    i,
+                    fmt.format(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if dark else "black",
+                )
     ax.set_title(title)
     return fig
 
 
-def dashboard(returns: np.ndarray, dates, equity: np.ndarray, metrics: Sequence[tuple[str, str]],
-              sizes: Mapping[str, float], var: float, cvar: float, title: str) -> Figure:
+def dashboard(
+    returns: np.ndarray,
+    dates,
+    equity: np.ndarray,
+    metrics: Sequence[tuple[str, str]],
+    sizes: Mapping[str, float],
+    var: float,
+    cvar: float,
+    title: str,
+) -> Figure:
     """The risk dashboard: the daily return distribution with VaR and CVaR, cumulative
-    performance, the key metrics, and position sizes."""
+    performance, the key metrics, and position sizes.
+    """
     fig = _figure((11.0, 6.6))
     fig.suptitle(title)
     grid = fig.add_gridspec(2, 2)
@@ -187,13 +252,22 @@ def dashboard(returns: np.ndarray, dates, equity: np.ndarray, metrics: Sequence[
     for i, (name, value) in enumerate(metrics):
         y = 0.95 - i * 0.11
         ax.text(0.02, y, name, fontsize=8, transform=ax.transAxes, va="top")
-        ax.text(0.98, y, value, fontsize=8, transform=ax.transAxes, va="top", ha="right",
-                family="monospace")
+        ax.text(
+            0.98,
+            y,
+            value,
+            fontsize=8,
+            transform=ax.transAxes,
+            va="top",
+            ha="right",
+            family="monospace",
+        )
     ax = fig.add_subplot(grid[1, 1])
     top = sorted(sizes.items(), key=lambda kv: -abs(kv[1]))[:12]
     names = [k for k, _ in top]
-    ax.barh(np.arange(len(top)), [v for _, v in top], color="#55a868", edgecolor="black",
-            linewidth=0.4)
+    ax.barh(
+        np.arange(len(top)), [v for _, v in top], color="#55a868", edgecolor="black", linewidth=0.4
+    )
     ax.set_yticks(np.arange(len(top)), names, fontsize=7)
     ax.invert_yaxis()
     _pct_axis(ax.xaxis)

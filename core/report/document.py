@@ -1,5 +1,5 @@
 """A report as data: sections of text, tables and charts, rendered once to Markdown and once to
-PDF (:mod:`core.report.render`) from the same values, so the two cannot disagree.
+PDF (:mod:`hedgedesk.core.report.render`) from the same values, so the two cannot disagree.
 
 Table cells keep the engine's unrounded numbers; a column's ``kind`` says how they print. The
 same values go to ``report.json`` for scripts that want the figures without parsing text.
@@ -11,14 +11,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.jsonable import jsonable
+from hedgedesk.core.jsonable import jsonable
 
 KINDS = ("text", "int", "money", "pct", "pct1", "num2", "num3", "num4", "sci")
 
 
 def fmt(value: Any, kind: str = "text") -> str:
     """A cell as printed: thousands separators for money, percentages with two decimals;
-    a missing or non-finite number prints as an en dash."""
+    a missing or non-finite number prints as an en dash.
+    """
     if value is None:
         return "–"
     if kind == "text" or isinstance(value, str):
@@ -62,22 +63,27 @@ class Table:
     def __post_init__(self) -> None:
         for i, row in enumerate(self.rows):
             if len(row) != len(self.columns):
-                raise ValueError(f"table {self.key!r} row {i}: {len(row)} cells for "
-                                 f"{len(self.columns)} columns")
+                raise ValueError(
+                    f"table {self.key!r} row {i}: {len(row)} cells for {len(self.columns)} columns"
+                )
 
     def text_rows(self) -> list[list[str]]:
-        return [[fmt(v, c.kind) for v, c in zip(row, self.columns, strict=True)]
-                for row in self.rows]
+        return [
+            [fmt(v, c.kind) for v, c in zip(row, self.columns, strict=True)] for row in self.rows
+        ]
 
     def records(self) -> list[dict]:
-        return [jsonable(dict(zip((c.name for c in self.columns), row, strict=True)))
-                for row in self.rows]
+        return [
+            jsonable(dict(zip((c.name for c in self.columns), row, strict=True)))
+            for row in self.rows
+        ]
 
 
 @dataclass
 class Chart:
     """A matplotlib Figure saved as ``<name>.png``; the caption states its conventions and the
-    data range it covers."""
+    data range it covers.
+    """
 
     name: str
     figure: Any  # matplotlib.figure.Figure
@@ -116,4 +122,3 @@ class Report:
     parameters: Table  # what makes the report reproducible
     sections: list[Section]
     conventions: list[str]  # one line each, printed up front
-

@@ -1,32 +1,39 @@
 """The optimisation's report, after the portfolio study: the efficient frontier with the chosen
 portfolio, the asset-class allocation against its limits, the allocation pie, a risk dashboard,
-the portfolio's growth over the estimation window and its top holdings."""
+the portfolio's growth over the estimation window and its top holdings.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
-
-from core.errors import HedgedeskError
-from core.market_data import MarketData
-from core.metrics import equity_from_returns, historical_var, max_drawdown
-from core.optimize import OptimizeRequest, run
-from core.portfolio import Portfolio, estimate
-from core.report import charts
-from core.report.document import Chart, Col, Section, Table, Text
+from hedgedesk.core.data.market import MarketData
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.metrics import equity_from_returns, historical_var, max_drawdown
+from hedgedesk.core.optimize.engine import OptimizeRequest, run
+from hedgedesk.core.optimize.problem import Portfolio, estimate
+from hedgedesk.core.report import charts
+from hedgedesk.core.report.document import Chart, Col, Section, Table, Text
 
 HELD = 1e-4  # a weight below this is a solver's zero, not a position
 FRONTIER_SOLVED = ("min-variance", "max-sharpe", "max-return", "utility", "frontier")
 
 
 def _describe(req: OptimizeRequest) -> str:
-    parts = [f"objective {req.objective}", "long only" if req.long_only else "long/short",
-             f"weights in [{req.min_weight:g}, {req.max_weight:g}]",
-             f"sum of weights in [{req.net[0]:g}, {req.net[1]:g}]"]
-    for name, value in (("volatility cap", req.vol_cap), ("gross limit", req.gross_max),
-                        ("turnover limit", req.turnover_max), ("tracking-error cap", req.te_cap),
-                        ("beta band", req.beta_band)):
+    parts = [
+        f"objective {req.objective}",
+        "long only" if req.long_only else "long/short",
+        f"weights in [{req.min_weight:g}, {req.max_weight:g}]",
+        f"sum of weights in [{req.net[0]:g}, {req.net[1]:g}]",
+    ]
+    for name, value in (
+        ("volatility cap", req.vol_cap),
+        ("gross limit", req.gross_max),
+        ("turnover limit", req.turnover_max),
+        ("tracking-error cap", req.te_cap),
+        ("beta band", req.beta_band),
+    ):
         if value is not None:
             parts.append(f"{name} {value}")
     if req.cost_rate:
@@ -37,13 +44,18 @@ def _describe(req: OptimizeRequest) -> str:
 
 
 def _weights(p: Portfolio, current: dict[str, float]) -> Table:
-    rows = [[t, w, current.get(t, 0.0), p.risk_contributions.get(t)]
-            for t, w in sorted(p.weights.items(), key=lambda kv: -abs(kv[1]))]
-    return Table("weights", [Col("ticker"), Col("weight", "pct"), Col("current", "pct"),
-                             Col("risk share", "pct")], rows,
-                 caption="Weights, largest first (top holdings)",
-                 note="current: the config book's holdings as weights of their value; risk "
-                      "share: w_i (Sigma w)_i / w'Sigma w")
+    rows = [
+        [t, w, current.get(t, 0.0), p.risk_contributions.get(t)]
+        for t, w in sorted(p.weights.items(), key=lambda kv: -abs(kv[1]))
+    ]
+    return Table(
+        "weights",
+        [Col("ticker"), Col("weight", "pct"), Col("current", "pct"), Col("risk share", "pct")],
+        rows,
+        caption="Weights, largest first (top holdings)",
+        note="current: the config book's holdings as weights of their value; risk "
+        "share: w_i (Sigma w)_i / w'Sigma w",
+    )
 
 
 def _classes(req: OptimizeRequest, p: Portfolio) -> tuple[Table, dict, dict] | None:
@@ -51,18 +63,40 @@ def _classes(req: OptimizeRequest, p: Portfolio) -> tuple[Table, dict, dict] | N
         return None
     alloc = {g.name: sum(p.weights.get(t, 0.0) for t in g.tickers) for g in req.groups}
     limits = {g.name: (g.min, g.max) for g in req.groups}
-    rows = [[g.name, alloc[g.name], g.min, g.max,
-             "at minimum" if abs(alloc[g.name] - g.min) <= 1e-6 else
-             "at maximum" if abs(alloc[g.name] - g.max) <= 1e-6 else "inside",
-             ", ".join(g.tickers)] for g in req.groups]
-    table = Table("classes", [Col("class"), Col("allocation", "pct"), Col("minimum", "pct"),
-                              Col("maximum", "pct"), Col("where"), Col("members")], rows,
-                  caption="Asset-class allocation against its limits (config [[optimizer.groups]])")
+    rows = [
+        [
+            g.name,
+            alloc[g.name],
+            g.min,
+            g.max,
+            "at minimum"
+            if abs(alloc[g.name] - g.min) <= 1e-6
+            else "at maximum"
+            if abs(alloc[g.name] - g.max) <= 1e-6
+            else "inside",
+            ", ".join(g.tickers),
+        ]
+        for g in req.groups
+    ]
+    table = Table(
+        "classes",
+        [
+            Col("class"),
+            Col("allocation", "pct"),
+            Col("minimum", "pct"),
+            Col("maximum", "pct"),
+            Col("where"),
+            Col("members"),
+        ],
+        rows,
+        caption="Asset-class allocation against its limits (config [[optimizer.groups]])",
+    )
     return table, alloc, limits
 
 
-def optimize_section(req: OptimizeRequest, market: MarketData, cfg=None,
-                     nav: float | None = None) -> Section:
+def optimize_section(
+    req: OptimizeRequest, market: MarketData, cfg=None, nav: float | None = None
+) -> Section:
     s = Section("optimize", f"Optimisation: {req.objective}")
     s.add(Text(f"Universe {', '.join(req.tickers)}. Constraints: {_describe(req)}."))
     try:
@@ -71,28 +105,50 @@ def optimize_section(req: OptimizeRequest, market: MarketData, cfg=None,
         s.figures = {"error": str(exc)}
         return s.add(Text(f"No solution: {exc}"))
     span = f"data {result.first}..{result.last}, {result.days} daily returns"
-    s.figures = {"first": str(result.first), "last": str(result.last), "days": result.days,
-                 "estimates": result.estimates_method}
-    s.add(Text(f"Estimates: {result.estimates_method}, {span}. Returns and volatility are "
-               f"annualised x252 from daily simple returns; Sharpe = (return - rf) / volatility "
-               f"with rf {req.rf:.2%}; VaR/CVaR are 1-day historical at 95 % on the window's "
-               "daily returns."))
+    s.figures = {
+        "first": str(result.first),
+        "last": str(result.last),
+        "days": result.days,
+        "estimates": result.estimates_method,
+    }
+    s.add(
+        Text(
+            f"Estimates: {result.estimates_method}, {span}. Returns and volatility are "
+            f"annualised x252 from daily simple returns; Sharpe = (return - rf) / volatility "
+            f"with rf {req.rf:.2%}; VaR/CVaR are 1-day historical at 95 % on the window's "
+            "daily returns."
+        )
+    )
     p = result.portfolio
     if p is None:
         if result.overlay is not None:
             rows = [[k, str(v)] for k, v in result.overlay.items()]
-            s.add(Table("overlay", [Col("figure"), Col("value")], rows,
-                        caption="Hedge overlay"))
+            s.add(Table("overlay", [Col("figure"), Col("value")], rows, caption="Hedge overlay"))
         return s
-    s.figures.update(expected_return=p.expected_return, volatility=p.volatility,
-                     sharpe=p.sharpe, var_95=p.var_95, cvar_95=p.cvar_95, weights=p.weights,
-                     binding=list(p.binding), solver=p.solver)
-    s.add(Table("portfolio", [Col("figure"), Col("value", "num4")],
-                [["expected return (annual)", p.expected_return],
-                 ["volatility (annual)", p.volatility], ["Sharpe", p.sharpe],
-                 ["VaR 95 % 1-day (historical)", p.var_95],
-                 ["CVaR 95 % 1-day (historical)", p.cvar_95]],
-                caption=f"The chosen portfolio (solver {p.solver})"))
+    s.figures.update(
+        expected_return=p.expected_return,
+        volatility=p.volatility,
+        sharpe=p.sharpe,
+        var_95=p.var_95,
+        cvar_95=p.cvar_95,
+        weights=p.weights,
+        binding=list(p.binding),
+        solver=p.solver,
+    )
+    s.add(
+        Table(
+            "portfolio",
+            [Col("figure"), Col("value", "num4")],
+            [
+                ["expected return (annual)", p.expected_return],
+                ["volatility (annual)", p.volatility],
+                ["Sharpe", p.sharpe],
+                ["VaR 95 % 1-day (historical)", p.var_95],
+                ["CVaR 95 % 1-day (historical)", p.cvar_95],
+            ],
+            caption=f"The chosen portfolio (solver {p.solver})",
+        )
+    )
     s.add(Text("Binding constraints: " + (", ".join(p.binding) if p.binding else "none")))
     s.add(_weights(p, req.current))
 
@@ -102,34 +158,79 @@ def optimize_section(req: OptimizeRequest, market: MarketData, cfg=None,
         pts = run(replace(req, objective="frontier"), market, cfg).frontier or []
         ok = [pt.portfolio for pt in pts if pt.portfolio is not None]
         if ok:
-            assets = {t: (float(np.sqrt(est.cov[i, i])), float(est.mu[i]))
-                      for i, t in enumerate(est.tickers)}
-            s.add(Chart("optimize_frontier", charts.frontier(
-                [q.volatility for q in ok], [q.expected_return for q in ok],
-                (p.volatility, p.expected_return, f"chosen: {req.objective}"), assets),
-                f"Efficient frontier under the same constraints ({len(ok)} of {len(pts)} "
-                f"points solved), assets at the sample estimates; annualised x252, {span}"))
-            s.add(Table("frontier", [Col("target return", "pct"), Col("volatility", "pct"),
-                                     Col("Sharpe", "num3"), Col("solved")],
-                        [[pt.target_return, pt.portfolio.volatility if pt.portfolio else None,
-                          pt.portfolio.sharpe if pt.portfolio else None,
-                          "yes" if pt.portfolio else pt.reason] for pt in pts],
-                        caption="Frontier points"))
+            assets = {
+                t: (float(np.sqrt(est.cov[i, i])), float(est.mu[i]))
+                for i, t in enumerate(est.tickers)
+            }
+            s.add(
+                Chart(
+                    "optimize_frontier",
+                    charts.frontier(
+                        [q.volatility for q in ok],
+                        [q.expected_return for q in ok],
+                        (p.volatility, p.expected_return, f"chosen: {req.objective}"),
+                        assets,
+                    ),
+                    f"Efficient frontier under the same constraints ({len(ok)} of {len(pts)} "
+                    f"points solved), assets at the sample estimates; annualised x252, {span}",
+                )
+            )
+            s.add(
+                Table(
+                    "frontier",
+                    [
+                        Col("target return", "pct"),
+                        Col("volatility", "pct"),
+                        Col("Sharpe", "num3"),
+                        Col("solved"),
+                    ],
+                    [
+                        [
+                            pt.target_return,
+                            pt.portfolio.volatility if pt.portfolio else None,
+                            pt.portfolio.sharpe if pt.portfolio else None,
+                            "yes" if pt.portfolio else pt.reason,
+                        ]
+                        for pt in pts
+                    ],
+                    caption="Frontier points",
+                )
+            )
     classes = _classes(req, p)
     if classes is not None:
         table, alloc, limits = classes
-        s.add(table, Chart("optimize_classes",
-                           charts.bars(alloc, "Asset-class allocation against its limits",
-                                       "weight", limits),
-                           "Allocation of each class (sum of its members' weights); thick tick: "
-                           "minimum, dotted tick: maximum"))
-    s.add(Chart("optimize_pie", charts.allocation_pie(p.weights, "Allocation"),
-                "Share of the gross allocation (|w|): the ten largest and others"))
-    s.add(Chart("optimize_weights", charts.bars(
-        dict(sorted(((t, w) for t, w in p.weights.items() if abs(w) >= HELD),
-                    key=lambda kv: -abs(kv[1]))),
-        "Weights by asset", "weight"), f"Weight of each asset held (|w| >= {HELD:g}), as a "
-        "fraction of NAV"))
+        s.add(
+            table,
+            Chart(
+                "optimize_classes",
+                charts.bars(alloc, "Asset-class allocation against its limits", "weight", limits),
+                "Allocation of each class (sum of its members' weights); thick tick: "
+                "minimum, dotted tick: maximum",
+            ),
+        )
+    s.add(
+        Chart(
+            "optimize_pie",
+            charts.allocation_pie(p.weights, "Allocation"),
+            "Share of the gross allocation (|w|): the ten largest and others",
+        )
+    )
+    s.add(
+        Chart(
+            "optimize_weights",
+            charts.bars(
+                dict(
+                    sorted(
+                        ((t, w) for t, w in p.weights.items() if abs(w) >= HELD),
+                        key=lambda kv: -abs(kv[1]),
+                    )
+                ),
+                "Weights by asset",
+                "weight",
+            ),
+            f"Weight of each asset held (|w| >= {HELD:g}), as a fraction of NAV",
+        )
+    )
 
     w = np.array([p.weights[t] for t in est.tickers])
     daily = returns[list(est.tickers)].to_numpy() @ w
@@ -137,24 +238,44 @@ def optimize_section(req: OptimizeRequest, market: MarketData, cfg=None,
     dates = [*returns.index.date]
     dates = [market.session_before(req.tickers[0], dates[0]), *dates]
     growth = equity_from_returns(daily)
-    metrics = [("expected return", f"{p.expected_return:.2%}"),
-               ("volatility", f"{p.volatility:.2%}"), ("Sharpe", f"{p.sharpe:.2f}"),
-               ("VaR 95% 1d hist", f"{p.var_95:.2%}"), ("CVaR 95% 1d hist", f"{p.cvar_95:.2%}"),
-               ("max drawdown", f"{max_drawdown(growth):.2%}"),
-               ("assets held", f"{int(np.sum(np.abs(w) >= HELD))}")]
-    s.add(Chart("optimize_dashboard", charts.dashboard(
-        daily, dates, growth, metrics, p.weights, tail.var, tail.cvar,
-        "Risk dashboard: the chosen portfolio"),
-        f"In-sample: today's weights held through the estimation window ({span}), no "
-        "rebalancing or costs; VaR/CVaR 1-day historical 95 %"))
+    metrics = [
+        ("expected return", f"{p.expected_return:.2%}"),
+        ("volatility", f"{p.volatility:.2%}"),
+        ("Sharpe", f"{p.sharpe:.2f}"),
+        ("VaR 95% 1d hist", f"{p.var_95:.2%}"),
+        ("CVaR 95% 1d hist", f"{p.cvar_95:.2%}"),
+        ("max drawdown", f"{max_drawdown(growth):.2%}"),
+        ("assets held", f"{int(np.sum(np.abs(w) >= HELD))}"),
+    ]
+    s.add(
+        Chart(
+            "optimize_dashboard",
+            charts.dashboard(
+                daily,
+                dates,
+                growth,
+                metrics,
+                p.weights,
+                tail.var,
+                tail.cvar,
+                "Risk dashboard: the chosen portfolio",
+            ),
+            f"In-sample: today's weights held through the estimation window ({span}), no "
+            "rebalancing or costs; VaR/CVaR 1-day historical 95 %",
+        )
+    )
     capital = float(nav) if nav else 1.0
     curves = {"chosen portfolio": capital * growth}
     if req.current and set(req.current) <= set(est.tickers):  # the book inside the universe
         cw = np.array([req.current.get(t, 0.0) for t in est.tickers])
         curves["current book weights"] = capital * equity_from_returns(
-            returns[list(est.tickers)].to_numpy() @ cw)
-    s.add(Chart("optimize_growth", charts.curves(dates, curves, "Growth of capital",
-                                                 "value"),
-                f"Growth of {capital:,.0f} at constant weights, in-sample ({span})"))
+            returns[list(est.tickers)].to_numpy() @ cw
+        )
+    s.add(
+        Chart(
+            "optimize_growth",
+            charts.curves(dates, curves, "Growth of capital", "value"),
+            f"Growth of {capital:,.0f} at constant weights, in-sample ({span})",
+        )
+    )
     return s
-

@@ -8,8 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-
-from core.market_data import MarketData
+from hedgedesk.core.data.market import MarketData
 
 CORE = Path(__file__).resolve().parents[1]
 
@@ -27,10 +26,12 @@ def code_version() -> str:
     return f"{version}+core.{h.hexdigest()[:10]}"
 
 
-def data_fingerprint(market: MarketData, tickers, start: dt.date | None = None,
-                     end: dt.date | None = None) -> str:
+def data_fingerprint(
+    market: MarketData, tickers, start: dt.date | None = None, end: dt.date | None = None
+) -> str:
     """Hash of each ticker's dates and closes inside [start, end]: the same fingerprint means
-    the report read the same numbers."""
+    the report read the same numbers.
+    """
     h = hashlib.sha256()
     lo = np.datetime64(start, "D") if start else None
     hi = np.datetime64(end, "D") if end else None

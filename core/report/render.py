@@ -1,4 +1,5 @@
-"""A :class:`~core.report.document.Report` written out: ``report.md`` with its PNG charts beside
+"""A :class:`~hedgedesk.core.report.document.Report` written out: ``report.md`` with its PNG charts
+beside
 it, ``report.pdf`` (fpdf2, the DejaVu fonts matplotlib ships, so any Unicode the figures use
 prints; nothing is fetched) and ``report.json`` with the raw figures.
 
@@ -14,10 +15,9 @@ from pathlib import Path
 import matplotlib
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-
-from core.atomic import write_atomic
-from core.jsonable import jsonable
-from core.report.document import Chart, Report, Table, Text
+from hedgedesk.core.atomic import write_atomic
+from hedgedesk.core.jsonable import jsonable
+from hedgedesk.core.report.document import Chart, Report, Table, Text
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 PNG_DPI = 150
@@ -36,8 +36,12 @@ def write_report(report: Report, out: Path) -> dict[str, Path]:
             write_atomic(path, lambda p, c=chart: c.figure.savefig(p, format="png", dpi=PNG_DPI))
             charts[chart.name] = path
     files = {"markdown": out / "report.md", "pdf": out / "report.pdf", "json": out / "report.json"}
-    write_atomic(files["json"], lambda p: p.write_text(
-        json.dumps(jsonable(as_json(report)), indent=1, allow_nan=False) + "\n"))
+    write_atomic(
+        files["json"],
+        lambda p: p.write_text(
+            json.dumps(jsonable(as_json(report)), indent=1, allow_nan=False) + "\n"
+        ),
+    )
     write_atomic(files["pdf"], lambda p: _pdf(report, charts).output(str(p)))
     write_atomic(files["markdown"], lambda p: p.write_text(markdown(report), encoding="utf-8"))
     return {**files, **{f"chart:{k}": v for k, v in charts.items()}}
@@ -48,10 +52,15 @@ def as_json(report: Report) -> dict:
         "title": report.title,
         "parameters": {r[0]: r[1] for r in report.parameters.rows},
         "conventions": report.conventions,
-        "sections": {s.key: {"title": s.title, "figures": s.figures,
-                             "tables": {k: t.records() for k, t in s.tables().items()},
-                             "charts": [f"{c.name}.png" for c in s.charts()]}
-                     for s in report.sections},
+        "sections": {
+            s.key: {
+                "title": s.title,
+                "figures": s.figures,
+                "tables": {k: t.records() for k, t in s.tables().items()},
+                "charts": [f"{c.name}.png" for c in s.charts()],
+            }
+            for s in report.sections
+        },
     }
 
 
@@ -113,13 +122,21 @@ def _pdf_table(pdf: _Pdf, t: Table) -> None:
         pdf.multi_cell(0, 5, t.caption, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("DejaVu", "", 7 if len(t.columns) > 8 else 8)
     rows = t.text_rows()
-    widths = [max(len(c.name), *(len(r[i]) for r in rows)) if rows else len(c.name)
-              for i, c in enumerate(t.columns)]
+    widths = [
+        max(len(c.name), *(len(r[i]) for r in rows)) if rows else len(c.name)
+        for i, c in enumerate(t.columns)
+    ]
     align = ["LEFT" if c.kind == "text" else "RIGHT" for c in t.columns]
     width = min(PAGE_W, 2.1 * sum(widths) + 3 * len(widths))
-    with pdf.table(col_widths=[w + 2 for w in widths], width=width, align="LEFT",
-                   text_align=align, line_height=4.2, first_row_as_headings=True,
-                   repeat_headings=1) as table:
+    with pdf.table(
+        col_widths=[w + 2 for w in widths],
+        width=width,
+        align="LEFT",
+        text_align=align,
+        line_height=4.2,
+        first_row_as_headings=True,
+        repeat_headings=1,
+    ) as table:
         for row in [[c.name for c in t.columns], *rows]:
             r = table.row()
             for cell in row:
@@ -164,7 +181,6 @@ def _pdf(report: Report, charts: dict[str, Path]) -> FPDF:
                     pdf.add_page()
                 pdf.image(str(charts[b.name]), x=pdf.l_margin + (PAGE_W - w) / 2, w=w)
                 pdf.set_font("DejaVu", "I", 7)
-                pdf.multi_cell(0, 4, b.caption, align="C", new_x=XPos.LMARGIN,
-                               new_y=YPos.NEXT)
+                pdf.multi_cell(0, 4, b.caption, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
                 pdf.ln(3)
     return pdf

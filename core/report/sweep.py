@@ -1,16 +1,16 @@
 """A sweep run's report, after the sweep study: the leaderboard with deflated Sharpe and PBO,
 parameter heat maps, and the results under each cost scenario. Everything comes from the run
-ledger (summary and per-configuration table), so a report of a run needs no market data."""
+ledger (summary and per-configuration table), so a report of a run needs no market data.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from core import sweep_kernel as K
-from core.report import charts
-from core.report.document import Chart, Col, Section, Table, Text
-from core.sweep_ledger import RunRecord
+from hedgedesk.core.report import charts
+from hedgedesk.core.report.document import Chart, Col, Section, Table, Text
+from hedgedesk.core.sweep import kernel as K
+from hedgedesk.core.sweep.ledger import RunRecord
 
 TOP_SCENARIO_ROWS = 5  # leaders shown under every cost scenario
 HEAT_PAIRS = (("window", "rebalance"), ("hedge_ratio", "exposure"))
@@ -21,60 +21,157 @@ def _estimator(r: dict) -> str:
 
 
 def _leaderboard(top: list[dict]) -> Table:
-    rows = [[i, r["ticker"], r["rebalance"], r["window"], _estimator(r), r["exposure"],
-             r["hedge_ratio"], r["drift_band"], r["score"], r["sharpe"], r["annual_return"],
-             r["max_drawdown"], r.get("hedge_effectiveness"), r.get("dsr"),
-             r.get("dsr_all_legs")] for i, r in enumerate(top, 1)]
-    return Table("leaderboard", [
-        Col("#", "int"), Col("ticker"), Col("P", "int"), Col("W", "int"), Col("estimator"),
-        Col("k", "num2"), Col("h", "num2"), Col("d", "num2"), Col("score", "num3"),
-        Col("Sharpe", "num2"), Col("return", "pct1"), Col("max DD", "pct1"),
-        Col("hedge eff.", "num2"), Col("DSR", "num2"), Col("DSR all", "num2")], rows,
+    rows = [
+        [
+            i,
+            r["ticker"],
+            r["rebalance"],
+            r["window"],
+            _estimator(r),
+            r["exposure"],
+            r["hedge_ratio"],
+            r["drift_band"],
+            r["score"],
+            r["sharpe"],
+            r["annual_return"],
+            r["max_drawdown"],
+            r.get("hedge_effectiveness"),
+            r.get("dsr"),
+            r.get("dsr_all_legs"),
+        ]
+        for i, r in enumerate(top, 1)
+    ]
+    return Table(
+        "leaderboard",
+        [
+            Col("#", "int"),
+            Col("ticker"),
+            Col("P", "int"),
+            Col("W", "int"),
+            Col("estimator"),
+            Col("k", "num2"),
+            Col("h", "num2"),
+            Col("d", "num2"),
+            Col("score", "num3"),
+            Col("Sharpe", "num2"),
+            Col("return", "pct1"),
+            Col("max DD", "pct1"),
+            Col("hedge eff.", "num2"),
+            Col("DSR", "num2"),
+            Col("DSR all", "num2"),
+        ],
+        rows,
         caption="Leaderboard (ranked by target score under the costliest scenario)",
         note="P rebalance period (days), W beta window, k exposure, h hedge ratio, d drift "
-             "band; DSR: deflated Sharpe with the leg's trials, DSR all: with every leg's")
+        "band; DSR: deflated Sharpe with the leg's trials, DSR all: with every leg's",
+    )
 
 
 def _pbo(legs: list[dict]) -> Table:
     rows = []
     for leg in legs:
         p = leg.get("pbo") or {}
-        rows.append([leg["ticker"], leg.get("first_return"), leg.get("last_return"),
-                     leg.get("n_days"), leg.get("trials"), p.get("pbo"), p.get("combinations"),
-                     p.get("degradation"), p.get("prob_oos_loss"), leg.get("split")])
-    return Table("pbo", [Col("leg"), Col("first"), Col("last"), Col("days", "int"),
-                         Col("trials", "int"), Col("PBO", "num3"), Col("combinations", "int"),
-                         Col("degradation", "num3"), Col("P(OOS loss)", "num3"),
-                         Col("walk-forward split")], rows,
-                 caption="Probability of backtest overfitting by leg (CSCV)",
-                 note="PBO: share of CSCV splits whose in-sample best ranks below the "
-                      "out-of-sample median; degradation: OOS-on-IS Sharpe slope")
+        rows.append(
+            [
+                leg["ticker"],
+                leg.get("first_return"),
+                leg.get("last_return"),
+                leg.get("n_days"),
+                leg.get("trials"),
+                p.get("pbo"),
+                p.get("combinations"),
+                p.get("degradation"),
+                p.get("prob_oos_loss"),
+                leg.get("split"),
+            ]
+        )
+    return Table(
+        "pbo",
+        [
+            Col("leg"),
+            Col("first"),
+            Col("last"),
+            Col("days", "int"),
+            Col("trials", "int"),
+            Col("PBO", "num3"),
+            Col("combinations", "int"),
+            Col("degradation", "num3"),
+            Col("P(OOS loss)", "num3"),
+            Col("walk-forward split"),
+        ],
+        rows,
+        caption="Probability of backtest overfitting by leg (CSCV)",
+        note="PBO: share of CSCV splits whose in-sample best ranks below the "
+        "out-of-sample median; degradation: OOS-on-IS Sharpe slope",
+    )
 
 
 def _scenario_rows(top: list[dict]) -> Table:
-    rows = [[i, r["ticker"], sc["cost"], sc["impact"], sc["score"], sc["sharpe"],
-             sc["annual_return"], sc["max_drawdown"]]
-            for i, r in enumerate(top[:TOP_SCENARIO_ROWS], 1) for sc in r.get("scenarios", [])]
-    return Table("leaders_by_scenario", [
-        Col("#", "int"), Col("ticker"), Col("cost", "sci"), Col("impact", "sci"),
-        Col("score", "num3"), Col("Sharpe", "num2"), Col("return", "pct1"),
-        Col("max DD", "pct1")], rows,
+    rows = [
+        [
+            i,
+            r["ticker"],
+            sc["cost"],
+            sc["impact"],
+            sc["score"],
+            sc["sharpe"],
+            sc["annual_return"],
+            sc["max_drawdown"],
+        ]
+        for i, r in enumerate(top[:TOP_SCENARIO_ROWS], 1)
+        for sc in r.get("scenarios", [])
+    ]
+    return Table(
+        "leaders_by_scenario",
+        [
+            Col("#", "int"),
+            Col("ticker"),
+            Col("cost", "sci"),
+            Col("impact", "sci"),
+            Col("score", "num3"),
+            Col("Sharpe", "num2"),
+            Col("return", "pct1"),
+            Col("max DD", "pct1"),
+        ],
+        rows,
         caption=f"The top {min(len(top), TOP_SCENARIO_ROWS)} under each cost scenario",
-        note="cost: fraction of traded notional; impact: square-root-law coefficient")
+        note="cost: fraction of traded notional; impact: square-root-law coefficient",
+    )
 
 
 def _scenario_summary(df: pd.DataFrame, target_sharpe: float) -> Table:
     rows = []
     for (cost, impact), g in df.groupby(["cost", "impact"], sort=True):
         ok = g[g["status"] == K.OK]
-        rows.append([cost, impact, len(g), len(ok), ok["score"].max(), ok["sharpe"].median(),
-                     ok["annual_return"].median(), ok["max_drawdown"].median(),
-                     float((ok["sharpe"] >= target_sharpe).mean()) if len(ok) else None])
-    return Table("scenarios", [
-        Col("cost", "sci"), Col("impact", "sci"), Col("configurations", "int"), Col("ok", "int"),
-        Col("best score", "num3"), Col("median Sharpe", "num2"), Col("median return", "pct1"),
-        Col("median max DD", "pct1"), Col(f"share Sharpe >= {target_sharpe:g}", "pct1")], rows,
-        caption="Every configuration under each cost scenario")
+        rows.append(
+            [
+                cost,
+                impact,
+                len(g),
+                len(ok),
+                ok["score"].max(),
+                ok["sharpe"].median(),
+                ok["annual_return"].median(),
+                ok["max_drawdown"].median(),
+                float((ok["sharpe"] >= target_sharpe).mean()) if len(ok) else None,
+            ]
+        )
+    return Table(
+        "scenarios",
+        [
+            Col("cost", "sci"),
+            Col("impact", "sci"),
+            Col("configurations", "int"),
+            Col("ok", "int"),
+            Col("best score", "num3"),
+            Col("median Sharpe", "num2"),
+            Col("median return", "pct1"),
+            Col("median max DD", "pct1"),
+            Col(f"share Sharpe >= {target_sharpe:g}", "pct1"),
+        ],
+        rows,
+        caption="Every configuration under each cost scenario",
+    )
 
 
 def _heat(df: pd.DataFrame, rows: str, cols: str) -> tuple[np.ndarray, list, list]:
@@ -86,56 +183,121 @@ def sweep_section(rec: RunRecord, per_config: pd.DataFrame | None) -> Section:
     s = Section(f"sweep:{rec.id}", f"Sweep run {rec.id}")
     summary = rec.summary or {}
     grid = rec.params.get("grid", {})
-    s.figures = {"run_id": rec.id, "status": rec.status, "n_configs": rec.n_configs,
-                 "n_done": rec.n_done, "fingerprint": rec.fingerprint,
-                 "code_version": rec.code_version}
-    s.add(Text(f"Status {rec.status}: {rec.n_done:,} of {rec.n_configs:,} configurations, "
-               f"{rec.backend} on {rec.device}, {(rec.elapsed_s or 0):.1f} s. Legs "
-               f"{', '.join(grid.get('legs', []))} hedged with {grid.get('hedge', '?')}. "
-               "Daily simple returns; Sharpe annualised x sqrt(periods per year) with the "
-               "run's rf; max drawdown on the daily equity curve (CONVENTIONS)."))
+    s.figures = {
+        "run_id": rec.id,
+        "status": rec.status,
+        "n_configs": rec.n_configs,
+        "n_done": rec.n_done,
+        "fingerprint": rec.fingerprint,
+        "code_version": rec.code_version,
+    }
+    s.add(
+        Text(
+            f"Status {rec.status}: {rec.n_done:,} of {rec.n_configs:,} configurations, "
+            f"{rec.backend} on {rec.device}, {(rec.elapsed_s or 0):.1f} s. Legs "
+            f"{', '.join(grid.get('legs', []))} hedged with {grid.get('hedge', '?')}. "
+            "Daily simple returns; Sharpe annualised x sqrt(periods per year) with the "
+            "run's rf; max drawdown on the daily equity curve (CONVENTIONS)."
+        )
+    )
     if not summary.get("top"):
-        return s.add(Text("This run has no results to report yet"
-                          + (f": {rec.error}" if rec.error else ".")))
+        return s.add(
+            Text("This run has no results to report yet" + (f": {rec.error}" if rec.error else "."))
+        )
     rank = summary["ranking"]
-    s.figures.update(ranking=rank, counts=summary.get("counts"),
-                     top=[{k: r.get(k) for k in ("ticker", "row", "score", "sharpe", "dsr",
-                                                 "dsr_all_legs")} for r in summary["top"]])
+    s.figures.update(
+        ranking=rank,
+        counts=summary.get("counts"),
+        top=[
+            {k: r.get(k) for k in ("ticker", "row", "score", "sharpe", "dsr", "dsr_all_legs")}
+            for r in summary["top"]
+        ],
+    )
     targets = rank.get("targets", {})
-    s.add(Text(f"Ranked by {rank['by']}: cost {rank['scenario']['cost']:g}, impact "
-               f"{rank['scenario']['impact']:g}. Targets: Sharpe {targets.get('sharpe')}, "
-               f"annual return {targets.get('annual_return')}, max drawdown "
-               f"{targets.get('max_drawdown')}, consistency {targets.get('consistency')}."))
-    s.add(_leaderboard(summary["top"]), _pbo(summary.get("legs", [])),
-          _scenario_rows(summary["top"]))
+    s.add(
+        Text(
+            f"Ranked by {rank['by']}: cost {rank['scenario']['cost']:g}, impact "
+            f"{rank['scenario']['impact']:g}. Targets: Sharpe {targets.get('sharpe')}, "
+            f"annual return {targets.get('annual_return')}, max drawdown "
+            f"{targets.get('max_drawdown')}, consistency {targets.get('consistency')}."
+        )
+    )
+    s.add(
+        _leaderboard(summary["top"]), _pbo(summary.get("legs", [])), _scenario_rows(summary["top"])
+    )
     wf = summary.get("walk_forward")
     if wf and wf.get("top"):
-        s.add(Text(f"Walk-forward: ranked on the first {wf['fraction_in_sample']:.0%} of each "
-                   f"leg, Spearman rank correlation of in-sample and out-of-sample scores "
-                   f"{wf['spearman_is_oos']:.3f} over {wf['strategies']:,} strategies."))
-        s.add(Table("walk_forward", [
-            Col("#", "int"), Col("ticker"), Col("P", "int"), Col("W", "int"),
-            Col("estimator"), Col("k", "num2"), Col("h", "num2"), Col("d", "num2"),
-            Col("IS score", "num3"), Col("IS Sharpe", "num2"),
-            Col("OOS score", "num3"), Col("OOS Sharpe", "num2"), Col("OOS return", "pct1")],
-            [[i, r["ticker"], r["rebalance"], r["window"], _estimator(r), r["exposure"],
-              r["hedge_ratio"], r["drift_band"], r["is"]["score"], r["is"]["sharpe"],
-              r["oos"]["score"], r["oos"]["sharpe"], r["oos"]["annual_return"]]
-             for i, r in enumerate(wf["top"], 1)],
-            caption="Walk-forward: the in-sample leaders out of sample"))
+        s.add(
+            Text(
+                f"Walk-forward: ranked on the first {wf['fraction_in_sample']:.0%} of each "
+                f"leg, Spearman rank correlation of in-sample and out-of-sample scores "
+                f"{wf['spearman_is_oos']:.3f} over {wf['strategies']:,} strategies."
+            )
+        )
+        s.add(
+            Table(
+                "walk_forward",
+                [
+                    Col("#", "int"),
+                    Col("ticker"),
+                    Col("P", "int"),
+                    Col("W", "int"),
+                    Col("estimator"),
+                    Col("k", "num2"),
+                    Col("h", "num2"),
+                    Col("d", "num2"),
+                    Col("IS score", "num3"),
+                    Col("IS Sharpe", "num2"),
+                    Col("OOS score", "num3"),
+                    Col("OOS Sharpe", "num2"),
+                    Col("OOS return", "pct1"),
+                ],
+                [
+                    [
+                        i,
+                        r["ticker"],
+                        r["rebalance"],
+                        r["window"],
+                        _estimator(r),
+                        r["exposure"],
+                        r["hedge_ratio"],
+                        r["drift_band"],
+                        r["is"]["score"],
+                        r["is"]["sharpe"],
+                        r["oos"]["score"],
+                        r["oos"]["sharpe"],
+                        r["oos"]["annual_return"],
+                    ]
+                    for i, r in enumerate(wf["top"], 1)
+                ],
+                caption="Walk-forward: the in-sample leaders out of sample",
+            )
+        )
     if per_config is None:
-        return s.add(Text("The per-configuration table is not available (the run has not "
-                          "finished), so heat maps and scenario statistics are left out."))
+        return s.add(
+            Text(
+                "The per-configuration table is not available (the run has not "
+                "finished), so heat maps and scenario statistics are left out."
+            )
+        )
     s.add(_scenario_summary(per_config, float(targets.get("sharpe", 1.0))))
-    chosen = per_config[(per_config["cost"] == rank["scenario"]["cost"])
-                        & (per_config["impact"] == rank["scenario"]["impact"])
-                        & (per_config["status"] == K.OK)]
+    chosen = per_config[
+        (per_config["cost"] == rank["scenario"]["cost"])
+        & (per_config["impact"] == rank["scenario"]["impact"])
+        & (per_config["status"] == K.OK)
+    ]
     for rows, cols in HEAT_PAIRS:
         if chosen[rows].nunique() < 2 and chosen[cols].nunique() < 2:
             continue
         m, r_labels, c_labels = _heat(chosen, rows, cols)
-        s.add(Chart(f"sweep_{rec.id}_heat_{rows}_{cols}", charts.heatmap(
-            m, r_labels, c_labels, f"Best target score by {rows} and {cols}", "target score"),
-            f"Best target score over every other parameter and leg for each ({rows}, {cols}), "
-            f"under cost {rank['scenario']['cost']:g}, impact {rank['scenario']['impact']:g}"))
+        s.add(
+            Chart(
+                f"sweep_{rec.id}_heat_{rows}_{cols}",
+                charts.heatmap(
+                    m, r_labels, c_labels, f"Best target score by {rows} and {cols}", "target score"
+                ),
+                f"Best target score over every other parameter and leg for each ({rows}, {cols}), "
+                f"under cost {rank['scenario']['cost']:g}, impact {rank['scenario']['impact']:g}",
+            )
+        )
     return s

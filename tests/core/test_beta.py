@@ -7,11 +7,10 @@ import datetime as dt
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from hedgedesk.core.beta import BetaFit, ols_beta, rolling_beta
+from hedgedesk.core.demo import load_demo
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from core.beta import BetaFit, ols_beta, rolling_beta
-from core.demo import load_demo
 
 REL = 1e-10
 
@@ -64,8 +63,7 @@ def test_constant_benchmark_raises():
         ols_beta(np.array([0.01, 0.02, -0.01, 0.0]), np.full(4, 0.001))
 
 
-@pytest.mark.parametrize(("y", "x"), [([0.1, 0.2], [0.1, 0.3]),
-                                      ([0.1, 0.2, 0.3], [0.1, 0.3])])
+@pytest.mark.parametrize(("y", "x"), [([0.1, 0.2], [0.1, 0.3]), ([0.1, 0.2, 0.3], [0.1, 0.3])])
 def test_short_or_unequal_inputs_raise(y, x):
     with pytest.raises(ValueError, match="equal-length"):
         ols_beta(np.array(y), np.array(x))
@@ -74,7 +72,7 @@ def test_short_or_unequal_inputs_raise(y, x):
 def _loop_rolling(y: np.ndarray, x: np.ndarray, window: int) -> list[float]:
     out = [np.nan] * len(y)
     for i in range(window - 1, len(y)):
-        out[i] = np.polyfit(x[i - window + 1:i + 1], y[i - window + 1:i + 1], 1)[0]
+        out[i] = np.polyfit(x[i - window + 1 : i + 1], y[i - window + 1 : i + 1], 1)[0]
     return out
 
 
@@ -85,12 +83,12 @@ def test_rolling_beta_equals_per_window_fits_on_demo_data():
     got = rolling_beta(y, x, window)
     want = _loop_rolling(y, x, window)
     assert got.shape == (300,)
-    assert np.isnan(got[:window - 1]).all()
-    assert not np.isnan(got[window - 1:]).any()
-    np.testing.assert_allclose(got[window - 1:], want[window - 1:], rtol=REL, atol=0)
+    assert np.isnan(got[: window - 1]).all()
+    assert not np.isnan(got[window - 1 :]).any()
+    np.testing.assert_allclose(got[window - 1 :], want[window - 1 :], rtol=REL, atol=0)
     # spot-check two windows against statsmodels as well
     for i in (window - 1, 250):
-        ref = sm.OLS(y[i - window + 1:i + 1], sm.add_constant(x[i - window + 1:i + 1])).fit()
+        ref = sm.OLS(y[i - window + 1 : i + 1], sm.add_constant(x[i - window + 1 : i + 1])).fit()
         assert got[i] == pytest.approx(ref.params[1], rel=REL, abs=0)
 
 
@@ -103,8 +101,8 @@ def test_rolling_beta_equals_per_window_fits_on_random_data(seed, window):
     y = b * x + 0.005 * rng.standard_normal(n)
     got = rolling_beta(y, x, window)
     want = _loop_rolling(y, x, window)
-    assert np.isnan(got[:window - 1]).all()
-    np.testing.assert_allclose(got[window - 1:], want[window - 1:], rtol=REL, atol=0)
+    assert np.isnan(got[: window - 1]).all()
+    np.testing.assert_allclose(got[window - 1 :], want[window - 1 :], rtol=REL, atol=0)
 
 
 def test_rolling_beta_too_short_is_all_nan():

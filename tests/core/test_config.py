@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from core.config import (
+from hedgedesk.core.config import (
     ConfigError,
     check_tickers,
     load_config,
@@ -28,7 +27,7 @@ from core.config import (
     resolve_config_path,
     user_config_path,
 )
-from core.demo import demo_config_path, demo_dir
+from hedgedesk.core.demo import demo_config_path, demo_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,8 +54,14 @@ def _table_spans(text: str, header: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _edit(text: str, header: str, index: int = 0, *, set: dict[str, str] | None = None,
-          drop: tuple[str, ...] = ()) -> str:
+def _edit(
+    text: str,
+    header: str,
+    index: int = 0,
+    *,
+    set: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+) -> str:
     """Set (TOML literal, added if absent) or drop keys in the ``index``-th ``header`` table."""
     spans = _table_spans(text, header)
     assert len(spans) > index, f"the demo config has no {header} number {index}"
@@ -66,8 +71,9 @@ def _edit(text: str, header: str, index: int = 0, *, set: dict[str, str] | None 
         body, n = re.subn(rf"^{re.escape(key)}\s*=\s*(\[[^\]]*\]|[^\n]*)\n", "", body, flags=re.M)
         assert n == 1, f"{header}[{index}] has no key {key}"
     for key, value in (set or {}).items():
-        body, n = re.subn(rf"^{re.escape(key)}\s*=\s*(\[[^\]]*\]|[^\n]*)", f"{key} = {value}",
-                          body, flags=re.M)
+        body, n = re.subn(
+            rf"^{re.escape(key)}\s*=\s*(\[[^\]]*\]|[^\n]*)", f"{key} = {value}", body, flags=re.M
+        )
         if n == 0:
             nl = body.index("\n") + 1
             body = body[:nl] + f"{key} = {value}\n" + body[nl:]
@@ -114,11 +120,15 @@ def test_demo_config_loads_with_values_from_the_file(demo_raw):
     assert cfg.book.name == raw["book"]["name"]
     assert cfg.book.cash == pytest.approx(raw["book"]["cash"])
     assert [(h.ticker, h.quantity, h.cost_basis) for h in cfg.book.holdings] == [
-        (h["ticker"], h["quantity"], h.get("cost_basis")) for h in raw["book"]["holdings"]]
+        (h["ticker"], h["quantity"], h.get("cost_basis")) for h in raw["book"]["holdings"]
+    ]
     assert len(cfg.book.hedges) == len(raw["book"]["hedges"])
     for leg, r in zip(cfg.book.hedges, raw["book"]["hedges"], strict=True):
         assert (leg.instrument, leg.underlying, leg.quantity) == (
-            r["instrument"], r["underlying"], r["quantity"])
+            r["instrument"],
+            r["underlying"],
+            r["quantity"],
+        )
         assert leg.name == r["name"]
         if r["instrument"] == "option":
             assert leg.strike == pytest.approx(r["strike"])
@@ -131,7 +141,8 @@ def test_demo_config_loads_with_values_from_the_file(demo_raw):
             assert leg.multiplier == 50  # CONVENTIONS: ES 50 x index
     groups = raw["optimizer"]["groups"]
     assert [(g.name, g.tickers, g.min, g.max) for g in cfg.optimizer.groups] == [
-        (g["name"], tuple(g["tickers"]), g["min"], g["max"]) for g in groups]
+        (g["name"], tuple(g["tickers"]), g["min"], g["max"]) for g in groups
+    ]
     s = raw["sweep"]
     assert cfg.sweep.long == tuple(s["long"])
     assert cfg.sweep.rebalance == tuple(s["rebalance"])
@@ -139,8 +150,9 @@ def test_demo_config_loads_with_values_from_the_file(demo_raw):
     assert cfg.sweep.cost == pytest.approx(tuple(s["cost"]))
     if isinstance(s["exposure"], str):
         a, b, n = s["exposure"].split(":")
-        assert cfg.sweep.exposure == pytest.approx(tuple(np.linspace(float(a), float(b), int(n))),
-                                                   abs=1e-12)
+        assert cfg.sweep.exposure == pytest.approx(
+            tuple(np.linspace(float(a), float(b), int(n))), abs=1e-12
+        )
     else:
         assert cfg.sweep.exposure == pytest.approx(tuple(s["exposure"]))
 
@@ -154,12 +166,15 @@ def test_demo_exposure_linspace_expands_to_eleven_values(demo_text, tmp_path):
     assert cfg.sweep.exposure[0] == 0.5 and cfg.sweep.exposure[-1] == 1.5
 
 
-@pytest.mark.parametrize("literal, expected", [
-    ('"2:2:1"', [2.0]),
-    ('"0:1:5"', [0.0, 0.25, 0.5, 0.75, 1.0]),
-    ('"1:0:3"', [1.0, 0.5, 0.0]),
-    ('[1, 2.5]', [1.0, 2.5]),
-])
+@pytest.mark.parametrize(
+    "literal, expected",
+    [
+        ('"2:2:1"', [2.0]),
+        ('"0:1:5"', [0.0, 0.25, 0.5, 0.75, 1.0]),
+        ('"1:0:3"', [1.0, 0.5, 0.0]),
+        ("[1, 2.5]", [1.0, 2.5]),
+    ],
+)
 def test_number_grid_forms(demo_text, tmp_path, literal, expected):
     cfg = load_config(_write(tmp_path, _edit(demo_text, "[sweep]", set={"hedge_ratio": literal})))
     assert list(cfg.sweep.hedge_ratio) == pytest.approx(expected, abs=1e-12)
@@ -170,12 +185,17 @@ def test_optional_sections_take_documented_defaults(demo_text, tmp_path):
     text = _drop_table(demo_text, "[risk]")
     cfg = load_config(_write(tmp_path, text))
     assert (cfg.risk.rf, cfg.risk.rate, cfg.risk.beta_window, cfg.risk.var_confidence) == (
-        0.0, 0.0, 252, 0.95)
+        0.0,
+        0.0,
+        252,
+        0.95,
+    )
 
 
 def test_empty_start_means_all_history(demo_text, tmp_path):
-    cfg = load_config(_write(tmp_path, _edit(demo_text, "[data]", set={"start": '""',
-                                                                       "end": '""'})))
+    cfg = load_config(
+        _write(tmp_path, _edit(demo_text, "[data]", set={"start": '""', "end": '""'}))
+    )
     assert cfg.data.start is None and cfg.data.end is None
 
 
@@ -242,9 +262,14 @@ def test_relative_paths_resolve_against_the_config_folder(demo_text, tmp_path, m
     elsewhere.mkdir()
     absolute = tmp_path / "abs" / "x.csv"
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    text = _edit(demo_text, "[data]", set={
-        "source": '"files"',
-        "paths": f'["prices", "../shared/more.csv", "{absolute.as_posix()}", "~/p.csv"]'})
+    text = _edit(
+        demo_text,
+        "[data]",
+        set={
+            "source": '"files"',
+            "paths": f'["prices", "../shared/more.csv", "{absolute.as_posix()}", "~/p.csv"]',
+        },
+    )
     path = _write(desk, text)
     monkeypatch.chdir(elsewhere)  # not relative to the working directory
     cfg = load_config(path)
@@ -257,8 +282,8 @@ def test_relative_paths_resolve_against_the_config_folder(demo_text, tmp_path, m
 
 
 def test_relative_files_source_loads_end_to_end(demo_text, tmp_path, monkeypatch):
-    from core.demo import load_demo
-    from core.sources import load_market
+    from hedgedesk.core.data.sources import load_market
+    from hedgedesk.core.demo import load_demo
 
     prices = tmp_path / "desk" / "prices"
     prices.mkdir(parents=True)
@@ -286,158 +311,258 @@ Builder = Callable[[str, dict], Case]
 
 def _syntax(text, raw):
     line = text.splitlines().index("[targets]") + 1
-    return Case(text.replace("[targets]", "[targets", 1), "(syntax)", f"line {line}",
-                ("not valid TOML",))
+    return Case(
+        text.replace("[targets]", "[targets", 1), "(syntax)", f"line {line}", ("not valid TOML",)
+    )
 
 
 def _opt_missing_strike(text, raw):
     i = _leg(raw, "option")
-    return Case(_edit(text, "[[book.hedges]]", i, drop=("strike",)),
-                f"book.hedges[{i}].strike", None, ("missing required key",))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, drop=("strike",)),
+        f"book.hedges[{i}].strike",
+        None,
+        ("missing required key",),
+    )
 
 
 def _future_with_strike(text, raw):
     i = _leg(raw, "future")
-    return Case(_edit(text, "[[book.hedges]]", i, set={"strike": "4000"}),
-                f"book.hedges[{i}].strike", "4000", ("no option terms on a future leg",))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, set={"strike": "4000"}),
+        f"book.hedges[{i}].strike",
+        "4000",
+        ("no option terms on a future leg",),
+    )
 
 
 def _future_fractional(text, raw):
     i = _leg(raw, "future")
-    return Case(_edit(text, "[[book.hedges]]", i, set={"quantity": "-2.5"}),
-                f"book.hedges[{i}].quantity", "-2.5", ("a whole number of contracts",))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, set={"quantity": "-2.5"}),
+        f"book.hedges[{i}].quantity",
+        "-2.5",
+        ("a whole number of contracts",),
+    )
 
 
 def _option_fractional(text, raw):
     i = _leg(raw, "option")
-    return Case(_edit(text, "[[book.hedges]]", i, set={"quantity": "1.5"}),
-                f"book.hedges[{i}].quantity", "1.5", ("a whole number of contracts",))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, set={"quantity": "1.5"}),
+        f"book.hedges[{i}].quantity",
+        "1.5",
+        ("a whole number of contracts",),
+    )
 
 
 def _unknown_instrument(text, raw):
     i = _leg(raw, "future")
-    return Case(_edit(text, "[[book.hedges]]", i, set={"instrument": '"swap"'}),
-                f"book.hedges[{i}].instrument", "'swap'", ("one of", "equity", "future",
-                                                            "option"))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, set={"instrument": '"swap"'}),
+        f"book.hedges[{i}].instrument",
+        "'swap'",
+        ("one of", "equity", "future", "option"),
+    )
 
 
 def _unknown_contract(text, raw):
     i = _leg(raw, "future")
-    return Case(_edit(text, "[[book.hedges]]", i, set={"contract": '"ZZ"'}),
-                f"book.hedges[{i}].contract", "'ZZ'", ("one of", "ES", "NQ", "MES"))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, set={"contract": '"ZZ"'}),
+        f"book.hedges[{i}].contract",
+        "'ZZ'",
+        ("one of", "ES", "NQ", "MES"),
+    )
 
 
 def _future_without_contract(text, raw):
     i = _leg(raw, "future")
-    return Case(_edit(text, "[[book.hedges]]", i, drop=("contract",)),
-                f"book.hedges[{i}].contract", "None", ("a futures code", "explicit multiplier"))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, drop=("contract",)),
+        f"book.hedges[{i}].contract",
+        "None",
+        ("a futures code", "explicit multiplier"),
+    )
 
 
 def _contract_on_option(text, raw):
     i = _leg(raw, "option")
-    return Case(_edit(text, "[[book.hedges]]", i, set={"contract": '"ES"'}),
-                f"book.hedges[{i}].contract", "'ES'", ("no contract code on a non-futures leg",))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, set={"contract": '"ES"'}),
+        f"book.hedges[{i}].contract",
+        "'ES'",
+        ("no contract code on a non-futures leg",),
+    )
 
 
 def _leg_typo(text, raw):
     i = _leg(raw, "option")
-    return Case(_edit(text, "[[book.hedges]]", i, set={"strik": "100"}),
-                f"book.hedges[{i}].strik", None, ("unknown key", "did you mean 'strike'"))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, set={"strik": "100"}),
+        f"book.hedges[{i}].strik",
+        None,
+        ("unknown key", "did you mean 'strike'"),
+    )
 
 
 def _bad_expiry(text, raw):
     i = _leg(raw, "option")
-    return Case(_edit(text, "[[book.hedges]]", i, set={"expiry": '"next friday"'}),
-                f"book.hedges[{i}].expiry", "'next friday'", ("a date YYYY-MM-DD",))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, set={"expiry": '"next friday"'}),
+        f"book.hedges[{i}].expiry",
+        "'next friday'",
+        ("a date YYYY-MM-DD",),
+    )
 
 
 def _bad_right(text, raw):
     i = _leg(raw, "option")
-    return Case(_edit(text, "[[book.hedges]]", i, set={"right": '"straddle"'}),
-                f"book.hedges[{i}].right", "'straddle'", ("one of call, put",))
+    return Case(
+        _edit(text, "[[book.hedges]]", i, set={"right": '"straddle"'}),
+        f"book.hedges[{i}].right",
+        "'straddle'",
+        ("one of call, put",),
+    )
 
 
 def _duplicate_holding(text, raw):
     first = raw["book"]["holdings"][0]["ticker"]
-    return Case(_edit(text, "[[book.holdings]]", 1, set={"ticker": f'"{first}"'}),
-                "book.holdings[1].ticker", repr(first), ("each ticker once",))
+    return Case(
+        _edit(text, "[[book.holdings]]", 1, set={"ticker": f'"{first}"'}),
+        "book.holdings[1].ticker",
+        repr(first),
+        ("each ticker once",),
+    )
 
 
 def _holding_zero(text, raw):
-    return Case(_edit(text, "[[book.holdings]]", 2, set={"quantity": "0"}),
-                "book.holdings[2].quantity", "0", ("a non-zero number",))
+    return Case(
+        _edit(text, "[[book.holdings]]", 2, set={"quantity": "0"}),
+        "book.holdings[2].quantity",
+        "0",
+        ("a non-zero number",),
+    )
 
 
 def _group_min_gt_max(text, raw):
-    return Case(_edit(text, "[[optimizer.groups]]", 0, set={"min": "0.5", "max": "0.4"}),
-                "optimizer.groups[0].min", "0.5", ("a number <= max (0.4)",))
+    return Case(
+        _edit(text, "[[optimizer.groups]]", 0, set={"min": "0.5", "max": "0.4"}),
+        "optimizer.groups[0].min",
+        "0.5",
+        ("a number <= max (0.4)",),
+    )
 
 
 def _weights_min_gt_max(text, raw):
-    return Case(_edit(text, "[optimizer]", set={"min_weight": "0.3", "max_weight": "0.2"}),
-                "optimizer.min_weight", "0.3", ("a number <= max_weight (0.2)",))
+    return Case(
+        _edit(text, "[optimizer]", set={"min_weight": "0.3", "max_weight": "0.2"}),
+        "optimizer.min_weight",
+        "0.3",
+        ("a number <= max_weight (0.2)",),
+    )
 
 
 CASES: dict[str, Builder] = {
     "toml-syntax": _syntax,
     "unknown-key-did-you-mean": lambda t, r: Case(
-        _edit(t, "[risk]", set={"beta_windw": "252"}), "risk.beta_windw", None,
-        ("unknown key", "did you mean 'beta_window'?")),
+        _edit(t, "[risk]", set={"beta_windw": "252"}),
+        "risk.beta_windw",
+        None,
+        ("unknown key", "did you mean 'beta_window'?"),
+    ),
     "unknown-key-no-close-match": lambda t, r: Case(
-        _edit(t, "[targets]", set={"zzzzzz": "1"}), "targets.zzzzzz", None,
-        ("unknown key", "known keys: beta, beta_band")),
+        _edit(t, "[targets]", set={"zzzzzz": "1"}),
+        "targets.zzzzzz",
+        None,
+        ("unknown key", "known keys: beta, beta_band"),
+    ),
     "unknown-section-did-you-mean": lambda t, r: Case(
-        t.replace("[optimizer]\n", "[optimiser]\n", 1), "optimiser", None,
-        ("unknown key", "did you mean 'optimizer'?")),
+        t.replace("[optimizer]\n", "[optimiser]\n", 1),
+        "optimiser",
+        None,
+        ("unknown key", "did you mean 'optimizer'?"),
+    ),
     "unknown-leg-key": _leg_typo,
     "missing-section": lambda t, r: Case(
-        _drop_table(t, "[targets]"), "targets", None, ("missing required key",)),
+        _drop_table(t, "[targets]"), "targets", None, ("missing required key",)
+    ),
     "missing-key": lambda t, r: Case(
-        _edit(t, "[data]", drop=("benchmark",)), "data.benchmark", None,
-        ("missing required key",)),
+        _edit(t, "[data]", drop=("benchmark",)), "data.benchmark", None, ("missing required key",)
+    ),
     "missing-target-beta": lambda t, r: Case(
-        _edit(t, "[targets]", drop=("beta",)), "targets.beta", None, ("missing required key",)),
+        _edit(t, "[targets]", drop=("beta",)), "targets.beta", None, ("missing required key",)
+    ),
     "wrong-type-integer": lambda t, r: Case(
-        _edit(t, "[risk]", set={"beta_window": '"252"'}), "risk.beta_window", "'252'",
-        ("a whole number",)),
+        _edit(t, "[risk]", set={"beta_window": '"252"'}),
+        "risk.beta_window",
+        "'252'",
+        ("a whole number",),
+    ),
     "wrong-type-number": lambda t, r: Case(
-        _edit(t, "[book]", set={"cash": '"lots"'}), "book.cash", "'lots'", ("a number",)),
+        _edit(t, "[book]", set={"cash": '"lots"'}), "book.cash", "'lots'", ("a number",)
+    ),
     "wrong-type-bool": lambda t, r: Case(
-        _edit(t, "[optimizer]", set={"long_only": '"yes"'}), "optimizer.long_only", "'yes'",
-        ("true or false",)),
+        _edit(t, "[optimizer]", set={"long_only": '"yes"'}),
+        "optimizer.long_only",
+        "'yes'",
+        ("true or false",),
+    ),
     "wrong-type-strings": lambda t, r: Case(
-        _edit(t, "[data]", set={"universe": '"AAPL"'}), "data.universe", "'AAPL'",
-        ("an array of strings",)),
+        _edit(t, "[data]", set={"universe": '"AAPL"'}),
+        "data.universe",
+        "'AAPL'",
+        ("an array of strings",),
+    ),
     "wrong-type-table": lambda t, r: Case(
-        "risk = 5\n" + _drop_table(t, "[risk]"), "risk", "5", ("a table",)),
+        "risk = 5\n" + _drop_table(t, "[risk]"), "risk", "5", ("a table",)
+    ),
     "out-of-range-high": lambda t, r: Case(
-        _edit(t, "[risk]", set={"var_confidence": "1.5"}), "risk.var_confidence", "1.5",
-        ("a number <= 0.9999",)),
+        _edit(t, "[risk]", set={"var_confidence": "1.5"}),
+        "risk.var_confidence",
+        "1.5",
+        ("a number <= 0.9999",),
+    ),
     "out-of-range-open-low": lambda t, r: Case(
-        _edit(t, "[targets]", set={"beta_band": "0"}), "targets.beta_band", "0",
-        ("a number > 0",)),
+        _edit(t, "[targets]", set={"beta_band": "0"}), "targets.beta_band", "0", ("a number > 0",)
+    ),
     "out-of-range-integer": lambda t, r: Case(
-        _edit(t, "[risk]", set={"beta_window": "2"}), "risk.beta_window", "2",
-        ("a number >= 3",)),
+        _edit(t, "[risk]", set={"beta_window": "2"}), "risk.beta_window", "2", ("a number >= 3",)
+    ),
     "out-of-range-in-array": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"cost": "[0.0, 0.5]"}), "sweep.cost", "0.5",
-        ("a number <= 0.1",)),
+        _edit(t, "[sweep]", set={"cost": "[0.0, 0.5]"}), "sweep.cost", "0.5", ("a number <= 0.1",)
+    ),
     "bad-date": lambda t, r: Case(
-        _edit(t, "[data]", set={"start": '"2015-13-01"'}), "data.start", "'2015-13-01'",
-        ("a date YYYY-MM-DD",)),
+        _edit(t, "[data]", set={"start": '"2015-13-01"'}),
+        "data.start",
+        "'2015-13-01'",
+        ("a date YYYY-MM-DD",),
+    ),
     "bad-expiry": _bad_expiry,
     "start-after-end": lambda t, r: Case(
-        _edit(t, "[data]", set={"start": '"2020-06-01"', "end": '"2020-01-01"'}), "data.end",
-        "'2020-01-01'", ("a date on or after start (2020-06-01)",)),
+        _edit(t, "[data]", set={"start": '"2020-06-01"', "end": '"2020-01-01"'}),
+        "data.end",
+        "'2020-01-01'",
+        ("a date on or after start (2020-06-01)",),
+    ),
     "unknown-source": lambda t, r: Case(
-        _edit(t, "[data]", set={"source": '"bloomberg"'}), "data.source", "'bloomberg'",
-        ("one of demo, files, yahoo",)),
+        _edit(t, "[data]", set={"source": '"bloomberg"'}),
+        "data.source",
+        "'bloomberg'",
+        ("one of demo, files, yahoo",),
+    ),
     "files-without-paths": lambda t, r: Case(
-        _edit(t, "[data]", set={"source": '"files"', "paths": "[]"}), "data.paths", "[]",
-        ('at least one file or folder when source = "files"',)),
+        _edit(t, "[data]", set={"source": '"files"', "paths": "[]"}),
+        "data.paths",
+        "[]",
+        ('at least one file or folder when source = "files"',),
+    ),
     "yahoo-without-tickers": lambda t, r: Case(
-        _edit(t, "[data]", set={"source": '"yahoo"', "tickers": "[]"}), "data.tickers", "[]",
-        ('the tickers to download when source = "yahoo"',)),
+        _edit(t, "[data]", set={"source": '"yahoo"', "tickers": "[]"}),
+        "data.tickers",
+        "[]",
+        ('the tickers to download when source = "yahoo"',),
+    ),
     "unknown-instrument": _unknown_instrument,
     "unknown-futures-contract": _unknown_contract,
     "future-without-contract": _future_without_contract,
@@ -452,40 +577,69 @@ CASES: dict[str, Builder] = {
     "group-min-gt-max": _group_min_gt_max,
     "min-weight-gt-max-weight": _weights_min_gt_max,
     "bad-linspace-two-parts": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"exposure": '"0.5:1.5"'}), "sweep.exposure", "'0.5:1.5'",
-        ("'start:stop:count'",)),
+        _edit(t, "[sweep]", set={"exposure": '"0.5:1.5"'}),
+        "sweep.exposure",
+        "'0.5:1.5'",
+        ("'start:stop:count'",),
+    ),
     "bad-linspace-four-parts": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"exposure": '"0.5:1.5:3:4"'}), "sweep.exposure",
-        "'0.5:1.5:3:4'", ("'start:stop:count'",)),
+        _edit(t, "[sweep]", set={"exposure": '"0.5:1.5:3:4"'}),
+        "sweep.exposure",
+        "'0.5:1.5:3:4'",
+        ("'start:stop:count'",),
+    ),
     "bad-linspace-zero-count": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"hedge_ratio": '"0.5:1:0"'}), "sweep.hedge_ratio",
-        "'0.5:1:0'", ("'start:stop:count'",)),
+        _edit(t, "[sweep]", set={"hedge_ratio": '"0.5:1:0"'}),
+        "sweep.hedge_ratio",
+        "'0.5:1:0'",
+        ("'start:stop:count'",),
+    ),
     "bad-linspace-not-numbers": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"exposure": '"a:b:3"'}), "sweep.exposure", "'a:b:3'",
-        ("'start:stop:count'",)),
+        _edit(t, "[sweep]", set={"exposure": '"a:b:3"'}),
+        "sweep.exposure",
+        "'a:b:3'",
+        ("'start:stop:count'",),
+    ),
     "linspace-out-of-range": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"exposure": '"-1:1:3"'}), "sweep.exposure", "-1.0",
-        ("a number > 0",)),
+        _edit(t, "[sweep]", set={"exposure": '"-1:1:3"'}),
+        "sweep.exposure",
+        "-1.0",
+        ("a number > 0",),
+    ),
     "linspace-for-integers": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"window": '"20:60:3"'}), "sweep.window", "'20:60:3'",
-        ("a non-empty array of whole numbers",)),
+        _edit(t, "[sweep]", set={"window": '"20:60:3"'}),
+        "sweep.window",
+        "'20:60:3'",
+        ("a non-empty array of whole numbers",),
+    ),
     "non-integer-in-integer-array": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"window": "[20, 60.5]"}), "sweep.window", "60.5",
-        ("each of whole numbers",)),
+        _edit(t, "[sweep]", set={"window": "[20, 60.5]"}),
+        "sweep.window",
+        "60.5",
+        ("each of whole numbers",),
+    ),
     "empty-array": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"rebalance": "[]"}), "sweep.rebalance", "[]",
-        ("a non-empty array of whole numbers",)),
+        _edit(t, "[sweep]", set={"rebalance": "[]"}),
+        "sweep.rebalance",
+        "[]",
+        ("a non-empty array of whole numbers",),
+    ),
     "bad-estimator": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"estimator": '["ols", "garch"]'}), "sweep.estimator",
-        "'garch'", ("each one of ols, ewma",)),
+        _edit(t, "[sweep]", set={"estimator": '["ols", "garch"]'}),
+        "sweep.estimator",
+        "'garch'",
+        ("each one of ols, ewma",),
+    ),
     "empty-ticker": lambda t, r: Case(
-        _edit(t, "[sweep]", set={"hedge": '" "'}), "sweep.hedge", "' '", ("a ticker symbol",)),
+        _edit(t, "[sweep]", set={"hedge": '" "'}), "sweep.hedge", "' '", ("a ticker symbol",)
+    ),
 }
 
 
 @pytest.mark.parametrize("case_id", list(CASES))
-def test_validation_error_names_file_key_value_and_expectation(case_id, demo_text, demo_raw,
-                                                               tmp_path):
+def test_validation_error_names_file_key_value_and_expectation(
+    case_id, demo_text, demo_raw, tmp_path
+):
     case = CASES[case_id](demo_text, demo_raw)
     assert case.text != demo_text
     path = _write(tmp_path, case.text, f"{case_id}.toml")
@@ -503,8 +657,9 @@ def test_validation_error_names_file_key_value_and_expectation(case_id, demo_tex
     assert "\n" not in msg  # one line for the CLI
 
 
-@pytest.mark.parametrize("case_id", ["files-without-paths", "option-missing-strike",
-                                     "bad-linspace-two-parts"])
+@pytest.mark.parametrize(
+    "case_id", ["files-without-paths", "option-missing-strike", "bad-linspace-two-parts"]
+)
 def test_parse_config_reports_the_given_path(case_id, demo_text, demo_raw):
     case = CASES[case_id](demo_text, demo_raw)
     with pytest.raises(ConfigError, match=re.escape(f"where/desk.toml: {case.key}: ")):
@@ -521,7 +676,7 @@ def test_missing_file_is_a_config_error(tmp_path):
 
 def test_unreadable_file_is_a_config_error(tmp_path):
     path = tmp_path / "latin1.toml"
-    path.write_bytes("[data]\nbenchmark = \"caf\xe9\"\n".encode("latin-1"))
+    path.write_bytes('[data]\nbenchmark = "caf\xe9"\n'.encode("latin-1"))
     with pytest.raises(ConfigError, match=re.escape(str(path))):
         load_config(path)
 
@@ -557,7 +712,7 @@ def test_non_finite_contract_quantity_is_a_config_error(literal, demo_text, demo
 # -- tickers against the data ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo_tickers() -> set[str]:
-    from core.demo import load_demo
+    from hedgedesk.core.demo import load_demo
 
     return set(load_demo().tickers)
 
@@ -582,21 +737,35 @@ def _ticker_cases(raw: dict) -> dict[str, tuple[str, int, dict[str, str], str]]:
         "benchmark": ("[data]", 0, {"benchmark": '"NOPE"'}, "data.benchmark"),
         "universe": ("[data]", 0, {"universe": f"[{q}]"}, f"data.universe[{k}]"),
         "holding": ("[[book.holdings]]", 2, {"ticker": '"NOPE"'}, "book.holdings[2].ticker"),
-        "hedge-underlying": ("[[book.hedges]]", opt, {"underlying": '"NOPE"'},
-                             f"book.hedges[{opt}].underlying"),
-        "group": ("[[optimizer.groups]]", 1,
-                  {"tickers": "[" + ", ".join(f'"{t}"' for t in group) + "]"},
-                  "optimizer.groups[1].tickers"),
-        "sweep-long": ("[sweep]", 0, {"long": "[" + ", ".join(f'"{t}"' for t in long) + "]"},
-                       f"sweep.long[{len(long) - 1}]"),
+        "hedge-underlying": (
+            "[[book.hedges]]",
+            opt,
+            {"underlying": '"NOPE"'},
+            f"book.hedges[{opt}].underlying",
+        ),
+        "group": (
+            "[[optimizer.groups]]",
+            1,
+            {"tickers": "[" + ", ".join(f'"{t}"' for t in group) + "]"},
+            "optimizer.groups[1].tickers",
+        ),
+        "sweep-long": (
+            "[sweep]",
+            0,
+            {"long": "[" + ", ".join(f'"{t}"' for t in long) + "]"},
+            f"sweep.long[{len(long) - 1}]",
+        ),
         "sweep-hedge": ("[sweep]", 0, {"hedge": '"NOPE"'}, "sweep.hedge"),
     }
 
 
-@pytest.mark.parametrize("case_id", ["benchmark", "universe", "holding", "hedge-underlying",
-                                     "group", "sweep-long", "sweep-hedge"])
-def test_check_tickers_names_the_key_of_the_unknown_ticker(case_id, demo_text, demo_raw,
-                                                           demo_tickers, tmp_path):
+@pytest.mark.parametrize(
+    "case_id",
+    ["benchmark", "universe", "holding", "hedge-underlying", "group", "sweep-long", "sweep-hedge"],
+)
+def test_check_tickers_names_the_key_of_the_unknown_ticker(
+    case_id, demo_text, demo_raw, demo_tickers, tmp_path
+):
     header, index, edits, key = _ticker_cases(demo_raw)[case_id]
     path = _write(tmp_path, _edit(demo_text, header, index, set=edits))
     cfg = load_config(path)  # valid on its own: tickers are checked against data separately
@@ -624,12 +793,19 @@ def test_grid_axis_size_is_bounded(demo_text, tmp_path, literal):
     assert info.value.key == "sweep.exposure"
 
 
-@pytest.mark.parametrize(("key", "literal", "repeat"), [
-    ("rebalance", "[5, 5, 21]", "5"), ("exposure", "[1, 1.0]", "1.0"),
-    ("estimator", '["ols", "ols"]', "'ols'"), ("long", '["AAPL", "MSFT", "AAPL"]', "'AAPL'")])
+@pytest.mark.parametrize(
+    ("key", "literal", "repeat"),
+    [
+        ("rebalance", "[5, 5, 21]", "5"),
+        ("exposure", "[1, 1.0]", "1.0"),
+        ("estimator", '["ols", "ols"]', "'ols'"),
+        ("long", '["AAPL", "MSFT", "AAPL"]', "'AAPL'"),
+    ],
+)
 def test_a_grid_axis_lists_each_value_once(demo_text, tmp_path, key, literal, repeat):
     """Refused by the loader naming the config key (the sweep would refuse it later, naming a
-    flag the user never typed)."""
+    flag the user never typed).
+    """
     path = _write(tmp_path, _edit(demo_text, "[sweep]", 0, set={key: literal}))
     with pytest.raises(ConfigError, match=rf"got {repeat}, expected each value once") as info:
         load_config(path)
@@ -653,7 +829,7 @@ def test_hedge_leg_names_are_unique(demo_text, demo_raw, tmp_path):
 
 
 def test_scenario_shock_tickers_are_checked(demo_text, tmp_path):
-    text = demo_text.replace('shocks = { AAPL = -0.12,', 'shocks = { AAPLL = -0.12,')
+    text = demo_text.replace("shocks = { AAPL = -0.12,", "shocks = { AAPLL = -0.12,")
     cfg = load_config(_write(tmp_path, text))
     with pytest.raises(ConfigError, match=r"scenarios\[\d+\]\.shocks\.AAPLL"):
         check_tickers(cfg, {t for _, t in referenced_tickers(cfg)} - {"AAPLL"})

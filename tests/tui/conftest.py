@@ -6,9 +6,8 @@ import logging
 from pathlib import Path
 
 import pytest
-
-from core.config import load_config
-from core.demo import demo_config_path
+from hedgedesk.core.config import load_config
+from hedgedesk.core.demo import demo_config_path
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +19,7 @@ def _no_yahoo(monkeypatch):
         calls.append(args)
         raise RuntimeError("network access in a test")
 
-    monkeypatch.setattr("core.yahoo._yf_download", blocked)
+    monkeypatch.setattr("hedgedesk.core.data.yahoo._yf_download", blocked)
     yield
     assert not calls, f"a test tried to reach Yahoo: {calls}"
 

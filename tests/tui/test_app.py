@@ -6,12 +6,11 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from hedgedesk.core.config import load_config, resolve_config_path
+from hedgedesk.core.demo import demo_dir
+from hedgedesk.core.errors import DataError
+from hedgedesk.tui.app import DeskApp
 from textual.widgets import DataTable, Static
-
-from core.config import load_config, resolve_config_path
-from core.demo import demo_dir
-from core.errors import DataError
-from tui.app import DeskApp
 
 
 @pytest.fixture
@@ -39,8 +38,7 @@ async def test_desk_shows_demo_book_at_80x24(cfg):
         row = holdings.get_row("0")  # first holding
         assert str(row[2]) == f"{closes['AAPL'].iloc[-1]:,.2f}"
         assert str(row[3]) == f"{closes['AAPL'].iloc[-1] * aapl.quantity:,.0f}"
-        assert app.query_one("#monitors-pane").border_title.endswith(
-            f"as of {closes.index[-1]}")
+        assert app.query_one("#monitors-pane").border_title.endswith(f"as of {closes.index[-1]}")
         # every pane is on screen at 80x24: holdings, then (tab) the legs in the same slot
         for pane in ("#holdings-pane", "#summary", "#sweep-pane"):
             region = app.query_one(pane).region
@@ -83,7 +81,7 @@ async def test_load_failure_is_shown_not_raised(cfg):
 
 
 async def test_notices_become_notifications(cfg):
-    from core.demo import load_demo
+    from hedgedesk.core.demo import load_demo
 
     def with_notice(_cfg):
         return replace(load_demo(), notices=("Yahoo unreachable; using the local cache",))
@@ -115,7 +113,7 @@ async def test_highlighted_leg_says_how_it_is_priced(cfg):
 
 
 async def test_beta_breach_is_spelled_out(cfg, tmp_path):
-    from core.config import parse_config
+    from hedgedesk.core.config import parse_config
 
     text = cfg.path.read_text(encoding="utf-8").replace("quantity = -2\n", "quantity = -6\n", 1)
     breached = parse_config(text, tmp_path / "desk.toml")

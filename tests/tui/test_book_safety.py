@@ -1,6 +1,7 @@
 """A desk a trader can trust: an edit the data refutes keeps its form open, a saved book always
 loads again, quitting asks about unsaved edits, a file changed on disk is overwritten or
-reloaded by a key, a broken config opens the recovery screen. Typed by keys only."""
+reloaded by a key, a broken config opens the recovery screen. Typed by keys only.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +11,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from hedgedesk.core.book.check import check_book
+from hedgedesk.core.book.edit import last_good_path
+from hedgedesk.core.book.valuation import market_state
+from hedgedesk.core.config import load_config
+from hedgedesk.core.data.sources import load_market
+from hedgedesk.core.demo import demo_config_path
+from hedgedesk.tui.app import LEG_COLUMNS, DeskApp
+from hedgedesk.tui.screens.dialogs import ChoiceScreen
+from hedgedesk.tui.screens.forms import FormScreen
+from hedgedesk.tui.screens.recovery import RecoveryApp, RecoveryScreen
+from hedgedesk.tui.widgets.book_table import BookTable
 from textual.widgets import Static
 
-from core.book_check import check_book
-from core.book_edit import last_good_path
-from core.config import load_config
-from core.demo import demo_config_path
-from core.sources import load_market
-from core.valuation import market_state
 from tests.tui.conftest import settle
 from tests.tui.test_whatif import fill
-from tui.app import LEG_COLUMNS, DeskApp
-from tui.book_table import BookTable
-from tui.dialogs import ChoiceScreen
-from tui.edit import FormScreen
-from tui.recovery import RecoveryApp, RecoveryScreen
 
 
 @pytest.fixture
@@ -73,8 +74,9 @@ async def test_an_expired_option_keeps_the_form_open(cfg):
         await pilot.pause()
         assert isinstance(app.screen, FormScreen)
         # the edit form's fields: quantity, strike, expiry, ...
-        await pilot.press("tab", "tab", "end", "ctrl+u",
-                          *(asof - dt.timedelta(days=1)).isoformat(), "enter")
+        await pilot.press(
+            "tab", "tab", "end", "ctrl+u", *(asof - dt.timedelta(days=1)).isoformat(), "enter"
+        )
         await pilot.pause()
         assert isinstance(app.screen, FormScreen)
         assert "expiry" in form_error(app) and "as-of date" in form_error(app)
@@ -197,8 +199,10 @@ async def test_delete_and_revert_say_how_to_undo(cfg):
         assert any("deleted holding AAPL — u undoes" in n.message for n in app._notifications)
         await pilot.press("r")
         await settle(app, pilot)
-        assert any("reverted 1 edit(s)" in n.message and "u undoes" in n.message
-                   for n in app._notifications)
+        assert any(
+            "reverted 1 edit(s)" in n.message and "u undoes" in n.message
+            for n in app._notifications
+        )
         await pilot.press("u")
         await settle(app, pilot)
         assert app.cfg.book.holdings[0].ticker == "MSFT"
@@ -216,7 +220,8 @@ async def test_a_file_changed_on_disk_is_overwritten_or_reloaded_by_a_key(cfg):
         await pilot.pause()
         assert isinstance(app.screen, ChoiceScreen)
         text = str(app.screen.query_one("#choice").render()) + "".join(
-            str(w.render()) for w in app.screen.query(Static))
+            str(w.render()) for w in app.screen.query(Static)
+        )
         assert "changed on disk" in text and "force" not in text and "(" in text
         await pilot.press("escape")
         assert cfg.path.read_text() == theirs and app.editor.dirty  # stay: edits kept
@@ -239,14 +244,20 @@ async def test_a_file_changed_on_disk_is_overwritten_or_reloaded_by_a_key(cfg):
 # -- the whole book at 80x24 -----------------------------------------------------------------
 def _fully_visible(app, table: BookTable) -> bool:
     """Every row in view without scrolling, and the pane on the screen."""
-    return (table.region.height > 0 and table.max_scroll_y == 0
-            and app.screen.region.contains_region(table.region))
+    return (
+        table.region.height > 0
+        and table.max_scroll_y == 0
+        and app.screen.region.contains_region(table.region)
+    )
 
 
 @pytest.mark.parametrize("book", ["demo", "multi_asset"])
 async def test_every_leg_and_eight_holdings_at_80x24(book, tmp_path):
-    path = (demo_config_path() if book == "demo"
-            else Path(__file__).parents[2] / "examples" / "multi_asset.toml")
+    path = (
+        demo_config_path()
+        if book == "demo"
+        else Path(__file__).parents[2] / "examples" / "multi_asset.toml"
+    )
     cfg = load_config(path)
     if book == "multi_asset" and not _market_ok(cfg):
         pytest.skip("multi_asset.toml needs ../shared/data")
@@ -254,8 +265,9 @@ async def test_every_leg_and_eight_holdings_at_80x24(book, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         holdings = app.query_one("#holdings", BookTable)
-        assert holdings.has_focus and "▶ Holdings" in str(app.query_one("#holdings-pane")
-                                                          .border_title)
+        assert holdings.has_focus and "▶ Holdings" in str(
+            app.query_one("#holdings-pane").border_title
+        )
         assert holdings.row_count >= min(8, len(cfg.book.holdings))
         rows_in_view = holdings.scrollable_content_region.height - 1  # the header row
         assert rows_in_view >= min(8, len(cfg.book.holdings))
@@ -318,8 +330,10 @@ async def test_no_number_is_cut_and_right_pages_the_columns(cfg):
             await pilot.pause()
             paged = [str(c.label) for c in legs.columns.values()]
             assert paged[0] == "Leg" and not set(paged[1:]) & set(seen)
-            assert sum(c.get_render_width(legs) for c in legs.columns.values()) <= \
-                legs.scrollable_content_region.width
+            assert (
+                sum(c.get_render_width(legs) for c in legs.columns.values())
+                <= legs.scrollable_content_region.width
+            )
             seen += paged[1:]
         assert seen == LEG_COLUMNS[1:]
 
@@ -352,8 +366,9 @@ async def test_a_book_the_data_refutes_opens_recovery_and_the_last_good_copy(cfg
 async def test_recovery_edits_the_file_in_the_editor_and_reloads(cfg, tmp_path, monkeypatch):
     text = cfg.path.read_text()
     cfg.path.write_text(text.replace('ticker = "KO"', 'ticker = "ZZZ"'))
-    monkeypatch.setenv("VISUAL", _editor(
-        tmp_path, "p.write_text(p.read_text().replace('\"ZZZ\"', '\"KO\"'))"))
+    monkeypatch.setenv(
+        "VISUAL", _editor(tmp_path, "p.write_text(p.read_text().replace('\"ZZZ\"', '\"KO\"'))")
+    )
     app = DeskApp(load_config(cfg.path))
     async with app.run_test(size=(80, 24)) as pilot:
         while not isinstance(app.screen, RecoveryScreen):
@@ -366,8 +381,7 @@ async def test_recovery_edits_the_file_in_the_editor_and_reloads(cfg, tmp_path, 
 async def test_a_config_the_loader_refuses_at_start_is_recovered(cfg, tmp_path, monkeypatch):
     good = cfg.path.read_text()
     cfg.path.write_text(good.replace("[book]", "[book\n", 1))
-    monkeypatch.setenv("VISUAL", _editor(
-        tmp_path, f"p.write_text({good!r})"))
+    monkeypatch.setenv("VISUAL", _editor(tmp_path, f"p.write_text({good!r})"))
     with pytest.raises(Exception) as err:
         load_config(cfg.path)
     app = RecoveryApp(cfg.path, str(err.value))
@@ -395,7 +409,7 @@ async def test_breach_marks_stand_out_without_colour(cfg, monkeypatch):
 
 def test_save_keeps_the_file_mode_of_the_last_good_copy(cfg):
     cfg.path.chmod(0o640)
-    from core.book_edit import BookEditor
+    from hedgedesk.core.book.edit import BookEditor
 
     ed = BookEditor(cfg)
     ed.nudge("holding", 0)
@@ -405,10 +419,10 @@ def test_save_keeps_the_file_mode_of_the_last_good_copy(cfg):
 
 async def test_a_finished_sweep_leaves_eight_holdings_in_view(cfg):
     """The sweep pane's lines never wrap at 80 columns: a run's result takes one line and the
-    bar ends full, and the book keeps at least 8 rows."""
+    bar ends full, and the book keeps at least 8 rows.
+    """
+    from hedgedesk.tui.widgets.sweep_pane import SweepPane
     from textual.widgets import ProgressBar
-
-    from tui.sweep_pane import SweepPane
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -6,15 +6,14 @@ import time
 
 import numpy as np
 import pytest
+from hedgedesk.core.book.risk import risk_report
+from hedgedesk.core.config import load_config, resolve_config_path
+from hedgedesk.core.sweep.engine import CpuBackend
+from hedgedesk.core.sweep.ledger import Ledger
+from hedgedesk.tui.app import DeskApp, sweep_request
+from hedgedesk.tui.screens.help import HelpScreen
+from hedgedesk.tui.widgets.sweep_pane import SweepPane
 from textual.widgets import DataTable, Sparkline, Static
-
-from core.config import load_config, resolve_config_path
-from core.risk import risk_report
-from core.sweep import CpuBackend
-from core.sweep_ledger import Ledger
-from tui.app import DeskApp, sweep_request
-from tui.help import HelpScreen
-from tui.sweep_pane import SweepPane
 
 PANES = ("#holdings-pane", "#legs-pane", "#monitors-pane", "#sweep-pane")
 
@@ -26,7 +25,8 @@ def cfg():
 
 class SlowCpu(CpuBackend):
     """The CPU kernel slowed to 0.2 ms a configuration, so a sweep lasts long enough to
-    interact with (the chunks still adapt to about 0.1 s each)."""
+    interact with (the chunks still adapt to about 0.1 s each).
+    """
 
     def run(self, row0, count, rows=None):
         time.sleep(count * 2e-4)
@@ -112,8 +112,11 @@ async def test_escape_cancels_a_running_sweep_and_keys_stay_answered(cfg):
             await pilot.press("escape")
             await _loaded(app, pilot)
             assert not pane.running and pane.result.status == "cancelled"
-            assert 0 < pane.result.summary["counts"]["done"] < pane.result.summary[
-                "counts"]["configurations"]
+            assert (
+                0
+                < pane.result.summary["counts"]["done"]
+                < pane.result.summary["counts"]["configurations"]
+            )
             assert ledger.get(pane.result.run_id).status == "cancelled"
 
 
@@ -122,8 +125,7 @@ async def test_quitting_during_a_sweep_cancels_it_and_keeps_it_resumable(cfg):
     async with app.run_test(size=(80, 24)) as pilot:
         await _loaded(app, pilot)
         ledger = Ledger()
-        app.query_one(SweepPane).start(sweep_request(cfg), app.market, ledger,
-                                       backend=SlowCpu())
+        app.query_one(SweepPane).start(sweep_request(cfg), app.market, ledger, backend=SlowCpu())
         await pilot.pause(0.3)
         await pilot.press("ctrl+q")
     run = ledger.runs()[0]
@@ -146,10 +148,13 @@ async def test_help_lists_every_key(cfg):
 
 async def test_breach_is_spelled_out_under_no_color(monkeypatch, tmp_path):
     """With NO_COLOR=1 the alert still reads: the word BREACH and an arrow, never colour."""
-    from core.demo import demo_config_path
+    from hedgedesk.core.demo import demo_config_path
 
-    text = demo_config_path().read_text().replace("beta = 0.50                 #",
-                                                  "beta = 0.90                 #")
+    text = (
+        demo_config_path()
+        .read_text()
+        .replace("beta = 0.50                 #", "beta = 0.90                 #")
+    )
     path = tmp_path / "config.toml"
     path.write_text(text)
     monkeypatch.setenv("NO_COLOR", "1")
@@ -162,7 +167,7 @@ async def test_breach_is_spelled_out_under_no_color(monkeypatch, tmp_path):
 
 
 async def test_g_opens_the_data_screen(cfg):
-    from tui.data_screen import DataScreen
+    from hedgedesk.tui.screens.data import DataScreen
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -176,7 +181,7 @@ async def test_g_opens_the_data_screen(cfg):
 
 
 async def test_c_opens_scenarios_for_the_edited_book(cfg):
-    from tui.scenarios_screen import ScenariosScreen
+    from hedgedesk.tui.screens.scenarios import ScenariosScreen
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -191,11 +196,12 @@ async def test_c_opens_scenarios_for_the_edited_book(cfg):
 
 
 async def test_replay_steps_the_as_of_date_and_back_to_live(cfg):
-    """p starts a replay a year back; the monitors value the book on each replay day exactly
-    as core does for that as-of; , and . step; L returns to the latest close."""
-    from core.clock import at
-    from core.sources import load_market
-    from core.valuation import market_state
+    """P starts a replay a year back; the monitors value the book on each replay day exactly
+    as core does for that as-of; , and . step; L returns to the latest close.
+    """
+    from hedgedesk.core.book.clock import at
+    from hedgedesk.core.book.valuation import market_state
+    from hedgedesk.core.data.sources import load_market
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -213,21 +219,26 @@ async def test_replay_steps_the_as_of_date_and_back_to_live(cfg):
         want = market_state(at(cfg, app.clock.day), load_market(cfg))
         assert app.report.valuation.asof == app.clock.day == want.asof
         assert app.report.valuation.nav == pytest.approx(
-            risk_report(at(cfg, app.clock.day), want).valuation.nav, rel=1e-12)
+            risk_report(at(cfg, app.clock.day), want).valuation.nav, rel=1e-12
+        )
         await pilot.press("L")
         await _loaded(app, pilot)
         assert app.clock is None and app.report.valuation.asof == latest
 
 
 async def test_live_mode_marks_stale_when_a_refresh_fails(tmp_path):
-    """source = "yahoo" with data.refresh polls Yahoo; a failed poll keeps the figures and
-    says STALE with the time it went stale and why; the next good poll clears it."""
-    from core.demo import demo_config_path, load_demo
-    from core.errors import DataError
+    """Source = "yahoo" with data.refresh polls Yahoo; a failed poll keeps the figures and
+    says STALE with the time it went stale and why; the next good poll clears it.
+    """
+    from hedgedesk.core.demo import demo_config_path, load_demo
+    from hedgedesk.core.errors import DataError
 
-    text = demo_config_path().read_text().replace(
-        'source = "demo"', 'source = "yahoo"\nrefresh = 10').replace(
-        'tickers = []', 'tickers = ["AAPL", "SP500"]')
+    text = (
+        demo_config_path()
+        .read_text()
+        .replace('source = "demo"', 'source = "yahoo"\nrefresh = 10')
+        .replace("tickers = []", 'tickers = ["AAPL", "SP500"]')
+    )
     path = tmp_path / "config.toml"
     path.write_text(text)
     calls = []
@@ -261,17 +272,18 @@ async def test_command_palette_offers_every_action(cfg):
         for b in app.BINDINGS:
             if b.action not in ("quit", "focus_next"):
                 assert (b.tooltip or b.description) in titles, b.description
-        scenarios = next(c for c in app.get_system_commands(app.screen)
-                         if c.title == "Scenarios screen")
+        scenarios = next(
+            c for c in app.get_system_commands(app.screen) if c.title == "Scenarios screen"
+        )
         await scenarios.callback()
         await pilot.pause()
-        from tui.scenarios_screen import ScenariosScreen
+        from hedgedesk.tui.screens.scenarios import ScenariosScreen
 
         assert isinstance(app.screen, ScenariosScreen)
 
 
 async def test_shift_w_opens_the_sweep_screen_on_the_desk_run(cfg):
-    from tui.sweep_screen import SweepScreen
+    from hedgedesk.tui.screens.sweep import SweepScreen
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -294,12 +306,14 @@ class SlowerCpu(CpuBackend):
 
 async def test_a_reoptimisation_runs_while_a_sweep_does(cfg):
     """The optimiser's worker and the sweep's share nothing: a what-if re-solve answers while
-    the sweep keeps running."""
-    from tui.optimizer_screen import OptimizerScreen
+    the sweep keeps running.
+    """
+    from hedgedesk.tui.screens.optimizer import OptimizerScreen
 
     async def solved(app, pilot, previous=None):
         """Until the optimiser shows weights other than ``previous`` (its own worker only:
-        waiting on every worker would wait for the sweep)."""
+        waiting on every worker would wait for the sweep).
+        """
         for _ in range(400):
             await pilot.pause(0.05)
             busy = any(w.group == "optimizer" and not w.is_finished for w in app.workers)
@@ -326,7 +340,6 @@ async def test_a_reoptimisation_runs_while_a_sweep_does(cfg):
             await pilot.press("escape", "escape", "escape")
             await _loaded(app, pilot)
             assert pane.result.status == "cancelled"
-
 
 
 async def test_j_and_k_move_like_the_arrows(cfg):

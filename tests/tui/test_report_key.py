@@ -1,16 +1,16 @@
 """The desk's report key (R): the report of the screen in view, written in a worker while the
-desk stays live, the folder named in a notification; a report it cannot write is a message."""
+desk stays live, the folder named in a notification; a report it cannot write is a message.
+"""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-
-from core.config import load_config, resolve_config_path
-from core.risk import risk_report
-from core.valuation import market_state, shocked_state
-from tui.app import DeskApp
+from hedgedesk.core.book.risk import risk_report
+from hedgedesk.core.book.valuation import market_state, shocked_state
+from hedgedesk.core.config import load_config, resolve_config_path
+from hedgedesk.tui.app import DeskApp
 
 
 @pytest.fixture

@@ -8,17 +8,17 @@ with `pytest tests/tui/test_snapshots.py --snapshot-update` and review the SVGs 
 from __future__ import annotations
 
 import pytest
+from hedgedesk.core.config import load_config, resolve_config_path
+from hedgedesk.tui.app import DeskApp
 from textual.widgets import Input
-
-from core.config import load_config, resolve_config_path
-from tui.app import DeskApp
 
 
 async def _loaded(pilot):
     """The demo book on screen and settled: the load starts after the first paint, and a table
     re-measures its columns on an idle pass after its rows arrive. So each round waits for the
     app to go idle, then the screen must read the same three times 0.15 s apart (a loaded CI
-    machine once caught a table before it re-measured)."""
+    machine once caught a table before it re-measured).
+    """
     while pilot.app.report is None:
         await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()

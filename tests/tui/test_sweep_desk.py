@@ -1,6 +1,7 @@
 """On the desk itself: a sweep started on the Sweep screen (W, g, enter) runs on the desk's
 Sweep pane, so Esc back to the desk leaves it running with its progress in the pane, and the
-desk's Esc cancels it, resumable."""
+desk's Esc cancels it, resumable.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +9,13 @@ import re
 import time
 
 import pytest
+from hedgedesk.core.config import load_config, resolve_config_path
+from hedgedesk.core.sweep.engine import CpuBackend
+from hedgedesk.core.sweep.ledger import Ledger
+from hedgedesk.tui.app import DeskApp
+from hedgedesk.tui.screens.sweep import SweepScreen
+from hedgedesk.tui.widgets.sweep_pane import SweepPane
 from textual.widgets import Static
-
-from core.config import load_config, resolve_config_path
-from core.sweep import CpuBackend
-from core.sweep_ledger import Ledger
-from tui.app import DeskApp
-from tui.sweep_pane import SweepPane
-from tui.sweep_screen import SweepScreen
 
 
 class SlowCpu(CpuBackend):
@@ -38,7 +38,9 @@ def cfg():
 
 
 async def test_a_sweep_from_the_screen_keeps_running_on_the_desk(cfg, monkeypatch):
-    monkeypatch.setattr("core.sweep.choose_backend", lambda name: (SlowCpu(), "cpu (test)"))
+    monkeypatch.setattr(
+        "hedgedesk.core.sweep.engine.choose_backend", lambda name: (SlowCpu(), "cpu (test)")
+    )
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -50,8 +52,11 @@ async def test_a_sweep_from_the_screen_keeps_running_on_the_desk(cfg, monkeypatc
         screen = app.screen
         assert isinstance(screen, SweepScreen)
         await pilot.press("g", "enter")  # the config's grid, from the form
-        await until(pilot, lambda: pane.progress is not None and pane.progress.done > 0,
-                    "the sweep under way")
+        await until(
+            pilot,
+            lambda: pane.progress is not None and pane.progress.done > 0,
+            "the sweep under way",
+        )
         assert "x cancel sweep" in str(screen.query_one("#sw-status", Static).render())
 
         await pilot.press("escape")  # back on the desk: the sweep goes on

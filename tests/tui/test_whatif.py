@@ -1,19 +1,20 @@
 """What-if editing on the desk, by keys only: each edit's figures equal core's for the edited
-book, undo/redo/revert walk the history, save writes the file, bad input never loses work."""
+book, undo/redo/revert walk the history, save writes the file, bad input never loses work.
+"""
 
 from __future__ import annotations
 
 import pytest
+from hedgedesk.core.book.risk import risk_report
+from hedgedesk.core.book.valuation import market_state, shocked_state
+from hedgedesk.core.config import load_config
+from hedgedesk.core.data.sources import load_market
+from hedgedesk.core.demo import demo_config_path
+from hedgedesk.tui.app import DeskApp
+from hedgedesk.tui.screens.forms import FormScreen
 from textual.widgets import DataTable, Input, Static
 
-from core.config import load_config
-from core.demo import demo_config_path
-from core.risk import risk_report
-from core.sources import load_market
-from core.valuation import market_state, shocked_state
 from tests.tui.conftest import settle
-from tui.app import DeskApp
-from tui.edit import FormScreen
 
 
 @pytest.fixture
@@ -29,7 +30,8 @@ def core_beta(cfg, shocks=None) -> float:
 
 async def fill(pilot, values: list[str]) -> None:
     """Type into a form's fields in order, keys only: each field is cleared (end, ctrl+u) and
-    typed; tab moves to the next; enter applies."""
+    typed; tab moves to the next; enter applies.
+    """
     for i, text in enumerate(values):
         if i:
             await pilot.press("tab")
@@ -49,8 +51,7 @@ async def test_nudge_recomputes_like_core_and_marks_the_change(cfg):
         await pilot.press("plus")
         await settle(app, pilot)
         assert app.cfg.book.holdings[0].quantity == before + round(before * 0.1)
-        assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(app.cfg),
-                                                                     rel=1e-12)
+        assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(app.cfg), rel=1e-12)
         assert cell(app, "holdings", 0, 0).startswith("*")
         assert "Δ" in str(app.query_one("#summary", Static).render())
         assert "● 1 unsaved" in app.sub_title
@@ -72,8 +73,7 @@ async def test_edit_form_applies_validates_and_cancels(cfg):
         assert not isinstance(app.screen, FormScreen)
         assert app.cfg.book.holdings[0].quantity == 2000
         assert cell(app, "holdings", 0, 1) == "2,000"
-        assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(app.cfg),
-                                                                     rel=1e-12)
+        assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(app.cfg), rel=1e-12)
         await pilot.press("e", "end", "ctrl+u", "1")
         await pilot.press("escape")  # cancelled: nothing changes
         await settle(app, pilot)
@@ -99,8 +99,7 @@ async def test_undo_redo_revert_and_delete(cfg):
         await pilot.press("r")
         await settle(app, pilot)
         assert app.cfg.book == cfg.book
-        assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(cfg),
-                                                                     rel=1e-12)
+        assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(cfg), rel=1e-12)
 
 
 async def test_market_shock_and_a_new_leg(cfg):
@@ -112,8 +111,11 @@ async def test_market_shock_and_a_new_leg(cfg):
         await settle(app, pilot)
         assert app.editor.shocks == {"market": -0.1}
         assert app.report.valuation.nav == pytest.approx(
-            risk_report(cfg, shocked_state(market_state(cfg, load_market(cfg)),
-                                           {"market": -0.1})).valuation.nav, rel=1e-12)
+            risk_report(
+                cfg, shocked_state(market_state(cfg, load_market(cfg)), {"market": -0.1})
+            ).valuation.nav,
+            rel=1e-12,
+        )
         assert "shock market -10.0%" in app.sub_title
 
         await pilot.press("a")  # the kind is picked from a list: holding, future, ...
@@ -125,11 +127,13 @@ async def test_market_shock_and_a_new_leg(cfg):
         await fill(pilot, ["ES more", "SP500", "-1", "ES"])  # name, underlying, qty, contract
         await settle(app, pilot)
         assert not isinstance(app.screen, FormScreen), str(
-            app.screen.query_one("#form-error", Static).render())
+            app.screen.query_one("#form-error", Static).render()
+        )
         assert app.cfg.book.hedges[-1].name == "ES more"
         assert app.query_one("#legs", DataTable).row_count == len(cfg.book.hedges) + 1
         assert app.report.valuation.beta_status.beta == pytest.approx(
-            core_beta(app.cfg, {"market": -0.1}), rel=1e-12)
+            core_beta(app.cfg, {"market": -0.1}), rel=1e-12
+        )
 
 
 async def test_save_writes_the_file_and_the_demo_is_refused(cfg, tmp_path):
@@ -164,8 +168,7 @@ async def test_add_a_holding_through_the_picker(cfg):
         await settle(app, pilot)
         added = app.cfg.book.holdings[-1]
         assert (added.ticker, added.quantity, added.cost_basis) == ("PFE", 100, 40)
-        assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(app.cfg),
-                                                                     rel=1e-12)
+        assert app.report.valuation.beta_status.beta == pytest.approx(core_beta(app.cfg), rel=1e-12)
         await pilot.press("a")
         await pilot.pause()
         await pilot.press("escape")  # nothing picked, nothing added

@@ -1,0 +1,142 @@
+"""Named shocks and historical replays applied jointly to the book, options repriced in full.
+
+Each underlying moves by its own shock if the scenario lists it, else by its beta times the
+scenario's market shock; a replay moves each by its actual return between two dates. Option
+volatilities move by the scenario's ``vol`` (floored at 1 %); time does not pass. Futures
+settle their P&L in cash, so the NAV after a shock includes it. Each result also answers "what
+does this hedge leg buy me here?": the same scenario with that leg removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hedgedesk.core.book.valuation import Line, MarketState, Valuation, book_lines, value_lines
+from hedgedesk.core.config import DeskConfig, Scenario
+from hedgedesk.core.data.market import MarketData
+from hedgedesk.core.errors import DataError
+from hedgedesk.core.instruments import FUTURE
+
+
+@dataclass(frozen=True)
+class WithoutLeg:
+    pnl: float
+    after: Valuation  # the book without the leg, after the shock (beta, Greeks)
+
+    @property
+    def beta_after(self) -> float:
+        return self.after.portfolio_beta
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    scenario: Scenario
+    shocks: Mapping[str, float]  # simple return applied to each underlying
+    nav_before: float
+    pnl: float
+    line_pnl: Mapping[str, float]  # by line name
+    after: Valuation
+    without: Mapping[str, WithoutLeg]  # by hedge leg name
+    replay_dates: tuple | None = None  # the first and last common dates a replay used
+
+    @property
+    def pnl_pct(self) -> float:
+        return self.pnl / self.nav_before
+
+    def leg_value(self, name: str) -> float:
+        """P&L the leg adds in this scenario (the book's P&L less the P&L without it)."""
+        return self.pnl - self.without[name].pnl
+
+
+REPLAY_SLACK_DAYS = 7  # a replay may start or end this many calendar days inside its dates
+
+
+def replay_shocks(
+    market: MarketData, tickers: list[str], start, end
+) -> tuple[dict[str, float], tuple]:
+    """Each ticker's return from the first to the last date they all have in [start, end];
+    DataError when the data stops well short of either date (never a silent shorter replay).
+    """
+    prices = market.aligned_prices(tickers, start, end)
+    first, last = prices.index[0].date(), prices.index[-1].date()
+    if (first - start).days > REPLAY_SLACK_DAYS or (end - last).days > REPLAY_SLACK_DAYS:
+        raise DataError(
+            ",".join(tickers), f"the data covers only {first}..{last} of the replay {start}..{end}"
+        )
+    return (
+        {t: float(prices[t].iloc[-1] / prices[t].iloc[0] - 1.0) for t in tickers},
+        (first, last),
+    )
+
+
+def scenario_shocks(
+    s: Scenario, state: MarketState, tickers: list[str], market: MarketData | None = None
+) -> tuple[dict[str, float], tuple | None]:
+    """The return applied to each ticker, and for a replay the dates it spans."""
+    if s.replay:
+        if market is None:
+            raise DataError(s.name, "a replay needs the market data")
+        try:
+            return replay_shocks(market, tickers, *s.replay)
+        except DataError as exc:
+            raise DataError(
+                f"scenario {s.name!r}", f"cannot replay {s.replay[0]}..{s.replay[1]}: {exc}"
+            ) from None
+    own = dict(s.shocks)
+    return {t: own.get(t, state.betas[t] * s.market) for t in tickers}, None
+
+
+def _shocked(
+    lines: list[Line], state: MarketState, cash: float, shocks, vol: float, targets
+) -> tuple[float, dict[str, float], Valuation]:
+    before = value_lines(lines, state, cash, targets=targets)
+    futures_pnl = {}
+    for p in before.positions:
+        if p.line.kind == FUTURE:
+            futures_pnl[p.line.name] = p.notional * shocks[p.line.underlying]
+    after = value_lines(lines, state, cash + sum(futures_pnl.values()), shocks, vol, targets)
+    line_pnl = {
+        b.line.name: futures_pnl.get(b.line.name, a.market_value - b.market_value)
+        for b, a in zip(before.positions, after.positions, strict=True)
+    }
+    return after.nav - before.nav, line_pnl, after
+
+
+def run_scenario(
+    cfg: DeskConfig,
+    state: MarketState,
+    s: Scenario,
+    market: MarketData | None = None,
+    lines: list[Line] | None = None,
+) -> ScenarioResult:
+    lines = book_lines(cfg) if lines is None else lines
+    targets = (cfg.targets.beta, cfg.targets.beta_band)
+    tickers = list(dict.fromkeys(ln.underlying for ln in lines))
+    shocks, replay_dates = scenario_shocks(s, state, tickers, market)
+    if any(v <= -1.0 for v in shocks.values()):
+        raise DataError(f"scenario {s.name!r}", "a shock of -100 % or worse leaves no price")
+    nav = value_lines(lines, state, cfg.book.cash, targets=targets).nav
+    pnl, line_pnl, after = _shocked(lines, state, cfg.book.cash, shocks, s.vol, targets)
+    without = {}
+    for ln in lines:
+        if ln.is_hedge:
+            rest = [x for x in lines if x is not ln]
+            p, _, a = _shocked(rest, state, cfg.book.cash, shocks, s.vol, targets)
+            without[ln.name] = WithoutLeg(p, a)
+    return ScenarioResult(s, shocks, nav, pnl, line_pnl, after, without, replay_dates)
+
+
+def run_scenarios(
+    cfg: DeskConfig,
+    state: MarketState,
+    market: MarketData | None = None,
+    names: list[str] | None = None,
+) -> list[ScenarioResult]:
+    chosen = [s for s in cfg.scenarios if names is None or s.name in names]
+    if names:
+        missing = set(names) - {s.name for s in chosen}
+        if missing:
+            known = ", ".join(repr(s.name) for s in cfg.scenarios)
+            raise DataError(f"scenario {sorted(missing)[0]!r}", f"not in the config ({known})")
+    return [run_scenario(cfg, state, s, market) for s in chosen]

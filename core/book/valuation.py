@@ -1,0 +1,367 @@
+"""Book valuation at the as-of date: NAV, market value, notional, delta-adjusted notional, betas,
+beta-dollars, option Greeks per position and in total, and the portfolio beta against its target.
+
+Preparing the market (:func:`market_state`: closes, betas, the return history) is the slow part
+and is done once; :func:`value_book` and :func:`revalue` are cheap, so a what-if edit re-values
+at once. Units follow CONVENTIONS: Greeks are partial derivatives per unit of the underlying;
+position Greeks multiply by quantity and contract multiplier; screen figures are named for
+their units (``gamma_1pct_usd``, ``vega_1pt_usd``, ``theta_1d_usd``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from hedgedesk.core.beta import ols_beta
+from hedgedesk.core.book.options import price_and_greeks, year_fraction
+from hedgedesk.core.config import DeskConfig, HedgeLeg
+from hedgedesk.core.data.market import MarketData
+from hedgedesk.core.errors import DataError
+from hedgedesk.core.instruments import CONTRACTS, EQUITY, FUTURE, OPTION
+
+MIN_SHOCKED_VOL = 0.01  # a vol shock never takes an option below 1 % implied volatility
+
+
+@dataclass(frozen=True)
+class Line:
+    """One position of the book, holding or hedge leg, in the terms valuation needs."""
+
+    name: str
+    kind: str
+    underlying: str
+    quantity: float
+    multiplier: float = 1.0
+    scale: float = 1.0  # proxy: the priced underlying is scale x close(underlying)
+    is_hedge: bool = False
+    purpose: str = ""
+    cost_basis: float | None = None
+    right: str | None = None
+    strike: float | None = None
+    expiry: dt.date | None = None
+    vol: float | None = None
+    div: float = 0.0
+    model: str | None = None
+    contract: str | None = None
+
+    @classmethod
+    def from_leg(cls, leg: HedgeLeg) -> Line:
+        return cls(
+            name=leg.name,
+            kind=leg.instrument,
+            underlying=leg.underlying,
+            quantity=leg.quantity,
+            multiplier=leg.multiplier,
+            scale=leg.price_scale,
+            is_hedge=True,
+            purpose=leg.purpose,
+            right=leg.right,
+            strike=leg.strike,
+            expiry=leg.expiry,
+            vol=leg.volatility,
+            div=leg.dividend_yield,
+            model=leg.model,
+            contract=leg.contract,
+        )
+
+    def price_note(self) -> str:
+        """How this line is priced, for the screen and JSON (proxies and modelled inputs)."""
+        source = (
+            f"{self.scale:g} x {self.underlying} close (proxy)"
+            if self.scale != 1
+            else f"{self.underlying} close"
+        )
+        if self.kind == FUTURE:
+            return f"priced from {source}; proxy: no futures basis"
+        if self.kind == OPTION:
+            model = "Black-76 on the future" if self.model == "black76" else "Black-Scholes-Merton"
+            return (
+                f"{model} on {source}; implied vol {self.vol:.0%} from config "
+                "(modelled, not a quote)"
+            )
+        return source
+
+
+def book_lines(cfg: DeskConfig) -> list[Line]:
+    """The configured book as lines: holdings first, then hedge legs."""
+    lines = [
+        Line(h.ticker, EQUITY, h.ticker, h.quantity, cost_basis=h.cost_basis)
+        for h in cfg.book.holdings
+    ]
+    return lines + [Line.from_leg(leg) for leg in cfg.book.hedges]
+
+
+@dataclass(frozen=True)
+class MarketState:
+    """What the book's risk needs from the market, prepared once per data load.
+
+    ``returns``: daily simple returns of ``tickers`` (inner-joined, clipped to the config's
+    range, ending at ``asof``), the last ``var_window`` of them; ``betas``: each ticker's OLS
+    beta to the benchmark over its last ``beta_window`` returns.
+    """
+
+    asof: dt.date
+    benchmark: str
+    closes: Mapping[str, float]
+    betas: Mapping[str, float]
+    beta_window: int
+    returns: pd.DataFrame
+    rate: float
+    periods: int  # per year: 365 when every series trades daily (crypto alone), else 252
+
+
+def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
+    bench = cfg.data.benchmark
+    lines = book_lines(cfg)
+    proxied = [p.underlying for p in cfg.proxies.values()]
+    tickers = list(dict.fromkeys([bench, *(ln.underlying for ln in lines), *proxied]))
+    start, end = cfg.data.start, cfg.data.end
+    bench_prices = market.aligned_prices([bench], start, end)
+    asof = bench_prices.index[-1]
+    closes = {}
+    for t in tickers:
+        s = market.get(t)
+        i = np.searchsorted(s.dates, np.datetime64(asof.date(), "D"))
+        if i >= len(s.dates) or s.dates[i] != np.datetime64(asof.date(), "D"):
+            raise DataError(
+                t,
+                f"no close on the as-of date {asof.date()} (the benchmark's last "
+                "date in range): never valued at an older close",
+            )
+        closes[t] = float(s.close[i])
+    window = cfg.risk.beta_window
+    betas = {}
+    for t in tickers:
+        if t == bench:
+            betas[t] = 1.0
+            continue
+        r = market.returns([t, bench], start, asof.date(), min_returns=window).iloc[-window:]
+        try:
+            betas[t] = ols_beta(r[t].to_numpy(), r[bench].to_numpy()).beta
+        except ValueError as exc:
+            raise DataError(f"{t} vs {bench}", str(exc)) from None
+    try:
+        history = market.returns(tickers, start, asof.date(), min_returns=cfg.risk.var_window)
+    except DataError as exc:
+        raise DataError(
+            "risk.var_window", f"{cfg.risk.var_window} days of history asked for: {exc.problem}"
+        ) from None
+    return MarketState(
+        asof.date(),
+        bench,
+        closes,
+        betas,
+        window,
+        history.iloc[-cfg.risk.var_window :],
+        cfg.risk.rate,
+        market.periods_per_year(tickers),
+    )
+
+
+@dataclass(frozen=True)
+class Position:
+    """A valued line. Money in the book's currency; Greeks raw (CONVENTIONS) unless named."""
+
+    line: Line
+    underlying_price: float  # the priced underlying: scale x close (a future's price, a forward)
+    unit_price: float  # per unit: share price, futures price, option premium per underlying unit
+    market_value: float  # futures 0 (settled daily)
+    notional: float  # quantity x multiplier x underlying price
+    delta: float  # per unit: 1 for linear lines, the option's dV/dS
+    dollar_delta: float  # delta-adjusted notional
+    beta: float  # of the underlying to the benchmark
+    beta_dollars: float
+    weight: float  # market value / NAV
+    exposure: float  # dollar delta / NAV
+    pnl: float | None  # against cost basis, holdings only
+    greeks: Mapping[str, float] = field(default_factory=dict)  # position partials (options)
+    gamma_1pct_usd: float = 0.0  # change of dollar delta for a +1 % move of the underlying
+    vega_1pt_usd: float = 0.0  # value change for +1 vol point
+    theta_1d_usd: float = 0.0  # value change over one calendar day
+    rho_1pct_usd: float = 0.0  # value change for +1 % in the rate
+
+
+@dataclass(frozen=True)
+class BetaStatus:
+    beta: float
+    target: float
+    band: float
+
+    @property
+    def deviation(self) -> float:
+        return self.beta - self.target
+
+    @property
+    def breach(self) -> bool:
+        return abs(self.deviation) > self.band
+
+    def describe(self) -> str:
+        if not self.breach:
+            return f"within band ({self.target:.2f} ± {self.band:.2f})"
+        arrow, side = ("↑", "above") if self.deviation > 0 else ("↓", "below")
+        return f"BREACH {arrow} {self.beta:.2f} is {side} {self.target:.2f} ± {self.band:.2f}"
+
+
+@dataclass(frozen=True)
+class Valuation:
+    asof: dt.date
+    benchmark: str
+    cash: float
+    positions: tuple[Position, ...]
+    beta_status: BetaStatus
+    beta_window: int
+
+    @property
+    def nav(self) -> float:
+        return self.cash + sum(p.market_value for p in self.positions)
+
+    @property
+    def portfolio_beta(self) -> float:
+        return self.beta_status.beta
+
+    def total(self, name: str) -> float:
+        return float(sum(getattr(p, name) for p in self.positions))
+
+
+def _option_greeks(line: Line, u: np.ndarray | float, t: float, rate: float, vol_shift: float):
+    # the floor applies to shocked vols only: unshocked, value at the vol the history uses
+    vol = np.maximum(line.vol + vol_shift, MIN_SHOCKED_VOL) if vol_shift else line.vol
+    return price_and_greeks(line.model or "bsm", line.right, u, line.strike, t, rate, line.div, vol)
+
+
+def time_to_expiry(line: Line, asof: dt.date) -> float:
+    if line.expiry <= asof:
+        raise DataError(
+            line.name, f"option expired on {line.expiry} (as of {asof}); remove or roll the leg"
+        )
+    return year_fraction(asof, line.expiry)
+
+
+def value_lines(
+    lines: list[Line],
+    state: MarketState,
+    cash: float,
+    shocks: Mapping[str, float] | None = None,
+    vol_shift: float = 0.0,
+    targets: tuple[float, float] = (np.nan, np.nan),
+) -> Valuation:
+    """Value ``lines`` at the as-of closes, each underlying moved by ``shocks[ticker]`` (a
+    simple return) and option vols shifted by ``vol_shift``; ``targets`` = (beta, band).
+
+    Unshocked, a NAV <= 0 is an error (weights and beta need NAV > 0); after a shock it is a
+    result: a wiped-out book, with weights and beta NaN.
+    """
+    shocks = shocks or {}
+    rows = []
+    for ln in lines:
+        if ln.underlying not in state.closes:
+            raise DataError(ln.name, f"no price for {ln.underlying}: it is not in the market data")
+        u = ln.scale * state.closes[ln.underlying] * (1.0 + shocks.get(ln.underlying, 0.0))
+        q = ln.quantity * ln.multiplier
+        greeks: dict[str, float] = {}
+        extra = {}
+        if ln.kind == OPTION:
+            g = _option_greeks(ln, u, time_to_expiry(ln, state.asof), state.rate, vol_shift)
+            unit, delta = float(g.price), float(g.delta)
+            greeks = {
+                k: float(getattr(g, k)) * q for k in ("delta", "gamma", "vega", "theta", "rho")
+            }
+            extra = dict(
+                gamma_1pct_usd=greeks["gamma"] * u * u * 0.01,
+                vega_1pt_usd=greeks["vega"] * 0.01,
+                theta_1d_usd=greeks["theta"] / 365.0,
+                rho_1pct_usd=greeks["rho"] * 0.01,
+            )
+            mv = q * unit
+        else:
+            unit, delta = u, 1.0
+            mv = 0.0 if ln.kind == FUTURE else q * u
+        dollar_delta = q * delta * u
+        beta = state.betas[ln.underlying]
+        pnl = (u - ln.cost_basis) * ln.quantity if ln.cost_basis else None
+        rows.append(
+            dict(
+                line=ln,
+                underlying_price=u,
+                unit_price=unit,
+                market_value=mv,
+                notional=q * u,
+                delta=delta,
+                dollar_delta=dollar_delta,
+                beta=beta,
+                beta_dollars=dollar_delta * beta,
+                pnl=pnl,
+                greeks=greeks,
+                **extra,
+            )
+        )
+    nav = cash + sum(r["market_value"] for r in rows)
+    if nav <= 0 and not shocks and not vol_shift:
+        raise DataError("book", f"NAV is {nav:,.0f}: weights and portfolio beta need NAV > 0")
+    per_nav = 1.0 / nav if nav > 0 else np.nan
+    positions = tuple(
+        Position(weight=r["market_value"] * per_nav, exposure=r["dollar_delta"] * per_nav, **r)
+        for r in rows
+    )
+    beta = sum(p.beta_dollars for p in positions) * per_nav
+    return Valuation(
+        state.asof, state.benchmark, cash, positions, BetaStatus(beta, *targets), state.beta_window
+    )
+
+
+def value_book(cfg: DeskConfig, state: MarketState, lines: list[Line] | None = None) -> Valuation:
+    return value_lines(
+        book_lines(cfg) if lines is None else lines,
+        state,
+        cfg.book.cash,
+        targets=(cfg.targets.beta, cfg.targets.beta_band),
+    )
+
+
+def contract_price(code: str, cfg: DeskConfig, state: MarketState) -> tuple[float, str, float]:
+    """(price, underlying ticker, beta) of a futures contract: from a book leg trading it, else
+    from ``[proxies]``; DataError naming what to add otherwise.
+    """
+    for leg in cfg.book.hedges:
+        if leg.contract == code:
+            return (
+                leg.price_scale * state.closes[leg.underlying],
+                leg.underlying,
+                state.betas[leg.underlying],
+            )
+    proxy = cfg.proxies.get(code)
+    if proxy is None or proxy.underlying not in state.closes:
+        spec = CONTRACTS.get(code)
+        name = f"{code} ({spec.name})" if spec else code
+        raise DataError(
+            name,
+            f'no price: add [proxies] {code} = {{ underlying = "TICKER", '
+            "scale = 1.0 } to the config",
+        )
+    return (
+        proxy.scale * state.closes[proxy.underlying],
+        proxy.underlying,
+        state.betas[proxy.underlying],
+    )
+
+
+def shocked_state(state: MarketState, shocks: Mapping[str, float]) -> MarketState:
+    """The as-of closes moved by what-if shocks: a ticker by its own shock, else by its beta
+    times the ``"market"`` shock (the benchmark by the market shock itself). The history is
+    unchanged: VaR and drawdown stay those of today's positions over the past window.
+    """
+    if not shocks:
+        return state
+    market = shocks.get("market", 0.0)
+    closes = {
+        t: c
+        * (
+            1.0
+            + shocks.get(t, market if t == state.benchmark else state.betas.get(t, 1.0) * market)
+        )
+        for t, c in state.closes.items()
+    }
+    return replace(state, closes=closes)

@@ -1,0 +1,1 @@
+"""Market data: price files, Yahoo, trading calendars and the aligned market the desk reads."""

@@ -1,0 +1,1 @@
+"""Portfolio optimisation: requests, estimates and constraints, the optimisers, diagnosis."""

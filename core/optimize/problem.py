@@ -1,0 +1,379 @@
+"""What every optimiser shares: estimates, the constraint set, named cvxpy constraints, the
+solver fallback chain and the figures reported for a solution.
+
+Weights ``w`` are fractions of NAV (n,). Expected returns and covariance are annualised (x252,
+CONVENTIONS: sample mean, ddof=1 covariance of daily simple returns) unless a shrinkage is
+asked for and named. Constraints are built against a ``scale``: 1 for ordinary problems, the
+homogenising variable kappa for maximum Sharpe (``y = kappa w``), so one builder serves both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.metrics import historical_var
+
+# Tried in this order; the first that solves wins (HiGHS takes the LPs and QPs the others miss).
+SOLVERS = ("CLARABEL", "ECOS", "SCS", "HIGHS")
+BINDING_TOL = 1e-6
+
+
+class OptimizationError(HedgedeskError):
+    """No solution: ``reasons`` say why in plain words, ``tried`` lists the solvers tried."""
+
+    def __init__(
+        self,
+        message: str,
+        reasons: Sequence[str] = (),
+        tried: Sequence[str] = (),
+        suggestion: str = "",
+    ):
+        self.reasons = tuple(reasons)
+        self.tried = tuple(tried)
+        self.suggestion = suggestion
+        detail = "; ".join(self.reasons)
+        text = message + (f": {detail}" if detail else "")
+        if suggestion:
+            text += f"; {suggestion}"
+        if self.tried:
+            text += f" (tried: {', '.join(self.tried)})"
+        super().__init__(text)
+
+
+# -- estimates ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Estimates:
+    tickers: tuple[str, ...]
+    mu: np.ndarray  # annualised expected simple returns (n,)
+    cov: np.ndarray  # annualised covariance (n, n)
+    scenarios: np.ndarray  # daily simple returns (T, n): historical scenarios, equal weight
+    method: str  # how mu and cov were estimated, shown in every output
+    periods: int = 252
+    first: object = None  # first and last return dates
+    last: object = None
+
+    @property
+    def n(self) -> int:
+        return len(self.tickers)
+
+    def factor(self) -> np.ndarray:
+        """F with F'F = cov (n, n), from the eigen-decomposition (works for a singular cov)."""
+        vals, vecs = np.linalg.eigh((self.cov + self.cov.T) / 2)
+        return (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
+
+
+def ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ledoit-Wolf (2004) shrinkage of the covariance of rows ``x`` (T, n) towards a scaled
+    identity; returns (covariance, shrinkage intensity in [0, 1]). Uses the 1/T moments of the
+    paper, then rescales to ddof = 1 so that intensity 0 gives the sample covariance.
+    """
+    t, n = x.shape
+    xc = x - x.mean(axis=0)
+    s = xc.T @ xc / t
+    mu = np.trace(s) / n
+    target = mu * np.eye(n)
+    d2 = np.sum((s - target) ** 2) / n
+    b2 = sum(np.sum((np.outer(r, r) - s) ** 2) for r in xc) / (t * t * n)
+    b2 = min(b2, d2)
+    delta = b2 / d2 if d2 > 0 else 0.0
+    shrunk = delta * target + (1 - delta) * s
+    return shrunk * t / (t - 1), float(delta)
+
+
+def estimate(returns: pd.DataFrame, shrinkage: str | None = None, periods: int = 252) -> Estimates:
+    """Annualised estimates from daily simple returns (T, n), one column per ticker."""
+    x = returns.to_numpy(dtype=np.float64)
+    if len(x) < 2:
+        raise OptimizationError("too little history to estimate a covariance")
+    mu = x.mean(axis=0) * periods
+    if shrinkage is None:
+        cov = np.cov(x, rowvar=False, ddof=1) * periods
+        method = f"sample mean and covariance (ddof=1) of daily returns, x{periods}"
+    elif shrinkage == "ledoit-wolf":
+        c, delta = ledoit_wolf(x)
+        cov = c * periods
+        method = (
+            f"sample mean x{periods}; Ledoit-Wolf covariance (shrinkage {delta:.3f} "
+            f"towards a scaled identity), x{periods}"
+        )
+    else:
+        raise OptimizationError(f"unknown shrinkage {shrinkage!r}: expected ledoit-wolf")
+    return Estimates(
+        tuple(returns.columns),
+        mu,
+        np.atleast_2d(cov),
+        x,
+        method,
+        periods,
+        returns.index[0],
+        returns.index[-1],
+    )
+
+
+# -- constraints -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Group:
+    name: str
+    tickers: tuple[str, ...]
+    min: float = 0.0
+    max: float = 1.0
+
+
+@dataclass(frozen=True, eq=False)  # array fields: identity, not element-wise, equality
+class Constraints:
+    """The constraint set. Long/short books set ``long_only=False`` with a negative
+    ``min_weight`` (the floor stays 0 otherwise) and may bound gross (sum |w|) and net (sum w)
+    exposure; otherwise weights sum to 1.
+    """
+
+    long_only: bool = True
+    min_weight: float = 0.0
+    max_weight: float = 1.0
+    net_min: float = 1.0
+    net_max: float = 1.0
+    gross_max: float | None = None
+    groups: tuple[Group, ...] = ()
+    vol_cap: float | None = None  # annualised
+    current: np.ndarray | None = None  # current weights, for turnover and costs
+    turnover_max: float | None = None  # sum |w - current|
+    cost_rate: float = 0.0  # cost per unit of turnover, charged to expected return
+    betas: np.ndarray | None = None  # each asset's beta to the benchmark
+    beta_min: float | None = None
+    beta_max: float | None = None
+    benchmark_weights: np.ndarray | None = None  # for the tracking-error cap
+    te_cap: float | None = None  # annualised tracking error
+
+    def lower(self) -> float:
+        return max(self.min_weight, 0.0) if self.long_only else self.min_weight
+
+
+@dataclass(frozen=True)
+class Named:
+    """A constraint with a plain-words name, the slack that shows whether it binds, and which
+    user parameter it enforces (``kind``: net_max, net_min, min_weight, max_weight, gross,
+    group_max, group_min, vol, turnover, beta_max, beta_min, te, or other), its ``bound`` and,
+    for a group, its index in ``Constraints.groups`` — so diagnosis never parses names.
+    """
+
+    name: str
+    constraint: cp.Constraint
+    slack: cp.Expression  # >= 0 when satisfied; 0 when binding
+    kind: str = "other"
+    bound: float = float("nan")
+    group: int | None = None
+
+
+def build(
+    w: cp.Expression, c: Constraints, est: Estimates, scale: cp.Expression | float = 1.0
+) -> list[Named]:
+    """Named constraints on ``w`` (on ``y = kappa w`` with ``scale = kappa``)."""
+    out: list[Named] = []
+
+    def add(
+        kind: str, bound: float, name: str, lhs: cp.Expression, rhs, group: int | None = None
+    ) -> None:  # lhs <= rhs
+        out.append(Named(name, lhs <= rhs, rhs - lhs, kind, float(bound), group))
+
+    n = est.n
+    index = {t: i for i, t in enumerate(est.tickers)}
+    for asked, needs, what in (
+        (c.turnover_max, c.current, "a turnover limit needs current weights"),
+        (
+            c.beta_min if c.beta_min is not None else c.beta_max,
+            c.betas,
+            "a beta band needs the assets' betas",
+        ),
+        (c.te_cap, c.benchmark_weights, "a tracking-error cap needs benchmark weights"),
+    ):
+        if asked is not None and needs is None:
+            raise OptimizationError(what)
+    add(
+        "net_max",
+        c.net_max,
+        "budget: weights sum to at most the net maximum",
+        cp.sum(w),
+        c.net_max * scale,
+    )
+    add(
+        "net_min",
+        c.net_min,
+        "budget: weights sum to at least the net minimum",
+        -cp.sum(w),
+        -c.net_min * scale,
+    )
+    lo = c.lower()
+    if c.long_only or np.isfinite(lo):
+        out.append(
+            Named(
+                f"minimum weight {lo:g}", w >= lo * scale, w - lo * scale, "min_weight", float(lo)
+            )
+        )
+    out.append(
+        Named(
+            f"maximum weight {c.max_weight:g}",
+            w <= c.max_weight * scale,
+            c.max_weight * scale - w,
+            "max_weight",
+            float(c.max_weight),
+        )
+    )
+    if c.gross_max is not None and not c.long_only:
+        add(
+            "gross",
+            c.gross_max,
+            f"gross exposure at most {c.gross_max:g}",
+            cp.norm1(w),
+            c.gross_max * scale,
+        )
+    for i, g in enumerate(c.groups):
+        missing = [t for t in g.tickers if t not in index]
+        if missing:  # never drop a user's group limit silently
+            raise OptimizationError(
+                f"group {g.name}: {', '.join(missing)} not in the universe "
+                f"({', '.join(est.tickers)})"
+            )
+        s = cp.sum(w[[index[t] for t in g.tickers]])
+        add("group_max", g.max, f"group {g.name} at most {g.max:g}", s, g.max * scale, i)
+        add("group_min", g.min, f"group {g.name} at least {g.min:g}", -s, -g.min * scale, i)
+    if c.vol_cap is not None or c.te_cap is not None:  # only these need the risk factor
+        f = est.factor()
+    if c.vol_cap is not None:
+        add(
+            "vol",
+            c.vol_cap,
+            f"volatility at most {c.vol_cap:g}",
+            cp.norm(f @ w, 2),
+            c.vol_cap * scale,
+        )
+    if c.turnover_max is not None and c.current is not None:
+        add(
+            "turnover",
+            c.turnover_max,
+            f"turnover at most {c.turnover_max:g}",
+            cp.norm1(w - c.current * scale),
+            c.turnover_max * scale,
+        )
+    if c.betas is not None:
+        b = c.betas @ w
+        if c.beta_max is not None:
+            add("beta_max", c.beta_max, f"beta at most {c.beta_max:g}", b, c.beta_max * scale)
+        if c.beta_min is not None:
+            add("beta_min", c.beta_min, f"beta at least {c.beta_min:g}", -b, -c.beta_min * scale)
+    if c.te_cap is not None and c.benchmark_weights is not None:
+        add(
+            "te",
+            c.te_cap,
+            f"tracking error at most {c.te_cap:g}",
+            cp.norm(f @ (w - c.benchmark_weights * scale), 2),
+            c.te_cap * scale,
+        )
+    assert n == w.shape[0]
+    return out
+
+
+def net_return(
+    w: cp.Expression, c: Constraints, est: Estimates, scale: cp.Expression | float = 1.0
+) -> cp.Expression:
+    """Expected return less transaction costs on the turnover from current weights (on
+    ``y = kappa w`` with ``scale = kappa``).
+    """
+    if c.cost_rate and c.current is not None:
+        return est.mu @ w - c.cost_rate * cp.norm1(w - c.current * scale)
+    return est.mu @ w
+
+
+def solve(problem: cp.Problem) -> tuple[str, tuple[str, ...]]:
+    """Solve with the first solver of :data:`SOLVERS` that succeeds; (solver, tried)."""
+    tried = []
+    for name in _installed():
+        if name not in SOLVERS:
+            continue
+        tried.append(name)
+        try:
+            problem.solve(solver=name)
+        except cp.error.SolverError:
+            continue
+        if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            return name, tuple(tried)
+        if problem.status in (cp.INFEASIBLE, cp.UNBOUNDED):
+            break  # a property of the problem, not of the solver; "inaccurate": try the next
+    return "", tuple(tried)
+
+
+@lru_cache(maxsize=1)
+def _installed() -> tuple[str, ...]:
+    have = set(cp.installed_solvers())
+    return tuple(s for s in SOLVERS if s in have)
+
+
+# -- results -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Portfolio:
+    """A solved portfolio and its figures (CONVENTIONS): annualised return and volatility,
+    Sharpe = (mu'w - rf sum(w)) / vol with rf = 252 x the daily rate (so it equals CONVENTIONS'
+    mean(R - rf_d) / std x sqrt(252)) and any uninvested part in cash earning rf, gross of
+    costs; 1-day historical VaR/CVaR at 95 % on the scenarios, risk contributions as shares of
+    variance, and the constraints that bind.
+    """
+
+    objective: str
+    weights: dict[str, float]
+    expected_return: float
+    volatility: float
+    sharpe: float
+    var_95: float
+    cvar_95: float
+    risk_contributions: dict[str, float]
+    binding: tuple[str, ...]
+    solver: str
+    tried: tuple[str, ...]
+    estimates: str
+    extra: dict = field(default_factory=dict)
+
+
+def describe(
+    objective: str,
+    w: np.ndarray,
+    est: Estimates,
+    rf: float,
+    named: list[Named],
+    solver: str,
+    tried: tuple[str, ...],
+    extra: dict | None = None,
+) -> Portfolio:
+    w = np.asarray(w, dtype=np.float64)
+    ret = float(est.mu @ w)
+    var = float(w @ est.cov @ w)
+    vol = float(np.sqrt(max(var, 0.0)))
+    contrib = w * (est.cov @ w) / var if var > 0 else np.full(est.n, np.nan)
+    daily = est.scenarios @ w
+    tail = historical_var(daily, 0.95)
+    binding = tuple(
+        nc.name
+        for nc in named
+        if nc.slack.value is not None
+        and float(np.min(np.atleast_1d(nc.slack.value))) <= BINDING_TOL
+    )
+    # what is not invested earns rf: excess = mu'w - rf sum(w) (rf annual, arithmetic x252)
+    excess = ret - rf * float(w.sum())
+    return Portfolio(
+        objective,
+        dict(zip(est.tickers, w.tolist(), strict=True)),
+        ret,
+        vol,
+        excess / vol if vol > 0 else float("nan"),
+        tail.var,
+        tail.cvar,
+        dict(zip(est.tickers, contrib.tolist(), strict=True)),
+        binding,
+        solver,
+        tried,
+        est.method,
+        extra or {},
+    )

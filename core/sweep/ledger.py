@@ -1,0 +1,488 @@
+"""Local run ledger: every sweep run, its progress and its finished chunks, in SQLite (WAL).
+
+A sweep is split into legs (one per long ticker) and each leg's configurations are computed in
+chunks ``[start, stop)``. Each finished chunk's outputs are committed in one transaction, so a
+run stopped in any way (Ctrl-C, SSH drop, kill -9) resumes from its last finished chunk and
+``load_leg`` reassembles exactly what an uninterrupted run would have produced.
+
+The database lives in ``$HEDGEDESK_LEDGER`` or ``$XDG_STATE_HOME/hedgedesk/runs.sqlite``
+(``~/.local/state/hedgedesk/runs.sqlite``); finished per-configuration tables are Parquet files
+in ``runs/`` beside it. Several processes may use it at once: a detached sweep writes while the
+terminal app reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hedgedesk.core.atomic import write_atomic
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.jsonable import jsonable
+
+SCHEMA_VERSION = 1
+FINAL_STATUSES = ("done", "cancelled", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    finished TEXT,
+    status TEXT NOT NULL,
+    params TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    code_version TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    device TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    n_configs INTEGER NOT NULL,
+    n_done INTEGER NOT NULL DEFAULT 0,
+    config_days INTEGER NOT NULL,
+    config_days_done INTEGER NOT NULL DEFAULT 0,
+    elapsed_s REAL NOT NULL DEFAULT 0,
+    resumed INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    summary TEXT,
+    parquet TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created);
+CREATE TABLE IF NOT EXISTS chunks (
+    run_id TEXT NOT NULL,
+    leg INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    stop INTEGER NOT NULL,
+    kernel_s REAL NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_id, leg, start)
+);
+"""
+
+
+def default_path() -> Path:
+    if os.environ.get("HEDGEDESK_LEDGER"):
+        return Path(os.environ["HEDGEDESK_LEDGER"]).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "hedgedesk" / "runs.sqlite"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    created: str
+    updated: str
+    finished: str | None
+    status: str
+    params: dict
+    fingerprint: str
+    code_version: str
+    backend: str
+    device: str
+    pid: int
+    host: str
+    n_configs: int
+    n_done: int
+    config_days: int
+    config_days_done: int
+    elapsed_s: float
+    resumed: int
+    error: str | None
+    summary: dict | None
+    parquet: str | None
+
+
+_COLUMNS = ", ".join(f.name for f in fields(RunRecord))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _dumps(x: Any) -> str:
+    return json.dumps(jsonable(x), allow_nan=False)
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _pack(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **arrays)
+    return buf.getvalue()
+
+
+def _unpack(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+class Ledger:
+    """One SQLite connection, shared by this process's threads under a lock."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._host = socket.gethostname()
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the write
+        # lock up front and waits out the busy timeout (10 s, set by ``timeout``) instead of
+        # failing on a stale read snapshot.
+        self._db = sqlite3.connect(
+            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._setup()
+        except BaseException as e:
+            self._db.close()
+            if isinstance(e, sqlite3.DatabaseError):
+                raise HedgedeskError(
+                    f"{self.path}: not a usable hedgedesk run ledger ({e}); move it aside "
+                    f"(mv {self.path} {self.path}.bad) and a fresh ledger will be created"
+                ) from e
+            raise
+
+    def _setup(self) -> None:
+        db = self._db
+        # auto_vacuum only takes effect before the first table exists; it lets finish() give back
+        # the space of dropped chunk blobs.
+        db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        db.execute("PRAGMA journal_mode = WAL").fetchone()
+        db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL survives process crashes
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HedgedeskError(
+                f"{self.path}: run ledger schema {version} was written by a newer hedgedesk "
+                f"(this one reads {SCHEMA_VERSION}); upgrade, or set HEDGEDESK_LEDGER elsewhere"
+            )
+        if version < SCHEMA_VERSION:
+            with self._tx():
+                # executescript would commit our transaction; run the statements one by one.
+                for stmt in filter(str.strip, _SCHEMA.split(";")):
+                    db.execute(stmt)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; callers hold ``self._lock`` (or are still in ``__init__``)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        params: dict,
+        fingerprint: str,
+        code_version: str,
+        backend: str,
+        device: str,
+        n_configs: int,
+        config_days: int,
+    ) -> str:
+        params_json = _dumps(params)
+        with self._lock:
+            while True:
+                now = dt.datetime.now(dt.UTC)
+                run_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+                stamp = now.isoformat(timespec="microseconds")
+                try:
+                    self._db.execute(
+                        "INSERT INTO runs (id, created, updated, status, params, fingerprint, "
+                        "code_version, backend, device, pid, host, n_configs, config_days) "
+                        "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            run_id,
+                            stamp,
+                            stamp,
+                            params_json,
+                            fingerprint,
+                            code_version,
+                            backend,
+                            device,
+                            os.getpid(),
+                            self._host,
+                            int(n_configs),
+                            int(config_days),
+                        ),
+                    )
+                    return run_id
+                except sqlite3.IntegrityError:  # same second and same 4 hex digits: redraw
+                    continue
+
+    def _update(self, db: sqlite3.Connection, run_id: str, sql: str, args: tuple) -> None:
+        cur = db.execute(
+            f"UPDATE runs SET updated = ?, {sql} WHERE id = ?", (_now(), *args, run_id)
+        )
+        if cur.rowcount == 0:
+            raise HedgedeskError(f"run {run_id}: no such run in {self.path}")
+
+    def mark_running(self, run_id: str, backend: str, device: str) -> None:
+        with self._lock:
+            self._update(
+                self._db,
+                run_id,
+                "status = 'running', pid = ?, host = ?, backend = ?, device = ?, "
+                "finished = NULL, error = NULL, resumed = resumed + 1",
+                (os.getpid(), self._host, backend, device),
+            )
+
+    def progress(self, run_id: str, n_done: int, config_days_done: int, elapsed_s: float) -> None:
+        with self._lock:
+            self._update(
+                self._db,
+                run_id,
+                "n_done = ?, config_days_done = ?, elapsed_s = ?",
+                (int(n_done), int(config_days_done), float(elapsed_s)),
+            )
+
+    def save_chunk(
+        self,
+        run_id: str,
+        leg: int,
+        start: int,
+        stop: int,
+        arrays: dict[str, np.ndarray],
+        kernel_s: float,
+    ) -> None:
+        """Commit one finished chunk; saving the same (leg, start) again replaces it."""
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        for name, a in arrays.items():
+            if a.ndim != 1 or len(a) != stop - start or a.dtype.hasobject:
+                raise HedgedeskError(
+                    f"run {run_id} leg {leg} chunk [{start}, {stop}): output {name!r} must be a "
+                    f"1-d numeric array of length {stop - start}, got {a.dtype} {a.shape}"
+                )
+        blob = _pack(arrays)
+        with self._lock, self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, int(leg), int(start), int(stop), float(kernel_s), blob),
+            )
+            # Counted from the chunks themselves so a replaced chunk is not counted twice.
+            self._update(
+                db,
+                run_id,
+                "n_done = (SELECT COALESCE(SUM(stop - start), 0) FROM chunks "
+                "WHERE run_id = runs.id)",
+                (),
+            )
+
+    def finish(
+        self,
+        run_id: str,
+        status: str,
+        summary: dict | None = None,
+        error: str | None = None,
+        per_config: pd.DataFrame | None = None,
+        elapsed_s: float | None = None,
+    ) -> None:
+        """Close a run. ``elapsed_s`` defaults to the last value given to ``progress``."""
+        if status not in FINAL_STATUSES:
+            raise HedgedeskError(
+                f"run {run_id}: status {status!r} is not one of {', '.join(FINAL_STATUSES)}"
+            )
+        summary_json = None if summary is None else _dumps(summary)
+        parquet = None
+        if per_config is not None:
+            target = self.path.parent / "runs" / f"{run_id}.parquet"
+            write_atomic(target, per_config.to_parquet)
+            parquet = str(target)
+        # The Parquet now holds every output; a cancelled run keeps its chunks to resume.
+        drop = status == "done" and parquet is not None
+        with self._lock:
+            with self._tx() as db:
+                self._update(
+                    db,
+                    run_id,
+                    "status = ?, finished = ?, summary = COALESCE(?, summary), "
+                    "error = ?, parquet = COALESCE(?, parquet), "
+                    "elapsed_s = COALESCE(?, elapsed_s)",
+                    (
+                        status,
+                        _now(),
+                        summary_json,
+                        error,
+                        parquet,
+                        None if elapsed_s is None else float(elapsed_s),
+                    ),
+                )
+                if drop:
+                    db.execute("DELETE FROM chunks WHERE run_id = ?", (run_id,))
+            if drop:
+                # Hand the blobs' pages back to the file system. executescript steps the pragma
+                # to the end; execute() would stop after freeing a single page.
+                self._db.executescript("PRAGMA incremental_vacuum")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def finished_chunks(self, run_id: str) -> list[tuple[int, int, int]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT leg, start, stop FROM chunks WHERE run_id = ? ORDER BY leg, start",
+                (run_id,),
+            ).fetchall()
+        return [tuple(r) for r in rows]
+
+    def load_leg(self, run_id: str, leg: int) -> dict[str, np.ndarray]:
+        """One leg's outputs, its chunks concatenated; they must tile [0, last stop) exactly."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT start, stop, data FROM chunks WHERE run_id = ? AND leg = ? ORDER BY start",
+                (run_id, int(leg)),
+            ).fetchall()
+        if not rows:
+            raise HedgedeskError(
+                f"run {run_id} leg {leg}: no finished chunks in {self.path} "
+                "(a finished run keeps its outputs in its Parquet file instead)"
+            )
+        parts: list[dict[str, np.ndarray]] = []
+        expected = 0
+        for start, stop, blob in rows:
+            if start != expected:
+                what = (
+                    f"configurations [{expected}, {start}) are missing"
+                    if start > expected
+                    else f"chunk [{start}, {stop}) overlaps configurations before {expected}"
+                )
+                raise HedgedeskError(f"run {run_id} leg {leg}: {what}")
+            part = _unpack(blob)
+            if parts and part.keys() != parts[0].keys():
+                raise HedgedeskError(
+                    f"run {run_id} leg {leg}: chunk [{start}, {stop}) has "
+                    f"outputs {sorted(part)}, expected {sorted(parts[0])}"
+                )
+            parts.append(part)
+            expected = stop
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def _record(self, row: tuple) -> RunRecord:
+        rec = dict(zip((f.name for f in fields(RunRecord)), row, strict=True))
+        rec["params"] = json.loads(rec["params"])
+        rec["summary"] = None if rec["summary"] is None else json.loads(rec["summary"])
+        # A crashed or killed sweep never wrote its final status; only this host can tell.
+        if rec["status"] == "running" and rec["host"] == self._host and not _pid_alive(rec["pid"]):
+            rec["status"] = "interrupted"
+        return RunRecord(**rec)
+
+    def _resolve(self, run_id: str) -> str:
+        """Exact id, unique prefix, or 'last' (the newest run)."""
+        with self._lock:
+            if run_id == "last":
+                row = self._db.execute(
+                    "SELECT id FROM runs ORDER BY created DESC, rowid DESC LIMIT 1"
+                ).fetchone()
+                if row is None:
+                    raise HedgedeskError(f"no runs yet in {self.path}")
+                return row[0]
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created DESC LIMIT 6",
+                    (len(run_id), run_id),
+                )
+            ]
+        if len(ids) == 1:  # ids all have one length, so an exact id is its only match
+            return ids[0]
+        if not ids:
+            raise HedgedeskError(f"run {run_id!r}: no such run in {self.path}")
+        more = ", ..." if len(ids) > 5 else ""
+        raise HedgedeskError(f"run {run_id!r} is ambiguous: {', '.join(ids[:5])}{more}")
+
+    def get(self, run_id: str) -> RunRecord:
+        full = self._resolve(run_id)
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (full,)).fetchone()
+        return self._record(row)
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM runs ORDER BY created DESC, rowid DESC LIMIT ?",
+                (int(limit),),
+            ).fetchall()
+        return [self._record(r) for r in rows]
+
+    def per_config(self, run_id: str) -> pd.DataFrame:
+        rec = self.get(run_id)
+        if rec.parquet is None:
+            raise HedgedeskError(f"run {rec.id} ({rec.status}) has no per-configuration table")
+        if not Path(rec.parquet).is_file():
+            raise HedgedeskError(f"run {rec.id}: per-configuration table {rec.parquet} is missing")
+        return pd.read_parquet(rec.parquet)
+
+    def diff(self, a: str, b: str) -> dict:
+        """Parameter differences {key: [a, b]} and a side-by-side of the two runs' outcomes."""
+        ra, rb = self.get(a), self.get(b)
+        fa, fb = _flatten(ra.params), _flatten(rb.params)
+        params = {
+            k: [fa.get(k), fb.get(k)]
+            for k in sorted(fa.keys() | fb.keys())
+            if fa.get(k) != fb.get(k)
+        }
+
+        def side(r: RunRecord) -> dict:
+            top = (r.summary or {}).get("top") or [None]
+            return {
+                "id": r.id,
+                "status": r.status,
+                "n_configs": r.n_configs,
+                "elapsed_s": r.elapsed_s,
+                "top": top[0],
+            }
+
+        return {
+            "params": params,
+            "fingerprint_equal": ra.fingerprint == rb.fingerprint,
+            "code_version_equal": ra.code_version == rb.code_version,
+            "a": side(ra),
+            "b": side(rb),
+        }
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """Nested parameters as dotted keys (``grid.cost``), so a diff names what changed."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

@@ -1,0 +1,321 @@
+"""A sweep's progress, ETA and cancel, measured by events rather than wall clocks.
+
+- The ETA runs on a fake clock that only the backend (compilation, kernel time per config-day)
+  and the ledger (time per saved chunk) advance: the whole progress sequence is deterministic,
+  and the ETA of every event is compared with the time the run really had left.
+- Cancel: a backend sets the cancel event while its k-th chunk runs (a key pressed mid-chunk)
+  and counts what runs after it: no chunk, no replay for a deflated Sharpe ratio, no PBO. A
+  kernel that is still compiling when the cancel comes is not waited for.
+- Each leader's out-of-sample figures equal the plain backtest started on the split day.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+
+import hedgedesk.core.sweep.engine as S
+import numpy as np
+import pytest
+from hedgedesk.core.metrics import performance
+from hedgedesk.core.sweep.backtest import dynamic_beta_hedge
+from hedgedesk.core.sweep.engine import CpuBackend, Eta, MemoryStore, SweepRequest, run_sweep
+from hedgedesk.core.sweep.grid import Grid, Leg, estimators
+from hedgedesk.core.sweep.ledger import Ledger
+
+from tests.core.sweep.test_engine import drain, leg_returns, make_market
+
+
+@pytest.fixture(scope="module")
+def market():
+    return make_market()
+
+
+GRID = Grid(
+    legs=(Leg("A", ("A",)), Leg("B", ("B",))),
+    hedge="H",
+    rebalance=(1, 5, 10),
+    window=(20, 60),
+    estimator=estimators(("ols", "ewma"), (10.0,)),
+    exposure=tuple(np.linspace(0.5, 1.5, 8).tolist()),
+    hedge_ratio=(0.5, 1.0),
+    drift_band=(0.0, 0.05),
+    cost=(0.0, 0.001),
+)  # 1,536 configurations
+
+
+# -- the ETA on a fake clock -----------------------------------------------------------------
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class TimedCpu(CpuBackend):
+    """The real kernel (real figures), but time passes on the fake clock: ``compile_s`` for
+    loading the kernel, ``per_day`` seconds per config-day of each chunk.
+    """
+
+    def __init__(self, clock: Clock, per_day: float, compile_s: float):
+        super().__init__()
+        self.clock, self.per_day, self.compile_s = clock, per_day, compile_s
+        self.days = 0.0  # mean days per configuration of the prepared kernel arguments
+
+    def prepare(self, args):
+        super().prepare(args)
+        windows, start, stop = args[8], args[15], args[16]
+        self.days = float(np.mean([stop - max(w - 1, start) for w in windows]))
+
+    def loaded(self) -> bool:
+        return False
+
+    def warm(self, cancel) -> bool:
+        self.clock.t += self.compile_s
+        return True
+
+    def run(self, row0, count, rows=None):
+        self.clock.t += count * self.days * self.per_day
+        return super().run(row0, count, rows)
+
+
+class TimedStore(MemoryStore):
+    """A ledger stand-in whose every saved chunk takes ``save_s`` (packing, SQLite): time
+    outside the kernel that a rate of kernel time alone leaves out.
+    """
+
+    def __init__(self, clock: Clock, save_s: float):
+        super().__init__()
+        self.clock, self.save_s = clock, save_s
+
+    def create_run(self, *args) -> str:
+        return "timed"
+
+    def save_chunk(self, run_id, leg, start, stop, arrays, kernel_s):
+        self.clock.t += self.save_s
+        super().save_chunk(run_id, leg, start, stop, arrays, kernel_s)
+
+
+def timed_run(market, monkeypatch, walk_forward=0.7):
+    monkeypatch.setattr(S, "scoring_seconds", lambda *a: 0.0)  # scoring takes no fake time
+    monkeypatch.setattr(S, "FINISH_PER_SAVE", 0.0)
+    clock = Clock()
+    backend = TimedCpu(clock, per_day=6e-6, compile_s=3.0)
+    gen = run_sweep(
+        SweepRequest(GRID, top=5, walk_forward=walk_forward),
+        market,
+        TimedStore(clock, 0.02),
+        backend=backend,
+        clock=clock,
+    )
+    events, times = [], []
+    try:
+        while True:
+            events.append(next(gen))
+            times.append(clock.t)
+    except StopIteration as stop:
+        result = stop.value
+    return events, times, clock.t, result
+
+
+@pytest.mark.parametrize("walk_forward", [0.7, 0], ids=["walk-forward", "no-walk-forward"])
+def test_eta_falls_steadily_and_tracks_the_time_left(market, monkeypatch, walk_forward):
+    """Every phase counts (the unhedged twins, every leg's grid, the out-of-sample pass), the
+    time between chunks counts, compilation does not: the ETA falls at every event and stays
+    within 15 % of the time the run really had left. (A rate of kernel time over the grid's
+    rows alone, as before, promised too little from the start and stalled at each leg's
+    twins and at the out-of-sample pass.)
+    """
+    events, times, end, result = timed_run(market, monkeypatch, walk_forward)
+    assert result.status == "done"
+    phases = {e.phase.split()[0] for e in events}
+    assert {"unhedged", "sweep", "scoring"} <= phases
+    assert ("out-of-sample" in phases) == bool(walk_forward)
+    given = [(t, e) for t, e in zip(times, events, strict=True) if math.isfinite(e.eta_s)]
+    assert len(given) >= 20, len(given)
+    # no ETA while the kernel loads nor before half a second of measured throughput
+    assert events[0].phase.endswith("(loading the kernel)") and math.isnan(events[0].eta_s)
+    assert given[0][0] >= 3.0 + S.ETA_AFTER
+    etas = [e.eta_s for _, e in given]
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(etas)), etas
+    for t, e in given:
+        left = end - t
+        assert abs(e.eta_s - left) <= 0.15 * left + 0.05, (e.phase, e.eta_s, left)
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and 0.9 < fractions[-1] <= 1.0
+
+
+def test_eta_counts_only_what_is_left_of_a_resumed_run():
+    eta = Eta(total=100.0, done=40.0, tail_s=2.0)
+    assert eta.fraction == 0.4 and math.isnan(eta.seconds(10.0))  # not started
+    eta.start(10.0)
+    eta.add(10.0)
+    assert math.isnan(eta.seconds(10.0 + S.ETA_AFTER / 2))  # too soon to tell
+    # 10 units in 1 s: the 50 left take 5 s, then the scoring's 2 s
+    assert eta.seconds(11.0) == pytest.approx(50.0 / 10.0 + 2.0)
+    assert eta.fraction == 0.5
+
+
+def test_scoring_estimate_grows_with_leaders_and_configurations(market):
+    small = [S.prepare_leg(market, SweepRequest(GRID), leg) for leg in GRID.legs]
+    a = S.scoring_seconds(GRID, small, top=5)
+    b = S.scoring_seconds(GRID, small, top=50)
+    big = Grid(**{**GRID.__dict__, "exposure": tuple(np.linspace(0.5, 1.5, 80).tolist())})
+    c = S.scoring_seconds(big, small, top=5)
+    assert 0 < a < b and a < c
+
+
+# -- cancel ----------------------------------------------------------------------------------
+class CancelAt(CpuBackend):
+    """Sets ``cancel`` while its ``at``-th chunk of the given phase runs, and records every
+    chunk (phase, whether the cancel was already set when it started).
+    """
+
+    def __init__(self, cancel: threading.Event, at: int, phase: str):
+        super().__init__()
+        self.cancel, self.at, self.phase = cancel, at, phase
+        self.calls: list[bool] = []
+        self.in_phase = 0
+        self.current = ""
+
+    def prepare(self, args):
+        super().prepare(args)
+        start, ratios = args[15], args[11]
+        self.current = "out-of-sample" if start > 0 else "unhedged" if not ratios.any() else "sweep"
+
+    def run(self, row0, count, rows=None):
+        self.calls.append(self.cancel.is_set())
+        if self.current == self.phase:
+            self.in_phase += 1
+            if self.in_phase == self.at:
+                self.cancel.set()
+        return super().run(row0, count, rows)
+
+
+def counting(monkeypatch, cancel: threading.Event) -> dict:
+    """Count the replays (deflated Sharpe) and PBO estimates made after the cancel."""
+    after = {"replay": 0, "pbo": 0}
+    replay, pbo = S._replay, S.pbo_cscv
+
+    def replay_counted(*a, **k):
+        after["replay"] += cancel.is_set()
+        return replay(*a, **k)
+
+    def pbo_counted(*a, **k):
+        after["pbo"] += cancel.is_set()
+        return pbo(*a, **k)
+
+    monkeypatch.setattr(S, "_replay", replay_counted)
+    monkeypatch.setattr(S, "pbo_cscv", pbo_counted)
+    return after
+
+
+@pytest.mark.parametrize("phase", ["sweep", "out-of-sample"])
+def test_a_cancel_mid_chunk_runs_no_more_chunks_replays_or_pbo(
+    market, monkeypatch, tmp_path, phase
+):
+    cancel = threading.Event()
+    backend = CancelAt(cancel, at=2, phase=phase)
+    after = counting(monkeypatch, cancel)
+    monkeypatch.setattr(S, "CHUNK_SECONDS", 1e-4)  # many small chunks
+    with Ledger(tmp_path / "runs.sqlite") as ledger:
+        result = drain(
+            run_sweep(SweepRequest(GRID, top=10), market, ledger, cancel=cancel, backend=backend)
+        )[2]
+        record = ledger.get(result.run_id)
+    assert cancel.is_set() and result.status == "cancelled"
+    assert backend.calls.count(True) == 0  # no chunk started after the cancel
+    assert after == {"replay": 0, "pbo": 0}  # nor the summary's expensive parts
+    assert record.status == "cancelled"
+    s = result.summary
+    assert "resume" in s["overfitting"]["deferred"] and s["walk_forward"] is None
+    assert s["top"] and all("dsr" not in r and r["oos"] is None for r in s["top"])
+    assert all(leg["pbo"] is None for leg in s["legs"])
+    if phase == "sweep":
+        assert 0 < record.n_done < GRID.n_rows
+    else:  # the grid was complete: a resume has only the scoring left
+        assert record.n_done == GRID.n_rows
+
+
+class CompilingCpu(CpuBackend):
+    """A kernel whose loading blocks until ``release`` is set, and sets ``cancel`` once it
+    has begun: a cancel pressed while numba compiles.
+    """
+
+    def __init__(self, cancel: threading.Event):
+        super().__init__()
+        self.cancel = cancel
+        self.began = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+
+    def loaded(self) -> bool:
+        return False
+
+    def load(self) -> None:
+        self.began.set()
+        self.cancel.set()
+        self.release.wait(30)
+        self.finished.set()
+
+
+def test_a_cancel_does_not_wait_for_the_kernel_to_compile(market):
+    cancel = threading.Event()
+    backend = CompilingCpu(cancel)
+    gen = run_sweep(SweepRequest(GRID, top=5), market, cancel=cancel, backend=backend)
+    first = next(gen)
+    assert first.phase == "unhedged A (loading the kernel)" and first.done == 0
+    _, _, result = drain(gen)  # returns while the compilation is still blocked
+    try:
+        assert backend.began.is_set() and not backend.finished.is_set()
+        assert result.status == "cancelled" and result.per_config.empty
+    finally:
+        backend.release.set()
+    assert backend.finished.wait(30)  # the load ends in the background, harmlessly
+
+
+# -- each leader's out-of-sample figures -----------------------------------------------------
+def test_leaders_carry_their_out_of_sample_figures(market):
+    grid = Grid(
+        legs=(Leg("A", ("A",)), Leg("B", ("B",))),
+        hedge="H",
+        rebalance=(1, 5),
+        window=(20, 60),
+        exposure=(0.5, 1.0),
+        hedge_ratio=(0.5, 1.0),
+        cost=(0.0, 0.001),
+    )
+    res = drain(run_sweep(SweepRequest(grid, top=6, walk_forward=0.6), market))[2]
+    s = res.summary
+    splits = s["walk_forward"]["splits"]
+    bests = [leg["best"] for leg in s["legs"]]
+    for r in [*s["top"], *bests]:
+        dates, r_long, r_hedge = leg_returns(market, r["ticker"])
+        split = int(np.flatnonzero(dates.date == splits[r["ticker"]])[0])
+        run = dynamic_beta_hedge(
+            r_long,
+            r_hedge,
+            r["rebalance"],
+            r["window"],
+            r["exposure"],
+            r["hedge_ratio"],
+            r["cost"],
+            r["drift_band"],
+            1.0,
+            r["estimator"],
+            r["halflife"],
+            start=split,
+        )
+        want = performance(run.equity)
+        assert r["oos"]["status"] == "ok"
+        assert r["oos"]["sharpe"] == pytest.approx(want.sharpe, rel=1e-9)
+        assert r["oos"]["annual_return"] == pytest.approx(want.annual_return, rel=1e-9)
+    # the walk-forward's own leaders agree where they are leaders here too
+    mine = {(r["ticker"], r["row"]): r["oos"] for r in s["top"]}
+    for w in s["walk_forward"]["top"]:
+        if (w["ticker"], w["row"]) in mine:
+            assert mine[w["ticker"], w["row"]]["sharpe"] == w["oos"]["sharpe"]
+    off = drain(run_sweep(SweepRequest(grid, top=6, walk_forward=0), market))[2]
+    assert all(r["oos"] is None for r in off.summary["top"])

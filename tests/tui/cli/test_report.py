@@ -1,0 +1,200 @@
+"""``hedgedesk report`` end to end, in-process (``hedgedesk.tui.cli.main.main``) on the demo desk.
+Each report
+costs seconds, so the cases are few; the report's contents are checked against the engine in
+tests/core/report/test_report.py. Witnesses here: ``hedgedesk.core.sweep.backtest.run_backtest``
+called directly, the
+run ledger read back, the files on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hedgedesk.core.config import load_config, resolve_config_path
+from hedgedesk.core.data.sources import load_market
+from hedgedesk.core.sweep.backtest import desk_defaults, run_backtest
+from hedgedesk.core.sweep.ledger import Ledger
+
+from tests.tui.cli.test_sweep import run, run_json
+
+PARAMETER_LABELS = {
+    "long": "long leg",
+    "hedge": "hedge",
+    "rebalance": "P: rebalance every (days)",
+    "window": "W: beta window (returns)",
+    "exposure": "k: exposure",
+    "hedge_ratio": "h: hedge ratio",
+}
+
+
+def assert_one_error_line(rc: int, out: str, err: str) -> str:
+    assert rc == 2, (rc, out, err)
+    assert out == ""
+    assert err.startswith("hedgedesk: error: ")
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def backtest_parameters(out_dir: Path) -> dict:
+    """The backtest's parameters table from report.json (raw values, not as printed)."""
+    doc = json.loads((out_dir / "report.json").read_text())
+    rows = doc["sections"]["backtest"]["tables"]["backtest_parameters"]
+    return {r["parameter"]: r["value"] for r in rows}
+
+
+def test_report_of_the_book_and_a_backtest(tmp_path, capsys):
+    out_dir = tmp_path / "rep"
+    obj = run_json(capsys, "report", "--out", out_dir, "--what", "book,backtest")
+    assert obj["what"] == ["book", "backtest"] and obj["sections"] == ["book", "backtest"]
+    assert Path(obj["out"]) == out_dir
+    files = {k: Path(v) for k, v in obj["files"].items()}
+    assert {"markdown", "pdf", "json", "chart:book_allocation", "chart:backtest_equity"} <= set(
+        files
+    )
+    assert not any(k.startswith("chart:optimize") for k in files)
+    for key, path in files.items():
+        assert path.parent == out_dir and path.is_file() and path.stat().st_size > 0, key
+    assert files["pdf"].read_bytes().startswith(b"%PDF-")
+    md = files["markdown"].read_text()
+    cfg = load_config(resolve_config_path())
+    assert f"\n## Book: {cfg.book.name}\n" in md
+    assert "\n## Backtest: AAPL hedged with SP500\n" in md and "## Optimisation" not in md
+    doc = json.loads(files["json"].read_text())
+    assert list(doc["sections"]) == ["book", "backtest"]
+    # the desk's default backtest, as the screen starts it
+    defaults = desk_defaults(cfg)
+    shown = backtest_parameters(out_dir)
+    assert shown["long leg"] == ", ".join(defaults["long"]) == "AAPL"
+    assert shown[PARAMETER_LABELS["rebalance"]] == defaults["rebalance"] == 5
+    assert shown[PARAMETER_LABELS["window"]] == defaults["window"] == 60
+
+
+def test_backtest_flags_reach_the_report(tmp_path, capsys):
+    out_dir = tmp_path / "rep"
+    obj = run_json(
+        capsys,
+        "report",
+        "--out",
+        out_dir,
+        "--what",
+        "backtest",
+        "--rebalance",
+        "21",
+        "--window",
+        "120",
+        "--long",
+        "MSFT",
+    )
+    assert obj["sections"] == ["backtest"]
+    cfg = load_config(resolve_config_path())
+    defaults = desk_defaults(cfg)
+    assert (defaults["long"], defaults["rebalance"], defaults["window"]) != (["MSFT"], 21, 120)
+    shown = backtest_parameters(out_dir)
+    assert shown[PARAMETER_LABELS["long"]] == "MSFT"
+    assert shown[PARAMETER_LABELS["rebalance"]] == 21
+    assert shown[PARAMETER_LABELS["window"]] == 120
+    # what no flag named stays the desk's default
+    assert shown[PARAMETER_LABELS["hedge"]] == defaults["hedge"] == cfg.data.benchmark
+    assert shown[PARAMETER_LABELS["exposure"]] == defaults["exposure"]
+    assert shown[PARAMETER_LABELS["hedge_ratio"]] == defaults["hedge_ratio"]
+    md = (out_dir / "report.md").read_text()
+    assert "\n## Backtest: MSFT hedged with SP500\n" in md
+    assert "\n| P: rebalance every (days) | 21 |\n| W: beta window (returns) | 120 |\n" in md
+    assert "over the 120 returns up to the rebalance day" in md
+    # the figures are the engine's for those parameters
+    res = run_backtest(
+        load_market(cfg),
+        long=["MSFT"],
+        hedge=cfg.data.benchmark,
+        rebalance=21,
+        window=120,
+        rf=cfg.risk.rf,
+        start=cfg.data.start,
+        end=cfg.data.end,
+    )
+    figures = json.loads((out_dir / "report.json").read_text())["sections"]["backtest"]["figures"]
+    assert figures["metrics"]["sharpe"] == pytest.approx(res.metrics["sharpe"], rel=1e-12)
+    assert len(figures["rebalances"]) == len(res.rebalances)
+
+
+def test_unknown_sweep_run_is_one_error_line(tmp_path, capsys):
+    out_dir = tmp_path / "rep"
+    rc, out, err = run(
+        capsys,
+        "report",
+        "--out",
+        out_dir,
+        "--what",
+        "sweep:nope",
+        "--ledger",
+        tmp_path / "runs.sqlite",
+    )
+    err = assert_one_error_line(rc, out, err)
+    assert "'nope'" in err and "no such run" in err
+    assert not (out_dir / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    "what, words",
+    [
+        ("bogus", ["unknown part 'bogus'"]),
+        ("book,book", ["listed twice: book"]),
+        ("sweep", ["name the run"]),
+    ],
+)
+def test_bad_what_is_one_error_line(tmp_path, capsys, what, words):
+    rc, out, err = run(capsys, "report", "--out", tmp_path / "rep", "--what", what)
+    err = assert_one_error_line(rc, out, err)
+    assert "--what" in err
+    for w in words:
+        assert w in err
+    assert not (tmp_path / "rep").exists()
+
+
+def test_report_of_the_last_sweep_run_needs_no_market(tmp_path, capsys, monkeypatch):
+    db = tmp_path / "runs.sqlite"
+    summary = run_json(
+        capsys,
+        "sweep",
+        "--ledger",
+        db,
+        "--tickers",
+        "AAPL,MSFT",
+        "--hedge",
+        "SP500",
+        "--rebalance",
+        "5,21",
+        "--window",
+        "20,60",
+        "--hedge-ratio",
+        "0.5,1",
+        "--backend",
+        "cpu",
+        "--top",
+        "3",
+    )
+    run_id = summary["run_id"]
+
+    def no_market(*args, **kwargs):
+        raise AssertionError("a sweep report loaded market data")
+
+    monkeypatch.setattr("hedgedesk.core.data.sources.load_market", no_market)
+    out_dir = tmp_path / "rep"
+    obj = run_json(capsys, "report", "--out", out_dir, "--what", "sweep:last", "--ledger", db)
+    assert obj["what"] == ["sweep:last"] and obj["sections"] == [f"sweep:{run_id}"]
+    md = (out_dir / "report.md").read_text()
+    assert [line for line in md.splitlines() if line.startswith("## ")] == [
+        "## Parameters",
+        f"## Sweep run {run_id}",
+    ]
+    with Ledger(db) as ledger:
+        top = ledger.get(run_id).summary["top"]
+    assert len(top) == 3 and f"| 1 | {top[0]['ticker']} | {top[0]['rebalance']} |" in md
+    doc = json.loads((out_dir / "report.json").read_text())
+    assert "data fingerprint" not in doc["parameters"]
+    assert doc["parameters"]["parts"] == "sweep:last"
+    charts = [k for k in obj["files"] if k.startswith("chart:")]
+    assert charts and all(run_id in k for k in charts)

@@ -1,0 +1,721 @@
+"""Book commands: ``risk``, ``greeks``, ``scenario``, ``size``, ``trades`` and ``backtest``.
+
+Every figure names its convention in the JSON (``conventions`` keys) as on screen.
+"""
+
+from __future__ import annotations
+
+from hedgedesk.core.instruments import CONTRACTS
+from hedgedesk.tui.cli.common import (
+    Parents,
+    UsageError,
+    emit_json,
+    load_cfg,
+    market_for,
+    number_arg,
+    tickers_arg,
+    whole_arg,
+)
+
+POOR_HEDGE_BETA = 0.3  # a future whose beta is below this barely moves portfolio beta
+
+GREEK_UNITS = {
+    "delta": "dV/dS",
+    "gamma": "d2V/dS2",
+    "vega": "dV/dsigma per 1.00 of volatility",
+    "theta": "dV/dt per year of calendar time",
+    "rho": "dV/dr per 1.00 of rate",
+}
+SCREEN_UNITS = {
+    "dollar_delta": "sum of quantity x multiplier x delta x underlying price",
+    "gamma_1pct_usd": "change of dollar delta for a +1 % move of each underlying",
+    "vega_1pt_usd": "value change for +1 volatility point",
+    "theta_1d_usd": "value change over one calendar day",
+    "rho_1pct_usd": "value change for +1 % in the rate",
+}
+
+
+def add_parsers(sub, parents: Parents) -> dict:
+    common, window = parents.common, parents.window
+    sub.add_parser(
+        "risk",
+        parents=[common],
+        help="valuation, beta against target, Greeks, VaR/CVaR and alerts of the configured book",
+    )
+
+    g = sub.add_parser(
+        "greeks",
+        parents=[common],
+        help="price and Greeks of one option (Black-Scholes-Merton, or Black-76 on a future)",
+    )
+    g.add_argument("--type", required=True, choices=("call", "put"))
+    g.add_argument(
+        "--spot",
+        required=True,
+        type=number_arg(0, lo_open=True),
+        metavar="S",
+        help="underlying price (the future's price with --model black76)",
+    )
+    g.add_argument("--strike", required=True, type=number_arg(0, lo_open=True), metavar="K")
+    g.add_argument(
+        "--days",
+        required=True,
+        type=number_arg(0, lo_open=True),
+        metavar="D",
+        help="calendar days to expiry (time = days / 365)",
+    )
+    g.add_argument(
+        "--vol",
+        type=number_arg(0, 5, lo_open=True),
+        metavar="V",
+        help="implied volatility, 0.20 = 20 %% (or give --price)",
+    )
+    g.add_argument(
+        "--price",
+        type=number_arg(0, lo_open=True),
+        metavar="P",
+        help="option price: solve the implied volatility from it",
+    )
+    g.add_argument(
+        "--rate",
+        type=number_arg(-0.5, 1),
+        default=0.0,
+        metavar="r",
+        help="continuously compounded rate (default 0)",
+    )
+    g.add_argument(
+        "--div",
+        type=number_arg(-1, 1),
+        default=0.0,
+        metavar="q",
+        help="continuous dividend yield (default 0; ignored by black76)",
+    )
+    g.add_argument("--model", choices=("bsm", "black76"), default="bsm")
+
+    s = sub.add_parser(
+        "scenario",
+        parents=[common],
+        help="P&L, post-shock beta and Greeks per scenario, and what each hedge leg is worth in it",
+    )
+    s.add_argument(
+        "--name",
+        action="append",
+        metavar="N",
+        help="only this scenario (repeat for more; default: all in the config)",
+    )
+
+    z = sub.add_parser(
+        "size",
+        parents=[common],
+        help="futures contracts that move the book's beta to a target (CONVENTIONS)",
+    )
+    z.add_argument(
+        "--instrument",
+        required=True,
+        choices=tuple(CONTRACTS),
+        metavar="CODE",
+        help="futures contract: " + ", ".join(CONTRACTS),
+    )
+    z.add_argument(
+        "--target-beta",
+        type=number_arg(-5, 5),
+        metavar="b",
+        help="default: the config's targets.beta",
+    )
+
+    t = sub.add_parser(
+        "trades",
+        parents=[common],
+        help="the plan's trade list for a NAV: beta hedge, protective puts, covered calls",
+    )
+    t.add_argument(
+        "--nav",
+        type=number_arg(0, lo_open=True),
+        metavar="USD",
+        help="scale the book to this NAV first (default: the book as configured)",
+    )
+
+    b = sub.add_parser(
+        "backtest",
+        parents=[common, window],
+        help="dynamic-beta hedge backtest of one configuration (CONVENTIONS)",
+    )
+    b.add_argument(
+        "--data",
+        action="append",
+        metavar="PATH",
+        help="price file or folder; repeat for more (default: the config's data)",
+    )
+    b.add_argument(
+        "--long",
+        required=True,
+        type=tickers_arg,
+        action="append",
+        metavar="T1[,T2]",
+        help="long leg: one ticker, or several forming one basket",
+    )
+    b.add_argument(
+        "--weighting",
+        choices=("equal", "volume"),
+        default="equal",
+        help="basket weights: equal, or 30-day mean volume (needs volumes)",
+    )
+    b.add_argument("--hedge", required=True, metavar="T")
+    b.add_argument(
+        "--rebalance", required=True, type=whole_arg(1), metavar="P", help="rebalance every P days"
+    )
+    b.add_argument(
+        "--window",
+        required=True,
+        type=whole_arg(2),
+        metavar="W",
+        help="beta estimation window, daily returns",
+    )
+    b.add_argument(
+        "--exposure",
+        type=number_arg(0, 10, lo_open=True),
+        default=1.0,
+        metavar="k",
+        help="long notional as a multiple of equity (default 1, at most 10)",
+    )
+    b.add_argument("--hedge-ratio", type=number_arg(0), default=1.0, metavar="h")
+    b.add_argument(
+        "--cost",
+        type=number_arg(0, 0.1),
+        default=0.0,
+        metavar="c",
+        help="cost as a fraction of traded notional",
+    )
+    b.add_argument("--drift-band", type=number_arg(0), default=0.0, metavar="d")
+    b.add_argument(
+        "--rf",
+        type=number_arg(-0.5, 1),
+        default=None,
+        metavar="r",
+        help="annual risk-free rate (default: the config's risk.rf, or 0 with --data)",
+    )
+    return {
+        ("risk", None): cmd_risk,
+        ("greeks", None): cmd_greeks,
+        ("scenario", None): cmd_scenario,
+        ("size", None): cmd_size,
+        ("trades", None): cmd_trades,
+        ("backtest", None): cmd_backtest,
+    }
+
+
+def _desk(args):
+    """Config, market and prepared market state for the configured book."""
+    from hedgedesk.core.book.valuation import market_state
+
+    cfg = load_cfg(args)
+    market, _, _ = market_for(args, None)
+    return cfg, market, market_state(cfg, market)
+
+
+def _position_json(p) -> dict:
+    ln = p.line
+    return {
+        "name": ln.name,
+        "kind": ln.kind,
+        "hedge": ln.is_hedge,
+        "purpose": ln.purpose,
+        "underlying": ln.underlying,
+        "quantity": ln.quantity,
+        "multiplier": ln.multiplier,
+        "contract": ln.contract,
+        "underlying_price": p.underlying_price,
+        "unit_price": p.unit_price,
+        "market_value": p.market_value,
+        "notional": p.notional,
+        "delta": p.delta,
+        "dollar_delta": p.dollar_delta,
+        "beta": p.beta,
+        "beta_dollars": p.beta_dollars,
+        "weight": p.weight,
+        "exposure": p.exposure,
+        "pnl": p.pnl,
+        "price_note": ln.price_note(),
+        "greeks": dict(p.greeks),
+        "option": (
+            {
+                "right": ln.right,
+                "strike": ln.strike,
+                "expiry": ln.expiry,
+                "volatility": ln.vol,
+                "volatility_source": "config (modelled)",
+                "dividend_yield": ln.div,
+                "model": ln.model,
+            }
+            if ln.right
+            else None
+        ),
+        "gamma_1pct_usd": p.gamma_1pct_usd,
+        "vega_1pt_usd": p.vega_1pt_usd,
+        "theta_1d_usd": p.theta_1d_usd,
+        "rho_1pct_usd": p.rho_1pct_usd,
+    }
+
+
+def _totals(val) -> dict:
+    raw = {
+        k: sum(p.greeks.get(k, 0.0) for p in val.positions if p.greeks)
+        for k in ("delta", "gamma", "vega", "theta", "rho")
+    }
+    return {
+        "dollar_delta": val.total("dollar_delta"),
+        "gamma_1pct_usd": val.total("gamma_1pct_usd"),
+        "vega_1pt_usd": val.total("vega_1pt_usd"),
+        "theta_1d_usd": val.total("theta_1d_usd"),
+        "rho_1pct_usd": val.total("rho_1pct_usd"),
+        "options_raw": raw,
+        "units": SCREEN_UNITS,
+        "raw_units": GREEK_UNITS,
+    }
+
+
+def _beta_json(val) -> dict:
+    b = val.beta_status
+    return {
+        "portfolio": b.beta,
+        "target": b.target,
+        "band": b.band,
+        "deviation": b.deviation,
+        "breach": b.breach,
+        "status": b.describe(),
+        "window": val.beta_window,
+        "conventions": "sum of beta-dollars / NAV; beta-dollars = delta-adjusted notional x "
+        "OLS beta (with intercept) of the underlying to the benchmark over "
+        f"its last {val.beta_window} daily returns",
+    }
+
+
+def cmd_risk(args) -> int:
+    from hedgedesk.core.book.risk import risk_report
+
+    cfg, _, state = _desk(args)
+    rep = risk_report(cfg, state)
+    val = rep.valuation
+    out = {
+        "asof": val.asof,
+        "benchmark": val.benchmark,
+        "nav": val.nav,
+        "cash": val.cash,
+        "beta": _beta_json(val),
+        "greeks": _totals(val),
+        "positions": [_position_json(p) for p in val.positions],
+        "var": [
+            {
+                "method": t.method,
+                "confidence": t.confidence,
+                "horizon_days": t.horizon_days,
+                "var": t.var,
+                "cvar": t.cvar,
+            }
+            for t in rep.tail
+        ],
+        "risk": {
+            **rep.performance.as_dict(),
+            "window": {
+                "first": rep.dates[0].date(),
+                "last": rep.dates[-1].date(),
+                "days": len(rep.dates),
+            },
+        },
+        "correlation": rep.correlation.to_dict(),
+        "alerts": list(rep.alerts),
+        "alert_items": [a.as_dict() for a in rep.alert_items],
+        "conventions": {
+            "var": "1-day, fraction of NAV; historical: -quantile(R, 1-a) (linear), CVaR = "
+            "-mean(R[R <= q]); parametric: normal with daily mean and std (ddof=1)",
+            "history": "book returns = P&L of today's positions under each of the last "
+            f"{len(rep.dates)} days' returns / NAV; options repriced in full one "
+            "calendar day later, volatility unchanged",
+            "annualisation": f"{state.periods} periods a year (365 only when every series "
+            "trades daily); Sharpe and Sortino with rf from the config",
+        },
+    }
+    if args.json:
+        emit_json(out)
+        return 0
+    print(f"{cfg.book.name} as of {val.asof}: NAV {val.nav:,.0f} (cash {val.cash:,.0f})")
+    print(
+        f"beta {val.portfolio_beta:+.3f} vs target {cfg.targets.beta:.2f}: "
+        f"{val.beta_status.describe()}"
+    )
+    print(f"{'position':<24}{'qty':>8}{'value':>13}{'delta $':>13}{'beta':>6}{'beta $':>13}")
+    for p in val.positions:
+        print(
+            f"{p.line.name:<24}{p.line.quantity:>8,.6g}{p.market_value:>13,.0f}"
+            f"{p.dollar_delta:>13,.0f}{p.beta:>6.2f}{p.beta_dollars:>13,.0f}"
+        )
+    g = out["greeks"]
+    print(
+        f"dollar delta {g['dollar_delta']:,.0f}  gamma/1% {g['gamma_1pct_usd']:,.0f}  "
+        f"vega/pt {g['vega_1pt_usd']:,.0f}  theta/day {g['theta_1d_usd']:,.0f}"
+    )
+    for t in rep.tail:
+        print(f"VaR {t.method} {t.confidence:.0%} 1-day: {t.var:.2%}  CVaR {t.cvar:.2%}")
+    perf = rep.performance
+    print(
+        f"history {len(rep.dates)} days: vol {perf.annual_volatility:.1%}  Sharpe "
+        f"{perf.sharpe:.2f}  Sortino {perf.sortino:.2f}  max drawdown {perf.max_drawdown:.1%}"
+    )
+    for a in rep.alerts:
+        print(f"ALERT {a}")
+    return 0
+
+
+def cmd_greeks(args) -> int:
+    from hedgedesk.core.book.options import implied_vol, price_and_greeks
+
+    if args.vol is None and args.price is None:
+        raise UsageError("hedgedesk greeks: give --vol or --price (to solve the implied vol)")
+    t = args.days / 365.0
+    vol, solved = args.vol, False
+    if args.price is not None:
+        try:
+            vol = implied_vol(
+                args.price,
+                args.type,
+                args.spot,
+                args.strike,
+                t,
+                args.rate,
+                args.div,
+                model=args.model,
+            )
+        except ValueError as exc:
+            raise UsageError(f"hedgedesk greeks: {exc}") from None
+        solved = True
+    g = price_and_greeks(args.model, args.type, args.spot, args.strike, t, args.rate, args.div, vol)
+    out = {
+        "model": args.model,
+        "type": args.type,
+        "spot": args.spot,
+        "strike": args.strike,
+        "days": args.days,
+        "t_years": t,
+        "vol": vol,
+        "vol_from_price": solved,
+        "rate": args.rate,
+        "div": args.div if args.model == "bsm" else None,
+        "price": float(g.price),
+        "delta": float(g.delta),
+        "gamma": float(g.gamma),
+        "vega": float(g.vega),
+        "theta": float(g.theta),
+        "rho": float(g.rho),
+        "units": GREEK_UNITS,
+    }
+    if args.json:
+        emit_json(out)
+        return 0
+    print(
+        f"{args.model} {args.type} S={args.spot:g} K={args.strike:g} {args.days:g} days "
+        f"vol {vol:.4f}{' (implied from price)' if solved else ''}"
+    )
+    for k in ("price", "delta", "gamma", "vega", "theta", "rho"):
+        unit = f"  ({GREEK_UNITS[k]})" if k in GREEK_UNITS else ""
+        print(f"  {k:<6}{out[k]:>14.6f}{unit}")
+    print(
+        f"  on screen: vega {out['vega'] / 100:.4f} per vol point, theta "
+        f"{out['theta'] / 365:.4f} per day"
+    )
+    return 0
+
+
+def cmd_scenario(args) -> int:
+    from hedgedesk.core.book.scenarios import run_scenarios
+
+    cfg, market, state = _desk(args)
+    results = run_scenarios(cfg, state, market, args.name)
+    out = {
+        "asof": state.asof,
+        "nav": results[0].nav_before if results else None,
+        "scenarios": [
+            {
+                "name": r.scenario.name,
+                "description": r.scenario.description,
+                "market": r.scenario.market,
+                "vol": r.scenario.vol,
+                "replay": list(r.scenario.replay) if r.scenario.replay else None,
+                "replay_dates_used": list(r.replay_dates) if r.replay_dates else None,
+                "shocks": dict(r.shocks),
+                "pnl": r.pnl,
+                "pnl_pct": r.pnl_pct,
+                "beta_after": r.after.portfolio_beta,
+                "nav_after": r.after.nav,
+                "greeks_after": {
+                    k: v for k, v in _totals(r.after).items() if not k.endswith("units")
+                },
+                "line_pnl": dict(r.line_pnl),
+                "without_leg": {
+                    name: {
+                        "pnl": w.pnl,
+                        "beta_after": w.beta_after,
+                        "leg_value": r.leg_value(name),
+                        "greeks_after": {
+                            k: v for k, v in _totals(w.after).items() if not k.endswith("units")
+                        },
+                    }
+                    for name, w in r.without.items()
+                },
+            }
+            for r in results
+        ],
+        "conventions": "instantaneous joint shock: own shock, else beta x market shock; "
+        "options repriced in full at shocked spot and vol (vol + shift, "
+        "floored at 1 %); futures P&L settles in cash; leg_value = P&L with "
+        "the leg minus P&L without it",
+    }
+    if args.json:
+        emit_json(out)
+        return 0
+    legs = [leg.name for leg in cfg.book.hedges]
+    print(
+        f"{'scenario':<30}{'P&L':>12}{'%NAV':>8}{'beta':>7}  "
+        + "  ".join(f"{n[:14]:>14}" for n in legs)
+    )
+    for r in results:
+        print(
+            f"{r.scenario.name[:29]:<30}{r.pnl:>12,.0f}{r.pnl_pct:>8.2%}"
+            f"{r.after.portfolio_beta:>7.2f}  "
+            + "  ".join(f"{r.leg_value(n):>14,.0f}" for n in legs)
+        )
+    print("per hedge leg: what it adds to the scenario's P&L (P&L with it minus without it)")
+    return 0
+
+
+def _plan_json(plan) -> dict:
+    rp = plan.risk_parity
+    return {
+        "vol_target": plan.vol_target.as_dict() if plan.vol_target else None,
+        "kelly": plan.kelly.as_dict() if plan.kelly else None,
+        "risk_parity": {
+            "tickers": list(plan.risk_parity_tickers),
+            "weights": rp.weights.tolist(),
+            "risk_contributions": rp.risk_contributions.tolist(),
+            "budgets": rp.budgets.tolist(),
+            "converged": rp.converged,
+            "covariance": "annualised sample covariance of daily returns over the risk window",
+        }
+        if rp
+        else None,
+        "coverage": {
+            "puts": plan.coverage.puts,
+            "calls": plan.coverage.calls,
+            "put_plan": plan.coverage.put_plan,
+            "call_plan": plan.coverage.call_plan,
+        },
+        "signals": {
+            h.ticker: {**h.signals.as_dict(), "atr_stop": h.stop.as_dict() if h.stop else None}
+            for h in plan.signals
+        },
+        "conventions": "vol target and Kelly from the book's daily returns over the risk window "
+        "(constant positions); Kelly edge = annualised mean excess return, "
+        "variance annualised; ATR stop = close - 2 x ATR14",
+    }
+
+
+def cmd_size(args) -> int:
+    from hedgedesk.core.book.plan import book_plan
+    from hedgedesk.core.book.risk import risk_report
+    from hedgedesk.core.book.sizing import futures_for_beta
+    from hedgedesk.core.book.valuation import contract_price
+
+    cfg, market, state = _desk(args)
+    rep = risk_report(cfg, state)
+    val = rep.valuation
+    plan = book_plan(cfg, market, state, rep)
+    price, underlying, beta_f = contract_price(args.instrument, cfg, state)
+    target = cfg.targets.beta if args.target_beta is None else args.target_beta
+    s = futures_for_beta(
+        beta_now=val.portfolio_beta,
+        beta_target=target,
+        nav=val.nav,
+        price=price,
+        multiplier=CONTRACTS[args.instrument].multiplier,
+        beta_of_future=beta_f,
+    )
+    held = sum(leg.quantity for leg in cfg.book.hedges if leg.contract == args.instrument)
+    warnings = []
+    if abs(beta_f) < POOR_HEDGE_BETA:
+        warnings.append(
+            f"{args.instrument} is priced from {underlying}, whose beta to "
+            f"{state.benchmark} is {beta_f:.3f}: a poor beta hedge"
+        )
+    if abs(s.residual_beta) > cfg.targets.beta_band:
+        warnings.append(
+            f"residual beta {s.residual_beta:+.3f} is outside the band "
+            f"±{cfg.targets.beta_band:g}: size in a smaller contract"
+        )
+    out = {
+        "instrument": args.instrument,
+        "name": CONTRACTS[args.instrument].name,
+        "priced_from": underlying,
+        **s.as_dict(),
+        "held": held,
+        "warnings": warnings,
+        "conventions": "N = (b_target - b_now) x NAV / (price x multiplier x beta_of_future)"
+        ", rounded to the nearest contract (ties away from zero)",
+        "plan": _plan_json(plan),
+    }
+    if args.json:
+        emit_json(out)
+        return 0
+    side = ("buy" if s.contracts > 0 else "sell") if s.contracts else "no trade:"
+    print(
+        f"{args.instrument}: {side} {abs(s.contracts)} (unrounded {s.unrounded:+.2f}) at "
+        f"{price:,.2f} x {s.multiplier:g} = {s.notional_per_contract:,.0f} per contract"
+    )
+    print(
+        f"beta {s.beta_now:.3f} -> {s.beta_after:.3f} (target {target:.2f}, residual "
+        f"{s.residual_beta:+.3f}); NAV {s.nav:,.0f}; {args.instrument} held now {held:+g}"
+    )
+    for w in warnings:
+        print(f"WARNING {w}")
+    vt, k, cov = plan.vol_target, plan.kelly, plan.coverage
+    if vt:
+        print(
+            f"vol target {vt.target_vol:.0%}: realised {vt.lookback}-day {vt.realised_vol:.1%}"
+            f" -> scale exposure x{vt.scale:.2f}{' (capped)' if vt.capped else ''}"
+        )
+    if k:
+        print(
+            f"Kelly: edge {k.edge:.1%}/yr, variance {k.variance:.4f} -> full "
+            f"{k.full_kelly:.1f}x, {k.fraction:g} Kelly {k.leverage:.1f}x"
+        )
+    print(
+        f"coverage: puts {cov.puts:.0%} of the core (plan {cov.put_plan[0]:.0%}-"
+        f"{cov.put_plan[1]:.0%}), covered calls {cov.calls:.0%} (plan {cov.call_plan[0]:.0%}-"
+        f"{cov.call_plan[1]:.0%})"
+    )
+    if plan.risk_parity:
+        print(
+            "risk parity (equal budgets) across holdings: "
+            + ", ".join(
+                f"{t} {w:.1%}"
+                for t, w in zip(plan.risk_parity_tickers, plan.risk_parity.weights, strict=True)
+            )
+        )
+    print(
+        f"{'ticker':<8}{'close':>10}{'SMA50':>10}{'SMA200':>10} trend {'RSI':>6}{'MACD h':>9}"
+        f"{'ATR':>8}{'stop':>10}"
+    )
+    for h in plan.signals:
+        g = h.signals
+        stop = f"{h.stop.stop:>10.2f}" if h.stop else f"{'—':>10}"
+        print(
+            f"{h.ticker:<8}{g.close:>10.2f}{g.sma_fast:>10.2f}{g.sma_slow:>10.2f} "
+            f"{g.trend:<5} {g.rsi:>6.1f}{g.macd_histogram:>9.2f}{g.atr:>8.2f}{stop}"
+        )
+    return 0
+
+
+def cmd_trades(args) -> int:
+    from hedgedesk.core.book.trades import scaled_lines, trade_list
+    from hedgedesk.core.book.valuation import value_lines
+
+    cfg, _, state = _desk(args)
+    lines, cash = scaled_lines(cfg, state, args.nav)
+    nav = value_lines(lines, state, cash).nav
+    trades = trade_list(cfg, state, args.nav)
+    out = {
+        "asof": state.asof,
+        "nav": nav,
+        "scaled": args.nav is not None,
+        "trades": [
+            {
+                "instrument": t.instrument,
+                "side": t.side,
+                "contracts": t.contracts,
+                "size_usd": t.size_usd,
+                "purpose": t.purpose,
+                "inputs": t.inputs,
+            }
+            for t in trades
+        ],
+    }
+    if args.json:
+        emit_json(out)
+        return 0
+    if not trades:
+        print("no trades: beta is within one contract of target and coverage is met")
+    for t in trades:
+        print(
+            f"{t.side.upper():<5}{t.contracts:>6} {t.instrument:<28}{t.size_usd:>14,.0f}  "
+            f"{t.purpose}"
+        )
+    return 0
+
+
+def cmd_backtest(args) -> int:
+    from hedgedesk.core.sweep.backtest import run_backtest
+
+    long = [t for group in args.long for t in group]
+    market, start, end = market_for(args, args.data)
+    rf = args.rf
+    if rf is None:
+        rf = 0.0 if args.data else load_cfg(args).risk.rf
+    res = run_backtest(
+        market,
+        long,
+        args.hedge,
+        args.rebalance,
+        args.window,
+        exposure=args.exposure,
+        hedge_ratio=args.hedge_ratio,
+        cost=args.cost,
+        drift_band=args.drift_band,
+        weighting=args.weighting,
+        rf=rf,
+        start=start,
+        end=end,
+    )
+    rebal = res.rebalances
+    out = {
+        "params": res.params,
+        "metrics": res.metrics,
+        "betas": [{"date": d.date(), "beta": float(b)} for d, b in rebal["beta"].items()],
+        "equity": [
+            {"date": d.date(), "hedged": float(e), "unhedged": float(u), "benchmark": float(b)}
+            for d, e, u, b in zip(res.dates, res.equity, res.unhedged, res.benchmark, strict=True)
+        ],
+        "rebalances": [
+            {
+                "date": d.date(),
+                **{
+                    k: (bool(v) if k == "traded" else float(v))
+                    for k, v in row.items()
+                    if k != "day"
+                },
+            }
+            for d, row in rebal.iterrows()
+        ],
+        "conventions": "CONVENTIONS dynamic-beta backtest; first equity point is the close "
+        "before the first rebalance; unhedged = same procedure with hedge "
+        "ratio 0; benchmark = buy-and-hold of the hedge instrument",
+    }
+    if args.json:
+        emit_json(out)
+        return 0
+    m = res.metrics
+    print(
+        f"{'+'.join(long)} hedged with {args.hedge}: P={args.rebalance} W={args.window} "
+        f"k={args.exposure:g} h={args.hedge_ratio:g} c={args.cost:g}, "
+        f"{res.dates[0].date()}..{res.dates[-1].date()}"
+    )
+    for label, d in (
+        ("hedged", m),
+        ("unhedged", m.get("unhedged", {})),
+        ("benchmark", m.get("benchmark", {})),
+    ):
+        if d:
+            print(
+                f"  {label:<10} return {d['annual_return']:7.2%}  vol "
+                f"{d['annual_volatility']:6.2%}  Sharpe {d['sharpe']:5.2f}  max DD "
+                f"{d['max_drawdown']:7.2%}"
+            )
+    print(f"  {int(rebal['traded'].sum())} trades over {len(rebal)} scheduled rebalances")
+    return 0

@@ -1,0 +1,137 @@
+"""Pieces every ``hedgedesk`` subcommand shares: argument types, one-line usage errors, JSON
+output, and loading the config and market data the command asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+from dataclasses import dataclass
+
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.jsonable import jsonable
+
+CONFIG_HELP = (
+    "desk config file (default: $HEDGEDESK_CONFIG, else "
+    "~/.config/hedgedesk/config.toml, else the built-in demo desk)"
+)
+
+
+class UsageError(HedgedeskError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse would print usage too)
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+@dataclass(frozen=True)
+class Parents:
+    """Argument groups subcommands inherit: ``common`` (--config, --json), ``window``
+    (--start, --end).
+    """
+
+    common: argparse.ArgumentParser
+    window: argparse.ArgumentParser
+
+
+def make_parents() -> Parents:
+    common = Parser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    window = Parser(add_help=False)
+    window.add_argument(
+        "--start",
+        type=date_arg,
+        metavar="YYYY-MM-DD",
+        help="first date used (prices before it are dropped)",
+    )
+    window.add_argument("--end", type=date_arg, metavar="YYYY-MM-DD", help="last date used")
+    return Parents(common, window)
+
+
+def date_arg(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
+
+
+def whole_arg(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r}: expected a whole number >= {minimum}"
+            )
+        return value
+
+    return parse
+
+
+def number_arg(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+        below = lo is not None and (value <= lo if lo_open else value < lo)
+        if not math.isfinite(value) or below or (hi is not None and value > hi):
+            bounds = " and ".join(
+                b
+                for b in (
+                    f"{'>' if lo_open else '>='} {lo:g}" if lo is not None else "",
+                    f"<= {hi:g}" if hi is not None else "",
+                )
+                if b
+            )
+            raise argparse.ArgumentTypeError(
+                f"invalid number {text!r}: expected a finite number {bounds}".rstrip()
+            )
+        return value
+
+    return parse
+
+
+def tickers_arg(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"invalid ticker list {text!r}")
+    return names
+
+
+def emit_json(obj: dict) -> None:
+    sys.stdout.write(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def load_cfg(args):
+    from hedgedesk.core.config import load_config, resolve_config_path
+
+    return load_config(resolve_config_path(getattr(args, "config", None)))
+
+
+def market_for(args, paths):
+    """Market data from --data/positional paths, else from the config's data source, and the
+    date range to use: --start/--end, else (config data only) the config's data.start/end.
+    """
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if paths:
+        from hedgedesk.core.data.price_files import load_paths
+
+        market = load_paths(paths)
+    else:
+        from hedgedesk.core.data.sources import load_market
+
+        cfg = load_cfg(args)
+        market = load_market(cfg)
+        start, end = start or cfg.data.start, end or cfg.data.end
+    for n in market.notices:
+        print(f"notice: {n}", file=sys.stderr)
+    return market, start, end

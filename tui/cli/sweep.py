@@ -1,0 +1,627 @@
+"""Sweep commands: ``sweep`` (run, resume or detach a grid search) and ``runs`` (the ledger).
+
+Grid flags take a list (``1,5,21``) or a range ``a:b:n`` (n evenly spaced values); flags left
+out come from the config's ``[sweep]`` table, then from the defaults. Progress goes to stderr
+(only on a terminal); the result goes to stdout, as one JSON object with ``--json``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.tui.cli.common import emit_json, load_cfg, market_for, number_arg, whole_arg
+
+GRID_FLAGS = {  # flag -> (Grid field, integer?)
+    "rebalance": ("rebalance", True),
+    "window": ("window", True),
+    "exposure": ("exposure", False),
+    "hedge_ratio": ("hedge_ratio", False),
+    "drift_band": ("drift_band", False),
+    "cost": ("cost", False),
+    "impact": ("impact", False),
+}
+
+
+def add_parsers(sub, parents) -> dict:
+    common, window = parents.common, parents.window
+    s = sub.add_parser(
+        "sweep",
+        parents=[common, window],
+        help="grid search of dynamic-beta "
+        "hedge strategies on the CPU or GPU, ranked with overfitting checks",
+    )
+    s.add_argument(
+        "--data",
+        action="append",
+        metavar="PATH",
+        help="price file or folder; repeat for more (default: the config's data)",
+    )
+    s.add_argument(
+        "--tickers",
+        metavar="T1[,T2..]",
+        help="long legs, each its own sweep: tickers, or baskets NAME=T1+T2[@equal|@volume]",
+    )
+    s.add_argument("--hedge", metavar="T", help="hedge instrument")
+    for flag, (_, integer) in GRID_FLAGS.items():
+        s.add_argument(
+            "--" + flag.replace("_", "-"),
+            dest=flag,
+            metavar="LIST|a:b:n",
+            help="whole numbers" if integer else None,
+        )
+    s.add_argument("--estimator", metavar="ols,ewma", help="beta estimators (default ols)")
+    s.add_argument("--halflife", metavar="LIST|a:b:n", help="EWMA half-lives in days (default 20)")
+    s.add_argument(
+        "--capital",
+        type=number_arg(0, lo_open=True),
+        default=1_000_000.0,
+        metavar="USD",
+        help="starting capital; matters only for --impact",
+    )
+    s.add_argument(
+        "--rf",
+        type=number_arg(-0.5, 1),
+        default=None,
+        metavar="r",
+        help="annual risk-free rate (default: the config's risk.rf, or 0 with --data)",
+    )
+    s.add_argument(
+        "--backend",
+        choices=("auto", "cpu", "gpu"),
+        help="auto (default): the GPU when CuPy sees one, else the CPU",
+    )
+    s.add_argument("--top", type=whole_arg(1), default=20, metavar="K")
+    s.add_argument(
+        "--walk-forward",
+        type=number_arg(0, 0.9),
+        default=0.7,
+        metavar="F",
+        help="in-sample fraction of the walk-forward split (0: off; default 0.7)",
+    )
+    s.add_argument(
+        "--blocks",
+        type=whole_arg(2),
+        default=8,
+        metavar="S",
+        help="CSCV blocks for the probability of backtest overfitting (even)",
+    )
+    s.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue an interrupted or cancelled run "
+        "with its recorded parameters (--top, --walk-forward, --blocks included)",
+    )
+    s.add_argument(
+        "--detach",
+        action="store_true",
+        help="run headless in the background; "
+        "survives logout (follow with hedgedesk runs show RUN)",
+    )
+    s.add_argument(
+        "--ledger",
+        metavar="PATH",
+        help="run ledger database (default: "
+        "$HEDGEDESK_LEDGER, else ~/.local/state/hedgedesk/runs.sqlite)",
+    )
+    s.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the chunks on a Dask cluster: "
+        "tcp://host:8786, tls://host:8786, or local:N worker processes started "
+        "for this run (default: the config's [cluster] address, else this machine)",
+    )
+    s.add_argument("--tls-ca", metavar="PEM", help="CA certificate for a tls:// scheduler")
+    s.add_argument("--tls-cert", metavar="PEM", help="client certificate for a tls:// scheduler")
+    s.add_argument("--tls-key", metavar="PEM", help="client key for a tls:// scheduler")
+
+    r = sub.add_parser("runs", parents=[common], help="the sweep run ledger: list, show, diff")
+    r.add_argument("action", nargs="?", choices=("show", "diff"), metavar="show|diff")
+    r.add_argument("run", nargs="*", metavar="RUN", help="run id, unique prefix, or 'last'")
+    r.add_argument("--limit", type=whole_arg(1), default=20, metavar="N")
+    r.add_argument("--ledger", metavar="PATH", help="run ledger database")
+
+    c = sub.add_parser("cluster", help="start a Dask cluster for sweeps on this machine")
+    cs = c.add_subparsers(
+        dest="cluster_command", parser_class=type(c), metavar="local", required=True
+    )
+    loc = cs.add_parser(
+        "local",
+        parents=[common],
+        help="a scheduler and N worker processes "
+        "here; prints the address for --cluster, runs until Ctrl-C",
+    )
+    loc.add_argument(
+        "--workers",
+        type=whole_arg(1),
+        default=max(1, os.cpu_count() or 1),
+        metavar="N",
+        help="worker processes (default: one per core)",
+    )
+    loc.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default loopback: "
+        "only this machine can connect; see README before opening it)",
+    )
+    loc.add_argument(
+        "--port",
+        type=whole_arg(0),
+        default=8786,
+        metavar="P",
+        help="scheduler port (default 8786; 0 picks a free one)",
+    )
+    loc.add_argument("--gpus", action="store_true", help="one worker per GPU (needs dask-cuda)")
+    loc.add_argument("--dashboard", action="store_true", help="serve Dask's dashboard on --host")
+    return {
+        ("sweep", None): cmd_sweep,
+        ("runs", None): cmd_runs,
+        ("cluster", "local"): cmd_cluster_local,
+    }
+
+
+# -- the request -----------------------------------------------------------------------------
+def build_request(args, cfg, rf: float, start, end):
+    """The request from the flags, falling back on the config's [sweep] table (``cfg`` may be
+    None: runs on --data files without --config use the defaults).
+    """
+    from hedgedesk.core.errors import ConfigError
+    from hedgedesk.core.sweep.engine import SweepRequest
+    from hedgedesk.core.sweep.grid import Grid, estimators, parse_leg, parse_levels
+    from hedgedesk.core.sweep.score import ScoreTargets
+
+    cfg_sweep = cfg.sweep if cfg is not None else None
+
+    def pick(flag, field, integer):
+        text = getattr(args, flag)
+        if text is not None:
+            return parse_levels(text, "--" + flag.replace("_", "-"), integer)
+        if cfg_sweep is not None and hasattr(cfg_sweep, field):
+            return tuple(getattr(cfg_sweep, field))
+        return None
+
+    tickers = (
+        args.tickers.split(",") if args.tickers else (list(cfg_sweep.long) if cfg_sweep else None)
+    )
+    hedge = args.hedge or (cfg_sweep.hedge if cfg_sweep else None)
+    if not tickers or not hedge:
+        raise HedgedeskError("sweep: give --tickers and --hedge (or a [sweep] table in the config)")
+    axes = {}
+    for flag, (field, integer) in GRID_FLAGS.items():
+        values = pick(flag, field, integer)
+        if values is not None:
+            axes[field] = values
+    kinds = (
+        tuple(k.strip() for k in args.estimator.split(","))
+        if args.estimator
+        else tuple(cfg_sweep.estimator)
+        if cfg_sweep
+        else ("ols",)
+    )
+    halflives = (
+        parse_levels(args.halflife, "--halflife")
+        if args.halflife
+        else tuple(cfg_sweep.ewma_halflife)
+        if cfg_sweep
+        else (20.0,)
+    )
+    if min(halflives) <= 0:
+        raise HedgedeskError("--halflife: half-lives must be > 0 days")
+    if args.halflife and "ewma" not in kinds:
+        raise HedgedeskError(
+            "--halflife: half-lives apply to the EWMA estimator; add --estimator ols,ewma (or ewma)"
+        )
+    grid = Grid(
+        legs=tuple(parse_leg(t) for t in tickers),
+        hedge=hedge.strip(),
+        estimator=estimators(kinds, halflives),
+        **axes,
+    )
+    try:
+        targets = ScoreTargets(**(cfg_sweep.score if cfg_sweep else {}))
+    except ConfigError as exc:
+        raise ConfigError(str(cfg.path), f"sweep.score.{exc.key}", exc.problem) from None
+    return SweepRequest(
+        grid,
+        start=start,
+        end=end,
+        rf=rf,
+        capital=args.capital,
+        backend=args.backend or "auto",
+        top=args.top,
+        walk_forward=args.walk_forward,
+        blocks=args.blocks,
+        targets=targets,
+        data=tuple(str(Path(p).resolve()) for p in (args.data or ())),
+    )
+
+
+def _ledger(args):
+    from hedgedesk.core.sweep.ledger import Ledger
+
+    return Ledger(Path(args.ledger).expanduser() if args.ledger else None)
+
+
+# -- sweep -----------------------------------------------------------------------------------
+def cmd_sweep(args) -> int:
+    if args.detach:
+        return _detach(args)
+    from hedgedesk.core.sweep.engine import SweepRequest, run_sweep
+
+    ledger = _ledger(args)
+    if args.resume:
+        given = [
+            f
+            for f in (
+                "tickers",
+                "hedge",
+                *GRID_FLAGS,
+                "estimator",
+                "halflife",
+                "backend",
+                "start",
+                "end",
+                "rf",
+            )
+            if getattr(args, f) is not None
+        ]
+        if given:
+            flags = ", ".join("--" + f.replace("_", "-") for f in given)
+            raise HedgedeskError(
+                f"--resume continues the run as it was recorded (grid, dates "
+                f"and backend); drop {flags}"
+            )
+        record = ledger.get(args.resume)
+        recorded = SweepRequest.from_dict(record.params)
+        paths = args.data or list(recorded.data)
+        market, _, _ = market_for(args, paths)
+        request, resume = None, record.id
+    else:
+        market, start, end = market_for(args, args.data)
+        # with --data files the config counts only when named explicitly (its [sweep] grid)
+        cfg = load_cfg(args) if not args.data or getattr(args, "config", None) else None
+        rf = args.rf if args.rf is not None else (cfg.risk.rf if cfg and not args.data else 0.0)
+        request, resume = build_request(args, cfg, rf, start, end), None
+
+    cancel = threading.Event()
+
+    def on_sigint(signum, frame):  # first Ctrl-C: finish the chunk, keep results; second: stop
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\ncancelling after this chunk (Ctrl-C again to abort)...", file=sys.stderr)
+
+    spec = cluster_spec(args)
+    backend = None
+    if spec is not None:
+        from hedgedesk.core.sweep.cluster import ClusterBackend
+
+        print(f"connecting to the Dask cluster {spec.address}...", file=sys.stderr)
+        backend = ClusterBackend(spec)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    live = sys.stderr.isatty()
+    try:
+        gen = run_sweep(
+            request,
+            market,
+            ledger,
+            resume=resume,
+            cancel=cancel,
+            backend=backend,
+            backend_note=f"cluster {spec.address}" if spec else "",
+        )
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if live:
+                sys.stderr.write("\r" + _progress_line(event)[:120].ljust(120))
+                sys.stderr.flush()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if backend is not None:
+            backend.close()
+        if live:
+            sys.stderr.write("\r" + " " * 120 + "\r")
+    if args.json:
+        emit_json(result.summary)
+    else:
+        print(format_summary(result.summary))
+    if result.status == "cancelled":
+        print(f"cancelled: resume with hedgedesk sweep --resume {result.run_id}", file=sys.stderr)
+    return 0
+
+
+def cluster_spec(args):
+    """--cluster (and its TLS files), else the config's [cluster], else None (this machine)."""
+    from hedgedesk.core.sweep.cluster import ClusterSpec
+
+    if args.cluster:
+        spec = ClusterSpec(args.cluster, args.tls_ca, args.tls_cert, args.tls_key)
+    elif args.tls_ca or args.tls_cert or args.tls_key:
+        raise HedgedeskError("--tls-ca/--tls-cert/--tls-key go with --cluster tls://host:port")
+    elif args.data and not getattr(args, "config", None):
+        return None  # files given, no config named: the config's cluster does not apply
+    else:
+        spec = ClusterSpec.from_config(load_cfg(args).cluster)
+    if spec is not None:
+        spec.check()
+        if args.backend:
+            raise HedgedeskError(
+                "--backend applies to this machine; on a cluster each worker "
+                "uses its GPU, else its CPU: drop --backend"
+            )
+    return spec
+
+
+def cmd_cluster_local(args) -> int:
+    """Start the scheduler and workers, print the address, serve until Ctrl-C or SIGTERM."""
+    from hedgedesk.core.sweep.cluster import start_local
+
+    cluster = start_local(
+        args.workers, host=args.host, port=args.port, dashboard=args.dashboard, gpus=args.gpus
+    )
+    address = cluster.scheduler.address
+    info = {
+        "address": address,
+        "workers": len(cluster.workers),
+        "dashboard": cluster.dashboard_link if args.dashboard else None,
+    }
+    if args.json:
+        emit_json(info)
+    else:
+        print(
+            f"Dask scheduler {address} with {info['workers']} worker(s)"
+            + (f"; dashboard {info['dashboard']}" if args.dashboard else "")
+        )
+        print(f"run sweeps on it with: hedgedesk sweep --cluster {address} ...")
+        print("Ctrl-C stops the cluster.")
+    sys.stdout.flush()
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        cluster.close()
+    return 0
+
+
+def _progress_line(e) -> str:
+    pct = 100.0 * e.done / e.total if e.total else 100.0
+    eta = f"ETA {e.eta_s:5.1f}s" if math.isfinite(e.eta_s) else "ETA  ..."
+    line = (
+        f"{e.phase:<16} {e.done:>12,}/{e.total:,} ({pct:3.0f}%)  {e.rate:9.3g} config-days/s  {eta}"
+    )
+    if e.best:
+        b = e.best[0]
+        line += f"  best {b['ticker']} score {b['score']:.3f}"
+    return line
+
+
+def _detach(args) -> int:
+    """Start the same sweep in a new session (no controlling terminal: SIGHUP on logout does
+    not reach it), wait until it has registered its run, print the run id.
+    """
+    from hedgedesk.core.sweep.ledger import Ledger
+
+    argv = [a for a in args.argv if a != "--detach"]
+    ledger_path = Path(args.ledger).expanduser() if args.ledger else None
+    ledger = Ledger(ledger_path)
+    log_dir = ledger.path.parent / "runs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"detached-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    env = dict(os.environ)
+    if ledger_path:
+        env["HEDGEDESK_LEDGER"] = str(ledger_path)
+    with open(log, "w") as fh:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "hedgedesk.tui.cli", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        mine = [r for r in ledger.runs(limit=50) if r.pid == child.pid]
+        if mine:
+            run = mine[0]
+            out = {
+                "run_id": run.id,
+                "pid": child.pid,
+                "log": str(log),
+                "follow": f"hedgedesk runs show {run.id}",
+            }
+            if args.json:
+                emit_json(out)
+            else:
+                print(
+                    f"detached: run {run.id} (pid {child.pid}); log {log}\n"
+                    f"follow with: hedgedesk runs show {run.id}"
+                )
+            return 0
+        if child.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise HedgedeskError(f"the detached sweep stopped before starting: {tail[0]}")
+        time.sleep(0.2)
+    raise HedgedeskError(
+        f"the detached sweep (pid {child.pid}) did not register within 120 s; see {log}"
+    )
+
+
+# -- runs ------------------------------------------------------------------------------------
+def cmd_runs(args) -> int:
+    ledger = _ledger(args)
+    if args.action is None:
+        records = ledger.runs(limit=args.limit)
+        if args.json:
+            emit_json({"runs": [_record_dict(r) for r in records]})
+        else:
+            print(
+                f"{'run':<21}{'status':<12}{'backend':<8}{'configs':>12}{'done':>6}"
+                f"{'elapsed':>9}  legs"
+            )
+            for r in records:
+                legs = ",".join(r.params.get("grid", {}).get("legs", []))
+                pct = 100.0 * r.n_done / r.n_configs if r.n_configs else 0.0
+                print(
+                    f"{r.id:<21}{r.status:<12}{r.backend:<8}{r.n_configs:>12,}{pct:>5.0f}%"
+                    f"{(r.elapsed_s or 0):>8.1f}s  {legs[:20]}"
+                )
+        return 0
+    if args.action == "show":
+        if len(args.run) != 1:
+            raise HedgedeskError("runs show: give one RUN (an id, a unique prefix or 'last')")
+        r = ledger.get(args.run[0])
+        if args.json:
+            emit_json(_record_dict(r, full=True))
+        else:
+            print(
+                f"run {r.id}: {r.status}, {r.n_done:,}/{r.n_configs:,} configurations, "
+                f"{r.backend} on {r.device}, {(r.elapsed_s or 0):.1f} s"
+                + (f", resumed {r.resumed}x" if r.resumed else "")
+            )
+            if r.error:
+                print(f"error: {r.error}")
+            if r.summary:
+                print(format_summary(r.summary))
+        return 0
+    if len(args.run) != 2:
+        raise HedgedeskError("runs diff: give two runs")
+    d = ledger.diff(*args.run)
+    if args.json:
+        emit_json(d)
+    else:
+        for key, (a, b) in d["params"].items():
+            print(f"{key}: {a} -> {b}")
+        print(f"same data: {d['fingerprint_equal']}; same code: {d['code_version_equal']}")
+        for side in ("a", "b"):
+            s = d[side]
+            top = s.get("top") or {}
+            print(
+                f"{s['id']}: {s['status']}, {s['n_configs']:,} configurations, best "
+                f"{top.get('ticker', '-')} score {_f(top.get('score'), '.3f')}"
+            )
+    return 0
+
+
+def _record_dict(r, full: bool = False) -> dict:
+    d = {
+        "run_id": r.id,
+        "status": r.status,
+        "created": r.created,
+        "finished": r.finished,
+        "backend": r.backend,
+        "device": r.device,
+        "n_configs": r.n_configs,
+        "n_done": r.n_done,
+        "config_days": r.config_days,
+        "elapsed_s": r.elapsed_s,
+        "resumed": r.resumed,
+        "fingerprint": r.fingerprint,
+        "code_version": r.code_version,
+        "legs": r.params.get("grid", {}).get("legs", []),
+        "error": r.error,
+    }
+    if full:
+        d.update(params=r.params, summary=r.summary, parquet=r.parquet)
+    return d
+
+
+# -- text output -----------------------------------------------------------------------------
+def _f(value, spec: str, missing: str = "-") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return missing
+    return format(value, spec)
+
+
+def _estimator(row: dict) -> str:
+    return "ols" if row["estimator"] == "ols" else f"ewma{row['halflife']:g}"
+
+
+def format_summary(s: dict) -> str:
+    """The leaderboard and the overfitting figures, at most 80 columns wide."""
+    c, t = s["counts"], s.get("timings") or {}
+    rank = s["ranking"]["scenario"]
+    rate = t.get("config_days_per_s")
+    lines = [
+        f"run {s.get('run_id')}: {s.get('status')}",
+        f"{len(s['grid']['legs'])} leg(s) x {c['strategies_per_leg']:,} strategies x "
+        f"{c['scenarios']} cost scenario(s) = {c['configurations']:,} configurations",
+        f"backend {s['backend']['name']}: {s['backend']['device']}"[:80],
+        f"kernel {_f(t.get('kernel_s'), '.2f')} s ({_f(rate, '.3g')} config-days/s); total "
+        f"{_f(t.get('total_s'), '.2f')} s",
+        f"ranked under the costliest scenario: cost {rank['cost']:g}, impact {rank['impact']:g}",
+        f"ok {c['ok']:,}  ruined {c['ruined']:,}  undefined beta {c['undefined_beta']:,}",
+        f"DSR: deflated by the leg's {c['strategies_per_leg']:,} trials; DSR*: by all "
+        f"{c['trials']:,}",
+        "",
+        f"{'#':>2} {'ticker':<6}{'P':>3}{'W':>4} {'est':<7}{'k':>5}{'h':>5}{'d':>5}"
+        f"{'score':>6}{'Sharpe':>7}{'return':>7}{'maxDD':>7}{'DSR':>5}{'DSR*':>5}",
+    ]
+    for i, r in enumerate(s["top"], 1):
+        lines.append(
+            f"{i:>2} {r['ticker'][:5]:<6}{r['rebalance']:>3}{r['window']:>4} "
+            f"{_estimator(r)[:6]:<7}{r['exposure']:>5.2f}{r['hedge_ratio']:>5.2f}"
+            f"{r['drift_band']:>5.2f}{_f(r['score'], '.3f'):>6}{_f(r['sharpe'], '.2f'):>7}"
+            f"{_f(r['annual_return'], '.0%'):>7}{_f(r['max_drawdown'], '.0%'):>7}"
+            f"{_f(r.get('dsr'), '.2f'):>5}{_f(r.get('dsr_all_legs'), '.2f'):>5}"
+        )
+    lines += [
+        "",
+        "best per leg, and the probability of backtest overfitting (PBO) of its grid",
+        f"   {'ticker':<7}{'P':>3}{'W':>5} {'est':<7}{'k':>5}{'h':>5}{'Sharpe':>7}"
+        f"{'return':>8}{'maxDD':>8}{'DSR':>6}{'PBO':>6}{'P(OOS<0)':>9}",
+    ]
+    for leg in s["legs"]:
+        r, p = leg.get("best"), leg.get("pbo") or {}
+        if not r:
+            continue
+        lines.append(
+            f"   {leg['ticker'][:6]:<7}{r['rebalance']:>3}{r['window']:>5} "
+            f"{_estimator(r)[:6]:<7}{r['exposure']:>5.2f}{r['hedge_ratio']:>5.2f}"
+            f"{_f(r['sharpe'], '.2f'):>7}{_f(r['annual_return'], '.1%'):>8}"
+            f"{_f(r['max_drawdown'], '.1%'):>8}{_f(r.get('dsr'), '.2f'):>6}"
+            f"{_f(p.get('pbo'), '.2f'):>6}{_f(p.get('prob_oos_loss'), '.2f'):>9}"
+        )
+    if any(leg.get("pbo") for leg in s["legs"]):
+        p = next(leg["pbo"] for leg in s["legs"] if leg.get("pbo"))
+        lines.append(
+            f"   PBO: CSCV over each leg's strategies, {p['blocks']} blocks, "
+            f"{p['combinations']} combinations"
+        )
+    w = s.get("walk_forward")
+    if w:
+        lead = w["top"][0] if w["top"] else None
+        lines.append(
+            f"walk-forward: {w['fraction_in_sample']:.0%} in-sample; Spearman(IS, "
+            f"OOS score) {_f(w['spearman_is_oos'], '.2f')} over "
+            f"{w['strategies']:,} strategies"
+        )
+        if lead:
+            lines.append(
+                f"  IS leader {lead['ticker']} P={lead['rebalance']} "
+                f"W={lead['window']} {_estimator(lead)} k={lead['exposure']:g} "
+                f"h={lead['hedge_ratio']:g}"
+            )
+            lines.append(
+                f"  Sharpe {_f(lead['is']['sharpe'], '.2f')} in-sample, "
+                f"{_f(lead['oos']['sharpe'], '.2f')} out-of-sample (OOS percentile "
+                f"{_f(lead['oos']['percentile'], '.0%')})"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,1313 @@
+"""Sweep results: a run's leaderboard, sortable by any column, identical strategies once; its
+walk-forward verdict; the highlighted strategy's equity curve against the unhedged book and the
+hedge instrument; a heat map of mean score over rebalance period x beta window.
+
+A run comes from the desk (:meth:`SweepScreen.show_result`), from the ledger (``l`` lists its
+runs; a run still running, a ``hedgedesk sweep --detach`` say, is followed by polling the ledger
+once a second until it finishes), or from ``g``: a form on this screen, prefilled from the
+config's ``[sweep]`` grid, defines a grid in the CLI's syntax and enter runs it. Sweeps started
+here (and resumed ones, ``R``) run on the desk's Sweep pane: leaving the screen never stops
+them, ``x`` cancels. Curves and heat maps are computed in thread workers, so keys never wait.
+Marks are characters (``[ ]`` around the highlighted cell, arrows, plot markers, words), never
+colour alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hedgedesk.core.config import DeskConfig
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.sweep.score import best_per_leg, collapse
+from hedgedesk.tui.format import num, pct
+from hedgedesk.tui.screens.forms import FieldsForm
+from hedgedesk.tui.screens.help import HelpScreen
+from hedgedesk.tui.widgets.sweep_pane import RESUMABLE, SweepPane, eta_text
+from hedgedesk.tui.widgets.tables import fill
+from rich.markup import escape
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.coordinate import Coordinate
+from textual.css.query import NoMatches
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import Worker, WorkerState
+from textual_plotext import PlotextPlot
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from hedgedesk.core.data.market import MarketData
+    from hedgedesk.core.sweep.backtest import BacktestResult
+    from hedgedesk.core.sweep.engine import SweepResult
+    from hedgedesk.core.sweep.ledger import Ledger
+
+POLL_S = 1.0  # ledger polling period while following a running run
+IDLE = "l: runs in the ledger · g: define and run a grid · ? keys"
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _est(r: dict) -> str:
+    return "ols" if r["estimator"] == "ols" else f"ew{r['halflife']:g}"
+
+
+def _g(v: Any) -> str:
+    return "—" if _missing(v) else f"{v:g}"
+
+
+def _pct(v: Any) -> str:
+    return "—" if _missing(v) else pct(v, 1 if abs(v) < 1 else 0)
+
+
+def _dec(digits: int) -> Callable[[Any], str]:
+    return lambda v: "—" if _missing(v) else f"{v:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Col:
+    key: str
+    label: str
+    cell: Callable[[dict], str]
+    sort: Callable[[dict], Any]
+    desc: bool = True  # the natural direction: best first for figures, ascending for params
+    left: bool = False
+    param: bool = False  # a strategy parameter: hidden when every row shown has one value
+    keep: bool = False  # always shown
+
+
+def _varied(row: dict, value: Callable[[dict], Any]) -> bool:
+    """Whether the rows a collapsed row stands for differ in this (irrelevant) parameter."""
+    return len({value(r) for r in row.get("same") or [row]}) > 1
+
+
+def _field(name: str, fmt: Callable[[Any], str]) -> tuple[Callable, Callable]:
+    return (lambda r: fmt(r.get(name)), lambda r: None if _missing(r.get(name)) else float(r[name]))
+
+
+COLUMNS = (
+    Col(
+        "#",
+        "#",
+        lambda r: "—" if _missing(r.get("#")) else str(r["#"]),
+        lambda r: r.get("#"),
+        desc=False,
+        keep=True,
+    ),
+    Col(
+        "n",
+        "×",
+        lambda r: f"x{r['count']}" if r.get("count", 1) > 1 else "",
+        lambda r: r.get("count", 1),
+    ),
+    Col("ticker", "Tkr", lambda r: r["ticker"], lambda r: r["ticker"], False, True, keep=True),
+    Col("P", "P", *_field("rebalance", str), desc=False, param=True),
+    Col("W", "W", *_field("window", str), desc=False, param=True),
+    Col(
+        "est",
+        "Est",
+        lambda r: "any" if _varied(r, _est) else _est(r),
+        lambda r: (r["estimator"], 0.0 if _missing(r["halflife"]) else r["halflife"]),
+        False,
+        True,
+        param=True,
+    ),
+    Col("k", "k", *_field("exposure", _g), desc=False, param=True),
+    Col("h", "h", *_field("hedge_ratio", _g), desc=False, param=True),
+    Col(
+        "d",
+        "d",
+        lambda r: ">0" if _varied(r, lambda x: x["drift_band"]) else _g(r.get("drift_band")),
+        _field("drift_band", _g)[1],
+        desc=False,
+        param=True,
+    ),
+    Col("score", "Score", *_field("score", _dec(3)), keep=True),
+    Col("sharpe", "Sharpe", *_field("sharpe", num), keep=True),
+    Col("oos", "OOS", *_field("oos_sharpe", num)),
+    Col("return", "Return", *_field("annual_return", _pct)),
+    Col("maxdd", "MaxDD", *_field("max_drawdown", _pct)),
+    Col("dsr", "DSR", *_field("dsr", _dec(2))),
+    Col("dsr_all", "DSR*", *_field("dsr_all_legs", _dec(2))),
+    Col("pbo", "PBO", *_field("pbo", _dec(2))),
+)
+BY_KEY = {c.key: c for c in COLUMNS}
+# ``s`` visits the figures first: they are what a leaderboard is sorted by
+SORT_CYCLE = (
+    "#",
+    "score",
+    "sharpe",
+    "oos",
+    "return",
+    "maxdd",
+    "dsr",
+    "dsr_all",
+    "pbo",
+    "n",
+    "ticker",
+    "P",
+    "W",
+    "est",
+    "k",
+    "h",
+    "d",
+)
+PARAM_NAMES = {"P": "P", "W": "W", "est": "est", "k": "k", "h": "h", "d": "d"}
+
+
+def table_layout(rows: list[dict]) -> list[tuple[Col, int]]:
+    """The columns to show for ``rows`` and each one's content width, measured from its label
+    and its cells. Hidden: a parameter every row shares (2 rows or more; the title names its
+    value), the count when no row stands for several, a figure no row has.
+    """
+    out = []
+    for c in COLUMNS:
+        cells = [c.cell(r) for r in rows]
+        if not c.keep and rows:
+            if c.param and len(rows) > 1 and len(set(cells)) == 1:
+                continue
+            if c.key == "n" and not any(cells):
+                continue
+            if not c.param and c.key != "n" and all(x == "—" for x in cells):
+                continue
+        out.append((c, max([len(c.label), *(len(x) for x in cells)])))
+    return out
+
+
+def shared_params(rows: list[dict], layout: list[tuple[Col, int]]) -> str:
+    """``d 0, k 1``: the parameters hidden because every row shown has that value."""
+    shown = {c.key for c, _ in layout}
+    if len(rows) < 2:
+        return ""
+    return ", ".join(
+        f"{PARAM_NAMES[c.key]} {c.cell(rows[0])}" for c in COLUMNS if c.param and c.key not in shown
+    )
+
+
+def pad(text: str, col: Col, width: int, first: bool) -> Text:
+    """A cell exactly ``width`` wide plus one space before it (but the first column's):
+    columns can never touch. Text, not str: a str cell would be read as markup.
+    """
+    body = text.ljust(width) if col.left else text.rjust(width)
+    return Text(body if first else " " + body)
+
+
+def sort_rows(rows: list[dict], col: Col, desc: bool) -> list[dict]:
+    """Rows by the column's value, ties in rank order; rows without a value (NaN) last either
+    way round.
+    """
+    have = [r for r in rows if not _missing(col.sort(r))]
+    return sorted(have, key=col.sort, reverse=desc) + [r for r in rows if _missing(col.sort(r))]
+
+
+def _oos_sharpe(row: dict, walk: dict | None) -> float | None:
+    """The leader's out-of-sample Sharpe: recorded with it, or (runs from before that) from
+    the walk-forward's own leaders.
+    """
+    if row.get("oos"):
+        return row["oos"].get("sharpe")
+    for w in (walk or {}).get("top") or []:
+        if w["ticker"] == row["ticker"] and w["row"] == row.get("row"):
+            return w["oos"]["sharpe"]
+    return None
+
+
+def leaderboard(summary: dict) -> list[dict]:
+    """The summary's top strategies with their rank (#), their leg's PBO and their
+    out-of-sample Sharpe ratio.
+    """
+    pbo = {leg["ticker"]: (leg.get("pbo") or {}).get("pbo") for leg in summary.get("legs") or []}
+    walk = summary.get("walk_forward")
+    return [
+        {**r, "#": i, "pbo": pbo.get(r["ticker"]), "oos_sharpe": _oos_sharpe(r, walk)}
+        for i, r in enumerate(summary.get("top") or [], 1)
+    ]
+
+
+def leg_bests(summary: dict) -> list[dict]:
+    """The summary's legs with their best strategy in leaderboard form (rank None: the leg's
+    leader ranks below the rows the leaderboard holds).
+    """
+    pbo = {leg["ticker"]: (leg.get("pbo") or {}).get("pbo") for leg in summary.get("legs") or []}
+    walk = summary.get("walk_forward")
+    return [
+        {
+            **leg,
+            "best": None
+            if leg.get("best") is None
+            else {
+                **leg["best"],
+                "#": None,
+                "pbo": pbo.get(leg["ticker"]),
+                "oos_sharpe": _oos_sharpe(leg["best"], walk),
+            },
+        }
+        for leg in summary.get("legs") or []
+    ]
+
+
+def walk_forward_line(summary: dict, status: str) -> str:
+    """The walk-forward verdict in words: a negative rank correlation between in-sample and
+    out-of-sample scores says the ranking does not persist.
+    """
+    walk = summary.get("walk_forward")
+    if walk:
+        rho = walk.get("spearman_is_oos")
+        head = f"walk-forward: IS/OOS rank corr {_g(rho) if _missing(rho) else f'{rho:+.2f}'}"
+        if _missing(rho):
+            verdict = " (undefined: too few strategies)"
+        elif rho < 0:
+            verdict = " (rankings do not persist)"
+        else:
+            verdict = ""
+        share = walk.get("fraction_in_sample")
+        where = f", {share:.0%} in-sample" if share else ""
+        return f"{head}{verdict} · {walk.get('strategies', 0):,} strategies{where}"
+    if not summary:
+        return ""
+    if (summary.get("request") or {}).get("walk_forward") == 0:
+        return "walk-forward: off for this run"
+    if status != "done":
+        return f"walk-forward: not run (the run is {status})"
+    return "walk-forward: none recorded"
+
+
+def _day(v) -> dt.date | None:
+    return dt.date.fromisoformat(v) if isinstance(v, str) else v  # ledger summaries are JSON
+
+
+def strategy_backtest(market: MarketData, row: dict, summary: dict) -> BacktestResult:
+    """``hedgedesk.core.sweep.backtest.run_backtest`` of a leaderboard row on the run's dates, rf
+    and ranking
+    cost; a basket leg runs on its members and weighting. run_backtest estimates beta by OLS,
+    so an EWMA row's hedged curve is re-run with its estimator on the same returns.
+    """
+    from hedgedesk.core.metrics import performance
+    from hedgedesk.core.sweep.backtest import (
+        basket_returns,
+        dynamic_beta_hedge,
+        run_backtest,
+        simple_returns,
+    )
+
+    leg = next((g for g in summary.get("legs") or [] if g["ticker"] == row["ticker"]), {})
+    members = leg.get("members") or [row["ticker"]]
+    weighting = leg.get("weighting") or "equal"
+    req = summary.get("request") or {}
+    start, end, rf = _day(req.get("start")), _day(req.get("end")), req.get("rf") or 0.0
+    hedge = row["hedge"]
+    args = (
+        row["rebalance"],
+        row["window"],
+        row["exposure"],
+        row["hedge_ratio"],
+        row["cost"],
+        row["drift_band"],
+    )
+    bt = run_backtest(
+        market, members, hedge, *args, weighting=weighting, rf=rf, start=start, end=end
+    )
+    if row["estimator"] == "ols":
+        return bt
+    prices = market.aligned_prices([*members, hedge], start, end)
+    if len(members) > 1:
+        volumes = market.volumes(members).reindex(prices.index) if weighting == "volume" else None
+        r_long = basket_returns(prices[members], volumes, weighting)
+    else:
+        r_long = simple_returns(prices[members[0]])
+    r_hedge = simple_returns(prices[hedge]).loc[r_long.index]
+    run = dynamic_beta_hedge(
+        r_long.to_numpy(), r_hedge.to_numpy(), *args, 1.0, "ewma", row["halflife"]
+    )
+    metrics = {**bt.metrics, **performance(run.equity, rf, bt.params["periods_per_year"]).as_dict()}
+    return dataclasses.replace(bt, equity=run.equity, metrics=metrics)
+
+
+def _figures(m: dict) -> str:
+    return f"{pct(m['annual_return'])} {num(m['sharpe'])} {pct(m['max_drawdown'])}"
+
+
+def _same_note(row: dict) -> str:
+    """What the rows a collapsed row stands for differ in (irrelevant with hedge ratio 0)."""
+    same = row.get("same") or []
+    if len(same) < 2:
+        return ""
+    ests = sorted({_est(r) for r in same})
+    bands = sorted({r["drift_band"] for r in same})
+    parts = [f"est {','.join(ests)}"] if len(ests) > 1 else []
+    if len(bands) > 1:
+        parts.append(f"d {','.join(f'{b:g}' for b in bands)}")
+    ranks = ",".join(str(r["#"]) for r in same if not _missing(r.get("#")))
+    return (
+        f" · x{len(same)} identical (h 0: {' '.join(parts) or 'same'}"
+        f"{f'; ranks {ranks}' if ranks else ''})"
+    )
+
+
+def caption(row: dict, bt: BacktestResult | None = None, error: str = "") -> str:
+    """Two lines: the configuration, then return, Sharpe and max drawdown of each curve."""
+    impact = f" impact {row['impact']:g} (not in the curve)" if row.get("impact") else ""
+    rank = "leg best" if _missing(row.get("#")) else f"#{row['#']}"
+    head = (
+        f"{rank} {row['ticker']} P{row['rebalance']} W{row['window']} {_est(row)} "
+        f"k{row['exposure']:g} h{row['hedge_ratio']:g} d{row['drift_band']:g} "
+        f"cost {row['cost']:g}{impact}{_same_note(row)} · return/Sharpe/maxDD"
+    )
+    if error:
+        return f"{head}\nno curve: {error}"
+    if bt is None:
+        return f"{head}\ncomputing the equity curve…"
+    m = bt.metrics
+    return (
+        f"{head}\nhedged {_figures(m)} | unhedged {_figures(m['unhedged'])} | "
+        f"{row['hedge']} {_figures(m['benchmark'])}"
+    )
+
+
+def heat_table(frame: pd.DataFrame, summary: dict) -> pd.Series:
+    """Mean score by (ticker, rebalance, window) under the ranking scenario (the costs the
+    leaderboard is ranked under), over every other parameter.
+    """
+    scen = (summary.get("ranking") or {}).get("scenario") or {}
+    mine = frame
+    for axis in ("cost", "impact"):
+        if axis in scen and axis in frame:
+            mine = mine[mine[axis] == scen[axis]]
+    return mine.groupby(["ticker", "rebalance", "window"])["score"].mean()
+
+
+def heat_text(heat: pd.Series, row: dict, summary: dict) -> str:
+    """A grid of numbers: rebalance periods down, windows across; [ ] marks the row's cell."""
+    ticker = row["ticker"]
+    if ticker not in heat.index.get_level_values(0):
+        return f"{ticker}: no configurations in the per-configuration table"
+    grid = heat.loc[ticker].unstack("window")
+    cost = ((summary.get("ranking") or {}).get("scenario") or {}).get("cost")
+    lines = [
+        f"{ticker}: mean score, P down x W across, cost {_g(cost)}, over est/k/h/d; [ ] this row",
+        "P\\W " + "".join(f"{w:>8}" for w in grid.columns),
+    ]
+    for p, values in grid.iterrows():
+        cells = []
+        for w, v in values.items():
+            text = "—" if _missing(v) else f"{v:.3f}"
+            mine = p == row["rebalance"] and w == row["window"]
+            cells.append(f"{f'[{text}]' if mine else text:>8}")
+        lines.append(f"{p:>3} " + "".join(cells))
+    return "\n".join(lines)
+
+
+# -- the grid form ---------------------------------------------------------------------------
+GRID_AXES = {  # form field -> (Grid field, integer?)
+    "rebalance": ("rebalance", True),
+    "window": ("window", True),
+    "exposure": ("exposure", False),
+    "hedge ratio": ("hedge_ratio", False),
+    "drift band": ("drift_band", False),
+    "cost": ("cost", False),
+}
+
+
+def _levels(values, integer: bool) -> str:
+    """Levels as the CLI writes them: ``1,5,21``; floats shortest where %g keeps them exact."""
+
+    def one(v) -> str:
+        if integer:
+            return str(int(v))
+        return f"{v:g}" if float(f"{v:g}") == float(v) else repr(float(v))
+
+    return ",".join(one(v) for v in values)
+
+
+def grid_fields(cfg: DeskConfig) -> dict[str, str]:
+    """The form's fields as text, from the config's [sweep] grid (or the CLI's defaults)."""
+    from hedgedesk.core.sweep.grid import Grid
+
+    s = cfg.sweep
+    d = Grid.__dataclass_fields__
+    fields = {"tickers": ",".join(s.long) if s else "", "hedge": s.hedge if s else ""}
+    for name, (attr, integer) in GRID_AXES.items():
+        if name == "exposure":
+            fields["estimator"] = ",".join(s.estimator) if s else "ols"
+            fields["halflife"] = _levels(s.ewma_halflife if s else (20.0,), False)
+        fields[name] = _levels(getattr(s, attr) if s else d[attr].default, integer)
+    return fields
+
+
+def grid_request(cfg: DeskConfig, values: dict[str, str]):
+    """The form's text as a SweepRequest, parsed as ``hedgedesk sweep`` parses its flags; the
+    config gives the dates, risk-free rate, score targets and impact levels.
+    """
+    from hedgedesk.core.sweep.engine import SweepRequest
+    from hedgedesk.core.sweep.grid import Grid, estimators, parse_leg, parse_levels
+    from hedgedesk.core.sweep.score import ScoreTargets
+
+    s = cfg.sweep
+    tickers = [t for t in values["tickers"].split(",") if t.strip()]
+    hedge = values["hedge"].strip()
+    if not tickers or not hedge:
+        raise HedgedeskError("sweep: give the tickers and the hedge")
+    axes = {
+        attr: parse_levels(values[name], name, integer)
+        for name, (attr, integer) in GRID_AXES.items()
+    }
+    kinds = tuple(k.strip() for k in values["estimator"].split(",") if k.strip()) or ("ols",)
+    halflives = (
+        parse_levels(values["halflife"], "halflife") if values["halflife"].strip() else (20.0,)
+    )
+    if min(halflives) <= 0:
+        raise HedgedeskError("halflife: half-lives must be > 0 days")
+    grid = Grid(
+        legs=tuple(parse_leg(t, "tickers") for t in tickers),
+        hedge=hedge,
+        estimator=estimators(kinds, halflives),
+        impact=s.impact if s else (0.0,),
+        **axes,
+    )
+    return SweepRequest(
+        grid,
+        start=cfg.data.start,
+        end=cfg.data.end,
+        rf=cfg.risk.rf,
+        targets=ScoreTargets(**(s.score if s else {})),
+    )
+
+
+def grid_size(grid) -> str:
+    """``2 leg(s) x 24 strategies x 2 scenarios = 96 configurations``."""
+    return (
+        f"{len(grid.legs)} leg(s) x {grid.n_strategies:,} strategies x "
+        f"{grid.n_scenarios} scenario(s) = {grid.n_rows:,} configurations"
+    )
+
+
+FIELD_PREFIX = "sw-field-"  # the grid form's inputs: sw-field-tickers, sw-field-hedge-ratio...
+FORM_HINT = "Enter runs the grid · Esc back to the results · Tab next field"
+FORM_SYNTAX = (
+    "Lists 1,5,21 or ranges a:b:n (n values from a to b); baskets "
+    "NAME=T1+T2[@equal|@volume]; estimator ols,ewma (one EWMA per half-life)."
+)
+
+
+class GridForm(Vertical):
+    """The grid's fields in the desk's shared form
+    (:class:`hedgedesk.tui.screens.forms.FieldsForm`: a label and
+    a one-line input a row, in a scroll; the note, the hint and the error line docked below,
+    never scrolled away; an error marks and focuses the field it names). Tab and shift+tab
+    stay in the form, wrapping, and scroll the field they reach into view; Esc hands the keys
+    back to the results (what was typed is kept).
+    """
+
+    DEFAULT_CSS = """
+    GridForm { height: 1fr; min-height: 6; display: none; border-top: solid $primary; }
+    GridForm > FieldsForm { padding: 0 1; }
+    """
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "close", "Back to the results"),
+        Binding("tab", "move(1)", "Next field", show=False),
+        Binding("shift+tab", "move(-1)", "Previous field", show=False),
+    ]
+
+    class Closed(Message):
+        """Esc in the form: the screen gives the keys back to the results."""
+
+    def __init__(self, fields: dict[str, str], note: str = ""):
+        super().__init__(id="sw-form")
+        self.fields = fields
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        yield FieldsForm(
+            self.fields,
+            prefix=FIELD_PREFIX,
+            note=self.note,
+            hint=FORM_HINT,
+            tail=FORM_SYNTAX,
+            label_width=13,
+            id="sw-fields",
+        )
+
+    @property
+    def form(self) -> FieldsForm:
+        return self.query_one(FieldsForm)
+
+    @property
+    def inputs(self) -> list[Input]:
+        return list(self.query(Input))
+
+    def values(self) -> dict[str, str]:
+        return self.form.values()
+
+    def focus_field(self, i: int) -> None:
+        """Focus field ``i`` (wrapping) and scroll it into view."""
+        field = self.inputs[i % len(self.inputs)]
+        field.focus()
+        scroll = self.form.query_one(".form-fields", VerticalScroll)
+        self.call_after_refresh(scroll.scroll_to_widget, field, animate=False)
+
+    def action_move(self, step: int) -> None:
+        here = next((i for i, f in enumerate(self.inputs) if f.has_focus), -step)
+        self.focus_field(here + step)
+
+    def action_close(self) -> None:
+        self.post_message(self.Closed())
+
+    def show_error(self, text: str) -> None:
+        self.form.show_error(f"error: {text}" if text else "")
+
+
+# -- messages from the workers ---------------------------------------------------------------
+class CurveReady(Message):
+    def __init__(self, token: tuple, result: BacktestResult | None, error: str = ""):
+        super().__init__()
+        self.token = token
+        self.result = result
+        self.error = error
+
+
+class HeatReady(Message):
+    def __init__(self, token: int, heat: pd.Series | None, error: str = ""):
+        super().__init__()
+        self.token = token
+        self.heat = heat
+        self.error = error
+
+
+@dataclass(frozen=True)
+class RunPick:
+    run_id: str
+    resume: bool = False
+
+
+class RunsScreen(ModalScreen[RunPick | None]):
+    """The ledger's runs, newest first; enter shows one, R resumes an interrupted, cancelled
+    or failed one, Esc or q goes back.
+    """
+
+    HELP_TITLE = "Runs"
+    DEFAULT_CSS = """
+    RunsScreen { background: $background; }
+    RunsScreen #runs-title { height: auto; padding: 0 1; text-style: bold; }
+    """
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding(
+            "R",
+            "resume",
+            "Resume run",
+            tooltip="Resume the highlighted run (interrupted, "
+            "cancelled or failed) on the desk's pane",
+        ),
+        Binding("escape,q", "dismiss(None)", "Back"),
+        Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
+    ]
+    HELP_KEYS = (("enter", "show the highlighted run"),)
+
+    def __init__(self, ledger: Ledger):
+        super().__init__()
+        self.ledger = ledger
+        self.records: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"Runs, newest first; enter shows, R resumes · {self.ledger.path}",
+            id="runs-title",
+            markup=False,
+        )
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        rows = []
+        for r in self.ledger.runs(limit=50):
+            self.records[r.id] = r
+            legs = ",".join(r.params.get("grid", {}).get("legs", []))
+            status = f"{r.status} (R)" if r.status in RESUMABLE else r.status
+            rows.append(
+                (
+                    r.id,
+                    [
+                        r.id,
+                        status,
+                        f"{r.n_done:,}/{r.n_configs:,}",
+                        legs[:24] + ("…" if len(legs) > 24 else ""),
+                    ],
+                )
+            )
+        fill(table, ["Run", "Status", "Done", "Legs"], rows, right={2})
+        table.focus()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self))
+
+    def action_resume(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        run_id = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        rec = self.records[run_id]
+        if rec.status not in RESUMABLE:
+            self.notify(
+                f"run {run_id} is {rec.status}: only an interrupted, cancelled or "
+                "failed run resumes",
+                title="Resume",
+                severity="warning",
+            )
+            return
+        self.dismiss(RunPick(run_id, resume=True))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()  # the desk's handlers read their own tables' rows, never these
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # the desk opens its edit form on enter
+        self.dismiss(RunPick(event.row_key.value))
+
+
+class SweepScreen(ModalScreen):
+    """A sweep run's leaderboard, walk-forward verdict, curve and heat map. ``result``: a run
+    to show at once (else the desk's sweep in progress, else the ledger's newest run);
+    ``ledger_path``: None for the default ledger.
+
+    Modal so the desk's editing keys cannot act on the book from here. Sweeps run on the
+    desk's :class:`SweepPane`. Public for the app: :meth:`show_result`, :attr:`running`,
+    :meth:`stop`.
+    """
+
+    HELP_TITLE = "Sweep"
+    DEFAULT_CSS = """
+    SweepScreen { background: $background; }
+    SweepScreen #sw-title { height: auto; padding: 0 1; text-style: bold; }
+    SweepScreen #sw-status { height: auto; padding: 0 1; }
+    SweepScreen #sw-wf { height: auto; padding: 0 1; display: none; }
+    SweepScreen #sw-table { height: 1fr; min-height: 4; scrollbar-size-vertical: 1; }
+    SweepScreen #sw-detail { height: 1fr; }
+    SweepScreen #sw-caption { height: auto; min-height: 2; padding: 0 1; }
+    SweepScreen #sw-chart { height: 1fr; min-height: 6; }
+    SweepScreen #sw-heat { height: 1fr; min-height: 6; padding: 0 1; display: none; }
+    """
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("s", "sort", "Sort", tooltip="Sort by the next column"),
+        Binding("S,r", "reverse", "Reverse", show=False, tooltip="Reverse the sort"),
+        Binding("b", "per_leg", "Per leg", tooltip="Best strategy per leg / every strategy"),
+        Binding("m", "heat", "Heat", tooltip="Heat map of mean score / equity curve"),
+        Binding("l", "runs", "Runs", tooltip="Runs in the ledger (R there resumes one)"),
+        Binding("g", "grid", "Grid", tooltip="Grid form: define a sweep, Enter runs it"),
+        Binding(
+            "x",
+            "cancel_sweep",
+            "Cancel sweep",
+            tooltip="Cancel the sweep running on the desk's pane (resumable)",
+        ),
+        Binding(
+            "R",
+            "resume",
+            "Resume",
+            tooltip="Resume the run shown (interrupted, cancelled or failed)",
+        ),
+        Binding(
+            "escape,q", "back", "Back", tooltip="Back to the desk (a sweep keeps running there)"
+        ),
+        Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
+    ]
+    HELP_KEYS = (
+        ("enter", "in the grid form: run the grid (a bad value stays, with why)"),
+        ("esc", "in the grid form: back to the results, the form's text kept"),
+    )
+
+    def __init__(
+        self,
+        cfg: DeskConfig,
+        market: MarketData | None,
+        ledger_path: Path | str | None = None,
+        result: SweepResult | None = None,
+    ):
+        super().__init__()
+        self.cfg = cfg
+        self.market = market
+        self.ledger_path = ledger_path
+        self._ledger: Ledger | None = None
+        self._initial = result
+        self.run_id: str | None = None
+        self.run_status = ""
+        self.summary: dict = {}
+        self.rows: list[dict] = []  # the leaderboard, rank order
+        self.shown: list[dict] = []  # the rows of the table: collapsed, or one per leg
+        self.per_leg = False
+        self.sort_key = "#"
+        self.desc = False
+        self.heat: pd.Series | None = None
+        self.heat_error = ""
+        self.show_heat = False
+        self.following: str | None = None
+        self._poll_timer: Timer | None = None
+        self._token = 0  # bumped per shown run: results of workers for an older one are stale
+        self._curve_for: tuple | None = None
+        self.tracking = False  # the pane's sweep is this screen's: show its result
+        self._seen_result: object = None
+        self._seen_error = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Sweep results", id="sw-title", markup=False)
+        yield Static(IDLE, id="sw-status", markup=False)
+        yield Static("", id="sw-wf", markup=False)
+        yield DataTable(id="sw-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        with Vertical(id="sw-detail"):
+            yield Static("", id="sw-caption", markup=False)
+            yield PlotextPlot(id="sw-chart")
+            yield Static("", id="sw-heat", markup=False)
+        yield GridForm(grid_fields(self.cfg), self._grid_note())
+        yield Footer(compact=True)  # every key at 80 columns
+
+    def _grid_note(self) -> str:
+        try:
+            return f"config: {grid_size(grid_request(self.cfg, grid_fields(self.cfg)).grid)}"
+        except HedgedeskError:
+            return ""
+
+    def on_mount(self) -> None:
+        self.query_one("#sw-table", DataTable).focus()
+        pane = self.pane
+        if pane is not None:
+            self.watch(pane, "version", self._pane_changed, init=False)
+            self._seen_result, self._seen_error = pane.result, pane.error
+        if self._initial is not None and not (pane is not None and pane.running):
+            self.show_result(self._initial)
+        elif pane is not None and pane.running:
+            self.tracking = True  # the desk's sweep in progress: its result when it ends
+            self._load(pane.run_id, "running", {}, None)
+            self._pane_changed()
+        else:
+            try:
+                newest = self.ledger.runs(limit=1)
+            except HedgedeskError as exc:
+                self._set_status(str(exc))
+                return
+            if newest:
+                self.attach(newest[0].id)
+
+    def on_unmount(self) -> None:
+        if self._ledger is not None:  # sweeps have ledgers of their own
+            self._ledger.close()
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from hedgedesk.core.sweep.ledger import Ledger
+
+            self._ledger = Ledger(Path(self.ledger_path) if self.ledger_path else None)
+        return self._ledger
+
+    @property
+    def pane(self) -> SweepPane | None:
+        """The desk's Sweep pane, where sweeps run (None in an app without one)."""
+        try:
+            return self.app.query_one(SweepPane)
+        except NoMatches:
+            return None
+
+    @property
+    def running(self) -> bool:
+        pane = self.pane
+        return pane is not None and pane.running
+
+    # -- which run is shown ------------------------------------------------------------------
+    def show_result(self, result: SweepResult) -> None:
+        """Show a run made on the desk (or here); its per-configuration table comes with it."""
+        self._follow(None)
+        self._load(result.run_id, result.status, result.summary, result.per_config)
+
+    def attach(self, run_id: str) -> None:
+        """Show a ledger run; one still running is followed until it finishes (the desk's own
+        sweep is followed through its pane).
+        """
+        try:
+            rec = self.ledger.get(run_id)
+        except HedgedeskError as exc:
+            self._set_status(str(exc))
+            return
+        pane = self.pane
+        self.tracking = pane is not None and pane.running and pane.run_id == rec.id
+        if self.tracking:
+            self._follow(None)
+            self._load(rec.id, "running", {}, None)
+            self._pane_changed()
+        elif rec.status == "running":
+            self._follow(rec.id)
+            self._poll()
+        else:
+            self._follow(None)
+            self._show_record(rec)
+
+    def _show_record(self, rec) -> None:
+        if rec.summary is None:
+            self._load(rec.id, rec.status, {}, None)
+            self._set_status(
+                f"run {rec.id} is {rec.status} with no results"
+                + (f": {rec.error}" if rec.error else "")
+                + (" · R resumes it" if rec.status in RESUMABLE else "")
+            )
+        else:
+            self._load(rec.id, rec.status, rec.summary, None)
+            if rec.status in RESUMABLE:
+                self._set_status(f"run {rec.id} is {rec.status}: R resumes it")
+
+    def _follow(self, run_id: str | None) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+        self.following = run_id
+        if run_id is not None:
+            self._load(run_id, "running", {}, None)
+            self._poll_timer = self.set_interval(POLL_S, self._poll)
+
+    def _poll(self) -> None:
+        """One cheap ledger read: progress while the run goes on, its results once it ends."""
+        if self.following is None:
+            return
+        try:
+            rec = self.ledger.get(self.following)
+        except HedgedeskError as exc:
+            self._set_status(str(exc))
+            return
+        if rec.status == "running":
+            share = rec.n_done / rec.n_configs if rec.n_configs else 0.0
+            self._set_status(
+                f"following run {rec.id}: {rec.n_done:,}/{rec.n_configs:,} "
+                f"configurations ({share:.0%}), {rec.elapsed_s:.0f}s; results "
+                "when it finishes"
+            )
+            return
+        self._follow(None)
+        self._show_record(rec)
+
+    def _load(
+        self, run_id: str | None, status: str, summary: dict, per_config: pd.DataFrame | None
+    ) -> None:
+        self._token += 1
+        self.run_id, self.run_status, self.summary = run_id, status, summary
+        self.rows = leaderboard(summary)
+        self.heat, self.heat_error = None, ""
+        self._curve_for = None
+        self._set_status(
+            ""
+            if self.rows or status == "running"
+            else f"run {run_id or '(not recorded)'} is {status} with no strategies"
+        )
+        wf = self.query_one("#sw-wf", Static)
+        line = walk_forward_line(summary, status)
+        wf.update(line)
+        wf.display = bool(line)
+        self._fill()
+        if self.rows:
+            self._compute_heat(self._token, run_id, summary, per_config)
+        self._show_heat()
+
+    # -- the desk's sweep, followed through its pane -----------------------------------------
+    def _pane_changed(self, *_) -> None:
+        pane = self.pane
+        if pane is None:
+            return
+        if pane.result is not self._seen_result:
+            self._seen_result = pane.result
+            if self.tracking:
+                self.tracking = False
+                r = pane.result
+                self.show_result(r)
+                if r.status != "done":
+                    self._set_status(
+                        f"run {r.run_id} {r.status}: R resumes it (or hedgedesk "
+                        f"sweep --resume {r.run_id})"
+                    )
+            return
+        if pane.error != self._seen_error:
+            self._seen_error = pane.error
+            if pane.error and self.tracking:
+                self.tracking = False
+                self._set_status(f"sweep failed: {pane.error}")
+            return
+        if not pane.running:
+            return
+        p = pane.progress
+        if pane.cancel.is_set():
+            text = "cancelling after the chunk in flight…"
+        elif p is None:
+            text = f"starting the sweep on {pane.backend}…"
+        else:
+            text = (
+                f"{'this' if self.tracking else 'desk'} sweep {p.run_id or ''} · {p.phase}: "
+                f"{p.done:,}/{p.total:,} configurations, {p.fraction:.0%} done, "
+                f"{eta_text(p)} · x cancel sweep"
+            )
+        if self.tracking and p is not None and self.run_id != p.run_id:
+            self.run_id = p.run_id
+            self.query_one("#sw-title", Static).update(self._title())
+        self._set_status(text)
+
+    # -- the leaderboard ---------------------------------------------------------------------
+    def _title(self, layout: list[tuple[Col, int]] | None = None) -> str:
+        col = BY_KEY[self.sort_key]
+        arrow = "↓" if self.desc else "↑"
+        counts = self.summary.get("counts") or {}
+        done = (
+            f" {counts['done']:,}/{counts['configurations']:,}"
+            if "done" in counts and "configurations" in counts
+            else ""
+        )
+        what = f"run {self.run_id} {self.run_status}{done}" if self.run_id else "no run shown"
+        view = "best per leg" if self.per_leg else "all"
+        shared = shared_params(self.shown, layout) if layout is not None else ""
+        return f"{what} · sort {col.label} {arrow} · view {view}" + (
+            f" · all rows: {shared}" if shared else ""
+        )
+
+    def _view_rows(self) -> list[dict]:
+        rows = collapse(self.rows)
+        if self.per_leg:
+            legs = [leg for leg in leg_bests(self.summary) if leg.get("best")]
+            rows = best_per_leg(rows, legs)
+        return rows
+
+    def _fill(self) -> None:
+        """Rebuild the rows in the sort order, the cursor staying on the same strategy; the
+        columns' widths are measured from what they hold.
+        """
+        table = self.query_one("#sw-table", DataTable)
+        keep = self._current()
+        col = BY_KEY[self.sort_key]
+        self.shown = sort_rows(self._view_rows(), col, self.desc)
+        layout = table_layout(self.shown)
+        table.clear(columns=True)
+        for i, (c, width) in enumerate(layout):
+            table.add_column(pad(c.label, c, width, i == 0), width=width + (i > 0), key=c.key)
+        for j, r in enumerate(self.shown):
+            table.add_row(
+                *(pad(c.cell(r), c, width, i == 0) for i, (c, width) in enumerate(layout)),
+                key=str(j),
+            )
+        if keep is not None and table.row_count:
+            at = next(
+                (
+                    j
+                    for j, r in enumerate(self.shown)
+                    if r["ticker"] == keep["ticker"] and r.get("row") == keep.get("row")
+                ),
+                0,
+            )
+            table.move_cursor(row=at)
+        self.query_one("#sw-title", Static).update(self._title(layout))
+        self._show_current()
+
+    def _current(self) -> dict | None:
+        table = self.query_one("#sw-table", DataTable)
+        if not table.row_count or not self.shown:
+            return None
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        return self.shown[int(key)]
+
+    def action_sort(self) -> None:
+        i = SORT_CYCLE.index(self.sort_key)
+        self._sort_by(SORT_CYCLE[(i + 1) % len(SORT_CYCLE)])
+
+    def _sort_by(self, key: str) -> None:
+        self.sort_key, self.desc = key, BY_KEY[key].desc
+        self._fill()
+
+    def action_reverse(self) -> None:
+        self.desc = not self.desc
+        self._fill()
+
+    def action_per_leg(self) -> None:
+        self.per_leg = not self.per_leg
+        self._fill()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        if event.column_key.value == self.sort_key:
+            self.action_reverse()
+        else:
+            self._sort_by(event.column_key.value)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()  # the desk's own handler reads its tables' rows: never ours
+        self._show_current()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # the desk opens its edit form on enter: not for these rows
+
+    # -- the highlighted strategy: curve and heat map ----------------------------------------
+    def _show_current(self) -> None:
+        row = self._current()
+        cap = self.query_one("#sw-caption", Static)
+        if row is None:
+            cap.update("")
+            self._plot(None)
+            self._show_heat()
+            return
+        token = (self._token, row["ticker"], row.get("row"))
+        if token != self._curve_for:
+            self._curve_for = token
+            cap.update(caption(row))
+            self._compute_curve(token, row, self.summary)
+        self._show_heat()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep-curve")
+    def _compute_curve(self, token: tuple, row: dict, summary: dict) -> None:
+        if self.market is None:
+            self.post_message(CurveReady(token, None, "the market data is still loading"))
+            return
+        try:
+            self.post_message(CurveReady(token, strategy_backtest(self.market, row, summary)))
+        except HedgedeskError as exc:  # ruined, too little data, unknown ticker: say so
+            self.post_message(CurveReady(token, None, str(exc)))
+
+    def on_curve_ready(self, message: CurveReady) -> None:
+        if message.token != self._curve_for:  # the cursor has moved on
+            return
+        row = self._current()
+        if row is None:
+            return
+        self.query_one("#sw-caption", Static).update(caption(row, message.result, message.error))
+        self._plot(message.result, row)
+
+    def _plot(self, bt: BacktestResult | None, row: dict | None = None) -> None:
+        chart = self.query_one("#sw-chart", PlotextPlot)
+        plt = chart.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if bt is not None:
+            d = bt.dates
+            years = list(d.year + (d.day_of_year - 1) / 365.25)
+            step = max(1, len(years) // 400)  # more points than the plot has cells add nothing
+            # the markers tell the lines apart without colour; the hedged curve is drawn last,
+            # on top
+            for curve, label, marker in (
+                (bt.benchmark, row["hedge"], "."),
+                (bt.unhedged, "unhedged", "+"),
+                (bt.equity, "hedged", "*"),
+            ):
+                plt.plot(years[::step], list(curve[::step]), label=label, marker=marker)
+            plt.ylabel("equity (1 = start)")
+        chart.refresh()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep-heat")
+    def _compute_heat(
+        self, token: int, run_id: str | None, summary: dict, frame: pd.DataFrame | None
+    ) -> None:
+        try:
+            if frame is None:
+                if run_id is None:
+                    raise HedgedeskError("the run was not recorded: no per-configuration table")
+                frame = self.ledger.per_config(run_id)
+            if frame.empty:
+                raise HedgedeskError("the per-configuration table is empty")
+            self.post_message(HeatReady(token, heat_table(frame, summary)))
+        except HedgedeskError as exc:  # a cancelled run keeps no table: skip the map
+            self.post_message(HeatReady(token, None, str(exc)))
+
+    def on_heat_ready(self, message: HeatReady) -> None:
+        if message.token == self._token:
+            self.heat, self.heat_error = message.heat, message.error
+            self._show_heat()
+
+    def _show_heat(self) -> None:
+        if not self.show_heat:
+            return
+        row = self._current()
+        if row is None:
+            text = "no strategy highlighted"
+        elif self.heat is not None:
+            text = heat_text(self.heat, row, self.summary)
+        elif self.heat_error:
+            text = f"no heat map: {self.heat_error}"
+        else:
+            text = "computing the heat map…"
+        self.query_one("#sw-heat", Static).update(text)
+
+    def action_heat(self) -> None:
+        self.show_heat = not self.show_heat
+        self.query_one("#sw-heat").display = self.show_heat
+        self.query_one("#sw-chart").display = not self.show_heat
+        self._show_heat()
+
+    # -- ledger runs -------------------------------------------------------------------------
+    def action_runs(self) -> None:
+        try:
+            screen = RunsScreen(self.ledger)
+        except HedgedeskError as exc:
+            self._set_status(str(exc))
+            return
+
+        def picked(pick: RunPick | None) -> None:
+            if pick is None:
+                return
+            if pick.resume:
+                self.resume(pick.run_id)
+            else:
+                self.attach(pick.run_id)
+
+        self.app.push_screen(screen, picked)
+
+    def action_resume(self) -> None:
+        if self.run_id is None or self.run_status not in RESUMABLE:
+            self.notify(
+                "R resumes an interrupted, cancelled or failed run: pick one with l", title="Resume"
+            )
+            return
+        self.resume(self.run_id)
+
+    def resume(self, run_id: str) -> None:
+        """Finish a ledger run on the desk's pane (the engine's resume: its recorded grid,
+        data and backend); the screen follows it and shows its result.
+        """
+        from hedgedesk.core.sweep.cluster import ClusterSpec
+        from hedgedesk.core.sweep.ledger import Ledger
+
+        pane = self.pane
+        if pane is None:
+            self._set_status("no desk Sweep pane here to run the sweep on")
+            return
+        if self.market is None:
+            self._set_status("the market data is still loading")
+            return
+        if pane.running:
+            self._set_status("a sweep is already running on the desk (x cancels it)")
+            return
+        ledger = Ledger(Path(self.ledger_path) if self.ledger_path else None)
+        try:
+            pane.resume(
+                run_id,
+                self.market,
+                ledger,
+                ClusterSpec.from_config(self.cfg.cluster),
+                close_ledger=True,
+            )
+        except HedgedeskError as exc:
+            ledger.close()
+            self._set_status(str(exc))
+            return
+        self._follow(None)
+        self.tracking = True
+        self._load(run_id, "running", {}, None)
+        self._set_status(f"resuming run {run_id} on the desk's pane…")
+
+    # -- defining and running a grid here ----------------------------------------------------
+    @property
+    def form(self) -> GridForm:
+        return self.query_one(GridForm)
+
+    def action_grid(self) -> None:
+        """Open the grid form (prefilled from the config's [sweep] grid, or what was typed
+        last) and give it the keys; Enter starts the sweep it defines.
+        """
+        if self.market is None:
+            self.notify("the market data is still loading", title="Sweep")
+            return
+        self.query_one("#sw-detail").display = False
+        self.form.display = True
+        self.form.focus_field(0)
+
+    def on_grid_form_closed(self, message: GridForm.Closed) -> None:
+        message.stop()
+        self._close_form()
+
+    def _close_form(self) -> None:
+        self.form.display = False
+        self.query_one("#sw-detail").display = True
+        self.query_one("#sw-table", DataTable).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        form = self.form
+        try:
+            self._start(form.values())
+        except HedgedeskError as exc:
+            form.show_error(str(exc))
+            return
+        form.show_error("")
+        self._close_form()
+
+    def _start(self, values: dict[str, str]) -> None:
+        """The form's Enter: a bad value raises (the form shows it and keeps the keys)."""
+        from hedgedesk.core.sweep.cluster import ClusterSpec
+        from hedgedesk.core.sweep.ledger import Ledger
+
+        request = grid_request(self.cfg, values)
+        pane = self.pane
+        if pane is None:
+            raise HedgedeskError("no desk Sweep pane here to run the sweep on")
+        if pane.running:
+            raise HedgedeskError("a sweep is already running on the desk (x cancels it)")
+        ledger = Ledger(Path(self.ledger_path) if self.ledger_path else None)
+        try:
+            pane.start(
+                request,
+                self.market,
+                ledger,
+                cluster=ClusterSpec.from_config(self.cfg.cluster),
+                close_ledger=True,
+            )
+        except BaseException:
+            ledger.close()
+            raise
+        self._follow(None)
+        self.tracking = True
+        self._load(None, "running", {}, None)
+        self._set_status(f"starting the sweep: {grid_size(request.grid)}…")
+
+    def action_cancel_sweep(self) -> None:
+        if not self.running:
+            self.notify("no sweep is running", title="Sweep")
+            return
+        self.stop()
+
+    def stop(self) -> None:
+        """Ask the desk's sweep to stop after its chunk in flight (the ledger records it
+        cancelled, resumable).
+        """
+        pane = self.pane
+        if pane is not None and pane.running:
+            pane.stop()
+            self._set_status("cancelling after the chunk in flight…")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if event.worker.group == "sweep-curve":
+            self.query_one("#sw-caption", Static).update(f"no curve: {error}")
+        elif event.worker.group == "sweep-heat":
+            self.heat_error = str(error)
+            self._show_heat()
+
+    # -- keys --------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        """Back to the desk: a sweep running on its pane goes on (x cancels it)."""
+        if self.running:
+            self.app.notify(
+                escape("the sweep goes on in the desk's Sweep pane (Esc there cancels it)"),
+                title="Sweep",
+            )
+        self.dismiss()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self))
+
+    def _set_status(self, text: str) -> None:
+        status = self.query_one("#sw-status", Static)
+        status.update(text or (IDLE if not self.rows else ""))
+        status.display = bool(text) or not self.rows
