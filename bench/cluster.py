@@ -26,8 +26,8 @@ def run(request, market, backend) -> tuple[float, float]:
     from hedgedesk.core.sweep.engine import run_sweep
 
     result, wall = timed_sweep(run_sweep(request, market, backend=backend))
-    t = result.summary["timings"]
-    return t["config_days"] / t["kernel_s"], wall
+    t = result.summary.timings
+    return t.config_days / t.kernel_s, wall
 
 
 def main() -> None:
@@ -38,6 +38,7 @@ def main() -> None:
     a = ap.parse_args()
 
     import numba
+
     from hedgedesk.core.sweep.cluster import ClusterBackend, ClusterSpec, start_local
     from hedgedesk.core.sweep.engine import CpuBackend, SweepRequest
 

@@ -24,6 +24,7 @@ import time
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.optimize.cvar import cvar_frontier, min_cvar, scenario_cvar
 from hedgedesk.core.optimize.problem import Constraints, estimate
 

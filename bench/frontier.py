@@ -30,6 +30,7 @@ from dataclasses import replace
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.optimize.mean_variance import MeanVariance, risk_factor
 from hedgedesk.core.optimize.problem import Constraints, Estimates, Group, build, estimate, solve
 

@@ -16,12 +16,13 @@ import statistics
 import time
 
 import numpy as np
+from textual import events
+from textual.widgets import DataTable
+
 from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.core.sweep.ledger import Ledger
 from hedgedesk.tui.app import DeskApp, sweep_request
 from hedgedesk.tui.widgets.sweep_pane import SweepPane
-from textual import events
-from textual.widgets import DataTable
 
 
 async def press_times(app, n: int) -> list[float]:

@@ -17,6 +17,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+
 from hedgedesk.core.book.options import price_and_greeks
 from hedgedesk.core.book.risk import risk_report
 from hedgedesk.core.book.valuation import Line, book_lines, market_state, time_to_expiry

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+
 from hedgedesk.core.metrics import performance
 from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep.backtest import dynamic_beta_hedge
@@ -62,6 +63,13 @@ def grid_of(n_configs: int) -> Grid:
     )
 
 
+def days_per_config(grid: Grid, n_days: int) -> float:
+    """Mean days a configuration of the grid simulates over n_days returns (windows equally
+    common): the kernel's first day is the window's last.
+    """
+    return float(np.mean([n_days - (w - 1) for w in grid.window]))
+
+
 def rate(n_rows: int, days: int, seconds: float) -> float:
     return n_rows * days / seconds
 
@@ -76,7 +84,7 @@ def bench_kernel(backend, grid: Grid, r_long, r_hedge, repeats: int = 3) -> floa
         t0 = time.perf_counter()
         backend.run(0, grid.rows_per_leg)
         best = max(
-            best, rate(grid.rows_per_leg, K.days_per_config(grid, days), time.perf_counter() - t0)
+            best, rate(grid.rows_per_leg, days_per_config(grid, days), time.perf_counter() - t0)
         )
     return best
 
@@ -206,11 +214,11 @@ def bench_e2e(backend_name: str, configs: int, days: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "runs.sqlite") as ledger:
         # the CLI's path: chunks and Parquet written
         result, took = timed_sweep(run_sweep(request, market, ledger))
-    t = result.summary["timings"]
+    t = result.summary.timings
     print(
         f"(e) end to end, 10 tickers x {grid.rows_per_leg:,} configurations x {days:,} days "
-        f"on {result.summary['backend']['name']}: {took:.2f} s (kernel {t['kernel_s']:.2f} s, "
-        f"scoring {t['score_s']:.2f} s)"
+        f"on {result.summary.backend.name}: {took:.2f} s (kernel {t.kernel_s:.2f} s, "
+        f"scoring {t.score_s:.2f} s)"
     )
 
 

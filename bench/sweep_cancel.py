@@ -71,11 +71,12 @@ def engine_once(at: float | None = AT, delay: float | None = None) -> float:
 
 
 async def desk_once() -> float:
+    from textual import events
+    from textual.widgets import ProgressBar
+
     from hedgedesk.core.config import load_config, resolve_config_path
     from hedgedesk.tui.app import DeskApp
     from hedgedesk.tui.widgets.sweep_pane import SweepPane
-    from textual import events
-    from textual.widgets import ProgressBar
 
     app = DeskApp(load_config(resolve_config_path()))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -8,8 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` and move the result onto ``path``; a crash leaves the old file."""
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp_path)`` and move the result onto ``path``; a crash leaves the old file.
+
+    Parameters
+    ----------
+    path : Path
+        The file to replace (or create); its folder is created if missing.
+    write : callable
+        Writes the whole file at the temporary path it is given; what it returns is ignored.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -1,6 +1,8 @@
-"""OLS beta of an asset's daily returns on a benchmark's (CONVENTIONS: intercept included).
+"""Beta of an asset's daily returns on a benchmark's (CONVENTIONS: OLS with intercept).
 
-Closed-form simple regression; the tests hold it equal to statsmodels' OLS on the same rows.
+Closed-form simple regression, over the whole sample (:func:`ols_beta`, with standard errors)
+or over each trailing window (:func:`rolling_beta`, OLS or weighted); the tests hold both
+equal to statsmodels on the same rows.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ MIN_BENCHMARK_SPAN = 1e-14
 
 @dataclass(frozen=True)
 class BetaFit:
-    """``r_a = alpha + beta * r_b + e`` fitted by OLS; alpha is daily, t-stats against 0."""
+    """``r_a = alpha + beta * r_b + e`` fitted by OLS on daily simple returns.
+
+    ``alpha`` is a daily return (a fraction), ``beta`` a plain number; the standard errors are
+    in the same units and the t-statistics test against 0; ``n_obs``: days fitted.
+    """
 
     alpha: float
     beta: float
@@ -30,7 +36,19 @@ class BetaFit:
 
 
 def ols_beta(asset: np.ndarray, bench: np.ndarray) -> BetaFit:
-    """Fit on paired daily returns (1-d arrays of equal length n >= 3, benchmark not constant)."""
+    """Fit the asset's returns on the benchmark's by OLS with intercept.
+
+    Parameters
+    ----------
+    asset, bench : array_like, shape (n,)
+        Paired daily simple returns, as fractions; n >= 3 and the benchmark not constant
+        (a ValueError otherwise).
+
+    Returns
+    -------
+    BetaFit
+        Coefficients, standard errors, t-statistics and R^2.
+    """
     y = np.asarray(asset, dtype=np.float64)
     x = np.asarray(bench, dtype=np.float64)
     n = len(y)
@@ -63,22 +81,54 @@ def ols_beta(asset: np.ndarray, bench: np.ndarray) -> BetaFit:
         )
 
 
-def rolling_beta(asset: np.ndarray, bench: np.ndarray, window: int) -> np.ndarray:
-    """OLS slope over each trailing window of ``window`` returns; element i uses returns
-    i-window+1..i, so the first window-1 elements are NaN. Shape (n,).
+def rolling_beta(
+    asset: np.ndarray, bench: np.ndarray, window: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Slope of ``asset`` on ``bench`` (with intercept) over each trailing window of returns:
+    OLS, or WLS with ``weights``. The one rolling regression: the book's beta history and the
+    sweep's beta tables (``sweep.kernel.leg_tables``) both use it.
+
+    Parameters
+    ----------
+    asset : array_like, shape (n,)
+        Daily simple returns of the asset or long leg (the regressand), as fractions.
+    bench : array_like, shape (n,)
+        Daily simple returns of the benchmark or hedge (the regressor), as fractions.
+    window : int
+        Returns per window; two fix a slope, so a window under 2 gives no beta.
+    weights : ndarray, shape (window,), optional
+        WLS weight of each return of a window, oldest first (``sweep.backtest.ewma_weights``
+        for EWMA); None for OLS.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Element i: the slope over returns i-window+1..i (a plain number: asset return per unit
+        of benchmark return). NaN for the first window-1 elements, where the benchmark's
+        returns span at most ``MIN_BENCHMARK_SPAN`` over the window, and everywhere when
+        n < window or window < 2.
     """
     y = np.asarray(asset, dtype=np.float64)
     x = np.asarray(bench, dtype=np.float64)
+    if len(x) != len(y):
+        raise ValueError(f"bench: expected {len(y)} returns, as many as asset, got {len(x)}")
+    if weights is not None and len(weights) != window:
+        raise ValueError(f"weights: expected {window} values, one per return, got {len(weights)}")
     out = np.full(len(y), np.nan)
-    if window < 3 or len(y) < window:
+    if window < 2 or len(y) < window:
         return out
-    xw = sliding_window_view(x, window)
-    yw = sliding_window_view(y, window)
-    dx = xw - xw.mean(axis=1, keepdims=True)
-    dy = yw - yw.mean(axis=1, keepdims=True)
-    sxx = np.einsum("ij,ij->i", dx, dx)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.einsum("ij,ij->i", dx, dy) / sxx
+    xw, yw = sliding_window_view(x, window), sliding_window_view(y, window)
+    if weights is None:
+        dx = xw - xw.mean(axis=1, keepdims=True)
+        dy = yw - yw.mean(axis=1, keepdims=True)
+        num, den = (dx * dy).sum(axis=1), (dx * dx).sum(axis=1)
+    else:
+        total = weights.sum()
+        dx = xw - (xw @ weights)[:, None] / total
+        dy = yw - (yw @ weights)[:, None] / total
+        wdx = dx * weights
+        num, den = (wdx * dy).sum(axis=1), (wdx * dx).sum(axis=1)
     flat = np.ptp(xw, axis=1) <= MIN_BENCHMARK_SPAN
-    out[window - 1 :] = np.where(flat, np.nan, slope)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[window - 1 :] = np.where(flat, np.nan, num / den)
     return out

@@ -1,9 +1,9 @@
 """The desk's configuration (``config.toml``): data, book, targets, optimiser and sweep grid.
 
 Loaded once and validated; every error names the file, the key, the value and what was
-expected. User configs live at ``$XDG_CONFIG_HOME/hedgedesk/config.toml``
-(``~/.config/hedgedesk/config.toml``) unless ``--config`` or ``$HEDGEDESK_CONFIG`` names one;
-with none of these the built-in demo desk is used.
+expected. The user config is :func:`hedgedesk.core.paths.user_config_file` unless
+``--config`` or ``$HEDGEDESK_CONFIG`` names one; with none of these the built-in demo desk is
+used.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ import difflib
 import math
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from hedgedesk.core.errors import ConfigError
 from hedgedesk.core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER
+from hedgedesk.core.levels import MAX_LEVELS as MAX_AXIS_VALUES
+from hedgedesk.core.levels import LevelsError, parse_range
+from hedgedesk.core.limits import CONFIG_KEYS, Group, SettingError, View, check_settings
+from hedgedesk.core.paths import user_config_file
 
 SOURCES = ("demo", "files", "yahoo")
 MIN_REFRESH = 10.0  # seconds: live polling faster than this only annoys Yahoo
@@ -27,6 +31,12 @@ ESTIMATORS = ("ols", "ewma")
 
 @dataclass(frozen=True)
 class DataConfig:
+    """``[data]``: where prices come from, the date range read and the benchmark.
+
+    ``start``/``end`` clip every computation (CONVENTIONS, "Returns and annualisation");
+    ``end`` is the as-of date. None means the data's own first or last date.
+    """
+
     source: str  # demo | files | yahoo
     paths: tuple[Path, ...]  # with source = files; resolved against the config's folder
     tickers: tuple[str, ...]  # with source = yahoo: what to download
@@ -39,6 +49,11 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class RiskConfig:
+    """``[risk]``: the rates, windows and confidence the book's risk figures use.
+
+    Rates are annual fractions (0.04 = 4 %); windows count daily returns.
+    """
+
     rf: float  # annual risk-free rate for Sharpe/Sortino (CONVENTIONS)
     rate: float  # continuously compounded rate for option pricing
     beta_window: int  # returns in the OLS window for beta monitors
@@ -48,6 +63,10 @@ class RiskConfig:
 
 @dataclass(frozen=True)
 class Targets:
+    """``[targets]``: the desk's limits and the hedging plan's targets, as fractions
+    (0.15 = 15 %) except beta, a plain ratio.
+    """
+
     beta: float
     beta_band: float  # alert when |beta - target| exceeds this
     volatility: float  # annualised
@@ -83,6 +102,8 @@ class Scenario:
 
 @dataclass(frozen=True)
 class Holding:
+    """A ``[[book.holdings]]`` row: a stock or ETF position held long (or short)."""
+
     ticker: str
     quantity: float  # shares; negative for a short
     cost_basis: float | None  # per share, for P&L
@@ -90,6 +111,13 @@ class Holding:
 
 @dataclass(frozen=True)
 class HedgeLeg:
+    """A ``[[book.hedges]]`` row: a future, option, equity, crypto or FX leg.
+
+    Option terms (``right``, ``strike``, ``expiry``, ``volatility``, ``model``) are set on
+    option legs only; ``strike`` in the underlying's price unit, ``volatility`` and
+    ``dividend_yield`` annual fractions (0.2 = 20 %).
+    """
+
     name: str
     instrument: str  # one of hedgedesk.core.instruments.KINDS
     underlying: str  # ticker whose price drives this leg (the leg's own for equity/crypto/fx)
@@ -108,6 +136,8 @@ class HedgeLeg:
 
 @dataclass(frozen=True)
 class Book:
+    """``[book]``: cash (USD), the holdings and the hedge legs."""
+
     name: str
     cash: float
     holdings: tuple[Holding, ...]
@@ -115,21 +145,18 @@ class Book:
 
 
 @dataclass(frozen=True)
-class GroupLimit:
-    name: str
-    tickers: tuple[str, ...]
-    min: float
-    max: float
-
-
-@dataclass(frozen=True)
 class OptimizerConfig:
+    """The ``[optimizer]`` table as loaded and checked (by the optimiser request's own rules,
+    :func:`hedgedesk.core.limits.check_settings`). Weights, caps and rates are
+    fractions, volatility and tracking error annualised.
+    """
+
     long_only: bool
     min_weight: float
     max_weight: float
     vol_cap: float | None
     points: int
-    groups: tuple[GroupLimit, ...]
+    groups: tuple[Group, ...]
     objective: str = "max-sharpe"
     net: tuple[float, float] = (1.0, 1.0)  # sum of weights between these
     gross_max: float | None = None  # long/short: sum of |w| at most this
@@ -147,33 +174,15 @@ class OptimizerConfig:
     prior: tuple[tuple[str, float], ...] = ()  # benchmark weights for the BL prior; equal if ()
 
 
-OBJECTIVES = (
-    "min-variance",
-    "max-sharpe",
-    "max-return",
-    "frontier",
-    "mean-cvar",
-    "risk-parity",
-    "kelly",
-    "hedge-overlay",
-    "utility",
-)
-
-
-@dataclass(frozen=True)
-class View:
-    """A Black-Litterman view: ``weights`` on ``assets`` (one asset: absolute; +1/-1: relative)
-    return ``view`` a year, held with ``confidence`` in (0, 1].
-    """
-
-    assets: tuple[str, ...]
-    weights: tuple[float, ...]
-    view: float
-    confidence: float
-
-
 @dataclass(frozen=True)
 class SweepGrid:
+    """The config's ``[sweep]`` table as loaded: TOML types checked, ranges expanded.
+
+    A plain record of what the file says; the sweep's request is built from it by
+    ``hedgedesk.core.sweep.request.SweepRequest.from_config``, which validates the grid as a
+    whole and names these keys in its errors.
+    """
+
     long: tuple[str, ...]
     hedge: str
     rebalance: tuple[int, ...]
@@ -203,6 +212,8 @@ class ClusterConfig:
 
 @dataclass(frozen=True)
 class DeskConfig:
+    """The whole validated configuration, one frozen value per ``config.toml`` section."""
+
     path: Path
     data: DataConfig
     risk: RiskConfig
@@ -217,8 +228,8 @@ class DeskConfig:
 
 # -- locating ----------------------------------------------------------------------------------
 def user_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "hedgedesk" / "config.toml"
+    """The user config file (hedgedesk.core.paths.user_config_file); it may not exist."""
+    return user_config_file()
 
 
 def resolve_config_path(explicit: str | None = None) -> Path:
@@ -237,7 +248,11 @@ def resolve_config_path(explicit: str | None = None) -> Path:
 
 
 # -- validation helpers ------------------------------------------------------------------------
-_MISSING = object()
+class _Missing:
+    """The type of ``_MISSING``: a key with no default is required."""
+
+
+_MISSING = _Missing()
 
 
 class _Table:
@@ -282,7 +297,22 @@ class _Table:
             _Table(self.file, f"{self.key(name)}[{i}]", v, allowed) for i, v in enumerate(value)
         ]
 
-    def text(self, name, default=_MISSING, choices: tuple[str, ...] | None = None) -> str:
+    @overload
+    def text(
+        self, name: str, default: str | _Missing = ..., choices: tuple[str, ...] | None = None
+    ) -> str: ...
+
+    @overload
+    def text(
+        self, name: str, default: None, choices: tuple[str, ...] | None = None
+    ) -> str | None: ...
+
+    def text(
+        self,
+        name: str,
+        default: str | _Missing | None = _MISSING,
+        choices: tuple[str, ...] | None = None,
+    ) -> str | None:
         value = self.get(name, default)
         if value is None:
             return value
@@ -292,21 +322,43 @@ class _Table:
             raise self.fail(name, value, "one of " + ", ".join(choices))
         return value
 
-    def ticker(self, name, default=_MISSING) -> str:
+    def ticker(self, name: str, default: str | _Missing = _MISSING) -> str:
         value = self.text(name, default)
-        if value is not None and not value.strip():
+        if not value.strip():
             raise self.fail(name, value, "a ticker symbol")
         return value
 
+    @overload
     def number(
         self,
-        name,
-        default=_MISSING,
+        name: str,
+        default: float | _Missing = ...,
         lo: float | None = None,
         hi: float | None = None,
         lo_open: bool = False,
         nonzero: bool = False,
-    ) -> float:
+    ) -> float: ...
+
+    @overload
+    def number(
+        self,
+        name: str,
+        default: None,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        nonzero: bool = False,
+    ) -> float | None: ...
+
+    def number(
+        self,
+        name: str,
+        default: float | _Missing | None = _MISSING,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        nonzero: bool = False,
+    ) -> float | None:
         value = self.get(name, default)
         if value is None:
             return value
@@ -330,9 +382,16 @@ class _Table:
             raise self.fail(name, value, "true or false")
         return value
 
-    def date(self, name, default=_MISSING) -> dt.date | None:
+    @overload
+    def date(self, name: str) -> dt.date: ...
+
+    @overload
+    def date(self, name: str, default: None) -> dt.date | None: ...
+
+    def date(self, name: str, default: _Missing | None = _MISSING) -> dt.date | None:
+        """A date; an optional one (``default`` None) may be left empty (``""``)."""
         value = self.get(name, default)
-        if value is None or value == "":
+        if default is None and (value is None or value == ""):
             return None
         if isinstance(value, dt.datetime):
             return value.date()
@@ -375,12 +434,15 @@ class _Table:
         value = self.get(name, default)
         kind = "whole numbers" if integer else "numbers"
         expected = f"a non-empty array of {kind}" + (
-            "" if integer else f" or 'start:stop:count' (count 1..{MAX_AXIS_VALUES})"
+            ""
+            if integer
+            else f" or 'start:stop:count' (count 1..{MAX_AXIS_VALUES}, 1 only when start = stop)"
         )
         if isinstance(value, str) and not integer:
-            value = _linspace(value)
-            if value is None:
-                raise self.fail(name, self.raw[name], expected)
+            try:
+                value = list(parse_range(value))
+            except LevelsError:
+                raise self.fail(name, value, expected) from None
         if not isinstance(value, list) or not value or len(value) > MAX_AXIS_VALUES:
             raise self.fail(name, value, expected)
         for v in value:
@@ -391,23 +453,6 @@ class _Table:
         if distinct:
             self._distinct(name, [v if integer else float(v) for v in value])
         return tuple(v if integer else float(v) for v in value)
-
-
-MAX_AXIS_VALUES = 10_000  # one grid axis; the grid is their product
-
-
-def _linspace(text: str) -> list[float] | None:
-    parts = text.split(":")
-    try:
-        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
-    except (ValueError, IndexError):
-        return None
-    if len(parts) != 3 or not 1 <= count <= MAX_AXIS_VALUES:
-        return None
-    if count == 1:
-        return [start]
-    step = (stop - start) / (count - 1)
-    return [round(start + i * step, 12) for i in range(count)]
 
 
 def _check_range(t: _Table, name, value, lo, hi, lo_open):
@@ -557,6 +602,11 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
     if kind in (FUTURE, OPTION) and quantity != int(quantity):
         raise t.fail("quantity", quantity, "a whole number of contracts")
     option_keys = ("right", "strike", "expiry", "volatility", "model")
+    right: str | None
+    strike: float | None
+    expiry: dt.date | None
+    vol: float | None
+    model: str | None
     if kind == OPTION:
         right = t.text("right", choices=("call", "put"))
         strike = t.number("strike", lo=0, lo_open=True)
@@ -604,15 +654,15 @@ def _book(t: _Table) -> Book:
                 h.number("cost_basis", None, lo=0, lo_open=True),
             )
         )
-    seen = set()
-    for i, h in enumerate(holdings):
-        if h.ticker in seen:
+    seen: set[str] = set()
+    for i, holding in enumerate(holdings):
+        if holding.ticker in seen:
             raise ConfigError(
                 t.file,
                 f"book.holdings[{i}].ticker",
-                f"got {h.ticker!r}, expected each ticker once (merge the rows)",
+                f"got {holding.ticker!r}, expected each ticker once (merge the rows)",
             )
-        seen.add(h.ticker)
+        seen.add(holding.ticker)
     hedges = tuple(_leg(x, i) for i, x in enumerate(t.tables("hedges", _LEG_KEYS)))
     names = set(seen)
     for i, leg in enumerate(hedges):  # results are reported by name: each must be unique
@@ -627,66 +677,69 @@ def _book(t: _Table) -> Book:
 
 
 def _optimizer(t: _Table) -> OptimizerConfig:
-    long_only = t.flag("long_only", True)
-    lo = t.number("min_weight", 0.0, lo=0.0 if long_only else -1.0, hi=1.0)
-    hi = t.number("max_weight", 1.0, lo=0, hi=1.0, lo_open=True)
-    if lo > hi:
-        raise t.fail("min_weight", lo, f"a number <= max_weight ({hi:g})")
-    groups = []
-    for g in t.tables("groups", ("name", "tickers", "min", "max")):
-        gmin = g.number("min", 0.0, lo=0, hi=1)
-        gmax = g.number("max", 1.0, lo=0, hi=1)
-        if gmin > gmax:
-            raise g.fail("min", gmin, f"a number <= max ({gmax:g})")
-        groups.append(GroupLimit(g.text("name"), g.strings("tickers", nonempty=True), gmin, gmax))
+    """The ``[optimizer]`` table: TOML types here, values by the request's rules, so that the
+    config, the flags and the optimiser screen accept and refuse alike.
+    """
+    groups = tuple(
+        Group(
+            g.text("name"),
+            g.strings("tickers", nonempty=True),
+            g.number("min", 0.0),
+            g.number("max", 1.0),
+        )
+        for g in t.tables("groups", ("name", "tickers", "min", "max"))
+    )
     views = []
     for v in t.tables("views", ("assets", "weights", "view", "confidence")):
         assets = v.strings("assets", nonempty=True)
-        weights = v.numbers("weights", [1.0] * len(assets))
-        if len(weights) != len(assets):
-            raise v.fail("weights", list(weights), f"{len(assets)} numbers, one per asset")
         views.append(
             View(
                 assets,
-                weights,
-                v.number("view", lo=-1, hi=10),
-                v.number("confidence", lo=0, hi=1, lo_open=True),
+                v.numbers("weights", [1.0] * len(assets)),
+                v.number("view"),
+                v.number("confidence"),
             )
         )
-    band = t.numbers("beta_band", None, lo=-5, hi=5) if "beta_band" in t.raw else None
-    if band is not None and (len(band) != 2 or band[0] > band[1]):
-        raise t.fail("beta_band", list(band), "[low, high] with low <= high")
-    net = t.numbers("net", [1.0, 1.0], lo=-10, hi=10)
-    if len(net) != 2 or net[0] > net[1]:
-        raise t.fail("net", list(net), "[low, high] with low <= high")
+    band = t.numbers("beta_band", None) if "beta_band" in t.raw else None
     budgets_t = t.table("budgets", tuple(t.raw.get("budgets", {}) or ()))
     prior_t = t.table("prior", tuple(t.raw.get("prior", {}) or ()))
-    return OptimizerConfig(
-        long_only,
-        lo,
-        hi,
-        t.number("vol_cap", None, lo=0, lo_open=True),
-        t.integer("points", 20, lo=2),
-        tuple(groups),
-        objective=t.text("objective", "max-sharpe", OBJECTIVES),
-        net=(net[0], net[1]),
-        gross_max=t.number("gross_max", None, lo=0, lo_open=True),
-        turnover_max=t.number("turnover_max", None, lo=0),
-        cost_rate=t.number("cost_rate", 0.0, lo=0, hi=0.1),
-        beta_band=(band[0], band[1]) if band else None,
-        te_cap=t.number("te_cap", None, lo=0, lo_open=True),
-        shrinkage=t.text("shrinkage", None, ("ledoit-wolf",)),
-        risk_aversion=t.number("risk_aversion", 4.0, lo=0, lo_open=True),
-        cvar_confidence=t.number("cvar_confidence", 0.95, lo=0.5, hi=0.999),
-        kelly_fraction=t.number("kelly_fraction", 0.5, lo=0, hi=1, lo_open=True),
-        budgets=tuple((k, budgets_t.number(k, lo=0, lo_open=True)) for k in budgets_t.raw),
+    o = OptimizerConfig(
+        t.flag("long_only", True),
+        t.number("min_weight", 0.0),
+        t.number("max_weight", 1.0),
+        t.number("vol_cap", None),
+        t.integer("points", 20),
+        groups,
+        objective=t.text("objective", "max-sharpe"),
+        net=tuple(t.numbers("net", [1.0, 1.0])),
+        gross_max=t.number("gross_max", None),
+        turnover_max=t.number("turnover_max", None),
+        cost_rate=t.number("cost_rate", 0.0),
+        beta_band=tuple(band) if band is not None else None,
+        te_cap=t.number("te_cap", None),
+        shrinkage=t.text("shrinkage", None),
+        risk_aversion=t.number("risk_aversion", 4.0),
+        cvar_confidence=t.number("cvar_confidence", 0.95),
+        kelly_fraction=t.number("kelly_fraction", 0.5),
+        budgets=tuple((k, budgets_t.number(k)) for k in budgets_t.raw),
         views=tuple(views),
-        tau=t.number("tau", 0.05, lo=0, lo_open=True),
-        prior=tuple((k, prior_t.number(k, lo=0)) for k in prior_t.raw),
+        tau=t.number("tau", 0.05),
+        prior=tuple((k, prior_t.number(k)) for k in prior_t.raw),
     )
+    settings = {f.name: getattr(o, f.name) for f in fields(o)}
+    settings["confidence"] = settings.pop("cvar_confidence")
+    try:
+        check_settings(settings)
+    except SettingError as err:
+        keys = CONFIG_KEYS.within("optimizer.")
+        raise t.fail(keys.of(err.path), err.value, err.expected_in(keys)) from None
+    return o
 
 
 def _sweep(t: _Table) -> SweepGrid:
+    """The ``[sweep]`` table: each axis an array, or a ``"start:stop:count"`` string for the
+    fractional axes, each value once and in range.
+    """
     return SweepGrid(
         long=t.strings("long", nonempty=True, distinct=True),
         hedge=t.ticker("hedge"),
@@ -727,9 +780,30 @@ def _score(t: _Table) -> dict:
 _TOP = ("data", "risk", "targets", "book", "optimizer", "sweep", "proxies", "scenarios", "cluster")
 
 
-def _cluster(t: _Table, base: Path) -> ClusterConfig:
-    from hedgedesk.core.sweep.cluster import address_kind  # no Dask import: the rule only
+def address_kind(address: str) -> str | None:
+    """The scheme of a well-formed sweep cluster address, else None.
 
+    Parameters
+    ----------
+    address : str
+        ``local:N`` (N >= 1 worker processes on this machine), ``tcp://host:port`` or
+        ``tls://host:port``.
+
+    Returns
+    -------
+    str or None
+        ``"local"``, ``"tcp"`` or ``"tls"``; None for anything else. The config's
+        ``[cluster]`` table and the command line's ``--cluster`` check addresses with this one
+        rule (``hedgedesk.core.sweep.cluster`` uses it).
+    """
+    if address.startswith("local:"):
+        n = address[len("local:") :]
+        return "local" if n.isdigit() and int(n) >= 1 else None
+    scheme = address.split("://", 1)[0] if "://" in address else ""
+    return scheme if scheme in ("tcp", "tls") else None
+
+
+def _cluster(t: _Table, base: Path) -> ClusterConfig:
     address = t.text("address")
     kind = address_kind(address)
     if kind is None:
@@ -856,6 +930,7 @@ def parse_config(text: str, path: Path) -> DeskConfig:
 
 
 def load_config(path: str | Path) -> DeskConfig:
+    """Read and validate a config file; ConfigError names the file (and key) when it cannot."""
     p = Path(path).expanduser()
     try:
         text = p.read_text(encoding="utf-8")

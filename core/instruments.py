@@ -14,6 +14,11 @@ KINDS = (EQUITY, FUTURE, OPTION, CRYPTO, FX)
 
 @dataclass(frozen=True)
 class ContractSpec:
+    """A futures contract: exchange code, name, units of the underlying per contract and their
+    unit (CONVENTIONS, "Futures and contract sizing": one contract's notional is price x
+    multiplier).
+    """
+
     code: str
     name: str
     multiplier: float  # units of the underlying per contract

@@ -19,6 +19,10 @@ cd "$work"
 export XDG_STATE_HOME="$work/state" XDG_CONFIG_HOME="$work/config" XDG_CACHE_HOME="$work/cache"
 hd="$work/venv/bin/hedgedesk"
 "$hd" --help >/dev/null
+"$work/venv/bin/python" -m hedgedesk.tui.cli --version >/dev/null
+# everything installs under the one namespace: the generic names core and tui stay free
+"$work/venv/bin/python" -c 'import importlib.util as u, hedgedesk.core.report, hedgedesk.tui.app
+assert u.find_spec("core") is None and u.find_spec("tui") is None, "core/tui squatted"'
 "$hd" risk --json | "$work/venv/bin/python" -c \
   'import json, sys; r = json.load(sys.stdin); assert r["nav"] > 0 and "alerts" in r'
 "$hd" report --what book --out "$work/report" >/dev/null
@@ -26,4 +30,4 @@ test -s "$work/report/report.pdf" && test -s "$work/report/report.md"
 "$hd" sweep --tickers AAPL --hedge SP500 --rebalance 5,21 --window 60 --exposure 1 \
   --hedge-ratio 0,1 --cost 0.0005 --ledger "$work/runs.db" --json | "$work/venv/bin/python" -c \
   'import json, sys; r = json.load(sys.stdin); assert r["status"] == "done" and r["top"]'
-echo "wheel smoke: the installed wheel ran --help, risk, report and sweep outside the checkout"
+echo "wheel smoke: the installed wheel (hedgedesk.core, hedgedesk.tui) ran --help, risk, report and sweep outside the checkout"

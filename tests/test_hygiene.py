@@ -190,6 +190,38 @@ def test_ruff_is_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_every_source_folder_is_an_installed_package():
+    """setup.py installs the packages find_packages sees; a folder of modules without an
+    __init__.py would be left out of the wheel (as core/report/ once was).
+    """
+    folders = {
+        p.parent
+        for d in ("core", "tui")
+        for p in (REPO / d).rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    missing = sorted(str(f.relative_to(REPO)) for f in folders if not (f / "__init__.py").is_file())
+    assert missing == []
+    from setuptools import find_packages
+
+    found = set(find_packages(where=str(REPO), include=["core", "core.*", "tui", "tui.*"]))
+    assert found == {".".join(f.relative_to(REPO).parts) for f in folders}
+
+
+def test_ruff_format_is_applied():
+    if importlib.util.find_spec("ruff") is None:
+        pytest.skip("ruff is not installed")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_packaged_demo_config_is_the_repository_config():
     from hedgedesk.core.demo import demo_config_path
 

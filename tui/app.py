@@ -13,27 +13,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from hedgedesk.core.book.alerts import AlertLog
-from hedgedesk.core.book.clock import ReplayClock, at
-from hedgedesk.core.book.edit import EDITABLE
-from hedgedesk.core.config import DeskConfig
-from hedgedesk.core.errors import HedgedeskError
-from hedgedesk.tui.format import money, num, pct, quantity, signed_money
-from hedgedesk.tui.screens.forms import KIND_FIELDS, KIND_NOTES, FormScreen, PickScreen
-from hedgedesk.tui.screens.help import HelpScreen
-from hedgedesk.tui.widgets.book_table import BookTable
-from hedgedesk.tui.widgets.monitors import MonitorsPane, MonitorText, monitor_lines
-from hedgedesk.tui.widgets.sweep_pane import SweepPane
 from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.coordinate import Coordinate
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
+
+from hedgedesk.core.book.alerts import AlertLog
+from hedgedesk.core.book.clock import ReplayClock, at
+from hedgedesk.core.book.edit import EDITABLE
+from hedgedesk.core.config import DeskConfig
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.tui.format import money, num, pct, quantity, signed_money
+from hedgedesk.tui.messages import (
+    BookRecomputed,
+    BookTablePaged,
+    DeskLoaded,
+    LiveStatusChanged,
+    PricesFetched,
+)
+from hedgedesk.tui.screens.forms import KIND_FIELDS, KIND_NOTES, FormScreen, PickScreen
+from hedgedesk.tui.screens.help import HelpScreen
+from hedgedesk.tui.widgets.book_table import BookTable
+from hedgedesk.tui.widgets.monitors import MonitorsPane, MonitorText, monitor_lines
+from hedgedesk.tui.widgets.sweep_pane import SweepPane
 
 if TYPE_CHECKING:
     from hedgedesk.core.book.edit import BookEditor
@@ -45,30 +52,6 @@ def load_market(cfg: DeskConfig) -> MarketData:
     from hedgedesk.core.data.sources import load_market
 
     return load_market(cfg)
-
-
-class DeskLoaded(Message):
-    """The market data was loaded and the book valued."""
-
-    def __init__(self, report: RiskReport, notices: tuple[str, ...]):
-        super().__init__()
-        self.report = report
-        self.notices = notices
-
-
-class Recomputed(Message):
-    """The book's figures after an edit or a replay step (``generation``: of the request)."""
-
-    def __init__(self, report: RiskReport, generation: int):
-        super().__init__()
-        self.report = report
-        self.generation = generation
-
-
-class LiveStatus(Message):
-    def __init__(self, note: str):
-        super().__init__()
-        self.note = note
 
 
 HOLDING_COLUMNS = ["Ticker", "Qty", "Price", "Value", "Wt", "Beta", "P&L"]
@@ -225,7 +208,7 @@ class DeskApp(App):
     def on_descendant_blur(self, event) -> None:
         self._titles()
 
-    def on_book_table_paged(self, event: BookTable.Paged) -> None:
+    def on_book_table_paged(self, event: BookTablePaged) -> None:
         self._titles()
 
     def action_switch_table(self) -> None:
@@ -319,7 +302,7 @@ class DeskApp(App):
             lambda: SweepScreen(self.cfg, self.market, result=self.query_one(SweepPane).result),
         )
 
-    def on_data_screen_fetched(self, message) -> None:
+    def on_prices_fetched(self, message: PricesFetched) -> None:
         """New data fetched on the Data screen: value the book on it."""
         self.market = message.market
         self.load_desk()
@@ -612,9 +595,9 @@ class DeskApp(App):
         from hedgedesk.core.book.valuation import market_state, shocked_state
 
         state = shocked_state(market_state(cfg, self.market), self.editor.shocks)
-        self.post_message(Recomputed(risk_report(cfg, state), generation))
+        self.post_message(BookRecomputed(risk_report(cfg, state), generation))
 
-    def on_recomputed(self, message: Recomputed) -> None:
+    def on_book_recomputed(self, message: BookRecomputed) -> None:
         if message.generation == self._generation:  # else a newer result is on its way
             self._in_flight = False
             self._show(message.report)
@@ -691,13 +674,13 @@ class DeskApp(App):
             (self._fetcher or fetch)(d.tickers, d.start, d.end)
             market = self._market_loader(self.cfg)
         except HedgedeskError as exc:
-            self.post_message(LiveStatus(f"STALE since {when}: {exc}"))
+            self.post_message(LiveStatusChanged(f"STALE since {when}: {exc}"))
             return
         self.market = market
-        self.post_message(LiveStatus(f"live, updated {when}"))
+        self.post_message(LiveStatusChanged(f"live, updated {when}"))
         self.call_from_thread(self.recompute)
 
-    def on_live_status(self, message: LiveStatus) -> None:
+    def on_live_status_changed(self, message: LiveStatusChanged) -> None:
         if message.note.startswith("STALE") and self.live_note.startswith("STALE"):
             return  # keep the time it went stale
         self.live_note = message.note
@@ -917,31 +900,10 @@ class DeskApp(App):
 
 
 def sweep_request(cfg: DeskConfig):
-    """The config's [sweep] grid as a request (its score targets, the risk-free rate)."""
-    from hedgedesk.core.sweep.engine import SweepRequest
-    from hedgedesk.core.sweep.grid import Grid, estimators, parse_leg
-    from hedgedesk.core.sweep.score import ScoreTargets
+    """The config's [sweep] grid as a request (its dates, score targets, the risk-free rate)."""
+    from hedgedesk.core.sweep.request import SweepRequest
 
-    s = cfg.sweep
-    grid = Grid(
-        legs=tuple(parse_leg(t) for t in s.long),
-        hedge=s.hedge,
-        rebalance=s.rebalance,
-        window=s.window,
-        estimator=estimators(s.estimator, s.ewma_halflife),
-        exposure=s.exposure,
-        hedge_ratio=s.hedge_ratio,
-        drift_band=s.drift_band,
-        cost=s.cost,
-        impact=s.impact,
-    )
-    return SweepRequest(
-        grid,
-        start=cfg.data.start,
-        end=cfg.data.end,
-        rf=cfg.risk.rf,
-        targets=ScoreTargets(**s.score),
-    )
+    return SweepRequest.from_config(cfg)
 
 
 def _cluster(cfg: DeskConfig):

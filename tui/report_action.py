@@ -5,11 +5,11 @@ and where it is written.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.paths import reports_dir
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,9 @@ class ScreenReport:
     ledger_path: str | None = None
 
 
-def report_root() -> Path:
-    """$HEDGEDESK_REPORTS, else ~/hedgedesk-reports: one timestamped folder per report."""
-    return Path(
-        os.environ.get("HEDGEDESK_REPORTS") or Path.home() / "hedgedesk-reports"
-    ).expanduser()
-
-
 def report_folder(part: str, now: dt.datetime | None = None) -> Path:
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    return report_root() / f"{stamp}-{part.replace(':', '-')}"
+    return reports_dir() / f"{stamp}-{part.replace(':', '-')}"
 
 
 def for_screen(app) -> ScreenReport:

@@ -64,6 +64,7 @@ class Alert:
 
     @property
     def arrow(self) -> str:
+        """↑ above the limit, ↓ below it."""
         return "↑" if self.direction == ABOVE else "↓"
 
     @property
@@ -73,6 +74,7 @@ class Alert:
 
     @property
     def value_text(self) -> str:
+        """The value as the desk shows it (:func:`format_value`)."""
         return format_value(self.key, self.value)
 
     @property
@@ -81,6 +83,7 @@ class Alert:
         return limit_text(self.key, self.limit, self.bounds)
 
     def as_dict(self) -> dict:
+        """The fields, the bounds as a list and the arrow, for JSON."""
         return {
             **asdict(self),
             "bounds": list(self.bounds) if self.bounds else None,
@@ -89,6 +92,9 @@ class Alert:
 
 
 def limit_text(key: str, limit: float, bounds: tuple[float, float] | None) -> str:
+    """A limit as the desk shows it: beta's band as target±band, a coverage range as lo-hi
+    percent, a one-sided limit as :func:`format_value`.
+    """
     if bounds is None:
         return format_value(key, limit)
     lo, hi = bounds
@@ -244,22 +250,27 @@ class AlertEntry:
 
     @property
     def active(self) -> bool:
+        """Whether the alert has not cleared."""
         return self.cleared is None
 
     @property
     def arrow(self) -> str:
+        """↑ above the limit, ↓ below it."""
         return "↑" if self.direction == ABOVE else "↓"
 
     @property
     def value_text(self) -> str:
+        """The value at the raise, as the desk shows it."""
         return format_value(self.key, self.value)
 
     @property
     def worst_text(self) -> str:
+        """The worst value while active, as the desk shows it."""
         return format_value(self.key, self.worst)
 
     @property
     def limit_text(self) -> str:
+        """The limit at the raise, as the desk shows it (:func:`limit_text`)."""
         return limit_text(self.key, self.limit, self.bounds)
 
 
@@ -283,6 +294,7 @@ class AlertLog:
 
     @property
     def active(self) -> tuple[AlertEntry, ...]:
+        """The entries not yet cleared, in the order they were raised."""
         return tuple(self._entries[i] for i in self._active.values())
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:

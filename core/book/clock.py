@@ -12,6 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.errors import DataError
 
@@ -55,10 +56,12 @@ class ReplayClock:
 
     @property
     def day(self) -> dt.date:
+        """The as-of date the replay stands at."""
         return self.sessions[self.index]
 
     @property
     def at_end(self) -> bool:
+        """Whether the replay stands at the last session."""
         return self.index == len(self.sessions) - 1
 
     def step(self, sessions: int = 1) -> dt.date:
@@ -67,9 +70,11 @@ class ReplayClock:
         return self.day
 
     def faster(self) -> float:
+        """Step up to the next speed in ``SPEEDS`` (sessions per second); returns it."""
         self.speed = next((s for s in SPEEDS if s > self.speed), SPEEDS[-1])
         return self.speed
 
     def slower(self) -> float:
+        """Step down to the previous speed in ``SPEEDS`` (sessions per second); returns it."""
         self.speed = next((s for s in reversed(SPEEDS) if s < self.speed), SPEEDS[0])
         return self.speed

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import tomlkit
+from tomlkit.container import Container
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Comment, Table, Trivia, Whitespace
+
 from hedgedesk.core.atomic import write_atomic
 from hedgedesk.core.config import DeskConfig, load_config, parse_config, user_config_path
 from hedgedesk.core.errors import ConfigError, HedgedeskError
 from hedgedesk.core.instruments import EQUITY, FUTURE, OPTION
-from tomlkit.container import Container
-from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, Comment, Table, Trivia, Whitespace
 
 SECTIONS = {"holding": "holdings", "hedge": "hedges"}
 EDITABLE = {
@@ -96,6 +97,7 @@ class BookEditor:
     # -- reading ---------------------------------------------------------------------------
     @property
     def config(self) -> DeskConfig:
+        """The config with the edited book: what the desk values now."""
         return self._state.cfg
 
     @property
@@ -110,14 +112,17 @@ class BookEditor:
 
     @property
     def can_undo(self) -> bool:
+        """Whether there is a step to undo."""
         return bool(self._undo)
 
     @property
     def can_redo(self) -> bool:
+        """Whether there is an undone step to redo."""
         return bool(self._redo)
 
     @property
     def dirty(self) -> bool:
+        """Whether the edited book differs from the saved one (shocks do not count)."""
         return self._state.cfg.book != self._saved.cfg.book
 
     def changes(self) -> list[str]:
@@ -182,6 +187,9 @@ class BookEditor:
         return self._edit(hedges=rows)
 
     def add_holding(self, ticker: str, quantity: Any, cost_basis: Any = None) -> DeskConfig:
+        """Append a [[book.holdings]] row; ``quantity`` (shares) and ``cost_basis`` (USD per
+        share, optional) as typed in an input box or as numbers.
+        """
         key = f"book.holdings[{len(self._state.holdings)}]"
         data = {
             "ticker": ticker.strip() if isinstance(ticker, str) else ticker,
@@ -193,6 +201,7 @@ class BookEditor:
         return self._edit(holdings=(*self._state.holdings, _Row(next(self._ids), data)))
 
     def delete(self, kind: str, index: int) -> DeskConfig:
+        """Remove the ``index``-th holding or hedge (``kind`` "holding" or "hedge")."""
         section, _ = self._row(kind, index)
         rows = getattr(self._state, section)
         return self._edit(**{section: rows[:index] + rows[index + 1 :]})
@@ -224,9 +233,11 @@ class BookEditor:
 
     # -- history -----------------------------------------------------------------------------
     def undo(self) -> DeskConfig | None:
+        """Step back one edit or shock; None when there is nothing to undo."""
         return self._step(self._undo, self._redo)
 
     def redo(self) -> DeskConfig | None:
+        """Redo the last undone step; None when there is nothing to redo."""
         return self._step(self._redo, self._undo)
 
     # -- saving ------------------------------------------------------------------------------
@@ -293,13 +304,13 @@ class BookEditor:
         rows deleted later, so an undone delete saves as it was. The comments after the book's
         last table introduce the next section: they go after whichever table is last.
         """
-        last = None
+        last: int | None = None
         for s in _order(book):
             for row, table in zip(getattr(state, s), _tables(book, s), strict=False):
                 self._layout[row.id] = (table.trivia, *_split(table))
                 last = row.id
         self._tail_in_book = last is None  # no rows: the tail follows [book]'s own keys
-        if self._tail_in_book:
+        if last is None:
             self._tail = _split(book)[1]
         else:
             trivia, content, self._tail = self._layout[last]
@@ -347,8 +358,14 @@ class BookEditor:
         rows = getattr(self._state, section)
         return self._edit(**{section: (*rows[:index], row, *rows[index + 1 :])})
 
-    def _edit(self, **rows: tuple[_Row, ...]) -> DeskConfig:
-        state = dataclasses.replace(self._state, **rows)
+    def _edit(
+        self, holdings: tuple[_Row, ...] | None = None, hedges: tuple[_Row, ...] | None = None
+    ) -> DeskConfig:
+        state = dataclasses.replace(
+            self._state,
+            holdings=self._state.holdings if holdings is None else holdings,
+            hedges=self._state.hedges if hedges is None else hedges,
+        )
         return self._push(dataclasses.replace(state, cfg=self._validate(state)))
 
     def _push(self, state: _State) -> DeskConfig:

@@ -17,9 +17,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
-from hedgedesk.core.checks import finite, positive
 from scipy.optimize import brentq
 from scipy.stats import norm
+
+from hedgedesk.core.checks import finite, positive
 
 MODELS = ("bsm", "black76")
 RIGHTS = ("call", "put")
@@ -42,7 +43,10 @@ class Greeks:
 
 
 def year_fraction(asof: dt.date, expiry: dt.date) -> float:
-    """Years from ``asof`` to ``expiry``: calendar days / 365 (<= 0 once expired)."""
+    """Years from ``asof`` to ``expiry``: calendar days / 365 (<= 0 once expired).
+
+    CONVENTIONS, "Options" (time in years).
+    """
     return (expiry - asof).days / 365.0
 
 
@@ -72,9 +76,38 @@ def _out(*arrays: np.ndarray) -> Greeks:
 def bsm(right, spot, strike, t, rate, div_yield, vol) -> Greeks:
     """Black-Scholes-Merton price and Greeks of a European option on a dividend-paying spot.
 
-    ``spot`` and ``strike`` in currency per unit, ``t`` in years (calendar days / 365), ``rate``
-    and ``div_yield`` continuously compounded annual decimals, ``vol`` annual decimal.
-    Delta and gamma are with respect to the spot; rho holds the dividend yield fixed.
+    CONVENTIONS, "Options". Delta and gamma are with respect to the spot; rho holds the
+    dividend yield fixed. Arguments broadcast together (scalars or arrays).
+
+    Parameters
+    ----------
+    right : str or array_like of str
+        ``"call"`` or ``"put"``.
+    spot : float or array_like
+        Price of the underlying, currency per unit (> 0).
+    strike : float or array_like
+        Strike, currency per unit (> 0).
+    t : float or array_like
+        Years to expiry, calendar days / 365 (> 0).
+    rate : float or array_like
+        Continuously compounded annual rate as a fraction (0.04 = 4 %).
+    div_yield : float or array_like
+        Continuous annual dividend yield as a fraction.
+    vol : float or array_like
+        Annualised volatility as a fraction (0.2 = 20 %, > 0).
+
+    Returns
+    -------
+    Greeks
+        Price (currency per unit) and partial derivatives per unit of the underlying: vega
+        per 1.00 of volatility, theta per year, rho per 1.00 of rate. Floats for scalar
+        inputs, arrays of the broadcast shape otherwise.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: an unknown right, a non-positive spot, strike, time or vol, or a
+        non-finite rate or yield.
     """
     w = _omega(right)
     s, k = positive("spot", spot), positive("strike", strike)
@@ -99,8 +132,28 @@ def bsm(right, spot, strike, t, rate, div_yield, vol) -> Greeks:
 def black76(right, forward, strike, t, rate, vol) -> Greeks:
     """Black-76 price and Greeks of a European option on a forward or futures price.
 
-    Units as :func:`bsm`. Delta and gamma are with respect to the forward; theta and rho hold
-    the forward fixed, so the rate enters only through discounting (rho = -t * price).
+    CONVENTIONS, "Options". Delta and gamma are with respect to the forward; theta and rho
+    hold the forward fixed, so the rate enters only through discounting (rho = -t * price).
+
+    Parameters
+    ----------
+    right : str or array_like of str
+        ``"call"`` or ``"put"``.
+    forward : float or array_like
+        Forward or futures price, currency per unit (> 0).
+    strike : float or array_like
+        Strike, currency per unit (> 0).
+    t : float or array_like
+        Years to expiry, calendar days / 365 (> 0).
+    rate : float or array_like
+        Continuously compounded annual rate as a fraction, for discounting.
+    vol : float or array_like
+        Annualised volatility of the forward as a fraction (> 0).
+
+    Returns
+    -------
+    Greeks
+        As :func:`bsm`, with delta and gamma per unit of the forward.
     """
     w = _omega(right)
     f, k = positive("forward", forward), positive("strike", strike)
@@ -122,7 +175,9 @@ def black76(right, forward, strike, t, rate, vol) -> Greeks:
 
 
 def price_and_greeks(model: str, right, underlying, strike, t, rate, div_yield, vol) -> Greeks:
-    """``bsm`` (``underlying`` is the spot) or ``black76`` (the forward; ``div_yield`` unused)."""
+    """:func:`bsm` (``underlying`` is the spot) or :func:`black76` (the forward;
+    ``div_yield`` unused), chosen by ``model`` ("bsm" or "black76"); units as :func:`bsm`.
+    """
     if model == "bsm":
         return bsm(right, underlying, strike, t, rate, div_yield, vol)
     if model == "black76":
@@ -151,12 +206,28 @@ def _price_gap(vol, model, right, underlying, strike, t, rate, div_yield, target
 def implied_vol(
     price, right, underlying, strike, t, rate, div_yield=0.0, model: str = "bsm"
 ) -> float | np.ndarray:
-    """Volatility (annual decimal) at which ``model`` reproduces ``price``.
+    """Volatility at which ``model`` reproduces ``price``.
 
-    Arguments as :func:`price_and_greeks`; ``price`` in currency per unit of the underlying.
-    Each element is solved by Brent's method on vol in [1e-6, 10]. Raises ValueError when a
-    price is outside the no-arbitrage bounds (no volatility exists) or implies a volatility
-    outside that interval. A float for scalar inputs, an array of the broadcast shape otherwise.
+    Each element is solved by Brent's method on vol in [1e-6, 10].
+
+    Parameters
+    ----------
+    price : float or array_like
+        Option premium, currency per unit of the underlying.
+    right, underlying, strike, t, rate, div_yield, model
+        As :func:`price_and_greeks` (years to expiry; rates and yield annual fractions).
+
+    Returns
+    -------
+    float or ndarray
+        Annualised volatility as a fraction (0.2 = 20 %); a float for scalar inputs, an array
+        of the broadcast shape otherwise.
+
+    Raises
+    ------
+    ValueError
+        When a price is outside the no-arbitrage bounds (no volatility exists) or implies a
+        volatility outside [1e-6, 10].
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from hedgedesk.core.book.risk import RiskReport
 from hedgedesk.core.book.signals import ContextSignals, context_signals
 from hedgedesk.core.book.sizing import (
@@ -35,6 +36,8 @@ ATR_STOP_MULTIPLE = 2.0
 
 @dataclass(frozen=True)
 class HoldingSignals:
+    """A holding's context signals and its ATR stop."""
+
     ticker: str
     signals: ContextSignals
     stop: Stop | None  # None when the ATR is not yet defined
@@ -42,6 +45,10 @@ class HoldingSignals:
 
 @dataclass(frozen=True)
 class Coverage:
+    """Option coverage of the core as fractions of its value (0.25 = 25 %), with the plan's
+    ranges; NaN when the core's value is 0.
+    """
+
     puts: float  # long put notional / core value
     calls: float  # short call notional / core value
     put_plan: tuple[float, float]
@@ -77,6 +84,30 @@ def _or_none(fn):
 
 
 def book_plan(cfg: DeskConfig, market: MarketData, state: MarketState, rep: RiskReport) -> Plan:
+    """The hedging plan's figures for the book, from its own history.
+
+    Volatility targeting over the last 20 of the book's daily returns against
+    ``targets.volatility``; half Kelly from their annualised mean excess return (``risk.rf``)
+    and variance; equal risk budgets on the holdings' annualised covariance (daily returns x
+    periods per year); coverage as fractions of the core; per-holding signals on closes up to
+    the as-of date with a 2-ATR stop.
+
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The book, ``[targets]`` and ``[risk]``.
+    market : MarketData
+        The holdings' closes (and highs and lows, when the data has them).
+    state : MarketState
+        As-of date, return history and periods per year.
+    rep : RiskReport
+        The book's valuation and daily returns over the risk window.
+
+    Returns
+    -------
+    Plan
+        None for a figure the book cannot give.
+    """
     val = rep.valuation
     book = rep.book_returns
     n = state.periods

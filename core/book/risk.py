@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.beta import rolling_beta
 from hedgedesk.core.book.alerts import Alert, check_limits
 from hedgedesk.core.book.options import price_and_greeks
@@ -42,7 +43,22 @@ BETA_HISTORY_WINDOW = 63  # returns in each point of the book's rolling beta (a 
 
 
 def pnl_history(lines: list[Line], state: MarketState) -> np.ndarray:
-    """P&L of each line on each historical day: shape (days, lines), in money."""
+    """P&L of each line on each historical day under today's positions, with full option
+    revaluation (see the module docstring).
+
+    Parameters
+    ----------
+    lines : list of Line
+        The positions.
+    state : MarketState
+        Today's closes and the daily simple returns of every underlying, shape
+        (n_days, n_tickers).
+
+    Returns
+    -------
+    ndarray, shape (n_days, n_lines)
+        P&L in USD of each line on each day, in the order of ``lines``.
+    """
     out = np.empty((len(state.returns), len(lines)))
     for j, ln in enumerate(lines):
         r = state.returns[ln.underlying].to_numpy()
@@ -66,6 +82,10 @@ def pnl_history(lines: list[Line], state: MarketState) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RiskReport:
+    """The book's risk over the ``[risk]`` window: its daily returns under today's positions,
+    VaR/CVaR (1-day, positive fractions of NAV), performance, correlations and alerts.
+    """
+
     valuation: Valuation
     dates: pd.DatetimeIndex  # of the historical days
     book_returns: np.ndarray  # P&L / NAV per day
@@ -85,6 +105,9 @@ class RiskReport:
         return tuple(a.message for a in self.alert_items)
 
     def var(self, method: str, confidence: float) -> TailRisk:
+        """The VaR/CVaR of ``method`` ("historical" or "parametric") at ``confidence``
+        (0.95, 0.99 or the configured one).
+        """
         return next(
             t
             for t in self.tail
@@ -93,6 +116,26 @@ class RiskReport:
 
 
 def risk_report(cfg: DeskConfig, state: MarketState, lines: list[Line] | None = None) -> RiskReport:
+    """The book's risk: P&L history / today's NAV as daily returns, their VaR/CVaR
+    (CONVENTIONS, "Value at risk"), performance (its "Performance metrics", the config's
+    ``rf`` and the state's periods per year), and the limits crossed.
+
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The book, ``[risk]`` and ``[targets]``.
+    state : MarketState
+        As from :func:`~hedgedesk.core.book.valuation.market_state`.
+    lines : list of Line, optional
+        Positions to use instead of the configured book (a what-if).
+
+    Returns
+    -------
+    RiskReport
+        ``book_returns`` shape (n_days,) as fractions of NAV; tail risk historical and
+        parametric at 95 %, 99 % and the configured confidence; ``beta_history`` shape
+        (n_days,), the rolling OLS beta over ``BETA_HISTORY_WINDOW`` returns (NaN until full).
+    """
     lines = book_lines(cfg) if lines is None else lines
     val = value_book(cfg, state, lines)
     pnl = pnl_history(lines, state)

@@ -9,6 +9,7 @@ does this hedge leg buy me here?": the same scenario with that leg removed.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,16 +22,23 @@ from hedgedesk.core.instruments import FUTURE
 
 @dataclass(frozen=True)
 class WithoutLeg:
+    """The same scenario on the book less one hedge leg: its P&L (USD) and valuation after."""
+
     pnl: float
     after: Valuation  # the book without the leg, after the shock (beta, Greeks)
 
     @property
     def beta_after(self) -> float:
+        """Portfolio beta after the shock, without the leg."""
         return self.after.portfolio_beta
 
 
 @dataclass(frozen=True)
 class ScenarioResult:
+    """A scenario applied to the book: NAV before (USD), P&L in total and by line (USD), the
+    valuation after, and the same without each hedge leg.
+    """
+
     scenario: Scenario
     shocks: Mapping[str, float]  # simple return applied to each underlying
     nav_before: float
@@ -38,10 +46,11 @@ class ScenarioResult:
     line_pnl: Mapping[str, float]  # by line name
     after: Valuation
     without: Mapping[str, WithoutLeg]  # by hedge leg name
-    replay_dates: tuple | None = None  # the first and last common dates a replay used
+    replay_dates: tuple[dt.date, dt.date] | None = None  # first and last dates a replay used
 
     @property
     def pnl_pct(self) -> float:
+        """P&L as a fraction of the NAV before (-0.1 = -10 %)."""
         return self.pnl / self.nav_before
 
     def leg_value(self, name: str) -> float:
@@ -53,10 +62,27 @@ REPLAY_SLACK_DAYS = 7  # a replay may start or end this many calendar days insid
 
 
 def replay_shocks(
-    market: MarketData, tickers: list[str], start, end
-) -> tuple[dict[str, float], tuple]:
+    market: MarketData, tickers: list[str], start: dt.date, end: dt.date
+) -> tuple[dict[str, float], tuple[dt.date, dt.date]]:
     """Each ticker's return from the first to the last date they all have in [start, end];
     DataError when the data stops well short of either date (never a silent shorter replay).
+
+    Parameters
+    ----------
+    market : MarketData
+        Prices of ``tickers``.
+    tickers : list of str
+        The underlyings to move.
+    start, end : date
+        The replay's dates; the data may start or end up to ``REPLAY_SLACK_DAYS`` calendar
+        days inside them.
+
+    Returns
+    -------
+    shocks : dict of str to float
+        Each ticker's simple return over the replay as a fraction (-0.3 = -30 %).
+    dates : tuple of date
+        The first and last common dates used.
     """
     prices = market.aligned_prices(tickers, start, end)
     first, last = prices.index[0].date(), prices.index[-1].date()
@@ -72,8 +98,10 @@ def replay_shocks(
 
 def scenario_shocks(
     s: Scenario, state: MarketState, tickers: list[str], market: MarketData | None = None
-) -> tuple[dict[str, float], tuple | None]:
-    """The return applied to each ticker, and for a replay the dates it spans."""
+) -> tuple[dict[str, float], tuple[dt.date, dt.date] | None]:
+    """The simple return applied to each ticker (its own shock, else beta x the market shock,
+    or its replayed return), and for a replay the dates it spans (else None).
+    """
     if s.replay:
         if market is None:
             raise DataError(s.name, "a replay needs the market data")
@@ -110,6 +138,32 @@ def run_scenario(
     market: MarketData | None = None,
     lines: list[Line] | None = None,
 ) -> ScenarioResult:
+    """Apply scenario ``s`` to the book (or ``lines``): every underlying shocked at once,
+    options repriced in full with the scenario's vol shift, futures P&L settled in cash.
+
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The book, its cash (USD) and beta target.
+    state : MarketState
+        As-of closes and betas.
+    s : Scenario
+        Shocks as simple returns (-0.2 = -20 %), or a replay between two dates.
+    market : MarketData, optional
+        Needed for a replay.
+    lines : list of Line, optional
+        Positions to use instead of the configured book.
+
+    Returns
+    -------
+    ScenarioResult
+        NAV before, P&L (USD) in total, by line and without each hedge leg.
+
+    Raises
+    ------
+    DataError
+        A replay without data, or a shock of -100 % or worse.
+    """
     lines = book_lines(cfg) if lines is None else lines
     targets = (cfg.targets.beta, cfg.targets.beta_band)
     tickers = list(dict.fromkeys(ln.underlying for ln in lines))
@@ -133,6 +187,9 @@ def run_scenarios(
     market: MarketData | None = None,
     names: list[str] | None = None,
 ) -> list[ScenarioResult]:
+    """:func:`run_scenario` for each configured scenario, or those ``names`` chooses (in the
+    config's order); DataError naming a scenario the config lacks.
+    """
     chosen = [s for s in cfg.scenarios if names is None or s.name in names]
     if names:
         missing = set(names) - {s.name for s in chosen}

@@ -21,12 +21,14 @@ Definitions (the textbook ones, stated so that they can be re-implemented from t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from hedgedesk.core.checks import readonly
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
+
+from hedgedesk.core.checks import readonly
 
 TRUE_RANGE = "true range"
 CLOSE_TO_CLOSE = "close-to-close"
@@ -49,7 +51,20 @@ def _window(n, name: str = "n") -> int:
 
 
 def sma(close, n: int) -> np.ndarray:
-    """Simple moving average of the last ``n`` closes; shape of ``close``, NaN for ``t < n-1``."""
+    """Simple moving average of the last ``n`` closes: ``mean(close[t-n+1..t])``.
+
+    Parameters
+    ----------
+    close : array_like, shape (n_days,)
+        Daily closes, oldest first, finite.
+    n : int
+        Window in days, >= 1.
+
+    Returns
+    -------
+    ndarray, shape (n_days,)
+        In price units; NaN for ``t < n - 1``.
+    """
     x = _prices(close, "close")
     n = _window(n)
     out = np.full(len(x), np.nan)
@@ -59,7 +74,20 @@ def sma(close, n: int) -> np.ndarray:
 
 
 def ema(values, n: int) -> np.ndarray:
-    """EMA with ``alpha = 2 / (n + 1)`` seeded at the first value (no NaN warm-up)."""
+    """EMA with ``alpha = 2 / (n + 1)`` seeded at the first value (no NaN warm-up).
+
+    Parameters
+    ----------
+    values : array_like, shape (n_days,)
+        A daily series (closes, or the MACD line), oldest first, finite.
+    n : int
+        Span in days, >= 1.
+
+    Returns
+    -------
+    ndarray, shape (n_days,)
+        In the unit of ``values``.
+    """
     x = _prices(values, "values")
     n = _window(n)
     out = np.empty(len(x))
@@ -74,7 +102,19 @@ def ema(values, n: int) -> np.ndarray:
 def wilder(x, n: int) -> np.ndarray:
     """Wilder average of ``x[1..]`` (``x[0]`` is ignored: a change needs a previous close).
 
-    ``avg[n] = mean(x[1..n])``, ``avg[t] = (avg[t-1] * (n-1) + x[t]) / n``; NaN for ``t < n``.
+    ``avg[n] = mean(x[1..n])``, ``avg[t] = (avg[t-1] * (n-1) + x[t]) / n``.
+
+    Parameters
+    ----------
+    x : array_like, shape (n_days,)
+        Daily values (gains, losses, true ranges); ``x[0]`` unused.
+    n : int
+        Smoothing length in days, >= 1.
+
+    Returns
+    -------
+    ndarray, shape (n_days,)
+        In the unit of ``x``; NaN for ``t < n``.
     """
     v = np.asarray(x, dtype=np.float64)
     n = _window(n)
@@ -89,7 +129,20 @@ def wilder(x, n: int) -> np.ndarray:
 
 
 def rsi(close, n: int = 14) -> np.ndarray:
-    """Wilder's relative strength index in [0, 100]; NaN for ``t < n``."""
+    """Wilder's relative strength index (the module's definition).
+
+    Parameters
+    ----------
+    close : array_like, shape (n_days,)
+        Daily closes, oldest first, finite.
+    n : int
+        Smoothing length in days, >= 1.
+
+    Returns
+    -------
+    ndarray, shape (n_days,)
+        RSI in points from 0 to 100 (not a fraction); NaN for ``t < n``.
+    """
     x = _prices(close, "close")
     n = _window(n)
     change = np.diff(x, prepend=x[:1])
@@ -119,12 +172,25 @@ class MACD:
     signal_span: int
     seeding: str = "EMAs seeded at the first value (alpha = 2/(n+1))"
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[np.ndarray]:
         return iter((self.macd, self.signal, self.histogram))
 
 
 def macd(close, fast: int = 12, slow: int = 26, signal: int = 9) -> MACD:
-    """Moving average convergence/divergence of daily closes; see :class:`MACD`."""
+    """Moving average convergence/divergence of daily closes; see :class:`MACD`.
+
+    Parameters
+    ----------
+    close : array_like, shape (n_days,)
+        Daily closes, oldest first, finite.
+    fast, slow, signal : int
+        EMA spans in days, ``fast < slow``.
+
+    Returns
+    -------
+    MACD
+        Line, signal and histogram, each shape (n_days,) in price units, read-only.
+    """
     x = _prices(close, "close")
     fast, slow, signal = _window(fast, "fast"), _window(slow, "slow"), _window(signal, "signal")
     if fast >= slow:
@@ -152,11 +218,28 @@ class ATR:
 
     @property
     def latest(self) -> float:
+        """The last value (price units); NaN for an empty or too short history."""
         return float(self.values[-1]) if len(self.values) else float("nan")
 
 
 def true_range(close, high=None, low=None) -> tuple[np.ndarray, str]:
-    """Per-day range (NaN at index 0) and the method used; see :func:`atr`."""
+    """Per-day range and the method used; see :func:`atr`.
+
+    Parameters
+    ----------
+    close : array_like, shape (n_days,)
+        Daily closes, oldest first, finite.
+    high, low : array_like, shape (n_days,), optional
+        Daily highs and lows, both or neither.
+
+    Returns
+    -------
+    range : ndarray, shape (n_days,)
+        True range (or ``|close[t] - close[t-1]|`` without highs and lows) in price units;
+        NaN at index 0.
+    method : str
+        ``"true range"`` or ``"close-to-close"``.
+    """
     c = _prices(close, "close")
     if (high is None) != (low is None):
         raise ValueError("give both high and low, or neither (close-to-close range)")
@@ -178,7 +261,22 @@ def true_range(close, high=None, low=None) -> tuple[np.ndarray, str]:
 
 
 def atr(close, high=None, low=None, n: int = 14) -> ATR:
-    """Wilder-smoothed true range over ``n`` days; close-to-close when high/low are None."""
+    """Wilder-smoothed true range over ``n`` days; close-to-close when high/low are None.
+
+    Parameters
+    ----------
+    close : array_like, shape (n_days,)
+        Daily closes, oldest first, finite.
+    high, low : array_like, shape (n_days,), optional
+        Daily highs and lows, both or neither.
+    n : int
+        Smoothing length in days, >= 1.
+
+    Returns
+    -------
+    ATR
+        Values shape (n_days,) in price units, NaN for ``t < n``, read-only.
+    """
     tr, method = true_range(close, high, low)
     return ATR(readonly(wilder(tr, n)), _window(n), method)
 
@@ -213,6 +311,7 @@ class ContextSignals:
     notes: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict:
+        """The fields by name, for JSON."""
         return asdict(self)
 
 
@@ -231,9 +330,23 @@ def context_signals(
 ) -> ContextSignals:
     """Latest SMA50/SMA200, trend vs the 200-day, RSI14, MACD(12, 26, 9) and ATR14.
 
-    ``close`` (and ``high``/``low`` when given, same length) are daily prices, oldest first.
     Highs/lows with a missing (NaN) row are not used: the ATR falls back to close-to-close and
     ``notes`` says so.
+
+    Parameters
+    ----------
+    close : array_like, shape (n_days,)
+        Daily closes, oldest first, finite, at least one.
+    high, low : array_like, shape (n_days,), optional
+        Daily highs and lows, both or neither.
+    sma_fast_n, sma_slow_n, rsi_n, macd_fast, macd_slow, macd_signal_n, atr_n : int
+        Windows and spans in days.
+
+    Returns
+    -------
+    ContextSignals
+        The last value of each signal: prices in price units, RSI 0-100, ATR also as a
+        percentage of the close (2.0 = 2 %); NaN while a signal is warming up.
     """
     c = _prices(close, "close")
     if len(c) == 0:

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
-from hedgedesk.core.checks import finite, positive, readonly
 from scipy.optimize import minimize
+
+from hedgedesk.core.checks import finite, positive, readonly
 
 # The plan's ranges, as fractions of the core (long) notional.
 PUT_COVERAGE = (0.20, 0.30)  # protective puts
@@ -71,6 +72,7 @@ class FuturesSizing(_AsDict):
 
     @property
     def side(self) -> str:
+        """The trade's direction: ``"buy"``, ``"sell"`` or ``"none"``."""
         return "buy" if self.contracts > 0 else "sell" if self.contracts < 0 else "none"
 
 
@@ -83,12 +85,33 @@ def futures_for_beta(
     multiplier: float,
     beta_of_future: float = 1.0,
 ) -> FuturesSizing:
-    """``N = (beta_target - beta_now) * nav / (price * multiplier * beta_of_future)``, rounded.
+    """``N = (beta_target - beta_now) * nav / (price * multiplier * beta_of_future)``, rounded
+    to the nearest whole contract (CONVENTIONS, "Futures and contract sizing").
 
-    ``nav`` > 0 in account currency, ``price`` > 0, ``multiplier`` > 0 (e.g.
-    ``hedgedesk.core.instruments.CONTRACTS["ES"].multiplier``), ``beta_of_future`` != 0 is the
-    future's
-    beta to the benchmark (1 for a future on the benchmark itself).
+    Parameters
+    ----------
+    beta_now, beta_target : float
+        Portfolio beta now and wanted (sum of beta-dollars / NAV).
+    nav : float
+        Net asset value in account currency (USD), > 0.
+    price : float
+        Futures price in index points or units of the underlying, > 0.
+    multiplier : float
+        Units of the underlying per contract, > 0 (e.g.
+        ``hedgedesk.core.instruments.CONTRACTS["ES"].multiplier``, 50).
+    beta_of_future : float
+        The future's beta to the benchmark, != 0 (1 for a future on the benchmark itself).
+
+    Returns
+    -------
+    FuturesSizing
+        The inputs, the unrounded and rounded contracts (> 0 buys) and the residual beta.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter: a non-finite beta, a non-positive nav, price or multiplier, or
+        a zero beta_of_future.
     """
     b_now, b_target = _finite("beta_now", beta_now), _finite("beta_target", beta_target)
     nav = _positive("nav", nav)
@@ -149,7 +172,24 @@ def option_coverage(
 ) -> OptionCoverage:
     """Contracts for protective puts (plan: 20-30 % of the core) or covered calls (10-20 %).
 
-    ``coverage`` is a fraction in [0, 1.5]; ``multiplier`` 100 for US equity/ETF/SPX options.
+    Parameters
+    ----------
+    core_notional : float
+        Value of the core (long) holdings in account currency (USD), > 0.
+    coverage : float
+        Fraction of the core notional to cover, in [0, 1.5] (0.25 = 25 %).
+    underlying_price : float
+        Price of the option's underlying, currency per unit, > 0.
+    multiplier : float
+        Units of the underlying per contract: 100 for US equity, ETF and SPX options.
+    kind : {"put", "call"}
+        Protective puts or covered calls (picks the plan range).
+
+    Returns
+    -------
+    OptionCoverage
+        Unrounded and whole contracts (ties away from zero), the notional they cover in USD
+        (not delta-adjusted) and the achieved coverage against the plan range.
     """
     if kind not in ("put", "call"):
         raise ValueError(f"kind must be 'put' or 'call', got {kind!r}")
@@ -199,8 +239,21 @@ class Kelly(_AsDict):
 
 
 def fractional_kelly(*, edge: float, variance: float, fraction: float = 0.5) -> Kelly:
-    """Kelly leverage from annual excess return ``edge`` and annual ``variance`` (> 0);
-    ``fraction`` in (0, 1].
+    """Kelly leverage ``f* = edge / variance`` and the fraction of it to use.
+
+    Parameters
+    ----------
+    edge : float
+        Annual expected excess return as a fraction (0.08 = 8 %).
+    variance : float
+        Annual variance of returns, > 0 (0.04 = 20 % volatility squared).
+    fraction : float
+        Share of full Kelly to use, in (0, 1] (0.5 = half Kelly).
+
+    Returns
+    -------
+    Kelly
+        Full and fractional leverage as multiples of NAV, and their annual log growth rates.
     """
     mu = _finite("edge", edge)
     var = _finite("variance", variance)
@@ -238,9 +291,26 @@ class VolTarget(_AsDict):
 def vol_target_scale(
     *, returns, target_vol: float, lookback: int = 20, cap: float = 2.0, periods: int = 252
 ) -> VolTarget:
-    """Scale for exposure so that realised volatility meets ``target_vol``.
+    """Scale for exposure so that realised volatility meets ``target_vol``:
+    ``min(target_vol / realised_vol, cap)``.
 
-    ``returns``: 1-d daily simple returns, oldest first; the last ``lookback`` are used.
+    Parameters
+    ----------
+    returns : array_like, shape (n_days,)
+        Daily simple returns as fractions, oldest first; the last ``lookback`` are used.
+    target_vol : float
+        Target annualised volatility as a fraction (0.15 = 15 %), > 0.
+    lookback : int
+        Returns in the estimate, >= 2.
+    cap : float
+        Largest scale (a multiple of current exposure), > 0.
+    periods : int
+        Periods per year used to annualise (252 for daily exchange-traded series).
+
+    Returns
+    -------
+    VolTarget
+        Realised annualised volatility (ddof = 1), the raw and the capped scale.
     """
     r = np.asarray(returns, dtype=np.float64)
     if r.ndim != 1:
@@ -304,11 +374,26 @@ def _covariance(cov) -> np.ndarray:
 
 
 def risk_parity(*, cov, budgets=None) -> RiskParity:
-    """Risk-budgeting weights for covariance ``cov`` (n, n) and ``budgets`` (n,) > 0 (equal
-    risk when None; normalised to sum 1).
+    """Long-only risk-budgeting weights: each asset's share of portfolio variance equals its
+    budget.
 
     The stationary point of the strictly convex ``0.5 w'Σw - Σ b_i log w_i`` (w > 0) has
     ``w_i (Σw)_i = b_i`` and ``w'Σw = Σ b_i``; normalising w to sum 1 keeps the contributions.
+
+    Parameters
+    ----------
+    cov : array_like, shape (n_assets, n_assets)
+        Covariance of returns (symmetric, positive semi-definite), e.g. annualised daily
+        simple returns; the weights do not depend on its scale.
+    budgets : array_like, shape (n_assets,), optional
+        Risk budgets > 0, normalised to sum 1; equal risk when None.
+
+    Returns
+    -------
+    RiskParity
+        Weights, shape (n_assets,), fractions summing to 1; risk contributions as fractions
+        of variance; volatility ``sqrt(w' cov w)`` in the units of ``sqrt(cov)``. NaN weights
+        and ``converged`` False when no solution is found.
     """
     c = _covariance(cov)
     n = c.shape[0]
@@ -405,7 +490,24 @@ class Stop(_AsDict):
 def atr_stop(
     *, price: float, atr: float, multiple: float = 2.0, side: Literal["long", "short"] = "long"
 ) -> Stop:
-    """Long: ``price - multiple * atr``; short: ``price + multiple * atr``."""
+    """A volatility stop: long ``price - multiple * atr``, short ``price + multiple * atr``.
+
+    Parameters
+    ----------
+    price : float
+        Current price, > 0.
+    atr : float
+        Average true range in price units, >= 0 (e.g. :func:`~hedgedesk.core.book.signals.atr`).
+    multiple : float
+        ATRs between price and stop, > 0.
+    side : {"long", "short"}
+        The position the stop protects.
+
+    Returns
+    -------
+    Stop
+        The stop price and its distance in price units and in percent of price (4.0 = 4 %).
+    """
     if side not in ("long", "short"):
         raise ValueError(f"side must be 'long' or 'short', got {side!r}")
     p = _positive("price", price)

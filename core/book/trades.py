@@ -19,6 +19,10 @@ from hedgedesk.core.instruments import CONTRACTS, EQUITY, OPTION, OPTION_MULTIPL
 
 @dataclass(frozen=True)
 class Trade:
+    """One recommended trade: whole contracts, the USD notional traded (futures) or covered
+    (options), why, and the sizing inputs it came from.
+    """
+
     instrument: str
     side: str  # buy | sell
     contracts: int
@@ -38,6 +42,25 @@ def scaled_lines(
 
 
 def trade_list(cfg: DeskConfig, state: MarketState, nav: float | None = None) -> list[Trade]:
+    """The plan's trades for the book scaled to ``nav``: futures in ``targets.hedge_future``
+    to bring beta to target (CONVENTIONS, "Futures and contract sizing"), then index puts and
+    covered calls up to the coverage targets, net of the coverage the book already has.
+
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The book and its ``[targets]``.
+    state : MarketState
+        As-of closes and betas.
+    nav : float, optional
+        NAV in USD to size for; the book's quantities and cash are scaled to it (None: the
+        book as configured).
+
+    Returns
+    -------
+    list of Trade
+        In that order; empty when nothing is needed.
+    """
     lines, cash = scaled_lines(cfg, state, nav)
     targets = cfg.targets
     val = value_lines(lines, state, cash, targets=(targets.beta, targets.beta_band))

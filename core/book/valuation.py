@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.beta import ols_beta
-from hedgedesk.core.book.options import price_and_greeks, year_fraction
+from hedgedesk.core.book.options import Greeks, price_and_greeks, year_fraction
 from hedgedesk.core.config import DeskConfig, HedgeLeg
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import DataError
@@ -49,6 +50,7 @@ class Line:
 
     @classmethod
     def from_leg(cls, leg: HedgeLeg) -> Line:
+        """A configured hedge leg as a line (``is_hedge`` True)."""
         return cls(
             name=leg.name,
             kind=leg.instrument,
@@ -114,6 +116,31 @@ class MarketState:
 
 
 def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
+    """Closes, betas and the return history the book's valuation and risk read, prepared once.
+
+    The as-of date is the benchmark's last date in the config's range; every underlying must
+    close on it (never valued at an older close). Betas are OLS slopes (CONVENTIONS, "Beta")
+    over each ticker's last ``risk.beta_window`` returns with the benchmark.
+
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The book, the benchmark, the data range and the ``[risk]`` windows.
+    market : MarketData
+        Prices of the benchmark, every line's underlying and every proxy.
+
+    Returns
+    -------
+    MarketState
+        Closes in each series' price unit; betas (benchmark 1.0); daily simple returns,
+        shape (var_window, n_tickers), inner-joined; the option rate (annual, continuous);
+        periods per year.
+
+    Raises
+    ------
+    DataError
+        When a ticker has no close on the as-of date or the history is too short.
+    """
     bench = cfg.data.benchmark
     lines = book_lines(cfg)
     proxied = [p.underlying for p in cfg.proxies.values()]
@@ -186,19 +213,24 @@ class Position:
 
 @dataclass(frozen=True)
 class BetaStatus:
+    """The book's beta against its target band ``target ± band`` (NaN target: no band)."""
+
     beta: float
     target: float
     band: float
 
     @property
     def deviation(self) -> float:
+        """Beta minus target."""
         return self.beta - self.target
 
     @property
     def breach(self) -> bool:
+        """Whether beta is outside the band."""
         return abs(self.deviation) > self.band
 
     def describe(self) -> str:
+        """The status in words, with an arrow and BREACH when outside the band."""
         if not self.breach:
             return f"within band ({self.target:.2f} ± {self.band:.2f})"
         arrow, side = ("↑", "above") if self.deviation > 0 else ("↓", "below")
@@ -207,6 +239,8 @@ class BetaStatus:
 
 @dataclass(frozen=True)
 class Valuation:
+    """The valued book at ``asof``: cash and positions in USD, and its beta against target."""
+
     asof: dt.date
     benchmark: str
     cash: float
@@ -216,23 +250,35 @@ class Valuation:
 
     @property
     def nav(self) -> float:
+        """Cash plus the positions' market values, USD (futures add 0: settled daily)."""
         return self.cash + sum(p.market_value for p in self.positions)
 
     @property
     def portfolio_beta(self) -> float:
+        """Sum of beta-dollars / NAV (CONVENTIONS, "Beta")."""
         return self.beta_status.beta
 
     def total(self, name: str) -> float:
+        """A :class:`Position` field summed over the positions (e.g. ``"dollar_delta"``)."""
         return float(sum(getattr(p, name) for p in self.positions))
 
 
-def _option_greeks(line: Line, u: np.ndarray | float, t: float, rate: float, vol_shift: float):
+def _option_greeks(
+    line: Line, u: np.ndarray | float, t: float, rate: float, vol_shift: float
+) -> Greeks:
+    if line.vol is None:
+        raise DataError(line.name, "option has no implied volatility to price with")
     # the floor applies to shocked vols only: unshocked, value at the vol the history uses
     vol = np.maximum(line.vol + vol_shift, MIN_SHOCKED_VOL) if vol_shift else line.vol
     return price_and_greeks(line.model or "bsm", line.right, u, line.strike, t, rate, line.div, vol)
 
 
 def time_to_expiry(line: Line, asof: dt.date) -> float:
+    """Years from ``asof`` to the option line's expiry, calendar days / 365 (CONVENTIONS,
+    "Options"); DataError naming the line when it has expired or has no expiry.
+    """
+    if line.expiry is None:
+        raise DataError(line.name, "option has no expiry date")
     if line.expiry <= asof:
         raise DataError(
             line.name, f"option expired on {line.expiry} (as of {asof}); remove or roll the leg"
@@ -248,33 +294,59 @@ def value_lines(
     vol_shift: float = 0.0,
     targets: tuple[float, float] = (np.nan, np.nan),
 ) -> Valuation:
-    """Value ``lines`` at the as-of closes, each underlying moved by ``shocks[ticker]`` (a
-    simple return) and option vols shifted by ``vol_shift``; ``targets`` = (beta, band).
+    """Value ``lines`` at the as-of closes, each underlying moved by ``shocks[ticker]`` and
+    option vols shifted by ``vol_shift``.
 
     Unshocked, a NAV <= 0 is an error (weights and beta need NAV > 0); after a shock it is a
-    result: a wiped-out book, with weights and beta NaN.
+    result: a wiped-out book, with weights and beta NaN. Options are priced in full
+    (CONVENTIONS, "Options"); dollar Greeks follow its "Dollar Greeks" rules.
+
+    Parameters
+    ----------
+    lines : list of Line
+        The positions to value.
+    state : MarketState
+        As-of closes, betas and the option rate.
+    cash : float
+        Cash in USD.
+    shocks : mapping of str to float, optional
+        Simple return applied to each underlying's close (-0.1 = -10 %); others unmoved.
+    vol_shift : float
+        Added to every option's implied volatility (annual fraction; 0.05 = 5 vol points),
+        floored at ``MIN_SHOCKED_VOL``.
+    targets : tuple of float
+        (target beta, band) for the beta status; NaN for none.
+
+    Returns
+    -------
+    Valuation
+        Positions in USD (market value, notional, dollar delta, beta-dollars), weights and
+        exposures as fractions of NAV, and the portfolio beta.
+
+    Raises
+    ------
+    DataError
+        A line's underlying without a close, an expired option, or NAV <= 0 unshocked.
     """
     shocks = shocks or {}
-    rows = []
+    unweighted = []  # weight and exposure need the NAV, known once every line is valued
     for ln in lines:
         if ln.underlying not in state.closes:
             raise DataError(ln.name, f"no price for {ln.underlying}: it is not in the market data")
         u = ln.scale * state.closes[ln.underlying] * (1.0 + shocks.get(ln.underlying, 0.0))
         q = ln.quantity * ln.multiplier
         greeks: dict[str, float] = {}
-        extra = {}
+        gamma_1pct = vega_1pt = theta_1d = rho_1pct = 0.0
         if ln.kind == OPTION:
             g = _option_greeks(ln, u, time_to_expiry(ln, state.asof), state.rate, vol_shift)
             unit, delta = float(g.price), float(g.delta)
             greeks = {
                 k: float(getattr(g, k)) * q for k in ("delta", "gamma", "vega", "theta", "rho")
             }
-            extra = dict(
-                gamma_1pct_usd=greeks["gamma"] * u * u * 0.01,
-                vega_1pt_usd=greeks["vega"] * 0.01,
-                theta_1d_usd=greeks["theta"] / 365.0,
-                rho_1pct_usd=greeks["rho"] * 0.01,
-            )
+            gamma_1pct = greeks["gamma"] * u * u * 0.01
+            vega_1pt = greeks["vega"] * 0.01
+            theta_1d = greeks["theta"] / 365.0
+            rho_1pct = greeks["rho"] * 0.01
             mv = q * unit
         else:
             unit, delta = u, 1.0
@@ -282,8 +354,8 @@ def value_lines(
         dollar_delta = q * delta * u
         beta = state.betas[ln.underlying]
         pnl = (u - ln.cost_basis) * ln.quantity if ln.cost_basis else None
-        rows.append(
-            dict(
+        unweighted.append(
+            Position(
                 line=ln,
                 underlying_price=u,
                 unit_price=unit,
@@ -293,18 +365,23 @@ def value_lines(
                 dollar_delta=dollar_delta,
                 beta=beta,
                 beta_dollars=dollar_delta * beta,
+                weight=np.nan,
+                exposure=np.nan,
                 pnl=pnl,
                 greeks=greeks,
-                **extra,
+                gamma_1pct_usd=gamma_1pct,
+                vega_1pt_usd=vega_1pt,
+                theta_1d_usd=theta_1d,
+                rho_1pct_usd=rho_1pct,
             )
         )
-    nav = cash + sum(r["market_value"] for r in rows)
+    nav = cash + sum(p.market_value for p in unweighted)
     if nav <= 0 and not shocks and not vol_shift:
         raise DataError("book", f"NAV is {nav:,.0f}: weights and portfolio beta need NAV > 0")
     per_nav = 1.0 / nav if nav > 0 else np.nan
     positions = tuple(
-        Position(weight=r["market_value"] * per_nav, exposure=r["dollar_delta"] * per_nav, **r)
-        for r in rows
+        replace(p, weight=p.market_value * per_nav, exposure=p.dollar_delta * per_nav)
+        for p in unweighted
     )
     beta = sum(p.beta_dollars for p in positions) * per_nav
     return Valuation(
@@ -313,6 +390,9 @@ def value_lines(
 
 
 def value_book(cfg: DeskConfig, state: MarketState, lines: list[Line] | None = None) -> Valuation:
+    """The configured book (or ``lines``) valued with the config's cash and beta target band;
+    see :func:`value_lines`.
+    """
     return value_lines(
         book_lines(cfg) if lines is None else lines,
         state,
@@ -324,6 +404,9 @@ def value_book(cfg: DeskConfig, state: MarketState, lines: list[Line] | None = N
 def contract_price(code: str, cfg: DeskConfig, state: MarketState) -> tuple[float, str, float]:
     """(price, underlying ticker, beta) of a futures contract: from a book leg trading it, else
     from ``[proxies]``; DataError naming what to add otherwise.
+
+    The price is ``scale x close(underlying)`` in index points (or the contract's price unit);
+    the beta is the underlying's to the benchmark. No futures basis is modelled.
     """
     for leg in cfg.book.hedges:
         if leg.contract == code:
@@ -352,6 +435,18 @@ def shocked_state(state: MarketState, shocks: Mapping[str, float]) -> MarketStat
     """The as-of closes moved by what-if shocks: a ticker by its own shock, else by its beta
     times the ``"market"`` shock (the benchmark by the market shock itself). The history is
     unchanged: VaR and drawdown stay those of today's positions over the past window.
+
+    Parameters
+    ----------
+    state : MarketState
+        The state to move.
+    shocks : mapping of str to float
+        Simple returns as fractions (-0.1 = -10 %) by ticker, or under ``"market"``.
+
+    Returns
+    -------
+    MarketState
+        ``state`` itself when there are no shocks, else a copy with the moved closes.
     """
     if not shocks:
         return state

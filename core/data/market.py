@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.data.calendar import (
     CALENDAR_START,
     EXCHANGE,
@@ -59,6 +60,10 @@ class Gap:
 
 @dataclass(frozen=True)
 class SeriesReport:
+    """A series' coverage, checked against its trading calendar: first and last dates, rows,
+    the missing sessions as gaps, rows off the calendar, and where the prices came from.
+    """
+
     ticker: str
     first: dt.date
     last: dt.date
@@ -73,6 +78,7 @@ class SeriesReport:
 
     @property
     def missing_sessions(self) -> int:
+        """Sessions missing in all the gaps together."""
         return sum(g.sessions for g in self.gaps)
 
 
@@ -80,9 +86,9 @@ def _date(d: np.datetime64) -> dt.date:
     return d.astype("datetime64[D]").astype(dt.date)
 
 
-def _runs(missing: np.ndarray) -> tuple[Gap, ...]:
-    """Group missing sessions into runs of consecutive sessions of the calendar."""
-    return tuple(Gap(_date(run[0]), _date(run[-1]), len(run)) for run in missing)
+def _runs(runs: Sequence[np.ndarray]) -> tuple[Gap, ...]:
+    """One Gap per run of consecutive missing sessions (each a datetime64[D] array)."""
+    return tuple(Gap(_date(run[0]), _date(run[-1]), len(run)) for run in runs)
 
 
 @dataclass
@@ -94,6 +100,7 @@ class MarketData:
 
     @classmethod
     def from_series(cls, items: Iterable[Series], notices: Sequence[str] = ()) -> MarketData:
+        """The series keyed by ticker; DataError when two sources load the same ticker."""
         out: dict[str, Series] = {}
         for s in items:
             if s.ticker in out:
@@ -107,9 +114,11 @@ class MarketData:
 
     @property
     def tickers(self) -> list[str]:
+        """The tickers, in load order."""
         return list(self.series)
 
     def get(self, ticker: str) -> Series:
+        """The ticker's series; DataError listing the known tickers when it is unknown."""
         try:
             return self.series[ticker]
         except KeyError:
@@ -126,12 +135,14 @@ class MarketData:
         return dates[i - 1].astype("datetime64[D]").item() if i > 0 else day
 
     def describe_tickers(self, limit: int = 30) -> str:
+        """The tickers, sorted and comma-separated, the first ``limit`` of them, for messages."""
         names = sorted(self.series)
         more = f" and {len(names) - limit} more" if len(names) > limit else ""
         return (", ".join(names[:limit]) or "none") + more
 
     # -- reports -----------------------------------------------------------------------------
     def report(self, ticker: str) -> SeriesReport:
+        """The ticker's coverage against its calendar (gaps checked from 1990 on exchanges)."""
         s = self.get(ticker)
         first, last = _date(s.dates[0]), _date(s.dates[-1])
         checked_from = max(first, CALENDAR_START) if s.calendar == EXCHANGE else first
@@ -162,6 +173,7 @@ class MarketData:
         )
 
     def reports(self) -> list[SeriesReport]:
+        """:meth:`report` of every series, in load order."""
         return [self.report(t) for t in self.series]
 
     # -- frames ------------------------------------------------------------------------------
@@ -178,7 +190,19 @@ class MarketData:
         return frame.sort_index()
 
     def prices(self, tickers: Sequence[str] | None = None) -> pd.DataFrame:
-        """Wide closes on the union of the tickers' dates; NaN where a series has no row."""
+        """Wide closes on the union of the tickers' dates; NaN where a series has no row.
+
+        Parameters
+        ----------
+        tickers : sequence of str, optional
+            Columns, in this order (default: every ticker).
+
+        Returns
+        -------
+        DataFrame, shape (n_dates, n_tickers)
+            Closes in each series' price unit (adjusted closes unless the series'
+            ``price_field`` says otherwise), indexed by date, oldest first.
+        """
         return self._frame(tickers or self.tickers, volume=False)
 
     def volumes(self, tickers: Sequence[str] | None = None) -> pd.DataFrame:
@@ -194,8 +218,27 @@ class MarketData:
     ) -> pd.DataFrame:
         """Closes of ``tickers`` clipped to [start, end] on the dates they all have (inner join).
 
-        Mixing a 7-day series with exchange-traded ones samples it at the exchange's sessions
-        (CONVENTIONS). Raises DataError when fewer than ``min_returns`` + 1 common rows remain.
+        CONVENTIONS, "Returns and annualisation": never forward-filled; mixing a 7-day series
+        with exchange-traded ones samples it at the exchange's sessions.
+
+        Parameters
+        ----------
+        tickers : sequence of str
+            The series to align.
+        start, end : date, optional
+            Inclusive clip of the dates (None: the data's first or last).
+        min_returns : int
+            Fewest daily returns the aligned rows must give.
+
+        Returns
+        -------
+        DataFrame, shape (n_days, n_tickers)
+            Closes in each series' price unit, indexed by date, oldest first, no NaN.
+
+        Raises
+        ------
+        DataError
+            When ``start`` is after ``end`` or fewer than ``min_returns`` + 1 rows remain.
         """
         if start and end and start > end:
             raise DataError("--start/--end", f"start {start} is after end {end}")
@@ -215,11 +258,34 @@ class MarketData:
         return frame
 
     def returns(
-        self, tickers: Sequence[str], start=None, end=None, min_returns: int = 1
+        self,
+        tickers: Sequence[str],
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        min_returns: int = 1,
     ) -> pd.DataFrame:
-        """Daily simple returns of the aligned closes (first row dropped)."""
+        """Daily simple returns ``P[t] / P[t-1] - 1`` of :meth:`aligned_prices` (CONVENTIONS,
+        "Returns and annualisation": the first return is the second common date in range).
+
+        Parameters
+        ----------
+        tickers : sequence of str
+            The series to align.
+        start, end : date, optional
+            Inclusive clip of the prices, applied before returns are taken.
+        min_returns : int
+            Fewest returns required (DataError otherwise).
+
+        Returns
+        -------
+        DataFrame, shape (n_days, n_tickers)
+            Daily simple returns as fractions (0.01 = 1 %), indexed by the date each ends on.
+        """
         prices = self.aligned_prices(tickers, start, end, min_returns)
         return (prices / prices.shift(1) - 1.0).iloc[1:]
 
     def periods_per_year(self, tickers: Sequence[str]) -> int:
+        """Periods per year N for these tickers together: 365 when all trade every calendar
+        day (crypto alone), else 252 (CONVENTIONS, "Returns and annualisation").
+        """
         return periods_per_year({self.get(t).calendar for t in tickers})

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.data.market import MarketData, Series
 from hedgedesk.core.errors import DataError
 
@@ -220,14 +221,16 @@ def _yfinance_layout(rows, where: str, stem: str) -> list[Series]:
             )
         vj, hj, lj = cols.get("volume"), cols.get("high"), cols.get("low")
         has_range = hj is not None and lj is not None
+        if not has_range:  # a high without a low (or the reverse) is no range
+            hj = lj = None
         entries = [
             _Entry(
                 ln,
                 r[0],
                 _cell(r, pj),
-                _cell(r, vj) if vj else None,
-                _cell(r, hj) if has_range else None,
-                _cell(r, lj) if has_range else None,
+                _optional_cell(r, vj),
+                _optional_cell(r, hj),
+                _optional_cell(r, lj),
             )
             for ln, r in rows[body:]
         ]
@@ -263,6 +266,11 @@ def _cell(row: list[str], j: int) -> str:
     return row[j] if j < len(row) else ""
 
 
+def _optional_cell(row: list[str], j: int | None) -> str | None:
+    """The cell in column ``j``; None when the file has no such column."""
+    return None if j is None else _cell(row, j)
+
+
 def _long_layout(rows, header: list[str], where: str) -> list[Series]:
     di = next((i for i, h in enumerate(header) if h in _DATE_NAMES), 0)
     ti = next(i for i, h in enumerate(header) if h in _TICKER_NAMES)
@@ -274,7 +282,7 @@ def _long_layout(rows, header: list[str], where: str) -> list[Series]:
         if not ticker:
             raise DataError(where, "missing ticker", ln)
         groups.setdefault(ticker, []).append(
-            _Entry(ln, _cell(r, di), _cell(r, pi), _cell(r, vi) if vi is not None else None)
+            _Entry(ln, _cell(r, di), _cell(r, pi), _optional_cell(r, vi))
         )
     if not groups:
         raise DataError(where, "no data rows after the header")
@@ -305,9 +313,9 @@ def _single_layout(rows, header: list[str], where: str, stem: str) -> list[Serie
             ln,
             r[0],
             _cell(r, pi),
-            _cell(r, vi) if vi is not None else None,
-            _cell(r, hi) if has_range else None,
-            _cell(r, li) if has_range else None,
+            _optional_cell(r, vi),
+            _optional_cell(r, hi),
+            _optional_cell(r, li),
         )
         for ln, r in rows[1:]
     ]
@@ -366,6 +374,9 @@ def _parse_rows(rows, where: str, stem: str) -> list[Series]:
 
 
 def read_csv(path: Path) -> list[Series]:
+    """The series of one CSV (or ``.csv.gz``) file in any of the module's layouts; DataError
+    naming the file and line of the first problem.
+    """
     return _parse_rows(_read_csv_rows(path), str(path), _file_stem(path))
 
 
@@ -416,12 +427,16 @@ def read_parquet(path: Path) -> list[Series]:
 
 # -- entry points ----------------------------------------------------------------------------
 def read_file(path: Path) -> list[Series]:
+    """The series of one price file, read as Parquet or CSV by its name."""
     if path.name.endswith(".parquet"):
         return read_parquet(path)
     return read_csv(path)
 
 
 def price_files_in(folder: Path) -> list[Path]:
+    """The folder's price files (``*.csv``, ``*.csv.gz``, ``*.parquet``), sorted, not recursing;
+    DataError when there are none.
+    """
     try:
         files = sorted(
             p for p in folder.iterdir() if p.is_file() and p.name.endswith(PRICE_SUFFIXES)

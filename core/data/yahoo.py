@@ -1,7 +1,7 @@
 """Yahoo Finance daily prices through yfinance, cached locally as Parquet.
 
-The cache lives in ``$HEDGEDESK_CACHE`` or ``$XDG_CACHE_HOME/hedgedesk/yahoo``
-(``~/.cache/hedgedesk/yahoo``), one file per ticker with columns date, close (adjusted), volume,
+The cache is :func:`hedgedesk.core.paths.yahoo_cache_dir` (``$HEDGEDESK_CACHE``, else the user
+cache folder's ``yahoo/``), one file per ticker with columns date, close (adjusted), volume,
 and the fetch time in the file's metadata. When Yahoo cannot be reached, the cache is used and
 a notice says so, with its age.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from hedgedesk.core.atomic import write_atomic
 from hedgedesk.core.data.market import MarketData, Series
 from hedgedesk.core.errors import DataError
+from hedgedesk.core.paths import yahoo_cache_dir
 
 Downloader = Callable[..., pd.DataFrame]
 _META_KEY = b"hedgedesk"
@@ -32,10 +33,8 @@ class YahooUnavailable(DataError):
 
 
 def cache_dir() -> Path:
-    if os.environ.get("HEDGEDESK_CACHE"):
-        return Path(os.environ["HEDGEDESK_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hedgedesk" / "yahoo"
+    """The cache folder (hedgedesk.core.paths.yahoo_cache_dir)."""
+    return yahoo_cache_dir()
 
 
 def _cache_file(cache: Path, ticker: str) -> Path:
@@ -45,6 +44,10 @@ def _cache_file(cache: Path, ticker: str) -> Path:
 
 @dataclass(frozen=True)
 class Fetched:
+    """One ticker written to the cache by :func:`fetch`: its rows, first and last dates, the
+    cache file and the fetch time (UTC).
+    """
+
     ticker: str
     rows: int
     first: dt.date
@@ -164,6 +167,8 @@ def fetch(
 
 @dataclass(frozen=True)
 class CacheEntry:
+    """A cached series with the time it was fetched (UTC) and the range that was requested."""
+
     series: Series
     fetched_at: dt.datetime
     start: dt.date | None  # the range that was requested when it was fetched

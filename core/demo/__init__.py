@@ -25,6 +25,7 @@ _FILES = {
 
 
 def demo_dir() -> Path:
+    """The installed folder of the demo desk's price files and config."""
     return Path(str(resources.files("hedgedesk.core.demo")))
 
 
@@ -35,6 +36,11 @@ def demo_config_path() -> Path:
 
 @lru_cache(maxsize=1)
 def load_demo() -> MarketData:
+    """The demo's price series as one MarketData (loaded once per process).
+
+    Closes are adjusted closes, except the S&P 500 index level (a price index, no
+    dividends); each series' ``source`` names its file.
+    """
     from hedgedesk.core.data.market import MarketData
     from hedgedesk.core.data.price_files import read_csv
 

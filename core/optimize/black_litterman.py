@@ -36,7 +36,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+
 from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.limits import View
 from hedgedesk.core.optimize.problem import Estimates
 
 DEFAULT_TAU = 0.05
@@ -49,35 +51,51 @@ class ViewError(HedgedeskError):
 
 
 @dataclass(frozen=True)
-class View:
-    """One view: the portfolio ``sum weights[i] * r[assets[i]]`` returns ``view`` a year."""
-
-    assets: tuple[str, ...]
-    weights: tuple[float, ...]
-    view: float  # annualised expected return of the view portfolio
-    confidence: float  # in (0, 1]
-
-
-@dataclass(frozen=True)
 class Posterior:
-    """Every figure of one Black-Litterman blend (n assets, K views)."""
+    """Every figure of one Black-Litterman blend (n assets, K views).
+
+    Attributes
+    ----------
+    tickers : tuple of str, length n
+    prior_weights : ndarray, shape (n,)
+        The prior portfolio, summing to 1.
+    risk_aversion : float
+        delta.
+    tau : float
+        The prior's uncertainty scale, in (0, 1].
+    pi : ndarray, shape (n,)
+        Prior (equilibrium) expected returns, annualised.
+    P : ndarray, shape (K, n)
+        The view portfolios.
+    q : ndarray, shape (K,)
+        The views' returns, annualised.
+    confidence : ndarray, shape (K,)
+        Each view's confidence, in (0, 1].
+    omega : ndarray, shape (K, K)
+        Diagonal view uncertainty.
+    mu : ndarray, shape (n,)
+        Posterior expected returns, annualised.
+    cov : ndarray, shape (n, n)
+        Posterior covariance, annualised.
+    """
 
     tickers: tuple[str, ...]
-    prior_weights: np.ndarray  # (n,), sums to 1
-    risk_aversion: float  # delta
+    prior_weights: np.ndarray
+    risk_aversion: float
     tau: float
-    pi: np.ndarray  # (n,) prior equilibrium returns, annualised
-    P: np.ndarray  # (K, n) view portfolios
-    q: np.ndarray  # (K,) view returns, annualised
-    confidence: np.ndarray  # (K,)
-    omega: np.ndarray  # (K, K) diagonal view uncertainty
-    mu: np.ndarray  # (n,) posterior expected returns, annualised
-    cov: np.ndarray  # (n, n) posterior covariance, annualised
+    pi: np.ndarray
+    P: np.ndarray
+    q: np.ndarray
+    confidence: np.ndarray
+    omega: np.ndarray
+    mu: np.ndarray
+    cov: np.ndarray
 
 
 def parse_views(views: Sequence) -> tuple[View, ...]:
     """Views from config dicts (keys ``assets``, ``weights``, ``view``, ``confidence``) or from
-    objects with those attributes (:class:`View`, ``hedgedesk.core.config.View``).
+    objects with those attributes (:class:`~hedgedesk.core.limits.View`, as the
+    config holds them), checked.
     """
     out = []
     for i, v in enumerate(views):
@@ -131,7 +149,22 @@ def _number(x, where: str) -> float:
 def view_matrices(
     views: Sequence[View], tickers: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(P (K, n), q (K,), confidence (K,)) for views on ``tickers``."""
+    """The matrices of ``views`` on ``tickers``.
+
+    Parameters
+    ----------
+    views : sequence of View, length K
+    tickers : sequence of str, length n
+
+    Returns
+    -------
+    P : ndarray, shape (K, n)
+        Row k: view k's weights by ticker (0 for tickers it does not name).
+    q : ndarray, shape (K,)
+        The views' annual returns.
+    confidence : ndarray, shape (K,)
+        The views' confidences, in (0, 1].
+    """
     index = {t: i for i, t in enumerate(tickers)}
     P = np.zeros((len(views), len(tickers)))
     for k, v in enumerate(views):
@@ -151,9 +184,19 @@ def view_matrices(
 def prior_weights(
     tickers: Sequence[str], weights: Mapping[str, float] | np.ndarray | None
 ) -> np.ndarray:
-    """Prior portfolio (n,), summing to 1: equal weights when ``weights`` is None, else the
-    benchmark weights or capitalisations given (a mapping by ticker, absent tickers 0, or an
-    array in ticker order), normalised.
+    """The prior portfolio.
+
+    Parameters
+    ----------
+    tickers : sequence of str, length n
+    weights : mapping of str to float, ndarray of shape (n,), or None
+        Benchmark weights or capitalisations (a mapping by ticker, absent tickers 0, or an
+        array in ticker order), non-negative; None: equal weights.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        The weights normalised to sum to 1.
     """
     n = len(tickers)
     if weights is None:
@@ -180,6 +223,20 @@ def prior_weights(
 def implied_risk_aversion(cov: np.ndarray, weights: np.ndarray, market_sharpe: float) -> float:
     """Delta = S / sqrt(w' Σ w): the risk aversion at which the prior portfolio ``weights``
     earns the Sharpe ratio ``market_sharpe`` in equilibrium.
+
+    Parameters
+    ----------
+    cov : ndarray, shape (n, n)
+        Annualised covariance.
+    weights : ndarray, shape (n,)
+        The prior portfolio, summing to 1.
+    market_sharpe : float
+        Its annual Sharpe ratio S.
+
+    Returns
+    -------
+    float
+        delta, per unit of annual variance.
     """
     var = float(weights @ cov @ weights)
     if var <= 0:
@@ -193,14 +250,48 @@ def implied_risk_aversion(cov: np.ndarray, weights: np.ndarray, market_sharpe: f
 def equilibrium_returns(
     cov: np.ndarray, weights: np.ndarray, risk_aversion: float, rf: float = 0.0
 ) -> np.ndarray:
-    """Pi = delta Σ w + rf (n,), annualised."""
+    """Equilibrium returns Pi = delta Σ w + rf.
+
+    Parameters
+    ----------
+    cov : ndarray, shape (n, n)
+        Annualised covariance.
+    weights : ndarray, shape (n,)
+        The prior portfolio.
+    risk_aversion : float
+        delta.
+    rf : float
+        Annual risk-free rate.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Annualised expected returns.
+    """
     return risk_aversion * (cov @ weights) + rf
 
 
 def view_uncertainty(
     P: np.ndarray, cov: np.ndarray, tau: float, confidence: np.ndarray
 ) -> np.ndarray:
-    """Omega (K, K) = diag(tau (1 - c) / c * diag(P Σ P')); 0 where c = 1."""
+    """View uncertainty by Idzorek's confidences: diag(tau (1 - c) / c * diag(P Σ P')).
+
+    Parameters
+    ----------
+    P : ndarray, shape (K, n)
+        The view portfolios.
+    cov : ndarray, shape (n, n)
+        Annualised covariance.
+    tau : float
+        The prior's uncertainty scale.
+    confidence : ndarray, shape (K,)
+        In (0, 1]; 1 gives a view held exactly (0 uncertainty).
+
+    Returns
+    -------
+    ndarray, shape (K, K)
+        Diagonal Omega, annual variance units.
+    """
     c = np.asarray(confidence, dtype=np.float64)
     return np.diag(tau * (1.0 - c) / c * np.einsum("ki,ij,kj->k", P, cov, P))
 
@@ -215,8 +306,30 @@ def posterior(
     tau: float = DEFAULT_TAU,
     rf: float = 0.0,
 ) -> Posterior:
-    """The Black-Litterman blend for ``tickers`` with covariance ``cov`` (n, n, annualised);
-    see the module docstring for every formula. ``risk_aversion`` overrides ``market_sharpe``.
+    """The Black-Litterman blend; see the module docstring for every formula.
+
+    Parameters
+    ----------
+    tickers : sequence of str, length n
+    cov : ndarray, shape (n, n)
+        Annualised covariance Σ.
+    views : sequence of View or view tables, length K
+        See :func:`parse_views`.
+    prior : mapping, ndarray of shape (n,), or None
+        Prior weights (:func:`prior_weights`); None: equal weights.
+    risk_aversion : float, optional
+        delta; overrides ``market_sharpe``.
+    market_sharpe : float
+        The prior portfolio's annual Sharpe ratio that implies delta.
+    tau : float
+        The prior's uncertainty scale, in (0, 1].
+    rf : float
+        Annual risk-free rate.
+
+    Returns
+    -------
+    Posterior
+        ``mu`` (n,) and ``cov`` (n, n) annualised, and every figure on the way.
     """
     tickers = tuple(tickers)
     cov = np.asarray(cov, dtype=np.float64)
@@ -265,13 +378,26 @@ def posterior_estimates(
     """``est`` with ``mu`` replaced by the Black-Litterman posterior mean (from ``est.cov``),
     so that every optimiser takes it; ``method`` names the blend and its inputs.
 
-    ``posterior_cov``: also replace ``cov`` by the posterior covariance Σ_BL (default: keep
-    the sample Σ, which is what the prior and the views were scaled by).
-    ``recentre_scenarios``: shift each asset's daily scenarios by ``(mu_BL - mu) / periods``
-    so that scenario-based optimisers (mean-CVaR, Kelly) see the posterior mean too; their
-    dispersion is unchanged (the historical VaR/CVaR reported are then of the shifted
-    history, and ``method`` says so). Without it, those optimisers ignore the views except
-    through return targets.
+    Parameters
+    ----------
+    est : Estimates
+        ``mu`` (n,), ``cov`` (n, n) annualised; daily ``scenarios`` (T, n).
+    views, prior, risk_aversion, market_sharpe, tau, rf
+        As for :func:`posterior` (``rf`` annual).
+    posterior_cov : bool
+        Also replace ``cov`` by the posterior covariance Σ_BL (default: keep the sample Σ,
+        which is what the prior and the views were scaled by).
+    recentre_scenarios : bool
+        Shift each asset's daily scenarios by ``(mu_BL - mu) / periods`` so that
+        scenario-based optimisers (mean-CVaR, Kelly) see the posterior mean too; their
+        dispersion is unchanged (the historical VaR/CVaR reported are then of the shifted
+        history, and ``method`` says so). Without it, those optimisers ignore the views
+        except through return targets.
+
+    Returns
+    -------
+    Estimates
+        The same universe and shapes, the posterior mean annualised.
     """
     post = posterior(est.tickers, est.cov, views, prior, risk_aversion, market_sharpe, tau, rf)
     prior_text = "equal weights" if prior is None else "benchmark weights"

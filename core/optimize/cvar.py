@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.optimize.diagnose import unsolved
 from hedgedesk.core.optimize.problem import (
     Constraints,
@@ -59,9 +60,22 @@ from hedgedesk.core.optimize.problem import (
 def scenario_cvar(
     returns: np.ndarray, confidence: float = 0.95, probabilities: np.ndarray | None = None
 ) -> float:
-    """Rockafellar-Uryasev CVaR of daily portfolio returns (T,) under scenario
-    ``probabilities`` (T,; default equal): the exact minimum over alpha of the LP objective,
-    computed by sorting. A loss as a positive fraction of NAV.
+    """Rockafellar-Uryasev CVaR: the exact minimum over alpha of the LP objective, computed
+    by sorting.
+
+    Parameters
+    ----------
+    returns : ndarray, shape (T,)
+        Daily portfolio returns (fractions).
+    confidence : float
+        a, in (0, 1).
+    probabilities : ndarray, shape (T,), optional
+        Scenario probabilities (default 1/T each).
+
+    Returns
+    -------
+    float
+        The 1-day CVaR, a loss as a positive fraction of NAV.
     """
     r = np.asarray(returns, dtype=np.float64)
     p = check_probabilities(probabilities, len(r))
@@ -75,7 +89,19 @@ def scenario_cvar(
 
 
 def check_probabilities(probabilities: Sequence[float] | np.ndarray | None, t: int) -> np.ndarray:
-    """Scenario probabilities (t,): non-negative, summing to 1; None means 1/t each."""
+    """Scenario probabilities, checked.
+
+    Parameters
+    ----------
+    probabilities : sequence or ndarray of shape (t,), or None
+        Non-negative, summing to 1; None means 1/t each.
+    t : int
+        The number of scenarios (>= 1).
+
+    Returns
+    -------
+    ndarray, shape (t,)
+    """
     if t < 1:
         raise OptimizationError("no scenarios: mean-CVaR needs at least one daily return")
     if probabilities is None:
@@ -198,6 +224,7 @@ class _ScreenedCvar:
             if self._built is None or not np.array_equal(self._built, self.keep):
                 self._build()
             if self.target is not None:
+                assert target is not None  # a problem built with a target is run with one
                 self.target.value = float(target)
             solver, attempt = solve(self.problem)
             tried += [s for s in attempt if s not in tried]
@@ -269,15 +296,36 @@ def min_cvar(
     rf: float = 0.0,
 ) -> Portfolio:
     """Minimum-CVaR portfolio, optionally with an annualised expected net return of at least
-    ``target_return``.
+    ``target_return``. Large scenario sets are screened exactly (:class:`_ScreenedCvar`).
 
-    ``est.scenarios`` (T, n) daily returns are the scenarios, ``probabilities`` (T,) theirs
-    (default 1/T). ``extra["cvar"]`` is the optimised 1-day CVaR at ``confidence``, evaluated
-    exactly at the solution weights over every scenario (``extra["cvar_lp"]`` is the solver's
-    objective value, equal to it within the solver's tolerance); ``cvar_95``/``var_95`` are
-    CONVENTIONS' historical figures on the same scenarios (see the module docstring for when
-    they agree). Large scenario sets are screened exactly (:class:`_ScreenedCvar`).
-    Raises :class:`OptimizationError` with reasons when there is no solution.
+    Parameters
+    ----------
+    est : Estimates
+        Its daily returns ``scenarios`` (T, n) are the scenarios; ``mu`` (n,) annualised.
+    c : Constraints
+        The constraint set (costs charged to the return target).
+    confidence : float
+        a, in (0, 1).
+    target_return : float, optional
+        Least annualised expected return net of costs (fraction).
+    probabilities : ndarray, shape (T,), optional
+        Scenario probabilities (default 1/T).
+    rf : float
+        Annual risk-free rate as ``periods`` x the daily rate, for the Sharpe ratio.
+
+    Returns
+    -------
+    Portfolio
+        ``extra["cvar"]`` is the optimised 1-day CVaR at ``confidence`` (fraction of NAV),
+        evaluated exactly at the solution weights over every scenario (``extra["cvar_lp"]``
+        is the solver's objective value, equal to it within the solver's tolerance);
+        ``cvar_95``/``var_95`` are CONVENTIONS' historical figures on the same scenarios (see
+        the module docstring for when they agree).
+
+    Raises
+    ------
+    OptimizationError
+        No solution, with the reasons.
     """
     prob = _ScreenedCvar(est, c, confidence, probabilities, target_return is not None)
     solver, tried = prob.run(target_return)
@@ -316,12 +364,30 @@ def cvar_frontier(
     One problem with a ``target_return`` Parameter is built and re-solved (rebuilt only when a
     point's tail reaches scenarios the screen had left out).
 
-    Returns one row per target: the columns of :data:`FRONTIER_FIGURES` (``cvar`` is the
-    optimised 1-day CVaR at ``confidence``) then one weight column per ticker. A point that
-    fails is a row with ``ok`` False, NaN figures and its ``reason``. ``progress(done, total)``
-    is called after each point; setting ``cancel`` stops after the current point (the rows
-    solved so far are returned). Raises :class:`OptimizationError` when the constraint set
-    itself admits no portfolio or an unbounded return (there is no frontier to trace).
+    Parameters
+    ----------
+    est, c, confidence, probabilities, rf
+        As for :func:`min_cvar`.
+    points : int
+        Number of targets (>= 1).
+    progress : callable (done, total), optional
+        Called after each point.
+    cancel : threading.Event, optional
+        Set: stop after the current point (the rows solved so far are returned).
+
+    Returns
+    -------
+    DataFrame, shape (points, len(FRONTIER_FIGURES) + n)
+        One row per target: the columns of :data:`FRONTIER_FIGURES` (returns annualised;
+        ``cvar`` the optimised 1-day CVaR at ``confidence``, a fraction of NAV) then one
+        weight column per ticker. A point that fails is a row with ``ok`` False, NaN figures
+        and its ``reason``.
+
+    Raises
+    ------
+    OptimizationError
+        The constraint set itself admits no portfolio or an unbounded return (there is no
+        frontier to trace).
     """
     if points < 1:
         raise OptimizationError(f"points: expected at least 1, got {points}")

@@ -35,9 +35,11 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
+
 from hedgedesk.core.optimize.problem import (
     Constraints,
     Estimates,
@@ -47,6 +49,7 @@ from hedgedesk.core.optimize.problem import (
     build,
     net_return,
     solve,
+    solved,
 )
 
 FEASIBLE = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
@@ -69,13 +72,22 @@ _CAPS = ("vol", "te", "beta_min", "beta_max", "turnover", "gross")
 class Diagnosis:
     """Whether ``Constraints`` admit a portfolio and, if not, why.
 
-    ``reasons`` are plain words with the numbers (percentages of NAV or annualised, betas as
-    numbers); ``suggestion`` is the smallest relaxation found, verified by a re-solve (empty
-    when feasible); ``relaxations`` maps each constraint name of
-    :func:`hedgedesk.core.optimize.problem.build`
-    that needs relaxing to the amount, in its own units, from the elastic problem (unrounded);
-    ``attainable`` holds the extremes computed in step 2 (e.g. ``"lowest volatility"``,
-    annualised), unrounded; ``tried`` lists each solve: step, solvers tried, status.
+    Attributes
+    ----------
+    feasible : bool
+    reasons : tuple of str
+        Plain words with the numbers (percentages of NAV or annualised, betas as numbers).
+    suggestion : str
+        The smallest relaxation found, verified by a re-solve (empty when feasible).
+    relaxations : dict of str to float
+        Each constraint name of :func:`hedgedesk.core.optimize.problem.build` that needs
+        relaxing to the amount, in its own units (fractions of NAV, annualised volatility,
+        beta), from the elastic problem (unrounded).
+    tried : tuple of str
+        Each solve: step, solvers tried, status.
+    attainable : dict of str to float
+        The extremes computed in step 2 (e.g. ``"lowest volatility"``, annualised),
+        unrounded.
     """
 
     feasible: bool
@@ -97,7 +109,19 @@ def _num(x: float, decimals: int) -> str:
 
 
 def pct(x: float, places: int = 2) -> str:
-    """A fraction as a percentage with at most ``places`` decimals: 0.0476 -> '4.76 %'."""
+    """A fraction as a percentage with at most ``places`` decimals: 0.0476 -> '4.76 %'.
+
+    Parameters
+    ----------
+    x : float
+        A fraction (0.01 = 1 %).
+    places : int
+        Most decimals of the percentage (trailing zeros dropped).
+
+    Returns
+    -------
+    str
+    """
     return f"{_num(100.0 * x, places)} %"
 
 
@@ -213,12 +237,12 @@ def _apply(c: Constraints, f: _Family, value: float) -> Constraints:
         "beta_min": "beta_min",
     }
     if f.kind in simple:
-        return dataclasses.replace(c, **{simple[f.kind]: value})
+        bound: dict[str, Any] = {simple[f.kind]: value}
+        return dataclasses.replace(c, **bound)
     if f.kind in ("group_max", "group_min") and f.group is not None:
-        attr = "max" if f.kind == "group_max" else "min"
+        limit: dict[str, Any] = {"max" if f.kind == "group_max" else "min": value}
         groups = tuple(
-            dataclasses.replace(g, **{attr: value}) if i == f.group else g
-            for i, g in enumerate(c.groups)
+            dataclasses.replace(g, **limit) if i == f.group else g for i, g in enumerate(c.groups)
         )
         return dataclasses.replace(c, groups=groups)
     return c
@@ -411,7 +435,7 @@ def _feasible(c: Constraints, est: Estimates, step: str, tried: list[str]) -> bo
     named = build(w, c, est)
     if not _run(cp.Problem(cp.Minimize(0), [nc.constraint for nc in named]), step, tried):
         return False
-    worst = min(float(np.min(np.atleast_1d(nc.slack.value))) for nc in named)
+    worst = min(float(np.min(solved(nc.slack))) for nc in named)
     if worst < -TOL:
         tried.append(f"{step}: rejected, a constraint is violated by {-worst:.1e}")
         return False
@@ -438,7 +462,7 @@ def _attainability(
         sel.value = onehot
         if not _run(problem, f"extreme without '{f.named.name}'", tried):
             continue  # the other constraints do not hold together: not this cap alone
-        gap = -float(t.value)
+        gap = -float(solved(t))
         extreme = f.bound + gap if f.upper else f.bound - gap
         shown = _relaxed_value(f, gap, c) if gap > TOL else extreme
         key = {
@@ -507,7 +531,9 @@ class _Elastic:
         makes the problem feasible; families that cannot do it alone are left out.
         """
         k = len(self.base_pen)
-        out, chain, solves = {}, set(), 0
+        out: dict[int, float] = {}
+        chain: set[str] = set()
+        solves = 0
         for j in range(k):
             if self.base_ub[j] <= 0:
                 continue
@@ -518,7 +544,7 @@ class _Elastic:
             solves += 1
             chain.update(used)
             if solver and self.problem.status in _SOLVED:
-                out[j] = max(float(self.s.value[j]), 0.0)
+                out[j] = max(float(solved(self.s)[j]), 0.0)
         tried.append(f"single relaxations ({solves} solves): {'/'.join(sorted(chain))}")
         return out
 
@@ -527,7 +553,7 @@ class _Elastic:
         k = len(self.base_pen)
         keep = np.ones(k, dtype=bool)
         self.ub.value = np.full(k, FREE_SLACK)
-        solves, chain = 0, set()
+        solves, chain = 0, set[str]()
         for j in range(k):
             trial = keep.copy()
             trial[j] = False
@@ -597,7 +623,7 @@ def _relaxation(
         amounts = {order[0]: singles[order[0]]}
     suggestion = _suggest(c, est, fams, amounts, tried, "relaxed problem") if amounts else ""
     found = {j: singles[j] for j in amounts} if suggestion and len(amounts) == 1 else {}
-    alternatives = []
+    alternatives: list[str] = []
     for j in order:
         if len(alternatives) == (2 if suggestion else 3):
             break
@@ -628,8 +654,20 @@ def _check_shapes(c: Constraints, est: Estimates) -> None:
 
 
 def diagnose(c: Constraints, est: Estimates) -> Diagnosis:
-    """Diagnose the constraint set ``c`` on the estimates ``est`` (n assets); see the module
-    docstring for the method. Feasible problems cost one solve.
+    """Diagnose a constraint set; see the module docstring for the method. Feasible problems
+    cost one solve.
+
+    Parameters
+    ----------
+    c : Constraints
+        On weights (n,), fractions of NAV; its arrays (current weights, betas, benchmark
+        weights) of shape (n,).
+    est : Estimates
+        The universe of n assets and its annualised covariance (n, n).
+
+    Returns
+    -------
+    Diagnosis
     """
     _check_shapes(c, est)
     tried: list[str] = []
@@ -666,6 +704,13 @@ def diagnose(c: Constraints, est: Estimates) -> Diagnosis:
 def constraint_reasons(c: Constraints, est: Estimates) -> tuple[tuple[str, ...], str]:
     """Why the constraint set admits no portfolio, in plain words, and the smallest relaxation
     that works (:func:`diagnose`).
+
+    Returns
+    -------
+    reasons : tuple of str
+        At least one.
+    suggestion : str
+        The relaxation in words ("" when none was found).
     """
     found = diagnose(c, est)
     return found.reasons or ("the constraints admit no portfolio",), found.suggestion
@@ -680,8 +725,13 @@ def constraints_feasible(c: Constraints, est: Estimates) -> bool:
 
 
 def max_return(c: Constraints, est: Estimates) -> float:
-    """The highest expected net return (annualised) the constraints allow; inf if unbounded,
-    nan if the constraints are infeasible.
+    """The highest expected return the constraints allow.
+
+    Returns
+    -------
+    float
+        Annualised, net of transaction costs (fraction); inf if unbounded, nan if the
+        constraints are infeasible.
     """
     w = cp.Variable(est.n)
     problem = cp.Problem(
@@ -705,6 +755,26 @@ def unsolved(
     """The error for a problem no solver solved: infeasible constraints are explained by
     :func:`constraint_reasons`; a feasible set with an unattainable return target names the
     highest attainable return; otherwise ``objective_reason`` (the objective's own domain).
+
+    Parameters
+    ----------
+    what : str
+        The problem's name in the message ("mean-CVaR", "Kelly").
+    problem : cvxpy Problem
+        The problem that failed (its status).
+    c, est : Constraints, Estimates
+        Its constraint set and estimates.
+    tried : tuple of str
+        The solvers tried.
+    target : float, optional
+        Its annualised return target (fraction), if it had one.
+    objective_reason : str
+        Why the objective itself may fail.
+
+    Returns
+    -------
+    OptimizationError
+        To raise.
     """
     status = problem.status or "not solved"
     if status in INFEASIBLE or status == cp.UNBOUNDED:

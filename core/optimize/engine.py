@@ -1,106 +1,88 @@
 """One entry point for every optimiser: estimates from the data, constraints from the request,
 the objective dispatched, the result reported the same way (CLI, desk, reports).
+
+The request is :class:`~hedgedesk.core.optimize.request.OptimizeRequest` (built from the config
+and any overrides by its ``from_config``, checked when made); the result an
+:class:`OptimizeResult`, frozen, with typed parts (a portfolio, frontier points or a hedge
+overlay).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
 from hedgedesk.core.beta import ols_beta
-from hedgedesk.core.config import DeskConfig, View
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import DataError
 from hedgedesk.core.metrics import daily_rf
 from hedgedesk.core.optimize.problem import (
     Constraints,
     Estimates,
-    Group,
     OptimizationError,
     Portfolio,
     describe,
     estimate,
 )
+from hedgedesk.core.optimize.request import OptimizeRequest
 
-
-@dataclass(frozen=True)
-class OptimizeRequest:
-    tickers: tuple[str, ...]
-    objective: str
-    long_only: bool = True
-    min_weight: float = 0.0
-    max_weight: float = 1.0
-    groups: tuple[Group, ...] = ()
-    vol_cap: float | None = None
-    net: tuple[float, float] = (1.0, 1.0)
-    gross_max: float | None = None
-    turnover_max: float | None = None
-    cost_rate: float = 0.0
-    beta_band: tuple[float, float] | None = None
-    te_cap: float | None = None
-    benchmark: str | None = None
-    rf: float = 0.0
-    points: int = 20
-    shrinkage: str | None = None
-    risk_aversion: float = 4.0
-    confidence: float = 0.95
-    kelly_fraction: float = 0.5
-    budgets: tuple[tuple[str, float], ...] = ()
-    views: tuple[View, ...] = ()
-    tau: float = 0.05
-    prior: tuple[tuple[str, float], ...] = ()  # Black-Litterman prior weights; equal if ()
-    target_return: float | None = None  # mean-CVaR: minimise CVaR at this expected return
-    overlay_objective: str = "variance"  # hedge overlay: variance | cvar
-    cost_budget: float | None = None  # hedge overlay: money
-    start: dt.date | None = None
-    end: dt.date | None = None
-    current: dict[str, float] = field(default_factory=dict)  # current weights (turnover, TE)
+if TYPE_CHECKING:
+    from hedgedesk.core.config import DeskConfig
+    from hedgedesk.core.optimize.hedge_overlay import OverlayResult
+    from hedgedesk.core.optimize.mean_variance import FrontierPoint
 
 
 @dataclass(frozen=True)
 class OptimizeResult:
+    """What one :func:`run` found. Exactly one of ``portfolio``, ``frontier`` and ``overlay``
+    is set.
+
+    Attributes
+    ----------
+    estimates_method : str
+        How the returns were estimated (or the overlay's P&L history was made).
+    first, last : datetime.date
+        The estimation window's first and last return dates.
+    days : int
+        Daily returns in the window (the overlay: days of book P&L).
+    portfolio : Portfolio or None
+        A single-portfolio objective's result (weights fractions of NAV, figures annualised).
+    frontier : tuple of FrontierPoint or None
+        The ``frontier`` objective: one point per target return, a failed point with its
+        reason.
+    overlay : OverlayResult or None
+        ``hedge-overlay``: leg sizes and the book's figures before and after.
+    """
+
     estimates_method: str
     first: dt.date
     last: dt.date
     days: int
     portfolio: Portfolio | None = None
-    frontier: list | None = None
-    overlay: dict | None = None
-
-
-def book_weights(cfg: DeskConfig, market: MarketData) -> dict[str, float]:
-    """The config book's holdings as weights of their total value at the last common close."""
-    tickers = [h.ticker for h in cfg.book.holdings]
-    if not tickers:
-        return {}
-    last = market.aligned_prices(tickers, cfg.data.start, cfg.data.end).iloc[-1]
-    values = {h.ticker: h.quantity * float(last[h.ticker]) for h in cfg.book.holdings}
-    total = sum(values.values())
-    return {t: v / total for t, v in values.items()} if total else {}
+    frontier: tuple[FrontierPoint, ...] | None = None
+    overlay: OverlayResult | None = None
 
 
 def _constraints(
     req: OptimizeRequest, est: Estimates, bench_returns: np.ndarray | None
 ) -> Constraints:
+    """The request's constraints on the estimates' universe; ``bench_returns`` (T,): the
+    benchmark's daily returns on the same days, present when the request has a beta band.
+    """
     current = np.array([req.current.get(t, 0.0) for t in est.tickers]) if req.current else None
     betas = None
-    if req.beta_band is not None:
-        if bench_returns is None:
-            raise DataError("--beta-band", "a beta band needs a benchmark")
+    if req.beta_band is not None and bench_returns is not None:
         betas = np.array([ols_beta(est.scenarios[:, i], bench_returns).beta for i in range(est.n)])
     te_weights = None
-    if req.te_cap is not None:
+    if req.te_cap is not None:  # the request holds the benchmark in its universe, or current
         if req.benchmark in est.tickers:
             te_weights = np.array([1.0 if t == req.benchmark else 0.0 for t in est.tickers])
-        elif current is not None:
-            te_weights = current
         else:
-            raise DataError(
-                "--te-cap",
-                "tracking error needs the benchmark in the universe "
-                "or current weights from the config book",
-            )
+            te_weights = current
     return Constraints(
         long_only=req.long_only,
         min_weight=req.min_weight,
@@ -122,6 +104,31 @@ def _constraints(
 
 
 def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None) -> OptimizeResult:
+    """Solve ``req`` on ``market``'s daily returns over ``req.start``..``req.end``.
+
+    Parameters
+    ----------
+    req : OptimizeRequest
+        What to solve (checked when it was made).
+    market : MarketData
+        Prices of the universe (and the benchmark, for a beta band).
+    cfg : DeskConfig, optional
+        The desk config; needed by ``hedge-overlay`` (its book and hedge legs).
+
+    Returns
+    -------
+    OptimizeResult
+        Weights are fractions of NAV; returns and volatilities annualised (x252 for daily
+        equity series, CONVENTIONS); VaR/CVaR 1-day historical at 95 %, fractions of NAV.
+
+    Raises
+    ------
+    OptimizationError
+        No solution: the reasons, the smallest relaxation and the solvers tried.
+    DataError
+        Too few assets, a ticker listed twice, too little history, hedge-overlay without a
+        config.
+    """
     if req.objective == "hedge-overlay":
         return _hedge_overlay(cfg, market, req)
     if len(req.tickers) < 2:
@@ -129,15 +136,14 @@ def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None)
     twice = sorted({t for t in req.tickers if req.tickers.count(t) > 1})
     if twice:
         raise DataError("tickers", f"listed twice: {', '.join(twice)}")
-    needs_bench = req.beta_band is not None and req.benchmark not in (None, *req.tickers)
-    names = [*req.tickers, req.benchmark] if needs_bench else list(req.tickers)
+    bench = req.benchmark if req.beta_band is not None else None
+    extra = [bench] if bench is not None and bench not in req.tickers else []
+    names = [*req.tickers, *extra]
     returns = market.returns(names, req.start, req.end, min_returns=max(len(names) + 1, 20))
     est = estimate(
         returns[list(req.tickers)], req.shrinkage, market.periods_per_year(list(req.tickers))
     )
-    bench = (
-        returns[req.benchmark].to_numpy() if req.beta_band is not None and req.benchmark else None
-    )
+    bench_returns = returns[bench].to_numpy() if bench is not None else None
     if req.views:
         from hedgedesk.core.optimize.black_litterman import posterior_estimates
 
@@ -149,53 +155,48 @@ def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None)
                 raise DataError("optimizer.prior", "the prior weights of the universe sum to 0")
             prior = prior / prior.sum()
         est = posterior_estimates(est, req.views, prior=prior, tau=req.tau, rf=req.rf)
-    c = _constraints(req, est, bench)
-    meta = dict(
-        estimates_method=est.method,
-        first=returns.index[0].date(),
-        last=returns.index[-1].date(),
-        days=len(returns),
-    )
+    c = _constraints(req, est, bench_returns)
     rf = est.periods * daily_rf(req.rf, est.periods)  # CONVENTIONS: rf_d, annualised x252
-    obj = req.objective
-    if obj in ("min-variance", "max-sharpe", "max-return", "utility", "frontier"):
+
+    window = (returns.index[0].date(), returns.index[-1].date(), len(returns))
+    if req.objective == "frontier":
         from hedgedesk.core.optimize.mean_variance import MeanVariance
 
-        mv = MeanVariance(est, c, rf=rf)
-        if obj == "frontier":
-            return OptimizeResult(**meta, frontier=mv.frontier(req.points))
-        solved = {
-            "min-variance": mv.min_variance,
-            "max-sharpe": mv.max_sharpe,
-            "max-return": mv.max_return,
-            "utility": lambda: mv.utility(req.risk_aversion),
-        }[obj]()
-        return OptimizeResult(**meta, portfolio=solved)
-    if obj == "mean-cvar":
-        from hedgedesk.core.optimize.cvar import min_cvar
-
-        return OptimizeResult(
-            **meta,
-            portfolio=min_cvar(
-                est, c, confidence=req.confidence, target_return=req.target_return, rf=rf
-            ),
-        )
-    if obj == "kelly":
-        from hedgedesk.core.optimize.kelly import kelly_portfolio
-
-        return OptimizeResult(
-            **meta, portfolio=kelly_portfolio(est, c, fraction=req.kelly_fraction, rf=rf)
-        )
-    if obj == "risk-parity":
-        return OptimizeResult(**meta, portfolio=_risk_parity(req, est, rf))
-    raise DataError("--objective", f"unknown objective {obj!r}")
+        points = tuple(MeanVariance(est, c, rf=rf).frontier(req.points))
+        return OptimizeResult(est.method, *window, frontier=points)
+    return OptimizeResult(est.method, *window, portfolio=_SOLVERS[req.objective](req, est, c, rf))
 
 
-def _risk_parity(req: OptimizeRequest, est: Estimates, rf: float) -> Portfolio:
+def _mean_variance(req: OptimizeRequest, est: Estimates, c: Constraints, rf: float) -> Portfolio:
+    from hedgedesk.core.optimize.mean_variance import MeanVariance
+
+    mv = MeanVariance(est, c, rf=rf)
+    if req.objective == "utility":
+        return mv.utility(req.risk_aversion)
+    solve: Callable[[], Portfolio] = {
+        "min-variance": mv.min_variance,
+        "max-sharpe": mv.max_sharpe,
+        "max-return": mv.max_return,
+    }[req.objective]
+    return solve()
+
+
+def _mean_cvar(req: OptimizeRequest, est: Estimates, c: Constraints, rf: float) -> Portfolio:
+    from hedgedesk.core.optimize.cvar import min_cvar
+
+    return min_cvar(est, c, confidence=req.confidence, target_return=req.target_return, rf=rf)
+
+
+def _kelly(req: OptimizeRequest, est: Estimates, c: Constraints, rf: float) -> Portfolio:
+    from hedgedesk.core.optimize.kelly import kelly_portfolio
+
+    return kelly_portfolio(est, c, fraction=req.kelly_fraction, rf=rf)
+
+
+def _risk_parity(req: OptimizeRequest, est: Estimates, c: Constraints, rf: float) -> Portfolio:
     """Risk budgeting (convex log-barrier form, hedgedesk.core.book.sizing): long-only, fully
-    invested. Its
-    weights are set by the budgets alone; the other constraints are not applied, and the
-    result lists the ones it breaks instead of dropping them silently.
+    invested. Its weights are set by the budgets alone; the other constraints are not applied,
+    and the result lists the ones it breaks instead of dropping them silently.
     """
     from hedgedesk.core.book.sizing import risk_parity
 
@@ -241,12 +242,24 @@ def _risk_parity(req: OptimizeRequest, est: Estimates, rf: float) -> Portfolio:
     )
 
 
+# Each single-portfolio objective's solver: (request, estimates, constraints, annual rf).
+_SOLVERS: dict[str, Callable[[OptimizeRequest, Estimates, Constraints, float], Portfolio]] = {
+    "min-variance": _mean_variance,
+    "max-sharpe": _mean_variance,
+    "max-return": _mean_variance,
+    "utility": _mean_variance,
+    "mean-cvar": _mean_cvar,
+    "kelly": _kelly,
+    "risk-parity": _risk_parity,
+}
+
+
 def _hedge_overlay(
     cfg: DeskConfig | None, market: MarketData, req: OptimizeRequest
 ) -> OptimizeResult:
     """Sizes of the config's hedge legs (and its hedge future) over the config's data range."""
     if cfg is None:
-        raise DataError("--objective hedge-overlay", "needs a desk config (its book and legs)")
+        raise DataError("objective hedge-overlay", "needs a desk config (its book and legs)")
     from hedgedesk.core.book.valuation import market_state
     from hedgedesk.core.optimize.hedge_overlay import default_candidates, hedge_overlay
 
@@ -260,26 +273,10 @@ def _hedge_overlay(
         cost_budget=req.cost_budget,
         confidence=req.confidence,
     )
-    overlay = {
-        "sizes": res.sizes,
-        "rounded": res.rounded,
-        "current": res.current,
-        "before": res.before,
-        "after": res.after,
-        "after_rounded": res.after_rounded,
-        "cost": res.cost,
-        "cost_rounded": res.cost_rounded,
-        "objective": res.objective,
-        "beta_band": list(res.beta_band),
-        "binding": list(res.binding),
-        "notes": list(res.notes),
-        "solver": res.solver,
-        "solvers_tried": list(res.tried),
-    }
     return OptimizeResult(
         "book P&L history under today's positions (full revaluation)",
         state.returns.index[0].date(),
         state.returns.index[-1].date(),
         len(state.returns),
-        overlay=overlay,
+        overlay=res,
     )

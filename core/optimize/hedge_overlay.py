@@ -41,15 +41,16 @@ from dataclasses import dataclass, replace
 
 import cvxpy as cp
 import numpy as np
+
 from hedgedesk.core.book.risk import pnl_history
 from hedgedesk.core.book.valuation import Line, MarketState, book_lines, contract_price, value_lines
 from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.instruments import CONTRACTS, EQUITY, FUTURE, OPTION
+from hedgedesk.core.limits import OVERLAY_OBJECTIVES
 from hedgedesk.core.metrics import historical_var
 from hedgedesk.core.optimize.problem import OptimizationError, solve
 
-OBJECTIVES = ("variance", "cvar")
 # Default trading cost per unit traded, as a fraction of the unit's notional (multiplier x
 # underlying price): commission plus half the bid-ask spread. Assumptions, not quotes.
 DEFAULT_COST_RATES = {FUTURE: 0.0001, OPTION: 0.0002, EQUITY: 0.0005}
@@ -65,10 +66,16 @@ EXHAUSTIVE_CHUNK = 20_000  # books scored at once
 class Candidate:
     """A hedge instrument the overlay may size.
 
-    ``line`` describes one unit (``quantity`` 1: one contract, share or coin) on an underlying
-    the :class:`MarketState` prepared (benchmark, book, ``[proxies]``); ``max_units``
-    bounds the size either way (``|size| <= max_units``, units); ``cost_per_unit`` is the money
-    paid per unit traded (commission and spread), charged on ``|size - current|``.
+    Attributes
+    ----------
+    line : Line
+        One unit (``quantity`` 1: one contract, share or coin) on an underlying the
+        :class:`MarketState` prepared (benchmark, book, ``[proxies]``).
+    max_units : float
+        Bound on the size either way, ``|size| <= max_units`` (units).
+    cost_per_unit : float
+        Money (USD) paid per unit traded (commission and spread), charged on
+        ``|size - current|``.
     """
 
     line: Line
@@ -77,6 +84,7 @@ class Candidate:
 
     @property
     def name(self) -> str:
+        """The candidate's name: its line's (a hedge leg's name when it replaces one)."""
         return self.line.name
 
 
@@ -84,10 +92,28 @@ class Candidate:
 class OverlayResult:
     """A solved overlay. Sizes in units (contracts, shares, coins), signed (negative = short).
 
-    ``before``/``after``/``after_rounded`` hold the figures of the book as it stands, with the
-    continuous optimum and with the rounded sizes (see :func:`book_figures` for the keys).
-    ``cost``/``cost_rounded``: trading cost in money of moving from ``current`` to the sizes.
-    ``binding``: the constraints that bind at the continuous optimum, in plain words.
+    Attributes
+    ----------
+    objective : {"variance", "cvar"}
+    sizes, rounded, current : dict of str to float (rounded: int)
+        Each candidate's continuous optimum, whole-unit size and size now.
+    before, after, after_rounded : dict of str to float
+        The book's figures as it stands, with the continuous optimum and with the rounded
+        sizes (see :func:`book_figures` for the keys and units).
+    cost, cost_rounded : float
+        Trading cost in money (USD) of moving from ``current`` to the sizes.
+    beta_band : (float, float)
+        The portfolio-beta band the sizes were held in.
+    cost_budget : float or None
+        Money (USD); None: no budget.
+    confidence : float
+        CVaR confidence.
+    binding : tuple of str
+        The constraints that bind at the continuous optimum, in plain words.
+    notes : tuple of str
+        What rounding did to the band and the budget.
+    solver : str
+        The solver that solved it; ``tried`` those tried, in order.
     """
 
     objective: str
@@ -107,11 +133,46 @@ class OverlayResult:
     solver: str
     tried: tuple[str, ...]
 
+    def as_dict(self) -> dict[str, object]:
+        """The figures as ``hedgedesk optimize --json`` reports them under ``overlay`` (and
+        the report's overlay table): sizes, whole-unit sizes, current sizes, the book's
+        figures before and after, costs (money), the objective, the beta band, what binds,
+        notes and the solvers.
+        """
+        return {
+            "sizes": self.sizes,
+            "rounded": self.rounded,
+            "current": self.current,
+            "before": self.before,
+            "after": self.after,
+            "after_rounded": self.after_rounded,
+            "cost": self.cost,
+            "cost_rounded": self.cost_rounded,
+            "objective": self.objective,
+            "beta_band": list(self.beta_band),
+            "binding": list(self.binding),
+            "notes": list(self.notes),
+            "solver": self.solver,
+            "solvers_tried": list(self.tried),
+        }
+
 
 # -- figures -------------------------------------------------------------------------------------
 def ru_cvar(returns: np.ndarray, confidence: float) -> float:
-    """Rockafellar-Uryasev CVaR of equally weighted daily returns (positive = loss): the mean of
-    the worst ``(1 - a) T`` losses, the boundary loss weighted by its fractional share.
+    """Rockafellar-Uryasev CVaR of equally weighted daily returns: the mean of the worst
+    ``(1 - a) T`` losses, the boundary loss weighted by its fractional share.
+
+    Parameters
+    ----------
+    returns : ndarray, shape (T,)
+        Daily returns (fractions of NAV).
+    confidence : float
+        a, in (0, 1).
+
+    Returns
+    -------
+    float
+        The 1-day CVaR, a loss as a positive fraction.
     """
     losses = np.sort(-np.asarray(returns, dtype=np.float64))[::-1]
     m = (1.0 - confidence) * len(losses)
@@ -125,11 +186,25 @@ def book_figures(
 ) -> dict[str, float]:
     """Figures of a book valued at the as-of closes and its daily P&L history.
 
-    Keys: ``nav``, ``cash`` (money); ``beta`` (portfolio beta); ``beta_dollars``,
-    ``dollar_delta`` (money); ``variance`` (daily, ddof = 1, of P&L / NAV); ``volatility``
-    (annualised, ``sqrt(variance x periods)``); ``cvar_ru`` (Rockafellar-Uryasev CVaR at
-    ``confidence``, fraction of NAV); ``var_hist``, ``cvar_hist`` (1-day historical VaR and CVaR
-    at ``confidence``, CONVENTIONS).
+    Parameters
+    ----------
+    lines : list of Line
+        The book's positions.
+    state : MarketState
+        The as-of closes and the daily return history.
+    cash : float
+        Money (USD).
+    confidence : float
+        VaR/CVaR confidence, in (0, 1).
+
+    Returns
+    -------
+    dict of str to float
+        ``nav``, ``cash`` (money); ``beta`` (portfolio beta); ``beta_dollars``,
+        ``dollar_delta`` (money); ``variance`` (daily, ddof = 1, of P&L / NAV);
+        ``volatility`` (annualised, ``sqrt(variance x periods)``); ``cvar_ru``
+        (Rockafellar-Uryasev CVaR at ``confidence``, fraction of NAV); ``var_hist``,
+        ``cvar_hist`` (1-day historical VaR and CVaR at ``confidence``, CONVENTIONS).
     """
     val = value_lines(lines, state, cash)
     book = pnl_history(lines, state).sum(axis=1) / val.nav
@@ -171,6 +246,21 @@ def default_candidates(
     value (rounded up), never less than the current size; a call on a held stock is capped at
     the shares held (covered). ``cost_per_unit``: ``cost_rates[kind]`` (default
     :data:`DEFAULT_COST_RATES`) x the unit's notional.
+
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The book and ``targets.hedge_future``.
+    state : MarketState
+        The as-of closes and return history.
+    coverage : float
+        Multiple of the holdings' gross market value a candidate may hedge.
+    cost_rates : dict of str to float, optional
+        Cost per unit traded by instrument kind, a fraction of the unit's notional.
+
+    Returns
+    -------
+    list of Candidate
     """
     rates = {**DEFAULT_COST_RATES, **(cost_rates or {})}
     holdings = {h.ticker: h.quantity for h in cfg.book.holdings}
@@ -196,7 +286,7 @@ def default_candidates(
         )
     out = []
     for ln in units:
-        limit = math.ceil(coverage * core / _unit_notional(ln, state))
+        limit: float = math.ceil(coverage * core / _unit_notional(ln, state))
         if ln.kind == OPTION and ln.right == "call" and ln.underlying in holdings:
             limit = min(limit, int(max(holdings[ln.underlying], 0.0) // ln.multiplier))
         limit = max(limit, abs(current.get(ln.name, 0.0)))
@@ -213,8 +303,10 @@ def _check(
     confidence: float,
     fixed_names: set[str],
 ) -> None:
-    if objective not in OBJECTIVES:
-        raise HedgedeskError(f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
+    if objective not in OVERLAY_OBJECTIVES:
+        raise HedgedeskError(
+            f"objective {objective!r}: expected one of {', '.join(OVERLAY_OBJECTIVES)}"
+        )
     if not candidates:
         raise HedgedeskError("no hedge candidates to size")
     lo, hi = band
@@ -328,7 +420,8 @@ def _best(
     """The best of ``books`` (an iterable of whole-unit size tuples), scored in chunks: within
     the budget, then closest to the band, then lowest objective.
     """
-    best, best_key = None, None
+    best: np.ndarray | None = None
+    best_key = None
     books = iter(books)
     while chunk := list(itertools.islice(books, EXHAUSTIVE_CHUNK)):
         grid = np.array(chunk, dtype=np.float64)  # (K, n)
@@ -349,6 +442,8 @@ def _best(
         key = (over[i], miss[i], score[i])
         if best_key is None or key < best_key:
             best, best_key = grid[i], key
+    if best is None:
+        raise OptimizationError("no whole-unit sizes to choose from")
     return best
 
 
@@ -367,9 +462,33 @@ def hedge_overlay(
     ``sum cost_per_unit x |size - current| <= cost_budget`` (money; None: no budget) and
     ``|size| <= max_units``.
 
-    Raises :class:`OptimizationError` with the reason in plain words when no sizes satisfy the
-    constraints (e.g. the band is out of the hedges' reach), and :class:`HedgedeskError` for
-    bad input.
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The book (its holdings are the fixed core) and its targets.
+    state : MarketState
+        The as-of closes and the daily return history (T days) the P&L is revalued on.
+    candidates : sequence of Candidate, length k
+        What to size.
+    objective : {"variance", "cvar"}
+    beta_band : (float, float), optional
+        Portfolio beta bounds (CONVENTIONS: beta-dollars / NAV).
+    cost_budget : float, optional
+        Most money (USD) spent on trading costs.
+    confidence : float
+        The CVaR confidence a, in (0, 1).
+
+    Returns
+    -------
+    OverlayResult
+
+    Raises
+    ------
+    OptimizationError
+        No sizes satisfy the constraints (e.g. the band is out of the hedges' reach), with
+        the reason in plain words.
+    HedgedeskError
+        Bad input.
     """
     t = cfg.targets
     band = (

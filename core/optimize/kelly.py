@@ -21,6 +21,7 @@ import math
 
 import cvxpy as cp
 import numpy as np
+
 from hedgedesk.core.optimize.diagnose import unsolved
 from hedgedesk.core.optimize.problem import (
     Constraints,
@@ -34,8 +35,17 @@ from hedgedesk.core.optimize.problem import (
 
 
 def growth(returns: np.ndarray) -> float:
-    """Mean daily log growth of daily portfolio returns (T,): mean(log(1 + r)); -inf when a
-    day loses everything.
+    """Mean daily log growth, mean(log(1 + r)).
+
+    Parameters
+    ----------
+    returns : ndarray, shape (T,)
+        Daily portfolio returns (fractions).
+
+    Returns
+    -------
+    float
+        Per day; -inf when a day loses everything.
     """
     r = np.asarray(returns, dtype=np.float64)
     if np.any(r <= -1.0):
@@ -46,12 +56,32 @@ def growth(returns: np.ndarray) -> float:
 def kelly_portfolio(
     est: Estimates, c: Constraints, fraction: float = 1.0, rf: float = 0.0
 ) -> Portfolio:
-    """Growth-optimal (Kelly) portfolio scaled by ``fraction`` in (0, 1] (see the module
-    docstring). ``weights`` are the scaled book ``f w*``; ``extra`` holds ``fraction``,
-    ``cash`` (1 - sum of weights), ``growth_log_daily`` and ``growth_annual`` of the scaled
-    book, the same for full Kelly (``full_kelly_growth_log_daily``, ``full_kelly_growth_annual``)
-    and ``full_kelly_weights``. ``binding`` names the constraints that bind at full Kelly.
-    Raises :class:`OptimizationError` with reasons when there is no solution.
+    """Growth-optimal (Kelly) portfolio scaled by ``fraction`` (see the module docstring).
+
+    Parameters
+    ----------
+    est : Estimates
+        Its daily returns ``scenarios`` (T, n), equally weighted.
+    c : Constraints
+        The constraint set, met by the full-Kelly weights.
+    fraction : float
+        f, in (0, 1].
+    rf : float
+        Annual risk-free rate as ``periods`` x the daily rate, for the Sharpe ratio.
+
+    Returns
+    -------
+    Portfolio
+        ``weights`` are the scaled book ``f w*`` (fractions of NAV); ``extra`` holds
+        ``fraction``, ``cash`` (1 - sum of weights), ``growth_log_daily`` (per day) and
+        ``growth_annual`` (geometric, fraction) of the scaled book, the same for full Kelly
+        (``full_kelly_growth_log_daily``, ``full_kelly_growth_annual``) and
+        ``full_kelly_weights``. ``binding`` names the constraints that bind at full Kelly.
+
+    Raises
+    ------
+    OptimizationError
+        No solution, with the reasons.
     """
     if not (isinstance(fraction, int | float) and 0.0 < fraction <= 1.0):
         raise OptimizationError(

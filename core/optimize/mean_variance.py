@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import cvxpy as cp
 import numpy as np
+
 from hedgedesk.core.checks import finite, positive
 from hedgedesk.core.optimize.diagnose import constraint_reasons
 from hedgedesk.core.optimize.problem import (
@@ -37,6 +39,7 @@ from hedgedesk.core.optimize.problem import (
     describe,
     net_return,
     solve,
+    solved,
 )
 
 VOL_CAP_TOL = 1e-6  # relative: a frontier point may exceed the volatility cap by this much
@@ -68,8 +71,18 @@ class _Built:
 
 
 def risk_factor(cov: np.ndarray) -> np.ndarray:
-    """F (k, n) with F'F = cov: upper Cholesky factor (k = n) when cov is positive definite,
-    else the eigen factor without its zero rows (k = rank).
+    """A factor of the covariance for ``sum_squares(F w)`` risk terms.
+
+    Parameters
+    ----------
+    cov : ndarray, shape (n, n)
+        Annualised covariance.
+
+    Returns
+    -------
+    ndarray, shape (k, n)
+        F with F'F = cov: the upper Cholesky factor (k = n) when cov is positive definite,
+        else the eigen factor without its zero rows (k = rank).
     """
     sym = (np.asarray(cov, dtype=np.float64) + np.asarray(cov, dtype=np.float64).T) / 2
     try:
@@ -85,11 +98,22 @@ def risk_factor(cov: np.ndarray) -> np.ndarray:
 class MeanVariance:
     """Mean-variance problems on one set of estimates and constraints.
 
-    ``rf`` is the annual risk-free rate (CONVENTIONS), used by :meth:`max_sharpe` and the Sharpe
-    ratios reported. Problems are built once, on first use, and re-solved on later calls; each
-    satisfies ``problem.is_dcp(dpp=True)``. Infeasible problems raise
+    Problems are built once, on first use, and re-solved on later calls; each satisfies
+    ``problem.is_dcp(dpp=True)``. Infeasible problems raise
     :class:`~hedgedesk.core.optimize.problem.OptimizationError` with reasons from
-    ``hedgedesk.core.optimize.diagnose``.
+    ``hedgedesk.core.optimize.diagnose``. Every method returns
+    :class:`~hedgedesk.core.optimize.problem.Portfolio` figures: weights fractions of NAV,
+    returns and volatility annualised.
+
+    Parameters
+    ----------
+    est : Estimates
+        ``mu`` (n,) and ``cov`` (n, n), annualised.
+    constraints : Constraints
+        The constraint set on the weights (n,).
+    rf : float
+        Annual risk-free rate (CONVENTIONS: ``periods`` x the daily rate), used by
+        :meth:`max_sharpe` and the Sharpe ratios reported.
     """
 
     def __init__(self, est: Estimates, constraints: Constraints, rf: float = 0.0):
@@ -106,7 +130,7 @@ class MeanVariance:
         finite("estimates cov", est.cov)
         _check_constraints(constraints, est)
         self._f = risk_factor(est.cov)
-        self._built: dict[str, _Built | _LinearQP | None] = {}
+        self._built: dict[str, _Built] = {}
         self._highest: float | None = None  # highest net return, once known
         # Every named constraint evaluated at a solution gives the binding list, whichever
         # formulation (plain, homogenised, frontier QP) produced it.
@@ -120,7 +144,7 @@ class MeanVariance:
         solver, tried = solve(b.problem)
         if not solver:
             raise self._failure("minimum variance", b.problem, tried)
-        return self._describe("min-variance", b.w.value, solver, tried)
+        return self._describe("min-variance", solved(b.w), solver, tried)
 
     def max_return(self) -> Portfolio:
         """The highest expected return net of transaction costs within the constraints (the
@@ -130,8 +154,9 @@ class MeanVariance:
         solver, tried = solve(b.problem)
         if not solver:
             raise self._failure("maximum return", b.problem, tried)
-        p = self._describe("max-return", b.w.value, solver, tried)
-        self._highest = self._net(b.w.value)
+        w = solved(b.w)
+        p = self._describe("max-return", w, solver, tried)
+        self._highest = self._net(w)
         return p
 
     def max_sharpe(self) -> Portfolio:
@@ -166,7 +191,8 @@ class MeanVariance:
         solver, tried = solve(b.problem)
         if not solver:
             raise self._sharpe_failure(b.problem, tried)
-        kappa = float(b.kappa.value)
+        assert b.kappa is not None  # the homogenised problem is built with its kappa
+        kappa = float(solved(b.kappa))
         if kappa <= LEVERAGE_TOL:
             raise OptimizationError(
                 "maximum Sharpe is approached only as the weights grow without bound",
@@ -177,7 +203,7 @@ class MeanVariance:
                 tried,
                 "set a gross exposure limit or finite weight bounds",
             )
-        w = np.asarray(b.w.value) / kappa
+        w = solved(b.w) / kappa
         if np.sqrt(max(w @ self.est.cov @ w, 0.0)) <= RISKLESS_TOL * np.sqrt(
             np.max(np.diag(self.est.cov))
         ):
@@ -193,30 +219,56 @@ class MeanVariance:
         return self._describe("max-sharpe", w, solver, tried, {"kappa": kappa})
 
     def utility(self, risk_aversion: float) -> Portfolio:
-        """Maximise ``mu'w - costs - (risk_aversion / 2) w' cov w``; risk_aversion > 0."""
+        """Maximise ``mu'w - costs - (risk_aversion / 2) w' cov w``.
+
+        Parameters
+        ----------
+        risk_aversion : float
+            lambda > 0, per unit of annual variance.
+
+        Returns
+        -------
+        Portfolio
+            ``extra["utility"]`` is the optimum's utility (annualised).
+        """
         lam = float(positive("risk_aversion", finite("risk_aversion", risk_aversion)))
         b = self._problem("utility")
+        assert b.param is not None  # built with its half-risk-aversion parameter
         b.param.value = lam / 2
         solver, tried = solve(b.problem)
         if not solver:
             raise self._failure("quadratic utility", b.problem, tried)
         return self._describe(
             "utility",
-            b.w.value,
+            solved(b.w),
             solver,
             tried,
             {"risk_aversion": lam, "utility": float(b.problem.value)},
         )
 
     def frontier(self, points: int, method: str = "auto") -> list[FrontierPoint]:
-        """``points`` (>= 2) evenly spaced target returns (net of costs) from the
-        minimum-variance portfolio's to the maximum return's, each the least-variance
-        portfolio reaching its target: see :meth:`frontier_at`. Raises OptimizationError only
-        when the endpoints cannot be found (no portfolio satisfies the constraints, or the
-        return is unbounded); a point that fails is a row with its reason.
+        """Evenly spaced target returns (net of costs) from the minimum-variance portfolio's
+        to the maximum return's, each the least-variance portfolio reaching its target: see
+        :meth:`frontier_at`. The last target sits a hair (1e-9 relative) below the maximum
+        return so that it keeps a feasible neighbourhood.
 
-        The last target sits a hair (1e-9 relative) below the maximum return so that it keeps
-        a feasible neighbourhood; its portfolio is the least-variance one at that return.
+        Parameters
+        ----------
+        points : int
+            Number of targets, >= 2.
+        method : {"auto", "cvxpy"}
+            As for :meth:`frontier_at`.
+
+        Returns
+        -------
+        list of FrontierPoint, length points
+            A point that fails is a row with its reason.
+
+        Raises
+        ------
+        OptimizationError
+            Only when the endpoints cannot be found (no portfolio satisfies the
+            constraints, or the return is unbounded).
         """
         if isinstance(points, bool) or not isinstance(points, int | np.integer) or points < 2:
             raise ValueError(f"points must be an integer >= 2, got {points!r}")
@@ -236,13 +288,23 @@ class MeanVariance:
 
         The volatility cap is left out and checked on each solution: the objective is the
         variance, so the cap holds at the optimum or at no feasible point of that target.
-        ``method="cvxpy"`` re-solves one cvxpy problem with a Parameter target through the
-        chain of :func:`hedgedesk.core.optimize.problem.solve`. ``"auto"`` (default) first tries an
-        exact
-        active-set solve of the same QP warm-started from the previous point, accepted only
-        when its KKT conditions hold (primal and dual feasibility, stationarity), which needs
-        constraints linear in w (no turnover, costs, gross limit or tracking-error cap); any
-        point it cannot certify goes to the cvxpy problem.
+
+        Parameters
+        ----------
+        targets : sequence of float, length m
+            Annualised target returns net of costs (fractions).
+        method : {"auto", "cvxpy"}
+            ``"cvxpy"`` re-solves one cvxpy problem with a Parameter target through the chain
+            of :func:`hedgedesk.core.optimize.problem.solve`. ``"auto"`` (default) first tries
+            an exact active-set solve of the same QP warm-started from the previous point,
+            accepted only when its KKT conditions hold (primal and dual feasibility,
+            stationarity), which needs constraints linear in w (no turnover, costs, gross
+            limit or tracking-error cap); any point it cannot certify goes to the cvxpy
+            problem.
+
+        Returns
+        -------
+        list of FrontierPoint, length m
         """
         _check_method(method)
         return self._frontier(finite("targets", targets).reshape(-1), method, None)
@@ -253,24 +315,22 @@ class MeanVariance:
         """The rows of :meth:`frontier_at`; ``hint`` (n,), an approximate solution at the
         first target, seeds the active-set search (it is certified before use).
         """
-        if method == "auto" and "linear-qp" not in self._built:
-            self._built["linear-qp"] = self._linear_qp()
-        fast = self._built["linear-qp"] if method == "auto" else None
+        fast = self._linear if method == "auto" else None
         state = None
         if fast is not None and hint is not None and len(ts):
             state = fast.state_of(float(ts[0]), hint)
         out = []
         for t in ts:
-            solved = fast.solve(float(t), state) if fast is not None else None
-            if solved is not None:
-                w, state = solved
+            exact = fast.solve(float(t), state) if fast is not None else None
+            if exact is not None:
+                w, state = exact
                 out.append(self._frontier_row(float(t), w, ACTIVE_SET, (ACTIVE_SET,)))
                 continue
             tried = (ACTIVE_SET,) if fast is not None else ()
-            row, w = self._frontier_cvxpy(float(t), tried)
+            row, found = self._frontier_cvxpy(float(t), tried)
             out.append(row)
-            if fast is not None and w is not None:
-                state = fast.state_of(float(t), w)
+            if fast is not None and found is not None:
+                state = fast.state_of(float(t), found)
         return out
 
     # -- building -------------------------------------------------------------------------------
@@ -353,12 +413,13 @@ class MeanVariance:
         self, t: float, tried: tuple[str, ...]
     ) -> tuple[FrontierPoint, np.ndarray | None]:
         b = self._problem("frontier")
+        assert b.param is not None  # built with its target-return parameter
         b.param.value = t
         solver, more = solve(b.problem)
         tried += more
         if not solver:
             return FrontierPoint(t, None, self._point_reason(b.problem, t, tried)), None
-        w = np.asarray(b.w.value, dtype=np.float64)
+        w = solved(b.w)
         return self._frontier_row(t, w, solver, tried), w
 
     def _frontier_row(
@@ -376,6 +437,11 @@ class MeanVariance:
         return FrontierPoint(
             t, self._describe("frontier", w, solver, tried, {"target_return": t}), ""
         )
+
+    @cached_property
+    def _linear(self) -> _LinearQP | None:
+        """:meth:`_linear_qp`, built once (the frontier's exact path)."""
+        return self._linear_qp()
 
     def _linear_qp(self) -> _LinearQP | None:
         """The frontier QP as ``min w'(2 cov)w`` under bounds and linear rows, mirroring

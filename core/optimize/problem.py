@@ -16,7 +16,9 @@ from functools import lru_cache
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.limits import Group
 from hedgedesk.core.metrics import historical_var
 
 # Tried in this order; the first that solves wins (HiGHS takes the LPs and QPs the others miss).
@@ -49,6 +51,26 @@ class OptimizationError(HedgedeskError):
 # -- estimates ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Estimates:
+    """Return estimates of n assets that every optimiser takes.
+
+    Attributes
+    ----------
+    tickers : tuple of str, length n
+        The assets, in the order of every array below.
+    mu : ndarray, shape (n,)
+        Annualised expected simple returns (fractions).
+    cov : ndarray, shape (n, n)
+        Annualised covariance of simple returns.
+    scenarios : ndarray, shape (T, n)
+        Daily simple returns: the historical scenarios, equally weighted.
+    method : str
+        How ``mu`` and ``cov`` were estimated, shown in every output.
+    periods : int
+        Periods per year the daily figures were annualised with (252 for equities).
+    first, last : date-like or None
+        The first and last return dates.
+    """
+
     tickers: tuple[str, ...]
     mu: np.ndarray  # annualised expected simple returns (n,)
     cov: np.ndarray  # annualised covariance (n, n)
@@ -60,18 +82,38 @@ class Estimates:
 
     @property
     def n(self) -> int:
+        """The number of assets."""
         return len(self.tickers)
 
     def factor(self) -> np.ndarray:
-        """F with F'F = cov (n, n), from the eigen-decomposition (works for a singular cov)."""
+        """A square root of the covariance, from its eigen-decomposition (works for a
+        singular one).
+
+        Returns
+        -------
+        ndarray, shape (n, n)
+            F with F'F = cov (annualised).
+        """
         vals, vecs = np.linalg.eigh((self.cov + self.cov.T) / 2)
         return (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
 
 
 def ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:
-    """Ledoit-Wolf (2004) shrinkage of the covariance of rows ``x`` (T, n) towards a scaled
-    identity; returns (covariance, shrinkage intensity in [0, 1]). Uses the 1/T moments of the
-    paper, then rescales to ddof = 1 so that intensity 0 gives the sample covariance.
+    """Ledoit-Wolf (2004) shrinkage of a covariance towards a scaled identity. Uses the 1/T
+    moments of the paper, then rescales to ddof = 1 so that intensity 0 gives the sample
+    covariance.
+
+    Parameters
+    ----------
+    x : ndarray, shape (T, n)
+        Observations in rows (daily returns).
+
+    Returns
+    -------
+    cov : ndarray, shape (n, n)
+        The shrunk covariance, per period of ``x`` (not annualised).
+    intensity : float
+        The shrinkage intensity, in [0, 1].
     """
     t, n = x.shape
     xc = x - x.mean(axis=0)
@@ -87,7 +129,23 @@ def ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def estimate(returns: pd.DataFrame, shrinkage: str | None = None, periods: int = 252) -> Estimates:
-    """Annualised estimates from daily simple returns (T, n), one column per ticker."""
+    """Annualised estimates from daily simple returns (CONVENTIONS: sample mean, ddof = 1
+    covariance, both x ``periods``).
+
+    Parameters
+    ----------
+    returns : DataFrame, shape (T, n)
+        Daily simple returns (fractions), one column per ticker, dates as the index.
+    shrinkage : {None, "ledoit-wolf"}
+        None: the sample covariance; ``"ledoit-wolf"``: shrunk (named in ``method``).
+    periods : int
+        Periods per year (252 for daily equity series).
+
+    Returns
+    -------
+    Estimates
+        ``mu`` (n,) and ``cov`` (n, n) annualised, the returns as ``scenarios`` (T, n).
+    """
     x = returns.to_numpy(dtype=np.float64)
     if len(x) < 2:
         raise OptimizationError("too little history to estimate a covariance")
@@ -117,19 +175,40 @@ def estimate(returns: pd.DataFrame, shrinkage: str | None = None, periods: int =
 
 
 # -- constraints -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Group:
-    name: str
-    tickers: tuple[str, ...]
-    min: float = 0.0
-    max: float = 1.0
-
-
 @dataclass(frozen=True, eq=False)  # array fields: identity, not element-wise, equality
 class Constraints:
-    """The constraint set. Long/short books set ``long_only=False`` with a negative
-    ``min_weight`` (the floor stays 0 otherwise) and may bound gross (sum |w|) and net (sum w)
-    exposure; otherwise weights sum to 1.
+    """The constraint set on weights ``w`` (n,), fractions of NAV. Long/short books set
+    ``long_only=False`` with a negative ``min_weight`` (the floor stays 0 otherwise) and may
+    bound gross (sum |w|) and net (sum w) exposure; otherwise weights sum to 1.
+
+    Attributes
+    ----------
+    long_only : bool
+        No weight below 0 (whatever ``min_weight`` says).
+    min_weight, max_weight : float
+        Per-asset bounds, fractions of NAV.
+    net_min, net_max : float
+        Bounds on sum w.
+    gross_max : float or None
+        Bound on sum |w| (long/short books only).
+    groups : tuple of Group
+        Bounds on the summed weights of groups of tickers.
+    vol_cap : float or None
+        Annualised volatility cap, ``sqrt(w' cov w)``.
+    current : ndarray, shape (n,), or None
+        Current weights, for turnover and costs.
+    turnover_max : float or None
+        Bound on sum |w - current|.
+    cost_rate : float
+        Cost per unit of turnover, charged to expected return (fraction).
+    betas : ndarray, shape (n,), or None
+        Each asset's beta to the benchmark.
+    beta_min, beta_max : float or None
+        Bounds on the portfolio beta ``betas @ w``.
+    benchmark_weights : ndarray, shape (n,), or None
+        The portfolio tracking error is measured against.
+    te_cap : float or None
+        Annualised tracking-error cap, ``sqrt((w - b)' cov (w - b))``.
     """
 
     long_only: bool = True
@@ -150,6 +229,7 @@ class Constraints:
     te_cap: float | None = None  # annualised tracking error
 
     def lower(self) -> float:
+        """The per-asset floor in force: ``min_weight``, at least 0 when long-only."""
         return max(self.min_weight, 0.0) if self.long_only else self.min_weight
 
 
@@ -172,7 +252,24 @@ class Named:
 def build(
     w: cp.Expression, c: Constraints, est: Estimates, scale: cp.Expression | float = 1.0
 ) -> list[Named]:
-    """Named constraints on ``w`` (on ``y = kappa w`` with ``scale = kappa``)."""
+    """Named constraints of ``c`` on the weights.
+
+    Parameters
+    ----------
+    w : cvxpy Expression, shape (n,)
+        The weights, fractions of NAV (``y = kappa w`` for maximum Sharpe).
+    c : Constraints
+        The constraint set.
+    est : Estimates
+        The universe and its covariance (for the volatility and tracking-error caps).
+    scale : cvxpy Expression or float
+        1 for ordinary problems; ``kappa`` for the homogenised one (every bound scaled by it).
+
+    Returns
+    -------
+    list of Named
+        One per constraint, each with its name, slack, parameter kind and bound.
+    """
     out: list[Named] = []
 
     def add(
@@ -280,8 +377,21 @@ def build(
 def net_return(
     w: cp.Expression, c: Constraints, est: Estimates, scale: cp.Expression | float = 1.0
 ) -> cp.Expression:
-    """Expected return less transaction costs on the turnover from current weights (on
-    ``y = kappa w`` with ``scale = kappa``).
+    """Expected return less transaction costs on the turnover from current weights.
+
+    Parameters
+    ----------
+    w : cvxpy Expression, shape (n,)
+        The weights (``y = kappa w`` with ``scale = kappa`` for maximum Sharpe).
+    c, est : Constraints, Estimates
+        ``c.cost_rate`` and ``c.current``; ``est.mu`` (annualised).
+    scale : cvxpy Expression or float
+        As for :func:`build`.
+
+    Returns
+    -------
+    cvxpy Expression, scalar
+        ``mu'w - cost_rate * sum |w - current|``, annualised fraction.
     """
     if c.cost_rate and c.current is not None:
         return est.mu @ w - c.cost_rate * cp.norm1(w - c.current * scale)
@@ -289,7 +399,15 @@ def net_return(
 
 
 def solve(problem: cp.Problem) -> tuple[str, tuple[str, ...]]:
-    """Solve with the first solver of :data:`SOLVERS` that succeeds; (solver, tried)."""
+    """Solve with the first solver of :data:`SOLVERS` that succeeds.
+
+    Returns
+    -------
+    solver : str
+        The solver that solved it; "" when none did (``problem.status`` says why).
+    tried : tuple of str
+        The solvers tried, in order.
+    """
     tried = []
     for name in _installed():
         if name not in SOLVERS:
@@ -306,6 +424,24 @@ def solve(problem: cp.Problem) -> tuple[str, tuple[str, ...]]:
     return "", tuple(tried)
 
 
+def solved(x: cp.Expression) -> np.ndarray:
+    """The value of ``x`` (a variable, parameter or expression) once its problem is solved.
+
+    Returns
+    -------
+    ndarray
+        ``x``'s shape (0-d for a scalar), float64.
+
+    Raises
+    ------
+    OptimizationError
+        ``x`` has no value: its problem holds no solution.
+    """
+    if x.value is None:
+        raise OptimizationError(f"{x} has no value: its problem holds no solution")
+    return np.asarray(x.value, dtype=np.float64)
+
+
 @lru_cache(maxsize=1)
 def _installed() -> tuple[str, ...]:
     have = set(cp.installed_solvers())
@@ -320,6 +456,29 @@ class Portfolio:
     mean(R - rf_d) / std x sqrt(252)) and any uninvested part in cash earning rf, gross of
     costs; 1-day historical VaR/CVaR at 95 % on the scenarios, risk contributions as shares of
     variance, and the constraints that bind.
+
+    Attributes
+    ----------
+    objective : str
+        What was optimised (``"max-sharpe"``, ``"frontier"``, ...).
+    weights : dict of str to float
+        Ticker to weight, fractions of NAV.
+    expected_return, volatility : float
+        Annualised, fractions.
+    sharpe : float
+        Annualised Sharpe ratio (NaN for a riskless portfolio).
+    var_95, cvar_95 : float
+        1-day historical VaR and CVaR at 95 %, losses as positive fractions of NAV.
+    risk_contributions : dict of str to float
+        Each asset's share of the variance, ``w_i (cov w)_i / w' cov w`` (summing to 1).
+    binding : tuple of str
+        The constraints that bind, in words.
+    solver : str
+        The solver that solved it; ``tried`` the solvers tried, in order.
+    estimates : str
+        How the estimates were made.
+    extra : dict
+        The objective's own figures (kappa, CVaR, growth, turnover and costs, ...).
     """
 
     objective: str
@@ -347,6 +506,29 @@ def describe(
     tried: tuple[str, ...],
     extra: dict | None = None,
 ) -> Portfolio:
+    """The figures of the weights ``w`` on ``est`` (see :class:`Portfolio`).
+
+    Parameters
+    ----------
+    objective : str
+        The name reported.
+    w : ndarray, shape (n,)
+        Weights, fractions of NAV.
+    est : Estimates
+        ``mu``, ``cov`` (annualised) and the daily ``scenarios`` (T, n).
+    rf : float
+        Annual risk-free rate as ``periods`` x the daily rate (CONVENTIONS).
+    named : list of Named
+        Constraints whose slacks, evaluated at ``w``, give the binding ones.
+    solver, tried : str, tuple of str
+        The solver that solved it and those tried.
+    extra : dict, optional
+        The objective's own figures.
+
+    Returns
+    -------
+    Portfolio
+    """
     w = np.asarray(w, dtype=np.float64)
     ret = float(est.mu @ w)
     var = float(w @ est.cov @ w)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.data.market import MarketData
@@ -18,6 +19,10 @@ from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.report.document import Col, Report, Section, Table
 from hedgedesk.core.report.provenance import code_version, data_fingerprint, file_digest
 from hedgedesk.core.report.render import write_report
+
+if TYPE_CHECKING:  # the optimiser and the ledger load only with the parts that need them
+    from hedgedesk.core.optimize.engine import OptimizeRequest
+    from hedgedesk.core.sweep.ledger import Ledger, RunRecord
 
 __all__ = ["REPORT_PARTS", "ReportRequest", "build_report", "parse_what", "write_report"]
 
@@ -33,10 +38,10 @@ class ReportRequest:
     """
 
     what: tuple[str, ...]
-    optimize: object | None = None
-    backtest: dict | None = None
+    optimize: OptimizeRequest | None = None
+    backtest: dict[str, Any] | None = None
     nav: float | None = None
-    shocks: dict | None = None
+    shocks: dict[str, float] | None = None
 
 
 def parse_what(text: str) -> tuple[str, ...]:
@@ -99,18 +104,49 @@ def build_report(
     cfg: DeskConfig,
     market: MarketData | None,
     req: ReportRequest,
-    ledger=None,
+    ledger: Ledger | None = None,
     now: dt.datetime | None = None,
 ) -> Report:
-    """The report's sections in ``req.what`` order. ``market`` may be None for a report of sweep
-    runs alone; ``ledger`` is needed for ``sweep:RUN``.
+    """The report's sections in ``req.what`` order.
+
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The desk's configuration: the book, its targets and the data range.
+    market : MarketData or None
+        The market data; None only for a report of sweep runs alone.
+    req : ReportRequest
+        The parts to report and their inputs.
+    ledger : Ledger or None
+        The sweep run ledger, needed for ``sweep:RUN`` parts.
+    now : datetime or None
+        The generation time printed in the parameters (default: now, UTC).
+
+    Returns
+    -------
+    Report
+        The parameters table, the sections and the conventions they follow.
     """
     sections: list[Section] = []
-    runs: list = []  # the sweep runs reported, for the parameter table
+    runs: list[RunRecord] = []  # the sweep runs reported, for the parameter table
     for part in req.what:
-        if market is None and not part.startswith("sweep:"):
+        if part.startswith("sweep:"):
+            from hedgedesk.core.report.sweep import sweep_section
+
+            if ledger is None:
+                raise HedgedeskError(f"report {part}: no run ledger to read")
+            rec = ledger.get(part[len("sweep:") :])
+            if any(r.id == rec.id for r in runs):  # e.g. sweep:last and the same run's id
+                raise HedgedeskError(f"--what: run {rec.id} is named twice")
+            try:
+                table = ledger.per_config(rec.id)
+            except HedgedeskError:
+                table = None  # an unfinished run: the section says what is left out
+            sections.append(sweep_section(rec, table))
+            runs.append(rec)
+        elif market is None:
             raise HedgedeskError(f"report {part}: needs market data")
-        if part == "book":
+        elif part == "book":
             from hedgedesk.core.report.book import book_section
 
             sections.append(book_section(cfg, market, req.nav, req.shocks))
@@ -127,19 +163,9 @@ def build_report(
                 raise HedgedeskError("report backtest: no backtest parameters given")
             sections.append(backtest_section(market, req.backtest))
         else:
-            from hedgedesk.core.report.sweep import sweep_section
-
-            if ledger is None:
-                raise HedgedeskError(f"report {part}: no run ledger to read")
-            rec = ledger.get(part[len("sweep:") :])
-            if any(r.id == rec.id for r in runs):  # e.g. sweep:last and the same run's id
-                raise HedgedeskError(f"--what: run {rec.id} is named twice")
-            try:
-                table = ledger.per_config(rec.id)
-            except HedgedeskError:
-                table = None  # an unfinished run: the section says what is left out
-            sections.append(sweep_section(rec, table))
-            runs.append(rec)
+            raise HedgedeskError(
+                f"report: unknown part {part!r}; expected some of {', '.join(REPORT_PARTS)}"
+            )
     when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
     rows = [
         ["generated", when],

@@ -5,6 +5,7 @@ hedged against unhedged against benchmark equity, and the beta at each rebalance
 from __future__ import annotations
 
 import numpy as np
+
 from hedgedesk.core.beta import ols_beta
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.report import charts

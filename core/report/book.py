@@ -7,6 +7,7 @@ book's growth over the risk window.
 from __future__ import annotations
 
 import numpy as np
+
 from hedgedesk.core.book.plan import coverage
 from hedgedesk.core.book.risk import BETA_HISTORY_WINDOW, RiskReport, risk_report
 from hedgedesk.core.book.scenarios import run_scenarios
@@ -277,6 +278,26 @@ def book_section(
     nav: float | None = None,
     shocks: dict[str, float] | None = None,
 ) -> Section:
+    """The book's section: monitors, VaR, holdings, hedges, Greeks, sizing, trades and
+    scenarios, each figure the engine's own.
+
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The desk's configuration.
+    market : MarketData
+        Prices of the book's underlyings and the benchmark.
+    nav : float, optional
+        NAV in USD the sizing and the trade list are for (None or 0: the book's own).
+    shocks : dict of str to float, optional
+        What-if price moves (simple returns; "market" for the benchmark) applied before
+        valuing, as :func:`~hedgedesk.core.book.valuation.shocked_state` does.
+
+    Returns
+    -------
+    Section
+        Keyed ``"book"``, with its headline figures for report.json.
+    """
     state = market_state(cfg, market)
     state = shocked_state(state, shocks) if shocks else state
     rep = risk_report(cfg, state)

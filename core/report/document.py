@@ -42,6 +42,8 @@ def fmt(value: Any, kind: str = "text") -> str:
 
 @dataclass(frozen=True)
 class Col:
+    """A table column: its heading and how its cells print (one of ``KINDS``, see :func:`fmt`)."""
+
     name: str
     kind: str = "text"
 
@@ -68,11 +70,13 @@ class Table:
                 )
 
     def text_rows(self) -> list[list[str]]:
+        """The rows as printed, each cell by its column's kind."""
         return [
             [fmt(v, c.kind) for v, c in zip(row, self.columns, strict=True)] for row in self.rows
         ]
 
     def records(self) -> list[dict]:
+        """The rows as JSON objects keyed by column name, values unrounded."""
         return [
             jsonable(dict(zip((c.name for c in self.columns), row, strict=True)))
             for row in self.rows
@@ -92,6 +96,8 @@ class Chart:
 
 @dataclass
 class Text:
+    """A paragraph."""
+
     text: str
 
 
@@ -100,24 +106,33 @@ Block = Table | Chart | Text
 
 @dataclass
 class Section:
+    """A part of the report: its blocks in order and its headline figures for report.json."""
+
     key: str  # book | optimize | sweep:RUN | backtest
     title: str
     blocks: list[Block] = field(default_factory=list)
     figures: dict = field(default_factory=dict)  # headline numbers for report.json
 
     def add(self, *blocks: Block) -> Section:
+        """Append blocks; returns the section."""
         self.blocks.extend(blocks)
         return self
 
     def tables(self) -> dict[str, Table]:
+        """The section's tables by key."""
         return {b.key: b for b in self.blocks if isinstance(b, Table)}
 
     def charts(self) -> list[Chart]:
+        """The section's charts, in order."""
         return [b for b in self.blocks if isinstance(b, Chart)]
 
 
 @dataclass
 class Report:
+    """A whole report: title, the parameters that make it reproducible, its sections and the
+    conventions its figures follow.
+    """
+
     title: str
     parameters: Table  # what makes the report reproducible
     sections: list[Section]

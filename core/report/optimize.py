@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+
+from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.metrics import equity_from_returns, historical_var, max_drawdown
@@ -95,8 +97,30 @@ def _classes(req: OptimizeRequest, p: Portfolio) -> tuple[Table, dict, dict] | N
 
 
 def optimize_section(
-    req: OptimizeRequest, market: MarketData, cfg=None, nav: float | None = None
+    req: OptimizeRequest,
+    market: MarketData,
+    cfg: DeskConfig | None = None,
+    nav: float | None = None,
 ) -> Section:
+    """The optimisation's section: the request solved, its portfolio, frontier, allocation
+    and risk dashboard; an infeasible request gives a section that says why.
+
+    Parameters
+    ----------
+    req : OptimizeRequest
+        The optimisation to solve.
+    market : MarketData
+        Prices of the request's universe (and its benchmark).
+    cfg : DeskConfig, optional
+        The desk config, needed by ``hedge-overlay`` (its book and hedge legs).
+    nav : float, optional
+        Capital in USD the growth chart starts from (None or 0: 1).
+
+    Returns
+    -------
+    Section
+        Keyed ``"optimize"``, with its headline figures for report.json.
+    """
     s = Section("optimize", f"Optimisation: {req.objective}")
     s.add(Text(f"Universe {', '.join(req.tickers)}. Constraints: {_describe(req)}."))
     try:
@@ -122,7 +146,7 @@ def optimize_section(
     p = result.portfolio
     if p is None:
         if result.overlay is not None:
-            rows = [[k, str(v)] for k, v in result.overlay.items()]
+            rows = [[k, str(v)] for k, v in result.overlay.as_dict().items()]
             s.add(Table("overlay", [Col("figure"), Col("value")], rows, caption="Hedge overlay"))
         return s
     s.figures.update(
@@ -155,7 +179,7 @@ def optimize_section(
     returns = market.returns(list(req.tickers), req.start, req.end)
     est = estimate(returns, req.shrinkage, market.periods_per_year(list(req.tickers)))
     if req.objective in FRONTIER_SOLVED:
-        pts = run(replace(req, objective="frontier"), market, cfg).frontier or []
+        pts = run(replace(req, objective="frontier"), market, cfg).frontier or ()
         ok = [pt.portfolio for pt in pts if pt.portfolio is not None]
         if ok:
             assets = {

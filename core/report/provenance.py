@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
 from hedgedesk.core.data.market import MarketData
 
 CORE = Path(__file__).resolve().parents[1]
@@ -27,7 +29,10 @@ def code_version() -> str:
 
 
 def data_fingerprint(
-    market: MarketData, tickers, start: dt.date | None = None, end: dt.date | None = None
+    market: MarketData,
+    tickers: Iterable[str],
+    start: dt.date | None = None,
+    end: dt.date | None = None,
 ) -> str:
     """Hash of each ticker's dates and closes inside [start, end]: the same fingerprint means
     the report read the same numbers.
@@ -49,4 +54,5 @@ def data_fingerprint(
 
 
 def file_digest(path: Path) -> str:
+    """The first 16 hex digits of the file's SHA-256."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

@@ -10,11 +10,13 @@ write leaves the previous report's file whole; other files in the folder are nev
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import matplotlib
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+
 from hedgedesk.core.atomic import write_atomic
 from hedgedesk.core.jsonable import jsonable
 from hedgedesk.core.report.document import Chart, Report, Table, Text
@@ -29,11 +31,11 @@ def write_report(report: Report, out: Path) -> dict[str, Path]:
     """Write the report's files into ``out`` (created if missing); returns them by role."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    charts = {}
+    charts: dict[str, Path] = {}
     for section in report.sections:
         for chart in section.charts():
             path = out / f"{chart.name}.png"
-            write_atomic(path, lambda p, c=chart: c.figure.savefig(p, format="png", dpi=PNG_DPI))
+            write_atomic(path, partial(chart.figure.savefig, format="png", dpi=PNG_DPI))
             charts[chart.name] = path
     files = {"markdown": out / "report.md", "pdf": out / "report.pdf", "json": out / "report.json"}
     write_atomic(
@@ -48,6 +50,9 @@ def write_report(report: Report, out: Path) -> dict[str, Path]:
 
 
 def as_json(report: Report) -> dict:
+    """The report as report.json holds it: parameters, conventions, and per section its
+    figures, tables as records (unrounded) and chart file names.
+    """
     return {
         "title": report.title,
         "parameters": {r[0]: r[1] for r in report.parameters.rows},
@@ -82,6 +87,7 @@ def _md_table(t: Table) -> list[str]:
 
 
 def markdown(report: Report) -> str:
+    """The report as Markdown, charts linked as ``<name>.png`` beside it."""
     lines = [f"# {report.title}", "", "## Parameters", ""]
     lines += _md_table(report.parameters)
     lines += ["Conventions:", ""] + [f"- {c}" for c in report.conventions] + [""]

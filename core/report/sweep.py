@@ -7,37 +7,39 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.report import charts
 from hedgedesk.core.report.document import Chart, Col, Section, Table, Text
 from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep.ledger import RunRecord
+from hedgedesk.core.sweep.results import LegSummary, Strategy, StrategyRow
 
 TOP_SCENARIO_ROWS = 5  # leaders shown under every cost scenario
 HEAT_PAIRS = (("window", "rebalance"), ("hedge_ratio", "exposure"))
 
 
-def _estimator(r: dict) -> str:
-    return r["estimator"] if r.get("halflife") is None else f"ewma hl={r['halflife']:g}"
+def _estimator(r: Strategy) -> str:
+    return r.estimator if r.halflife is None else f"ewma hl={r.halflife:g}"
 
 
-def _leaderboard(top: list[dict]) -> Table:
+def _leaderboard(top: tuple[StrategyRow, ...]) -> Table:
     rows = [
         [
             i,
-            r["ticker"],
-            r["rebalance"],
-            r["window"],
+            r.ticker,
+            r.rebalance,
+            r.window,
             _estimator(r),
-            r["exposure"],
-            r["hedge_ratio"],
-            r["drift_band"],
-            r["score"],
-            r["sharpe"],
-            r["annual_return"],
-            r["max_drawdown"],
-            r.get("hedge_effectiveness"),
-            r.get("dsr"),
-            r.get("dsr_all_legs"),
+            r.exposure,
+            r.hedge_ratio,
+            r.drift_band,
+            r.score,
+            r.sharpe,
+            r.annual_return,
+            r.max_drawdown,
+            r.hedge_effectiveness,
+            r.dsr,
+            r.dsr_all_legs,
         ]
         for i, r in enumerate(top, 1)
     ]
@@ -67,22 +69,22 @@ def _leaderboard(top: list[dict]) -> Table:
     )
 
 
-def _pbo(legs: list[dict]) -> Table:
+def _pbo(legs: tuple[LegSummary, ...]) -> Table:
     rows = []
     for leg in legs:
-        p = leg.get("pbo") or {}
+        p = leg.pbo
         rows.append(
             [
-                leg["ticker"],
-                leg.get("first_return"),
-                leg.get("last_return"),
-                leg.get("n_days"),
-                leg.get("trials"),
-                p.get("pbo"),
-                p.get("combinations"),
-                p.get("degradation"),
-                p.get("prob_oos_loss"),
-                leg.get("split"),
+                leg.ticker,
+                leg.first_return,
+                leg.last_return,
+                leg.n_days,
+                leg.trials,
+                None if p is None else p.pbo,
+                None if p is None else p.combinations,
+                None if p is None else p.degradation,
+                None if p is None else p.prob_oos_loss,
+                leg.split,
             ]
         )
     return Table(
@@ -106,20 +108,11 @@ def _pbo(legs: list[dict]) -> Table:
     )
 
 
-def _scenario_rows(top: list[dict]) -> Table:
+def _scenario_rows(top: tuple[StrategyRow, ...]) -> Table:
     rows = [
-        [
-            i,
-            r["ticker"],
-            sc["cost"],
-            sc["impact"],
-            sc["score"],
-            sc["sharpe"],
-            sc["annual_return"],
-            sc["max_drawdown"],
-        ]
+        [i, r.ticker, sc.cost, sc.impact, sc.score, sc.sharpe, sc.annual_return, sc.max_drawdown]
         for i, r in enumerate(top[:TOP_SCENARIO_ROWS], 1)
-        for sc in r.get("scenarios", [])
+        for sc in r.scenarios
     ]
     return Table(
         "leaders_by_scenario",
@@ -180,8 +173,12 @@ def _heat(df: pd.DataFrame, rows: str, cols: str) -> tuple[np.ndarray, list, lis
 
 
 def sweep_section(rec: RunRecord, per_config: pd.DataFrame | None) -> Section:
+    """The report of one ledger run: its status, leaderboard, PBO by leg, figures under each
+    cost scenario and walk-forward from its summary; heat maps and scenario statistics from
+    its per-configuration table (``per_config``: None when the run has none).
+    """
     s = Section(f"sweep:{rec.id}", f"Sweep run {rec.id}")
-    summary = rec.summary or {}
+    summary = rec.summary
     grid = rec.params.get("grid", {})
     s.figures = {
         "run_id": rec.id,
@@ -200,38 +197,42 @@ def sweep_section(rec: RunRecord, per_config: pd.DataFrame | None) -> Section:
             "run's rf; max drawdown on the daily equity curve (CONVENTIONS)."
         )
     )
-    if not summary.get("top"):
+    if summary is None or not summary.top:
         return s.add(
             Text("This run has no results to report yet" + (f": {rec.error}" if rec.error else "."))
         )
-    rank = summary["ranking"]
+    rank = summary.ranking
     s.figures.update(
-        ranking=rank,
-        counts=summary.get("counts"),
+        ranking=rank.to_json(),
+        counts=summary.counts.to_json(),
         top=[
-            {k: r.get(k) for k in ("ticker", "row", "score", "sharpe", "dsr", "dsr_all_legs")}
-            for r in summary["top"]
+            {
+                "ticker": r.ticker,
+                "row": r.row,
+                "score": r.score,
+                "sharpe": r.sharpe,
+                "dsr": r.dsr,
+                "dsr_all_legs": r.dsr_all_legs,
+            }
+            for r in summary.top
         ],
     )
-    targets = rank.get("targets", {})
+    targets = rank.targets
     s.add(
         Text(
-            f"Ranked by {rank['by']}: cost {rank['scenario']['cost']:g}, impact "
-            f"{rank['scenario']['impact']:g}. Targets: Sharpe {targets.get('sharpe')}, "
-            f"annual return {targets.get('annual_return')}, max drawdown "
-            f"{targets.get('max_drawdown')}, consistency {targets.get('consistency')}."
+            f"Ranked by {rank.by}: cost {rank.cost:g}, impact {rank.impact:g}. Targets: "
+            f"Sharpe {targets.sharpe}, annual return {targets.annual_return}, max drawdown "
+            f"{targets.max_drawdown}, consistency {targets.consistency}."
         )
     )
-    s.add(
-        _leaderboard(summary["top"]), _pbo(summary.get("legs", [])), _scenario_rows(summary["top"])
-    )
-    wf = summary.get("walk_forward")
-    if wf and wf.get("top"):
+    s.add(_leaderboard(summary.top), _pbo(summary.legs), _scenario_rows(summary.top))
+    wf = summary.walk_forward
+    if wf is not None and wf.top:
         s.add(
             Text(
-                f"Walk-forward: ranked on the first {wf['fraction_in_sample']:.0%} of each "
+                f"Walk-forward: ranked on the first {wf.fraction_in_sample:.0%} of each "
                 f"leg, Spearman rank correlation of in-sample and out-of-sample scores "
-                f"{wf['spearman_is_oos']:.3f} over {wf['strategies']:,} strategies."
+                f"{wf.spearman_is_oos:.3f} over {wf.strategies:,} strategies."
             )
         )
         s.add(
@@ -255,20 +256,20 @@ def sweep_section(rec: RunRecord, per_config: pd.DataFrame | None) -> Section:
                 [
                     [
                         i,
-                        r["ticker"],
-                        r["rebalance"],
-                        r["window"],
+                        r.ticker,
+                        r.rebalance,
+                        r.window,
                         _estimator(r),
-                        r["exposure"],
-                        r["hedge_ratio"],
-                        r["drift_band"],
-                        r["is"]["score"],
-                        r["is"]["sharpe"],
-                        r["oos"]["score"],
-                        r["oos"]["sharpe"],
-                        r["oos"]["annual_return"],
+                        r.exposure,
+                        r.hedge_ratio,
+                        r.drift_band,
+                        r.in_sample.score,
+                        r.in_sample.sharpe,
+                        r.oos.score,
+                        r.oos.sharpe,
+                        r.oos.annual_return,
                     ]
-                    for i, r in enumerate(wf["top"], 1)
+                    for i, r in enumerate(wf.top, 1)
                 ],
                 caption="Walk-forward: the in-sample leaders out of sample",
             )
@@ -280,10 +281,10 @@ def sweep_section(rec: RunRecord, per_config: pd.DataFrame | None) -> Section:
                 "finished), so heat maps and scenario statistics are left out."
             )
         )
-    s.add(_scenario_summary(per_config, float(targets.get("sharpe", 1.0))))
+    s.add(_scenario_summary(per_config, targets.sharpe))
     chosen = per_config[
-        (per_config["cost"] == rank["scenario"]["cost"])
-        & (per_config["impact"] == rank["scenario"]["impact"])
+        (per_config["cost"] == rank.cost)
+        & (per_config["impact"] == rank.impact)
         & (per_config["status"] == K.OK)
     ]
     for rows, cols in HEAT_PAIRS:
@@ -297,7 +298,7 @@ def sweep_section(rec: RunRecord, per_config: pd.DataFrame | None) -> Section:
                     m, r_labels, c_labels, f"Best target score by {rows} and {cols}", "target score"
                 ),
                 f"Best target score over every other parameter and leg for each ({rows}, {cols}), "
-                f"under cost {rank['scenario']['cost']:g}, impact {rank['scenario']['impact']:g}",
+                f"under cost {rank.cost:g}, impact {rank.impact:g}",
             )
         )
     return s

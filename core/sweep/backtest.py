@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from hedgedesk.core.beta import MIN_BENCHMARK_SPAN
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.demo import SOURCE as DEMO_SOURCE
 from hedgedesk.core.errors import DataError
@@ -29,8 +31,9 @@ WEIGHTINGS = ("equal", "volume")
 VOLUME_WINDOW = 30  # days of volume averaged for the basket weights (CONVENTIONS)
 MIN_WINDOW = 2  # returns: two fix a slope (the noisiest estimate, still a legitimate baseline)
 # Hedge returns whose range over a window is below this count as constant: a price growing at a
-# constant rate gives returns that differ only by rounding (about 1e-17), and its beta is noise.
-CONSTANT_RETURNS_TOL = 1e-14
+# constant rate gives returns that differ only by rounding (about 1e-17), and its beta is noise
+# (the same bound as every beta's: hedgedesk.core.beta).
+CONSTANT_RETURNS_TOL = MIN_BENCHMARK_SPAN
 
 
 class UndefinedBeta(DataError):
@@ -109,7 +112,18 @@ class BacktestResult:
 
 # -- the long leg ----------------------------------------------------------------------------
 def simple_returns(prices: pd.DataFrame | pd.Series):
-    """``P[t] / P[t-1] - 1``, the first row dropped."""
+    """Simple returns ``P[t] / P[t-1] - 1`` of closes, the first row dropped.
+
+    Parameters
+    ----------
+    prices : DataFrame or Series, shape (n_rows, ...)
+        Closes (currency), one row a session.
+
+    Returns
+    -------
+    DataFrame or Series, shape (n_rows - 1, ...)
+        Returns as fractions, indexed by the date of each return.
+    """
     return (prices / prices.shift(1) - 1.0).iloc[1:]
 
 
@@ -127,7 +141,22 @@ def basket_returns(
     rows t-volume_window..t-1 of ``volumes`` (read on the rows of ``prices``), normalised so
     the weights sum to 1; the basket starts on the first day all weights exist, so the first
     ``volume_window`` rows of ``prices`` only warm the weights up. Re-weighted daily, no cost.
-    Returns a Series indexed by the date of each return.
+
+    Parameters
+    ----------
+    prices : DataFrame, shape (n_rows, n_members)
+        Closes (currency), aligned, no NaN.
+    volumes : DataFrame or None
+        Shares traded per session, a column per member (needed for ``volume``).
+    weighting : {"equal", "volume"}
+        How members are weighted.
+    volume_window : int
+        Sessions of volume behind each weight (days).
+
+    Returns
+    -------
+    Series, shape (n_rows - 1,) or (n_rows - 1 - volume_window,) by volume
+        The basket's daily simple returns, as fractions, indexed by the date of each return.
     """
     if weighting not in WEIGHTINGS:
         raise DataError(
@@ -148,8 +177,10 @@ def basket_returns(
 
     if volume_window < 1:
         raise DataError("volume_window", f"must be at least 1 day, got {volume_window}")
+    if volumes is None:  # none given: every member lacks them
+        volumes = pd.DataFrame(index=prices.index)
     for ticker in prices.columns:
-        if volumes is None or ticker not in volumes or volumes[ticker].isna().all():
+        if ticker not in volumes or volumes[ticker].isna().all():
             raise DataError(ticker, f"volume weighting needs volumes for {ticker}")
     vol = volumes.reindex(index=prices.index, columns=prices.columns)
     # row t: mean volume of rows t-volume_window..t-1 (NaN until a full window exists)
@@ -192,7 +223,20 @@ def _ols_slope(y: np.ndarray, x: np.ndarray) -> float:
 
 
 def ewma_weights(window: int, halflife: float) -> np.ndarray:
-    """WLS weights of a window's returns, oldest first: age a (0 = newest) weighs 0.5^(a/H)."""
+    """WLS weights of a window's returns, oldest first: age a (0 = newest) weighs 0.5^(a/H).
+
+    Parameters
+    ----------
+    window : int
+        Returns in the window.
+    halflife : float
+        H, in returns (days), > 0.
+
+    Returns
+    -------
+    ndarray, shape (window,)
+        Weights, the newest 1.
+    """
     return 0.5 ** (np.arange(window - 1, -1, -1, dtype=np.float64) / halflife)
 
 
@@ -289,6 +333,34 @@ def dynamic_beta_hedge(
     scheduled rebalance (a walk-forward segment; beta windows may reach back before it).
     Raises :class:`UndefinedBeta` (where "hedge", day index in the message) when the hedge's
     returns are constant over a scheduled window.
+
+    Parameters
+    ----------
+    long_returns, hedge_returns : array_like, shape (n_days,)
+        Paired daily simple returns of the long leg and of the hedge, as fractions.
+    rebalance : int
+        Days between scheduled rebalances.
+    window : int
+        Returns per beta window (>= 2).
+    exposure, hedge_ratio : float
+        Long notional per unit of equity; multiplier on beta.
+    cost, drift_band : float
+        Cost as a fraction of traded notional; band on ``|S / L - h * beta|``.
+    capital : float
+        Starting equity (currency).
+    estimator : {"ols", "ewma"}
+        Beta estimator; ``halflife`` (days) for EWMA.
+    impact : float
+        Impact multiplier eta (>= 0); ``impact_long`` / ``impact_hedge``, shape (n_days,),
+        the per-day coefficients when it is > 0.
+    start : int
+        First day a trade may happen (day index).
+
+    Returns
+    -------
+    HedgeRun
+        ``equity``, shape (n_days - max(W - 1, start) + 1,): equity (currency) from the close
+        before the first trade; the rebalances and the traded notional (currency).
     """
     r_long = np.asarray(long_returns, dtype=np.float64)
     r_hedge = np.asarray(hedge_returns, dtype=np.float64)
@@ -322,7 +394,11 @@ def dynamic_beta_hedge(
         raise DataError("start", f"day {start} leaves no day to trade in {n_days} returns")
     if impact > 0 and (impact_long is None or impact_hedge is None):
         raise DataError("impact", "market impact needs per-day coefficients for both legs")
-    weights = ewma_weights(window, halflife) if estimator == "ewma" else None
+    # read only when impact > 0, and then both were given
+    g_long = np.zeros(n_days) if impact_long is None else impact_long
+    g_hedge = np.zeros(n_days) if impact_hedge is None else impact_hedge
+    # halflife is checked above whenever the estimator is "ewma"
+    weights = None if estimator == "ols" or halflife is None else ewma_weights(window, halflife)
 
     equity = capital  # E
     long_notional = 0.0  # L
@@ -360,9 +436,7 @@ def dynamic_beta_hedge(
                 d_short = abs(new_short - short_notional)
                 day_cost = cost * (d_long + d_short)
                 if impact > 0:
-                    day_cost += impact * (
-                        impact_long[t] * d_long**1.5 + impact_hedge[t] * d_short**1.5
-                    )
+                    day_cost += impact * (g_long[t] * d_long**1.5 + g_hedge[t] * d_short**1.5)
                 equity -= day_cost
                 long_notional, short_notional = new_long, new_short
                 traded_notional += d_long + d_short
@@ -386,6 +460,19 @@ def impact_coefficients(closes: np.ndarray, volumes: np.ndarray) -> np.ndarray:
     ``IMPACT_SIGMA_WINDOW`` returns through day t - 1 and the mean close x volume of the
     ``IMPACT_ADV_WINDOW`` sessions through the previous close. NaN where either is not yet
     defined, +inf where the dollar volume is zero (no liquidity: infinite impact).
+
+    Parameters
+    ----------
+    closes : array_like, shape (n_days + 1,)
+        Closes (currency).
+    volumes : array_like, shape (n_days + 1,)
+        Shares traded per session.
+
+    Returns
+    -------
+    ndarray, shape (n_days,)
+        Coefficient g per return day, in 1 / sqrt(currency): a trade of x currency costs
+        ``eta * g * |x|^1.5``.
     """
     p = pd.Series(np.asarray(closes, dtype=np.float64))
     returns = p / p.shift(1) - 1.0  # row i: return into price row i
@@ -437,6 +524,22 @@ def leg_returns(
     """The daily simple returns a backtest runs on: the long leg (one ticker, or a basket
     weighted by ``weighting``) and the hedge, clipped to [start, end] and aligned on the dates
     every series has (inner join, never forward-filled). Raises DataError for a bad request.
+
+    Parameters
+    ----------
+    market : MarketData
+        Where the closes (and volumes) come from.
+    long : list of str
+        One ticker, or a basket's members; ``hedge`` the hedge's ticker.
+    weighting : {"equal", "volume"}
+        A basket's weighting.
+    start, end : date, optional
+        Clip, inclusive.
+
+    Returns
+    -------
+    (Series, Series), each shape (n_days,)
+        Daily simple returns of the long leg and of the hedge, as fractions, on the same dates.
     """
     long = list(long)
     if not long:
@@ -497,8 +600,25 @@ def run_backtest(
     ``hedge`` on ``market``'s data, clipped to [start, end] before anything is computed.
 
     All series are aligned on the dates they all have (inner join, never forward-filled); a
-    one-ticker ``long`` is that asset itself (no basket, no volume warm-up). ``rf`` is annual.
-    Raises DataError for a bad request or data that cannot satisfy it.
+    one-ticker ``long`` is that asset itself (no basket, no volume warm-up). Raises DataError
+    for a bad request or data that cannot satisfy it.
+
+    Parameters
+    ----------
+    market : MarketData
+        The prices (and volumes).
+    long, hedge, weighting, start, end
+        As for :func:`leg_returns`.
+    rebalance, window, exposure, hedge_ratio, cost, drift_band, capital
+        As for :func:`dynamic_beta_hedge` (capital in currency).
+    rf : float
+        Annual risk-free rate, as a fraction.
+
+    Returns
+    -------
+    BacktestResult
+        Dated equity curves (hedged, unhedged, benchmark; currency), the rebalances, metrics
+        (annualised, fractions) and the parameters.
     """
     long = list(long)
     _check_parameters(rebalance, window, exposure, hedge_ratio, cost, drift_band, capital)

@@ -18,26 +18,21 @@ import itertools
 import os
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from hedgedesk.core.config import address_kind
 from hedgedesk.core.errors import HedgedeskError
+
+if TYPE_CHECKING:  # the kernel (numba) is imported where a backend runs it
+    from hedgedesk.core.sweep.kernel import KernelArgs
 
 CHUNK_SECONDS = 0.5  # a distributed chunk's target wall time: amortises task overhead, keeps
 # cancel latency within the desk's 0.5 s
 TASKS_PER_WORKER = 2  # a chunk's tasks per worker: a slow worker holds back at most half its share
 
 _worker_state: dict = {}  # per worker process: its backend and the kernel arguments it holds
-
-
-def address_kind(address: str) -> str | None:
-    """The scheme, "local", "tcp" or "tls", of a well-formed address, else None (the CLI and
-    the config's [cluster] check addresses with this one rule).
-    """
-    if address.startswith("local:"):
-        n = address[len("local:") :]
-        return "local" if n.isdigit() and int(n) >= 1 else None
-    scheme = address.split("://", 1)[0] if "://" in address else ""
-    return scheme if scheme in ("tcp", "tls") else None
 
 
 @dataclass(frozen=True)
@@ -62,6 +57,9 @@ class ClusterSpec:
         return cls(c.address, *(str(p) if p else None for p in (c.tls_ca, c.tls_cert, c.tls_key)))
 
     def check(self) -> None:
+        """Raise a HedgedeskError naming --cluster unless the address is well formed and a
+        ``tls://`` address has its three TLS files.
+        """
         kind = address_kind(self.address)
         if kind is None:
             expected = (
@@ -78,6 +76,9 @@ class ClusterSpec:
             )
 
     def security(self):
+        """The ``distributed`` Security of a ``tls://`` address (encryption required), else
+        None.
+        """
         if not self.address.startswith("tls://"):
             return None
         from distributed.security import Security
@@ -121,7 +122,7 @@ def start_local(
     _import_distributed()
     if gpus:
         try:
-            from dask_cuda import LocalCUDACluster
+            from dask_cuda import LocalCUDACluster  # type: ignore[import-not-found]  # optional
         except ImportError:
             raise HedgedeskError("--gpus needs dask-cuda: pip install dask-cuda") from None
         return LocalCUDACluster(
@@ -141,7 +142,7 @@ def start_local(
 
 
 def _run_task(
-    token: str, args: tuple, row0: int, count: int, rows: np.ndarray | None
+    token: str, args: KernelArgs, row0: int, count: int, rows: np.ndarray | None
 ) -> np.ndarray:
     """On a worker: the kernel on its own backend, prepared once per leg (``token``)."""
     backend = _worker_backend()
@@ -163,7 +164,8 @@ def _worker_backend():
         if threads and threads.isdigit():
             import numba
 
-            numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+            most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at import
+            numba.set_num_threads(min(int(threads), most))
         _worker_state["backend"], _ = choose_backend("auto")
     return _worker_state["backend"]
 
@@ -218,12 +220,17 @@ class ClusterBackend:
         self._args = None
         self._token = ""
 
-    def prepare(self, args: tuple) -> None:
-        """Send the leg's kernel arguments to every worker once."""
+    def prepare(self, args: KernelArgs) -> None:
+        """Send the leg's kernel arguments to every worker once (one object: the workers
+        receive the same :class:`KernelArgs`).
+        """
         self._token = uuid.uuid4().hex
-        self._args = self.client.scatter(args, broadcast=True, hash=False)
+        [self._args] = self.client.scatter([args], broadcast=True, hash=False)
 
     def run(self, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Metrics of grid rows [row0, row0 + count), or of the listed ``rows``, split into
+        tasks over the workers: shape (n_out(n_blocks), count), columns in request order.
+        """
         n_tasks = max(1, min(count // 64, self.workers * TASKS_PER_WORKER))
         bounds = np.linspace(0, count, n_tasks + 1).astype(int)
         futures = []
@@ -245,6 +252,7 @@ class ClusterBackend:
         return np.concatenate(self.client.gather(futures), axis=1)
 
     def close(self) -> None:
+        """Disconnect from the scheduler, and stop a ``local:N`` cluster."""
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -22,20 +22,23 @@ re-run every strategy out of sample after the walk-forward split.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
+import functools
 import hashlib
+import inspect
 import io
 import math
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core import metrics
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import DataError, HedgedeskError
@@ -51,6 +54,30 @@ from hedgedesk.core.sweep.backtest import (
     simple_returns,
 )
 from hedgedesk.core.sweep.grid import AXES, Grid, Leg
+from hedgedesk.core.sweep.ledger import RunStatus
+from hedgedesk.core.sweep.request import SweepRequest
+from hedgedesk.core.sweep.results import (
+    DEFERRED,
+    ROW_FIGURES,
+    BackendInfo,
+    BestSoFar,
+    ConfigStatus,
+    Counts,
+    Deflated,
+    Figures,
+    LegSummary,
+    OosFigures,
+    Overfitting,
+    Pbo,
+    RankedOosFigures,
+    Ranking,
+    ScenarioFigures,
+    StrategyRow,
+    SweepSummary,
+    Timings,
+    WalkForward,
+    WalkForwardRow,
+)
 from hedgedesk.core.sweep.score import (
     ScoreTargets,
     block_sharpe,
@@ -91,80 +118,12 @@ PER_CONFIG = (
 )
 
 
-@dataclass(frozen=True)
-class SweepRequest:
-    """What to sweep and how. ``walk_forward``: in-sample fraction (0 turns the split off);
-    ``blocks``: CSCV blocks (even); ``capital``: currency, matters only for market impact;
-    ``data``: the price files the market came from (recorded so a run can be resumed).
-    """
-
-    grid: Grid
-    start: dt.date | None = None
-    end: dt.date | None = None
-    rf: float = 0.0
-    capital: float = 1_000_000.0
-    backend: str = "auto"
-    top: int = 20
-    walk_forward: float = 0.7
-    blocks: int = 8
-    targets: ScoreTargets = field(default_factory=ScoreTargets)
-    data: tuple[str, ...] = ()
-
-    def __post_init__(self):
-        if self.backend not in ("auto", "cpu", "gpu"):
-            raise DataError("--backend", f"expected auto, cpu or gpu, got {self.backend!r}")
-        if self.top < 1:
-            raise DataError("--top", f"must be >= 1, got {self.top}")
-        if not (self.walk_forward == 0 or 0.1 <= self.walk_forward <= 0.9):
-            raise DataError(
-                "--walk-forward",
-                f"the in-sample fraction must be 0 (off) or in [0.1, 0.9], got {self.walk_forward}",
-            )
-        if self.blocks % 2 or not 2 <= self.blocks <= K.MAX_BLOCKS:
-            raise DataError(
-                "--blocks",
-                f"CSCV needs an even number of blocks in 2..{K.MAX_BLOCKS}, got {self.blocks}",
-            )
-        if not (math.isfinite(self.capital) and self.capital > 0):
-            raise DataError("--capital", f"must be a positive amount, got {self.capital}")
-
-    def to_dict(self) -> dict:
-        return {
-            "grid": self.grid.to_dict(),
-            "start": self.start,
-            "end": self.end,
-            "rf": self.rf,
-            "capital": self.capital,
-            "backend": self.backend,
-            "top": self.top,
-            "walk_forward": self.walk_forward,
-            "blocks": self.blocks,
-            "targets": self.targets.as_dict(),
-            "data": list(self.data),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SweepRequest:
-        def day(v):
-            return dt.date.fromisoformat(v) if v else None
-
-        return cls(
-            grid=Grid.from_dict(d["grid"]),
-            start=day(d["start"]),
-            end=day(d["end"]),
-            rf=d["rf"],
-            capital=d["capital"],
-            backend=d["backend"],
-            top=d["top"],
-            walk_forward=d["walk_forward"],
-            blocks=d["blocks"],
-            targets=ScoreTargets(**d["targets"]),
-            data=tuple(d["data"]),
-        )
-
-
 @dataclass(frozen=True, eq=False)
 class PreparedLeg:
+    """One leg ready for the kernel (:func:`prepare_leg`): its return dates, the tables every
+    configuration reads, and the day indices where trading and the out-of-sample part start.
+    """
+
     leg: Leg
     dates: pd.DatetimeIndex  # date of each return day
     tables: K.LegTables
@@ -174,11 +133,18 @@ class PreparedLeg:
 
     @property
     def n_days(self) -> int:
+        """Daily returns of the leg (days)."""
         return len(self.dates)
 
 
 @dataclass(frozen=True)
 class Progress:
+    """Where a running sweep is, yielded about every quarter of a second by :func:`run_sweep`:
+    configurations done out of ``total``, config-days and their rate, the ETA in seconds of
+    wall clock, the phase, and ``best``: the best strategies so far under the ranking
+    scenario (:class:`hedgedesk.core.sweep.results.BestSoFar`, at most ``top``, best first).
+    """
+
     done: int  # configurations finished (all legs, resumed ones included)
     total: int
     config_days: int  # config-days computed in this session
@@ -186,7 +152,7 @@ class Progress:
     eta_s: float  # wall-clock seconds left (NaN until measured): see :class:`Eta`
     elapsed_s: float
     phase: str  # "sweep AAPL", "out-of-sample", ...
-    best: tuple[dict, ...]  # best strategies so far (ranking scenario): leg, params, metrics
+    best: tuple[BestSoFar, ...]  # best strategies so far (ranking scenario), best first
     run_id: str | None = None
     fraction: float = 0.0  # share of the run's kernel work done: twins, grid, out-of-sample
 
@@ -211,16 +177,19 @@ class Eta:
         self.t0: float | None = None
 
     def start(self, now: float) -> None:
+        """Start the throughput clock at ``now`` (seconds; the first call counts)."""
         if self.t0 is None:
             self.t0 = now
 
     def add(self, work: float) -> None:
+        """Count ``work`` config-day units as done (measured once the clock has started)."""
         self.done += work
         if self.t0 is not None:
             self.measured += work
 
     @property
     def fraction(self) -> float:
+        """Share of the run's work done, in [0, 1]."""
         return min(self.done / self.total, 1.0) if self.total > 0 else 1.0
 
     def seconds(self, now: float) -> float:
@@ -278,7 +247,7 @@ def finish_cost(blocks: int) -> float:
             sums = [
                 np.stack([back[f"block_sum{k}_{b}"] for b in range(blocks)], axis=1) for k in (1, 2)
             ]
-            pbo_cscv(back["shift"], *sums, np.full(blocks, 100), 0.0)
+            pbo_cscv(back["shift"], sums[0], sums[1], np.full(blocks, 100), 0.0)
             return time.perf_counter() - t0
 
         once(256)  # first calls load and cache what they need
@@ -302,13 +271,39 @@ def scoring_seconds(grid: Grid, legs: list[PreparedLeg], top: int, blocks: int =
 
 @dataclass(frozen=True, eq=False)
 class SweepResult:
+    """A finished (or cancelled) sweep: its summary and its per-configuration table."""
+
     run_id: str | None
-    status: str  # done | cancelled
-    summary: dict  # JSON-ready: see README "hedgedesk sweep --json"
+    status: RunStatus  # done | cancelled
+    summary: SweepSummary  # summary.to_json(): see README "hedgedesk sweep --json"
     per_config: pd.DataFrame  # one row per configuration and scenario
 
 
 # -- backends --------------------------------------------------------------------------------
+class SweepBackend(Protocol):
+    """What a sweep needs of a backend (:class:`CpuBackend`, ``gpu.GpuBackend``,
+    ``cluster.ClusterBackend``). Optionally also ``chunk_seconds`` (a chunk's target wall
+    time, default :data:`CHUNK_SECONDS`), ``loaded()`` and ``warm(cancel)`` (load the kernel
+    where a cancel need not wait for it: see :meth:`CpuBackend.warm`).
+    """
+
+    name: str  # "cpu", "gpu" or "cluster": recorded, so that a resume stays on it
+    device: str  # the hardware, in words
+
+    def prepare(self, args: K.KernelArgs) -> None:
+        """Take one leg's kernel arguments; every ``run`` until the next call reads them."""
+
+    def run(self, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Metrics of grid rows [row0, row0 + count), or of the listed ``rows``.
+
+        Returns
+        -------
+        ndarray, shape (kernel.n_out(n_blocks), count)
+            One column per configuration, rows as ``kernel.METRICS`` then the CSCV block sums.
+        """
+        ...
+
+
 # one kernel launch at a time in this process: a warm-up left running by a cancelled sweep
 # must never overlap the next sweep's launches (numba's workqueue layer is not thread-safe)
 _KERNEL_LOCK = threading.Lock()
@@ -338,7 +333,7 @@ def wait_or_cancel(work, cancel: threading.Event, name: str = "sweep-kernel-load
 
 
 class CpuBackend:
-    """The numba kernel, parallel over configurations on every core."""
+    """The numba kernel, parallel over configurations on every core (a :class:`SweepBackend`)."""
 
     name = "cpu"
 
@@ -346,14 +341,23 @@ class CpuBackend:
         import numba
 
         self.device = f"CPU, {numba.get_num_threads()} threads (numba {numba.__version__})"
-        self.args: tuple = ()
+        self.args: K.KernelArgs | None = None
 
-    def prepare(self, args: tuple) -> None:
+    def prepare(self, args: K.KernelArgs) -> None:
+        """Keep one leg's kernel arguments for the runs that follow."""
         self.args = args
 
+    def _args(self) -> K.KernelArgs:
+        if self.args is None:
+            raise RuntimeError("CpuBackend.run before prepare")
+        return self.args
+
     def run(self, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Metrics of grid rows [row0, row0 + count), or of the listed ``rows``: see
+        :func:`hedgedesk.core.sweep.kernel.run_cpu` (shape (n_out(n_blocks), count)).
+        """
         with _KERNEL_LOCK:
-            return K.run_cpu(self.args, row0, count, rows)
+            return K.run_cpu(self._args(), row0, count, rows)
 
     def loaded(self) -> bool:
         """Whether the kernel is compiled (or loaded from numba's cache) in this process."""
@@ -364,14 +368,14 @@ class CpuBackend:
         prepared leg: seconds on a first run, about 0.2 s from the cache.
         """
         with _KERNEL_LOCK:
-            K.run_cpu(self.args, 0, 1)
+            K.run_cpu(self._args(), 0, 1)
 
     def warm(self, cancel: threading.Event) -> bool:
         """Load the kernel where a cancel need not wait for it; False when cancelled first."""
         return self.loaded() or wait_or_cancel(self.load, cancel)
 
 
-def choose_backend(name: str):
+def choose_backend(name: str) -> tuple[SweepBackend, str]:
     """(backend, note): ``auto`` takes the GPU when CuPy sees one, else the CPU, and says why."""
     if name == "cpu":
         return CpuBackend(), "cpu (as asked)"
@@ -391,7 +395,10 @@ def choose_backend(name: str):
 
 # -- preparation -----------------------------------------------------------------------------
 def prepare_leg(market: MarketData, request: SweepRequest, leg: Leg) -> PreparedLeg:
-    """Returns, impact coefficients and beta tables of one leg, aligned and clipped."""
+    """Returns, impact coefficients and beta tables of one leg, aligned and clipped to the
+    request's dates; a DataError names the ticker or flag when the data cannot serve it
+    (unknown ticker, too little history, volumes missing where impact needs them).
+    """
     grid = request.grid
     tickers = [*leg.tickers, grid.hedge]
     for ticker in tickers:
@@ -466,7 +473,9 @@ def prepare_leg(market: MarketData, request: SweepRequest, leg: Leg) -> Prepared
 
 
 def fingerprint(legs: list[PreparedLeg]) -> str:
-    """Hash of every leg's dates, returns and impact coefficients: the run's data identity."""
+    """Hash of every leg's dates, returns and impact coefficients: the run's data identity
+    (16 hex digits).
+    """
     h = hashlib.sha256()
     for p in legs:
         h.update(p.leg.spec().encode())
@@ -486,32 +495,96 @@ def code_version() -> str:
         version = "unknown"
     h = hashlib.sha256()
     for module in (K, sys.modules[__name__], backtest, sweep_grid, sweep_score, metrics):
-        h.update(Path(module.__file__).read_bytes())
+        h.update(Path(inspect.getfile(module)).read_bytes())
     return f"{version}+sweep.{h.hexdigest()[:10]}"
 
 
-# -- in-memory stand-in for the ledger -------------------------------------------------------
+# -- where the chunks go ---------------------------------------------------------------------
+class ChunkStore(Protocol):
+    """What a sweep writes its chunks to and reads them back from: the run ledger
+    (``ledger.Ledger``) or, when none is given, a :class:`MemoryStore`.
+    """
+
+    def save_chunk(
+        self,
+        run_id: str | None,
+        leg: int,
+        start: int,
+        stop: int,
+        arrays: dict[str, np.ndarray],
+        kernel_s: float,
+    ) -> None:
+        """Keep the outputs of grid rows [start, stop) of leg ``leg`` (arrays of that length)."""
+
+    def finished_chunks(self, run_id: str | None) -> list[tuple[int, int, int]]:
+        """(leg, start, stop) of every stored chunk, in order."""
+        ...
+
+    def load_leg(self, run_id: str | None, leg: int) -> dict[str, np.ndarray]:
+        """One leg's stored outputs, its chunks concatenated."""
+        ...
+
+    def progress(
+        self, run_id: str | None, n_done: int, config_days_done: int, elapsed_s: float
+    ) -> None:
+        """Record how far the run is: configurations, config-days, seconds."""
+
+    def finish(
+        self,
+        run_id: str | None,
+        status: RunStatus,
+        summary: SweepSummary | None = None,
+        error: str | None = None,
+        per_config: pd.DataFrame | None = None,
+        elapsed_s: float | None = None,
+    ) -> None:
+        """Close the run with its final status, summary and per-configuration table."""
+
+
 class MemoryStore:
-    """Chunks kept in memory: what :func:`run_sweep` uses when no ledger is given."""
+    """Chunks kept in memory: what :func:`run_sweep` uses when no ledger is given (a
+    :class:`ChunkStore` that records no progress and no outcome).
+    """
 
     def __init__(self):
-        self.chunks: dict[tuple[int, int], tuple[int, dict]] = {}
+        self.chunks: dict[tuple[int, int], tuple[int, dict[str, np.ndarray]]] = {}
 
-    def save_chunk(self, run_id, leg, start, stop, arrays, kernel_s):
+    def save_chunk(
+        self,
+        run_id: str | None,
+        leg: int,
+        start: int,
+        stop: int,
+        arrays: dict[str, np.ndarray],
+        kernel_s: float,
+    ) -> None:
+        """Keep the outputs of grid rows [start, stop) of leg ``leg``."""
         self.chunks[(leg, start)] = (stop, arrays)
 
-    def finished_chunks(self, run_id):
+    def finished_chunks(self, run_id: str | None) -> list[tuple[int, int, int]]:
+        """(leg, start, stop) of every chunk kept, in order."""
         return sorted((leg, start, stop) for (leg, start), (stop, _) in self.chunks.items())
 
-    def load_leg(self, run_id, leg):
+    def load_leg(self, run_id: str | None, leg: int) -> dict[str, np.ndarray]:
+        """One leg's outputs, its chunks concatenated in row order."""
         parts = [self.chunks[key][1] for key in sorted(k for k in self.chunks if k[0] == leg)]
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
-    def progress(self, *args):
-        pass
+    def progress(
+        self, run_id: str | None, n_done: int, config_days_done: int, elapsed_s: float
+    ) -> None:
+        """Nothing to record in memory."""
 
-    def finish(self, *args, **kwargs):
-        pass
+    def finish(
+        self,
+        run_id: str | None,
+        status: RunStatus,
+        summary: SweepSummary | None = None,
+        error: str | None = None,
+        per_config: pd.DataFrame | None = None,
+        elapsed_s: float | None = None,
+    ) -> None:
+        """Nothing to record in memory."""
 
 
 # -- scoring helpers -------------------------------------------------------------------------
@@ -523,7 +596,8 @@ def _rank_scenario(grid: Grid) -> int:
 
 
 def _score(arrays: dict, targets: ScoreTargets, prefix: str = "") -> np.ndarray:
-    return target_score(*(arrays[prefix + m] for m in SCORED), targets)[0]
+    sharpe, annual_return, max_drawdown, consistency = (arrays[prefix + m] for m in SCORED)
+    return target_score(sharpe, annual_return, max_drawdown, consistency, targets)[0]
 
 
 def _named(out: np.ndarray, n_blocks: int) -> dict[str, np.ndarray]:
@@ -534,27 +608,31 @@ def _named(out: np.ndarray, n_blocks: int) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _row_dict(grid: Grid, leg: PreparedLeg, row: int, arrays: dict, i: int) -> dict:
-    d = {"ticker": leg.leg.name, "hedge": grid.hedge, "row": int(row)}
-    d.update(grid.strategy_params(int(row)))
-    d["status"] = K.STATUS_NAMES[int(arrays["status"][i])]
-    for name in (
-        "score",
-        "sharpe",
-        "annual_return",
-        "annual_volatility",
-        "sortino",
-        "max_drawdown",
-        "calmar",
-        "turnover",
-        "hedge_effectiveness",
-        "residual_beta",
-        "consistency",
-        "final_equity",
-    ):
-        d[name] = float(arrays[name][i])
-    d["n"] = int(arrays["n"][i])
-    return d
+def _strategy_row(
+    grid: Grid,
+    prep: PreparedLeg,
+    row: int,
+    arrays: dict[str, np.ndarray],
+    deflated: Deflated | None,
+    scenarios: tuple[ScenarioFigures, ...],
+    oos: OosFigures | None,
+) -> StrategyRow:
+    """Grid row ``row`` of a leg as a leaderboard row, with its deflated Sharpe ratio, its
+    figures under every cost scenario and out of sample, where known.
+    """
+    figures: dict[str, Any] = {name: float(arrays[name][row]) for name in ROW_FIGURES}
+    return StrategyRow(
+        ticker=prep.leg.name,
+        **grid.strategy_params(int(row)),
+        hedge=grid.hedge,
+        row=int(row),
+        status=ConfigStatus(K.STATUS_NAMES[int(arrays["status"][row])]),
+        **figures,
+        n=int(arrays["n"][row]),
+        deflated=deflated,
+        scenarios=scenarios,
+        oos=oos,
+    )
 
 
 def _replay(grid: Grid, leg: PreparedLeg, row: int, request: SweepRequest) -> np.ndarray:
@@ -590,10 +668,10 @@ def run_sweep(
     ledger=None,
     resume: str | None = None,
     cancel: threading.Event | None = None,
-    backend=None,
+    backend: SweepBackend | None = None,
     backend_note: str = "",
-    clock=time.perf_counter,
-) -> Iterator[Progress]:
+    clock: Callable[[], float] = time.perf_counter,
+) -> Generator[Progress, None, SweepResult]:
     """Run (or resume) a sweep; yields :class:`Progress`, returns :class:`SweepResult`.
 
     ``ledger``: a ``hedgedesk.core.sweep.ledger.Ledger`` (None keeps chunks in memory, no resume).
@@ -612,16 +690,18 @@ def run_sweep(
     record = None
     if resume:
         record = ledger.get(resume)
-        if record.status == "done":
+        if record.status == RunStatus.DONE:
             raise HedgedeskError(
                 f"run {record.id} is already done: see hedgedesk runs show {record.id}"
             )
-        if record.status == "running":  # its process is alive (or on another host)
+        if record.status == RunStatus.RUNNING:  # its process is alive (or on another host)
             raise HedgedeskError(
                 f"run {record.id} is still running (pid {record.pid} on "
                 f"{record.host}); cancel it or wait before resuming"
             )
         request = SweepRequest.from_dict(record.params)
+    elif request is None:
+        raise HedgedeskError("run_sweep: give a request, or the id of a run to resume")
     grid = request.grid
     if backend is None:  # a resumed run stays on its backend: results must be identical
         backend, backend_note = choose_backend(record.backend if record else request.backend)
@@ -656,7 +736,7 @@ def run_sweep(
         run_id = None
     store = ledger if ledger is not None else MemoryStore()
     try:
-        result = yield from _execute(
+        run = _SweepRun(
             request,
             legs,
             store,
@@ -669,9 +749,11 @@ def run_sweep(
             version,
             clock,
         )
+        result = yield from run.run()
     except BaseException as exc:  # record why; the chunks stay, so the run can be resumed
         if ledger is not None:
-            status = "cancelled" if isinstance(exc, KeyboardInterrupt | GeneratorExit) else "failed"
+            interrupted = isinstance(exc, KeyboardInterrupt | GeneratorExit)
+            status = RunStatus.CANCELLED if interrupted else RunStatus.FAILED
             ledger.finish(
                 run_id, status, error=f"{type(exc).__name__}: {exc}", elapsed_s=clock() - t_begin
             )
@@ -709,291 +791,374 @@ def _oos_days(grid: Grid, prep: PreparedLeg) -> int:
     return sum(prep.n_days - max(w - 1, prep.split) for w in grid.window)
 
 
-def _execute(
-    request, legs, store, run_id, backend, backend_note, cancel, t_begin, print_, version, clock
-):
-    """The body of :func:`run_sweep` once the run is registered: chunks, scoring, summary."""
-    grid = request.grid
-    total = grid.n_rows
-    rank = _rank_scenario(grid)
-    n_scen = grid.n_scenarios
-    best: list[tuple[float, dict]] = []
-    finished = store.finished_chunks(run_id)
-    done_in = [0] * len(legs)  # configurations stored per leg
-    for leg_i, a, b in finished:
-        done_in[leg_i] += b - a
-    state = {
-        "kernel_s": 0.0,
-        "day_sum": 0,
-        "last": -math.inf,
-        "chunk": 256,
-        "status": "done",
-        "done": sum(done_in),
-        "prepare_s": clock() - t_begin,
-        "loaded": False,
-        "save_s": 0.0,
-        "saved": 0,
-    }
-    # config-days, counted exactly: day_sum / len(grid.window) (windows equally represented)
-    window_days = [_config_days(grid, p, len(grid.window)) for p in legs]
-    oos_days = [_oos_days(grid, p) for p in legs]
-    n_windows = len(grid.window)
-    twins = _twin_grid(grid)
-    in_grid = 0.0 in grid.hedge_ratio  # the twins are rows of the grid itself
-    twin_rows = 0 if in_grid else twins.rows_per_leg
-    # the run's kernel work in day_sum units, every phase: twins (rerun by every session),
-    # the grid's rows, the walk-forward's out-of-sample rows (the ranking scenario's)
-    eta = Eta(
-        sum(
-            twin_rows * window_days[i]
-            + grid.rows_per_leg * window_days[i]
-            + (grid.n_strategies * oos_days[i] if request.walk_forward else 0)
-            for i in range(len(legs))
-        ),
-        sum(done_in[i] * window_days[i] for i in range(len(legs))),
+# a scored leg: its index, the prepared leg, its grid rows and their outputs (with scores)
+_Scored = tuple[int, PreparedLeg, np.ndarray, dict[str, np.ndarray]]
+# the walk-forward's pass: per leg, the grid rows re-run out of sample and their outputs
+_Oos = dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]
+
+
+class _Board(NamedTuple):
+    """What scoring a run gives its summary: legs, counts, ranking, overfitting, leaders."""
+
+    legs: tuple[LegSummary, ...]
+    counts: Counts
+    ranking: Ranking
+    overfitting: Overfitting
+    top: tuple[StrategyRow, ...]
+
+
+def _keep_volatility(vol: np.ndarray, pos: int, out: np.ndarray, took: float) -> None:
+    """Chunk sink of the unhedged twins: each ok twin's annualised volatility, else NaN."""
+    vol[pos : pos + out.shape[1]] = np.where(
+        out[K.STATUS] == K.OK, out[K.ANNUAL_VOLATILITY], np.nan
     )
-    scoring_s = scoring_seconds(grid, legs, request.top, request.blocks)
 
-    def config_days() -> int:
-        return state["day_sum"] // n_windows
 
-    def progress(phase: str) -> Progress:
-        rate = config_days() / state["kernel_s"] if state["kernel_s"] else 0.0
+def _keep_output(parts: list[np.ndarray], pos: int, out: np.ndarray, took: float) -> None:
+    """Chunk sink of the out-of-sample pass: the kernel's outputs, in order."""
+    parts.append(out)
+
+
+class _SweepRun:
+    """One session of a registered sweep, phase by phase (:meth:`run`): each leg's unhedged
+    twins (:meth:`_twins`) and grid chunks (:meth:`_sweep_leg`), scoring from the stored
+    chunks (:meth:`_score_legs`), the walk-forward's out-of-sample pass (:meth:`_out_of_sample`)
+    and the summary (:meth:`_finish`). Every phase runs its configurations through
+    :meth:`_chunks`, which sizes the chunks, honours the cancel between them and paces the
+    progress events; the counters they share are attributes.
+    """
+
+    def __init__(
+        self,
+        request: SweepRequest,
+        legs: list[PreparedLeg],
+        store: ChunkStore,
+        run_id: str | None,
+        backend: SweepBackend,
+        backend_note: str,
+        cancel: threading.Event,
+        t_begin: float,
+        fingerprint: str,
+        version: str,
+        clock: Callable[[], float],
+    ):
+        self.request, self.grid, self.legs = request, request.grid, legs
+        self.store, self.run_id = store, run_id
+        self.backend, self.backend_note = backend, backend_note
+        self.cancel, self.t_begin, self.clock = cancel, t_begin, clock
+        self.fingerprint, self.version = fingerprint, version
+        grid = self.grid
+        self.rank = _rank_scenario(grid)  # the scenario strategies are ranked under
+        self.finished = store.finished_chunks(run_id)  # (leg, start, stop) stored before
+        self.done_in = [0] * len(legs)  # configurations stored per leg
+        for leg_i, a, b in self.finished:
+            self.done_in[leg_i] += b - a
+        self.done = sum(self.done_in)  # configurations finished, resumed ones included
+        self.prepare_s = clock() - t_begin
+        self.kernel_s = 0.0  # seconds in the kernel in this session
+        self.day_sum = 0  # config-days x len(grid.window) computed in this session
+        self.chunk = 256  # configurations in the next chunk
+        self.chunk_s = getattr(backend, "chunk_seconds", CHUNK_SECONDS)  # a cluster's are longer
+        self.last_progress = -math.inf  # clock() of the last progress event
+        self.loaded = False  # whether the kernel was loaded in this session
+        self.save_s, self.saved = 0.0, 0  # seconds spent saving chunks, configurations saved
+        self.best: list[tuple[float, BestSoFar]] = []  # (score, strategy), best first
+        # config-days, counted exactly: day_sum / len(grid.window) (windows equally represented)
+        self.window_days = [_config_days(grid, p, len(grid.window)) for p in legs]
+        self.oos_days = [_oos_days(grid, p) for p in legs]
+        self.twins = _twin_grid(grid)
+        self.in_grid = 0.0 in grid.hedge_ratio  # the twins are rows of the grid itself
+        self.twin_rows = 0 if self.in_grid else self.twins.rows_per_leg
+        self.twin_vol: list[np.ndarray | None] = []  # per leg: see _twins
+        # the run's kernel work in day_sum units, every phase: twins (rerun by every session),
+        # the grid's rows, the walk-forward's out-of-sample rows (the ranking scenario's)
+        self.eta = Eta(
+            sum(
+                self.twin_rows * self.window_days[i]
+                + grid.rows_per_leg * self.window_days[i]
+                + (grid.n_strategies * self.oos_days[i] if request.walk_forward else 0)
+                for i in range(len(legs))
+            ),
+            sum(self.done_in[i] * self.window_days[i] for i in range(len(legs))),
+        )
+        self.scoring_s = scoring_seconds(grid, legs, request.top, request.blocks)
+
+    def run(self) -> Generator[Progress, None, SweepResult]:
+        """Every phase in turn; yields :class:`Progress`, returns the :class:`SweepResult`."""
+        for leg_i, prep in enumerate(self.legs):
+            self.twin_vol.append((yield from self._twins(leg_i, prep)))
+            yield from self._sweep_leg(leg_i, prep)
+            if self.cancel.is_set():
+                break
+        t_score = self.clock()
+        yield self._progress("scoring")
+        scored, frames = self._score_legs()
+        walk, oos = yield from self._out_of_sample(scored)
+        return self._finish(scored, frames, walk, oos, t_score)
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+    @property
+    def config_days(self) -> int:
+        """Config-days computed in this session."""
+        return self.day_sum // len(self.grid.window)
+
+    def _progress(self, phase: str) -> Progress:
+        rate = self.config_days / self.kernel_s if self.kernel_s else 0.0
         # the scoring after the last chunk, and the ledger's share of it from its speed so far
-        eta.tail_s = scoring_s + (
-            FINISH_PER_SAVE * state["save_s"] / state["saved"] * total if state["saved"] else 0.0
+        self.eta.tail_s = self.scoring_s + (
+            FINISH_PER_SAVE * self.save_s / self.saved * self.grid.n_rows if self.saved else 0.0
         )
-        now = clock()
+        now = self.clock()
         return Progress(
-            state["done"],
-            total,
-            config_days(),
+            self.done,
+            self.grid.n_rows,
+            self.config_days,
             rate,
-            eta.seconds(now),
-            now - t_begin,
+            self.eta.seconds(now),
+            now - self.t_begin,
             phase,
-            tuple(d for _, d in best),
-            run_id,
-            eta.fraction,
+            tuple(d for _, d in self.best),
+            self.run_id,
+            self.eta.fraction,
         )
 
-    chunk_s = getattr(backend, "chunk_seconds", CHUNK_SECONDS)  # a cluster's chunks are longer
-
-    def load_kernel(phase):
-        """Before the first chunk: load the kernel (compiled on a first run) where a cancel
-        need not wait for it, and start the ETA's clock once it is loaded.
-        """
-        state["loaded"] = True
-        warm = getattr(backend, "warm", None)
-        if warm is not None and not getattr(backend, "loaded", lambda: False)():
-            yield progress(f"{phase} (loading the kernel)")
-            warm(cancel)
-        eta.start(clock())
-
-    def chunks(prep, n, phase, on_chunk, rows=None, row0=0, days=None):
-        """Run n configurations (grid rows row0.. or the listed rows) in chunks of about
-        CHUNK_SECONDS, calling ``on_chunk(offset, out)``; returns False when cancelled.
-        ``days``: day_sum units per configuration (default: a grid row of the leg).
-        """
-        days = window_days[legs.index(prep)] if days is None else days
-        if not state["loaded"] and n and not cancel.is_set():
-            yield from load_kernel(phase)
-        pos = 0
-        while pos < n:
-            if cancel.is_set():
-                return False
-            count = min(state["chunk"], n - pos)
-            t0 = clock()
-            out = (
-                backend.run(row0 + pos, count)
-                if rows is None
-                else backend.run(0, count, rows[pos : pos + count])
-            )
-            took = clock() - t0
-            on_chunk(pos, out, took)
-            state["kernel_s"] += took
-            state["day_sum"] += count * days
-            eta.add(count * days)
-            state["chunk"] = max(64, min(1 << 22, int(count * chunk_s / max(took, 1e-4))))
-            pos += count
-            now = clock()
-            if now - state["last"] >= PROGRESS_EVERY:
-                state["last"] = now
-                store.progress(run_id, state["done"], config_days(), now - t_begin)
-                yield progress(phase)
-        return True
-
-    twin_vol: list[np.ndarray | None] = []
-    for leg_i, prep in enumerate(legs):
-        rf_d = daily_rf(request.rf, prep.periods)
-        vol = None
-        if not in_grid and not cancel.is_set():
-            twin_tables = K.leg_tables(
-                twins,
-                prep.tables.r_long,
-                prep.tables.r_hedge,
-                prep.tables.g_long,
-                prep.tables.g_hedge,
-            )
-            backend.prepare(
-                K.kernel_args(
-                    twins,
-                    twin_tables,
-                    prep.start,
-                    prep.n_days,
-                    prep.n_days,
-                    request.blocks,
-                    rf_d,
-                    prep.periods,
-                )
-            )
-            vol = np.full(twin_rows, np.nan)
-
-            def keep_twins(pos, out, took, vol=vol):
-                vol[pos : pos + out.shape[1]] = np.where(
-                    out[K.STATUS] == K.OK, out[K.ANNUAL_VOLATILITY], np.nan
-                )
-
-            if not (yield from chunks(prep, twin_rows, f"unhedged {prep.leg.name}", keep_twins)):
-                vol = None
-        twin_vol.append(vol)
-
-        backend.prepare(
+    def _prepare(self, grid: Grid, tables: K.LegTables, prep: PreparedLeg, start: int, split: int):
+        """Hand the backend the kernel arguments of one leg's days [start, n_days)."""
+        self.backend.prepare(
             K.kernel_args(
                 grid,
-                prep.tables,
-                prep.start,
+                tables,
+                start,
                 prep.n_days,
-                prep.split,
-                request.blocks,
-                rf_d,
+                split,
+                self.request.blocks,
+                daily_rf(self.request.rf, prep.periods),
                 prep.periods,
             )
         )
-        covered = sorted((a, b) for i, a, b in finished if i == leg_i)
+
+    def _load_kernel(self, phase: str) -> Generator[Progress, None, None]:
+        """Before the first chunk: load the kernel (compiled on a first run) where a cancel
+        need not wait for it, and start the ETA's clock once it is loaded.
+        """
+        self.loaded = True
+        warm = getattr(self.backend, "warm", None)
+        if warm is not None and not getattr(self.backend, "loaded", lambda: False)():
+            yield self._progress(f"{phase} (loading the kernel)")
+            warm(self.cancel)
+        self.eta.start(self.clock())
+
+    def _chunks(
+        self,
+        n: int,
+        phase: str,
+        days: int,
+        on_chunk: Callable[[int, np.ndarray, float], None],
+        rows: np.ndarray | None = None,
+        row0: int = 0,
+    ) -> Generator[Progress, None, bool]:
+        """Run n configurations (grid rows row0.. or the listed rows) in chunks of about
+        ``chunk_s`` seconds, calling ``on_chunk(offset, out, kernel seconds)`` after each;
+        returns False when cancelled. ``days``: day_sum units per configuration.
+        """
+        if not self.loaded and n and not self.cancel.is_set():
+            yield from self._load_kernel(phase)
+        pos = 0
+        while pos < n:
+            if self.cancel.is_set():
+                return False
+            count = min(self.chunk, n - pos)
+            t0 = self.clock()
+            out = (
+                self.backend.run(row0 + pos, count)
+                if rows is None
+                else self.backend.run(0, count, rows[pos : pos + count])
+            )
+            took = self.clock() - t0
+            on_chunk(pos, out, took)
+            self.kernel_s += took
+            self.day_sum += count * days
+            self.eta.add(count * days)
+            self.chunk = max(64, min(1 << 22, int(count * self.chunk_s / max(took, 1e-4))))
+            pos += count
+            now = self.clock()
+            if now - self.last_progress >= PROGRESS_EVERY:
+                self.last_progress = now
+                self.store.progress(self.run_id, self.done, self.config_days, now - self.t_begin)
+                yield self._progress(phase)
+        return True
+
+    # -- the phases -----------------------------------------------------------------------------
+    def _twins(self, leg_i: int, prep: PreparedLeg) -> Generator[Progress, None, np.ndarray | None]:
+        """Annualised volatility of each of the leg's unhedged twins (NaN where one is not ok);
+        None when the grid holds the twins itself or a cancel came first.
+        """
+        if self.in_grid or self.cancel.is_set():
+            return None
+        t = prep.tables
+        twin_tables = K.leg_tables(self.twins, t.r_long, t.r_hedge, t.g_long, t.g_hedge)
+        self._prepare(self.twins, twin_tables, prep, prep.start, prep.n_days)
+        vol = np.full(self.twin_rows, np.nan)
+        keep = functools.partial(_keep_volatility, vol)
+        days = self.window_days[leg_i]
+        finished = yield from self._chunks(self.twin_rows, f"unhedged {prep.leg.name}", days, keep)
+        return vol if finished else None
+
+    def _gaps(self, leg_i: int) -> list[tuple[int, int]]:
+        """The leg's grid rows [a, b) not stored yet, in order."""
         gaps, pos = [], 0
-        for a, b in covered:
+        for a, b in sorted((a, b) for i, a, b in self.finished if i == leg_i):
             if a > pos:
                 gaps.append((pos, a))
             pos = max(pos, b)
-        if pos < grid.rows_per_leg:
-            gaps.append((pos, grid.rows_per_leg))
-        for a, b in gaps:
+        if pos < self.grid.rows_per_leg:
+            gaps.append((pos, self.grid.rows_per_leg))
+        return gaps
 
-            def save(pos, out, took, a=a, leg_i=leg_i, prep=prep):
-                arrays = _named(out, request.blocks)
-                t0 = clock()
-                store.save_chunk(run_id, leg_i, a + pos, a + pos + out.shape[1], arrays, took)
-                state["save_s"] += clock() - t0
-                state["saved"] += out.shape[1]
-                done_in[leg_i] += out.shape[1]
-                state["done"] += out.shape[1]
-                _merge_best(best, grid, prep, a + pos, arrays, rank, n_scen, request)
-
-            if not (yield from chunks(prep, b - a, f"sweep {prep.leg.name}", save, row0=a)):
+    def _sweep_leg(self, leg_i: int, prep: PreparedLeg) -> Generator[Progress, None, None]:
+        """The leg's grid rows not stored yet, each chunk saved as it finishes."""
+        self._prepare(self.grid, prep.tables, prep, prep.start, prep.split)
+        for a, b in self._gaps(leg_i):
+            save = functools.partial(self._save, leg_i, prep, a)
+            phase = f"sweep {prep.leg.name}"
+            if not (yield from self._chunks(b - a, phase, self.window_days[leg_i], save, row0=a)):
                 break
-        if cancel.is_set():
-            break
 
-    # -- scoring ----------------------------------------------------------------------------
-    t_score = clock()
-    yield progress("scoring")
-    frames, scored = [], []
-    for leg_i, prep in enumerate(legs):
-        if done_in[leg_i] == 0:
-            continue
-        arrays = store.load_leg(run_id, leg_i)
-        rows = np.arange(len(arrays["status"]))
-        if in_grid:  # twins are the grid's own h = 0 rows (first estimator)
+    def _save(
+        self, leg_i: int, prep: PreparedLeg, a: int, pos: int, out: np.ndarray, took: float
+    ) -> None:
+        """Store the chunk at grid row ``a + pos`` and keep its best strategies."""
+        arrays = _named(out, self.request.blocks)
+        t0 = self.clock()
+        self.store.save_chunk(self.run_id, leg_i, a + pos, a + pos + out.shape[1], arrays, took)
+        self.save_s += self.clock() - t0
+        self.saved += out.shape[1]
+        self.done_in[leg_i] += out.shape[1]
+        self.done += out.shape[1]
+        grid = self.grid
+        _merge_best(
+            self.best, grid, prep, a + pos, arrays, self.rank, grid.n_scenarios, self.request
+        )
+
+    def _score_legs(self) -> tuple[list[_Scored], list[pd.DataFrame]]:
+        """Every leg with stored rows, read back from the store and scored: (leg, prepared
+        leg, rows, outputs with hedge effectiveness and scores), and its per-configuration
+        table.
+        """
+        scored, frames = [], []
+        for leg_i, prep in enumerate(self.legs):
+            if self.done_in[leg_i] == 0:
+                continue
+            arrays = self.store.load_leg(self.run_id, leg_i)
+            rows = np.arange(len(arrays["status"]))
+            twin = self._twin_volatility(leg_i, rows, arrays)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                arrays["hedge_effectiveness"] = 1.0 - (arrays["annual_volatility"] / twin) ** 2
+            arrays["score"] = _score(arrays, self.request.targets)
+            arrays["is_score"] = _score(arrays, self.request.targets, "is_")
+            scored.append((leg_i, prep, rows, arrays))
+            frames.append(_frame(self.grid, prep, rows, arrays))
+        return scored, frames
+
+    def _twin_volatility(self, leg_i: int, rows: np.ndarray, arrays: dict) -> np.ndarray:
+        """Annualised volatility of each row's unhedged twin (NaN where unknown)."""
+        grid = self.grid
+        vol = self.twin_vol[leg_i] if leg_i < len(self.twin_vol) else None
+        if self.in_grid:  # twins are the grid's own h = 0 rows (first estimator)
             twin_row = _twin_rows(grid, grid, rows)
             known = twin_row < len(rows)
             twin = np.full(len(rows), np.nan)
             ok = arrays["status"][twin_row[known]] == K.OK
             twin[known] = np.where(ok, arrays["annual_volatility"][twin_row[known]], np.nan)
-        elif twin_vol[leg_i] is not None:
-            twin = twin_vol[leg_i][_twin_rows(grid, twins, rows)]
-        else:  # cancelled before the twins of this leg were run
-            twin = np.full(len(rows), np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            arrays["hedge_effectiveness"] = 1.0 - (arrays["annual_volatility"] / twin) ** 2
-        arrays["score"] = _score(arrays, request.targets)
-        arrays["is_score"] = _score(arrays, request.targets, "is_")
-        scored.append((leg_i, prep, rows, arrays))
-        frames.append(_frame(grid, prep, rows, arrays))
+            return twin
+        if vol is not None:
+            return vol[_twin_rows(grid, self.twins, rows)]
+        return np.full(len(rows), np.nan)  # cancelled before the twins of this leg were run
 
-    walk, oos = None, {}
-    if request.walk_forward and not cancel.is_set():
+    def _out_of_sample(
+        self, scored: list[_Scored]
+    ) -> Generator[Progress, None, tuple[WalkForward | None, _Oos]]:
+        """Every strategy of the ranking scenario re-run from each leg's split day, flat:
+        (the walk-forward's summary, {leg: (rows, outputs)}); (None, {}) when the split is
+        off or a cancel came first.
+        """
+        oos: _Oos = {}
+        if not self.request.walk_forward or self.cancel.is_set():
+            return None, oos
         for leg_i, prep, rows, _ in scored:
-            mine = rows[rows % n_scen == rank]
-            backend.prepare(
-                K.kernel_args(
-                    grid,
-                    prep.tables,
-                    prep.split,
-                    prep.n_days,
-                    prep.n_days,
-                    request.blocks,
-                    daily_rf(request.rf, prep.periods),
-                    prep.periods,
-                )
-            )
-            parts = [None] * len(mine)
-
-            def keep(pos, out, took, parts=parts):
-                parts[pos] = out
-
-            if not (
-                yield from chunks(
-                    prep,
-                    len(mine),
-                    f"out-of-sample {prep.leg.name}",
-                    keep,
-                    rows=mine,
-                    days=oos_days[leg_i],
-                )
-            ):
+            mine = rows[rows % self.grid.n_scenarios == self.rank]
+            self._prepare(self.grid, prep.tables, prep, prep.split, prep.n_days)
+            parts: list[np.ndarray] = []
+            keep = functools.partial(_keep_output, parts)
+            phase = f"out-of-sample {prep.leg.name}"
+            days = self.oos_days[leg_i]
+            if not (yield from self._chunks(len(mine), phase, days, keep, rows=mine)):
                 break
-            out = _named(
-                np.concatenate([p for p in parts if p is not None], axis=1), request.blocks
-            )
-            out["score"] = _score(out, request.targets)
+            out = _named(np.concatenate(parts, axis=1), self.request.blocks)
+            out["score"] = _score(out, self.request.targets)
             oos[leg_i] = (mine, out)
-        if not cancel.is_set():
-            walk = _walk_forward(grid, request, scored, oos)
-    summary = _summarise(grid, request, legs, scored, rank, cancel)
-    summary["walk_forward"] = walk
-    _attach_oos(summary, grid, scored, oos if walk is not None else {})
-    per_config = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if cancel.is_set():
-        state["status"] = "cancelled"
-    summary["run_id"] = run_id
-    summary["status"] = state["status"]
-    summary["backend"] = {"name": backend.name, "device": backend.device, "note": backend_note}
-    summary["fingerprint"] = print_
-    summary["code_version"] = version
-    total_s = clock() - t_begin
-    summary["timings"] = {  # total_s: all but writing the Parquet file that follows
-        "prepare_s": state["prepare_s"],
-        "kernel_s": state["kernel_s"],
-        "score_s": clock() - t_score,
-        "total_s": total_s,
-        "config_days": config_days(),
-        "config_days_per_s": config_days() / state["kernel_s"] if state["kernel_s"] else None,
-    }
-    summary["counts"]["done"] = state["done"]
-    store.progress(run_id, state["done"], config_days(), total_s)
-    store.finish(
-        run_id,
-        state["status"],
-        summary,
-        elapsed_s=total_s,
-        per_config=per_config if state["status"] == "done" else None,
-    )
-    return SweepResult(run_id, state["status"], summary, per_config)
+        if self.cancel.is_set():
+            return None, oos
+        return _walk_forward(self.grid, self.request, scored, oos), oos
+
+    def _finish(
+        self,
+        scored: list[_Scored],
+        frames: list[pd.DataFrame],
+        walk: WalkForward | None,
+        oos: _Oos,
+        t_score: float,
+    ) -> SweepResult:
+        """The summary and the per-configuration table, recorded in the store."""
+        board = _summarise(
+            self.grid,
+            self.request,
+            self.legs,
+            scored,
+            self.rank,
+            self.done,
+            oos if walk is not None else {},
+            self.cancel,
+        )
+        per_config = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        status = RunStatus.CANCELLED if self.cancel.is_set() else RunStatus.DONE
+        total_s = self.clock() - self.t_begin
+        summary = SweepSummary(
+            grid=self.grid,
+            request=self.request.to_dict(),
+            legs=board.legs,
+            counts=board.counts,
+            ranking=board.ranking,
+            overfitting=board.overfitting,
+            top=board.top,
+            walk_forward=walk,
+            run_id=self.run_id,
+            status=status,
+            backend=BackendInfo(self.backend.name, self.backend.device, self.backend_note),
+            fingerprint=self.fingerprint,
+            code_version=self.version,
+            timings=Timings(  # total_s: all but writing the Parquet file that follows
+                prepare_s=self.prepare_s,
+                kernel_s=self.kernel_s,
+                score_s=self.clock() - t_score,
+                total_s=total_s,
+                config_days=self.config_days,
+                config_days_per_s=self.config_days / self.kernel_s if self.kernel_s else None,
+            ),
+        )
+        self.store.progress(self.run_id, self.done, self.config_days, total_s)
+        self.store.finish(
+            self.run_id,
+            status,
+            summary,
+            elapsed_s=total_s,
+            per_config=per_config if status == RunStatus.DONE else None,
+        )
+        return SweepResult(self.run_id, status, summary, per_config)
 
 
 def _merge_best(
-    best: list,
+    best: list[tuple[float, BestSoFar]],
     grid: Grid,
     prep: PreparedLeg,
     row0: int,
@@ -1011,15 +1176,15 @@ def _merge_best(
     order = np.argsort(-score, kind="stable")[: request.top]
     for j in order:
         i = mine[j]
-        d = {
-            "ticker": prep.leg.name,
+        leader = BestSoFar(
+            ticker=prep.leg.name,
             **grid.strategy_params(int(rows[i])),
-            "score": float(score[j]),
-            "sharpe": float(arrays["sharpe"][i]),
-            "annual_return": float(arrays["annual_return"][i]),
-            "max_drawdown": float(arrays["max_drawdown"][i]),
-        }
-        best.append((float(score[j]), d))
+            score=float(score[j]),
+            sharpe=float(arrays["sharpe"][i]),
+            annual_return=float(arrays["annual_return"][i]),
+            max_drawdown=float(arrays["max_drawdown"][i]),
+        )
+        best.append((float(score[j]), leader))
     best.sort(key=lambda x: -x[0])
     del best[request.top :]
 
@@ -1045,17 +1210,23 @@ def _summarise(
     grid: Grid,
     request: SweepRequest,
     legs: list[PreparedLeg],
-    scored: list,
+    scored: list[_Scored],
     rank: int,
+    done: int,
+    oos: _Oos,
     cancel: threading.Event | None = None,
-) -> dict:
-    """The run's summary. Once ``cancel`` is set, what needs the whole run is skipped (PBO,
-    and the replays behind each leader's deflated Sharpe ratio: most of a summary's time), so
-    a cancel takes effect within a chunk; resuming the run computes them.
+) -> _Board:
+    """The run's legs, counts, ranking, overfitting figures and leaderboard (``done``:
+    configurations computed; ``oos``: the walk-forward's pass, {} where it did not run).
+    Once ``cancel`` is set, what needs the whole run is skipped (PBO, and the replays behind
+    each leader's deflated Sharpe ratio: most of a summary's time), so a cancel takes effect
+    within a chunk; resuming the run computes them.
     """
     cancelled = cancel.is_set if cancel is not None else lambda: False
     n_scen = grid.n_scenarios
-    leaders, trial_sharpes, legs_out = [], {}, []
+    leaders: list[tuple[float, int, PreparedLeg, int]] = []
+    trial_sharpes: dict[int, np.ndarray] = {}
+    legs_out: list[dict] = []  # each leg's LegSummary arguments but its best
     statuses = np.concatenate([a["status"] for *_, a in scored]) if scored else np.array([])
     for leg_i, prep, rows, arrays in scored:
         mine = np.flatnonzero(rows % n_scen == rank)
@@ -1072,19 +1243,19 @@ def _summarise(
                 counts,
                 daily_rf(request.rf, prep.periods),
             )
-            pbo = {
-                "pbo": res.pbo,
-                "combinations": res.n_combinations,
-                "configurations": res.n_configurations,
-                "blocks": res.n_blocks,
-                "degradation": res.degradation,
-                "prob_oos_loss": res.prob_oos_loss,
-            }
+            pbo = Pbo(
+                pbo=res.pbo,
+                combinations=res.n_combinations,
+                configurations=res.n_configurations,
+                blocks=res.n_blocks,
+                degradation=res.degradation,
+                prob_oos_loss=res.prob_oos_loss,
+            )
         first = K.first_day(grid, prep.start)
         legs_out.append(
             {
                 "ticker": prep.leg.name,
-                "members": list(prep.leg.tickers),
+                "members": prep.leg.tickers,
                 "weighting": prep.leg.weighting if prep.leg.is_basket else None,
                 "first_return": prep.dates[0].date(),
                 "last_return": prep.dates[-1].date(),
@@ -1110,154 +1281,148 @@ def _summarise(
 
     pooled = variance(np.concatenate(list(trial_sharpes.values()))) if scored else math.nan
 
-    made: dict[tuple[int, int], dict] = {}
+    made: dict[tuple[int, int], StrategyRow] = {}
 
-    def leader(leg_i: int, prep: PreparedLeg, row: int) -> dict:
-        """A leaderboard row: parameters, metrics, deflated Sharpe, every cost scenario
-        (a leg's best is usually a leader too: made once).
+    def deflate(leg_i: int, prep: PreparedLeg, row: int) -> Deflated:
+        """The leader's Sharpe ratio deflated by the leg's own trials (choosing within a
+        ticker) and by every leg's (choosing across the whole run), its moments, and its
+        Sharpe ratio in each CSCV block (stability through time), annualised.
         """
-        if (leg_i, row) in made:
-            return dict(made[leg_i, row])
         arrays = arrays_of[leg_i]
-        d = _row_dict(grid, prep, row, arrays, row)
-        if d["status"] == "ok" and not cancelled():
-            m = return_moments(
-                _replay(grid, prep, row, request), daily_rf(request.rf, prep.periods)
-            )
-            # the leg's own trials (choosing within a ticker), and every leg's (choosing
-            # across the whole run)
-            mine = deflated_sharpe(
-                m["sharpe"],
-                m["n"],
-                m["skew"],
-                m["kurtosis"],
-                variance(trial_sharpes[leg_i]),
-                max(len(arrays["status"]) // n_scen, 1),
-            )
-            every = deflated_sharpe(
-                m["sharpe"], m["n"], m["skew"], m["kurtosis"], pooled, max(n_trials, 1)
-            )
-            root = math.sqrt(prep.periods)
-            d.update(
-                dsr=float(mine["dsr"]),
-                sr0_annual=float(mine["sr0"]) * root,
-                dsr_all_legs=float(every["dsr"]),
-                sr0_all_legs_annual=float(every["sr0"]) * root,
-                skew=float(m["skew"]),
-                kurtosis=float(m["kurtosis"]),
-            )
-            # stability through time: the Sharpe ratio of each CSCV block, annualised
-            counts = K.block_counts(prep.n_days - K.first_day(grid, prep.start), request.blocks)
-            sums = [
-                np.array([[arrays[f"block_sum{k}_{b}"][row] for b in range(request.blocks)]])
-                for k in (1, 2)
-            ]
-            d["sharpe_by_block"] = [
+        rf_d = daily_rf(request.rf, prep.periods)
+        m = return_moments(_replay(grid, prep, row, request), rf_d)
+        mine = deflated_sharpe(
+            m["sharpe"],
+            m["n"],
+            m["skew"],
+            m["kurtosis"],
+            variance(trial_sharpes[leg_i]),
+            max(len(arrays["status"]) // n_scen, 1),
+        )
+        every = deflated_sharpe(
+            m["sharpe"], m["n"], m["skew"], m["kurtosis"], pooled, max(n_trials, 1)
+        )
+        root = math.sqrt(prep.periods)
+        counts = K.block_counts(prep.n_days - K.first_day(grid, prep.start), request.blocks)
+        sum1, sum2 = (
+            np.array([[arrays[f"block_sum{k}_{b}"][row] for b in range(request.blocks)]])
+            for k in (1, 2)
+        )
+        return Deflated(
+            dsr=float(mine["dsr"]),
+            sr0_annual=float(mine["sr0"]) * root,
+            dsr_all_legs=float(every["dsr"]),
+            sr0_all_legs_annual=float(every["sr0"]) * root,
+            skew=float(m["skew"]),
+            kurtosis=float(m["kurtosis"]),
+            sharpe_by_block=tuple(
                 float(
                     block_sharpe(
                         arrays["shift"][row : row + 1],
-                        *sums,
+                        sum1,
+                        sum2,
                         counts,
                         np.arange(request.blocks) == b,
-                        daily_rf(request.rf, prep.periods),
+                        rf_d,
                     )[0]
                     * root
                 )
                 for b in range(request.blocks)
-            ]
-        strategy = row - row % n_scen
-        d["scenarios"] = [
-            {
-                "cost": grid.cost[s // len(grid.impact)],
-                "impact": grid.impact[s % len(grid.impact)],
-                "score": float(arrays["score"][strategy + s]),
-                "sharpe": float(arrays["sharpe"][strategy + s]),
-                "annual_return": float(arrays["annual_return"][strategy + s]),
-                "max_drawdown": float(arrays["max_drawdown"][strategy + s]),
-            }
-            for s in range(n_scen)
-            if strategy + s < len(arrays["status"])
-        ]
-        made[leg_i, row] = d
-        return dict(d)
-
-    top = [leader(leg_i, prep, row) for _, leg_i, prep, row in leaders[: request.top]]
-    for leg_out, (leg_i, prep, _, _) in zip(legs_out, scored, strict=True):
-        mine = [row for _, i, _, row in leaders if i == leg_i]
-        leg_out["best"] = leader(leg_i, prep, mine[0]) if mine else None
-
-    return {
-        "grid": grid.to_dict(),
-        "request": request.to_dict(),
-        "legs": legs_out,
-        "counts": {
-            "strategies_per_leg": grid.n_strategies,
-            "scenarios": n_scen,
-            "configurations": grid.n_rows,
-            "trials": n_trials,
-            "ok": int(np.sum(statuses == K.OK)),
-            "ruined": int(np.sum(statuses == K.RUINED)),
-            "undefined_beta": int(np.sum(statuses == K.UNDEFINED_BETA)),
-        },
-        "ranking": {
-            "scenario": {
-                "cost": grid.cost[rank // len(grid.impact)],
-                "impact": grid.impact[rank % len(grid.impact)],
-            },
-            "by": "target score in-sample (full period) under the costliest scenario",
-            "targets": request.targets.as_dict(),
-        },
-        "overfitting": {
-            "trials": n_trials,
-            "sharpe_variance_per_period": pooled,
-            "trials_by_leg": {leg["ticker"]: leg["trials"] for leg in legs_out},
-            "pbo_by_leg": {leg["ticker"]: leg["pbo"] for leg in legs_out},
-            **(
-                {
-                    "deferred": "cancelled: the deflated Sharpe ratios, PBO and the "
-                    "walk-forward are computed when the run finishes "
-                    "(resume it)"
-                }
-                if cancelled()
-                else {}
             ),
-        },
-        "top": top,
-    }
+        )
+
+    def leader(leg_i: int, prep: PreparedLeg, row: int) -> StrategyRow:
+        """A leaderboard row: parameters, metrics, deflated Sharpe, every cost scenario, out
+        of sample (a leg's best is usually a leader too: made once).
+        """
+        if (leg_i, row) in made:
+            return made[leg_i, row]
+        arrays = arrays_of[leg_i]
+        status = ConfigStatus(K.STATUS_NAMES[int(arrays["status"][row])])
+        strategy = row - row % n_scen
+        made[leg_i, row] = _strategy_row(
+            grid,
+            prep,
+            row,
+            arrays,
+            deflated=(
+                deflate(leg_i, prep, row) if status == ConfigStatus.OK and not cancelled() else None
+            ),
+            scenarios=tuple(
+                ScenarioFigures(
+                    cost=grid.cost[s // len(grid.impact)],
+                    impact=grid.impact[s % len(grid.impact)],
+                    score=float(arrays["score"][strategy + s]),
+                    sharpe=float(arrays["sharpe"][strategy + s]),
+                    annual_return=float(arrays["annual_return"][strategy + s]),
+                    max_drawdown=float(arrays["max_drawdown"][strategy + s]),
+                )
+                for s in range(n_scen)
+                if strategy + s < len(arrays["status"])
+            ),
+            oos=_oos_figures(oos, leg_i, row),
+        )
+        return made[leg_i, row]
+
+    top = tuple(leader(leg_i, prep, row) for _, leg_i, prep, row in leaders[: request.top])
+    summaries = []
+    for leg_out, (leg_i, prep, _, _) in zip(legs_out, scored, strict=True):
+        mine_rows = [row for _, i, _, row in leaders if i == leg_i]
+        best = leader(leg_i, prep, mine_rows[0]) if mine_rows else None
+        summaries.append(LegSummary(**leg_out, best=best))
+
+    return _Board(
+        legs=tuple(summaries),
+        counts=Counts(
+            strategies_per_leg=grid.n_strategies,
+            scenarios=n_scen,
+            configurations=grid.n_rows,
+            trials=n_trials,
+            ok=int(np.sum(statuses == K.OK)),
+            ruined=int(np.sum(statuses == K.RUINED)),
+            undefined_beta=int(np.sum(statuses == K.UNDEFINED_BETA)),
+            done=done,
+        ),
+        ranking=Ranking(
+            cost=grid.cost[rank // len(grid.impact)],
+            impact=grid.impact[rank % len(grid.impact)],
+            targets=request.targets,
+        ),
+        overfitting=Overfitting(
+            trials=n_trials,
+            sharpe_variance_per_period=pooled,
+            deferred=DEFERRED if cancelled() else None,
+        ),
+        top=top,
+    )
 
 
-def _attach_oos(summary: dict, grid: Grid, scored: list, oos: dict) -> None:
-    """Each leader's (and each leg's best's) out-of-sample figures from the walk-forward
-    pass, which ran every strategy of the ranking scenario from the split on: ``oos`` is
-    None where the walk-forward is off or was not run (a cancelled run).
+def _oos_figures(oos: _Oos, leg_i: int, row: int) -> OosFigures | None:
+    """A leader's (or a leg's best's) figures from the walk-forward's pass, which ran every
+    strategy of the ranking scenario from the split on: None where the walk-forward is off
+    or was not run (a cancelled run).
     """
-    names = {prep.leg.name: leg_i for leg_i, prep, _, _ in scored}
-
-    def attach(d: dict | None) -> None:
-        if d is None:
-            return
-        d["oos"] = None
-        leg_i = names.get(d["ticker"])
-        if leg_i not in oos:
-            return
-        mine, out = oos[leg_i]
-        j = int(np.searchsorted(mine, d["row"]))
-        if j < len(mine) and mine[j] == d["row"]:
-            d["oos"] = {
-                "score": float(out["score"][j]),
-                "sharpe": float(out["sharpe"][j]),
-                "annual_return": float(out["annual_return"][j]),
-                "max_drawdown": float(out["max_drawdown"][j]),
-                "status": K.STATUS_NAMES[int(out["status"][j])],
-            }
-
-    for d in summary["top"]:
-        attach(d)
-    for leg in summary["legs"]:
-        attach(leg.get("best"))
+    if leg_i not in oos:
+        return None
+    mine, out = oos[leg_i]
+    j = int(np.searchsorted(mine, row))
+    if j == len(mine) or mine[j] != row:
+        return None
+    return OosFigures(
+        score=float(out["score"][j]),
+        sharpe=float(out["sharpe"][j]),
+        annual_return=float(out["annual_return"][j]),
+        max_drawdown=float(out["max_drawdown"][j]),
+        status=ConfigStatus(K.STATUS_NAMES[int(out["status"][j])]),
+    )
 
 
-def _walk_forward(grid: Grid, request: SweepRequest, scored: list, oos: dict) -> dict:
+def _walk_forward(
+    grid: Grid,
+    request: SweepRequest,
+    scored: list[_Scored],
+    oos: _Oos,
+) -> WalkForward | None:
     """Rank every strategy on its in-sample score (days before the split) and report how the
     leaders did afterwards, started flat on the split day with no knowledge of what followed.
     """
@@ -1272,38 +1437,38 @@ def _walk_forward(grid: Grid, request: SweepRequest, scored: list, oos: dict) ->
         is_all.append(is_score)
         oos_all.append(out["score"])
         for j in np.argsort(-is_score, kind="stable")[: request.top]:
-            picks.append((is_score[j], leg_i, prep, int(mine[j]), arrays, out, int(j)))
+            picks.append((is_score[j], prep, int(mine[j]), arrays, out, int(j)))
     if not picks:
         return None
     is_cat, oos_cat = np.concatenate(is_all), np.concatenate(oos_all)
     picks.sort(key=lambda x: -x[0])
-    top = []
-    for _, _, prep, row, arrays, out, j in picks[: request.top]:
-        d = {
-            "ticker": prep.leg.name,
-            "hedge": grid.hedge,
-            "row": row,
+    top = tuple(
+        WalkForwardRow(
+            ticker=prep.leg.name,
             **grid.strategy_params(row),
-            "is": {
-                "score": float(arrays["is_score"][row]),
-                "sharpe": float(arrays["is_sharpe"][row]),
-                "annual_return": float(arrays["is_annual_return"][row]),
-                "max_drawdown": float(arrays["is_max_drawdown"][row]),
-            },
-            "oos": {
-                "score": float(out["score"][j]),
-                "sharpe": float(out["sharpe"][j]),
-                "annual_return": float(out["annual_return"][j]),
-                "max_drawdown": float(out["max_drawdown"][j]),
-                "status": K.STATUS_NAMES[int(out["status"][j])],
-                "percentile": float(np.mean(oos_cat <= out["score"][j])),
-            },
-        }
-        top.append(d)
-    return {
-        "fraction_in_sample": request.walk_forward,
-        "splits": {p.leg.name: p.dates[p.split].date() for _, p, _, _ in scored},
-        "strategies": len(is_cat),
-        "spearman_is_oos": rank_correlation(np.where(np.isfinite(is_cat), is_cat, np.nan), oos_cat),
-        "top": top,
-    }
+            hedge=grid.hedge,
+            row=row,
+            in_sample=Figures(
+                score=float(arrays["is_score"][row]),
+                sharpe=float(arrays["is_sharpe"][row]),
+                annual_return=float(arrays["is_annual_return"][row]),
+                max_drawdown=float(arrays["is_max_drawdown"][row]),
+            ),
+            oos=RankedOosFigures(
+                score=float(out["score"][j]),
+                sharpe=float(out["sharpe"][j]),
+                annual_return=float(out["annual_return"][j]),
+                max_drawdown=float(out["max_drawdown"][j]),
+                status=ConfigStatus(K.STATUS_NAMES[int(out["status"][j])]),
+                percentile=float(np.mean(oos_cat <= out["score"][j])),
+            ),
+        )
+        for _, prep, row, arrays, out, j in picks[: request.top]
+    )
+    return WalkForward(
+        fraction_in_sample=request.walk_forward,
+        splits={p.leg.name: p.dates[p.split].date() for _, p, _, _ in scored},
+        strategies=len(is_cat),
+        spearman_is_oos=rank_correlation(np.where(np.isfinite(is_cat), is_cat, np.nan), oos_cat),
+        top=top,
+    )

@@ -13,18 +13,28 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from hedgedesk.core.sweep.grid import Grid, Leg
-from hedgedesk.core.sweep.kernel import NO_ROWS, ROLLING, kernel_args, leg_tables, n_out, simulate
 from numba import float64
+
+from hedgedesk.core.sweep.grid import Grid, Leg
+from hedgedesk.core.sweep.kernel import (
+    NO_ROWS,
+    ROLLING,
+    KernelArgs,
+    kernel_args,
+    leg_tables,
+    n_out,
+    simulate,
+)
 
 THREADS_PER_BLOCK = 128
 INSTALL_HINT = "pip install 'hedgedesk[gpu]'"
 
 # numba.cuda, bound by _cuda() on first use. The kernel must reach it as a module global: the
 # simulator runs a kernel by swapping the globals that hold numba.cuda for its per-launch fake.
-cuda = None
+cuda: Any = None
 
 
 def _cuda():
@@ -146,6 +156,11 @@ def _kernel(simulator: bool):
     return _cuda().jit(_kernel_source(simulate.py_func if simulator else simulate))
 
 
+def _launch_args(row0: int, count: int, rows, args: KernelArgs, out) -> tuple:
+    """The kernel's parameters in order: the one place a :class:`KernelArgs` is spread."""
+    return (row0, count, rows, *args, out)
+
+
 def kernel_ptx(cc: tuple[int, int] = (9, 0)) -> str:
     """PTX of the real kernel for compute capability ``cc`` (needs the CUDA toolkit's NVVM),
     typed from what :func:`hedgedesk.core.sweep.kernel.kernel_args` returns for a tiny grid.
@@ -155,7 +170,8 @@ def kernel_ptx(cc: tuple[int, int] = (9, 0)) -> str:
     grid = Grid(legs=(Leg("L", ("L",)),), hedge="H", rebalance=(1,), window=(3,))
     returns = np.linspace(-0.01, 0.01, 8)
     args = kernel_args(grid, leg_tables(grid, returns, returns[::-1]), 0, 8, 8, 2, 0.0, 252)
-    sig = tuple(numba.typeof(a) for a in (0, 1, NO_ROWS, *args, np.empty((n_out(2), 1))))
+    launch = _launch_args(0, 1, NO_ROWS, args, np.empty((n_out(2), 1)))
+    sig = tuple(numba.typeof(a) for a in launch)
     ptx, _ = _cuda().compile_ptx(_kernel_source(simulate), sig, device=False, cc=cc)
     return ptx
 
@@ -208,7 +224,7 @@ class GpuBackend:
         if simulator:
             from numba import config
 
-            if not config.ENABLE_CUDASIM:
+            if not config.ENABLE_CUDASIM:  # type: ignore[attr-defined]  # set at import time
                 raise RuntimeError(
                     "the CUDA simulator needs NUMBA_ENABLE_CUDASIM=1 set before numba is imported"
                 )
@@ -218,7 +234,7 @@ class GpuBackend:
             if not ok:
                 raise RuntimeError(self.device)
         self.splits = 0
-        self._args: tuple | None = None
+        self._args: KernelArgs | None = None  # on the device (CuPy arrays; NumPy simulated)
 
     def _xp(self):
         if self.simulator:
@@ -227,12 +243,13 @@ class GpuBackend:
 
         return cupy
 
-    def prepare(self, args: tuple) -> None:
+    def prepare(self, args: KernelArgs) -> None:
         """Upload a leg's kernel arguments (arrays; scalars pass through) to the device."""
         xp = self._xp()
-        self._args = tuple(xp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+        arrays = {k: xp.asarray(v) for k, v in args._asdict().items() if isinstance(v, np.ndarray)}
+        self._args = args._replace(**arrays)
         self._no_rows = xp.asarray(NO_ROWS)
-        self._n_out = n_out(args[-3])  # args end with n_blocks, rf_d, periods
+        self._n_out = n_out(args.n_blocks)
 
     def run(self, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Metrics of grid rows [row0, row0 + count), or of the listed ``rows`` (then
@@ -245,16 +262,20 @@ class GpuBackend:
             return np.empty((self._n_out, 0))
         rows = None if rows is None else np.ascontiguousarray(rows, np.int64)
         is_oom = (lambda exc: False) if self.simulator else is_out_of_memory
-        out, splits = run_split(self._launch, row0, count, rows, is_oom)
+        launch = functools.partial(self._launch, self._args)
+        out, splits = run_split(launch, row0, count, rows, is_oom)
         self.splits += splits
         return out
 
-    def _launch(self, row0: int, count: int, rows: np.ndarray | None) -> np.ndarray:
+    def _launch(
+        self, args: KernelArgs, row0: int, count: int, rows: np.ndarray | None
+    ) -> np.ndarray:
         xp = self._xp()
         out = xp.empty((self._n_out, count))
         blocks = -(-count // THREADS_PER_BLOCK)
+        device_rows = self._no_rows if rows is None else xp.asarray(rows)
         _kernel(self.simulator)[blocks, THREADS_PER_BLOCK](
-            row0, count, self._no_rows if rows is None else xp.asarray(rows), *self._args, out
+            *_launch_args(row0, count, device_rows, args, out)
         )
         if self.simulator:
             return out

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import InitVar, dataclass
+from typing import Any
 
 import numpy as np
-from hedgedesk.core.errors import DataError
+
+from hedgedesk.core.errors import ConfigError, DataError, HedgedeskError
 from hedgedesk.core.sweep.backtest import WEIGHTINGS
 
 # decoding order of a row index, slowest first; cost and impact innermost
@@ -33,7 +36,76 @@ AXES = (
     "cost",
     "impact",
 )
+# a request's fields as the user gives them: the grid's (legs, hedge, its axes, the EWMA
+# half-lives) and the run's
+FIELDS = (
+    "legs",
+    "hedge",
+    *AXES,
+    "halflife",
+    "start",
+    "end",
+    "rf",
+    "capital",
+    "backend",
+    "top",
+    "walk_forward",
+    "blocks",
+    "targets",
+    "data",
+)
 _BASKET = re.compile(r"^(?P<name>[A-Za-z0-9_.^-]+)=(?P<members>[^@]+)(@(?P<weighting>\w+))?$")
+
+
+class Naming:
+    """What the user calls each field of a sweep request, so an error names what they typed.
+
+    ``labels`` maps a field of :data:`FIELDS` to its name where the user gave it: a flag
+    (``--hedge-ratio``), a config key (``sweep.hedge_ratio``) or a form field
+    (``hedge ratio``); a field it leaves out is called by its own name. With ``file`` (a config
+    file) errors are ConfigErrors naming the file and the key, else DataErrors naming the
+    label. :data:`FLAGS` names the command line's flags; :meth:`config` the config's keys;
+    :meth:`mixed` names some fields one way and the rest another (values typed over a config).
+    """
+
+    def __init__(self, labels: Mapping[str, str], file: str | None = None):
+        self._where: dict[str, tuple[str, str | None]] = {
+            field: (label, file) for field, label in labels.items()
+        }
+
+    @classmethod
+    def config(cls, file: str) -> Naming:
+        """The config's keys: ``sweep.long``, ``sweep.ewma_halflife``, ``data.start``,
+        ``risk.rf``, ... in ``file``.
+        """
+        labels = {field: f"sweep.{field}" for field in FIELDS}
+        labels.update(
+            legs="sweep.long",
+            halflife="sweep.ewma_halflife",
+            targets="sweep.score",
+            start="data.start",
+            end="data.end",
+            rf="risk.rf",
+        )
+        return cls(labels, file)
+
+    def mixed(self, other: Naming, fields: Iterable[str]) -> Naming:
+        """A copy of this naming with ``fields`` named as ``other`` names them."""
+        out = Naming({})
+        out._where = {**self._where, **{f: other._where.get(f, (f, None)) for f in fields}}
+        return out
+
+    def label(self, field: str) -> str:
+        """The field's name as the user wrote it."""
+        return self._where.get(field, (field, None))[0]
+
+    def error(self, field: str, problem: str) -> HedgedeskError:
+        """A one-line error naming the field (and the config file it is a key of)."""
+        label, file = self._where.get(field, (field, None))
+        return ConfigError(file, label, problem) if file else DataError(label, problem)
+
+
+FLAGS = Naming({field: "--" + field.replace("_", "-") for field in FIELDS} | {"legs": "--tickers"})
 
 
 @dataclass(frozen=True)
@@ -46,16 +118,20 @@ class Leg:
 
     @property
     def is_basket(self) -> bool:
+        """Two or more members."""
         return len(self.tickers) > 1
 
     def spec(self) -> str:
+        """The leg as :func:`parse_leg` reads it: ``AAPL`` or ``NAME=T1+T2@weighting``."""
         if not self.is_basket:
             return self.name
         return f"{self.name}={'+'.join(self.tickers)}@{self.weighting}"
 
 
 def parse_leg(text: str, where: str = "--tickers") -> Leg:
-    """``AAPL`` or ``MAG7=AAPL+MSFT+...@volume`` (weighting defaults to equal)."""
+    """``AAPL`` or ``MAG7=AAPL+MSFT+...@volume`` (weighting defaults to equal); errors name
+    ``where``.
+    """
     text = text.strip()
     if "=" not in text:
         if not text or any(c in text for c in "+@ "):
@@ -77,33 +153,6 @@ def parse_leg(text: str, where: str = "--tickers") -> Leg:
     return Leg(m["name"], members, weighting)
 
 
-def parse_levels(text: str, where: str, integer: bool = False) -> tuple[float, ...]:
-    """``1,5,21`` (a list) or ``a:b:n`` (n evenly spaced values from a to b, both included)."""
-    text = text.strip()
-    try:
-        if ":" in text:
-            parts = text.split(":")
-            if len(parts) != 3:
-                raise ValueError
-            a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
-            if n < 1 or (n == 1 and a != b):
-                raise DataError(where, f"{text!r}: n must be >= 2 (or 1 with a == b)")
-            values = tuple(float(v) for v in np.linspace(a, b, n))
-        else:
-            values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise DataError(where, f"{text!r}: expected a list like 1,5,21 or a range a:b:n") from None
-    if not all(math.isfinite(v) for v in values):
-        raise DataError(where, f"{text!r}: values must be finite numbers")
-    if integer:
-        if any(v != int(v) for v in values):
-            raise DataError(where, f"{text!r}: expected whole numbers")
-        values = tuple(int(v) for v in values)
-    if len(set(values)) != len(values):
-        raise DataError(where, f"{text!r}: a value is listed twice")
-    return values
-
-
 @dataclass(frozen=True)
 class Estimator:
     """``ols``, or ``ewma`` with a half-life in days."""
@@ -112,12 +161,20 @@ class Estimator:
     halflife: float = math.nan
 
     def label(self) -> str:
+        """``ols`` or ``ewma20`` (the half-life in days)."""
         return "ols" if self.kind == "ols" else f"ewma{self.halflife:g}"
 
 
 @dataclass(frozen=True)
 class Grid:
-    """Every axis of a sweep. Validated on construction; errors name the CLI flag."""
+    """Every axis of a sweep, validated on construction.
+
+    ``rebalance``: periods P in days; ``window``: beta windows W in returns; ``exposure`` k:
+    long notional as a multiple of equity; ``hedge_ratio`` h: multiplier on beta;
+    ``drift_band`` d: tolerated drift of the hedge ratio; ``cost``: fractions of traded
+    notional (0.001 = 10 bp); ``impact``: eta of the square-root law. Errors name each field
+    as ``where`` names it (an init-only argument, the command line's flags by default).
+    """
 
     legs: tuple[Leg, ...]
     hedge: str
@@ -129,63 +186,76 @@ class Grid:
     drift_band: tuple[float, ...] = (0.0,)
     cost: tuple[float, ...] = (0.0,)
     impact: tuple[float, ...] = (0.0,)
+    where: InitVar[Naming] = FLAGS
 
-    def __post_init__(self):
-        def need(cond, flag, problem):
+    def __post_init__(self, where: Naming) -> None:
+        def need(cond: Any, field: str, problem: str) -> None:
             if not cond:
-                raise DataError(flag, problem)
+                raise where.error(field, problem)
 
+        for name in ("rebalance", "window"):
+            values = getattr(self, name)
+            need(
+                all(float(v).is_integer() for v in values),
+                name,
+                f"expected whole numbers, got {', '.join(f'{v:g}' for v in values)}",
+            )
         # one type per axis (TOML and CLI may mix 0 and 0.001), so JSON and the ledger agree
         for name in ("rebalance", "window"):
             object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
         for name in ("exposure", "hedge_ratio", "drift_band", "cost", "impact"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
 
-        need(self.legs, "--tickers", "no long leg: give at least one ticker")
+        need(self.legs, "legs", "no long leg: give at least one ticker or basket")
         names = [leg.name for leg in self.legs]
-        need(len(set(names)) == len(names), "--tickers", "a long leg is listed twice")
+        need(len(set(names)) == len(names), "legs", "a long leg is listed twice")
+        need(self.hedge.strip(), "hedge", "no hedge instrument: give its ticker")
         need(
             all(self.hedge not in (leg.name, *leg.tickers) for leg in self.legs),
-            "--hedge",
+            "hedge",
             f"{self.hedge} is also a long leg or basket; hedge with a different ticker",
         )
-        for flag, values in (
-            ("--rebalance", self.rebalance),
-            ("--window", self.window),
-            ("--estimator", self.estimator),
-            ("--exposure", self.exposure),
-            ("--hedge-ratio", self.hedge_ratio),
-            ("--drift-band", self.drift_band),
-            ("--cost", self.cost),
-            ("--impact", self.impact),
+        for name in AXES:
+            values = getattr(self, name)
+            need(len(values) >= 1, name, "needs at least one value")
+            need(len(set(values)) == len(values), name, "a value is listed twice")
+        for name, ok, problem in (
+            ("rebalance", min(self.rebalance) >= 1, "periods must be >= 1 day"),
+            ("window", min(self.window) >= 2, "beta windows must be >= 2 returns"),
+            ("exposure", min(self.exposure) > 0, "exposures must be > 0"),
+            ("hedge_ratio", min(self.hedge_ratio) >= 0, "hedge ratios must be >= 0"),
+            ("drift_band", min(self.drift_band) >= 0, "drift bands must be >= 0"),
+            ("impact", min(self.impact) >= 0, "impact coefficients must be >= 0"),
         ):
-            need(len(values) >= 1, flag, "needs at least one value")
-            need(len(set(values)) == len(values), flag, "a value is listed twice")
-        need(min(self.rebalance) >= 1, "--rebalance", "periods must be >= 1 day")
-        need(min(self.window) >= 2, "--window", "beta windows must be >= 2 returns")
-        need(min(self.exposure) > 0, "--exposure", "exposures must be > 0")
-        need(min(self.hedge_ratio) >= 0, "--hedge-ratio", "hedge ratios must be >= 0")
-        need(min(self.drift_band) >= 0, "--drift-band", "drift bands must be >= 0")
+            need(ok, name, f"{problem}, got {min(getattr(self, name)):g}")
+        low, high = min(self.cost), max(self.cost)
         need(
-            min(self.cost) >= 0 and max(self.cost) <= 0.1,
-            "--cost",
-            "costs are fractions of traded notional in [0, 0.1] (0.001 = 10 bp)",
+            low >= 0 and high <= 0.1,
+            "cost",
+            "costs are fractions of traded notional in [0, 0.1] (0.001 = 10 bp), "
+            f"got {low if low < 0 else high:g}",
         )
-        need(min(self.impact) >= 0, "--impact", "impact coefficients must be >= 0")
         for e in self.estimator:
             need(
-                e.kind == "ols" or (e.kind == "ewma" and e.halflife > 0),
-                "--estimator",
-                f"bad estimator {e}",
+                e.kind in ("ols", "ewma"),
+                "estimator",
+                f"unknown estimator {e.kind!r}; expected ols or ewma",
+            )
+            need(
+                e.kind == "ols" or e.halflife > 0,
+                "halflife",
+                f"EWMA half-lives must be > 0 days, got {e.halflife:g}",
             )
 
     # -- sizes ---------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """Levels per axis, in the order of :data:`AXES`."""
         return tuple(len(getattr(self, name)) for name in AXES)
 
     @property
     def n_scenarios(self) -> int:
+        """Cost x impact scenarios each strategy runs under."""
         return len(self.cost) * len(self.impact)
 
     @property
@@ -195,17 +265,19 @@ class Grid:
 
     @property
     def rows_per_leg(self) -> int:
+        """Configurations per leg: strategies x scenarios."""
         return self.n_strategies * self.n_scenarios
 
     @property
     def n_rows(self) -> int:
+        """Configurations in the whole sweep: every leg's rows."""
         return self.rows_per_leg * len(self.legs)
 
     # -- decoding ------------------------------------------------------------------------------
     def decode(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """Parameter arrays of a leg's rows (estimator as an index into ``self.estimator``)."""
         idx = np.unravel_index(np.asarray(rows, dtype=np.int64), self.shape)
-        out = {}
+        out: dict[str, np.ndarray] = {}
         for name, i in zip(AXES, idx, strict=True):
             values = getattr(self, name)
             out[name] = i if name == "estimator" else np.asarray(values)[i]
@@ -228,7 +300,12 @@ class Grid:
         }
 
     def to_dict(self) -> dict:
-        d = {name: list(getattr(self, name)) for name in AXES if name != "estimator"}
+        """Plain JSON values (legs as their specs, estimators as [kind, half-life or None]);
+        :meth:`from_dict` reads them back to an equal grid.
+        """
+        d: dict[str, Any] = {
+            name: list(getattr(self, name)) for name in AXES if name != "estimator"
+        }
         d["estimator"] = [[e.kind, None if e.kind == "ols" else e.halflife] for e in self.estimator]
         d["legs"] = [leg.spec() for leg in self.legs]
         d["hedge"] = self.hedge
@@ -236,6 +313,7 @@ class Grid:
 
     @classmethod
     def from_dict(cls, d: dict) -> Grid:
+        """The grid :meth:`to_dict` wrote (a ledger's record of a run)."""
         est = tuple(Estimator(k, math.nan if h is None else float(h)) for k, h in d["estimator"])
         return cls(
             legs=tuple(parse_leg(s) for s in d["legs"]),
@@ -243,18 +321,27 @@ class Grid:
             rebalance=tuple(d["rebalance"]),
             window=tuple(d["window"]),
             estimator=est,
-            **{k: tuple(d[k]) for k in ("exposure", "hedge_ratio", "drift_band", "cost", "impact")},
+            exposure=tuple(d["exposure"]),
+            hedge_ratio=tuple(d["hedge_ratio"]),
+            drift_band=tuple(d["drift_band"]),
+            cost=tuple(d["cost"]),
+            impact=tuple(d["impact"]),
         )
 
 
-def estimators(kinds: tuple[str, ...], halflives: tuple[float, ...]) -> tuple[Estimator, ...]:
-    """``ols`` once, ``ewma`` once per half-life."""
-    out = []
+def estimators(
+    kinds: Iterable[str], halflives: Iterable[float], where: Naming = FLAGS
+) -> tuple[Estimator, ...]:
+    """``ols`` once, ``ewma`` once per half-life (in days); errors name ``estimator`` as
+    ``where`` does.
+    """
+    halflives = tuple(halflives)
+    out: list[Estimator] = []
     for kind in kinds:
         if kind == "ols":
             out.append(Estimator("ols"))
         elif kind == "ewma":
             out.extend(Estimator("ewma", float(h)) for h in halflives)
         else:
-            raise DataError("--estimator", f"unknown estimator {kind!r}; expected ols or ewma")
+            raise where.error("estimator", f"unknown estimator {kind!r}; expected ols or ewma")
     return tuple(out)

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from hedgedesk.core.beta import rolling_beta
 from hedgedesk.core.sweep.backtest import CONSTANT_RETURNS_TOL, ewma_weights
 from hedgedesk.core.sweep.grid import Grid
-from numpy.lib.stride_tricks import sliding_window_view
 
 ROLLING = 63  # returns in the consistency and residual-beta windows (a quarter)
 MAX_BLOCKS = 16  # most CSCV blocks a sweep may ask for
@@ -101,36 +104,13 @@ class LegTables:
 
     @property
     def n_days(self) -> int:
+        """Daily returns in the tables (days)."""
         return len(self.r_long)
 
 
 def _sliding(x: np.ndarray, window: int) -> np.ndarray:
     """Rows t = window-1..T-1: the window of x ending at t (a view, no copy)."""
     return sliding_window_view(x, window)
-
-
-def rolling_betas(
-    r_long: np.ndarray, r_hedge: np.ndarray, window: int, weights: np.ndarray | None = None
-) -> np.ndarray:
-    """OLS (or WLS with ``weights``, oldest first) slope of the long on the hedge over each
-    window ending at t; NaN before the first full window and over constant hedge windows.
-    """
-    out = np.full(len(r_long), np.nan)
-    x, y = _sliding(r_hedge, window), _sliding(r_long, window)
-    if weights is None:
-        dx = x - x.mean(axis=1, keepdims=True)
-        dy = y - y.mean(axis=1, keepdims=True)
-        num, den = (dx * dy).sum(axis=1), (dx * dx).sum(axis=1)
-    else:
-        total = weights.sum()
-        dx = x - (x @ weights)[:, None] / total
-        dy = y - (y @ weights)[:, None] / total
-        wdx = dx * weights
-        num, den = (wdx * dy).sum(axis=1), (wdx * dx).sum(axis=1)
-    constant = np.ptp(x, axis=1) <= CONSTANT_RETURNS_TOL
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[window - 1 :] = np.where(constant, np.nan, num / den)
-    return out
 
 
 def leg_tables(
@@ -140,6 +120,24 @@ def leg_tables(
     g_long: np.ndarray | None = None,
     g_hedge: np.ndarray | None = None,
 ) -> LegTables:
+    """The tables every configuration of one leg reads: betas per (window, estimator) and
+    the residual-beta window's statistics, computed once on the host.
+
+    Parameters
+    ----------
+    grid : Grid
+        The sweep's grid (its windows and estimators).
+    r_long, r_hedge : ndarray, shape (n_days,)
+        Daily simple returns of the leg and of the hedge, as fractions.
+    g_long, g_hedge : ndarray, shape (n_days,), optional
+        Square-root-law impact coefficients times sqrt(capital) (see
+        ``backtest.impact_coefficients``); None: no impact (zeros).
+
+    Returns
+    -------
+    LegTables
+        FP64, C-contiguous; ``betas`` has shape (n_windows * n_estimators, n_days).
+    """
     r_long = np.ascontiguousarray(r_long, dtype=np.float64)
     r_hedge = np.ascontiguousarray(r_hedge, dtype=np.float64)
     n_days = len(r_long)
@@ -147,7 +145,7 @@ def leg_tables(
     for w, window in enumerate(grid.window):
         for e, est in enumerate(grid.estimator):
             weights = None if est.kind == "ols" else ewma_weights(window, est.halflife)
-            betas[w * len(grid.estimator) + e] = rolling_betas(r_long, r_hedge, window, weights)
+            betas[w * len(grid.estimator) + e] = rolling_beta(r_long, r_hedge, window, weights)
     xbar = np.full(n_days, np.nan)
     inv_sxx = np.full(n_days, np.nan)
     if n_days >= ROLLING:
@@ -173,6 +171,18 @@ def leg_tables(
 def block_counts(n: int, n_blocks: int) -> np.ndarray:
     """Returns per CSCV block when n days are split: day q (0-based) is in block ``q * S // n``
     (n = stop - first_day: the same days for every configuration).
+
+    Parameters
+    ----------
+    n : int
+        Days split into blocks.
+    n_blocks : int
+        S, the number of blocks.
+
+    Returns
+    -------
+    ndarray of int, shape (n_blocks,)
+        Days per block, summing to n.
     """
     q = np.arange(n)
     return np.bincount(q * n_blocks // n, minlength=n_blocks)
@@ -466,13 +476,43 @@ def _run_cpu(
 
 
 def first_day(grid: Grid, start: int = 0) -> int:
-    """The day on which the latest-starting configuration of the grid makes its first trade."""
+    """The day on which the latest-starting configuration of the grid makes its first trade
+    (a day index: the longest window's last return, or ``start`` if later).
+    """
     return max(max(grid.window) - 1, start)
 
 
-def days_per_config(grid: Grid, n_days: int, start: int = 0) -> float:
-    """Mean number of days a configuration of the grid simulates (windows are equally common)."""
-    return float(np.mean([n_days - max(w - 1, start) for w in grid.window]))
+class KernelArgs(NamedTuple):
+    """What the kernel reads besides the rows to run: one leg's tables, the grid's axes and
+    the days to simulate, as contiguous arrays and scalars (:func:`kernel_args` makes it).
+
+    Every backend receives this one structure (``prepare(args)``) and spreads it into the
+    kernel's parameters, in this order, in exactly one place (:func:`run_cpu`, the GPU's
+    launch); the cluster sends it to its workers whole.
+    """
+
+    r_long: np.ndarray  # (n_days,) daily simple returns of the leg, fractions
+    r_hedge: np.ndarray  # (n_days,) the hedge's
+    g_long: np.ndarray  # (n_days,) impact coefficient x sqrt(capital), 0 without impact
+    g_hedge: np.ndarray  # (n_days,)
+    betas: np.ndarray  # (n_windows * n_estimators, n_days): LegTables.betas
+    res_xbar: np.ndarray  # (n_days,)
+    res_inv_sxx: np.ndarray  # (n_days,)
+    rebalances: np.ndarray  # int64 (n_rebalance,): rebalance periods, days
+    windows: np.ndarray  # int64 (n_windows,): beta windows, returns
+    n_est: int  # beta estimators
+    exposures: np.ndarray  # (n_exposure,): long notional / equity
+    ratios: np.ndarray  # (n_hedge_ratio,): hedge ratio h
+    bands: np.ndarray  # (n_drift_band,): largest |short / long - target ratio| left alone
+    costs: np.ndarray  # (n_cost,): cost per unit traded, fraction
+    impacts: np.ndarray  # (n_impact,): impact multiplier eta
+    start: int  # first day a trade may happen
+    stop: int  # days [.., stop) are simulated
+    split: int  # first out-of-sample day (stop: none)
+    block_from: int  # CSCV blocks cover [block_from, stop)
+    n_blocks: int  # CSCV blocks
+    rf_d: float  # risk-free rate per period, fraction
+    periods: float  # return periods per year
 
 
 def kernel_args(
@@ -484,15 +524,35 @@ def kernel_args(
     n_blocks: int,
     rf_d: float,
     periods: int,
-) -> tuple:
-    """The arguments after ``(row0, count, rows)`` shared by every backend: contiguous arrays
-    and scalars. Rows [start, stop) of the leg's returns are simulated; ``split`` is the first
-    out-of-sample day (``stop`` for none); CSCV blocks cover [first_day(grid, start), stop).
+) -> KernelArgs:
+    """The kernel's arguments for one leg, shared by every backend.
+
+    Parameters
+    ----------
+    grid : Grid
+        The grid whose rows will be run (its axes become the arrays).
+    tables : LegTables
+        The leg's tables from :func:`leg_tables` on the same grid.
+    start, stop : int
+        Return days [start, stop) are simulated (day indices of the leg's returns).
+    split : int
+        First out-of-sample day: in-sample metrics stop before it (``stop`` for none).
+    n_blocks : int
+        CSCV blocks, 2..MAX_BLOCKS; they cover days [first_day(grid, start), stop).
+    rf_d : float
+        Risk-free rate per period, as a fraction.
+    periods : int
+        Return periods per year (252 for daily returns).
+
+    Returns
+    -------
+    KernelArgs
+        Contiguous arrays and scalars.
     """
     if not 2 <= n_blocks <= MAX_BLOCKS:
         raise ValueError(f"n_blocks must be in 2..{MAX_BLOCKS}, got {n_blocks}")
     f64 = np.float64
-    return (
+    return KernelArgs(
         tables.r_long,
         tables.r_hedge,
         tables.g_long,
@@ -521,11 +581,25 @@ def kernel_args(
 NO_ROWS = np.empty(0, np.int64)
 
 
-def run_cpu(args: tuple, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
-    """Metrics of grid rows [row0, row0 + count), or of the listed ``rows`` (then ``row0`` is
-    ignored and ``count = len(rows)``): shape (n_out(n_blocks), count).
+def run_cpu(args: KernelArgs, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """The kernel on every CPU core, one configuration per iteration.
+
+    Parameters
+    ----------
+    args : KernelArgs
+        The leg's arguments from :func:`kernel_args`.
+    row0, count : int
+        Grid rows [row0, row0 + count) of the leg (``row0`` is ignored when ``rows`` is given).
+    rows : ndarray of int, shape (count,), optional
+        The grid rows to run instead, in this order.
+
+    Returns
+    -------
+    ndarray, shape (n_out(args.n_blocks), count)
+        Column c: the metrics of the c-th configuration (rows as :data:`METRICS`, then the
+        CSCV block sums).
     """
     rows = NO_ROWS if rows is None else np.ascontiguousarray(rows, np.int64)
-    out = np.empty((n_out(args[-3]), count))  # args end with n_blocks, rf_d, periods
-    _run_cpu(row0, count, rows, *args, out)
+    out = np.empty((n_out(args.n_blocks), count))
+    _run_cpu(row0, count, rows, *args, out)  # the one place the arguments are spread
     return out

@@ -5,9 +5,9 @@ chunks ``[start, stop)``. Each finished chunk's outputs are committed in one tra
 run stopped in any way (Ctrl-C, SSH drop, kill -9) resumes from its last finished chunk and
 ``load_leg`` reassembles exactly what an uninterrupted run would have produced.
 
-The database lives in ``$HEDGEDESK_LEDGER`` or ``$XDG_STATE_HOME/hedgedesk/runs.sqlite``
-(``~/.local/state/hedgedesk/runs.sqlite``); finished per-configuration tables are Parquet files
-in ``runs/`` beside it. Several processes may use it at once: a detached sweep writes while the
+The database is :func:`hedgedesk.core.paths.ledger_file` (``$HEDGEDESK_LEDGER``, else the
+user state folder's ``runs.sqlite``); finished per-configuration tables are Parquet files in
+``runs/`` beside it. Several processes may use it at once: a detached sweep writes while the
 terminal app reads.
 """
 
@@ -24,17 +24,42 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
 from hedgedesk.core.atomic import write_atomic
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.jsonable import jsonable
+from hedgedesk.core.paths import ledger_file
+
+if TYPE_CHECKING:  # results imports RunStatus from here: read summaries import it late
+    from hedgedesk.core.sweep.results import SweepSummary
 
 SCHEMA_VERSION = 1
-FINAL_STATUSES = ("done", "cancelled", "failed")
+
+
+class RunStatus(StrEnum):
+    """A run's status as the ledger stores it (the values are the SQLite and JSON strings).
+
+    ``RUNNING`` is written when a run starts or resumes; ``DONE``, ``CANCELLED`` and ``FAILED``
+    when it ends (:data:`FINAL_STATUSES`). ``INTERRUPTED`` is never written: it is how a
+    ``RUNNING`` run whose process is gone from this host reads back (killed, crashed).
+    """
+
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+FINAL_STATUSES = (RunStatus.DONE, RunStatus.CANCELLED, RunStatus.FAILED)
+# what a resume may pick up: a run that stopped before it was done
+RESUMABLE = (RunStatus.INTERRUPTED, RunStatus.CANCELLED, RunStatus.FAILED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -74,19 +99,21 @@ CREATE TABLE IF NOT EXISTS chunks (
 
 
 def default_path() -> Path:
-    if os.environ.get("HEDGEDESK_LEDGER"):
-        return Path(os.environ["HEDGEDESK_LEDGER"]).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "hedgedesk" / "runs.sqlite"
+    """The ledger's database when none is named (hedgedesk.core.paths.ledger_file)."""
+    return ledger_file()
 
 
 @dataclass(frozen=True)
 class RunRecord:
+    """One run as the ledger holds it: a row of ``runs``, JSON decoded (``status`` reads
+    ``INTERRUPTED`` where a running run's process is gone from this host).
+    """
+
     id: str
     created: str
     updated: str
     finished: str | None
-    status: str
+    status: RunStatus
     params: dict
     fingerprint: str
     code_version: str
@@ -101,7 +128,7 @@ class RunRecord:
     elapsed_s: float
     resumed: int
     error: str | None
-    summary: dict | None
+    summary: SweepSummary | None
     parquet: str | None
 
 
@@ -196,6 +223,7 @@ class Ledger:
         self._db.execute("COMMIT")
 
     def close(self) -> None:
+        """Close the database connection."""
         with self._lock:
             self._db.close()
 
@@ -217,6 +245,7 @@ class Ledger:
         n_configs: int,
         config_days: int,
     ) -> str:
+        """Record a new run as running and return its id (``YYYYmmdd-HHMMSS-xxxx``, UTC)."""
         params_json = _dumps(params)
         with self._lock:
             while True:
@@ -227,11 +256,12 @@ class Ledger:
                     self._db.execute(
                         "INSERT INTO runs (id, created, updated, status, params, fingerprint, "
                         "code_version, backend, device, pid, host, n_configs, config_days) "
-                        "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             run_id,
                             stamp,
                             stamp,
+                            RunStatus.RUNNING,
                             params_json,
                             fingerprint,
                             code_version,
@@ -255,16 +285,18 @@ class Ledger:
             raise HedgedeskError(f"run {run_id}: no such run in {self.path}")
 
     def mark_running(self, run_id: str, backend: str, device: str) -> None:
+        """Record that this process resumes the run on ``backend`` (counted in ``resumed``)."""
         with self._lock:
             self._update(
                 self._db,
                 run_id,
-                "status = 'running', pid = ?, host = ?, backend = ?, device = ?, "
+                "status = ?, pid = ?, host = ?, backend = ?, device = ?, "
                 "finished = NULL, error = NULL, resumed = resumed + 1",
-                (os.getpid(), self._host, backend, device),
+                (RunStatus.RUNNING, os.getpid(), self._host, backend, device),
             )
 
     def progress(self, run_id: str, n_done: int, config_days_done: int, elapsed_s: float) -> None:
+        """Record how far the run is: configurations, config-days, seconds of wall clock."""
         with self._lock:
             self._update(
                 self._db,
@@ -308,8 +340,8 @@ class Ledger:
     def finish(
         self,
         run_id: str,
-        status: str,
-        summary: dict | None = None,
+        status: RunStatus,
+        summary: SweepSummary | None = None,
         error: str | None = None,
         per_config: pd.DataFrame | None = None,
         elapsed_s: float | None = None,
@@ -317,16 +349,16 @@ class Ledger:
         """Close a run. ``elapsed_s`` defaults to the last value given to ``progress``."""
         if status not in FINAL_STATUSES:
             raise HedgedeskError(
-                f"run {run_id}: status {status!r} is not one of {', '.join(FINAL_STATUSES)}"
+                f"run {run_id}: status {str(status)!r} is not one of {', '.join(FINAL_STATUSES)}"
             )
-        summary_json = None if summary is None else _dumps(summary)
+        summary_json = None if summary is None else _dumps(summary.to_json())
         parquet = None
         if per_config is not None:
             target = self.path.parent / "runs" / f"{run_id}.parquet"
             write_atomic(target, per_config.to_parquet)
             parquet = str(target)
         # The Parquet now holds every output; a cancelled run keeps its chunks to resume.
-        drop = status == "done" and parquet is not None
+        drop = status == RunStatus.DONE and parquet is not None
         with self._lock:
             with self._tx() as db:
                 self._update(
@@ -354,6 +386,7 @@ class Ledger:
     # -- reading ---------------------------------------------------------------------------
 
     def finished_chunks(self, run_id: str) -> list[tuple[int, int, int]]:
+        """(leg, start, stop) of every stored chunk of the run, in order."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT leg, start, stop FROM chunks WHERE run_id = ? ORDER BY leg, start",
@@ -394,12 +427,23 @@ class Ledger:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def _record(self, row: tuple) -> RunRecord:
+        from hedgedesk.core.sweep.results import SweepSummary
+
         rec = dict(zip((f.name for f in fields(RunRecord)), row, strict=True))
         rec["params"] = json.loads(rec["params"])
-        rec["summary"] = None if rec["summary"] is None else json.loads(rec["summary"])
+        if rec["summary"] is not None:
+            try:
+                rec["summary"] = SweepSummary.from_json(json.loads(rec["summary"]))
+            except HedgedeskError as exc:
+                raise HedgedeskError(f"run {rec['id']}: {exc}") from None
+        rec["status"] = RunStatus(rec["status"])
         # A crashed or killed sweep never wrote its final status; only this host can tell.
-        if rec["status"] == "running" and rec["host"] == self._host and not _pid_alive(rec["pid"]):
-            rec["status"] = "interrupted"
+        if (
+            rec["status"] == RunStatus.RUNNING
+            and rec["host"] == self._host
+            and not _pid_alive(rec["pid"])
+        ):
+            rec["status"] = RunStatus.INTERRUPTED
         return RunRecord(**rec)
 
     def _resolve(self, run_id: str) -> str:
@@ -427,12 +471,14 @@ class Ledger:
         raise HedgedeskError(f"run {run_id!r} is ambiguous: {', '.join(ids[:5])}{more}")
 
     def get(self, run_id: str) -> RunRecord:
+        """The run with this id, unique id prefix, or ``last`` (the newest)."""
         full = self._resolve(run_id)
         with self._lock:
             row = self._db.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (full,)).fetchone()
         return self._record(row)
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The newest ``limit`` runs, newest first."""
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM runs ORDER BY created DESC, rowid DESC LIMIT ?",
@@ -441,6 +487,7 @@ class Ledger:
         return [self._record(r) for r in rows]
 
     def per_config(self, run_id: str) -> pd.DataFrame:
+        """A finished run's per-configuration table (read from its Parquet file)."""
         rec = self.get(run_id)
         if rec.parquet is None:
             raise HedgedeskError(f"run {rec.id} ({rec.status}) has no per-configuration table")
@@ -459,13 +506,13 @@ class Ledger:
         }
 
         def side(r: RunRecord) -> dict:
-            top = (r.summary or {}).get("top") or [None]
+            top = r.summary.top if r.summary is not None else ()
             return {
                 "id": r.id,
                 "status": r.status,
                 "n_configs": r.n_configs,
                 "elapsed_s": r.elapsed_s,
-                "top": top[0],
+                "top": top[0].to_json() if top else None,
             }
 
         return {

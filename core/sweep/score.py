@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import TypeVar
 
 import numpy as np
-from hedgedesk.core.errors import ConfigError
 from scipy.special import expit, ndtr, ndtri
 from scipy.stats import spearmanr
+
+from hedgedesk.core.errors import ConfigError
+
+T = TypeVar("T")
 
 # Each of pbo_cscv's three (combinations x configurations) float64 buffers holds at most this
 # many numbers (32 MB): with the boolean masks, ~120 MB whatever N is.
@@ -73,9 +78,11 @@ class ScoreTargets:
             )
 
     def weights(self) -> tuple[float, float, float, float]:
+        """(w_sharpe, w_return, w_drawdown, w_consistency), in the score's term order."""
         return self.w_sharpe, self.w_return, self.w_drawdown, self.w_consistency
 
     def as_dict(self) -> dict:
+        """Every field by name (JSON-ready: plain floats)."""
         return asdict(self)
 
 
@@ -89,13 +96,29 @@ def _logistic(x: np.ndarray) -> np.ndarray:
 
 def target_score(
     sharpe, annual_return, max_drawdown, consistency, targets: ScoreTargets = DEFAULT_TARGETS
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Score in (0, 1) of each configuration: ``sum(w_i term_i) / sum(w_i)``.
 
     Each term is ``1 / (1 + exp(-d / scale))`` of the signed distance d to the target, higher
     being better: ``d = x - target`` for Sharpe (annualised), annual return and consistency;
     ``d = target - |max_drawdown|`` for the drawdown (inputs are <= 0, as CONVENTIONS reports
-    them). Inputs broadcast together; returns the score and the terms by metric name.
+    them).
+
+    Parameters
+    ----------
+    sharpe, annual_return, max_drawdown, consistency : array_like, broadcast together
+        Annualised Sharpe ratio; annual return and max drawdown as fractions (drawdown <= 0);
+        consistency as the share of positive rolling 63-day returns. NaN scores the worst.
+    targets : ScoreTargets
+        Targets, weights and logistic scales.
+
+    Returns
+    -------
+    score : ndarray, the inputs' broadcast shape
+        In (0, 1), higher is better.
+    terms : dict of str to ndarray
+        Each metric's logistic term, keyed ``sharpe``, ``annual_return``, ``max_drawdown``,
+        ``consistency``.
     """
     t = targets
     sr, ret, dd, cons = (
@@ -108,7 +131,7 @@ def target_score(
         "consistency": _logistic((cons - t.consistency) / t.s_consistency),
     }
     score = sum(w * term for w, term in zip(t.weights(), terms.values(), strict=True))
-    return score / sum(t.weights()), terms
+    return np.asarray(score / sum(t.weights())), terms
 
 
 def expected_max_sharpe(variance, n_trials):
@@ -116,6 +139,18 @@ def expected_max_sharpe(variance, n_trials):
     ``variance`` (Bailey & López de Prado 2014, the DSR's SR0):
     ``sqrt(V) * ((1 - g) Phi^-1(1 - 1/N) + g Phi^-1(1 - 1/(N e)))``, g Euler-Mascheroni; 0 for
     N = 1. Use the same periodicity for V as for the Sharpe ratio it is compared with.
+
+    Parameters
+    ----------
+    variance : array_like
+        Variance of the trials' Sharpe ratios (per period squared), >= 0.
+    n_trials : array_like
+        Independent trials, >= 1.
+
+    Returns
+    -------
+    ndarray or float, the inputs' broadcast shape
+        SR0, a Sharpe ratio in the periodicity of ``variance``'s root.
     """
     v = np.asarray(variance, dtype=np.float64)
     n = np.asarray(n_trials, dtype=np.float64)
@@ -133,7 +168,21 @@ def probabilistic_sharpe(sharpe, n_returns, skew, kurtosis, benchmark=0.0):
 
     ``sharpe`` and ``benchmark`` are per period (not annualised), ``n_returns`` the number of
     returns behind ``sharpe``, ``skew`` and ``kurtosis`` the population moments of those returns
-    (kurtosis not excess: 3 for a normal). NaN where n < 2 or the variance term is not positive.
+    (kurtosis not excess: 3 for a normal).
+
+    Parameters
+    ----------
+    sharpe, benchmark : array_like
+        Sharpe ratios per period (not annualised).
+    n_returns : array_like
+        Returns behind each Sharpe ratio.
+    skew, kurtosis : array_like
+        Population skewness and (non-excess) kurtosis of those returns.
+
+    Returns
+    -------
+    ndarray or float, the inputs' broadcast shape
+        Probability in [0, 1]; NaN where n < 2 or the variance term is not positive.
     """
     sr = np.asarray(sharpe, dtype=np.float64)
     n = np.asarray(n_returns, dtype=np.float64)
@@ -146,7 +195,21 @@ def probabilistic_sharpe(sharpe, n_returns, skew, kurtosis, benchmark=0.0):
 def deflated_sharpe(sharpe, n_returns, skew, kurtosis, sharpe_variance, n_trials) -> dict:
     """Deflated Sharpe ratio: the PSR against SR0, the expected maximum Sharpe of ``n_trials``
     unskilled trials whose Sharpe ratios vary with ``sharpe_variance`` (per period, like
-    ``sharpe``). Returns ``{"dsr": ..., "sr0": ...}``.
+    ``sharpe``).
+
+    Parameters
+    ----------
+    sharpe, n_returns, skew, kurtosis : array_like
+        As for :func:`probabilistic_sharpe` (Sharpe per period).
+    sharpe_variance : array_like
+        Variance of the trials' Sharpe ratios, per period squared.
+    n_trials : array_like
+        Trials the strategy was chosen from.
+
+    Returns
+    -------
+    dict
+        ``dsr``: probability in [0, 1]; ``sr0``: the deflating Sharpe ratio, per period.
     """
     sr0 = expected_max_sharpe(sharpe_variance, n_trials)
     return {"dsr": probabilistic_sharpe(sharpe, n_returns, skew, kurtosis, sr0), "sr0": sr0}
@@ -157,7 +220,20 @@ def return_moments(returns, rf_d: float = 0.0) -> dict:
 
     ``sharpe = mean(R - rf_d) / std(R, ddof=1)`` per period; ``skew = E[(x-mu)^3] / sigma^3`` and
     ``kurtosis = E[(x-mu)^4] / sigma^4`` with the population sigma (ddof 0), kurtosis not excess,
-    as in the paper; ``n`` the number of returns. Constant returns give NaN.
+    as in the paper.
+
+    Parameters
+    ----------
+    returns : array_like, shape (..., n)
+        Simple returns per period, as fractions, n >= 2.
+    rf_d : float
+        Risk-free rate per period, as a fraction.
+
+    Returns
+    -------
+    dict
+        ``sharpe``, ``skew``, ``kurtosis``: arrays of shape (...) (floats for 1-d input), NaN
+        for constant returns; ``n``: the number of returns.
     """
     r = np.asarray(returns, dtype=np.float64)
     n = r.shape[-1]
@@ -220,8 +296,26 @@ def _sharpe_from_sums(shift, s1, s2, tmp, n, rf_d, fill):
 def block_sharpe(shift, sum1, sum2, counts, blocks_mask, rf_d: float = 0.0) -> np.ndarray:
     """Per-period Sharpe ratio ``mean(R - rf_d) / std(R, ddof=1)`` of every configuration on the
     returns of the blocks selected by ``blocks_mask`` (S,) bool, from block sums (see
-    ``pbo_cscv``). NaN where those returns are constant: std under ~1e-5 of the root mean
-    square of R - K, which the sums cannot tell from rounding.
+    ``pbo_cscv``).
+
+    Parameters
+    ----------
+    shift : array_like, shape (n_configs,)
+        Per-configuration constant K (its first return).
+    sum1, sum2 : array_like, shape (n_configs, n_blocks)
+        Sums over each block of ``R - K`` and ``(R - K)^2``.
+    counts : array_like of int, shape (n_blocks,)
+        Returns per block, each >= 1.
+    blocks_mask : array_like of bool, shape (n_blocks,)
+        The blocks to pool.
+    rf_d : float
+        Risk-free rate per period, as a fraction.
+
+    Returns
+    -------
+    ndarray, shape (n_configs,)
+        Sharpe ratios per period; NaN where those returns are constant: std under ~1e-5 of
+        the root mean square of R - K, which the sums cannot tell from rounding.
     """
     shift, sum1, sum2, counts = _sums(shift, sum1, sum2, counts)
     m = np.asarray(blocks_mask, dtype=bool).astype(np.float64)[None, :]
@@ -231,6 +325,10 @@ def block_sharpe(shift, sum1, sum2, counts, blocks_mask, rf_d: float = 0.0) -> n
 
 @dataclass(frozen=True)
 class PBOResult:
+    """What :func:`pbo_cscv` finds: the probability of backtest overfitting and the figures
+    behind it (Sharpe ratios per period).
+    """
+
     pbo: float  # share of combinations where the in-sample best ranks at or below the OOS median
     n_combinations: int
     n_configurations: int
@@ -251,6 +349,22 @@ def pbo_cscv(shift, sum1, sum2, counts, rf_d: float = 0.0) -> PBOResult:
     best in-sample Sharpe (per period; NaN counts as -inf, the first wins ties); w = (rank of
     n*'s OOS Sharpe among all N, 1 the worst, ties averaged, NaN lowest) / (N + 1) and
     logit = ln(w / (1 - w)). PBO is the share of logits <= 0.
+
+    Parameters
+    ----------
+    shift : array_like, shape (n_configs,)
+        Per-configuration constant K, a return (fraction); n_configs >= 2.
+    sum1, sum2 : array_like, shape (n_configs, n_blocks)
+        Sums over each block of ``R - K`` and ``(R - K)^2``; n_blocks even, >= 2.
+    counts : array_like of int, shape (n_blocks,)
+        Returns per block, each >= 1.
+    rf_d : float
+        Risk-free rate per period, as a fraction.
+
+    Returns
+    -------
+    PBOResult
+        PBO in [0, 1] and the figures behind it (Sharpe ratios per period).
     """
     shift, sum1, sum2, counts = _sums(shift, sum1, sum2, counts)
     n_cfg, s = sum1.shape
@@ -327,8 +441,21 @@ def pbo_cscv(shift, sum1, sum2, counts, rf_d: float = 0.0) -> PBOResult:
 def walk_forward_split(n_days: int, window: int, fraction: float) -> int:
     """First out-of-sample day: in-sample is days 0..split-1, where
     ``split = window - 1 + round(fraction * (n_days - window + 1))``, i.e. ``fraction`` of the
-    n_days - window + 1 backtest returns (the first of which is day window - 1). Both parts need
-    at least 2 returns.
+    n_days - window + 1 backtest returns (the first of which is day window - 1).
+
+    Parameters
+    ----------
+    n_days : int
+        Daily returns of the leg.
+    window : int
+        The longest beta window (returns): the first trade is on day window - 1.
+    fraction : float
+        In-sample share, in (0, 1).
+
+    Returns
+    -------
+    int
+        The split, a day index; both parts hold at least 2 returns (else a ValueError).
     """
     n_ret = n_days - window + 1
     if not (window >= 1 and math.isfinite(fraction) and 0 < fraction < 1):
@@ -346,8 +473,17 @@ def walk_forward_split(n_days: int, window: int, fraction: float) -> int:
 
 
 def rank_correlation(a, b) -> float:
-    """Spearman rank correlation over the pairs where neither value is NaN; NaN with fewer than
-    3 such pairs or when one side is constant.
+    """Spearman rank correlation over the pairs where neither value is NaN.
+
+    Parameters
+    ----------
+    a, b : array_like, shape (n,)
+        Paired values (scores, Sharpe ratios, ...).
+
+    Returns
+    -------
+    float
+        In [-1, 1]; NaN with fewer than 3 complete pairs or when one side is constant.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     ok = ~(np.isnan(a) | np.isnan(b))
@@ -358,8 +494,9 @@ def rank_correlation(a, b) -> float:
 
 
 # -- the leaderboard: identical strategies, the best of each leg ------------------------------
-def _blank(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+def _number(v: float | None) -> float | None:
+    """A row's optional number: None where it is missing (None, or NaN from a table)."""
+    return None if v is None or math.isnan(v) else float(v)
 
 
 def strategy_key(row: dict) -> tuple:
@@ -385,16 +522,13 @@ def strategy_key(row: dict) -> tuple:
     """
     h = float(row["hedge_ratio"])
     band = float(row["drift_band"])
-    if h == 0.0:
-        estimator, drift = None, band > 0.0
-    else:
-        life = row.get("halflife")
-        estimator = (
-            row["estimator"],
-            None if row["estimator"] == "ols" or _blank(life) else float(life),
-        )
+    estimator: tuple[str, float | None] | None = None
+    drift: bool | float = band > 0.0
+    if h != 0.0:
+        halflife = None if row["estimator"] == "ols" else _number(row.get("halflife"))
+        estimator = (row["estimator"], halflife)
         drift = band
-    impact = row.get("impact")
+    impact = _number(row.get("impact"))
     return (
         row["ticker"],
         row.get("hedge"),
@@ -405,40 +539,28 @@ def strategy_key(row: dict) -> tuple:
         h,
         drift,
         float(row["cost"]),
-        0.0 if _blank(impact) else float(impact),
+        0.0 if impact is None else impact,
     )
 
 
-def collapse(rows: list[dict]) -> list[dict]:
-    """Rows that are one strategy (:func:`strategy_key`) shown once: the first of each (in
-    the order given, the leaderboard's rank), with ``count`` (how many rows it stands for) and
-    ``same`` (those rows, itself first).
-    """
-    groups: dict[tuple, dict] = {}
-    out = []
-    for row in rows:
-        key = strategy_key(row)
-        if key in groups:
-            groups[key]["count"] += 1
-            groups[key]["same"].append(row)
-        else:
-            groups[key] = {**row, "count": 1, "same": [row]}
-            out.append(groups[key])
-    return out
+def group_same(rows: Sequence[T], key: Callable[[T], tuple]) -> list[list[T]]:
+    """Rows that are one strategy, grouped: the groups in the order of their first row (the
+    leaderboard's rank), each group's rows in the order given.
 
+    Parameters
+    ----------
+    rows : sequence
+        Leaderboard rows, in rank order: dicts as the ledger holds them, or typed rows.
+    key : callable
+        The strategy a row stands for: :func:`strategy_key` for dicts, or a function that
+        reads a typed row into it.
 
-def best_per_leg(rows: list[dict], legs: list[dict] | None = None) -> list[dict]:
-    """One row per long leg: the first of its rows in the order given (the leaderboard's
-    rank). A leg with no row there takes its ``best`` from the summary's ``legs`` (the leg's
-    leader, ranked below every row shown; ``count`` 1). Legs in the order of their best row.
+    Returns
+    -------
+    list of list
+        One list per strategy, its best-ranked row first.
     """
-    seen: dict[str, dict] = {}
+    groups: dict[tuple, list[T]] = {}
     for row in rows:
-        seen.setdefault(row["ticker"], row)
-    out = list(seen.values())
-    for leg in legs or []:
-        best = leg.get("best")
-        if best is not None and leg["ticker"] not in seen:
-            seen[leg["ticker"]] = best
-            out.append({**best, "count": 1, "same": [best]})
-    return out
+        groups.setdefault(key(row), []).append(row)
+    return list(groups.values())

@@ -7,10 +7,11 @@ import datetime as dt
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from hedgedesk.core.beta import BetaFit, ols_beta, rolling_beta
-from hedgedesk.core.demo import load_demo
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from hedgedesk.core.beta import BetaFit, ols_beta, rolling_beta
+from hedgedesk.core.demo import load_demo
 
 REL = 1e-10
 
@@ -105,10 +106,52 @@ def test_rolling_beta_equals_per_window_fits_on_random_data(seed, window):
     np.testing.assert_allclose(got[window - 1 :], want[window - 1 :], rtol=REL, atol=0)
 
 
+@pytest.mark.parametrize("window", [2, 3, 20, 63])
+def test_rolling_beta_ols_and_wls_against_statsmodels(window):
+    """The one rolling regression, as the sweep's beta tables use it: OLS and EWMA-weighted
+    WLS slopes equal statsmodels' on every 7th window, NaN over a constant hedge stretch.
+    """
+    rng = np.random.default_rng(31)
+    n = 260
+    r_hedge = 0.0003 + 0.012 * rng.standard_t(5, n) / np.sqrt(5 / 3)
+    drift = -0.6 + 0.4 * np.sin(np.arange(n) / 90.0)
+    r_long = 0.0002 + drift * r_hedge + 0.01 * rng.standard_normal(n)
+    r_hedge[100 : 100 + window + 2] = 0.001  # constant hedge: NaN where a window is inside
+    age = np.arange(window - 1, -1, -1, dtype=np.float64)
+    weights = 0.5 ** (age / 7.0)
+    ols = rolling_beta(r_long, r_hedge, window)
+    wls = rolling_beta(r_long, r_hedge, window, weights)
+    assert np.all(np.isnan(ols[: window - 1])) and np.all(np.isnan(wls[: window - 1]))
+    checked = 0
+    for t in range(window - 1, n):
+        x, y = r_hedge[t - window + 1 : t + 1], r_long[t - window + 1 : t + 1]
+        if np.ptp(x) == 0.0:
+            assert np.isnan(ols[t]) and np.isnan(wls[t])
+            continue
+        if t % 7 and t not in (window - 1, n - 1):
+            continue  # statsmodels on a sample of the windows
+        exog = sm.add_constant(x, has_constant="add")
+        assert ols[t] == pytest.approx(sm.OLS(y, exog).fit().params[1], rel=REL, abs=1e-12)
+        want = sm.WLS(y, exog, weights=weights).fit().params[1]
+        assert wls[t] == pytest.approx(want, rel=REL, abs=1e-12)
+        checked += 1
+    assert checked >= 20
+    assert np.isnan(ols[100 + window + 1])
+
+
+def test_rolling_beta_rejects_mismatched_inputs():
+    x = np.linspace(-0.01, 0.01, 30)
+    with pytest.raises(ValueError, match="weights: expected 10 values"):
+        rolling_beta(2 * x, x, 10, np.ones(9))
+    with pytest.raises(ValueError, match="bench: expected 30 returns"):
+        rolling_beta(2 * x, x[:-1], 10)
+
+
 def test_rolling_beta_too_short_is_all_nan():
     x = np.arange(5, dtype=float)
     assert np.isnan(rolling_beta(2 * x, x, 10)).all()
     assert len(rolling_beta(2 * x, x, 10)) == 5
+    assert np.isnan(rolling_beta(2 * x, x, 1)).all()  # one return fixes no slope
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

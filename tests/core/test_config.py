@@ -18,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from hedgedesk.core.config import (
     ConfigError,
+    address_kind,
     check_tickers,
     load_config,
     parse_config,
@@ -164,6 +166,9 @@ def test_demo_exposure_linspace_expands_to_eleven_values(demo_text, tmp_path):
     assert all(isinstance(v, float) for v in cfg.sweep.exposure)
     np.testing.assert_allclose(cfg.sweep.exposure, np.linspace(0.5, 1.5, 11), rtol=0, atol=1e-12)
     assert cfg.sweep.exposure[0] == 0.5 and cfg.sweep.exposure[-1] == 1.5
+    # the decimals written, exactly (0.5 + 7 * 0.1 is 1.2000000000000002), as from a flag
+    assert cfg.sweep.exposure == tuple(round(0.5 + 0.1 * i, 1) for i in range(11))
+    assert cfg.sweep.exposure[7] == 1.2
 
 
 @pytest.mark.parametrize(
@@ -197,6 +202,24 @@ def test_empty_start_means_all_history(demo_text, tmp_path):
         _write(tmp_path, _edit(demo_text, "[data]", set={"start": '""', "end": '""'}))
     )
     assert cfg.data.start is None and cfg.data.end is None
+
+
+def test_empty_required_dates_are_config_errors(demo_text, demo_raw, tmp_path):
+    """An empty string leaves an optional date unset, but a required one (an option's expiry,
+    a replay's dates) is an error naming its key; it used to load as None and fail later with
+    a TypeError when the book was valued or the scenario parsed.
+    """
+    i = _leg(demo_raw, "option")
+    expiry = _edit(demo_text, "[[book.hedges]]", i, set={"expiry": '""'})
+    with pytest.raises(ConfigError) as info:
+        parse_config(expiry, Path("desk.toml"))
+    assert info.value.key == f"book.hedges[{i}].expiry"
+    assert "a date YYYY-MM-DD" in info.value.problem
+    replay = demo_text + '\n[[scenarios]]\nname = "r"\nreplay = ["", "2020-03-01"]\n'
+    with pytest.raises(ConfigError) as info:
+        parse_config(replay, Path("desk.toml"))
+    assert info.value.key == f"scenarios[{len(demo_raw['scenarios'])}].replay.start"
+    assert "a date YYYY-MM-DD" in info.value.problem
 
 
 def test_toml_date_literals_are_accepted(demo_text, tmp_path):
@@ -785,8 +808,9 @@ def test_sweep_section_is_optional(demo_text, tmp_path):
     check_tickers(cfg, {t for _, t in referenced_tickers(cfg)})
 
 
-@pytest.mark.parametrize("literal", ['"0:1:10001"', '"0:1:0"'])
+@pytest.mark.parametrize("literal", ['"0:1:10001"', '"0:1:0"', '"0:1:1"'])
 def test_grid_axis_size_is_bounded(demo_text, tmp_path, literal):
+    """Counts 1..10000; a count of 1 only when start = stop (``0:1:1`` is not one value)."""
     path = _write(tmp_path, _edit(demo_text, "[sweep]", 0, set={"exposure": literal}))
     with pytest.raises(ConfigError, match=r"count 1\.\.10000") as info:
         load_config(path)
@@ -810,6 +834,38 @@ def test_a_grid_axis_lists_each_value_once(demo_text, tmp_path, key, literal, re
     with pytest.raises(ConfigError, match=rf"got {repeat}, expected each value once") as info:
         load_config(path)
     assert info.value.key == f"sweep.{key}"
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("local:4", "local"),
+        ("tcp://h:8786", "tcp"),
+        ("tls://h:8786", "tls"),
+        ("local:0", None),
+        ("local:x", None),
+        ("http://h:1", None),
+        ("h:8786", None),
+    ],
+)
+def test_cluster_address_rule(address, kind):
+    assert address_kind(address) == kind
+
+
+def test_the_config_loads_without_the_sweep_engine():
+    """Market data imports the config; the config must not pull in the sweeps (the address
+    rule and the levels parser live where both can use them).
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hedgedesk.core.config as c, hedgedesk.core.data.sources\n"
+        "c.load_config(c.resolve_config_path())\n"
+        "print(sorted(m for m in sys.modules if m.startswith('hedgedesk.core.sweep')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_config_path_that_is_a_folder(tmp_path):

@@ -1,13 +1,24 @@
-"""Harness for the command-line tests: Yahoo blocked, root logger restored after each test."""
+"""Harness for the UI tests: Yahoo blocked and the root logger restored after each test, the
+demo desk's config (read-only, writable) and market, an app that hosts one screen, and the waits
+that drive a desk without sleeping (``settle``, ``until``) with a CPU sweep slow enough to
+interact with.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from hedgedesk.core.config import load_config
+from textual.app import App
+from textual.screen import Screen
+
+from hedgedesk.core.config import load_config, resolve_config_path
+from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.demo import demo_config_path
+from hedgedesk.core.sweep.engine import CpuBackend
 
 
 @pytest.fixture(autouse=True)
@@ -38,10 +49,86 @@ def _restore_root_logger():
 
 
 async def settle(app, pilot):
-    """The app idle: queued messages handled and every worker finished."""
+    """The app idle: queued messages handled and every worker finished (on a desk, the load
+    starts after the first paint: the first pause lets it start).
+    """
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def until(pilot, cond, what: str, steps: int = 600):
+    """Wait on the app's events until ``cond()`` holds (a failure names what never came)."""
+    for _ in range(steps):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"never: {what}")
+
+
+class SlowCpu(CpuBackend):
+    """The CPU kernel slowed to 0.2 ms a configuration, so a sweep lasts long enough to
+    interact with (the demo grid would end in about 2 s; the chunks still adapt to about 0.1 s
+    each).
+    """
+
+    def run(self, row0, count, rows=None):
+        time.sleep(count * 2e-4)
+        return super().run(row0, count, rows)
+
+
+class GatedCpu(CpuBackend):
+    """The CPU kernel that runs ``free`` chunks of the grid itself (not of the unhedged twins),
+    then holds the next one until :attr:`gate` is set, with :attr:`held` set: a sweep certainly
+    running, with work stored, when a test acts on it (events, not sleeps).
+    """
+
+    def __init__(self, free: int = 2):
+        super().__init__()
+        self.free, self.ran, self.sweeping = free, 0, False
+        self.gate, self.held = threading.Event(), threading.Event()
+
+    def prepare(self, args):
+        super().prepare(args)
+        self.sweeping = bool(args.ratios.any()) and args.start == 0
+
+    def release_on(self, cancel: threading.Event) -> None:
+        """Release the held chunk once ``cancel`` is set (by a key, a quit), from a thread: the
+        engine then sees the cancel at the chunk's end, whatever waits on the worker.
+        """
+        threading.Thread(target=lambda: cancel.wait(120) and self.gate.set(), daemon=True).start()
+
+    def run(self, row0, count, rows=None):
+        if self.sweeping:
+            if self.ran >= self.free:
+                self.held.set()
+                assert self.gate.wait(120), "the test never released the held chunk"
+            self.ran += 1
+        return super().run(row0, count, rows)
+
+
+class ScreenHost(App):
+    """An app that pushes ``screen`` when it mounts: a screen tested on its own."""
+
+    def __init__(self, screen: Screen):
+        super().__init__()
+        self.pushed = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.pushed)
+
+
+@pytest.fixture
+def cfg():
+    """The demo desk's config (a test that saves edits takes ``writable_demo``)."""
+    return load_config(resolve_config_path())
+
+
+@pytest.fixture(scope="module")
+def desk():
+    """The demo config and its market data (local files: no network)."""
+    cfg = load_config(resolve_config_path())
+    return cfg, load_market(cfg)
 
 
 @pytest.fixture

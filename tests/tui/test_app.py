@@ -5,29 +5,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pandas as pd
-import pytest
-from hedgedesk.core.config import load_config, resolve_config_path
+from textual.widgets import DataTable, Static
+
 from hedgedesk.core.demo import demo_dir
 from hedgedesk.core.errors import DataError
 from hedgedesk.tui.app import DeskApp
-from textual.widgets import DataTable, Static
-
-
-@pytest.fixture
-def cfg():
-    return load_config(resolve_config_path())
-
-
-async def _loaded(app, pilot):
-    await pilot.pause()  # the load starts after the first paint
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+from tests.tui.conftest import settle
 
 
 async def test_desk_shows_demo_book_at_80x24(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         holdings = app.query_one("#holdings", DataTable)
         legs = app.query_one("#legs", DataTable)
         assert holdings.row_count == len(cfg.book.holdings)
@@ -52,7 +41,7 @@ async def test_desk_shows_demo_book_at_80x24(cfg):
 async def test_keyboard_moves_and_reloads(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         holdings = app.query_one("#holdings", DataTable)
         assert app.focused is holdings
         await pilot.press("down", "down")
@@ -61,7 +50,7 @@ async def test_keyboard_moves_and_reloads(cfg):
         assert app.focused is app.query_one("#legs", DataTable)
         first = app.report
         await pilot.press("f5")
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert app.report is not first  # recomputed from freshly loaded data
         assert app.query_one("#holdings", DataTable).row_count == len(cfg.book.holdings)
         await pilot.press("q")
@@ -74,7 +63,7 @@ async def test_load_failure_is_shown_not_raised(cfg):
 
     app = DeskApp(cfg, market_loader=broken)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         summary = str(app.query_one("#summary", Static).render())
         assert "Could not load the desk" in summary and "prices.csv:14" in summary
         assert app.is_running
@@ -88,7 +77,7 @@ async def test_notices_become_notifications(cfg):
 
     app = DeskApp(cfg, market_loader=with_notice)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert any("Yahoo unreachable" in n.message for n in app._notifications)
 
 
@@ -96,14 +85,14 @@ async def test_runs_under_no_color(cfg, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert app.query_one("#holdings", DataTable).row_count == len(cfg.book.holdings)
 
 
 async def test_highlighted_leg_says_how_it_is_priced(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         await pilot.press("tab")  # to the hedge legs
         note = app.query_one("#leg-note", Static)
         assert "proxy" in str(note.render())  # first leg: ES from the index level
@@ -119,7 +108,7 @@ async def test_beta_breach_is_spelled_out(cfg, tmp_path):
     breached = parse_config(text, tmp_path / "desk.toml")
     app = DeskApp(breached)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         summary = str(app.query_one("#summary", Static).render())
         beta = app.report.valuation.portfolio_beta
         assert beta < breached.targets.beta - breached.targets.beta_band

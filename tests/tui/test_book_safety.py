@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
+
 from hedgedesk.core.book.check import check_book
 from hedgedesk.core.book.edit import last_good_path
 from hedgedesk.core.book.valuation import market_state
@@ -22,8 +24,6 @@ from hedgedesk.tui.screens.dialogs import ChoiceScreen
 from hedgedesk.tui.screens.forms import FormScreen
 from hedgedesk.tui.screens.recovery import RecoveryApp, RecoveryScreen
 from hedgedesk.tui.widgets.book_table import BookTable
-from textual.widgets import Static
-
 from tests.tui.conftest import settle
 from tests.tui.test_whatif import fill
 
@@ -421,8 +421,9 @@ async def test_a_finished_sweep_leaves_eight_holdings_in_view(cfg):
     """The sweep pane's lines never wrap at 80 columns: a run's result takes one line and the
     bar ends full, and the book keeps at least 8 rows.
     """
-    from hedgedesk.tui.widgets.sweep_pane import SweepPane
     from textual.widgets import ProgressBar
+
+    from hedgedesk.tui.widgets.sweep_pane import SweepPane
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:

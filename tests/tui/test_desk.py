@@ -6,44 +6,25 @@ import time
 
 import numpy as np
 import pytest
+from textual.widgets import DataTable, Sparkline, Static
+
 from hedgedesk.core.book.risk import risk_report
-from hedgedesk.core.config import load_config, resolve_config_path
+from hedgedesk.core.config import load_config
 from hedgedesk.core.sweep.engine import CpuBackend
 from hedgedesk.core.sweep.ledger import Ledger
 from hedgedesk.tui.app import DeskApp, sweep_request
 from hedgedesk.tui.screens.help import HelpScreen
 from hedgedesk.tui.widgets.sweep_pane import SweepPane
-from textual.widgets import DataTable, Sparkline, Static
+from tests.tui.conftest import GatedCpu, settle, until
 
 PANES = ("#holdings-pane", "#legs-pane", "#monitors-pane", "#sweep-pane")
-
-
-@pytest.fixture
-def cfg():
-    return load_config(resolve_config_path())
-
-
-class SlowCpu(CpuBackend):
-    """The CPU kernel slowed to 0.2 ms a configuration, so a sweep lasts long enough to
-    interact with (the chunks still adapt to about 0.1 s each).
-    """
-
-    def run(self, row0, count, rows=None):
-        time.sleep(count * 2e-4)
-        return super().run(row0, count, rows)
-
-
-async def _loaded(app, pilot):
-    await pilot.pause()  # the load starts after the first paint
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 @pytest.mark.parametrize(("size", "columns"), [((80, 24), 1), ((120, 40), 2)])
 async def test_four_panes_complete_at_80x24_and_two_columns_when_wide(cfg, size, columns):
     app = DeskApp(cfg)
     async with app.run_test(size=size) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         if columns == 1:  # holdings and legs share the book's slot: tab swaps them
             assert app.query_one("#legs-pane").region.height == 0
             regions = [app.query_one(p).region for p in PANES if p != "#legs-pane"]
@@ -63,7 +44,7 @@ async def test_four_panes_complete_at_80x24_and_two_columns_when_wide(cfg, size,
 async def test_monitors_show_the_beta_band_and_the_rolling_beta(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         rep = app.report
         text = str(app.query_one("#summary", Static).render())
         b = rep.valuation.beta_status
@@ -78,17 +59,17 @@ async def test_monitors_show_the_beta_band_and_the_rolling_beta(cfg):
 async def test_w_runs_the_config_sweep_and_shows_the_leaders(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         await pilot.press("w")
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         pane = app.query_one(SweepPane)
         assert not pane.running and pane.result.status == "done"
         status = str(app.query_one("#sweep-status", Static).render())
         assert pane.result.run_id in status and "done" in status
         best = str(app.query_one("#sweep-best", Static).render()).splitlines()
-        top = pane.result.summary["top"][:5]
+        top = pane.result.summary.top[:5]
         assert len(best) == len(top) == 5
-        assert all(f"score {r['score']:.3f}" in line for r, line in zip(top, best, strict=True))
+        assert all(f"score {r.score:.3f}" in line for r, line in zip(top, best, strict=True))
         with Ledger() as ledger:
             assert ledger.get(pane.result.run_id).status == "done"
 
@@ -96,11 +77,13 @@ async def test_w_runs_the_config_sweep_and_shows_the_leaders(cfg):
 async def test_escape_cancels_a_running_sweep_and_keys_stay_answered(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         pane = app.query_one(SweepPane)
+        gated = GatedCpu()
         with Ledger() as ledger:
-            assert pane.start(sweep_request(cfg), app.market, ledger, backend=SlowCpu())
-            await pilot.pause(0.5)
+            assert pane.start(sweep_request(cfg), app.market, ledger, backend=gated)
+            gated.release_on(pane.cancel)
+            await until(pilot, gated.held.is_set, "the sweep holding its third chunk")
             assert pane.running
             holdings = app.query_one("#holdings", DataTable)
             holdings.focus()
@@ -108,25 +91,26 @@ async def test_escape_cancels_a_running_sweep_and_keys_stay_answered(cfg):
             await pilot.press("down")
             answered = time.perf_counter() - t
             assert holdings.cursor_row == 1
-            assert answered < 0.5  # generous: the figure itself is measured by a benchmark
+            # a desk blocked by the sweep would answer after it (seconds); the figure itself
+            # (2 ms median) is measured by bench/keys.py, so a loaded machine cannot fail this
+            assert answered < 5
             await pilot.press("escape")
-            await _loaded(app, pilot)
+            await settle(app, pilot)
             assert not pane.running and pane.result.status == "cancelled"
-            assert (
-                0
-                < pane.result.summary["counts"]["done"]
-                < pane.result.summary["counts"]["configurations"]
-            )
+            assert 0 < pane.result.summary.counts.done < pane.result.summary.counts.configurations
             assert ledger.get(pane.result.run_id).status == "cancelled"
 
 
 async def test_quitting_during_a_sweep_cancels_it_and_keeps_it_resumable(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         ledger = Ledger()
-        app.query_one(SweepPane).start(sweep_request(cfg), app.market, ledger, backend=SlowCpu())
-        await pilot.pause(0.3)
+        gated = GatedCpu()
+        pane = app.query_one(SweepPane)
+        pane.start(sweep_request(cfg), app.market, ledger, backend=gated)
+        gated.release_on(pane.cancel)
+        await until(pilot, gated.held.is_set, "the sweep holding its third chunk")
         await pilot.press("ctrl+q")
     run = ledger.runs()[0]
     assert run.status == "cancelled" and 0 < run.n_done < run.n_configs
@@ -136,7 +120,7 @@ async def test_quitting_during_a_sweep_cancels_it_and_keeps_it_resumable(cfg):
 async def test_help_lists_every_key(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = "\n".join(app.screen._lines)
@@ -160,7 +144,7 @@ async def test_breach_is_spelled_out_under_no_color(monkeypatch, tmp_path):
     monkeypatch.setenv("NO_COLOR", "1")
     app = DeskApp(load_config(path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert app.no_color
         line = str(app.query_one("#summary", Static).render()).splitlines()[0]
         assert "↓BREACH target 0.90±0.05" in line
@@ -171,7 +155,7 @@ async def test_g_opens_the_data_screen(cfg):
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, DataScreen)
@@ -185,9 +169,9 @@ async def test_c_opens_scenarios_for_the_edited_book(cfg):
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         await pilot.press("plus", "c")
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert isinstance(app.screen, ScenariosScreen)
         assert app.screen.cfg.book == app.cfg.book != cfg.book  # the what-if book
         await pilot.press("escape")
@@ -205,16 +189,16 @@ async def test_replay_steps_the_as_of_date_and_back_to_live(cfg):
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         latest = app.report.valuation.asof
         await pilot.press("p")
         await pilot.pause(0.3)
         await pilot.press("p")  # pause
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         day = app.clock.day
         assert day < latest and "REPLAY" in app.query_one("#monitors-pane").border_subtitle
         await pilot.press("full_stop", "full_stop", "comma")
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert app.clock.index == app.clock.sessions.index(day) + 1
         want = market_state(at(cfg, app.clock.day), load_market(cfg))
         assert app.report.valuation.asof == app.clock.day == want.asof
@@ -222,7 +206,7 @@ async def test_replay_steps_the_as_of_date_and_back_to_live(cfg):
             risk_report(at(cfg, app.clock.day), want).valuation.nav, rel=1e-12
         )
         await pilot.press("L")
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert app.clock is None and app.report.valuation.asof == latest
 
 
@@ -250,16 +234,16 @@ async def test_live_mode_marks_stale_when_a_refresh_fails(tmp_path):
 
     app = DeskApp(load_config(path), market_loader=lambda cfg: load_demo(), fetcher=fetcher)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert app._live_timer is not None  # polling every 10 s
         before = app.report
         app.poll_live()
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         subtitle = app.query_one("#monitors-pane").border_subtitle
         assert subtitle.startswith("STALE since") and "no network" in subtitle
         assert app.report is before  # the last figures stay on screen
         app.poll_live()
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert app.query_one("#monitors-pane").border_subtitle.startswith("live, updated")
         assert calls == [("AAPL", "SP500")] * 2
 
@@ -267,7 +251,7 @@ async def test_live_mode_marks_stale_when_a_refresh_fails(tmp_path):
 async def test_command_palette_offers_every_action(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         titles = {c.title for c in app.get_system_commands(app.screen)}
         for b in app.BINDINGS:
             if b.action not in ("quit", "focus_next"):
@@ -287,11 +271,11 @@ async def test_shift_w_opens_the_sweep_screen_on_the_desk_run(cfg):
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         await pilot.press("w")
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         await pilot.press("W")
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         assert isinstance(app.screen, SweepScreen)
         assert app.screen.run_id == app.query_one(SweepPane).result.run_id
 
@@ -325,7 +309,7 @@ async def test_a_reoptimisation_runs_while_a_sweep_does(cfg):
 
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         pane = app.query_one(SweepPane)
         with Ledger() as ledger:
             pane.start(sweep_request(cfg), app.market, ledger, backend=SlowerCpu())
@@ -338,14 +322,14 @@ async def test_a_reoptimisation_runs_while_a_sweep_does(cfg):
             assert after != before and pane.running  # re-solved mid-sweep
             # Esc leaves the form, then the optimiser, then cancels the sweep
             await pilot.press("escape", "escape", "escape")
-            await _loaded(app, pilot)
+            await settle(app, pilot)
             assert pane.result.status == "cancelled"
 
 
 async def test_j_and_k_move_like_the_arrows(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         table = app.query_one("#holdings", DataTable)
         await pilot.press("j", "j", "k")
         assert table.cursor_row == 1
@@ -356,7 +340,7 @@ async def test_j_and_k_move_like_the_arrows(cfg):
 async def test_every_screen_key_is_in_the_footer_at_80_columns(cfg):
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _loaded(app, pilot)
+        await settle(app, pilot)
         shown = {b.key for b in app.BINDINGS if b.show}
         assert {"W", "o", "c", "b", "g", "w", "p", "question_mark"} <= shown
         # that they fit is checked in a real terminal by scripts/tmux_smoke.sh ("g Data")

@@ -7,22 +7,18 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from hedgedesk.core.book.risk import risk_report
 from hedgedesk.core.book.valuation import market_state, shocked_state
 from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.tui.app import DeskApp
+from tests.tui.conftest import settle
 
 
 @pytest.fixture
 def reports(tmp_path, monkeypatch):
     monkeypatch.setenv("HEDGEDESK_REPORTS", str(tmp_path))
     return tmp_path
-
-
-async def _settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def _only_report(root):
@@ -34,10 +30,10 @@ def _only_report(root):
 async def test_R_on_the_desk_reports_the_book_as_edited(reports):
     app = DeskApp(load_config(resolve_config_path()))
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.editor.shock("AAPL", -0.1)  # a what-if the report must carry
         await pilot.press("R")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         folder, doc = _only_report(reports)
         assert folder.name.endswith("-book")
         assert (folder / "report.pdf").stat().st_size > 10_000
@@ -51,12 +47,12 @@ async def test_R_on_the_desk_reports_the_book_as_edited(reports):
 async def test_R_on_the_backtest_screen_reports_its_parameters(reports):
     app = DeskApp(load_config(resolve_config_path()))
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await pilot.press("b")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.screen.wanted = {**app.screen.wanted, "rebalance": 21}
         await pilot.press("ctrl+o")  # R would type into the form
-        await _settle(app, pilot)
+        await settle(app, pilot)
         folder, doc = _only_report(reports)
         assert folder.name.endswith("-backtest")
         assert doc["sections"]["backtest"]["figures"]["params"]["rebalance"] == 21
@@ -65,11 +61,11 @@ async def test_R_on_the_backtest_screen_reports_its_parameters(reports):
 async def test_R_on_a_sweep_screen_with_no_run_is_a_message(reports):
     app = DeskApp(load_config(resolve_config_path()))
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await pilot.press("W")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.screen.run_id = None
         await pilot.press("ctrl+o")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert not list(reports.iterdir())
         assert any("no sweep run is shown" in n.message for n in app._notifications)

@@ -8,9 +8,10 @@ with `pytest tests/tui/test_snapshots.py --snapshot-update` and review the SVGs 
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Input
+
 from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.tui.app import DeskApp
-from textual.widgets import Input
 
 
 async def _loaded(pilot):

@@ -6,35 +6,14 @@ desk's Esc cancels it, resumable.
 from __future__ import annotations
 
 import re
-import time
 
-import pytest
-from hedgedesk.core.config import load_config, resolve_config_path
-from hedgedesk.core.sweep.engine import CpuBackend
+from textual.widgets import Static
+
 from hedgedesk.core.sweep.ledger import Ledger
 from hedgedesk.tui.app import DeskApp
 from hedgedesk.tui.screens.sweep import SweepScreen
 from hedgedesk.tui.widgets.sweep_pane import SweepPane
-from textual.widgets import Static
-
-
-class SlowCpu(CpuBackend):
-    def run(self, row0, count, rows=None):
-        time.sleep(count * 2e-4)
-        return super().run(row0, count, rows)
-
-
-async def until(pilot, cond, what: str, steps: int = 600):
-    for _ in range(steps):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never: {what}")
-
-
-@pytest.fixture
-def cfg():
-    return load_config(resolve_config_path())
+from tests.tui.conftest import SlowCpu, settle, until
 
 
 async def test_a_sweep_from_the_screen_keeps_running_on_the_desk(cfg, monkeypatch):
@@ -43,9 +22,7 @@ async def test_a_sweep_from_the_screen_keeps_running_on_the_desk(cfg, monkeypatc
     )
     app = DeskApp(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         pane = app.query_one(SweepPane)
         await pilot.press("W")
         await pilot.pause()

@@ -5,6 +5,8 @@ book, undo/redo/revert walk the history, save writes the file, bad input never l
 from __future__ import annotations
 
 import pytest
+from textual.widgets import DataTable, Input, Static
+
 from hedgedesk.core.book.risk import risk_report
 from hedgedesk.core.book.valuation import market_state, shocked_state
 from hedgedesk.core.config import load_config
@@ -12,8 +14,6 @@ from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.demo import demo_config_path
 from hedgedesk.tui.app import DeskApp
 from hedgedesk.tui.screens.forms import FormScreen
-from textual.widgets import DataTable, Input, Static
-
 from tests.tui.conftest import settle
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hedgedesk.core import __version__
 from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.paths import log_file
 from hedgedesk.tui.cli import book, data, optimize, report, sweep
 from hedgedesk.tui.cli.common import CONFIG_HELP, Parser, make_parents
 
@@ -35,8 +36,8 @@ def build_parser() -> tuple[Parser, dict]:
 
 
 def log_path() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "hedgedesk" / "hedgedesk.log"
+    """The log file (hedgedesk.core.paths.log_file)."""
+    return log_file()
 
 
 def _setup_logging() -> None:

@@ -7,31 +7,67 @@ relaxation that works, the solvers tried).
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
-from hedgedesk.core.config import OBJECTIVES
+
+from hedgedesk.core.limits import (
+    CONFIG_KEYS,
+    OBJECTIVES,
+    OVERLAY_OBJECTIVES,
+    SHRINKAGES,
+    Group,
+    Naming,
+    SettingError,
+)
+from hedgedesk.core.optimize.request import OptimizeRequest
 from hedgedesk.tui.cli.common import (
     Parents,
-    Parser,
     UsageError,
     emit_json,
     load_cfg,
-    make_parents,
     market_for,
     number_arg,
     tickers_arg,
-    whole_arg,
 )
 
+# Request field -> its flag (the argparse destination is the flag's name with underscores).
+# Flags only parse; the ranges are the request's own (hedgedesk.core.limits), the
+# same as the config's.
+FLAGS = {
+    "tickers": "--tickers",
+    "objective": "--objective",
+    "long_only": "--long-only",
+    "min_weight": "--min-weight",
+    "max_weight": "--max-weight",
+    "groups": "--group",
+    "vol_cap": "--vol-cap",
+    "gross_max": "--gross-max",
+    "turnover_max": "--turnover-max",
+    "cost_rate": "--cost",
+    "beta_band": "--beta-band",
+    "benchmark": "--benchmark",
+    "te_cap": "--te-cap",
+    "rf": "--rf",
+    "points": "--points",
+    "shrinkage": "--shrinkage",
+    "risk_aversion": "--risk-aversion",
+    "confidence": "--confidence",
+    "kelly_fraction": "--kelly-fraction",
+    "views": "--black-litterman",
+    "target_return": "--target-return",
+    "overlay_objective": "--overlay-objective",
+    "cost_budget": "--cost-budget",
+}
+NAMES = Naming({**FLAGS, "long_short": "--long-short"}, items=False, fallback=CONFIG_KEYS)
 
-def _group_arg(text: str):
-    """Parse a group limit, NAME=T1,T2:MIN:MAX."""
-    from hedgedesk.core.optimize.problem import Group
 
+def _group_arg(text: str) -> Group:
+    """Parse a group limit, NAME=T1,T2:MIN:MAX (its bounds are checked with the request)."""
     try:
         name, rest = text.split("=", 1)
         members, lo, hi = rest.rsplit(":", 2)
-        group = Group(
+        return Group(
             name.strip(),
             tuple(t.strip() for t in members.split(",") if t.strip()),
             float(lo),
@@ -41,11 +77,6 @@ def _group_arg(text: str):
         raise argparse.ArgumentTypeError(
             f"invalid group {text!r}: expected NAME=T1,T2:MIN:MAX"
         ) from None
-    if not group.tickers or not 0 <= group.min <= group.max:
-        raise argparse.ArgumentTypeError(
-            f"invalid group {text!r}: needs tickers and 0 <= MIN <= MAX"
-        )
-    return group
 
 
 def add_parsers(sub, parents: Parents) -> dict:
@@ -79,25 +110,23 @@ def add_parsers(sub, parents: Parents) -> dict:
         action="store_true",
         help="allow short weights (with --min-weight < 0, --gross-max)",
     )
-    o.add_argument("--max-weight", type=number_arg(-1, 1), metavar="w")
-    o.add_argument("--min-weight", type=number_arg(-1, 1), metavar="w")
+    o.add_argument("--max-weight", type=number_arg(), metavar="w")
+    o.add_argument("--min-weight", type=number_arg(), metavar="w")
     o.add_argument("--group", type=_group_arg, action="append", metavar="NAME=T1,T2:MIN:MAX")
-    o.add_argument(
-        "--vol-cap", type=number_arg(0, lo_open=True), metavar="v", help="annualised volatility cap"
-    )
-    o.add_argument("--gross-max", type=number_arg(0, lo_open=True), metavar="g")
+    o.add_argument("--vol-cap", type=number_arg(), metavar="v", help="annualised volatility cap")
+    o.add_argument("--gross-max", type=number_arg(), metavar="g")
     o.add_argument(
         "--turnover-max",
-        type=number_arg(0),
+        type=number_arg(),
         metavar="t",
         help="sum |w - current| (current = the config book's weights)",
     )
     o.add_argument(
-        "--cost", type=number_arg(0, 0.1), metavar="c", help="transaction cost per unit of turnover"
+        "--cost", type=number_arg(), metavar="c", help="transaction cost per unit of turnover"
     )
     o.add_argument(
         "--beta-band",
-        type=number_arg(-5, 5),
+        type=number_arg(),
         nargs=2,
         metavar=("LO", "HI"),
         help="portfolio beta to the benchmark within [LO, HI]",
@@ -105,24 +134,24 @@ def add_parsers(sub, parents: Parents) -> dict:
     o.add_argument("--benchmark", metavar="T", help="default: the config's data.benchmark")
     o.add_argument(
         "--te-cap",
-        type=number_arg(0, lo_open=True),
+        type=number_arg(),
         metavar="te",
         help="annualised tracking error cap (to the benchmark if it is in the "
         "universe, else to the current weights)",
     )
-    o.add_argument("--rf", type=number_arg(-0.5, 1), metavar="r", help="annual risk-free rate")
-    o.add_argument("--points", type=whole_arg(2), metavar="N", help="frontier points")
+    o.add_argument("--rf", type=number_arg(), metavar="r", help="annual risk-free rate")
+    o.add_argument("--points", type=int, metavar="N", help="frontier points")
     o.add_argument(
-        "--shrinkage", choices=("ledoit-wolf",), help="shrink the covariance (named in the output)"
+        "--shrinkage", choices=SHRINKAGES, help="shrink the covariance (named in the output)"
     )
-    o.add_argument("--risk-aversion", type=number_arg(0, lo_open=True), metavar="lambda")
+    o.add_argument("--risk-aversion", type=number_arg(), metavar="lambda")
     o.add_argument(
         "--confidence",
-        type=number_arg(0.5, 0.999),
+        type=number_arg(),
         metavar="a",
         help="CVaR confidence (default 0.95)",
     )
-    o.add_argument("--kelly-fraction", type=number_arg(0, 1, lo_open=True), metavar="f")
+    o.add_argument("--kelly-fraction", type=number_arg(), metavar="f")
     o.add_argument(
         "--black-litterman",
         action="store_true",
@@ -131,19 +160,18 @@ def add_parsers(sub, parents: Parents) -> dict:
     )
     o.add_argument(
         "--target-return",
-        type=number_arg(-1, 10),
+        type=number_arg(),
         metavar="r",
         help="mean-cvar: the least CVaR with at least this annual expected return",
     )
     o.add_argument(
         "--overlay-objective",
-        choices=("variance", "cvar"),
-        default="variance",
+        choices=OVERLAY_OBJECTIVES,
         help="hedge-overlay: minimise the book's P&L variance or CVaR",
     )
     o.add_argument(
         "--cost-budget",
-        type=number_arg(0),
+        type=number_arg(),
         metavar="USD",
         help="hedge-overlay: most money to spend on trading costs",
     )
@@ -167,72 +195,30 @@ def _portfolio_json(p) -> dict:
     }
 
 
-def default_args():
-    """``hedgedesk optimize``'s arguments with no flags given, from its own parser: the request
-    the optimiser screen and the report start from.
+def request_from(args: argparse.Namespace, cfg, market, start, end) -> OptimizeRequest:
+    """The config's request (:meth:`OptimizeRequest.from_config`), each field given by a flag
+    overridden; a value the request refuses is a one-line error naming the flag (or, for a
+    value the flags did not give, the config key).
     """
-    parser = Parser(prog="hedgedesk")
-    add_parsers(parser.add_subparsers(dest="command", parser_class=Parser), make_parents())
-    return parser.parse_args(["optimize"])
-
-
-def request_from(args, cfg, market, start, end):
-    """The config's [optimizer] settings, each overridden by its flag when given."""
-    from hedgedesk.core.optimize.engine import OptimizeRequest, book_weights
-    from hedgedesk.core.optimize.problem import Group
-
-    o = cfg.optimizer if cfg else None
-    tickers = args.tickers or (list(cfg.data.universe) or [h.ticker for h in cfg.book.holdings])
-
-    def pick(flag, attr, default):
-        value = getattr(args, flag)
-        if value is not None:
-            return value
-        return getattr(o, attr) if o is not None else default
-
-    long_only = not args.long_short and (
-        o.long_only if o is not None and args.long_only is None else True
-    )
-    if args.gross_max is not None and long_only:
-        raise UsageError("hedgedesk optimize: --gross-max applies to --long-short books")
-    if args.long_short and args.min_weight is None:  # the config's floor is a long-only one
-        args.min_weight = -1.0
-    groups = tuple(args.group or ()) or tuple(
-        Group(g.name, g.tickers, g.min, g.max) for g in (o.groups if o else ())
-    )
-    band = args.beta_band or (o.beta_band if o else None)
-    return OptimizeRequest(
-        tickers=tuple(tickers),
-        objective=pick("objective", "objective", "max-sharpe"),
-        long_only=long_only,
-        min_weight=pick("min_weight", "min_weight", 0.0 if long_only else -1.0),
-        max_weight=pick("max_weight", "max_weight", 1.0),
-        groups=groups,
-        vol_cap=pick("vol_cap", "vol_cap", None),
-        net=o.net if o else (1.0, 1.0),
-        gross_max=pick("gross_max", "gross_max", None),
-        turnover_max=pick("turnover_max", "turnover_max", None),
-        cost_rate=pick("cost", "cost_rate", 0.0),
-        beta_band=tuple(band) if band else None,
-        te_cap=pick("te_cap", "te_cap", None),
-        benchmark=args.benchmark or (cfg.data.benchmark if cfg else None),
-        rf=args.rf if args.rf is not None else (cfg.risk.rf if cfg else 0.0),
-        points=pick("points", "points", 20),
-        shrinkage=pick("shrinkage", "shrinkage", None),
-        risk_aversion=pick("risk_aversion", "risk_aversion", 4.0),
-        confidence=pick("confidence", "cvar_confidence", 0.95),
-        kelly_fraction=pick("kelly_fraction", "kelly_fraction", 0.5),
-        budgets=o.budgets if o else (),
-        views=o.views if (o and args.black_litterman) else (),
-        tau=o.tau if o else 0.05,
-        prior=o.prior if o else (),
-        target_return=args.target_return,
-        overlay_objective=args.overlay_objective,
-        cost_budget=args.cost_budget,
-        start=start,
-        end=end,
-        current=book_weights(cfg, market) if cfg else {},
-    )
+    given: dict[str, Any] = {
+        field: value
+        for field, flag in FLAGS.items()
+        if field not in ("long_only", "groups", "views")  # flags that are not values
+        and (value := getattr(args, flag.removeprefix("--").replace("-", "_"))) is not None
+    }
+    for field in ("tickers", "beta_band"):
+        if field in given:
+            given[field] = tuple(given[field])
+    if args.long_short or args.long_only:
+        given["long_only"] = not args.long_short
+    if args.group:
+        given["groups"] = tuple(args.group)
+    if args.black_litterman:
+        given["views"] = cfg.optimizer.views
+    try:
+        return OptimizeRequest.from_config(cfg, market, start, end, **given)
+    except SettingError as exc:
+        raise UsageError(f"hedgedesk optimize: {exc.named(NAMES.only(given))}") from None
 
 
 def cmd_optimize(args) -> int:
@@ -270,7 +256,7 @@ def cmd_optimize(args) -> int:
             for pt in result.frontier
         ]
     if result.overlay is not None:
-        out["overlay"] = result.overlay
+        out["overlay"] = result.overlay.as_dict()
     if args.json:
         emit_json(out)
         return 0
@@ -300,20 +286,17 @@ def cmd_optimize(args) -> int:
             print("binding: " + "; ".join(p.binding))
     ov = result.overlay
     if ov is not None:
-        print(f"hedge overlay ({ov['objective']}), beta band {ov['beta_band']}:")
+        print(f"hedge overlay ({ov.objective}), beta band {list(ov.beta_band)}:")
         print(f"{'leg':<24}{'now':>8}{'optimum':>10}{'whole':>8}")
-        for name, size in ov["sizes"].items():
-            print(
-                f"{name:<24}{ov['current'].get(name, 0):>8g}{size:>10.2f}{ov['rounded'][name]:>8d}"
-            )
-        for label, key in (
-            ("before", "before"),
-            ("optimum", "after"),
-            ("whole contracts", "after_rounded"),
+        for name, size in ov.sizes.items():
+            print(f"{name:<24}{ov.current.get(name, 0):>8g}{size:>10.2f}{ov.rounded[name]:>8d}")
+        for label, figs in (
+            ("before", ov.before),
+            ("optimum", ov.after),
+            ("whole contracts", ov.after_rounded),
         ):
-            f = ov[key]
-            print(f"  {label:<16} " + "  ".join(f"{k} {v:.4g}" for k, v in f.items()))
-        for note in ov["notes"]:
+            print(f"  {label:<16} " + "  ".join(f"{k} {v:.4g}" for k, v in figs.items()))
+        for note in ov.notes:
             print(f"  note: {note}")
     if p is not None and p.extra.get("constraints_not_met"):
         print("not applied by risk parity: " + "; ".join(p.extra["constraints_not_met"]))

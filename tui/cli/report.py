@@ -96,9 +96,9 @@ def cmd_report(args) -> int:
         market, _, _ = market_for(args, None)
     optimize = None
     if "optimize" in what:
-        from hedgedesk.tui.cli.optimize import default_args, request_from
+        from hedgedesk.core.optimize.request import OptimizeRequest
 
-        optimize = request_from(default_args(), cfg, market, cfg.data.start, cfg.data.end)
+        optimize = OptimizeRequest.from_config(cfg, market, cfg.data.start, cfg.data.end)
     ledger = None
     if any(p.startswith("sweep:") for p in what):
         from hedgedesk.core.sweep.ledger import Ledger

@@ -15,9 +15,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.tui.cli.common import emit_json, load_cfg, market_for, number_arg, whole_arg
+
+if TYPE_CHECKING:
+    from hedgedesk.core.sweep.results import SweepSummary
 
 GRID_FLAGS = {  # flag -> (Grid field, integer?)
     "rebalance": ("rebalance", True),
@@ -168,78 +172,36 @@ def add_parsers(sub, parents) -> dict:
 
 
 # -- the request -----------------------------------------------------------------------------
-def build_request(args, cfg, rf: float, start, end):
-    """The request from the flags, falling back on the config's [sweep] table (``cfg`` may be
-    None: runs on --data files without --config use the defaults).
+def build_request(args, cfg):
+    """The request of the config (``cfg`` may be None: runs on --data files without --config
+    use the defaults) with the flags given as overrides; errors name the flag, or the config
+    key a value came from.
     """
-    from hedgedesk.core.errors import ConfigError
-    from hedgedesk.core.sweep.engine import SweepRequest
-    from hedgedesk.core.sweep.grid import Grid, estimators, parse_leg, parse_levels
-    from hedgedesk.core.sweep.score import ScoreTargets
+    from hedgedesk.core.sweep.grid import FLAGS
+    from hedgedesk.core.sweep.request import SweepRequest
 
-    cfg_sweep = cfg.sweep if cfg is not None else None
-
-    def pick(flag, field, integer):
-        text = getattr(args, flag)
-        if text is not None:
-            return parse_levels(text, "--" + flag.replace("_", "-"), integer)
-        if cfg_sweep is not None and hasattr(cfg_sweep, field):
-            return tuple(getattr(cfg_sweep, field))
-        return None
-
-    tickers = (
-        args.tickers.split(",") if args.tickers else (list(cfg_sweep.long) if cfg_sweep else None)
-    )
-    hedge = args.hedge or (cfg_sweep.hedge if cfg_sweep else None)
-    if not tickers or not hedge:
-        raise HedgedeskError("sweep: give --tickers and --hedge (or a [sweep] table in the config)")
-    axes = {}
-    for flag, (field, integer) in GRID_FLAGS.items():
-        values = pick(flag, field, integer)
-        if values is not None:
-            axes[field] = values
-    kinds = (
-        tuple(k.strip() for k in args.estimator.split(","))
-        if args.estimator
-        else tuple(cfg_sweep.estimator)
-        if cfg_sweep
-        else ("ols",)
-    )
-    halflives = (
-        parse_levels(args.halflife, "--halflife")
-        if args.halflife
-        else tuple(cfg_sweep.ewma_halflife)
-        if cfg_sweep
-        else (20.0,)
-    )
-    if min(halflives) <= 0:
-        raise HedgedeskError("--halflife: half-lives must be > 0 days")
-    if args.halflife and "ewma" not in kinds:
-        raise HedgedeskError(
-            "--halflife: half-lives apply to the EWMA estimator; add --estimator ols,ewma (or ewma)"
+    overrides = {
+        name: getattr(args, name)
+        for name in ("hedge", *GRID_FLAGS, "estimator", "halflife", "backend")
+        if getattr(args, name) is not None
+    }
+    if args.tickers is not None:
+        overrides["legs"] = args.tickers
+    if args.data:  # the config's data section (dates, risk-free rate) is not these files'
+        overrides.update(start=args.start, end=args.end, rf=0.0 if args.rf is None else args.rf)
+    else:
+        overrides.update(
+            {n: getattr(args, n) for n in ("start", "end", "rf") if getattr(args, n) is not None}
         )
-    grid = Grid(
-        legs=tuple(parse_leg(t) for t in tickers),
-        hedge=hedge.strip(),
-        estimator=estimators(kinds, halflives),
-        **axes,
-    )
-    try:
-        targets = ScoreTargets(**(cfg_sweep.score if cfg_sweep else {}))
-    except ConfigError as exc:
-        raise ConfigError(str(cfg.path), f"sweep.score.{exc.key}", exc.problem) from None
-    return SweepRequest(
-        grid,
-        start=start,
-        end=end,
-        rf=rf,
+    return SweepRequest.from_config(
+        cfg,
+        FLAGS,
         capital=args.capital,
-        backend=args.backend or "auto",
         top=args.top,
         walk_forward=args.walk_forward,
         blocks=args.blocks,
-        targets=targets,
-        data=tuple(str(Path(p).resolve()) for p in (args.data or ())),
+        data=args.data or (),
+        **overrides,
     )
 
 
@@ -253,7 +215,8 @@ def _ledger(args):
 def cmd_sweep(args) -> int:
     if args.detach:
         return _detach(args)
-    from hedgedesk.core.sweep.engine import SweepRequest, run_sweep
+    from hedgedesk.core.sweep.engine import run_sweep
+    from hedgedesk.core.sweep.request import SweepRequest
 
     ledger = _ledger(args)
     if args.resume:
@@ -284,11 +247,10 @@ def cmd_sweep(args) -> int:
         market, _, _ = market_for(args, paths)
         request, resume = None, record.id
     else:
-        market, start, end = market_for(args, args.data)
+        market, _, _ = market_for(args, args.data)
         # with --data files the config counts only when named explicitly (its [sweep] grid)
         cfg = load_cfg(args) if not args.data or getattr(args, "config", None) else None
-        rf = args.rf if args.rf is not None else (cfg.risk.rf if cfg and not args.data else 0.0)
-        request, resume = build_request(args, cfg, rf, start, end), None
+        request, resume = build_request(args, cfg), None
 
     cancel = threading.Event()
 
@@ -333,10 +295,12 @@ def cmd_sweep(args) -> int:
         if live:
             sys.stderr.write("\r" + " " * 120 + "\r")
     if args.json:
-        emit_json(result.summary)
+        emit_json(result.summary.to_json())
     else:
         print(format_summary(result.summary))
-    if result.status == "cancelled":
+    from hedgedesk.core.sweep.ledger import RunStatus
+
+    if result.status == RunStatus.CANCELLED:
         print(f"cancelled: resume with hedgedesk sweep --resume {result.run_id}", file=sys.stderr)
     return 0
 
@@ -408,7 +372,7 @@ def _progress_line(e) -> str:
     )
     if e.best:
         b = e.best[0]
-        line += f"  best {b['ticker']} score {b['score']:.3f}"
+        line += f"  best {b.ticker} score {b.score:.3f}"
     return line
 
 
@@ -539,7 +503,8 @@ def _record_dict(r, full: bool = False) -> dict:
         "error": r.error,
     }
     if full:
-        d.update(params=r.params, summary=r.summary, parquet=r.parquet)
+        summary = None if r.summary is None else r.summary.to_json()
+        d.update(params=r.params, summary=summary, parquet=r.parquet)
     return d
 
 
@@ -550,37 +515,31 @@ def _f(value, spec: str, missing: str = "-") -> str:
     return format(value, spec)
 
 
-def _estimator(row: dict) -> str:
-    return "ols" if row["estimator"] == "ols" else f"ewma{row['halflife']:g}"
-
-
-def format_summary(s: dict) -> str:
+def format_summary(s: SweepSummary) -> str:
     """The leaderboard and the overfitting figures, at most 80 columns wide."""
-    c, t = s["counts"], s.get("timings") or {}
-    rank = s["ranking"]["scenario"]
-    rate = t.get("config_days_per_s")
+    c, t = s.counts, s.timings
+    rank = s.ranking
     lines = [
-        f"run {s.get('run_id')}: {s.get('status')}",
-        f"{len(s['grid']['legs'])} leg(s) x {c['strategies_per_leg']:,} strategies x "
-        f"{c['scenarios']} cost scenario(s) = {c['configurations']:,} configurations",
-        f"backend {s['backend']['name']}: {s['backend']['device']}"[:80],
-        f"kernel {_f(t.get('kernel_s'), '.2f')} s ({_f(rate, '.3g')} config-days/s); total "
-        f"{_f(t.get('total_s'), '.2f')} s",
-        f"ranked under the costliest scenario: cost {rank['cost']:g}, impact {rank['impact']:g}",
-        f"ok {c['ok']:,}  ruined {c['ruined']:,}  undefined beta {c['undefined_beta']:,}",
-        f"DSR: deflated by the leg's {c['strategies_per_leg']:,} trials; DSR*: by all "
-        f"{c['trials']:,}",
+        f"run {s.run_id}: {s.status}",
+        f"{len(s.grid.legs)} leg(s) x {c.strategies_per_leg:,} strategies x "
+        f"{c.scenarios} cost scenario(s) = {c.configurations:,} configurations",
+        f"backend {s.backend.name}: {s.backend.device}"[:80],
+        f"kernel {_f(t.kernel_s, '.2f')} s ({_f(t.config_days_per_s, '.3g')} config-days/s); "
+        f"total {_f(t.total_s, '.2f')} s",
+        f"ranked under the costliest scenario: cost {rank.cost:g}, impact {rank.impact:g}",
+        f"ok {c.ok:,}  ruined {c.ruined:,}  undefined beta {c.undefined_beta:,}",
+        f"DSR: deflated by the leg's {c.strategies_per_leg:,} trials; DSR*: by all {c.trials:,}",
         "",
         f"{'#':>2} {'ticker':<6}{'P':>3}{'W':>4} {'est':<7}{'k':>5}{'h':>5}{'d':>5}"
         f"{'score':>6}{'Sharpe':>7}{'return':>7}{'maxDD':>7}{'DSR':>5}{'DSR*':>5}",
     ]
-    for i, r in enumerate(s["top"], 1):
+    for i, r in enumerate(s.top, 1):
         lines.append(
-            f"{i:>2} {r['ticker'][:5]:<6}{r['rebalance']:>3}{r['window']:>4} "
-            f"{_estimator(r)[:6]:<7}{r['exposure']:>5.2f}{r['hedge_ratio']:>5.2f}"
-            f"{r['drift_band']:>5.2f}{_f(r['score'], '.3f'):>6}{_f(r['sharpe'], '.2f'):>7}"
-            f"{_f(r['annual_return'], '.0%'):>7}{_f(r['max_drawdown'], '.0%'):>7}"
-            f"{_f(r.get('dsr'), '.2f'):>5}{_f(r.get('dsr_all_legs'), '.2f'):>5}"
+            f"{i:>2} {r.ticker[:5]:<6}{r.rebalance:>3}{r.window:>4} "
+            f"{r.estimator_label[:6]:<7}{r.exposure:>5.2f}{r.hedge_ratio:>5.2f}"
+            f"{r.drift_band:>5.2f}{_f(r.score, '.3f'):>6}{_f(r.sharpe, '.2f'):>7}"
+            f"{_f(r.annual_return, '.0%'):>7}{_f(r.max_drawdown, '.0%'):>7}"
+            f"{_f(r.dsr, '.2f'):>5}{_f(r.dsr_all_legs, '.2f'):>5}"
         )
     lines += [
         "",
@@ -588,40 +547,40 @@ def format_summary(s: dict) -> str:
         f"   {'ticker':<7}{'P':>3}{'W':>5} {'est':<7}{'k':>5}{'h':>5}{'Sharpe':>7}"
         f"{'return':>8}{'maxDD':>8}{'DSR':>6}{'PBO':>6}{'P(OOS<0)':>9}",
     ]
-    for leg in s["legs"]:
-        r, p = leg.get("best"), leg.get("pbo") or {}
-        if not r:
+    for leg in s.legs:
+        r, p = leg.best, leg.pbo
+        if r is None:
             continue
         lines.append(
-            f"   {leg['ticker'][:6]:<7}{r['rebalance']:>3}{r['window']:>5} "
-            f"{_estimator(r)[:6]:<7}{r['exposure']:>5.2f}{r['hedge_ratio']:>5.2f}"
-            f"{_f(r['sharpe'], '.2f'):>7}{_f(r['annual_return'], '.1%'):>8}"
-            f"{_f(r['max_drawdown'], '.1%'):>8}{_f(r.get('dsr'), '.2f'):>6}"
-            f"{_f(p.get('pbo'), '.2f'):>6}{_f(p.get('prob_oos_loss'), '.2f'):>9}"
+            f"   {leg.ticker[:6]:<7}{r.rebalance:>3}{r.window:>5} "
+            f"{r.estimator_label[:6]:<7}{r.exposure:>5.2f}{r.hedge_ratio:>5.2f}"
+            f"{_f(r.sharpe, '.2f'):>7}{_f(r.annual_return, '.1%'):>8}"
+            f"{_f(r.max_drawdown, '.1%'):>8}{_f(r.dsr, '.2f'):>6}"
+            f"{_f(p and p.pbo, '.2f'):>6}{_f(p and p.prob_oos_loss, '.2f'):>9}"
         )
-    if any(leg.get("pbo") for leg in s["legs"]):
-        p = next(leg["pbo"] for leg in s["legs"] if leg.get("pbo"))
+    p = next((leg.pbo for leg in s.legs if leg.pbo is not None), None)
+    if p is not None:
         lines.append(
-            f"   PBO: CSCV over each leg's strategies, {p['blocks']} blocks, "
-            f"{p['combinations']} combinations"
+            f"   PBO: CSCV over each leg's strategies, {p.blocks} blocks, "
+            f"{p.combinations} combinations"
         )
-    w = s.get("walk_forward")
-    if w:
-        lead = w["top"][0] if w["top"] else None
+    w = s.walk_forward
+    if w is not None:
         lines.append(
-            f"walk-forward: {w['fraction_in_sample']:.0%} in-sample; Spearman(IS, "
-            f"OOS score) {_f(w['spearman_is_oos'], '.2f')} over "
-            f"{w['strategies']:,} strategies"
+            f"walk-forward: {w.fraction_in_sample:.0%} in-sample; Spearman(IS, "
+            f"OOS score) {_f(w.spearman_is_oos, '.2f')} over "
+            f"{w.strategies:,} strategies"
         )
-        if lead:
+        if w.top:
+            lead = w.top[0]
             lines.append(
-                f"  IS leader {lead['ticker']} P={lead['rebalance']} "
-                f"W={lead['window']} {_estimator(lead)} k={lead['exposure']:g} "
-                f"h={lead['hedge_ratio']:g}"
+                f"  IS leader {lead.ticker} P={lead.rebalance} "
+                f"W={lead.window} {lead.estimator_label} k={lead.exposure:g} "
+                f"h={lead.hedge_ratio:g}"
             )
             lines.append(
-                f"  Sharpe {_f(lead['is']['sharpe'], '.2f')} in-sample, "
-                f"{_f(lead['oos']['sharpe'], '.2f')} out-of-sample (OOS percentile "
-                f"{_f(lead['oos']['percentile'], '.0%')})"
+                f"  Sharpe {_f(lead.in_sample.sharpe, '.2f')} in-sample, "
+                f"{_f(lead.oos.sharpe, '.2f')} out-of-sample (OOS percentile "
+                f"{_f(lead.oos.percentile, '.0%')})"
             )
     return "\n".join(lines)

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from hedgedesk.core.book.alerts import AlertEntry, AlertLog
-from hedgedesk.tui.screens.help import HelpScreen
-from hedgedesk.tui.widgets.tables import fill
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
+
+from hedgedesk.core.book.alerts import AlertEntry, AlertLog
+from hedgedesk.tui.messages import AlertLogChanged
+from hedgedesk.tui.screens.help import HelpScreen
+from hedgedesk.tui.widgets.tables import fill
 
 COLUMNS = ("Raised", "What", "Value", "Worst", "Limit", "Status")
 RIGHT = frozenset({"Value", "Worst", "Limit"})
@@ -57,9 +58,6 @@ class AlertsScreen(ModalScreen):
         Binding("question_mark", "help", "Help"),
     ]
 
-    class LogChanged(Message, bubble=False):
-        """The alert log changed (posted by the log's listener, from any thread)."""
-
     def __init__(self, log: AlertLog):
         super().__init__()
         self.alert_log = log  # not self.log: Textual's logger
@@ -72,7 +70,7 @@ class AlertsScreen(ModalScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._unsubscribe = self.alert_log.subscribe(lambda: self.post_message(self.LogChanged()))
+        self._unsubscribe = self.alert_log.subscribe(lambda: self.post_message(AlertLogChanged()))
         self.refresh_rows()
         self.query_one("#alerts-table", DataTable).focus()
 
@@ -81,7 +79,7 @@ class AlertsScreen(ModalScreen):
             self._unsubscribe()
             self._unsubscribe = None
 
-    def on_alerts_screen_log_changed(self, _: LogChanged) -> None:
+    def on_alert_log_changed(self, _: AlertLogChanged) -> None:
         self.refresh_rows()
 
     def refresh_rows(self) -> None:

@@ -11,22 +11,23 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, ClassVar
 
-from hedgedesk.core.config import DeskConfig
-from hedgedesk.core.errors import HedgedeskError
-from hedgedesk.core.sweep.backtest import desk_defaults
-from hedgedesk.tui.format import num, pct
-from hedgedesk.tui.screens.forms import FieldsForm
-from hedgedesk.tui.widgets.tables import fill
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
+
+from hedgedesk.core.config import DeskConfig
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.sweep.backtest import desk_defaults
+from hedgedesk.tui.format import num, pct
+from hedgedesk.tui.messages import BacktestFinished
+from hedgedesk.tui.screens.forms import FieldsForm
+from hedgedesk.tui.widgets.tables import fill
 
 if TYPE_CHECKING:
     from hedgedesk.core.data.market import MarketData
@@ -105,16 +106,6 @@ def metrics_text(res: BacktestResult) -> str:
 def years(dates) -> list[float]:
     """Dates as fractional years: plotext's axis then reads in years without date parsing."""
     return (dates.year + (dates.day_of_year - 1) / 365.25).tolist()
-
-
-class BacktestDone(Message):
-    """run_backtest's result (or its error) for ``params``."""
-
-    def __init__(self, params: dict, result: BacktestResult | None, error: str = ""):
-        super().__init__()
-        self.params = params
-        self.result = result
-        self.error = error
 
 
 BT_COLUMNS = ["Date", "Beta", "Long", "Short", "Cost bp", "Traded"]
@@ -233,11 +224,11 @@ class BacktestScreen(ModalScreen):
                 self.market, **params, rf=self.cfg.risk.rf, start=data.start, end=data.end
             )
         except HedgedeskError as exc:  # bad request or data: a message, the screen stays
-            self.post_message(BacktestDone(params, None, str(exc)))
+            self.post_message(BacktestFinished(params, None, str(exc)))
             return
-        self.post_message(BacktestDone(params, res))
+        self.post_message(BacktestFinished(params, res))
 
-    def on_backtest_done(self, message: BacktestDone) -> None:
+    def on_backtest_finished(self, message: BacktestFinished) -> None:
         if message.params != self.wanted:  # stale: a later edit's run is on its way
             return
         if message.result is None:

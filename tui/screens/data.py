@@ -13,21 +13,21 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from hedgedesk.core.config import DeskConfig
 from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
+from hedgedesk.core.config import DeskConfig
+from hedgedesk.tui.messages import PricesFetched, PricesFetchFailed, SeriesReported
+
 if TYPE_CHECKING:
     from hedgedesk.core.data.market import MarketData, SeriesReport
-    from hedgedesk.core.data.yahoo import Fetched as YahooFetched
 
 # (label, width): fixed widths keep the table inside 78 columns at 80x24 (cell padding 2 per
 # column and a 2-column scrollbar included: 58 + 16 + 2 = 76)
@@ -125,27 +125,6 @@ class DataScreen(ModalScreen):
         Binding("question_mark", "help", "Help", tooltip="Help: the keys here"),
     ]
 
-    class Fetched(Message):
-        """Yahoo prices were fetched into the cache and ``market`` loaded from it
-        (hedgedesk.core.data.sources.load_market): the app should adopt it and revalue the desk.
-        """
-
-        def __init__(self, market: MarketData, fetched: tuple[YahooFetched, ...]):
-            super().__init__()
-            self.market = market
-            self.fetched = fetched
-
-    class _Reports(Message, bubble=False):
-        def __init__(self, market: MarketData, reports: list[SeriesReport]):
-            super().__init__()
-            self.market = market
-            self.reports = reports
-
-    class _FetchFailed(Message, bubble=False):
-        def __init__(self, error: str):
-            super().__init__()
-            self.error = error
-
     def __init__(self, cfg: DeskConfig, market: MarketData):
         super().__init__()
         self.cfg = cfg
@@ -177,9 +156,9 @@ class DataScreen(ModalScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-reports")
     def _report(self, market: MarketData) -> None:
         # gap checks walk every series' calendar: off the UI thread for large folders
-        self.post_message(self._Reports(market, market.reports()))
+        self.post_message(SeriesReported(market, market.reports()))
 
-    def on_data_screen__reports(self, message: _Reports) -> None:
+    def on_series_reported(self, message: SeriesReported) -> None:
         self.market = message.market
         self.reports = {r.ticker: r for r in message.reports}
         table = self.query_one(DataTable)
@@ -258,11 +237,11 @@ class DataScreen(ModalScreen):
             done = tuple(fetch(d.tickers, d.start, d.end))
             market = load_market(self.cfg)
         except HedgedeskError as exc:  # offline (YahooUnavailable), unknown ticker, config
-            self.post_message(self._FetchFailed(str(exc)))
+            self.post_message(PricesFetchFailed(str(exc)))
             return
-        self.post_message(self.Fetched(market, done))
+        self.post_message(PricesFetched(market, done))
 
-    def on_data_screen_fetched(self, message: Fetched) -> None:
+    def on_prices_fetched(self, message: PricesFetched) -> None:
         # not stopped: the message goes on to the app
         self.fetching = False
         lines = [
@@ -272,7 +251,7 @@ class DataScreen(ModalScreen):
         self.notify(f"fetched {len(lines)} series from Yahoo", title="Data")
         self._report(message.market)
 
-    def on_data_screen__fetch_failed(self, message: _FetchFailed) -> None:
+    def on_prices_fetch_failed(self, message: PricesFetchFailed) -> None:
         self.fetching = False
         self.say(
             f"Fetch failed: {message.error}\nThe cached data, if any, is unchanged.", "Fetch failed"

@@ -19,8 +19,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import ClassVar
 
-from hedgedesk.core.errors import HedgedeskError
-from hedgedesk.tui.screens.dialogs import Dialog
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,6 +27,9 @@ from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.tui.screens.dialogs import Dialog
 
 # the fields each kind of new row asks for; blank ones are left to the config's defaults
 KIND_FIELDS = {

@@ -1,11 +1,11 @@
 """The optimiser: ``hedgedesk optimize`` as a form that re-solves while you type.
 
-The request is the CLI's (:func:`hedgedesk.tui.cli.optimize.request_from` with no flags: the
-config's
-[optimizer] table, its groups, universe, benchmark, data range and the book's current weights),
-with every form field overriding its part; the result is
-:func:`hedgedesk.core.optimize.engine.run`'s, figures
-formatted as the CLI prints them. Each edit re-solves in a worker after a short pause (Enter at
+The request is core's, made the one way the CLI makes it
+(:meth:`hedgedesk.core.optimize.request.OptimizeRequest.from_config`: the config's [optimizer]
+table, its groups, universe, benchmark, data range and the book's current weights), with every
+form field overriding its part and checked by the request's own rules, named by the form's
+labels; the result is :func:`hedgedesk.core.optimize.engine.run`'s, figures formatted as the
+CLI prints them. Each edit re-solves in a worker after a short pause (Enter at
 once); a newer edit supersedes an older solve, whose result is dropped. An infeasible setting
 shows core's explanation (hedgedesk.core.optimize.diagnose: why, the smallest relaxation, the
 solvers tried) in the
@@ -14,29 +14,32 @@ screen, never a crash. Marks are words and characters, never colour alone.
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from hedgedesk.core.config import OBJECTIVES, DeskConfig
-from hedgedesk.tui.cli.common import number_arg, whole_arg
-from hedgedesk.tui.screens.forms import FieldsForm
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
+from hedgedesk.core.config import DeskConfig
+from hedgedesk.core.limits import CONFIG_KEYS, OBJECTIVES, SHRINKAGES, Naming, SettingError
+from hedgedesk.core.optimize.request import OptimizeRequest
+from hedgedesk.tui.messages import OptimizerSolved
+from hedgedesk.tui.screens.forms import FieldsForm
+
 if TYPE_CHECKING:
     from hedgedesk.core.data.market import MarketData
-    from hedgedesk.core.optimize.engine import OptimizeRequest, OptimizeResult
+    from hedgedesk.core.optimize.engine import OptimizeResult
+    from hedgedesk.core.optimize.hedge_overlay import OverlayResult
+    from hedgedesk.core.optimize.mean_variance import FrontierPoint
     from hedgedesk.core.optimize.problem import Portfolio
 
 DEBOUNCE_S = 0.3  # long enough to type a number, short enough to feel live
@@ -55,44 +58,34 @@ def _flag(text: str) -> bool:
     raise FormError(f"expected yes or no, got {text!r}")
 
 
-def _number(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """The CLI's argument check (same bounds, same words) as a form parser."""
+def _number(text: str) -> float:
+    """A number as typed; its range is the request's to check."""
+    try:
+        return float(text)
+    except ValueError:
+        raise FormError(f"invalid number {text!r}") from None
 
-    def run(text: str):
-        try:
-            return parse(text)
-        except argparse.ArgumentTypeError as exc:
-            raise FormError(str(exc)) from None
 
-    return run
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise FormError(f"invalid whole number {text!r}") from None
 
 
 def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: parse(text) if text else None  # blank: no such limit
 
 
-def _objective(text: str) -> str:
-    if text not in OBJECTIVES:
-        raise FormError(f"unknown objective {text!r}")
-    return text
-
-
 def _band(text: str) -> tuple[float, float]:
     parts = text.replace(",", " ").split()
     if len(parts) != 2:
         raise FormError(f"expected two numbers LO HI, got {text!r}")
-    lo, hi = (_number(number_arg(-5, 5))(p) for p in parts)
-    if lo > hi:
-        raise FormError(f"LO {lo:g} is above HI {hi:g}")
-    return lo, hi
+    return _number(parts[0]), _number(parts[1])
 
 
 def _shrinkage(text: str) -> str | None:
-    if text in ("", "none"):
-        return None
-    if text != "ledoit-wolf":
-        raise FormError(f"expected none or ledoit-wolf, got {text!r}")
-    return text
+    return None if text in ("", "none") else text
 
 
 @dataclass(frozen=True)
@@ -104,24 +97,30 @@ class Field:
 
 
 FIELDS = (
-    Field("objective", "objective", _objective, OBJECTIVES),
+    Field("objective", "objective", str, OBJECTIVES),
     Field("long_only", "long only", _flag, ("yes", "no")),
-    Field("min_weight", "min weight", _number(number_arg(-1, 1))),
-    Field("max_weight", "max weight", _number(number_arg(-1, 1))),
-    Field("vol_cap", "vol cap", _optional(_number(number_arg(0, lo_open=True)))),
-    Field("gross_max", "gross max", _optional(_number(number_arg(0, lo_open=True)))),
-    Field("turnover_max", "turnover max", _optional(_number(number_arg(0)))),
-    Field("cost_rate", "cost", _number(number_arg(0, 0.1))),
+    Field("min_weight", "min weight", _number),
+    Field("max_weight", "max weight", _number),
+    Field("vol_cap", "vol cap", _optional(_number)),
+    Field("gross_max", "gross max", _optional(_number)),
+    Field("turnover_max", "turnover max", _optional(_number)),
+    Field("cost_rate", "cost", _number),
     Field("beta_band", "beta band", _optional(_band)),
-    Field("te_cap", "te cap", _optional(_number(number_arg(0, lo_open=True)))),
-    Field("rf", "rf", _number(number_arg(-0.5, 1))),
-    Field("risk_aversion", "risk aversion", _number(number_arg(0, lo_open=True))),
-    Field("confidence", "confidence", _number(number_arg(0.5, 0.999))),
-    Field("kelly_fraction", "kelly frac", _number(number_arg(0, 1, lo_open=True))),
-    Field("target_return", "target ret", _optional(_number(number_arg(-1, 10)))),
-    Field("points", "points", _number(whole_arg(2))),
-    Field("shrinkage", "shrinkage", _shrinkage, ("none", "ledoit-wolf")),
+    Field("te_cap", "te cap", _optional(_number)),
+    Field("rf", "rf", _number),
+    Field("risk_aversion", "risk aversion", _number),
+    Field("confidence", "confidence", _number),
+    Field("kelly_fraction", "kelly frac", _number),
+    Field("target_return", "target ret", _optional(_number)),
+    Field("points", "points", _whole),
+    Field("shrinkage", "shrinkage", _shrinkage, ("none", *SHRINKAGES)),
     Field("views", "BL views", _flag, ("yes", "no")),
+)
+# The request's fields by the form's labels (the rest by their config keys).
+LABELS = Naming(
+    {**{f.key: f.label for f in FIELDS}, "long_short": "long only: no"},
+    items=False,
+    fallback=CONFIG_KEYS,
 )
 
 
@@ -135,48 +134,39 @@ def _text(x) -> str:
     return f"{x:g}" if isinstance(x, int | float) else str(x)
 
 
-def initial_values(cfg: DeskConfig) -> dict[str, str]:
-    """The form as ``hedgedesk optimize`` with no flags would solve it (request_from's picks);
-    read from the config here so the form paints before the engine is imported.
-    """
-    o = cfg.optimizer
-    picks = dict(
-        objective=o.objective,
-        long_only=o.long_only,
-        min_weight=o.min_weight,
-        max_weight=o.max_weight,
-        vol_cap=o.vol_cap,
-        gross_max=o.gross_max,
-        turnover_max=o.turnover_max,
-        cost_rate=o.cost_rate,
-        beta_band=o.beta_band,
-        te_cap=o.te_cap,
-        rf=cfg.risk.rf,
-        risk_aversion=o.risk_aversion,
-        confidence=o.cvar_confidence,
-        kelly_fraction=o.kelly_fraction,
-        target_return=None,
-        points=o.points,
-        shrinkage=o.shrinkage or "none",
-        views=False,
-    )
-    return {f.key: _text(picks[f.key]) for f in FIELDS}
+def initial_values(req: OptimizeRequest) -> dict[str, str]:
+    """The form for ``req`` (``hedgedesk optimize`` with no flags: the config's request)."""
+    shown = {f.key: getattr(req, f.key) for f in FIELDS}
+    shown.update(views=bool(req.views), shrinkage=req.shrinkage or "none")
+    return {f.key: _text(shown[f.key]) for f in FIELDS}
 
 
 def parse_form(values: dict[str, str], cfg: DeskConfig) -> dict[str, Any]:
-    """OptimizeRequest overrides from the form's text; FormError names the first bad field."""
+    """OptimizeRequest overrides from the form's text; FormError names the first field that
+    does not parse (the request checks the values: :func:`request_for`).
+    """
     out = {}
     for f in FIELDS:
         try:
             out[f.key] = f.parse(values[f.key].strip())
         except FormError as exc:
             raise FormError(f"{f.label}: {exc}") from None
-    if out["gross_max"] is not None and out["long_only"]:  # the CLI refuses this too
-        raise FormError("gross max applies to long-short books (long only: no)")
     if out["views"] and not cfg.optimizer.views:
         raise FormError("BL views: the config has no [[optimizer.views]]")
     out["views"] = cfg.optimizer.views if out["views"] else ()
     return out
+
+
+def request_for(values: dict[str, str], cfg: DeskConfig, market: MarketData) -> OptimizeRequest:
+    """The form's request: the config's (over its data range, as the CLI's) with every field
+    the form holds in place; FormError names the field, by its label, that does not parse or
+    that the request refuses.
+    """
+    overrides = parse_form(values, cfg)
+    try:
+        return OptimizeRequest.from_config(cfg, market, cfg.data.start, cfg.data.end, **overrides)
+    except SettingError as exc:
+        raise FormError(exc.named(LABELS)) from None
 
 
 def explain(error: Exception) -> str:
@@ -214,29 +204,6 @@ def figures(p: Portfolio) -> str:
     if "utility" in x:
         more.append(f"utility {x['utility']:.4f}")
     return out + ("\n" + "  ".join(more) if more else "")
-
-
-class Solved(Message, bubble=False):
-    """A solve for form generation ``gen``: the result or the error, and the frontier for the
-    chart when asked (``frontier_error`` when it could not be traced).
-    """
-
-    def __init__(
-        self,
-        gen: int,
-        req: OptimizeRequest,
-        result: OptimizeResult | None,
-        error: Exception | None,
-        frontier: list | None,
-        frontier_error: str,
-    ):
-        super().__init__()
-        self.gen = gen
-        self.req = req
-        self.result = result
-        self.error = error
-        self.frontier = frontier
-        self.frontier_error = frontier_error
 
 
 class OptimizerScreen(ModalScreen):
@@ -279,15 +246,15 @@ class OptimizerScreen(ModalScreen):
         super().__init__()
         self.cfg = cfg
         self.market = market
-        self.values = initial_values(cfg)
+        d = cfg.data
+        self.values = initial_values(OptimizeRequest.from_config(cfg, market, d.start, d.end))
         self.chart = False
         self.result: OptimizeResult | None = None  # the shown (current) result
         self.error: Exception | None = None
         self._gen = 0  # bumped per dispatched solve: older results are stale
         self._asked: dict[str, str] | None = None
         self._timer: Timer | None = None
-        self._base: OptimizeRequest | None = None  # the CLI's request, built in the worker
-        self._last: Solved | None = None
+        self._last: OptimizerSolved | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Optimizer", id="opt-title", markup=False)
@@ -345,8 +312,8 @@ class OptimizerScreen(ModalScreen):
 
     def resolve(self, force: bool = False, focus_error: bool = False) -> None:
         """Solve the form as it stands, unless it is what was last asked (``force``: anyway).
-        A field that does not parse is marked; ``focus_error`` (Enter) also moves the focus
-        there from another field (a pause in typing never does).
+        A field that does not parse, or that the request refuses, is marked; ``focus_error``
+        (Enter) also moves the focus there from another field (a pause in typing never does).
         """
         if self._timer is not None:
             self._timer.stop()
@@ -357,25 +324,20 @@ class OptimizerScreen(ModalScreen):
         self._asked = values
         self._gen += 1  # even a bad form makes the solve in flight stale: it is not the form
         try:
-            overrides = parse_form(values, self.cfg)
+            req = request_for(values, self.cfg, self.market)
         except FormError as exc:
             self.fields.show_error(f"NOT SOLVED: {exc}", focus=focus_error)
             self._set_title("form error: last solve shown")
             return
         self.fields.clear_error()
         self._set_title("solving…")
-        self._solve(self._gen, overrides, self.chart)
+        self._solve(self._gen, req, self.chart)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="optimizer")
-    def _solve(self, gen: int, overrides: dict[str, Any], with_frontier: bool) -> None:
+    def _solve(self, gen: int, req: OptimizeRequest, with_frontier: bool) -> None:
         from hedgedesk.core.errors import HedgedeskError
         from hedgedesk.core.optimize.engine import run
-        from hedgedesk.tui.cli.optimize import default_args, request_from
 
-        if self._base is None:  # the config's data range, as market_for gives the CLI
-            d = self.cfg.data
-            self._base = request_from(default_args(), self.cfg, self.market, d.start, d.end)
-        req = replace(self._base, **overrides)
         result = error = frontier = None
         frontier_error = ""
         try:
@@ -392,14 +354,14 @@ class OptimizerScreen(ModalScreen):
             except HedgedeskError as exc:
                 frontier_error = str(exc)
         if not get_current_worker().is_cancelled:  # superseded: a newer solve is on its way
-            self.post_message(Solved(gen, req, result, error, frontier, frontier_error))
+            self.post_message(OptimizerSolved(gen, req, result, error, frontier, frontier_error))
 
     @property
     def request(self) -> OptimizeRequest | None:
         """The request of the result on screen (None until the first solve)."""
         return self._last.req if self._last is not None else None
 
-    def on_solved(self, message: Solved) -> None:
+    def on_optimizer_solved(self, message: OptimizerSolved) -> None:
         if message.gen != self._gen:  # the form has changed since: its own result follows
             return
         self._last = message
@@ -422,7 +384,7 @@ class OptimizerScreen(ModalScreen):
             f"Optimizer · {objective} · {len(self.cfg.data.universe)} assets · {state}"
         )
 
-    def _show(self, m: Solved) -> None:
+    def _show(self, m: OptimizerSolved) -> None:
         table = self.query_one("#opt-table", DataTable)
         table.clear(columns=True)
         summary, detail = "", []
@@ -445,9 +407,9 @@ class OptimizerScreen(ModalScreen):
                 ]
             elif res.overlay is not None:
                 summary, figs = self._overlay(table, res.overlay)
-                detail += figs + [f"note: {n}" for n in res.overlay["notes"]]
-                if res.overlay["binding"]:
-                    detail.append("binding: " + "; ".join(res.overlay["binding"]))
+                detail += figs + [f"note: {n}" for n in res.overlay.notes]
+                if res.overlay.binding:
+                    detail.append("binding: " + "; ".join(res.overlay.binding))
             detail.append(f"estimates: {res.estimates_method}; {res.days} days")
         self.query_one("#opt-summary", Static).update(summary)
         self.query_one("#opt-detail-text", Static).update("\n".join(detail))
@@ -482,7 +444,7 @@ class OptimizerScreen(ModalScreen):
                 table.add_row(t, *(Text(c, justify="right") for c in cells), key=t)
 
     @staticmethod
-    def _frontier_table(table: DataTable, frontier: list) -> str:
+    def _frontier_table(table: DataTable, frontier: Sequence[FrontierPoint]) -> str:
         for head in ("Target", "Return", "Vol", "Sharpe"):
             table.add_column(Text(head, justify="right"), width=8)
         for i, pt in enumerate(frontier):
@@ -508,23 +470,23 @@ class OptimizerScreen(ModalScreen):
         )
 
     @staticmethod
-    def _overlay(table: DataTable, ov: dict) -> tuple[str, list[str]]:
+    def _overlay(table: DataTable, ov: OverlayResult) -> tuple[str, list[str]]:
         """The legs in the table, the headline above it, the CLI's figure lines below."""
         table.add_column("Leg", width=14)
         for head in ("Now", "Optimum", "Whole"):
             table.add_column(Text(head, justify="right"), width=8)
-        for name, size in ov["sizes"].items():
-            cells = (f"{ov['current'].get(name, 0):g}", f"{size:.2f}", f"{ov['rounded'][name]:d}")
+        for name, size in ov.sizes.items():
+            cells = (f"{ov.current.get(name, 0):g}", f"{size:.2f}", f"{ov.rounded[name]:d}")
             table.add_row(name, *(Text(c, justify="right") for c in cells), key=name)
         lines = [
-            f"{label}: " + "  ".join(f"{k} {v:.4g}" for k, v in ov[key].items())
-            for label, key in (
-                ("before", "before"),
-                ("optimum", "after"),
-                ("whole contracts", "after_rounded"),
+            f"{label}: " + "  ".join(f"{k} {v:.4g}" for k, v in figs.items())
+            for label, figs in (
+                ("before", ov.before),
+                ("optimum", ov.after),
+                ("whole contracts", ov.after_rounded),
             )
         ]
-        return f"hedge overlay ({ov['objective']}), beta band {ov['beta_band']}", lines
+        return f"hedge overlay ({ov.objective}), beta band {list(ov.beta_band)}", lines
 
     # -- the frontier chart ------------------------------------------------------------------
     def action_chart(self) -> None:
@@ -543,7 +505,7 @@ class OptimizerScreen(ModalScreen):
                 self.query_one("#opt-caption", Static).update("tracing the frontier…")
                 self.resolve(force=True)
 
-    def _plot(self, m: Solved) -> None:
+    def _plot(self, m: OptimizerSolved) -> None:
         plot = self.query_one("#opt-chart", PlotextPlot)
         caption = self.query_one("#opt-caption", Static)
         plt = plot.plt

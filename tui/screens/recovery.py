@@ -16,15 +16,16 @@ import subprocess
 from pathlib import Path
 from typing import ClassVar
 
-from hedgedesk.core.book.edit import last_good_path, restore_last_good
-from hedgedesk.core.config import DeskConfig, load_config
-from hedgedesk.core.errors import HedgedeskError
 from rich.text import Text
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from hedgedesk.core.book.edit import last_good_path, restore_last_good
+from hedgedesk.core.config import DeskConfig, load_config
+from hedgedesk.core.errors import HedgedeskError
 
 QUIT = "quit"
 

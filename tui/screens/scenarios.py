@@ -13,18 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
-from hedgedesk.core.config import DeskConfig, Scenario
-from hedgedesk.core.errors import HedgedeskError
-from hedgedesk.tui.format import money, num, pct, signed_money
-from hedgedesk.tui.widgets.tables import column_widths, fill
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
+
+from hedgedesk.core.config import DeskConfig, Scenario
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.tui.format import money, num, pct, signed_money
+from hedgedesk.tui.messages import ScenariosComputed
+from hedgedesk.tui.widgets.tables import column_widths, fill
 
 if TYPE_CHECKING:
     from hedgedesk.core.book.scenarios import ScenarioResult
@@ -39,16 +40,6 @@ class Row:
     scenario: Scenario
     result: ScenarioResult | None
     error: str = ""
-
-
-class ScenariosComputed(Message):
-    """The scenarios for the book less ``excluded`` legs."""
-
-    def __init__(self, rows: list[Row], excluded: frozenset[str], asof):
-        super().__init__()
-        self.rows = rows
-        self.excluded = excluded
-        self.asof = asof
 
 
 def signed_pct(x: float) -> str:

@@ -15,21 +15,13 @@ colour alone.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from hedgedesk.core.config import DeskConfig
-from hedgedesk.core.errors import HedgedeskError
-from hedgedesk.core.sweep.score import best_per_leg, collapse
-from hedgedesk.tui.format import num, pct
-from hedgedesk.tui.screens.forms import FieldsForm
-from hedgedesk.tui.screens.help import HelpScreen
-from hedgedesk.tui.widgets.sweep_pane import RESUMABLE, SweepPane, eta_text
-from hedgedesk.tui.widgets.tables import fill
 from rich.markup import escape
 from rich.text import Text
 from textual import work
@@ -38,15 +30,28 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
+from hedgedesk.core.config import DeskConfig
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.sweep.grid import Naming
+from hedgedesk.core.sweep.ledger import RunStatus
+from hedgedesk.core.sweep.results import Strategy, StrategyRow, SweepSummary, Verdict, WalkForward
+from hedgedesk.core.sweep.score import group_same, strategy_key
+from hedgedesk.tui.format import num, pct
+from hedgedesk.tui.messages import CurveComputed, GridFormClosed, HeatComputed
+from hedgedesk.tui.screens.forms import FieldsForm
+from hedgedesk.tui.screens.help import HelpScreen
+from hedgedesk.tui.widgets.sweep_pane import RESUMABLE, SweepPane, eta_text
+from hedgedesk.tui.widgets.tables import fill
+
 if TYPE_CHECKING:
     import pandas as pd
+
     from hedgedesk.core.data.market import MarketData
     from hedgedesk.core.sweep.backtest import BacktestResult
     from hedgedesk.core.sweep.engine import SweepResult
@@ -60,8 +65,8 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def _est(r: dict) -> str:
-    return "ols" if r["estimator"] == "ols" else f"ew{r['halflife']:g}"
+def _est(r: Strategy) -> str:
+    return "ols" if r.estimator == "ols" else f"ew{r.halflife:g}"
 
 
 def _g(v: Any) -> str:
@@ -77,72 +82,101 @@ def _dec(digits: int) -> Callable[[Any], str]:
 
 
 @dataclass(frozen=True)
+class BoardRow:
+    """One row of the leaderboard table: a strategy with its rank (None: a leg's best,
+    ranked below every row the summary's leaderboard holds), its leg's PBO, its out-of-sample
+    Sharpe ratio, and ``same``: the rows it stands for once identical strategies are shown
+    once (itself first; empty before).
+    """
+
+    strategy: StrategyRow
+    rank: int | None
+    pbo: float | None
+    oos_sharpe: float | None
+    same: tuple[BoardRow, ...] = ()
+
+    @property
+    def count(self) -> int:
+        """How many leaderboard rows this one stands for."""
+        return max(len(self.same), 1)
+
+
+@dataclass(frozen=True)
 class Col:
     key: str
     label: str
-    cell: Callable[[dict], str]
-    sort: Callable[[dict], Any]
+    cell: Callable[[BoardRow], str]
+    sort: Callable[[BoardRow], Any]
     desc: bool = True  # the natural direction: best first for figures, ascending for params
     left: bool = False
     param: bool = False  # a strategy parameter: hidden when every row shown has one value
     keep: bool = False  # always shown
 
 
-def _varied(row: dict, value: Callable[[dict], Any]) -> bool:
+def _varied(row: BoardRow, value: Callable[[StrategyRow], Any]) -> bool:
     """Whether the rows a collapsed row stands for differ in this (irrelevant) parameter."""
-    return len({value(r) for r in row.get("same") or [row]}) > 1
+    return len({value(r.strategy) for r in row.same or (row,)}) > 1
 
 
-def _field(name: str, fmt: Callable[[Any], str]) -> tuple[Callable, Callable]:
-    return (lambda r: fmt(r.get(name)), lambda r: None if _missing(r.get(name)) else float(r[name]))
+def _field(attr: str, fmt: Callable[[Any], str]) -> tuple[Callable, Callable]:
+    """Cell and sort key of a row's attribute (dotted: ``strategy.sharpe``)."""
+    get = attrgetter(attr)
+    return (lambda r: fmt(get(r)), lambda r: None if _missing(get(r)) else float(get(r)))
 
 
 COLUMNS = (
     Col(
         "#",
         "#",
-        lambda r: "—" if _missing(r.get("#")) else str(r["#"]),
-        lambda r: r.get("#"),
+        lambda r: "—" if r.rank is None else str(r.rank),
+        attrgetter("rank"),
         desc=False,
         keep=True,
     ),
+    Col("n", "×", lambda r: f"x{r.count}" if r.count > 1 else "", attrgetter("count")),
     Col(
-        "n",
-        "×",
-        lambda r: f"x{r['count']}" if r.get("count", 1) > 1 else "",
-        lambda r: r.get("count", 1),
+        "ticker",
+        "Tkr",
+        attrgetter("strategy.ticker"),
+        attrgetter("strategy.ticker"),
+        False,
+        True,
+        keep=True,
     ),
-    Col("ticker", "Tkr", lambda r: r["ticker"], lambda r: r["ticker"], False, True, keep=True),
-    Col("P", "P", *_field("rebalance", str), desc=False, param=True),
-    Col("W", "W", *_field("window", str), desc=False, param=True),
+    Col("P", "P", *_field("strategy.rebalance", str), desc=False, param=True),
+    Col("W", "W", *_field("strategy.window", str), desc=False, param=True),
     Col(
         "est",
         "Est",
-        lambda r: "any" if _varied(r, _est) else _est(r),
-        lambda r: (r["estimator"], 0.0 if _missing(r["halflife"]) else r["halflife"]),
+        lambda r: "any" if _varied(r, _est) else _est(r.strategy),
+        lambda r: (
+            r.strategy.estimator,
+            0.0 if _missing(r.strategy.halflife) else r.strategy.halflife,
+        ),
         False,
         True,
         param=True,
     ),
-    Col("k", "k", *_field("exposure", _g), desc=False, param=True),
-    Col("h", "h", *_field("hedge_ratio", _g), desc=False, param=True),
+    Col("k", "k", *_field("strategy.exposure", _g), desc=False, param=True),
+    Col("h", "h", *_field("strategy.hedge_ratio", _g), desc=False, param=True),
     Col(
         "d",
         "d",
-        lambda r: ">0" if _varied(r, lambda x: x["drift_band"]) else _g(r.get("drift_band")),
-        _field("drift_band", _g)[1],
+        lambda r: ">0" if _varied(r, attrgetter("drift_band")) else _g(r.strategy.drift_band),
+        _field("strategy.drift_band", _g)[1],
         desc=False,
         param=True,
     ),
-    Col("score", "Score", *_field("score", _dec(3)), keep=True),
-    Col("sharpe", "Sharpe", *_field("sharpe", num), keep=True),
+    Col("score", "Score", *_field("strategy.score", _dec(3)), keep=True),
+    Col("sharpe", "Sharpe", *_field("strategy.sharpe", num), keep=True),
     Col("oos", "OOS", *_field("oos_sharpe", num)),
-    Col("return", "Return", *_field("annual_return", _pct)),
-    Col("maxdd", "MaxDD", *_field("max_drawdown", _pct)),
-    Col("dsr", "DSR", *_field("dsr", _dec(2))),
-    Col("dsr_all", "DSR*", *_field("dsr_all_legs", _dec(2))),
+    Col("return", "Return", *_field("strategy.annual_return", _pct)),
+    Col("maxdd", "MaxDD", *_field("strategy.max_drawdown", _pct)),
+    Col("dsr", "DSR", *_field("strategy.dsr", _dec(2))),
+    Col("dsr_all", "DSR*", *_field("strategy.dsr_all_legs", _dec(2))),
     Col("pbo", "PBO", *_field("pbo", _dec(2))),
 )
+
 BY_KEY = {c.key: c for c in COLUMNS}
 # ``s`` visits the figures first: they are what a leaderboard is sorted by
 SORT_CYCLE = (
@@ -167,7 +201,7 @@ SORT_CYCLE = (
 PARAM_NAMES = {"P": "P", "W": "W", "est": "est", "k": "k", "h": "h", "d": "d"}
 
 
-def table_layout(rows: list[dict]) -> list[tuple[Col, int]]:
+def table_layout(rows: list[BoardRow]) -> list[tuple[Col, int]]:
     """The columns to show for ``rows`` and each one's content width, measured from its label
     and its cells. Hidden: a parameter every row shares (2 rows or more; the title names its
     value), the count when no row stands for several, a figure no row has.
@@ -186,7 +220,7 @@ def table_layout(rows: list[dict]) -> list[tuple[Col, int]]:
     return out
 
 
-def shared_params(rows: list[dict], layout: list[tuple[Col, int]]) -> str:
+def shared_params(rows: list[BoardRow], layout: list[tuple[Col, int]]) -> str:
     """``d 0, k 1``: the parameters hidden because every row shown has that value."""
     shown = {c.key for c, _ in layout}
     if len(rows) < 2:
@@ -204,7 +238,7 @@ def pad(text: str, col: Col, width: int, first: bool) -> Text:
     return Text(body if first else " " + body)
 
 
-def sort_rows(rows: list[dict], col: Col, desc: bool) -> list[dict]:
+def sort_rows(rows: list[BoardRow], col: Col, desc: bool) -> list[BoardRow]:
     """Rows by the column's value, ties in rank order; rows without a value (NaN) last either
     way round.
     """
@@ -212,158 +246,131 @@ def sort_rows(rows: list[dict], col: Col, desc: bool) -> list[dict]:
     return sorted(have, key=col.sort, reverse=desc) + [r for r in rows if _missing(col.sort(r))]
 
 
-def _oos_sharpe(row: dict, walk: dict | None) -> float | None:
+def _oos_sharpe(row: StrategyRow, walk: WalkForward | None) -> float | None:
     """The leader's out-of-sample Sharpe: recorded with it, or (runs from before that) from
     the walk-forward's own leaders.
     """
-    if row.get("oos"):
-        return row["oos"].get("sharpe")
-    for w in (walk or {}).get("top") or []:
-        if w["ticker"] == row["ticker"] and w["row"] == row.get("row"):
-            return w["oos"]["sharpe"]
+    if row.oos is not None:
+        return row.oos.sharpe
+    for w in walk.top if walk is not None else ():
+        if w.ticker == row.ticker and w.row == row.row:
+            return w.oos.sharpe
     return None
 
 
-def leaderboard(summary: dict) -> list[dict]:
-    """The summary's top strategies with their rank (#), their leg's PBO and their
-    out-of-sample Sharpe ratio.
+def _board_row(summary: SweepSummary, row: StrategyRow, rank: int | None) -> BoardRow:
+    return BoardRow(row, rank, summary.pbo_of(row.ticker), _oos_sharpe(row, summary.walk_forward))
+
+
+def leaderboard(summary: SweepSummary | None) -> list[BoardRow]:
+    """The summary's top strategies with their rank, their leg's PBO and their out-of-sample
+    Sharpe ratio.
     """
-    pbo = {leg["ticker"]: (leg.get("pbo") or {}).get("pbo") for leg in summary.get("legs") or []}
-    walk = summary.get("walk_forward")
+    if summary is None:
+        return []
+    return [_board_row(summary, r, i) for i, r in enumerate(summary.top, 1)]
+
+
+def leg_bests(summary: SweepSummary | None) -> list[BoardRow]:
+    """Each leg's best strategy in leaderboard form (rank None: the leg's leader ranks below
+    the rows the leaderboard holds); legs without one are left out.
+    """
+    if summary is None:
+        return []
+    return [_board_row(summary, leg.best, None) for leg in summary.legs if leg.best is not None]
+
+
+def _strategy_key(row: BoardRow) -> tuple:
+    s = row.strategy
+    return strategy_key({"ticker": s.ticker, "hedge": s.hedge, **s.params_json()})
+
+
+def collapse(rows: list[BoardRow]) -> list[BoardRow]:
+    """Rows that are one strategy (``hedgedesk.core.sweep.score.strategy_key``) shown once:
+    the first of each (in the order given, the leaderboard's rank), ``same`` holding the rows
+    it stands for, itself first.
+    """
     return [
-        {**r, "#": i, "pbo": pbo.get(r["ticker"]), "oos_sharpe": _oos_sharpe(r, walk)}
-        for i, r in enumerate(summary.get("top") or [], 1)
+        dataclasses.replace(same[0], same=tuple(same)) for same in group_same(rows, _strategy_key)
     ]
 
 
-def leg_bests(summary: dict) -> list[dict]:
-    """The summary's legs with their best strategy in leaderboard form (rank None: the leg's
-    leader ranks below the rows the leaderboard holds).
+def best_per_leg(rows: list[BoardRow], legs: list[BoardRow]) -> list[BoardRow]:
+    """One row per long leg: the first of its rows in the order given (the leaderboard's
+    rank). A leg with no row there takes its best from ``legs`` (:func:`leg_bests`; count 1).
+    Legs in the order of their best row.
     """
-    pbo = {leg["ticker"]: (leg.get("pbo") or {}).get("pbo") for leg in summary.get("legs") or []}
-    walk = summary.get("walk_forward")
-    return [
-        {
-            **leg,
-            "best": None
-            if leg.get("best") is None
-            else {
-                **leg["best"],
-                "#": None,
-                "pbo": pbo.get(leg["ticker"]),
-                "oos_sharpe": _oos_sharpe(leg["best"], walk),
-            },
-        }
-        for leg in summary.get("legs") or []
-    ]
+    seen: dict[str, BoardRow] = {}
+    for row in [*rows, *legs]:
+        seen.setdefault(row.strategy.ticker, row)
+    return list(seen.values())
 
 
-def walk_forward_line(summary: dict, status: str) -> str:
+def walk_forward_line(summary: SweepSummary | None, status: str) -> str:
     """The walk-forward verdict in words: a negative rank correlation between in-sample and
     out-of-sample scores says the ranking does not persist.
     """
-    walk = summary.get("walk_forward")
-    if walk:
-        rho = walk.get("spearman_is_oos")
-        head = f"walk-forward: IS/OOS rank corr {_g(rho) if _missing(rho) else f'{rho:+.2f}'}"
-        if _missing(rho):
-            verdict = " (undefined: too few strategies)"
-        elif rho < 0:
-            verdict = " (rankings do not persist)"
-        else:
-            verdict = ""
-        share = walk.get("fraction_in_sample")
-        where = f", {share:.0%} in-sample" if share else ""
-        return f"{head}{verdict} · {walk.get('strategies', 0):,} strategies{where}"
-    if not summary:
+    if summary is None:
         return ""
-    if (summary.get("request") or {}).get("walk_forward") == 0:
+    walk = summary.walk_forward
+    if walk is not None:
+        rho = walk.spearman_is_oos
+        head = f"walk-forward: IS/OOS rank corr {_g(rho) if _missing(rho) else f'{rho:+.2f}'}"
+        verdict = "" if walk.verdict == Verdict.PERSISTS else f" ({walk.verdict})"
+        share = walk.fraction_in_sample
+        where = f", {share:.0%} in-sample" if share else ""
+        return f"{head}{verdict} · {walk.strategies:,} strategies{where}"
+    if summary.request.get("walk_forward") == 0:
         return "walk-forward: off for this run"
-    if status != "done":
+    if status != RunStatus.DONE:
         return f"walk-forward: not run (the run is {status})"
     return "walk-forward: none recorded"
 
 
-def _day(v) -> dt.date | None:
-    return dt.date.fromisoformat(v) if isinstance(v, str) else v  # ledger summaries are JSON
-
-
-def strategy_backtest(market: MarketData, row: dict, summary: dict) -> BacktestResult:
-    """``hedgedesk.core.sweep.backtest.run_backtest`` of a leaderboard row on the run's dates, rf
-    and ranking
-    cost; a basket leg runs on its members and weighting. run_backtest estimates beta by OLS,
-    so an EWMA row's hedged curve is re-run with its estimator on the same returns.
+def strategy_backtest(market: MarketData, row: Strategy, summary: SweepSummary) -> BacktestResult:
+    """A leaderboard row's backtest under its run's recorded request: core's
+    ``backtest_for_row`` (the run's dates, rf, leg members and weighting; an EWMA row re-run
+    with its estimator).
     """
-    from hedgedesk.core.metrics import performance
-    from hedgedesk.core.sweep.backtest import (
-        basket_returns,
-        dynamic_beta_hedge,
-        run_backtest,
-        simple_returns,
-    )
+    from hedgedesk.core.sweep.request import SweepRequest, backtest_for_row
 
-    leg = next((g for g in summary.get("legs") or [] if g["ticker"] == row["ticker"]), {})
-    members = leg.get("members") or [row["ticker"]]
-    weighting = leg.get("weighting") or "equal"
-    req = summary.get("request") or {}
-    start, end, rf = _day(req.get("start")), _day(req.get("end")), req.get("rf") or 0.0
-    hedge = row["hedge"]
-    args = (
-        row["rebalance"],
-        row["window"],
-        row["exposure"],
-        row["hedge_ratio"],
-        row["cost"],
-        row["drift_band"],
-    )
-    bt = run_backtest(
-        market, members, hedge, *args, weighting=weighting, rf=rf, start=start, end=end
-    )
-    if row["estimator"] == "ols":
-        return bt
-    prices = market.aligned_prices([*members, hedge], start, end)
-    if len(members) > 1:
-        volumes = market.volumes(members).reindex(prices.index) if weighting == "volume" else None
-        r_long = basket_returns(prices[members], volumes, weighting)
-    else:
-        r_long = simple_returns(prices[members[0]])
-    r_hedge = simple_returns(prices[hedge]).loc[r_long.index]
-    run = dynamic_beta_hedge(
-        r_long.to_numpy(), r_hedge.to_numpy(), *args, 1.0, "ewma", row["halflife"]
-    )
-    metrics = {**bt.metrics, **performance(run.equity, rf, bt.params["periods_per_year"]).as_dict()}
-    return dataclasses.replace(bt, equity=run.equity, metrics=metrics)
+    recorded = summary.request
+    if not recorded:
+        raise HedgedeskError("the run recorded no request to re-run this strategy from")
+    params = {"ticker": row.ticker, **row.params_json()}
+    return backtest_for_row(market, SweepRequest.from_dict(recorded), params)
 
 
 def _figures(m: dict) -> str:
     return f"{pct(m['annual_return'])} {num(m['sharpe'])} {pct(m['max_drawdown'])}"
 
 
-def _same_note(row: dict) -> str:
+def _same_note(row: BoardRow) -> str:
     """What the rows a collapsed row stands for differ in (irrelevant with hedge ratio 0)."""
-    same = row.get("same") or []
+    same = row.same
     if len(same) < 2:
         return ""
-    ests = sorted({_est(r) for r in same})
-    bands = sorted({r["drift_band"] for r in same})
+    ests = sorted({_est(r.strategy) for r in same})
+    bands = sorted({r.strategy.drift_band for r in same})
     parts = [f"est {','.join(ests)}"] if len(ests) > 1 else []
     if len(bands) > 1:
         parts.append(f"d {','.join(f'{b:g}' for b in bands)}")
-    ranks = ",".join(str(r["#"]) for r in same if not _missing(r.get("#")))
+    ranks = ",".join(str(r.rank) for r in same if r.rank is not None)
     return (
         f" · x{len(same)} identical (h 0: {' '.join(parts) or 'same'}"
         f"{f'; ranks {ranks}' if ranks else ''})"
     )
 
 
-def caption(row: dict, bt: BacktestResult | None = None, error: str = "") -> str:
+def caption(row: BoardRow, bt: BacktestResult | None = None, error: str = "") -> str:
     """Two lines: the configuration, then return, Sharpe and max drawdown of each curve."""
-    impact = f" impact {row['impact']:g} (not in the curve)" if row.get("impact") else ""
-    rank = "leg best" if _missing(row.get("#")) else f"#{row['#']}"
+    s = row.strategy
+    impact = f" impact {s.impact:g} (not in the curve)" if s.impact else ""
+    rank = "leg best" if row.rank is None else f"#{row.rank}"
     head = (
-        f"{rank} {row['ticker']} P{row['rebalance']} W{row['window']} {_est(row)} "
-        f"k{row['exposure']:g} h{row['hedge_ratio']:g} d{row['drift_band']:g} "
-        f"cost {row['cost']:g}{impact}{_same_note(row)} · return/Sharpe/maxDD"
+        f"{rank} {s.ticker} P{s.rebalance} W{s.window} {_est(s)} "
+        f"k{s.exposure:g} h{s.hedge_ratio:g} d{s.drift_band:g} "
+        f"cost {s.cost:g}{impact}{_same_note(row)} · return/Sharpe/maxDD"
     )
     if error:
         return f"{head}\nno curve: {error}"
@@ -372,29 +379,30 @@ def caption(row: dict, bt: BacktestResult | None = None, error: str = "") -> str
     m = bt.metrics
     return (
         f"{head}\nhedged {_figures(m)} | unhedged {_figures(m['unhedged'])} | "
-        f"{row['hedge']} {_figures(m['benchmark'])}"
+        f"{s.hedge} {_figures(m['benchmark'])}"
     )
 
 
-def heat_table(frame: pd.DataFrame, summary: dict) -> pd.Series:
+def heat_table(frame: pd.DataFrame, summary: SweepSummary) -> pd.Series:
     """Mean score by (ticker, rebalance, window) under the ranking scenario (the costs the
     leaderboard is ranked under), over every other parameter.
     """
-    scen = (summary.get("ranking") or {}).get("scenario") or {}
+    rank = summary.ranking
     mine = frame
-    for axis in ("cost", "impact"):
-        if axis in scen and axis in frame:
-            mine = mine[mine[axis] == scen[axis]]
+    for axis, level in (("cost", rank.cost), ("impact", rank.impact)):
+        if axis in frame:
+            mine = mine[mine[axis] == level]
     return mine.groupby(["ticker", "rebalance", "window"])["score"].mean()
 
 
-def heat_text(heat: pd.Series, row: dict, summary: dict) -> str:
+def heat_text(heat: pd.Series, row: BoardRow, summary: SweepSummary) -> str:
     """A grid of numbers: rebalance periods down, windows across; [ ] marks the row's cell."""
-    ticker = row["ticker"]
+    s = row.strategy
+    ticker = s.ticker
     if ticker not in heat.index.get_level_values(0):
         return f"{ticker}: no configurations in the per-configuration table"
     grid = heat.loc[ticker].unstack("window")
-    cost = ((summary.get("ranking") or {}).get("scenario") or {}).get("cost")
+    cost = summary.ranking.cost
     lines = [
         f"{ticker}: mean score, P down x W across, cost {_g(cost)}, over est/k/h/d; [ ] this row",
         "P\\W " + "".join(f"{w:>8}" for w in grid.columns),
@@ -403,86 +411,45 @@ def heat_text(heat: pd.Series, row: dict, summary: dict) -> str:
         cells = []
         for w, v in values.items():
             text = "—" if _missing(v) else f"{v:.3f}"
-            mine = p == row["rebalance"] and w == row["window"]
+            mine = p == s.rebalance and w == s.window
             cells.append(f"{f'[{text}]' if mine else text:>8}")
         lines.append(f"{p:>3} " + "".join(cells))
     return "\n".join(lines)
 
 
 # -- the grid form ---------------------------------------------------------------------------
-GRID_AXES = {  # form field -> (Grid field, integer?)
-    "rebalance": ("rebalance", True),
-    "window": ("window", True),
-    "exposure": ("exposure", False),
-    "hedge ratio": ("hedge_ratio", False),
-    "drift band": ("drift_band", False),
-    "cost": ("cost", False),
+GRID_FIELDS = {  # form field -> request field (hedgedesk.core.sweep.grid.FIELDS), in form order
+    "tickers": "legs",
+    "hedge": "hedge",
+    "rebalance": "rebalance",
+    "window": "window",
+    "estimator": "estimator",
+    "halflife": "halflife",
+    "exposure": "exposure",
+    "hedge ratio": "hedge_ratio",
+    "drift band": "drift_band",
+    "cost": "cost",
 }
-
-
-def _levels(values, integer: bool) -> str:
-    """Levels as the CLI writes them: ``1,5,21``; floats shortest where %g keeps them exact."""
-
-    def one(v) -> str:
-        if integer:
-            return str(int(v))
-        return f"{v:g}" if float(f"{v:g}") == float(v) else repr(float(v))
-
-    return ",".join(one(v) for v in values)
+FORM_NAMING = Naming({field: name for name, field in GRID_FIELDS.items()})  # errors name these
 
 
 def grid_fields(cfg: DeskConfig) -> dict[str, str]:
-    """The form's fields as text, from the config's [sweep] grid (or the CLI's defaults)."""
-    from hedgedesk.core.sweep.grid import Grid
+    """The form's fields as text, from the config's [sweep] grid (or the defaults)."""
+    from hedgedesk.core.sweep.request import grid_texts
 
-    s = cfg.sweep
-    d = Grid.__dataclass_fields__
-    fields = {"tickers": ",".join(s.long) if s else "", "hedge": s.hedge if s else ""}
-    for name, (attr, integer) in GRID_AXES.items():
-        if name == "exposure":
-            fields["estimator"] = ",".join(s.estimator) if s else "ols"
-            fields["halflife"] = _levels(s.ewma_halflife if s else (20.0,), False)
-        fields[name] = _levels(getattr(s, attr) if s else d[attr].default, integer)
-    return fields
+    texts = grid_texts(cfg)
+    return {name: texts[field] for name, field in GRID_FIELDS.items()}
 
 
 def grid_request(cfg: DeskConfig, values: dict[str, str]):
-    """The form's text as a SweepRequest, parsed as ``hedgedesk sweep`` parses its flags; the
-    config gives the dates, risk-free rate, score targets and impact levels.
+    """The config's request with the form's text as overrides, read as ``hedgedesk sweep``
+    reads its flags (the config gives the dates, risk-free rate, score targets and impact
+    levels); an error names the form's field.
     """
-    from hedgedesk.core.sweep.engine import SweepRequest
-    from hedgedesk.core.sweep.grid import Grid, estimators, parse_leg, parse_levels
-    from hedgedesk.core.sweep.score import ScoreTargets
+    from hedgedesk.core.sweep.request import SweepRequest
 
-    s = cfg.sweep
-    tickers = [t for t in values["tickers"].split(",") if t.strip()]
-    hedge = values["hedge"].strip()
-    if not tickers or not hedge:
-        raise HedgedeskError("sweep: give the tickers and the hedge")
-    axes = {
-        attr: parse_levels(values[name], name, integer)
-        for name, (attr, integer) in GRID_AXES.items()
-    }
-    kinds = tuple(k.strip() for k in values["estimator"].split(",") if k.strip()) or ("ols",)
-    halflives = (
-        parse_levels(values["halflife"], "halflife") if values["halflife"].strip() else (20.0,)
-    )
-    if min(halflives) <= 0:
-        raise HedgedeskError("halflife: half-lives must be > 0 days")
-    grid = Grid(
-        legs=tuple(parse_leg(t, "tickers") for t in tickers),
-        hedge=hedge,
-        estimator=estimators(kinds, halflives),
-        impact=s.impact if s else (0.0,),
-        **axes,
-    )
-    return SweepRequest(
-        grid,
-        start=cfg.data.start,
-        end=cfg.data.end,
-        rf=cfg.risk.rf,
-        targets=ScoreTargets(**(s.score if s else {})),
-    )
+    overrides = {GRID_FIELDS[name]: text for name, text in values.items()}
+    return SweepRequest.from_config(cfg, FORM_NAMING, **overrides)
 
 
 def grid_size(grid) -> str:
@@ -520,9 +487,6 @@ class GridForm(Vertical):
         Binding("tab", "move(1)", "Next field", show=False),
         Binding("shift+tab", "move(-1)", "Previous field", show=False),
     ]
-
-    class Closed(Message):
-        """Esc in the form: the screen gives the keys back to the results."""
 
     def __init__(self, fields: dict[str, str], note: str = ""):
         super().__init__(id="sw-form")
@@ -563,27 +527,10 @@ class GridForm(Vertical):
         self.focus_field(here + step)
 
     def action_close(self) -> None:
-        self.post_message(self.Closed())
+        self.post_message(GridFormClosed())
 
     def show_error(self, text: str) -> None:
         self.form.show_error(f"error: {text}" if text else "")
-
-
-# -- messages from the workers ---------------------------------------------------------------
-class CurveReady(Message):
-    def __init__(self, token: tuple, result: BacktestResult | None, error: str = ""):
-        super().__init__()
-        self.token = token
-        self.result = result
-        self.error = error
-
-
-class HeatReady(Message):
-    def __init__(self, token: int, heat: pd.Series | None, error: str = ""):
-        super().__init__()
-        self.token = token
-        self.heat = heat
-        self.error = error
 
 
 @dataclass(frozen=True)
@@ -744,9 +691,9 @@ class SweepScreen(ModalScreen):
         self._initial = result
         self.run_id: str | None = None
         self.run_status = ""
-        self.summary: dict = {}
-        self.rows: list[dict] = []  # the leaderboard, rank order
-        self.shown: list[dict] = []  # the rows of the table: collapsed, or one per leg
+        self.summary: SweepSummary | None = None
+        self.rows: list[BoardRow] = []  # the leaderboard, rank order
+        self.shown: list[BoardRow] = []  # the rows of the table: collapsed, or one per leg
         self.per_leg = False
         self.sort_key = "#"
         self.desc = False
@@ -789,7 +736,7 @@ class SweepScreen(ModalScreen):
             self.show_result(self._initial)
         elif pane is not None and pane.running:
             self.tracking = True  # the desk's sweep in progress: its result when it ends
-            self._load(pane.run_id, "running", {}, None)
+            self._load(pane.run_id, RunStatus.RUNNING, None, None)
             self._pane_changed()
         else:
             try:
@@ -844,9 +791,9 @@ class SweepScreen(ModalScreen):
         self.tracking = pane is not None and pane.running and pane.run_id == rec.id
         if self.tracking:
             self._follow(None)
-            self._load(rec.id, "running", {}, None)
+            self._load(rec.id, RunStatus.RUNNING, None, None)
             self._pane_changed()
-        elif rec.status == "running":
+        elif rec.status == RunStatus.RUNNING:
             self._follow(rec.id)
             self._poll()
         else:
@@ -855,7 +802,7 @@ class SweepScreen(ModalScreen):
 
     def _show_record(self, rec) -> None:
         if rec.summary is None:
-            self._load(rec.id, rec.status, {}, None)
+            self._load(rec.id, rec.status, None, None)
             self._set_status(
                 f"run {rec.id} is {rec.status} with no results"
                 + (f": {rec.error}" if rec.error else "")
@@ -872,7 +819,7 @@ class SweepScreen(ModalScreen):
             self._poll_timer = None
         self.following = run_id
         if run_id is not None:
-            self._load(run_id, "running", {}, None)
+            self._load(run_id, RunStatus.RUNNING, None, None)
             self._poll_timer = self.set_interval(POLL_S, self._poll)
 
     def _poll(self) -> None:
@@ -884,7 +831,7 @@ class SweepScreen(ModalScreen):
         except HedgedeskError as exc:
             self._set_status(str(exc))
             return
-        if rec.status == "running":
+        if rec.status == RunStatus.RUNNING:
             share = rec.n_done / rec.n_configs if rec.n_configs else 0.0
             self._set_status(
                 f"following run {rec.id}: {rec.n_done:,}/{rec.n_configs:,} "
@@ -896,7 +843,11 @@ class SweepScreen(ModalScreen):
         self._show_record(rec)
 
     def _load(
-        self, run_id: str | None, status: str, summary: dict, per_config: pd.DataFrame | None
+        self,
+        run_id: str | None,
+        status: str,
+        summary: SweepSummary | None,
+        per_config: pd.DataFrame | None,
     ) -> None:
         self._token += 1
         self.run_id, self.run_status, self.summary = run_id, status, summary
@@ -905,7 +856,7 @@ class SweepScreen(ModalScreen):
         self._curve_for = None
         self._set_status(
             ""
-            if self.rows or status == "running"
+            if self.rows or status == RunStatus.RUNNING
             else f"run {run_id or '(not recorded)'} is {status} with no strategies"
         )
         wf = self.query_one("#sw-wf", Static)
@@ -928,7 +879,7 @@ class SweepScreen(ModalScreen):
                 self.tracking = False
                 r = pane.result
                 self.show_result(r)
-                if r.status != "done":
+                if r.status != RunStatus.DONE:
                     self._set_status(
                         f"run {r.run_id} {r.status}: R resumes it (or hedgedesk "
                         f"sweep --resume {r.run_id})"
@@ -962,12 +913,8 @@ class SweepScreen(ModalScreen):
     def _title(self, layout: list[tuple[Col, int]] | None = None) -> str:
         col = BY_KEY[self.sort_key]
         arrow = "↓" if self.desc else "↑"
-        counts = self.summary.get("counts") or {}
-        done = (
-            f" {counts['done']:,}/{counts['configurations']:,}"
-            if "done" in counts and "configurations" in counts
-            else ""
-        )
+        counts = self.summary.counts if self.summary is not None else None
+        done = f" {counts.done:,}/{counts.configurations:,}" if counts is not None else ""
         what = f"run {self.run_id} {self.run_status}{done}" if self.run_id else "no run shown"
         view = "best per leg" if self.per_leg else "all"
         shared = shared_params(self.shown, layout) if layout is not None else ""
@@ -975,11 +922,10 @@ class SweepScreen(ModalScreen):
             f" · all rows: {shared}" if shared else ""
         )
 
-    def _view_rows(self) -> list[dict]:
+    def _view_rows(self) -> list[BoardRow]:
         rows = collapse(self.rows)
         if self.per_leg:
-            legs = [leg for leg in leg_bests(self.summary) if leg.get("best")]
-            rows = best_per_leg(rows, legs)
+            rows = best_per_leg(rows, leg_bests(self.summary))
         return rows
 
     def _fill(self) -> None:
@@ -1004,7 +950,8 @@ class SweepScreen(ModalScreen):
                 (
                     j
                     for j, r in enumerate(self.shown)
-                    if r["ticker"] == keep["ticker"] and r.get("row") == keep.get("row")
+                    if r.strategy.ticker == keep.strategy.ticker
+                    and r.strategy.row == keep.strategy.row
                 ),
                 0,
             )
@@ -1012,7 +959,7 @@ class SweepScreen(ModalScreen):
         self.query_one("#sw-title", Static).update(self._title(layout))
         self._show_current()
 
-    def _current(self) -> dict | None:
+    def _current(self) -> BoardRow | None:
         table = self.query_one("#sw-table", DataTable)
         if not table.row_count or not self.shown:
             return None
@@ -1058,24 +1005,24 @@ class SweepScreen(ModalScreen):
             self._plot(None)
             self._show_heat()
             return
-        token = (self._token, row["ticker"], row.get("row"))
+        token = (self._token, row.strategy.ticker, row.strategy.row)
         if token != self._curve_for:
             self._curve_for = token
             cap.update(caption(row))
-            self._compute_curve(token, row, self.summary)
+            self._compute_curve(token, row.strategy, self.summary)
         self._show_heat()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep-curve")
-    def _compute_curve(self, token: tuple, row: dict, summary: dict) -> None:
+    def _compute_curve(self, token: tuple, row: StrategyRow, summary: SweepSummary) -> None:
         if self.market is None:
-            self.post_message(CurveReady(token, None, "the market data is still loading"))
+            self.post_message(CurveComputed(token, None, "the market data is still loading"))
             return
         try:
-            self.post_message(CurveReady(token, strategy_backtest(self.market, row, summary)))
+            self.post_message(CurveComputed(token, strategy_backtest(self.market, row, summary)))
         except HedgedeskError as exc:  # ruined, too little data, unknown ticker: say so
-            self.post_message(CurveReady(token, None, str(exc)))
+            self.post_message(CurveComputed(token, None, str(exc)))
 
-    def on_curve_ready(self, message: CurveReady) -> None:
+    def on_curve_computed(self, message: CurveComputed) -> None:
         if message.token != self._curve_for:  # the cursor has moved on
             return
         row = self._current()
@@ -1084,7 +1031,7 @@ class SweepScreen(ModalScreen):
         self.query_one("#sw-caption", Static).update(caption(row, message.result, message.error))
         self._plot(message.result, row)
 
-    def _plot(self, bt: BacktestResult | None, row: dict | None = None) -> None:
+    def _plot(self, bt: BacktestResult | None, row: BoardRow | None = None) -> None:
         chart = self.query_one("#sw-chart", PlotextPlot)
         plt = chart.plt
         plt.clear_data()
@@ -1096,7 +1043,7 @@ class SweepScreen(ModalScreen):
             # the markers tell the lines apart without colour; the hedged curve is drawn last,
             # on top
             for curve, label, marker in (
-                (bt.benchmark, row["hedge"], "."),
+                (bt.benchmark, row.strategy.hedge, "."),
                 (bt.unhedged, "unhedged", "+"),
                 (bt.equity, "hedged", "*"),
             ):
@@ -1106,7 +1053,7 @@ class SweepScreen(ModalScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep-heat")
     def _compute_heat(
-        self, token: int, run_id: str | None, summary: dict, frame: pd.DataFrame | None
+        self, token: int, run_id: str | None, summary: SweepSummary, frame: pd.DataFrame | None
     ) -> None:
         try:
             if frame is None:
@@ -1115,11 +1062,11 @@ class SweepScreen(ModalScreen):
                 frame = self.ledger.per_config(run_id)
             if frame.empty:
                 raise HedgedeskError("the per-configuration table is empty")
-            self.post_message(HeatReady(token, heat_table(frame, summary)))
+            self.post_message(HeatComputed(token, heat_table(frame, summary)))
         except HedgedeskError as exc:  # a cancelled run keeps no table: skip the map
-            self.post_message(HeatReady(token, None, str(exc)))
+            self.post_message(HeatComputed(token, None, str(exc)))
 
-    def on_heat_ready(self, message: HeatReady) -> None:
+    def on_heat_computed(self, message: HeatComputed) -> None:
         if message.token == self._token:
             self.heat, self.heat_error = message.heat, message.error
             self._show_heat()
@@ -1130,7 +1077,7 @@ class SweepScreen(ModalScreen):
         row = self._current()
         if row is None:
             text = "no strategy highlighted"
-        elif self.heat is not None:
+        elif self.heat is not None and self.summary is not None:
             text = heat_text(self.heat, row, self.summary)
         elif self.heat_error:
             text = f"no heat map: {self.heat_error}"
@@ -1202,7 +1149,7 @@ class SweepScreen(ModalScreen):
             return
         self._follow(None)
         self.tracking = True
-        self._load(run_id, "running", {}, None)
+        self._load(run_id, RunStatus.RUNNING, None, None)
         self._set_status(f"resuming run {run_id} on the desk's pane…")
 
     # -- defining and running a grid here ----------------------------------------------------
@@ -1221,7 +1168,7 @@ class SweepScreen(ModalScreen):
         self.form.display = True
         self.form.focus_field(0)
 
-    def on_grid_form_closed(self, message: GridForm.Closed) -> None:
+    def on_grid_form_closed(self, message: GridFormClosed) -> None:
         message.stop()
         self._close_form()
 
@@ -1266,7 +1213,7 @@ class SweepScreen(ModalScreen):
             raise
         self._follow(None)
         self.tracking = True
-        self._load(None, "running", {}, None)
+        self._load(None, RunStatus.RUNNING, None, None)
         self._set_status(f"starting the sweep: {grid_size(request.grid)}…")
 
     def action_cancel_sweep(self) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from hedgedesk.tui.widgets.tables import column_widths
 from rich.text import Text
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable
+
+from hedgedesk.tui.messages import BookTablePaged
+from hedgedesk.tui.widgets.tables import column_widths
 
 PAD = 2  # a DataTable cell's padding, one space each side: columns never touch
 
@@ -42,13 +43,6 @@ class BookTable(DataTable):
         # before the screen's focus_next: on the desk tab swaps holdings and hedge legs
         Binding("tab", "app.switch_table", "Holdings / legs", show=False),
     ]
-
-    class Paged(Message):
-        """The columns shown changed (the pane's subtitle says which)."""
-
-        def __init__(self, table: BookTable):
-            super().__init__()
-            self.table = table
 
     def __init__(self, labels: list[str], right: set[int], **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -103,7 +97,7 @@ class BookTable(DataTable):
             self.add_row(*(cells[i] for i in shown), key=key)
         if self.row_count:
             self.move_cursor(row=min(max(row, 0), self.row_count - 1))
-        self.post_message(self.Paged(self))
+        self.post_message(BookTablePaged(self))
 
     def on_resize(self) -> None:
         self._rebuild()

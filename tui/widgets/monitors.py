@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from hedgedesk.tui.format import money, num, pct
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
+
+from hedgedesk.tui.format import money, num, pct
 
 if TYPE_CHECKING:
     from hedgedesk.core.book.alerts import Alert

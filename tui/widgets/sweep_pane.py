@@ -21,50 +21,32 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hedgedesk.core.errors import HedgedeskError
-from hedgedesk.tui.format import num
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.sweep.ledger import RESUMABLE, RunStatus
+from hedgedesk.tui.format import num
+from hedgedesk.tui.messages import LedgerPolled, SweepFinished, SweepProgressed
+
 if TYPE_CHECKING:  # the engine (numba) loads with the first sweep, not with the desk
     from hedgedesk.core.sweep.engine import Progress, SweepRequest, SweepResult
     from hedgedesk.core.sweep.ledger import Ledger, RunRecord
+    from hedgedesk.core.sweep.results import BestSoFar, StrategyRow
 
 IDLE = "No sweep running. w: run the config's [sweep] grid"
 LEDGER_POLL_S = 2.0  # seconds between two reads of the ledger
-RESUMABLE = ("interrupted", "cancelled", "failed")
 
 
-class SweepProgress(Message):
-    def __init__(self, progress: Progress):
-        super().__init__()
-        self.progress = progress
-
-
-class SweepFinished(Message):
-    def __init__(self, result: SweepResult):
-        super().__init__()
-        self.result = result
-
-
-class LedgerPolled(Message):
-    def __init__(self, lines: list[str], error: str = ""):
-        super().__init__()
-        self.lines = lines
-        self.error = error
-
-
-def _best_line(i: int, b: dict) -> str:
-    est = "ols" if b["estimator"] == "ols" else f"ewma{b['halflife']:g}"
+def _best_line(i: int, b: BestSoFar | StrategyRow) -> str:
     return (
-        f"{i}. {b['ticker']} P{b['rebalance']} W{b['window']} {est} k{b['exposure']:g} "
-        f"h{b['hedge_ratio']:g}  score {b['score']:.3f}  Sharpe {num(b['sharpe'])}"
+        f"{i}. {b.ticker} P{b.rebalance} W{b.window} {b.estimator_label} k{b.exposure:g} "
+        f"h{b.hedge_ratio:g}  score {b.score:.3f}  Sharpe {num(b.sharpe)}"
     )
 
 
@@ -94,14 +76,14 @@ def ledger_lines(runs: list[RunRecord], pid: int, host: str, leader=_session_lea
     """
     lines = []
     for r in runs:
-        if r.status != "running" or (r.pid == pid and r.host == host):
+        if r.status != RunStatus.RUNNING or (r.pid == pid and r.host == host):
             continue
         share = r.n_done / r.n_configs if r.n_configs else 0.0
         where = (
             f"on {r.host}" if r.host != host else "detached" if leader(r.pid) else f"pid {r.pid}"
         )
         lines.append(f"ledger: run {r.id} running {share:.0%} ({where})")
-    stopped = [r for r in runs if r.status == "interrupted"]
+    stopped = [r for r in runs if r.status == RunStatus.INTERRUPTED]
     if stopped:
         lines.append(
             f"ledger: {len(stopped)} interrupted run{'s' * (len(stopped) > 1)} "
@@ -126,7 +108,7 @@ def stream_sweep(
     try:
         gen = run_sweep(request, market, ledger, resume=resume, cancel=cancel, backend=backend)
         while True:
-            widget.post_message(SweepProgress(next(gen)))
+            widget.post_message(SweepProgressed(next(gen)))
     except StopIteration as stop:
         widget.post_message(SweepFinished(stop.value))
     finally:
@@ -313,7 +295,7 @@ class SweepPane(Vertical):
             self._close_ledger.close()
             self._close_ledger = None
 
-    def on_sweep_progress(self, message: SweepProgress) -> None:
+    def on_sweep_progressed(self, message: SweepProgressed) -> None:
         p = self.progress = message.progress
         self.run_id = p.run_id
         bar = self.query_one("#sweep-bar", ProgressBar)
@@ -331,17 +313,16 @@ class SweepPane(Vertical):
         self.run_id = r.run_id
         self._release_ledger()
         s = r.summary
-        t = s["timings"]
-        if r.status == "done":  # the last progress came before scoring: the bar ends full
+        if r.status == RunStatus.DONE:  # the last progress came before scoring: the bar ends full
             bar = self.query_one("#sweep-bar", ProgressBar)
             bar.update(progress=bar.total)
         # one line at 80 columns: a second would take a row from the book
         self.query_one("#sweep-status", Static).update(
-            f"run {r.run_id}: {r.status}, {s['counts']['done']:,}/"
-            f"{s['counts']['configurations']:,} in {t['total_s']:.1f}s · W shows it"
+            f"run {r.run_id}: {r.status}, {s.counts.done:,}/"
+            f"{s.counts.configurations:,} in {s.timings.total_s:.1f}s · W shows it"
         )
         self.query_one("#sweep-best", Static).update(
-            "\n".join(_best_line(i, b) for i, b in enumerate(s["top"][:5], 1))
+            "\n".join(_best_line(i, b) for i, b in enumerate(s.top[:5], 1))
         )
         self.version += 1
 

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+
 from hedgedesk.core.book.alerts import (
     ABOVE,
     BELOW,
@@ -26,7 +27,6 @@ from hedgedesk.core.book.alerts import (
 )
 from hedgedesk.core.book.plan import coverage
 from hedgedesk.core.book.risk import risk_report
-
 from tests.core.book.test_risk import desk, synthetic_prices
 
 # -- the checks on stand-in figures ---------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from hedgedesk.core.book.check import check_book
 from hedgedesk.core.book.edit import BookEditor, last_good_path, restore_last_good
 from hedgedesk.core.book.valuation import market_state, value_book

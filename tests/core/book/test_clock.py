@@ -8,6 +8,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+
 from hedgedesk.core.book.clock import SPEEDS, ReplayClock, at
 from hedgedesk.core.book.risk import risk_report
 from hedgedesk.core.book.valuation import market_state

@@ -8,6 +8,7 @@ import os
 import time
 
 import pytest
+
 from hedgedesk.core.book.edit import BookEditor, ChangedOnDisk
 from hedgedesk.core.config import load_config
 from hedgedesk.core.demo import demo_config_path

@@ -8,12 +8,12 @@ import math
 
 import pandas as pd
 import pytest
+from scipy.stats import norm
+
 from hedgedesk.core.book.valuation import market_state, value_book
 from hedgedesk.core.config import load_config
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.errors import DataError
-from scipy.stats import norm
-
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "multi_asset.toml"

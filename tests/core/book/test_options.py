@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import QuantLib as ql
+
 from hedgedesk.core.book.options import (
     Greeks,
     black76,

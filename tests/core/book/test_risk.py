@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
+
 from hedgedesk.core.book.risk import pnl_history, risk_report
 from hedgedesk.core.book.valuation import book_lines, market_state
 from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.demo import demo_dir
-from scipy.stats import norm
-
 from tests.witness import returns_of
 
 

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+
 from hedgedesk.core.book.scenarios import run_scenario, run_scenarios
 from hedgedesk.core.book.valuation import market_state
 from hedgedesk.core.config import Scenario, load_config, resolve_config_path
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.demo import demo_dir
 from hedgedesk.core.errors import DataError
-
 from tests.witness import bsm
 
 

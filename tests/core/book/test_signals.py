@@ -11,6 +11,7 @@ import statistics
 import numpy as np
 import pandas as pd
 import pytest
+
 from hedgedesk.core.book.signals import (
     ATR,
     CLOSE_TO_CLOSE,

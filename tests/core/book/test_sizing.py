@@ -11,6 +11,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from hedgedesk.core.book.signals import atr
 from hedgedesk.core.book.sizing import (
     CALL_COVERAGE,
@@ -26,8 +29,6 @@ from hedgedesk.core.book.sizing import (
 from hedgedesk.core.data.price_files import load_paths
 from hedgedesk.core.demo import load_demo
 from hedgedesk.core.instruments import CONTRACTS, OPTION_MULTIPLIER
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 
 # -- futures -------------------------------------------------------------------------------------

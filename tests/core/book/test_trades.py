@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
 from hedgedesk.core.book.trades import scaled_lines, trade_list
 from hedgedesk.core.book.valuation import market_state
 from hedgedesk.core.config import load_config, parse_config
 from hedgedesk.core.data.sources import load_market
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 TMP = Path(__file__)  # replaced by the fixture's folder; configs are parsed, not read
 

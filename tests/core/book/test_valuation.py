@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy.stats import norm
+
 from hedgedesk.core.book.valuation import BetaStatus, contract_price, market_state, value_book
 from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.demo import demo_dir
 from hedgedesk.core.errors import DataError
-from scipy.stats import norm
-
 from tests.witness import returns_of
 
 RATE = 0.04  # the demo's [risk] rate
@@ -533,6 +533,26 @@ def test_expired_option_raises(tmp_path, expiry_offset):
     with pytest.raises(DataError, match="expired") as err:
         value_book(cfg, state)
     assert "old put" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("missing", "words"), [("expiry", "no expiry date"), ("vol", "no implied volatility")]
+)
+def test_option_line_without_its_terms_is_a_data_error(missing, words):
+    """A Line built in code (not from a config, which requires them) without an expiry or a
+    volatility is refused naming the line, not a TypeError deep in the pricer.
+    """
+    from hedgedesk.core.book.valuation import Line, MarketState, value_lines
+
+    asof = dt.date(2024, 1, 2)
+    state = MarketState(
+        asof, "AAA", {"AAA": 100.0}, {"AAA": 1.0}, 252, pd.DataFrame({"AAA": [0.01]}), 0.0, 252
+    )
+    terms = {"expiry": asof + dt.timedelta(days=30), "vol": 0.2, missing: None}
+    put = Line("my put", "option", "AAA", 1, 100.0, right="put", strike=100.0, **terms)
+    with pytest.raises(DataError, match=words) as err:
+        value_lines([put], state, 1000.0)
+    assert "my put" in str(err.value)
 
 
 def test_nav_not_positive_raises(tmp_path):

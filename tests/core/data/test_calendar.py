@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from dateutil.easter import easter
+
 from hedgedesk.core.data.calendar import (
     EXCHANGE,
     SEVEN_DAY,

@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+
 from hedgedesk.core.data.market import Gap, MarketData, Series
 from hedgedesk.core.demo import demo_dir, load_demo
 from hedgedesk.core.errors import DataError

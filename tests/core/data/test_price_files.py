@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from hedgedesk.core.data.price_files import load_paths, read_csv, read_file
 from hedgedesk.core.errors import DataError
 

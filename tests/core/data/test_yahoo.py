@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
 from hedgedesk.core.data.yahoo import describe_age, fetch, load_yahoo, read_cached
 from hedgedesk.core.demo import load_demo
 from hedgedesk.core.errors import DataError
@@ -310,6 +311,7 @@ def test_lower_case_tickers_are_asked_for_in_upper_case(tmp_path):
 
 def test_yfinance_is_asked_for_the_whole_history_without_a_start(monkeypatch):
     import yfinance
+
     from hedgedesk.core.data import yahoo
 
     seen = {}

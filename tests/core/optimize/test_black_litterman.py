@@ -9,6 +9,7 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
+
 from hedgedesk.core.optimize.black_litterman import (
     ViewError,
     implied_risk_aversion,

@@ -9,13 +9,14 @@ import math
 import threading
 from pathlib import Path
 
-import hedgedesk.core.optimize.cvar as cvar
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import linprog
+
+import hedgedesk.core.optimize.cvar as cvar
 from hedgedesk.core.optimize.cvar import cvar_frontier, min_cvar, scenario_cvar
 from hedgedesk.core.optimize.problem import Constraints, Group, OptimizationError, estimate
-from scipy.optimize import linprog
 
 
 def synthetic(t: int, n: int, seed: int) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import re
 import cvxpy as cp
 import numpy as np
 import pytest
+
 from hedgedesk.core.optimize.diagnose import Diagnosis, _families, diagnose
 from hedgedesk.core.optimize.problem import (
     Constraints,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from hedgedesk.core.book.valuation import Line, MarketState, market_state
 from hedgedesk.core.config import load_config, parse_config, resolve_config_path
 from hedgedesk.core.data.sources import load_market
@@ -25,7 +26,6 @@ from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.instruments import EQUITY, FUTURE, OPTION
 from hedgedesk.core.optimize.hedge_overlay import Candidate, default_candidates, hedge_overlay
 from hedgedesk.core.optimize.problem import OptimizationError
-
 from tests.witness import bsm
 
 ASOF = dt.date(2022, 3, 1)

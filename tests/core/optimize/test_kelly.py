@@ -9,9 +9,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import minimize
+
 from hedgedesk.core.optimize.kelly import growth, kelly_portfolio
 from hedgedesk.core.optimize.problem import Constraints, Group, OptimizationError, estimate
-from scipy.optimize import minimize
 
 
 def two_assets(seed: int = 31, t: int = 1500) -> pd.DataFrame:

@@ -10,11 +10,12 @@ import functools
 import re
 
 import cvxpy as cp
-import hedgedesk.core.optimize.mean_variance as mvmod
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.linalg
+
+import hedgedesk.core.optimize.mean_variance as mvmod
 from hedgedesk.core.data.price_files import load_paths
 from hedgedesk.core.optimize.mean_variance import FrontierPoint, MeanVariance
 from hedgedesk.core.optimize.problem import (

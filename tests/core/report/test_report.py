@@ -27,6 +27,8 @@ import numpy as np
 import pypdfium2 as pdfium
 import pytest
 import statsmodels.api as sm
+from PIL import Image
+
 from hedgedesk.core.book.risk import risk_report
 from hedgedesk.core.book.scenarios import run_scenarios
 from hedgedesk.core.book.trades import trade_list
@@ -35,6 +37,7 @@ from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.optimize.engine import run as optimize_run
+from hedgedesk.core.optimize.request import OptimizeRequest
 from hedgedesk.core.report import (
     ReportRequest,
     build_report,
@@ -51,8 +54,6 @@ from hedgedesk.core.sweep.backtest import desk_defaults, leg_returns, run_backte
 from hedgedesk.core.sweep.engine import SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import Grid, Leg
 from hedgedesk.core.sweep.ledger import Ledger
-from hedgedesk.tui.cli.optimize import default_args, request_from
-from PIL import Image
 
 # decimals of the value (not of the printed percentage) each kind prints with
 DECIMALS = {"int": 0, "money": 0, "pct": 4, "pct1": 3, "num2": 2, "num3": 3, "num4": 4}
@@ -172,7 +173,7 @@ def built(tmp_path_factory):
                 break
         assert result.status == "done" and result.run_id
         rec = ledger.get(result.run_id)
-        opt_req = request_from(default_args(), cfg, market, cfg.data.start, cfg.data.end)
+        opt_req = OptimizeRequest.from_config(cfg, market, cfg.data.start, cfg.data.end)
         bt = {**desk_defaults(cfg), "rf": cfg.risk.rf, "start": cfg.data.start, "end": cfg.data.end}
         req = ReportRequest(
             ("book", "optimize", f"sweep:{rec.id}", "backtest"), optimize=opt_req, backtest=bt
@@ -322,12 +323,12 @@ def test_pdf_text_has_the_titles_and_the_engines_figures(built, book, backtest):
     assert f"NAV {fmt(val.nav, 'money')} (cash {fmt(val.cash, 'money')})" in text
     h95 = book.rep.var("historical", 0.95)
     assert f"historical 95.0% 1 504 {fmt(h95.var, 'pct')} {fmt(h95.cvar, 'pct')}" in text
-    top = built.rec.summary["top"][0]
+    top = built.rec.summary.top[0]
     assert (
-        f"1 {top['ticker']} {top['rebalance']} {top['window']} ols "
-        f"{fmt(top['exposure'], 'num2')} {fmt(top['hedge_ratio'], 'num2')} "
-        f"{fmt(top['drift_band'], 'num2')} {fmt(top['score'], 'num3')} "
-        f"{fmt(top['sharpe'], 'num2')}"
+        f"1 {top.ticker} {top.rebalance} {top.window} ols "
+        f"{fmt(top.exposure, 'num2')} {fmt(top.hedge_ratio, 'num2')} "
+        f"{fmt(top.drift_band, 'num2')} {fmt(top.score, 'num3')} "
+        f"{fmt(top.sharpe, 'num2')}"
     ) in text
     m = backtest.res.metrics
     assert (
@@ -377,7 +378,7 @@ def test_report_json_has_every_section_and_the_engines_unrounded_figures(built, 
     assert len(backtest_fig["rebalances"]) == len(backtest.res.rebalances)
 
     top = doc["sections"][f"sweep:{built.rec.id}"]["figures"]["top"]
-    assert [r["score"] for r in top] == [r["score"] for r in built.rec.summary["top"]]
+    assert [r["score"] for r in top] == [r.score for r in built.rec.summary.top]
 
 
 # -- the book ----------------------------------------------------------------------------------
@@ -525,23 +526,23 @@ def test_sweep_leaderboard_and_pbo_are_the_ledgers(built):
     body = built.sections[built.titles[2]]
     assert f"Status done: {built.rec.n_configs:,} of {built.rec.n_configs:,}" in body
     rows = table(body, "Leaderboard")
-    assert len(rows) == len(summary["top"]) == 5
-    for i, (r, top) in enumerate(zip(rows, summary["top"], strict=True), 1):
+    assert len(rows) == len(summary.top) == 5
+    for i, (r, top) in enumerate(zip(rows, summary.top, strict=True), 1):
         assert (r["#"], r["ticker"], r["P"], r["W"]) == (
             str(i),
-            top["ticker"],
-            str(top["rebalance"]),
-            str(top["window"]),
+            top.ticker,
+            str(top.rebalance),
+            str(top.window),
         )
-        assert r["score"] == fmt(top["score"], "num3")
-        assert r["Sharpe"] == fmt(top["sharpe"], "num2")
-        assert r["DSR"] == fmt(top["dsr"], "num2")
-        assert r["h"] == fmt(top["hedge_ratio"], "num2")
+        assert r["score"] == fmt(top.score, "num3")
+        assert r["Sharpe"] == fmt(top.sharpe, "num2")
+        assert r["DSR"] == fmt(top.dsr, "num2")
+        assert r["h"] == fmt(top.hedge_ratio, "num2")
     pbo = table(body, "Probability of backtest overfitting")
     assert [r["leg"] for r in pbo] == ["AAPL", "MSFT"]
-    for r, leg in zip(pbo, summary["legs"], strict=True):
-        assert r["PBO"] == fmt(leg["pbo"]["pbo"], "num3")
-        assert r["days"] == fmt(leg["n_days"], "int")
+    for r, leg in zip(pbo, summary.legs, strict=True):
+        assert r["PBO"] == fmt(leg.pbo.pbo, "num3")
+        assert r["days"] == fmt(leg.n_days, "int")
     # the per-configuration table grouped here: every configuration under each cost scenario
     pc = built.per_config
     rows = table(body, "Every configuration under each cost scenario")
@@ -710,6 +711,9 @@ def test_build_report_refuses_parts_it_cannot_make(built):
         build_report(cfg, built.market, ReportRequest(("backtest",)))
     with pytest.raises(HedgedeskError, match="no run ledger"):
         build_report(cfg, None, ReportRequest((f"sweep:{built.rec.id}",)))
+    # a request built without parse_what: an unknown part is named, never read as a run
+    with pytest.raises(HedgedeskError, match="report: unknown part 'books'"):
+        build_report(cfg, built.market, ReportRequest(("books",)), built.ledger)
 
 
 def test_a_sweep_only_report_needs_no_market(built):

@@ -16,6 +16,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hedgedesk.core.data.market import MarketData, Series
 from hedgedesk.core.data.price_files import load_paths
 from hedgedesk.core.demo import load_demo
@@ -27,8 +30,6 @@ from hedgedesk.core.sweep.backtest import (
     dynamic_beta_hedge,
     run_backtest,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 MAG7 = ["AAPL", "AMZN", "GOOGL", "META", "MSFT", "NVDA", "TSLA"]
 

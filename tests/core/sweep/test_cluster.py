@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from hedgedesk.core.config import parse_config, resolve_config_path
 from hedgedesk.core.errors import ConfigError, HedgedeskError
 from hedgedesk.core.sweep.cluster import ClusterSpec
@@ -116,9 +117,9 @@ def _same(a, b) -> None:
     pd.testing.assert_frame_equal(
         a.per_config.reset_index(drop=True), b.per_config.reset_index(drop=True)
     )
-    assert a.summary["top"] == b.summary["top"]
-    assert a.summary["legs"] == b.summary["legs"]
-    assert a.summary["walk_forward"] == b.summary["walk_forward"]
+    assert a.summary.top == b.summary.top
+    assert a.summary.legs == b.summary.legs
+    assert a.summary.walk_forward == b.summary.walk_forward
 
 
 def test_local_cluster_of_two_processes_gives_the_local_results(study, tmp_path):

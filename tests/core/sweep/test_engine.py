@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
+
 from hedgedesk.core.data.calendar import EXCHANGE, trading_days
 from hedgedesk.core.data.market import MarketData, Series
 from hedgedesk.core.data.price_files import load_paths
@@ -36,7 +38,7 @@ from hedgedesk.core.sweep.backtest import dynamic_beta_hedge, run_backtest
 from hedgedesk.core.sweep.engine import CpuBackend, SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import AXES, Grid, Leg, estimators, parse_leg
 from hedgedesk.core.sweep.ledger import Ledger
-from scipy.stats import norm
+from hedgedesk.core.sweep.results import SweepSummary
 
 REPO = Path(__file__).resolve().parents[3]
 N_DAYS = 750
@@ -215,18 +217,18 @@ def test_finished_run_equals_run_backtest_for_every_configuration(market, ratios
     pc = res.per_config
     assert set(pc.columns) >= PER_CONFIG_COLUMNS
     assert len(pc) == grid.n_rows == len(legs) * grid.n_strategies * grid.n_scenarios
-    c = res.summary["counts"]
-    assert c["configurations"] == c["done"] == len(pc)
-    assert c["ok"] + c["ruined"] + c["undefined_beta"] == len(pc) and c["ok"] == len(pc)
-    assert c["strategies_per_leg"] == grid.n_strategies and c["scenarios"] == 3
-    assert c["trials"] == len(legs) * grid.n_strategies
+    c = res.summary.counts
+    assert c.configurations == c.done == len(pc)
+    assert c.ok + c.ruined + c.undefined_beta == len(pc) and c.ok == len(pc)
+    assert c.strategies_per_leg == grid.n_strategies and c.scenarios == 3
+    assert c.trials == len(legs) * grid.n_strategies
     for leg in legs:  # one row per configuration x scenario, each once
         mine = pc[pc["ticker"] == leg.name]
         assert len(mine) == grid.rows_per_leg
         keys = mine[["rebalance", "window", "exposure", "hedge_ratio", "drift_band", "cost"]]
         assert not keys.duplicated().any()
         assert sorted(mine["cost"].unique()) == [0.0, 0.001, 0.003]
-    assert [leg["configurations_done"] for leg in res.summary["legs"]] == [grid.rows_per_leg] * 2
+    assert [leg.configurations_done for leg in res.summary.legs] == [grid.rows_per_leg] * 2
 
     witnessed = {}
 
@@ -261,15 +263,15 @@ def test_finished_run_equals_run_backtest_for_every_configuration(market, ratios
         for name, tol in METRIC_TOL.items():
             assert getattr(row, name) == pytest.approx(want[name], rel=tol, abs=tol), (row, name)
 
-    top = res.summary["top"]
+    top = res.summary.top
     assert len(top) == 6
     for r in top:
-        want = witness(r["ticker"], r)
+        want = witness(r.ticker, r.params_json())
         for name, tol in METRIC_TOL.items():
-            assert r[name] == pytest.approx(want[name], rel=tol, abs=tol), (r, name)
-        assert r["annual_volatility"] == pytest.approx(want["annual_volatility"], rel=1e-9)
-        assert r["sortino"] == pytest.approx(want["sortino"], rel=1e-9)
-        assert r["calmar"] == pytest.approx(want["calmar"], rel=1e-9)
+            assert getattr(r, name) == pytest.approx(want[name], rel=tol, abs=tol), (r, name)
+        assert r.annual_volatility == pytest.approx(want["annual_volatility"], rel=1e-9)
+        assert r.sortino == pytest.approx(want["sortino"], rel=1e-9)
+        assert r.calmar == pytest.approx(want["calmar"], rel=1e-9)
 
 
 # -- 2. ranking under the costliest scenario -------------------------------------------------
@@ -282,23 +284,23 @@ def test_ranking_uses_the_costliest_scenario(market):
     )
     res = sweep(SweepRequest(grid, backend="cpu", top=8, walk_forward=0), market)
     s = res.summary
-    assert s["ranking"]["scenario"] == {"cost": max(grid.cost), "impact": 0.0}
-    assert s["walk_forward"] is None
-    top = s["top"]
+    assert (s.ranking.cost, s.ranking.impact) == (max(grid.cost), 0.0)
+    assert s.walk_forward is None
+    top = s.top
     assert len(top) == 8
-    scores = [r["score"] for r in top]
+    scores = [r.score for r in top]
     assert scores == sorted(scores, reverse=True)
     pc = res.per_config
     ranked = pc[pc["cost"] == max(grid.cost)].sort_values("score", ascending=False)
     assert scores == ranked["score"].head(8).tolist()
     for r in top:
-        assert r["cost"] == max(grid.cost)
-        assert [x["cost"] for x in r["scenarios"]] == list(grid.cost)
-        assert r["scenarios"][-1]["score"] == r["score"]
-        assert r["turnover"] > 0  # it trades, so every extra basis point hurts
-        for a, b in itertools.pairwise(r["scenarios"]):
-            assert b["score"] < a["score"] and b["sharpe"] < a["sharpe"]
-            assert b["annual_return"] < a["annual_return"]
+        assert r.cost == max(grid.cost)
+        assert [x.cost for x in r.scenarios] == list(grid.cost)
+        assert r.scenarios[-1].score == r.score
+        assert r.turnover > 0  # it trades, so every extra basis point hurts
+        for a, b in itertools.pairwise(r.scenarios):
+            assert b.score < a.score and b.sharpe < a.sharpe
+            assert b.annual_return < a.annual_return
 
 
 # -- 3. streaming progress -------------------------------------------------------------------
@@ -320,58 +322,78 @@ def long_market() -> MarketData:
     return make_market(n_days=900, seed=5)
 
 
-def test_progress_streams_while_the_grid_runs(long_market):
-    t0 = time.perf_counter()
-    events, times, res = drain(
+def test_progress_streams_while_the_grid_runs(long_market, monkeypatch):
+    """A progress event after every chunk (pacing off, short chunks): the run reports while the
+    grid runs, whatever the machine's speed or load, with no clock in the assertions.
+    """
+    import hedgedesk.core.sweep.engine as S
+
+    monkeypatch.setattr(S, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(S, "CHUNK_SECONDS", 0.005)
+    events, _, res = drain(
         run_sweep(SweepRequest(BIG, backend="cpu", top=5, walk_forward=0), long_market)
     )
     assert res.status == "done"
-    took = time.perf_counter() - t0
-    assert took >= 1.5, f"the grid is too small to test streaming on this machine ({took:.2f} s)"
-    sweeping = [(e, t) for e, t in zip(events, times, strict=True) if e.phase.startswith("sweep")]
+    sweeping = [(e, None) for e in events if e.phase.startswith("sweep")]
     assert len(sweeping) >= 4
-    gaps = np.diff([t0] + [t for _, t in sweeping])
-    assert np.mean(gaps <= 0.5) >= 0.8 and gaps.max() <= 1.5, gaps
+    assert sum(e.done < BIG.n_rows for e, _ in sweeping) >= 3  # reported before the grid ended
     done = [e.done for e in events]
     assert done == sorted(done) and done[-1] == BIG.n_rows
     for e, _ in sweeping:
         assert e.total == BIG.n_rows and e.rate > 0 and e.config_days > 0
         assert 0 < len(e.best) <= 5
-        best = [b["score"] for b in e.best]
+        best = [b.score for b in e.best]
         assert best == sorted(best, reverse=True)
-        assert all(b["cost"] == max(BIG.cost) for b in e.best)
-    assert math.isfinite(sweeping[1][0].eta_s) and sweeping[1][0].eta_s >= 0
+        assert all(b.cost == max(BIG.cost) for b in e.best)
     # the best reported while running is the final leader
-    assert events[-1].best[0]["score"] == res.summary["top"][0]["score"]
+    assert events[-1].best[0].score == res.summary.top[0].score
 
 
 # -- 4. cancel -------------------------------------------------------------------------------
-def test_cancel_from_another_thread_stops_within_half_a_second(long_market):
-    cancel = threading.Event()
-    set_at = []
+def test_cancel_from_another_thread_stops_at_the_next_chunk(long_market):
+    """Another thread sets the cancel while a chunk runs (the backend hands it the moment and
+    waits for it: events, not timers); the engine starts no chunk after that one.
+    """
+    cancel, running, was_set = threading.Event(), threading.Event(), threading.Event()
+    chunks: list[bool] = []  # per sweep chunk: was the cancel set when it started?
+
+    class Signalling(CpuBackend):
+        sweeping = False  # the grid's own chunks (not the unhedged twins)
+
+        def prepare(self, args):
+            super().prepare(args)
+            self.sweeping = bool(args.ratios.any()) and args.start == 0
+
+        def run(self, row0, count, rows=None):
+            if not self.sweeping:
+                return super().run(row0, count, rows)
+            chunks.append(cancel.is_set())
+            if len(chunks) == 3:
+                running.set()
+                assert was_set.wait(60), "the other thread never set the cancel"
+            return super().run(row0, count, rows)
 
     def stop():
-        set_at.append(time.perf_counter())
+        assert running.wait(60)
         cancel.set()
+        was_set.set()
 
-    gen = run_sweep(SweepRequest(BIG, backend="cpu", top=5), long_market, cancel=cancel)
-    events = [next(gen)]
-    while not events[-1].phase.startswith("sweep"):  # past the unhedged twins
-        events.append(next(gen))
-    timer = threading.Timer(0.3, stop)
-    timer.start()
+    gen = run_sweep(
+        SweepRequest(BIG, backend="cpu", top=5), long_market, cancel=cancel, backend=Signalling()
+    )
+    other = threading.Thread(target=stop)
+    other.start()
     try:
-        events2, _, res = drain(gen)
+        events, _, res = drain(gen)
     finally:
-        timer.cancel()
-    ended = time.perf_counter()
-    assert set_at, "the sweep finished before it could be cancelled"
-    assert ended - set_at[0] <= 0.5, ended - set_at[0]
-    assert res.status == "cancelled" and res.summary["status"] == "cancelled"
+        running.set()
+        other.join(60)
+    assert was_set.is_set() and len(chunks) == 3 and not any(chunks)
+    assert res.status == "cancelled" and res.summary.status == "cancelled"
     assert 0 < len(res.per_config) < BIG.n_rows
-    assert res.summary["counts"]["done"] == len(res.per_config)
-    assert res.summary["walk_forward"] is None
-    assert all(e.done < BIG.n_rows for e in events + events2)
+    assert res.summary.counts.done == len(res.per_config)
+    assert res.summary.walk_forward is None
+    assert all(e.done < BIG.n_rows for e in events)
 
 
 def test_cancel_in_the_unhedged_twins_phase(long_market):
@@ -384,10 +406,8 @@ def test_cancel_in_the_unhedged_twins_phase(long_market):
     first = next(gen)
     assert first.phase.startswith("unhedged") and first.done == 0
     cancel.set()
-    t = time.perf_counter()
     _, _, res = drain(gen)
-    assert time.perf_counter() - t <= 0.5
-    assert res.status == "cancelled" and res.per_config.empty and res.summary["top"] == []
+    assert res.status == "cancelled" and res.per_config.empty and res.summary.top == ()
 
 
 def test_cancel_after_the_first_progress(long_market):
@@ -397,12 +417,10 @@ def test_cancel_after_the_first_progress(long_market):
     while not first.phase.startswith("sweep"):
         first = next(gen)
     cancel.set()
-    t = time.perf_counter()
     _, _, res = drain(gen)
-    assert time.perf_counter() - t <= 0.5
     assert res.status == "cancelled"
     assert len(res.per_config) == first.done  # nothing ran after the cancel
-    assert res.summary["top"] and res.summary["top"][0]["cost"] == max(BIG.cost)
+    assert res.summary.top and res.summary.top[0].cost == max(BIG.cost)
 
 
 # -- 5. resume -------------------------------------------------------------------------------
@@ -419,9 +437,13 @@ RESUMABLE = Grid(
 )
 
 
-def _comparable(summary: dict) -> dict:
+def _comparable(summary: SweepSummary) -> dict:
     """What must not depend on how the run was cut: all but ids, timings and the backend."""
-    return {k: v for k, v in summary.items() if k not in ("run_id", "timings", "backend", "status")}
+    return {
+        k: v
+        for k, v in summary.to_json().items()
+        if k not in ("run_id", "timings", "backend", "status")
+    }
 
 
 def test_resume_after_cancel_equals_an_uninterrupted_run(market, tmp_path):
@@ -448,7 +470,7 @@ def test_resume_after_cancel_equals_an_uninterrupted_run(market, tmp_path):
         events, _, c = drain(run_sweep(None, market, ledger, resume=b.run_id))
         assert c.status == "done" and c.run_id == b.run_id
         assert events[0].done >= rec.n_done  # the resumed chunks count as done
-        same(c.summary["top"], a.summary["top"])
+        same(c.summary.to_json()["top"], a.summary.to_json()["top"])
         same(_comparable(c.summary), _comparable(a.summary))
         same_frames(c.per_config, a.per_config)
         same_frames(ledger.per_config(b.run_id), ledger.per_config(a.run_id))
@@ -514,7 +536,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
         resumed = sweep(None, load_paths([csv]), ledger=ledger, resume=run_id)
     whole = sweep(request, load_paths([csv]))
     assert resumed.status == "done"
-    same(resumed.summary["top"], whole.summary["top"])
+    same(resumed.summary.to_json()["top"], whole.summary.to_json()["top"])
     same(_comparable(resumed.summary), _comparable(whole.summary))
     same_frames(resumed.per_config, whole.per_config)
 
@@ -531,30 +553,30 @@ def test_dsr_pbo_and_walk_forward(market):
     res = sweep(request, market)
     s, pc = res.summary, res.per_config
     n_trials = 2 * grid.n_strategies
-    assert s["overfitting"]["trials"] == s["counts"]["trials"] == n_trials
+    assert s.overfitting.trials == s.counts.trials == n_trials
 
     # DSR of each leader, from Bailey & Lopez de Prado (2014) with this grid's trials
     ranked = pc[pc["cost"] == max(grid.cost)]
     variance = float(np.var(ranked["sharpe"].to_numpy() / math.sqrt(252), ddof=1))
-    assert s["overfitting"]["sharpe_variance_per_period"] == pytest.approx(variance, rel=1e-9)
+    assert s.overfitting.sharpe_variance_per_period == pytest.approx(variance, rel=1e-9)
     g = np.euler_gamma
     sr0 = math.sqrt(variance) * (
         (1 - g) * norm.ppf(1 - 1 / n_trials) + g * norm.ppf(1 - 1 / (n_trials * math.e))
     )
-    for r in s["top"]:
-        _, r_long, r_hedge = leg_returns(market, r["ticker"])
+    for r in s.top:
+        _, r_long, r_hedge = leg_returns(market, r.ticker)
         run = dynamic_beta_hedge(
             r_long,
             r_hedge,
-            r["rebalance"],
-            r["window"],
-            r["exposure"],
-            r["hedge_ratio"],
-            r["cost"],
-            r["drift_band"],
+            r.rebalance,
+            r.window,
+            r.exposure,
+            r.hedge_ratio,
+            r.cost,
+            r.drift_band,
             1.0,
-            r["estimator"],
-            r["halflife"],
+            r.estimator,
+            r.halflife,
         )
         x = run.equity[1:] / run.equity[:-1] - 1.0
         sr = x.mean() / x.std(ddof=1)
@@ -562,10 +584,10 @@ def test_dsr_pbo_and_walk_forward(market):
         skew = np.mean(d**3) / np.mean(d**2) ** 1.5
         kurt = np.mean(d**4) / np.mean(d**2) ** 2
         z = (sr - sr0) * math.sqrt(len(x) - 1) / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
-        assert 0 <= r["dsr"] <= 1
-        assert r["dsr_all_legs"] == pytest.approx(norm.cdf(z), rel=1e-6, abs=1e-9)
+        assert 0 <= r.dsr <= 1
+        assert r.dsr_all_legs == pytest.approx(norm.cdf(z), rel=1e-6, abs=1e-9)
         # within its own leg: that leg's trials and the variance of their Sharpe ratios
-        own = ranked[ranked["ticker"] == r["ticker"]]["sharpe"].to_numpy() / math.sqrt(252)
+        own = ranked[ranked["ticker"] == r.ticker]["sharpe"].to_numpy() / math.sqrt(252)
         v, n = float(np.var(own, ddof=1)), grid.n_strategies
         sr0_leg = math.sqrt(v) * (
             (1 - g) * norm.ppf(1 - 1 / n) + g * norm.ppf(1 - 1 / (n * math.e))
@@ -575,55 +597,54 @@ def test_dsr_pbo_and_walk_forward(market):
             * math.sqrt(len(x) - 1)
             / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
         )
-        assert r["dsr"] == pytest.approx(norm.cdf(z_leg), rel=1e-6, abs=1e-9)
-        assert r["sr0_annual"] == pytest.approx(sr0_leg * math.sqrt(252), rel=1e-9)
-        assert r["sr0_all_legs_annual"] == pytest.approx(sr0 * math.sqrt(252), rel=1e-9)
+        assert r.dsr == pytest.approx(norm.cdf(z_leg), rel=1e-6, abs=1e-9)
+        assert r.deflated.sr0_annual == pytest.approx(sr0_leg * math.sqrt(252), rel=1e-9)
+        assert r.deflated.sr0_all_legs_annual == pytest.approx(sr0 * math.sqrt(252), rel=1e-9)
 
-    for leg in s["legs"]:
-        p = leg["pbo"]
-        assert 0 <= p["pbo"] <= 1 and 0 <= p["prob_oos_loss"] <= 1
-        assert p["blocks"] == 6 and p["combinations"] == math.comb(6, 3)
-        assert p["configurations"] == grid.n_strategies
-        assert s["overfitting"]["pbo_by_leg"][leg["ticker"]] == p
+    for leg in s.legs:
+        p = leg.pbo
+        assert 0 <= p.pbo <= 1 and 0 <= p.prob_oos_loss <= 1
+        assert p.blocks == 6 and p.combinations == math.comb(6, 3)
+        assert p.configurations == grid.n_strategies
+        assert s.to_json()["overfitting"]["pbo_by_leg"][leg.ticker] == p.to_json()
 
-    w = s["walk_forward"]
-    assert w["fraction_in_sample"] == 0.6 and w["strategies"] == n_trials
-    assert -1 <= w["spearman_is_oos"] <= 1
-    assert len(w["top"]) == 6
-    is_scores = [r["is"]["score"] for r in w["top"]]
+    w = s.walk_forward
+    assert w.fraction_in_sample == 0.6 and w.strategies == n_trials
+    assert -1 <= w.spearman_is_oos <= 1
+    assert len(w.top) == 6
+    is_scores = [r.in_sample.score for r in w.top]
     assert is_scores == sorted(is_scores, reverse=True)
-    for ticker, split in w["splits"].items():
+    for ticker, split in w.splits.items():
         dates, _, _ = leg_returns(market, ticker)
         first = max(grid.window) - 1
         assert dates[first].date() < split <= dates[-1].date()
         # the documented fraction of the days on which every configuration trades
         assert split == dates[first + round(0.6 * (len(dates) - first))].date()
-        assert next(leg for leg in s["legs"] if leg["ticker"] == ticker)["split"] == split
-    for r in w["top"]:
-        dates, r_long, r_hedge = leg_returns(market, r["ticker"])
-        split = int(np.flatnonzero(dates.date == w["splits"][r["ticker"]])[0])
+        assert s.leg(ticker).split == split
+    for r in w.top:
+        dates, r_long, r_hedge = leg_returns(market, r.ticker)
+        split = int(np.flatnonzero(dates.date == w.splits[r.ticker])[0])
         args = (
-            r["rebalance"],
-            r["window"],
-            r["exposure"],
-            r["hedge_ratio"],
-            r["cost"],
-            r["drift_band"],
+            r.rebalance,
+            r.window,
+            r.exposure,
+            r.hedge_ratio,
+            r.cost,
+            r.drift_band,
             1.0,
-            r["estimator"],
-            r["halflife"],
+            r.estimator,
+            r.halflife,
         )
-        assert r["cost"] == max(grid.cost)
+        assert r.cost == max(grid.cost)
         oos = performance(dynamic_beta_hedge(r_long, r_hedge, *args, start=split).equity)
         ins = performance(dynamic_beta_hedge(r_long[:split], r_hedge[:split], *args).equity)
-        for side, want in (("oos", oos), ("is", ins)):
+        for side, want in ((r.oos, oos), (r.in_sample, ins)):
             for name in ("sharpe", "annual_return"):
-                assert r[side][name] == pytest.approx(getattr(want, name), rel=1e-9, abs=1e-12), (
-                    side,
-                    name,
-                )
-            assert r[side]["max_drawdown"] == pytest.approx(want.max_drawdown, abs=1e-12)
-        assert r["oos"]["status"] == "ok" and 0 < r["oos"]["percentile"] <= 1
+                assert getattr(side, name) == pytest.approx(
+                    getattr(want, name), rel=1e-9, abs=1e-12
+                ), (side, name)
+            assert side.max_drawdown == pytest.approx(want.max_drawdown, abs=1e-12)
+        assert r.oos.status == "ok" and 0 < r.oos.percentile <= 1
 
 
 # -- 7. errors -------------------------------------------------------------------------------
@@ -691,6 +712,11 @@ def test_a_run_still_running_is_not_resumed(market, tmp_path):
             next(run_sweep(None, market, ledger, resume=run))
 
 
+def test_a_sweep_needs_a_request_or_a_run_to_resume(market):
+    with pytest.raises(HedgedeskError, match="give a request, or the id of a run to resume"):
+        next(run_sweep(None, market))
+
+
 class FailingCpu(SlowCpu):
     def run(self, row0, count, rows=None):
         raise RuntimeError("device lost")
@@ -739,19 +765,19 @@ def test_sharpe_by_block_of_the_leaders(market):
         cost=(0.0, 0.001),
     )
     res = sweep(SweepRequest(grid, backend="cpu", top=4, blocks=6), market)
-    for r in res.summary["top"]:
+    for r in res.summary.top:
         run = run_backtest(
             market,
             ["A"],
             "H",
-            r["rebalance"],
-            r["window"],
-            r["exposure"],
-            r["hedge_ratio"],
-            r["cost"],
-            r["drift_band"],
+            r.rebalance,
+            r.window,
+            r.exposure,
+            r.hedge_ratio,
+            r.cost,
+            r.drift_band,
         )
         x = run.equity[1:] / run.equity[:-1] - 1.0
         block = np.arange(len(x)) * 6 // len(x)
         want = [x[block == b].mean() / x[block == b].std(ddof=1) * math.sqrt(252) for b in range(6)]
-        assert r["sharpe_by_block"] == pytest.approx(want, rel=1e-9)
+        assert r.deflated.sharpe_by_block == pytest.approx(want, rel=1e-9)

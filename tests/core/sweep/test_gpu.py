@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from hedgedesk.core.sweep import gpu as sweep_gpu
 from hedgedesk.core.sweep.gpu import gpu_status, run_split
 from hedgedesk.core.sweep.grid import Estimator, Grid, Leg

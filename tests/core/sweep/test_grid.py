@@ -1,4 +1,6 @@
-"""The sweep grid: parsing of levels and legs, validation, and the decoding of row indices."""
+"""The sweep grid: parsing of legs, validation naming each field as the user gave it, and the
+decoding of row indices. (Levels, ``1,5,21`` and ``a:b:n``, are tests/core/test_levels.py's.)
+"""
 
 from __future__ import annotations
 
@@ -7,35 +9,19 @@ import math
 
 import numpy as np
 import pytest
-from hedgedesk.core.errors import DataError
+
+from hedgedesk.core.errors import ConfigError, DataError
 from hedgedesk.core.sweep.grid import (
     AXES,
+    FIELDS,
+    FLAGS,
     Estimator,
     Grid,
     Leg,
+    Naming,
     estimators,
     parse_leg,
-    parse_levels,
 )
-
-
-def test_range_gives_n_evenly_spaced_values_both_ends_included():
-    assert parse_levels("0.5:1.5:11", "--exposure") == pytest.approx(
-        [0.5 + 0.1 * i for i in range(11)]
-    )
-    assert parse_levels("1,5,21", "--rebalance", integer=True) == (1, 5, 21)
-    assert parse_levels("2:2:1", "--x") == (2.0,)
-
-
-@pytest.mark.parametrize("text", ["1:2", "1:2:0", "a,b", "1,1", "1:2:x", "nan", "1,inf"])
-def test_bad_levels_name_the_flag(text):
-    with pytest.raises(DataError, match="--exposure"):
-        parse_levels(text, "--exposure")
-
-
-def test_integer_levels_refuse_fractions():
-    with pytest.raises(DataError, match="whole numbers"):
-        parse_levels("1.5,2", "--window", integer=True)
 
 
 def test_legs_single_and_basket():
@@ -121,5 +107,54 @@ def test_validation_names_the_flag(kw, flag):
 
 
 def test_unknown_estimator():
-    with pytest.raises(DataError, match="garch"):
+    with pytest.raises(DataError, match="garch") as err:
         estimators(("garch",), (10.0,))
+    assert err.value.where == "--estimator"
+
+
+def test_unknown_estimator_is_named_as_the_user_named_it():
+    with pytest.raises(DataError) as err:
+        estimators(("ols", "garch"), (10.0,), Naming({"estimator": "estimator"}))
+    assert err.value.where == "estimator" and "garch" in str(err.value)
+
+
+def test_fractional_periods_are_refused_not_truncated():
+    with pytest.raises(DataError, match="whole numbers") as err:
+        _grid(rebalance=(1, 5.5))
+    assert err.value.where == "--rebalance"
+    assert _grid(rebalance=(1.0, 5.0)).rebalance == (1, 5)
+
+
+def test_ewma_half_lives_must_be_positive():
+    with pytest.raises(DataError, match="> 0 days") as err:
+        _grid(estimator=(Estimator("ewma", 0.0),))
+    assert err.value.where == "--halflife"
+
+
+def test_naming_flags_config_and_form():
+    """One validator, three namings: the flag, the config key (a ConfigError naming the
+    file) and the form's field; a mixed naming names each field by where it came from.
+    """
+    assert FLAGS.label("legs") == "--tickers" and FLAGS.label("hedge_ratio") == "--hedge-ratio"
+    assert set(FIELDS) >= {*AXES, "legs", "hedge", "halflife"}
+    config = Naming.config("desk.toml")
+    with pytest.raises(ConfigError) as err:
+        _grid(window=(1,), where=config)
+    assert (err.value.file, err.value.key) == ("desk.toml", "sweep.window")
+    assert str(err.value).startswith("desk.toml: sweep.window: beta windows must be >= 2")
+    assert config.label("legs") == "sweep.long" and config.label("rf") == "risk.rf"
+    form = Naming({"hedge_ratio": "hedge ratio", "legs": "tickers"})
+    with pytest.raises(DataError) as err:
+        _grid(hedge_ratio=(-1.0,), where=form)
+    assert str(err.value) == "hedge ratio: hedge ratios must be >= 0, got -1"
+    mixed = config.mixed(form, ["hedge_ratio"])
+    with pytest.raises(DataError, match=r"^hedge ratio: "):
+        _grid(hedge_ratio=(-1.0,), where=mixed)
+    with pytest.raises(ConfigError, match=r"^desk\.toml: sweep\.cost: "):
+        _grid(cost=(0.5,), where=mixed)
+
+
+def test_the_naming_is_not_part_of_the_grid():
+    """An init-only argument: grids built under different namings are equal and round-trip."""
+    a, b = _grid(), _grid(where=Naming.config("x.toml"))
+    assert a == b and Grid.from_dict(b.to_dict()) == a

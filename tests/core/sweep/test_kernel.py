@@ -13,11 +13,12 @@ import math
 import numpy as np
 import pytest
 import statsmodels.api as sm
+
+from hedgedesk.core.beta import rolling_beta
 from hedgedesk.core.metrics import daily_rf, performance
 from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep.backtest import UndefinedBeta, dynamic_beta_hedge, impact_coefficients
 from hedgedesk.core.sweep.grid import Estimator, Grid, Leg
-
 from tests.witness import sweep_metrics
 
 LEG = (Leg("A", ("A",)),)
@@ -495,38 +496,15 @@ def test_kernel_args_rejects_bad_block_counts():
 # --------------------------------------------------------------------- beta tables and blocks
 
 
-@pytest.mark.parametrize("window", [3, 20, 63])
-def test_rolling_betas_against_statsmodels(window):
-    r_long, r_hedge = _returns(31, 260, -0.6)
-    r_hedge[100 : 100 + window + 2] = 0.001  # constant hedge: NaN where a window is inside
-    ols = K.rolling_betas(r_long, r_hedge, window)
-    half = 7.0
-    age = np.arange(window - 1, -1, -1, dtype=np.float64)
-    wls = K.rolling_betas(r_long, r_hedge, window, 0.5 ** (age / half))
-    assert np.all(np.isnan(ols[: window - 1])) and np.all(np.isnan(wls[: window - 1]))
-    for t in range(window - 1, 260):
-        x, y = r_hedge[t - window + 1 : t + 1], r_long[t - window + 1 : t + 1]
-        if np.ptp(x) == 0.0:
-            assert math.isnan(ols[t]) and math.isnan(wls[t])
-            continue
-        if t % 7 and t not in (window - 1, 259):
-            continue  # statsmodels on a sample of the windows
-        exog = sm.add_constant(x, has_constant="add")
-        assert ols[t] == pytest.approx(sm.OLS(y, exog).fit().params[1], rel=1e-10, abs=1e-12)
-        want = sm.WLS(y, exog, weights=0.5 ** (age / half)).fit().params[1]
-        assert wls[t] == pytest.approx(want, rel=1e-10, abs=1e-12)
-    assert np.isnan(ols[100 + window + 1])
-
-
 def test_leg_tables_layout():
     r_long, r_hedge = _returns(32, 200, 1.0)
     grid = _edge_grid(window=(3, 20), estimator=(Estimator("ols"), Estimator("ewma", 4.0)))
     tab = K.leg_tables(grid, r_long, r_hedge)
     age = np.arange(19, -1, -1, dtype=np.float64)
     np.testing.assert_array_equal(
-        tab.betas[1 * 2 + 1], K.rolling_betas(r_long, r_hedge, 20, 0.5 ** (age / 4.0))
+        tab.betas[1 * 2 + 1], rolling_beta(r_long, r_hedge, 20, 0.5 ** (age / 4.0))
     )
-    np.testing.assert_array_equal(tab.betas[0], K.rolling_betas(r_long, r_hedge, 3))
+    np.testing.assert_array_equal(tab.betas[0], rolling_beta(r_long, r_hedge, 3))
     t = 150
     x = r_hedge[t - K.ROLLING + 1 : t + 1]
     assert tab.res_xbar[t] == pytest.approx(x.mean(), rel=1e-12)

@@ -1,6 +1,5 @@
 """Which leaderboard rows are one strategy (``hedgedesk.core.sweep.score.strategy_key``,
-``collapse``) and
-the best strategy of each leg (``best_per_leg``), checked against the engine: every
+``group_same``), checked against the engine: every
 configuration of a real small sweep, hedge ratio 0 among its levels, from its per-configuration
 table. Rows collapsed together must have bit-identical figures; the parameters the rule keeps
 at h = 0 (window, rebalance period, d = 0 against d > 0) must change the figures.
@@ -13,10 +12,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from hedgedesk.core.sweep.engine import SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import Grid, Leg, estimators
-from hedgedesk.core.sweep.score import best_per_leg, collapse, strategy_key
-
+from hedgedesk.core.sweep.score import group_same, strategy_key
 from tests.core.sweep.test_engine import drain, make_market
 
 GRID = Grid(
@@ -73,18 +72,18 @@ def figures(r: dict) -> tuple:
 
 def test_rows_collapsed_together_have_identical_figures(run):
     rows = records(run.per_config)
-    groups = collapse(rows)
-    assert sum(g["count"] for g in groups) == len(rows)
+    groups = group_same(rows, strategy_key)
+    assert sum(len(g) for g in groups) == len(rows)
     for g in groups:
-        assert {figures(r) for r in g["same"]} == {figures(g)}, strategy_key(g)
+        assert {figures(r) for r in g} == {figures(g[0])}, strategy_key(g[0])
     # h > 0: every parameter counts, nothing collapses
-    hedged = [g for g in groups if g["hedge_ratio"] > 0]
-    assert all(g["count"] == 1 for g in hedged)
+    hedged = [g for g in groups if g[0]["hedge_ratio"] > 0]
+    assert all(len(g) == 1 for g in hedged)
     assert len(hedged) == len([r for r in rows if r["hedge_ratio"] > 0])
     # h = 0: the 3 estimators fold, and so do the 2 drift bands above 0
-    unhedged = [g for g in groups if g["hedge_ratio"] == 0]
-    assert sorted({g["count"] for g in unhedged}) == [3, 6]
-    assert all(g["count"] == (3 if g["drift_band"] == 0 else 6) for g in unhedged)
+    unhedged = [g for g in groups if g[0]["hedge_ratio"] == 0]
+    assert sorted({len(g) for g in unhedged}) == [3, 6]
+    assert all(len(g) == (3 if g[0]["drift_band"] == 0 else 6) for g in unhedged)
     per_leg = len(GRID.rebalance) * len(GRID.window) * len(GRID.exposure) * 2 * len(GRID.cost)
     assert len(unhedged) == len(GRID.legs) * per_leg
 
@@ -117,35 +116,16 @@ def test_what_the_rule_keeps_at_hedge_ratio_0_changes_the_outcome(run):
 
 
 def test_the_leaderboard_collapses_its_identical_rows(run):
-    top = run.summary["top"]
-    groups = collapse(top)
+    top = run.summary.to_json()["top"]  # the rows as the ledger and --json hold them
+    groups = group_same(top, strategy_key)
     firsts: dict[tuple, int] = {}
     for r in top:  # each strategy once, where it ranks first
         firsts.setdefault(strategy_key(r), r["row"])
-    assert [g["row"] for g in groups] == list(firsts.values())
-    assert sum(g["count"] for g in groups) == len(top)
+    assert [g[0]["row"] for g in groups] == list(firsts.values())
+    assert sum(len(g) for g in groups) == len(top)
     assert len(groups) < len(top)  # this grid's leaders include h = 0 twins of each other
     for g in groups:
-        assert len({(r["score"], r["sharpe"], r["dsr"]) for r in g["same"]}) == 1
-
-
-def test_best_per_leg_is_each_legs_highest_score(run):
-    f = run.per_config
-    ranked = f[(f["cost"] == max(GRID.cost)) & (f["status"] == 0)]
-    legs = run.summary["legs"]
-    rows = collapse(run.summary["top"])
-    best = best_per_leg(rows, legs)
-    assert sorted(b["ticker"] for b in best) == ["A", "B"]
-    for b in best:
-        mine = ranked[ranked["ticker"] == b["ticker"]]
-        assert b["score"] == mine["score"].max()
-        assert b["row"] == int(mine.loc[mine["score"].idxmax(), "row"])
-    # a leg with no row among the leaders still gets one: its best from the summary's legs
-    only_a = [r for r in rows if r["ticker"] == "A"]
-    best = best_per_leg(only_a, legs)
-    assert [b["ticker"] for b in best] == ["A", "B"]
-    assert best[1]["row"] == next(leg for leg in legs if leg["ticker"] == "B")["best"]["row"]
-    assert best[1]["count"] == 1
+        assert len({(r["score"], r["sharpe"], r["dsr"]) for r in g}) == 1
 
 
 def test_strategy_key_reads_ledger_and_table_rows_alike():

@@ -1,22 +1,29 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import math
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.sweep import ledger as sweep_ledger
 from hedgedesk.core.sweep.ledger import Ledger, default_path
+from hedgedesk.core.sweep.results import SweepSummary
 
 REPO = Path(__file__).resolve().parents[3]
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
@@ -27,6 +34,11 @@ def ledger(tmp_path):
 
 def _run(led: Ledger, n_configs: int = 30, **params) -> str:
     return led.create_run({"legs": ["SPY"], **params}, "fp", "v1", "numpy", "cpu", n_configs, 250)
+
+
+def _summary() -> SweepSummary:
+    """A finished run's summary as an earlier version stored it."""
+    return SweepSummary.from_json(json.loads((FIXTURES / "summary_done.json").read_text()))
 
 
 def _chunk(start: int, stop: int) -> dict[str, np.ndarray]:
@@ -181,30 +193,35 @@ def test_finish_done_writes_parquet_and_drops_chunks(ledger):
     run = _run(ledger, n_configs=10)
     ledger.save_chunk(run, 0, 0, 10, _chunk(0, 10), 0.0)
     table = pd.DataFrame(_chunk(0, 10))
-    summary = {
-        "best": np.float64(1.25),
-        "n": np.int64(3),
-        "bad": float("nan"),
-        "nan32": np.float32("nan"),
-        "when": dt.date(2026, 1, 2),
-        "at": pd.Timestamp("2026-01-02 03:04"),
-        "arr": np.array([1.0, np.nan]),
-        "top": [{"sharpe": np.float64(2.0)}],
-    }
+    # a summary as the engine holds it: numpy scalars, NaN, dates
+    recorded = _summary()
+    top = dataclasses.replace(
+        recorded.top[0],
+        score=np.float64(1.25),
+        n=np.int64(3),
+        calmar=float("nan"),
+        sortino=np.float32("nan"),
+        sharpe=np.float64(2.0),
+    )
+    leg = dataclasses.replace(recorded.legs[0], first_return=dt.date(2026, 1, 2))
+    summary = dataclasses.replace(recorded, top=(top,), legs=(leg,))
     ledger.finish(run, "done", summary, per_config=table, elapsed_s=12.5)
     rec = ledger.get(run)
     assert rec.status == "done" and rec.finished and rec.elapsed_s == 12.5
     assert rec.parquet == str(ledger.path.parent / "runs" / f"{run}.parquet")
-    assert rec.summary == {
-        "best": 1.25,
+    with closing(sqlite3.connect(ledger.path)) as db:
+        (text,) = db.execute("SELECT summary FROM runs WHERE id = ?", (run,)).fetchone()
+    stored = json.loads(text)
+    assert {k: stored["top"][0][k] for k in ("score", "n", "calmar", "sortino", "sharpe")} == {
+        "score": 1.25,
         "n": 3,
-        "bad": None,
-        "nan32": None,
-        "when": "2026-01-02",
-        "at": "2026-01-02T03:04:00",
-        "arr": [1.0, None],
-        "top": [{"sharpe": 2.0}],
+        "calmar": None,
+        "sortino": None,
+        "sharpe": 2.0,
     }
+    assert stored["legs"][0]["first_return"] == "2026-01-02"
+    assert rec.summary.top[0].sharpe == 2.0 and math.isnan(rec.summary.top[0].calmar)
+    assert rec.summary.legs[0].first_return == dt.date(2026, 1, 2)
     pd.testing.assert_frame_equal(ledger.per_config(run), table)
     assert ledger.finished_chunks(run) == []
     with pytest.raises(HedgedeskError, match="Parquet"):
@@ -247,7 +264,11 @@ def test_diff(ledger):
     b = ledger.create_run(
         {"legs": ["SPY"], "lookback": 120, "cost_bp": 2}, "fp", "v2", "cupy", "H100", 40, 250
     )
-    ledger.finish(a, "done", {"top": [{"sharpe": 1.5}, {"sharpe": 1.0}]}, elapsed_s=3.0)
+    recorded = _summary()
+    top = tuple(
+        dataclasses.replace(r, sharpe=x) for r, x in zip(recorded.top[:2], (1.5, 1.0), strict=True)
+    )
+    ledger.finish(a, "done", dataclasses.replace(recorded, top=top), elapsed_s=3.0)
     d = ledger.diff(a, b)
     assert d["params"] == {"band": [0.1, None], "cost_bp": [None, 2], "lookback": [60, 120]}
     assert d["fingerprint_equal"] is True and d["code_version_equal"] is False
@@ -256,8 +277,9 @@ def test_diff(ledger):
         "status": "done",
         "n_configs": 30,
         "elapsed_s": 3.0,
-        "top": {"sharpe": 1.5},
+        "top": top[0].to_json(),
     }
+    assert d["a"]["top"]["sharpe"] == 1.5
     assert d["b"]["status"] == "running" and d["b"]["top"] is None
 
 

@@ -15,15 +15,15 @@ import itertools
 import math
 import threading
 
-import hedgedesk.core.sweep.engine as S
 import numpy as np
 import pytest
+
+import hedgedesk.core.sweep.engine as S
 from hedgedesk.core.metrics import performance
 from hedgedesk.core.sweep.backtest import dynamic_beta_hedge
 from hedgedesk.core.sweep.engine import CpuBackend, Eta, MemoryStore, SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import Grid, Leg, estimators
 from hedgedesk.core.sweep.ledger import Ledger
-
 from tests.core.sweep.test_engine import drain, leg_returns, make_market
 
 
@@ -66,8 +66,7 @@ class TimedCpu(CpuBackend):
 
     def prepare(self, args):
         super().prepare(args)
-        windows, start, stop = args[8], args[15], args[16]
-        self.days = float(np.mean([stop - max(w - 1, start) for w in windows]))
+        self.days = float(np.mean([args.stop - max(w - 1, args.start) for w in args.windows]))
 
     def loaded(self) -> bool:
         return False
@@ -158,12 +157,25 @@ def test_eta_counts_only_what_is_left_of_a_resumed_run():
     assert eta.fraction == 0.5
 
 
-def test_scoring_estimate_grows_with_leaders_and_configurations(market):
+def test_scoring_estimate_grows_with_leaders_and_configurations(market, monkeypatch):
+    """The estimate's formula, on fixed unit costs (the real ones are timed, so a loaded machine
+    could measure them as zero): replays x mean days x cost of a day + rows x finishing cost.
+    """
+    monkeypatch.setattr(S, "replay_cost", lambda: (1e-6, 3e-6))
+    monkeypatch.setattr(S, "finish_cost", lambda blocks: 2e-7 * blocks)
     small = [S.prepare_leg(market, SweepRequest(GRID), leg) for leg in GRID.legs]
+    days = np.mean([p.n_days for p in small])
+    per_day = 1e-6 + 3e-6 * np.mean([1.0 / p for p in GRID.rebalance])
+
+    def expected(grid, top):
+        replays = min(top, grid.n_strategies * len(small)) + len(small)
+        return replays * days * per_day + grid.n_rows * 2e-7 * 8
+
     a = S.scoring_seconds(GRID, small, top=5)
     b = S.scoring_seconds(GRID, small, top=50)
     big = Grid(**{**GRID.__dict__, "exposure": tuple(np.linspace(0.5, 1.5, 80).tolist())})
     c = S.scoring_seconds(big, small, top=5)
+    assert (a, b, c) == pytest.approx((expected(GRID, 5), expected(GRID, 50), expected(big, 5)))
     assert 0 < a < b and a < c
 
 
@@ -182,8 +194,9 @@ class CancelAt(CpuBackend):
 
     def prepare(self, args):
         super().prepare(args)
-        start, ratios = args[15], args[11]
-        self.current = "out-of-sample" if start > 0 else "unhedged" if not ratios.any() else "sweep"
+        self.current = (
+            "out-of-sample" if args.start > 0 else "unhedged" if not args.ratios.any() else "sweep"
+        )
 
     def run(self, row0, count, rows=None):
         self.calls.append(self.cancel.is_set())
@@ -230,9 +243,10 @@ def test_a_cancel_mid_chunk_runs_no_more_chunks_replays_or_pbo(
     assert after == {"replay": 0, "pbo": 0}  # nor the summary's expensive parts
     assert record.status == "cancelled"
     s = result.summary
-    assert "resume" in s["overfitting"]["deferred"] and s["walk_forward"] is None
-    assert s["top"] and all("dsr" not in r and r["oos"] is None for r in s["top"])
-    assert all(leg["pbo"] is None for leg in s["legs"])
+    assert "resume" in s.overfitting.deferred and s.walk_forward is None
+    assert s.top and all(r.deflated is None and r.oos is None for r in s.top)
+    assert all("dsr" not in r for r in s.to_json()["top"])
+    assert all(leg.pbo is None for leg in s.legs)
     if phase == "sweep":
         assert 0 < record.n_done < GRID.n_rows
     else:  # the grid was complete: a resume has only the scoring left
@@ -276,6 +290,51 @@ def test_a_cancel_does_not_wait_for_the_kernel_to_compile(market):
     assert backend.finished.wait(30)  # the load ends in the background, harmlessly
 
 
+class CancelInPass(CpuBackend):
+    """Sets ``cancel`` as a chunk starts in its ``index``-th prepared pass (0-based: each leg's
+    unhedged twins, then its grid).
+    """
+
+    def __init__(self, cancel: threading.Event, index: int):
+        super().__init__()
+        self.cancel, self.index, self.passes = cancel, index, -1
+
+    def prepare(self, args):
+        super().prepare(args)
+        self.passes += 1
+
+    def run(self, row0, count, rows=None):
+        if self.passes == self.index:
+            self.cancel.set()
+        return super().run(row0, count, rows)
+
+
+def test_a_resume_cancelled_in_the_first_legs_twins_keeps_the_later_legs_rows(market, tmp_path):
+    """A session cancelled while leg A's unhedged twins run never reaches leg B, whose rows an
+    earlier session stored: they are scored without their twins (hedge effectiveness unknown)
+    instead of failing the run.
+    """
+    with Ledger(tmp_path / "runs.sqlite") as ledger:
+        first = threading.Event()  # passes: twins A, grid A, twins B, grid B
+        gen = run_sweep(
+            SweepRequest(GRID, top=5), market, ledger, cancel=first, backend=CancelInPass(first, 3)
+        )
+        cancelled = drain(gen)[2]
+        run_id = cancelled.run_id
+        assert cancelled.status == "cancelled"
+        assert {leg for leg, _, _ in ledger.finished_chunks(run_id)} == {0, 1}
+        again = threading.Event()
+        gen = run_sweep(
+            None, market, ledger, resume=run_id, cancel=again, backend=CancelInPass(again, 0)
+        )
+        result = drain(gen)[2]
+    assert result.status == "cancelled"
+    frame = result.per_config
+    effectiveness = frame.groupby("ticker")["hedge_effectiveness"]
+    assert effectiveness.count()["A"] > 0  # its twins ran (one chunk) before the cancel took
+    assert effectiveness.count()["B"] == 0 and frame["ticker"].eq("B").sum() > 0
+
+
 # -- each leader's out-of-sample figures -----------------------------------------------------
 def test_leaders_carry_their_out_of_sample_figures(market):
     grid = Grid(
@@ -289,33 +348,33 @@ def test_leaders_carry_their_out_of_sample_figures(market):
     )
     res = drain(run_sweep(SweepRequest(grid, top=6, walk_forward=0.6), market))[2]
     s = res.summary
-    splits = s["walk_forward"]["splits"]
-    bests = [leg["best"] for leg in s["legs"]]
-    for r in [*s["top"], *bests]:
-        dates, r_long, r_hedge = leg_returns(market, r["ticker"])
-        split = int(np.flatnonzero(dates.date == splits[r["ticker"]])[0])
+    splits = s.walk_forward.splits
+    bests = [leg.best for leg in s.legs]
+    for r in [*s.top, *bests]:
+        dates, r_long, r_hedge = leg_returns(market, r.ticker)
+        split = int(np.flatnonzero(dates.date == splits[r.ticker])[0])
         run = dynamic_beta_hedge(
             r_long,
             r_hedge,
-            r["rebalance"],
-            r["window"],
-            r["exposure"],
-            r["hedge_ratio"],
-            r["cost"],
-            r["drift_band"],
+            r.rebalance,
+            r.window,
+            r.exposure,
+            r.hedge_ratio,
+            r.cost,
+            r.drift_band,
             1.0,
-            r["estimator"],
-            r["halflife"],
+            r.estimator,
+            r.halflife,
             start=split,
         )
         want = performance(run.equity)
-        assert r["oos"]["status"] == "ok"
-        assert r["oos"]["sharpe"] == pytest.approx(want.sharpe, rel=1e-9)
-        assert r["oos"]["annual_return"] == pytest.approx(want.annual_return, rel=1e-9)
+        assert r.oos.status == "ok"
+        assert r.oos.sharpe == pytest.approx(want.sharpe, rel=1e-9)
+        assert r.oos.annual_return == pytest.approx(want.annual_return, rel=1e-9)
     # the walk-forward's own leaders agree where they are leaders here too
-    mine = {(r["ticker"], r["row"]): r["oos"] for r in s["top"]}
-    for w in s["walk_forward"]["top"]:
-        if (w["ticker"], w["row"]) in mine:
-            assert mine[w["ticker"], w["row"]]["sharpe"] == w["oos"]["sharpe"]
+    mine = {(r.ticker, r.row): r.oos for r in s.top}
+    for w in s.walk_forward.top:
+        if (w.ticker, w.row) in mine:
+            assert mine[w.ticker, w.row].sharpe == w.oos.sharpe
     off = drain(run_sweep(SweepRequest(grid, top=6, walk_forward=0), market))[2]
-    assert all(r["oos"] is None for r in off.summary["top"])
+    assert all(r.oos is None for r in off.summary.top)

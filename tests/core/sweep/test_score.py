@@ -8,9 +8,11 @@ from __future__ import annotations
 import itertools
 import math
 
-import hedgedesk.core.sweep.score as ss
 import numpy as np
 import pytest
+from scipy.stats import kurtosis, norm, rankdata, skew, spearmanr
+
+import hedgedesk.core.sweep.score as ss
 from hedgedesk.core.errors import ConfigError
 from hedgedesk.core.sweep.score import (
     ScoreTargets,
@@ -24,7 +26,6 @@ from hedgedesk.core.sweep.score import (
     target_score,
     walk_forward_split,
 )
-from scipy.stats import kurtosis, norm, rankdata, skew, spearmanr
 
 # ---------------------------------------------------------------------------- target score
 

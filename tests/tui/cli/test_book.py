@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+
 from hedgedesk.core.book.risk import risk_report
 from hedgedesk.core.book.scenarios import run_scenarios
 from hedgedesk.core.book.valuation import market_state
@@ -26,7 +27,6 @@ from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.demo import demo_config_path, demo_dir
 from hedgedesk.tui.cli.main import main
-
 from tests.witness import bsm
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import statsmodels.api as sm
+
 from hedgedesk.core.demo import demo_config_path, demo_dir
 from hedgedesk.tui.cli.main import main
 
@@ -721,15 +722,16 @@ def test_fetch_start_after_end_never_downloads(capsys, monkeypatch):
 
 
 # -- logging -----------------------------------------------------------------------------------
-def test_main_installs_one_log_handler(capsys):
+def test_main_installs_one_log_handler(capsys, monkeypatch):
     from hedgedesk.tui.cli.main import log_path
 
+    root = logging.getLogger()
+    # an earlier test's main() installed its handler under that test's state folder
+    others = [h for h in root.handlers if not getattr(h, "_hedgedesk", False)]
+    monkeypatch.setattr(root, "handlers", others)
     for _ in range(3):
         assert run(capsys, "config", "check", "--json")[0] == 0
-    root = logging.getLogger()
-    files = [
-        h
-        for h in root.handlers
-        if isinstance(h, logging.FileHandler) and Path(h.baseFilename) == log_path()
-    ]
-    assert len(files) == 1
+    ours = [h for h in root.handlers if getattr(h, "_hedgedesk", False)]
+    assert len(ours) == 1
+    assert isinstance(ours[0], logging.FileHandler) and Path(ours[0].baseFilename) == log_path()
+    ours[0].close()

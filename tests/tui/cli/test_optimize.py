@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
 from hedgedesk.core.demo import demo_dir
 from hedgedesk.tui.cli.main import main
 
@@ -205,3 +206,38 @@ def test_hedge_overlay_cvar_and_cost_budget(capsys):
     )
     ov = out["overlay"]
     assert ov["objective"] == "cvar" and ov["cost"] <= 50 + 1e-6
+
+
+def test_hedge_overlay_json_keys(capsys):
+    out = run_json(capsys, "optimize", "--objective", "hedge-overlay")
+    assert list(out["overlay"]) == [
+        "sizes",
+        "rounded",
+        "current",
+        "before",
+        "after",
+        "after_rounded",
+        "cost",
+        "cost_rounded",
+        "objective",
+        "beta_band",
+        "binding",
+        "notes",
+        "solver",
+        "solvers_tried",
+    ]
+    assert isinstance(out["overlay"]["beta_band"], list)
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--max-weight", "-0.5"], "--max-weight: got -0.5, expected a finite number > 0 and <= 1"),
+        (["--group", "g=AAPL:0.2:1.5"], "--group: got 1.5, expected a finite number >= 0 and <= 1"),
+        (["--beta-band", "0.9", "0.5"], "--beta-band: got (0.9, 0.5), expected [low, high] with"),
+        (["--points", "x"], "--points: invalid int value: 'x'"),
+    ],
+)
+def test_flags_are_checked_by_the_requests_rules(capsys, argv, needle):
+    rc, out, err = run(capsys, "optimize", "--objective", "min-variance", *argv)
+    assert rc == 2 and out == "" and needle in err and err.count("\n") == 1

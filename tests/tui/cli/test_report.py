@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 
 import pytest
+
 from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.sweep.backtest import desk_defaults, run_backtest
 from hedgedesk.core.sweep.ledger import Ledger
-
 from tests.tui.cli.test_sweep import run, run_json
 
 PARAMETER_LABELS = {
@@ -191,8 +191,8 @@ def test_report_of_the_last_sweep_run_needs_no_market(tmp_path, capsys, monkeypa
         f"## Sweep run {run_id}",
     ]
     with Ledger(db) as ledger:
-        top = ledger.get(run_id).summary["top"]
-    assert len(top) == 3 and f"| 1 | {top[0]['ticker']} | {top[0]['rebalance']} |" in md
+        top = ledger.get(run_id).summary.top
+    assert len(top) == 3 and f"| 1 | {top[0].ticker} | {top[0].rebalance} |" in md
     doc = json.loads((out_dir / "report.json").read_text())
     assert "data fingerprint" not in doc["parameters"]
     assert doc["parameters"]["parts"] == "sweep:last"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from hedgedesk.core.data.calendar import EXCHANGE, trading_days
 from hedgedesk.core.data.price_files import load_paths
 from hedgedesk.core.sweep.backtest import run_backtest
@@ -484,9 +485,9 @@ def test_resume_a_cancelled_run(capsys, prices, ledger_path):
             next(gen)
         except StopIteration as stop:
             whole = stop.value
-    for got, want in zip(s["top"], whole.summary["top"], strict=True):
+    for got, want in zip(s["top"], whole.summary.top, strict=True):
         for key in ("row", "ticker", "score", "sharpe", "annual_return", "max_drawdown", "dsr"):
-            assert got[key] == want[key], key
+            assert got[key] == getattr(want, key), key
     with Ledger(ledger_path) as ledger:
         rec = ledger.get(run_id)
         assert rec.status == "done" and rec.resumed == 1 and rec.n_done == grid.n_rows

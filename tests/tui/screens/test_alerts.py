@@ -12,11 +12,12 @@ import json
 from dataclasses import replace
 
 import pytest
+from textual.widgets import DataTable, Static
+
 from hedgedesk.core.book.alerts import ABOVE, BELOW, Alert, AlertLog
 from hedgedesk.tui.screens.alerts import COLUMNS, EMPTY, AlertsScreen
 from hedgedesk.tui.screens.help import HelpScreen
-from textual.app import App
-from textual.widgets import DataTable, Static
+from tests.tui.conftest import ScreenHost
 
 T0 = dt.datetime(2024, 5, 6, 14, 1, 5)
 
@@ -55,25 +56,16 @@ CALLS = Alert(
 )
 
 
-class Host(App):
-    def __init__(self, log: AlertLog):
-        super().__init__()
-        self.alerts_screen = AlertsScreen(log)
-
-    def on_mount(self) -> None:
-        self.push_screen(self.alerts_screen)
-
-
-def rows(app: Host) -> list[dict[str, str]]:
-    table = app.alerts_screen.query_one("#alerts-table", DataTable)
+def rows(app: ScreenHost) -> list[dict[str, str]]:
+    table = app.pushed.query_one("#alerts-table", DataTable)
     return [
         dict(zip(COLUMNS, (str(c) for c in table.get_row_at(i)), strict=True))
         for i in range(table.row_count)
     ]
 
 
-def detail(app: Host) -> str:
-    return str(app.alerts_screen.query_one("#alerts-detail", Static).content)
+def detail(app: ScreenHost) -> str:
+    return str(app.pushed.query_one("#alerts-detail", Static).content)
 
 
 def session() -> AlertLog:
@@ -85,7 +77,7 @@ def session() -> AlertLog:
 
 async def test_rows_show_time_what_value_worst_limit_and_status():
     log = session()
-    app = Host(log)
+    app = ScreenHost(AlertsScreen(log))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert rows(app) == [  # newest first: both were raised at 14:01:05, beta is the later
@@ -109,17 +101,17 @@ async def test_rows_show_time_what_value_worst_limit_and_status():
         assert detail(app) == BETA.message  # the highlighted row's full sentence
         await pilot.press("down")
         assert detail(app) == DD.message
-        title = str(app.alerts_screen.query_one("#alerts-title", Static).content)
+        title = str(app.pushed.query_one("#alerts-title", Static).content)
         assert "1 active, 1 cleared" in title
 
 
 async def test_every_column_fits_80_columns():
     log = session()
     log.update([DD, VAR, CALLS], at(2))
-    app = Host(log)
+    app = ScreenHost(AlertsScreen(log))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        table = app.alerts_screen.query_one("#alerts-table", DataTable)
+        table = app.pushed.query_one("#alerts-table", DataTable)
         assert table.virtual_size.width <= table.size.width <= 80  # no sideways scrolling
         assert len(table.columns) == len(COLUMNS)
         got = rows(app)
@@ -138,7 +130,7 @@ async def test_every_column_fits_80_columns():
 
 async def test_follows_the_log_while_open():
     log = session()
-    app = Host(log)
+    app = ScreenHost(AlertsScreen(log))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert len(rows(app)) == 2
@@ -154,7 +146,7 @@ async def test_follows_the_log_while_open():
 
 
 async def test_an_empty_session_says_so():
-    app = Host(AlertLog())
+    app = ScreenHost(AlertsScreen(AlertLog()))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert rows(app) == []
@@ -163,17 +155,17 @@ async def test_an_empty_session_says_so():
 
 @pytest.mark.parametrize("key", ["escape", "q"])
 async def test_esc_and_q_close(key):
-    app = Host(session())
+    app = ScreenHost(AlertsScreen(session()))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert app.screen is app.alerts_screen
+        assert app.screen is app.pushed
         await pilot.press(key)
         await pilot.pause()
-        assert app.screen is not app.alerts_screen
+        assert app.screen is not app.pushed
 
 
 async def test_question_mark_opens_the_help():
-    app = Host(session())
+    app = ScreenHost(AlertsScreen(session()))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("question_mark")
@@ -187,6 +179,7 @@ def test_risk_json_alert_items_match_the_alerts(capsys):
     written AAPL calls (multiplier 100) against the ten holdings' value on 2022-12-28.
     """
     import pandas as pd
+
     from hedgedesk.core.demo import demo_dir
     from hedgedesk.tui.cli.main import main
 

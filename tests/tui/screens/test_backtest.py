@@ -4,31 +4,11 @@ parameters on screen, an edit re-runs, a bad request is a message, never a crash
 
 from __future__ import annotations
 
-import pytest
-from hedgedesk.core.config import load_config, resolve_config_path
-from hedgedesk.core.data.sources import load_market
-from hedgedesk.core.sweep.backtest import run_backtest
-from hedgedesk.tui.screens.backtest import FIELDS, BacktestScreen
-from textual.app import App
 from textual.widgets import DataTable, Static
 
-from tests.tui.conftest import settle
-
-
-@pytest.fixture(scope="module")
-def desk():
-    """The demo config and its market data (local files: no network)."""
-    cfg = load_config(resolve_config_path())
-    return cfg, load_market(cfg)
-
-
-class Host(App):
-    def __init__(self, screen: BacktestScreen):
-        super().__init__()
-        self.backtest = screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.backtest)
+from hedgedesk.core.sweep.backtest import run_backtest
+from hedgedesk.tui.screens.backtest import FIELDS, BacktestScreen
+from tests.tui.conftest import ScreenHost, settle
 
 
 def witness(cfg, market, **changes):
@@ -88,7 +68,7 @@ async def retype(pilot, app, field: str, value: str) -> None:
 
 async def test_figures_and_rebalances_equal_core_and_an_edit_reruns(desk):
     cfg, market = desk
-    app = Host(BacktestScreen(cfg, market))
+    app = ScreenHost(BacktestScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         res = witness(cfg, market)
@@ -119,7 +99,7 @@ async def test_figures_and_rebalances_equal_core_and_an_edit_reruns(desk):
 
 async def test_preset_params_and_errors_stay_in_the_screen(desk):
     cfg, market = desk
-    app = Host(
+    app = ScreenHost(
         BacktestScreen(cfg, market, {"long": ["MSFT", "JPM"], "rebalance": 21, "cost": 0.0005})
     )
     async with app.run_test(size=(80, 24)) as pilot:
@@ -174,7 +154,7 @@ def in_view(app, widget, within=None) -> bool:
 
 async def test_keys_stay_with_the_results_and_the_form_fits_80x24(desk):
     cfg, market = desk
-    app = Host(BacktestScreen(cfg, market))
+    app = ScreenHost(BacktestScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen

@@ -8,35 +8,28 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from hedgedesk.core.config import load_config, referenced_tickers, resolve_config_path
+from textual.widgets import DataTable, Static
+
+from hedgedesk.core.config import referenced_tickers
 from hedgedesk.core.data.market import MarketData, Series
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.demo import demo_dir
+from hedgedesk.tui.messages import PricesFetched
 from hedgedesk.tui.screens.data import COLUMNS, DataScreen
-from textual.app import App
-from textual.widgets import DataTable, Static
+from tests.tui.conftest import ScreenHost, settle
 
 DEMO_FILES = ("sp500_dataset.csv.gz", "sp500_index.csv.gz", "factors_dataset.csv.gz")
 
 
-class Host(App):
-    """Pushes the screen; records the Fetched messages that reach the app."""
+class Host(ScreenHost):
+    """Pushes the screen; records the PricesFetched messages that reach the app."""
 
     def __init__(self, screen: DataScreen):
-        super().__init__()
-        self.data_screen = screen
-        self.fetched: list[DataScreen.Fetched] = []
+        super().__init__(screen)
+        self.fetched: list[PricesFetched] = []
 
-    def on_mount(self) -> None:
-        self.push_screen(self.data_screen)
-
-    def on_data_screen_fetched(self, message: DataScreen.Fetched) -> None:
+    def on_prices_fetched(self, message: PricesFetched) -> None:
         self.fetched.append(message)
-
-
-@pytest.fixture
-def cfg():
-    return load_config(resolve_config_path())
 
 
 @pytest.fixture
@@ -45,14 +38,8 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "yahoo"
 
 
-async def _settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 def _table(app) -> DataTable:
-    return app.data_screen.query_one(DataTable)
+    return app.pushed.query_one(DataTable)
 
 
 def _row(app, ticker: str) -> dict[str, str]:
@@ -61,7 +48,7 @@ def _row(app, ticker: str) -> dict[str, str]:
 
 
 def _note(app) -> str:
-    return str(app.data_screen.query_one("#data-note", Static).content)
+    return str(app.pushed.query_one("#data-note", Static).content)
 
 
 def _sessions(first: str, last: str, holidays=(), drop=()) -> np.ndarray:
@@ -80,7 +67,7 @@ async def test_one_row_per_demo_series_with_its_dates(cfg):
     market = load_market(cfg)
     app = Host(DataScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         table = _table(app)
         assert table.row_count == len(market.tickers)
         # witness: first and last dates read straight from the shipped files
@@ -96,7 +83,7 @@ async def test_one_row_per_demo_series_with_its_dates(cfg):
                 assert row["Rows"] == str(len(col)) and row["Source"] == "demo"
                 witnessed += 1
         assert witnessed == table.row_count
-        head = str(app.data_screen.query_one("#data-head", Static).content)
+        head = str(app.pushed.query_one("#data-head", Static).content)
         assert "demo" in head and f"Clip: {cfg.data.start}..last" in head
         assert f"Benchmark: {cfg.data.benchmark}" in head
         assert f"Newest: {max(str(market.report(t).last) for t in market.tickers)}" in head
@@ -104,7 +91,7 @@ async def test_one_row_per_demo_series_with_its_dates(cfg):
         width = sum(c.get_render_width(table) for c in table.columns.values())
         assert width + table.styles.scrollbar_size_vertical <= 78
         assert table.region.right <= 80 and not table.show_horizontal_scrollbar
-        assert app.data_screen.query_one("#data-box").region.bottom <= 23
+        assert app.pushed.query_one("#data-box").region.bottom <= 23
 
 
 async def test_staleness_is_days_behind_the_newest_series(cfg):
@@ -116,7 +103,7 @@ async def test_staleness_is_days_behind_the_newest_series(cfg):
     )
     app = Host(DataScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert _row(app, "NEW")["Stale"] == "0d"
         assert _row(app, "OLD")["Stale"] == f"{(dt.date(2024, 1, 31) - dt.date(2024, 1, 19)).days}d"
         assert _row(app, "OLD")["Last"] == "2024-01-19"
@@ -140,7 +127,7 @@ async def test_enter_shows_the_gaps_of_the_highlighted_series(cfg):
     )
     app = Host(DataScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert _row(app, "HOLEY")["Gaps"] == "2" and _row(app, "HOLEY")["Miss"] == "4"
         assert _row(app, "FULL")["Gaps"] == "0"
         await pilot.press("enter")  # the cursor starts on FULL
@@ -149,15 +136,15 @@ async def test_enter_shows_the_gaps_of_the_highlighted_series(cfg):
         note = _note(app)
         assert "gap 2024-01-10..2024-01-12 (3 sessions missing)" in note
         assert "gap 2024-02-06..2024-02-06 (1 sessions missing)" in note
-        assert app.data_screen.query_one("#data-box").border_title == "Gaps: HOLEY"
+        assert app.pushed.query_one("#data-box").border_title == "Gaps: HOLEY"
 
 
 async def test_fetch_on_a_demo_config_explains(cfg):
     app = Host(DataScreen(cfg, load_market(cfg)))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await pilot.press("f")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert 'Fetching applies to source = "yahoo" configs' in _note(app)
         assert app.fetched == []
 
@@ -170,16 +157,16 @@ async def test_fetch_offline_shows_the_error_and_keeps_running(cfg, cache, monke
     yahoo = replace(cfg, data=replace(cfg.data, source="yahoo", tickers=("SPY",)))
     app = Host(DataScreen(yahoo, load_market(cfg)))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await pilot.press("f")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         note = _note(app)
         assert "Fetch failed" in note and "download failed" in note
         assert "Failed to resolve" in note
-        assert app.is_running and app.screen is app.data_screen and app.fetched == []
-        assert not app.data_screen.fetching
+        assert app.is_running and app.screen is app.pushed and app.fetched == []
+        assert not app.pushed.fetching
         await pilot.press("escape")
-        assert app.screen is not app.data_screen
+        assert app.screen is not app.pushed
 
 
 async def test_fetch_refreshes_the_table_and_tells_the_app(cfg, cache, monkeypatch):
@@ -202,9 +189,9 @@ async def test_fetch_refreshes_the_table_and_tells_the_app(cfg, cache, monkeypat
     )
     app = Host(DataScreen(yahoo, load_market(cfg)))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await pilot.press("f")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert len(app.fetched) == 1
         assert sorted(app.fetched[0].market.tickers) == tickers
         assert _table(app).row_count == len(tickers)
@@ -218,8 +205,8 @@ async def test_fetch_refreshes_the_table_and_tells_the_app(cfg, cache, monkeypat
 async def test_escape_and_q_pop_the_screen(cfg, key):
     app = Host(DataScreen(cfg, load_market(cfg)))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(app, pilot)
-        assert app.screen is app.data_screen
+        await settle(app, pilot)
+        assert app.screen is app.pushed
         await pilot.press(key)
         await pilot.pause()
-        assert app.screen is not app.data_screen and app.is_running
+        assert app.screen is not app.pushed and app.is_running

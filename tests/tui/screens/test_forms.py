@@ -6,10 +6,10 @@ marks its field, which gets the focus; the fix is applied.
 from __future__ import annotations
 
 import pytest
-from hedgedesk.tui.app import DeskApp
-from hedgedesk.tui.screens.forms import KIND_FIELDS, FieldsForm, FormScreen, named_field
 from textual.widgets import Input, Label, Static
 
+from hedgedesk.tui.app import DeskApp
+from hedgedesk.tui.screens.forms import KIND_FIELDS, FieldsForm, FormScreen, named_field
 from tests.tui.conftest import settle
 
 OPTION = {

@@ -6,18 +6,12 @@ the desk's keys.
 from __future__ import annotations
 
 import pytest
-from hedgedesk.core.config import load_config, resolve_config_path
+
 from hedgedesk.tui.app import DeskApp
 from hedgedesk.tui.screens.help import HelpScreen
-
 from tests.tui.conftest import settle
 
 DESK_ONLY = "Run the config's sweep grid"  # the desk's w: no other screen has it
-
-
-@pytest.fixture
-def cfg():
-    return load_config(resolve_config_path())
 
 
 def key_of(lines: list[str], what: str) -> str | None:

@@ -8,32 +8,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hedgedesk.core.config import load_config, resolve_config_path
-from hedgedesk.core.data.sources import load_market
-from hedgedesk.core.optimize.engine import OptimizeRequest, book_weights, run
-from hedgedesk.core.optimize.problem import Group, OptimizationError
-from hedgedesk.tui.screens.help import HelpScreen
-from hedgedesk.tui.screens.optimizer import FIELDS, OptimizerScreen
-from textual.app import App
 from textual.widgets import DataTable, Static
 
-from tests.tui.conftest import settle
-
-
-@pytest.fixture(scope="module")
-def desk():
-    """The demo config and its market data (local files: no network)."""
-    cfg = load_config(resolve_config_path())
-    return cfg, load_market(cfg)
-
-
-class Host(App):
-    def __init__(self, screen: OptimizerScreen):
-        super().__init__()
-        self.optimizer = screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.optimizer)
+from hedgedesk.core.limits import Group
+from hedgedesk.core.optimize.engine import run
+from hedgedesk.core.optimize.problem import OptimizationError
+from hedgedesk.core.optimize.request import OptimizeRequest, book_weights
+from hedgedesk.tui.screens.help import HelpScreen
+from hedgedesk.tui.screens.optimizer import FIELDS, OptimizerScreen
+from tests.tui.conftest import ScreenHost, settle
 
 
 def request(cfg, market, **changes) -> OptimizeRequest:
@@ -102,7 +85,7 @@ async def retype(app, pilot, key: str, value: str, enter: bool = True) -> None:
 
 async def test_weights_equal_core_edits_resolve_and_escape_pops(desk):
     cfg, market = desk
-    app = Host(OptimizerScreen(cfg, market))
+    app = ScreenHost(OptimizerScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert isinstance(app.screen, OptimizerScreen)
@@ -154,7 +137,7 @@ async def test_infeasible_shows_cores_explanation_and_recovers(desk):
     with pytest.raises(OptimizationError) as caught:
         run(request(cfg, market, max_weight=0.03), market, cfg)
     err = caught.value
-    app = Host(OptimizerScreen(cfg, market))
+    app = ScreenHost(OptimizerScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await retype(app, pilot, "max_weight", "0.03")  # 20 assets x 3 % < 100 %
@@ -173,9 +156,27 @@ async def test_infeasible_shows_cores_explanation_and_recovers(desk):
         assert shown(app) == expected(cfg, market)
 
 
+async def test_a_value_the_request_refuses_is_named_in_the_form(desk):
+    cfg, market = desk
+    app = ScreenHost(OptimizerScreen(cfg, market))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await retype(app, pilot, "max_weight", "-0.5")  # the config refuses it too
+        await settle(app, pilot)
+        assert "NOT SOLVED: max weight: got -0.5, expected a finite number > 0 and <= 1" in text(
+            app, "#form-error"
+        )
+        assert app.screen.fields.invalid == "max_weight"
+        assert shown(app) == expected(cfg, market)  # the last solve stays
+        await retype(app, pilot, "max_weight", "0.25")
+        await settle(app, pilot)
+        assert app.screen.fields.invalid is None
+        assert shown(app) == expected(cfg, market, max_weight=0.25)
+
+
 async def test_frontier_objective_and_chart(desk):
     cfg, market = desk
-    app = Host(OptimizerScreen(cfg, market))
+    app = ScreenHost(OptimizerScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await retype(app, pilot, "points", "6")
@@ -217,7 +218,7 @@ def in_view(app, widget, within=None) -> bool:
 
 async def test_the_screens_keys_never_type_into_the_form(desk):
     cfg, market = desk
-    app = Host(OptimizerScreen(cfg, market))
+    app = ScreenHost(OptimizerScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen
@@ -257,7 +258,7 @@ async def test_the_screens_keys_never_type_into_the_form(desk):
 
 async def test_the_form_scrolls_at_80x24_with_its_hint_and_error_in_view(desk):
     cfg, market = desk
-    app = Host(OptimizerScreen(cfg, market))
+    app = ScreenHost(OptimizerScreen(cfg, market))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         form = app.screen.fields

@@ -8,33 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-import pytest
-from hedgedesk.core.book.scenarios import run_scenarios
-from hedgedesk.core.book.valuation import market_state, shocked_state
-from hedgedesk.core.config import Scenario, load_config, resolve_config_path
-from hedgedesk.core.data.sources import load_market
-from hedgedesk.tui.format import money
-from hedgedesk.tui.screens.scenarios import ScenariosScreen
-from textual.app import App
 from textual.widgets import DataTable, Static
 
-from tests.tui.conftest import settle
-
-
-@pytest.fixture(scope="module")
-def desk():
-    """The demo config and its market data (local files: no network)."""
-    cfg = load_config(resolve_config_path())
-    return cfg, load_market(cfg)
-
-
-class Host(App):
-    def __init__(self, screen: ScenariosScreen):
-        super().__init__()
-        self.scenarios = screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.scenarios)
+from hedgedesk.core.book.scenarios import run_scenarios
+from hedgedesk.core.book.valuation import market_state, shocked_state
+from hedgedesk.core.config import Scenario
+from hedgedesk.tui.format import money
+from hedgedesk.tui.screens.scenarios import ScenariosScreen
+from tests.tui.conftest import ScreenHost, settle
 
 
 def pnl_cells(app) -> list[str]:
@@ -50,7 +31,7 @@ def witness(cfg, market, shocks=None) -> list[str]:
 
 async def test_rows_equal_core_toggle_recomputes_and_escape_pops(desk):
     cfg, market = desk
-    app = Host(ScenariosScreen(cfg, market, {}))
+    app = ScreenHost(ScenariosScreen(cfg, market, {}))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen
@@ -86,7 +67,7 @@ async def test_rows_equal_core_toggle_recomputes_and_escape_pops(desk):
 async def test_what_if_shock_moves_the_base(desk):
     cfg, market = desk
     shocks = {"market": -0.1}
-    app = Host(ScenariosScreen(cfg, market, shocks))
+    app = ScreenHost(ScenariosScreen(cfg, market, shocks))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert pnl_cells(app) == witness(cfg, market, shocks)
@@ -98,7 +79,7 @@ async def test_what_if_shock_moves_the_base(desk):
 
 async def test_wide_terminal_adds_the_greeks(desk):
     cfg, market = desk
-    app = Host(ScenariosScreen(cfg, market, {}))
+    app = ScreenHost(ScenariosScreen(cfg, market, {}))
     async with app.run_test(size=(130, 30)) as pilot:
         await settle(app, pilot)
         table = app.screen.query_one("#scn-table", DataTable)
@@ -110,7 +91,7 @@ async def test_wide_terminal_adds_the_greeks(desk):
 async def test_a_replay_the_data_cannot_cover_is_an_error_row(desk):
     cfg, market = desk
     old = Scenario("Before the data", replay=(dt.date(1985, 1, 2), dt.date(1985, 3, 1)))
-    app = Host(ScenariosScreen(replace(cfg, scenarios=(old, *cfg.scenarios)), market, {}))
+    app = ScreenHost(ScenariosScreen(replace(cfg, scenarios=(old, *cfg.scenarios)), market, {}))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         table = app.screen.query_one("#scn-table", DataTable)
@@ -122,7 +103,7 @@ async def test_a_replay_the_data_cannot_cover_is_an_error_row(desk):
 
 async def test_no_market_data_is_a_message_not_a_crash(desk):
     cfg, _ = desk
-    app = Host(ScenariosScreen(cfg, None, {}))
+    app = ScreenHost(ScenariosScreen(cfg, None, {}))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert isinstance(app.screen, ScenariosScreen)

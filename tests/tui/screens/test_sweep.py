@@ -11,27 +11,31 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
-from hedgedesk.core.config import load_config, resolve_config_path
-from hedgedesk.core.data.sources import load_market
+from textual.widgets import DataTable, Input, Static
+
 from hedgedesk.core.sweep.backtest import run_backtest
 from hedgedesk.core.sweep.engine import CpuBackend, SweepRequest, SweepResult, run_sweep
 from hedgedesk.core.sweep.grid import Estimator, Grid, Leg
 from hedgedesk.core.sweep.ledger import Ledger
-from hedgedesk.core.sweep.score import collapse
+from hedgedesk.core.sweep.results import StrategyRow, SweepSummary
 from hedgedesk.tui.format import num, pct
 from hedgedesk.tui.screens.forms import field_id
 from hedgedesk.tui.screens.help import HelpScreen
-from hedgedesk.tui.screens.sweep import FIELD_PREFIX, GridForm, SweepScreen, leaderboard
+from hedgedesk.tui.screens.sweep import (
+    FIELD_PREFIX,
+    GridForm,
+    SweepScreen,
+    collapse,
+    leaderboard,
+)
 from hedgedesk.tui.widgets.sweep_pane import SweepPane
-from textual.app import App
-from textual.widgets import DataTable, Input, Static
-
-from tests.tui.conftest import settle
+from tests.core.sweep.test_engine import make_market
+from tests.core.sweep.test_leaderboard import GRID as LEADERBOARD_GRID
+from tests.tui.conftest import ScreenHost, SlowCpu, settle, until
 
 GRID = Grid(
     legs=(Leg("AAPL", ("AAPL",)), Leg("MSFT", ("MSFT",))),
@@ -64,14 +68,8 @@ def drain(gen):
         return stop.value
 
 
-@pytest.fixture(scope="module")
-def demo():
-    cfg = load_config(resolve_config_path())
-    return cfg, load_market(cfg)
-
-
-def _recorded(demo, tmp_path_factory, grid: Grid, top: int):
-    cfg, market = demo
+def _recorded(desk, tmp_path_factory, grid: Grid, top: int):
+    cfg, market = desk
     path = tmp_path_factory.mktemp("ledger") / "runs.sqlite"
     request = SweepRequest(
         grid, start=cfg.data.start, end=cfg.data.end, rf=cfg.risk.rf, backend="cpu", top=top
@@ -84,41 +82,28 @@ def _recorded(demo, tmp_path_factory, grid: Grid, top: int):
 
 
 @pytest.fixture(scope="module")
-def done_run(demo, tmp_path_factory):
+def done_run(desk, tmp_path_factory):
     """The demo config, its market, and a finished 96-configuration run in a fresh ledger."""
-    out = _recorded(demo, tmp_path_factory, GRID, 10)
-    assert len(out[3].summary["top"]) == 10
+    out = _recorded(desk, tmp_path_factory, GRID, 10)
+    assert len(out[3].summary.top) == 10
     return out
 
 
 @pytest.fixture(scope="module")
-def zero_run(demo, tmp_path_factory):
+def zero_run(desk, tmp_path_factory):
     """A finished run whose leaders include hedge-ratio-0 strategies under every estimator."""
-    return _recorded(demo, tmp_path_factory, ZERO, 20)
+    return _recorded(desk, tmp_path_factory, ZERO, 20)
 
 
-class Host(App):
+class Host(ScreenHost):
     """A screen over an app that has the desk's Sweep pane (where sweeps run)."""
 
     def __init__(self, screen: SweepScreen, ledger_path=None):
-        super().__init__()
-        self.sweep = screen
+        super().__init__(screen)
         self.ledger_path = ledger_path
 
     def compose(self):
         yield SweepPane(ledger_path=self.ledger_path, id="sweep-pane")
-
-    def on_mount(self) -> None:
-        self.push_screen(self.sweep)
-
-
-async def until(pilot, cond, what: str, steps: int = 600):
-    """Wait on the app's events until ``cond()`` holds (a failure names what never came)."""
-    for _ in range(steps):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never: {what}")
 
 
 def text(node, id_: str) -> str:
@@ -130,7 +115,7 @@ def table_of(screen) -> DataTable:
 
 
 def ranks(screen) -> list[int]:
-    return [int(r["#"]) for r in screen.shown]
+    return [int(r.rank) for r in screen.shown]
 
 
 def row_cells(screen, i: int) -> dict[str, str]:
@@ -146,7 +131,7 @@ def render_lines(table: DataTable) -> list[str]:
 
 async def test_leaderboard_equals_the_summary_and_sorts_numerically(done_run):
     cfg, market, path, record = done_run
-    top = record.summary["top"]
+    top = record.summary.top
     app = Host(SweepScreen(cfg, market, ledger_path=path), path)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -163,11 +148,11 @@ async def test_leaderboard_equals_the_summary_and_sorts_numerically(done_run):
         for i, r in enumerate(top):
             cells = row_cells(screen, i)
             assert [cells[k] for k in ("ticker", "P", "W")] == [
-                r["ticker"],
-                str(r["rebalance"]),
-                str(r["window"]),
+                r.ticker,
+                str(r.rebalance),
+                str(r.window),
             ]
-            assert cells["score"] == f"{r['score']:.3f}" and cells["sharpe"] == num(r["sharpe"])
+            assert cells["score"] == f"{r.score:.3f}" and cells["sharpe"] == num(r.sharpe)
         assert f"run {record.id} done" in text(screen, "#sw-title")
         # every strategy here has k 1 and d 0: their columns give way, the title says so
         title = text(screen, "#sw-title")
@@ -177,7 +162,7 @@ async def test_leaderboard_equals_the_summary_and_sorts_numerically(done_run):
         await pilot.press("s", "s")  # rank -> score -> Sharpe
         assert "sort Sharpe ↓" in text(screen, "#sw-title")
         by_sharpe = [
-            i for i, _ in sorted(enumerate(top, 1), key=lambda x: x[1]["sharpe"], reverse=True)
+            i for i, _ in sorted(enumerate(top, 1), key=lambda x: x[1].sharpe, reverse=True)
         ]
         assert ranks(screen) == by_sharpe
         shown = [float(row_cells(screen, i)["sharpe"]) for i in range(table.row_count)]
@@ -207,13 +192,13 @@ async def test_columns_never_touch_and_fit_their_content(done_run):
     """
     cfg, market, path, record = done_run
     s = record.summary
-    top = [
-        {**r, "exposure": 1.495, "estimator": "ewma", "halflife": 10.0}
+    top = tuple(
+        dataclasses.replace(r, exposure=1.495, estimator="ewma", halflife=10.0)
         if i % 2
-        else {**r, "exposure": 0.75, "estimator": "ols", "halflife": None}
-        for i, r in enumerate(s["top"])
-    ]
-    summary = {**s, "top": top}
+        else dataclasses.replace(r, exposure=0.75, estimator="ols", halflife=None)
+        for i, r in enumerate(s.top)
+    )
+    summary = dataclasses.replace(s, top=top)
     app = Host(SweepScreen(cfg, market, ledger_path=path), path)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -251,40 +236,45 @@ async def test_columns_never_touch_and_fit_their_content(done_run):
 async def test_walk_forward_verdict_in_words_and_out_of_sample_sharpe(done_run):
     cfg, market, path, record = done_run
     s = record.summary
-    wf = s["walk_forward"]
+    wf = s.walk_forward
     app = Host(SweepScreen(cfg, market, ledger_path=path), path)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen
         line = text(screen, "#sw-wf")
-        assert line.startswith(f"walk-forward: IS/OOS rank corr {wf['spearman_is_oos']:+.2f}")
-        assert ("(rankings do not persist)" in line) == (wf["spearman_is_oos"] < 0)
-        assert f"{wf['strategies']:,} strategies" in line
-        for i, r in enumerate(s["top"]):  # each leader's out-of-sample Sharpe
-            assert r["oos"] is not None
-            assert row_cells(screen, i)["oos"] == num(r["oos"]["sharpe"])
+        assert line.startswith(f"walk-forward: IS/OOS rank corr {wf.spearman_is_oos:+.2f}")
+        assert ("(rankings do not persist)" in line) == (wf.spearman_is_oos < 0)
+        assert f"{wf.strategies:,} strategies" in line
+        for i, r in enumerate(s.top):  # each leader's out-of-sample Sharpe
+            assert r.oos is not None
+            assert row_cells(screen, i)["oos"] == num(r.oos.sharpe)
 
-        negative = {**s, "walk_forward": {**wf, "spearman_is_oos": -0.75}}
+        negative = dataclasses.replace(
+            s, walk_forward=dataclasses.replace(wf, spearman_is_oos=-0.75)
+        )
         screen.show_result(SweepResult(record.id, "done", negative, pd.DataFrame()))
         await pilot.pause()
         assert text(screen, "#sw-wf").startswith(
             "walk-forward: IS/OOS rank corr -0.75 (rankings do not persist)"
         )
 
-        old = {**s, "top": [{k: v for k, v in r.items() if k != "oos"} for r in s["top"]]}
+        stored = s.to_json()  # a run recorded before "oos", as the ledger reads it back
+        old = SweepSummary.from_json(
+            {**stored, "top": [{k: v for k, v in r.items() if k != "oos"} for r in stored["top"]]}
+        )
         screen.show_result(SweepResult(record.id, "done", old, pd.DataFrame()))
-        await pilot.pause()  # a run recorded before "oos": the walk-forward's own leaders
-        by_row = {(w["ticker"], w["row"]): w["oos"]["sharpe"] for w in wf["top"]}
-        for i, r in enumerate(s["top"]):
-            want = by_row.get((r["ticker"], r["row"]))
+        await pilot.pause()  # the walk-forward's own leaders
+        by_row = {(w.ticker, w.row): w.oos.sharpe for w in wf.top}
+        for i, r in enumerate(s.top):
+            want = by_row.get((r.ticker, r.row))
             assert row_cells(screen, i)["oos"] == num(want)
 
-        off = {
-            **s,
-            "walk_forward": None,
-            "request": {**s["request"], "walk_forward": 0},
-            "top": [{**r, "oos": None} for r in s["top"]],
-        }
+        off = dataclasses.replace(
+            s,
+            walk_forward=None,
+            request={**s.request, "walk_forward": 0},
+            top=tuple(dataclasses.replace(r, oos=None) for r in s.top),
+        )
         screen.show_result(SweepResult(record.id, "done", off, pd.DataFrame()))
         await pilot.pause()
         assert text(screen, "#sw-wf") == "walk-forward: off for this run"
@@ -303,29 +293,29 @@ async def test_identical_strategies_show_once_and_b_shows_each_legs_best(zero_ru
         screen = app.screen
         table = table_of(screen)
         assert table.row_count == len(groups)
-        assert ranks(screen) == [g["#"] for g in groups]
+        assert ranks(screen) == [g.rank for g in groups]
         for i, g in enumerate(groups):
             cells = row_cells(screen, i)
-            assert cells["n"] == (f"x{g['count']}" if g["count"] > 1 else "")
-            if g["count"] > 1:  # h 0: estimators folded, the est cell says any applies
-                assert g["hedge_ratio"] == 0
+            assert cells["n"] == (f"x{g.count}" if g.count > 1 else "")
+            if g.count > 1:  # h 0: estimators folded, the est cell says any applies
+                assert g.strategy.hedge_ratio == 0
                 # (a column every row shares gives way to the title)
                 assert cells.get("est", "any") == "any"
                 assert "est" in cells or "est any" in text(screen, "#sw-title")
-                assert len({(r["score"], r["sharpe"]) for r in g["same"]}) == 1
-        x = next(i for i, g in enumerate(groups) if g["count"] > 1)
+                assert len({(r.strategy.score, r.strategy.sharpe) for r in g.same}) == 1
+        x = next(i for i, g in enumerate(groups) if g.count > 1)
         await pilot.press(*["down"] * x)
         await pilot.pause()
-        assert f"x{groups[x]['count']} identical (h 0:" in text(screen, "#sw-caption")
+        assert f"x{groups[x].count} identical (h 0:" in text(screen, "#sw-caption")
 
         await pilot.press("b")  # the best strategy of each leg
         await pilot.pause()
         assert "view best per leg" in text(screen, "#sw-title")
-        assert table.row_count == len(s["legs"])
-        best = {leg["ticker"]: leg["best"] for leg in s["legs"]}
+        assert table.row_count == len(s.legs)
+        best = {leg.ticker: leg.best for leg in s.legs}
         for i in range(table.row_count):
             cells = row_cells(screen, i)
-            assert cells["score"] == f"{best[cells['ticker']]['score']:.3f}"
+            assert cells["score"] == f"{best[cells['ticker']].score:.3f}"
         await pilot.press("b")
         await pilot.pause()
         assert table.row_count == len(groups)
@@ -334,25 +324,25 @@ async def test_identical_strategies_show_once_and_b_shows_each_legs_best(zero_ru
 async def test_caption_equals_run_backtest_and_heat_map_equals_groupby(done_run):
     cfg, market, path, record = done_run
     s = record.summary
-    top = s["top"]
+    top = s.top
     app = Host(SweepScreen(cfg, market, ledger_path=path), path)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen
-        ols = next(i for i, r in enumerate(top) if r["estimator"] == "ols")
+        ols = next(i for i, r in enumerate(top) if r.estimator == "ols")
         await pilot.press(*["down"] * ols)
         await settle(app, pilot)
         r = top[ols]
         bt = run_backtest(
             market,
-            [r["ticker"]],
-            r["hedge"],
-            r["rebalance"],
-            r["window"],
-            r["exposure"],
-            r["hedge_ratio"],
-            r["cost"],
-            r["drift_band"],
+            [r.ticker],
+            r.hedge,
+            r.rebalance,
+            r.window,
+            r.exposure,
+            r.hedge_ratio,
+            r.cost,
+            r.drift_band,
             rf=cfg.risk.rf,
             start=cfg.data.start,
             end=cfg.data.end,
@@ -362,33 +352,36 @@ async def test_caption_equals_run_backtest_and_heat_map_equals_groupby(done_run)
         def figs(x):
             return f"{pct(x['annual_return'])} {num(x['sharpe'])} {pct(x['max_drawdown'])}"
 
+        def row_figs(x: StrategyRow):
+            return f"{pct(x.annual_return)} {num(x.sharpe)} {pct(x.max_drawdown)}"
+
         caption = text(screen, "#sw-caption")
-        assert f"#{ols + 1} {r['ticker']} P{r['rebalance']} W{r['window']} ols" in caption
+        assert f"#{ols + 1} {r.ticker} P{r.rebalance} W{r.window} ols" in caption
         assert (
             f"hedged {figs(m)} | unhedged {figs(m['unhedged'])} | SP500 {figs(m['benchmark'])}"
         ) in caption
-        assert figs(m) == figs(r)  # the sweep's figures are the backtest's
+        assert figs(m) == row_figs(r)  # the sweep's figures are the backtest's
 
-        ewma = next(i for i, x in enumerate(top) if x["estimator"] == "ewma")
+        ewma = next(i for i, x in enumerate(top) if x.estimator == "ewma")
         await pilot.press(*["up"] * ols, *["down"] * ewma)
         await settle(app, pilot)
-        assert f"hedged {figs(top[ewma])} |" in text(screen, "#sw-caption")
+        assert f"hedged {row_figs(top[ewma])} |" in text(screen, "#sw-caption")
 
         await pilot.press("m")
         await settle(app, pilot)
         assert not screen.query_one("#sw-chart").display
         row = top[ewma]
         frame = pd.read_parquet(record.parquet)
-        cost = s["ranking"]["scenario"]["cost"]
-        mine = frame[(frame["ticker"] == row["ticker"]) & (frame["cost"] == cost)]
+        cost = s.ranking.cost
+        mine = frame[(frame["ticker"] == row.ticker) & (frame["cost"] == cost)]
         witness = mine.groupby(["rebalance", "window"])["score"].mean().unstack("window")
         lines = text(screen, "#sw-heat").splitlines()
-        assert lines[0].startswith(f"{row['ticker']}: mean score")
+        assert lines[0].startswith(f"{row.ticker}: mean score")
         assert lines[1].split()[1:] == [str(w) for w in witness.columns]
         for line, (p, values) in zip(lines[2:], witness.iterrows(), strict=True):
             assert line.split()[0] == str(p)
             assert re.findall(r"\d+\.\d{3}", line) == [f"{v:.3f}" for v in values]
-        assert f"[{witness.loc[row['rebalance'], row['window']]:.3f}]" in "\n".join(lines)
+        assert f"[{witness.loc[row.rebalance, row.window]:.3f}]" in "\n".join(lines)
         await pilot.press("m")
         assert screen.query_one("#sw-chart").display
 
@@ -418,19 +411,13 @@ async def test_a_running_run_is_followed_until_it_finishes(done_run, tmp_path):
             await until(pilot, lambda: screen.following is None, "the run's end")
             await settle(app, pilot)
             assert f"run {run} done" in text(screen, "#sw-title")
-            assert ranks(screen) == list(range(1, len(record.summary["top"]) + 1))
-
-
-class SlowCpu(CpuBackend):
-    def run(self, row0, count, rows=None):
-        time.sleep(count * 2e-4)  # paces the sweep: the demo grid would end in about 2 s
-        return super().run(row0, count, rows)
+            assert ranks(screen) == list(range(1, len(record.summary.top) + 1))
 
 
 async def test_a_sweep_started_here_outlives_the_screen_x_cancels_and_R_resumes(
-    demo, tmp_path, monkeypatch
+    desk, tmp_path, monkeypatch
 ):
-    cfg, market = demo
+    cfg, market = desk
     monkeypatch.setattr(
         "hedgedesk.core.sweep.engine.choose_backend", lambda name: (SlowCpu(), "cpu (test)")
     )
@@ -618,13 +605,13 @@ async def test_the_grid_form_defines_the_sweep_it_runs(done_run, tmp_path, monke
         assert grid["rebalance"] == [5] and grid["window"] == [20, 60]
         assert grid["exposure"] == [0.5, 1.0, 1.5] and grid["estimator"] == [["ols", None]]
         assert record.n_configs == 2 * 2 * 3 * len(cfg.sweep.impact)
-        top = record.summary["top"]
+        top = record.summary.top
         assert f"run {record.id} done" in text(screen, "#sw-title")
         assert ranks(screen) == list(range(1, len(top) + 1))
         for i, r in enumerate(top[:3]):
             cells = row_cells(screen, i)
-            assert [cells["ticker"], cells["W"]] == [r["ticker"], str(r["window"])]
-            assert cells["score"] == f"{r['score']:.3f}"
+            assert [cells["ticker"], cells["W"]] == [r.ticker, str(r.window)]
+            assert cells["score"] == f"{r.score:.3f}"
 
 
 async def test_question_mark_lists_this_screens_keys(done_run, tmp_path):
@@ -719,8 +706,42 @@ async def test_an_interrupted_run_is_resumed_from_the_runs_list(done_run, tmp_pa
         assert result.run_id == part.run_id and result.status == "done"
         assert f"run {part.run_id} done" in text(screen, "#sw-title")
         assert ranks(screen) == list(range(1, 11))
-        for i, r in enumerate(record.summary["top"]):  # as the uninterrupted run ranked them
-            assert row_cells(screen, i)["score"] == f"{r['score']:.3f}"
+        for i, r in enumerate(record.summary.top):  # as the uninterrupted run ranked them
+            assert row_cells(screen, i)["score"] == f"{r.score:.3f}"
     with Ledger(path) as ledger:
         rec = ledger.get(part.run_id)
     assert rec.status == "done" and rec.resumed == 1
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    """A real small sweep whose leaders include h = 0 twins (test_leaderboard.py's grid)."""
+    from hedgedesk.core.sweep.engine import run_sweep
+    from hedgedesk.core.sweep.request import SweepRequest
+
+    request = SweepRequest(LEADERBOARD_GRID, top=12, walk_forward=0)
+    return drain(run_sweep(request, make_market()))
+
+
+def test_best_per_leg_is_each_legs_highest_score(small_run):
+    """The screen's per-leg view against the engine's per-configuration table (a real small
+    sweep: tests/core/sweep/test_leaderboard.py's).
+    """
+    from hedgedesk.tui.screens.sweep import best_per_leg, collapse, leaderboard, leg_bests
+
+    run = small_run
+    f = run.per_config
+    ranked = f[(f["cost"] == max(LEADERBOARD_GRID.cost)) & (f["status"] == 0)]
+    rows = collapse(leaderboard(run.summary))
+    best = best_per_leg(rows, leg_bests(run.summary))
+    assert sorted(b.strategy.ticker for b in best) == ["A", "B"]
+    for b in best:
+        mine = ranked[ranked["ticker"] == b.strategy.ticker]
+        assert b.strategy.score == mine["score"].max()
+        assert b.strategy.row == int(mine.loc[mine["score"].idxmax(), "row"])
+    # a leg with no row among the leaders still gets one: its best from the summary's legs
+    only_a = [r for r in rows if r.strategy.ticker == "A"]
+    best = best_per_leg(only_a, leg_bests(run.summary))
+    assert [b.strategy.ticker for b in best] == ["A", "B"]
+    leg_b = next(leg for leg in run.summary.legs if leg.ticker == "B")
+    assert best[1].strategy.row == leg_b.best.row and best[1].rank is None

@@ -12,10 +12,12 @@ import subprocess
 import sys
 
 import numpy as np
-from hedgedesk.core.sweep.ledger import Ledger
-from hedgedesk.tui.widgets.sweep_pane import SweepPane, ledger_lines
 from textual.app import App
 from textual.widgets import Static
+
+from hedgedesk.core.sweep.ledger import Ledger
+from hedgedesk.tui.widgets.sweep_pane import SweepPane, ledger_lines
+from tests.tui.conftest import settle
 
 HOST = socket.gethostname()
 PARAMS = {"grid": {"legs": ["AAPL"]}}
@@ -68,8 +70,7 @@ async def test_the_pane_lists_runs_of_other_processes_detached_included(tmp_path
                 note = pane.query_one("#sweep-ledger", Static)
                 assert not note.display  # nothing read yet: the desk starts first
                 pane.poll_ledger()
-                await app.workers.wait_for_complete()
-                await pilot.pause()
+                await settle(app, pilot)
                 shown = str(note.render()).splitlines()
                 assert note.display
                 assert f"ledger: run {far} running 45% (detached)" in shown
@@ -80,8 +81,7 @@ async def test_the_pane_lists_runs_of_other_processes_detached_included(tmp_path
 
                 ledger.finish(far, "done")  # the next read follows the ledger
                 pane.poll_ledger()
-                await app.workers.wait_for_complete()
-                await pilot.pause()
+                await settle(app, pilot)
                 assert not any(far in line for line in str(note.render()).splitlines())
     finally:
         for p in (detached, attached):
@@ -96,8 +96,7 @@ async def test_an_unreadable_ledger_is_said_in_the_pane_and_breaks_nothing(tmp_p
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.query_one(SweepPane)
         pane.poll_ledger()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         assert str(pane.query_one("#sweep-ledger", Static).render()).startswith(
             "ledger unreadable:"
         )
