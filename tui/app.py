@@ -12,7 +12,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,8 +23,6 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from hedgedesk.core.book.alerts import AlertLog
-from hedgedesk.core.book.clock import ReplayClock, at
-from hedgedesk.core.book.edit import EDITABLE
 from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.tui.format import money, num, pct, quantity, signed_money
@@ -43,8 +40,10 @@ from hedgedesk.tui.widgets.monitors import MonitorsPane, MonitorText, monitor_li
 from hedgedesk.tui.widgets.sweep_pane import SweepPane
 
 if TYPE_CHECKING:
+    from hedgedesk.core.book.clock import ReplayClock
     from hedgedesk.core.book.edit import BookEditor
     from hedgedesk.core.book.risk import RiskReport
+    from hedgedesk.core.book.valuation import MarketState
     from hedgedesk.core.data.market import MarketData
 
 
@@ -163,6 +162,10 @@ class DeskApp(App):
         self._replay_timer = None
         self._generation = 0  # of the newest recompute request
         self._in_flight = False
+        # market states by state_key, for self._states_of: an edit of quantities or terms
+        # reuses the one prepared for the check instead of preparing it again
+        self._states: dict[tuple, MarketState] = {}
+        self._states_of: MarketData | None = None
         self._reveal: tuple[str, int] | None = None  # (table, row) to show after the next paint
         self.alert_log = AlertLog()  # every limit breached this session, raised and cleared
 
@@ -404,12 +407,11 @@ class DeskApp(App):
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def load_desk(self) -> None:
         from hedgedesk.core.book.risk import risk_report
-        from hedgedesk.core.book.valuation import market_state
 
         market = self._market_loader(self.cfg)
         self.market = market
         self.post_message(
-            DeskLoaded(risk_report(self.cfg, market_state(self.cfg, market)), market.notices)
+            DeskLoaded(risk_report(self.cfg, self.market_state(self.cfg)), market.notices)
         )
 
     def on_desk_loaded(self, message: DeskLoaded) -> None:
@@ -445,12 +447,17 @@ class DeskApp(App):
                 severity="warning",
                 timeout=10,
             )
+        import numpy as np  # loaded by the worker that computed ``rep``: not before the paint
+
         history = rep.beta_history[np.isfinite(rep.beta_history)]
         self.query_one("#beta-spark", Sparkline).data = list(history)
-        self.query_one("#beta-label", Static).update(
+        label = self.query_one("#beta-label", Static)
+        text = (
             f"beta 63d {num(history.min()) if history.size else '—'}.."
             f"{num(history.max()) if history.size else '—'} "
         )
+        if text != str(label.content):  # a new width lays the row out again, else redraw it
+            label.update(text, layout=len(text) != len(str(label.content)))
         edited = self._edited_rows()
         holdings, legs = [], []
         for i, p in enumerate(rep.valuation.positions):
@@ -534,7 +541,12 @@ class DeskApp(App):
 
         if self.market is None:
             raise HedgedeskError("the market data is still loading")
-        check_book(cfg if self.clock is None else at(cfg, self.clock.day), self.market, shocks)
+        view = cfg if self.clock is None else _at(cfg, self.clock.day)
+        try:
+            state = self.market_state(view)
+        except HedgedeskError:
+            state = None  # check_book prepares it again and names the key the data refutes
+        check_book(view, self.market, shocks, state)
 
     def _edited_rows(self) -> set[int]:
         """Position indices (holdings first) whose row differs from the saved book's."""
@@ -586,16 +598,34 @@ class DeskApp(App):
         """
         self._generation += 1
         self._in_flight = True
-        view = self.cfg if self.clock is None else at(self.cfg, self.clock.day)
-        self._recompute(view, self._generation)
+        view = self.cfg if self.clock is None else _at(self.cfg, self.clock.day)
+        self._recompute(view, self.editor.shocks, self._generation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="recompute")
-    def _recompute(self, cfg: DeskConfig, generation: int) -> None:
+    def _recompute(self, cfg: DeskConfig, shocks: dict[str, float], generation: int) -> None:
         from hedgedesk.core.book.risk import risk_report
-        from hedgedesk.core.book.valuation import market_state, shocked_state
+        from hedgedesk.core.book.valuation import shocked_state
 
-        state = shocked_state(market_state(cfg, self.market), self.editor.shocks)
+        state = shocked_state(self.market_state(cfg), shocks)
         self.post_message(BookRecomputed(risk_report(cfg, state), generation))
+
+    def market_state(self, cfg: DeskConfig) -> MarketState:
+        """``market_state(cfg, self.market)``, prepared once per state_key and market: the
+        edit's check and its recompute share it, and so do edits of quantities or terms.
+        """
+        from hedgedesk.core.book.valuation import market_state, state_key
+
+        market = self.market
+        if market is None:
+            raise HedgedeskError("the market data is still loading")
+        key = state_key(cfg)
+        if self._states_of is not market or len(self._states) > 16:
+            self._states, self._states_of = {}, market
+        states = self._states
+        state = states.get(key)
+        if state is None:
+            state = states[key] = market_state(cfg, market)
+        return state
 
     def on_book_recomputed(self, message: BookRecomputed) -> None:
         if message.generation == self._generation:  # else a newer result is on its way
@@ -609,6 +639,8 @@ class DeskApp(App):
             self.notify("the market data is still loading", title="Replay")
             return
         if self.clock is None:
+            from hedgedesk.core.book.clock import ReplayClock
+
             try:
                 self.clock = ReplayClock.for_desk(self.cfg, self.market)
             except HedgedeskError as exc:
@@ -698,6 +730,8 @@ class DeskApp(App):
         sel = self._selected()
         if sel is None:
             return
+        from hedgedesk.core.book.edit import EDITABLE
+
         kind, i = sel
         row = (self.cfg.book.holdings if kind == "holding" else self.cfg.book.hedges)[i]
         fields = {f: _text(getattr(row, f)) for f in EDITABLE[kind]}
@@ -916,6 +950,13 @@ def _ledger():
     from hedgedesk.core.sweep.ledger import Ledger
 
     return Ledger()
+
+
+def _at(cfg: DeskConfig, day: dt.date) -> DeskConfig:
+    """The config as of a replay day (hedgedesk.core.book.clock.at, imported when replaying)."""
+    from hedgedesk.core.book.clock import at
+
+    return at(cfg, day)
 
 
 def _typed(field: str, text: str):

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hedgedesk.core.book.valuation import Valuation, market_state, shocked_state, value_book
+from hedgedesk.core.book.valuation import (
+    MarketState,
+    Valuation,
+    market_state,
+    shocked_state,
+    value_book,
+)
 from hedgedesk.core.config import DeskConfig, check_tickers
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import ConfigError, HedgedeskError
@@ -20,9 +26,17 @@ from hedgedesk.core.instruments import OPTION
 
 
 def check_book(
-    cfg: DeskConfig, market: MarketData, shocks: Mapping[str, float] | None = None
+    cfg: DeskConfig,
+    market: MarketData,
+    shocks: Mapping[str, float] | None = None,
+    state: MarketState | None = None,
 ) -> Valuation:
-    """The book's valuation, or a ConfigError naming the first key the data refutes."""
+    """The book's valuation, or a ConfigError naming the first key the data refutes.
+
+    ``state``: ``market_state(cfg, market)`` when the caller already holds it (a desk keeps
+    one per :func:`~hedgedesk.core.book.valuation.state_key`), so an edit that changes only
+    quantities or terms is not prepared again.
+    """
     check_tickers(cfg, set(market.tickers), market.describe_tickers())
     for target in shocks or {}:
         if target != "market" and target not in market.series:
@@ -33,7 +47,7 @@ def check_book(
                 f"data ({market.describe_tickers()})",
             )
     try:
-        state = market_state(cfg, market)
+        state = market_state(cfg, market) if state is None else state
     except HedgedeskError as exc:
         raise ConfigError(str(cfg.path), "data", f"the book cannot be valued: {exc}") from None
     for i, leg in enumerate(cfg.book.hedges):

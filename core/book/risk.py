@@ -60,8 +60,12 @@ def pnl_history(lines: list[Line], state: MarketState) -> np.ndarray:
         P&L in USD of each line on each day, in the order of ``lines``.
     """
     out = np.empty((len(state.returns), len(lines)))
+    returns = state.returns.to_numpy()  # one array: a column per line would cost a lookup each
+    column = state.returns.columns.get_indexer([ln.underlying for ln in lines])
     for j, ln in enumerate(lines):
-        r = state.returns[ln.underlying].to_numpy()
+        if column[j] < 0:
+            raise KeyError(ln.underlying)
+        r = returns[:, column[j]]
         u0 = ln.scale * state.closes[ln.underlying]
         q = ln.quantity * ln.multiplier
         if ln.kind == OPTION:
@@ -144,7 +148,7 @@ def risk_report(cfg: DeskConfig, state: MarketState, lines: list[Line] | None = 
     tail = tuple(f(book, a) for f in (historical_var, parametric_var) for a in levels)
     perf = performance(equity_from_returns(book), cfg.risk.rf, state.periods)
     underlyings = list(dict.fromkeys(ln.underlying for ln in lines))
-    corr = state.returns[underlyings].corr()
+    corr = state.correlation(underlyings)
     items = check_limits(val, perf, historical_var(book, cfg.risk.var_confidence), cfg.targets)
     bench = state.returns[state.benchmark].to_numpy()
     history = rolling_beta(book, bench, min(BETA_HISTORY_WINDOW, len(book)))

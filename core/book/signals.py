@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import lfilter
 
 from hedgedesk.core.checks import readonly
 
@@ -93,6 +92,8 @@ def ema(values, n: int) -> np.ndarray:
     out = np.empty(len(x))
     if len(x) == 0:
         return out
+    from scipy.signal import lfilter  # scipy.signal takes ~0.1 s to load: on use only
+
     alpha = 2.0 / (n + 1.0)
     out[0] = x[0]
     out[1:] = lfilter([alpha], [1.0, -(1.0 - alpha)], x[1:], zi=[(1.0 - alpha) * x[0]])[0]
@@ -121,6 +122,8 @@ def wilder(x, n: int) -> np.ndarray:
     out = np.full(len(v), np.nan)
     if len(v) <= n:
         return out
+    from scipy.signal import lfilter
+
     seed = v[1 : n + 1].mean()
     out[n] = seed
     a = (n - 1.0) / n

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import minimize
 
 from hedgedesk.core.checks import finite, positive, readonly
 
@@ -423,6 +422,8 @@ def risk_parity(*, cov, budgets=None) -> RiskParity:
     quad = float(w @ c @ w)
     if quad > 0:
         w = w / math.sqrt(quad)
+    from scipy.optimize import minimize  # scipy.optimize takes ~0.3 s to load: on use only
+
     iterations = 0
     try:
         with np.errstate(all="ignore"):

@@ -113,6 +113,30 @@ class MarketState:
     returns: pd.DataFrame
     rate: float
     periods: int  # per year: 365 when every series trades daily (crypto alone), else 252
+    # correlation matrices computed from ``returns``, by tickers: a what-if edit of quantities
+    # reuses them (shocked_state's copies share them: shocks leave the history as it was)
+    _correlations: dict[tuple[str, ...], pd.DataFrame] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def correlation(self, tickers: list[str]) -> pd.DataFrame:
+        """The correlation of ``tickers``' daily returns over the window, computed once.
+
+        Parameters
+        ----------
+        tickers : list of str
+            Columns of ``returns``, in the order of the matrix's rows and columns.
+
+        Returns
+        -------
+        DataFrame, shape (n_tickers, n_tickers)
+            Pearson correlations of the daily simple returns (shared: do not modify).
+        """
+        key = tuple(tickers)
+        corr = self._correlations.get(key)
+        if corr is None:
+            corr = self._correlations[key] = self.returns[list(key)].corr()
+        return corr
 
 
 def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
@@ -142,9 +166,7 @@ def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
         When a ticker has no close on the as-of date or the history is too short.
     """
     bench = cfg.data.benchmark
-    lines = book_lines(cfg)
-    proxied = [p.underlying for p in cfg.proxies.values()]
-    tickers = list(dict.fromkeys([bench, *(ln.underlying for ln in lines), *proxied]))
+    tickers = list(_state_tickers(cfg))
     start, end = cfg.data.start, cfg.data.end
     bench_prices = market.aligned_prices([bench], start, end)
     asof = bench_prices.index[-1]
@@ -186,6 +208,22 @@ def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
         cfg.risk.rate,
         market.periods_per_year(tickers),
     )
+
+
+def _state_tickers(cfg: DeskConfig) -> tuple[str, ...]:
+    """The benchmark, every line's underlying and every proxy's, once each, in that order."""
+    lines = book_lines(cfg)
+    proxied = [p.underlying for p in cfg.proxies.values()]
+    return tuple(dict.fromkeys([cfg.data.benchmark, *(ln.underlying for ln in lines), *proxied]))
+
+
+def state_key(cfg: DeskConfig) -> tuple:
+    """Everything :func:`market_state` reads from ``cfg``: on the same market, two configs with
+    equal keys get equal states, so a desk keeps one state across edits that change only
+    quantities, strikes or other terms (a new ticker, another date range or window does not).
+    """
+    d, r = cfg.data, cfg.risk
+    return (_state_tickers(cfg), d.start, d.end, r.beta_window, r.var_window, r.rate)
 
 
 @dataclass(frozen=True)

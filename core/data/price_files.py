@@ -9,16 +9,24 @@ Accepted layouts (detected from the header):
   or ``Price`` is the adjusted close), ``Date,Open,High,Low,Close,Volume`` and ``Date,Adj_Close``;
 - Parquet, wide (date index or column) or long (``date,ticker,close[,volume]``);
 - any of the CSVs gzip-compressed (``.csv.gz``); a folder of such files.
+
+CSVs are read by pandas' C parser and checked on whole columns (dates, prices, volumes, highs
+and lows; see :func:`_read_csv_columns`). A file that fails a check, or that the column reader
+cannot vouch for (quoted cells, blank or ragged lines), is read row by row
+(:func:`_read_csv_rows` and the layouts after it), which names the line of the first problem:
+both readers accept the same files and give the same series, bit for bit.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import gzip
 import io
 import math
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -155,14 +163,19 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(where, f"cannot read: {exc.strerror or exc}") from None
 
 
-def _read_csv_rows(path: Path) -> list[tuple[int, list[str]]]:
-    where = str(path)
+def _decompressed(path: Path) -> bytes:
+    """The file's bytes, gunzipped when its name ends in ``.gz``."""
     raw = _read_bytes(path)
     if path.name.endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
         except OSError as exc:
-            raise DataError(where, f"not a readable gzip file ({exc})") from None
+            raise DataError(str(path), f"not a readable gzip file ({exc})") from None
+    return raw
+
+
+def _read_csv_rows(path: Path, raw: bytes) -> list[tuple[int, list[str]]]:
+    where = str(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -377,7 +390,423 @@ def read_csv(path: Path) -> list[Series]:
     """The series of one CSV (or ``.csv.gz``) file in any of the module's layouts; DataError
     naming the file and line of the first problem.
     """
-    return _parse_rows(_read_csv_rows(path), str(path), _file_stem(path))
+    where, stem = str(path), _file_stem(path)
+    raw = _decompressed(path)
+    try:
+        return _read_csv_columns(raw, where, stem)
+    except (_RowReader, DataError):  # the row reader names the first problem, in file order
+        return _parse_rows(_read_csv_rows(path, raw), where, stem)
+
+
+# -- CSV, column by column -------------------------------------------------------------------
+_FIELD_LIMIT = csv.field_size_limit()  # a longer line may hold a field csv rejects
+_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9]  # positions of the digits in YYYY-MM-DD
+_YF_USED = {"adj close", "price", "close", "volume", "high", "low"}
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_NEGATIVE_ZERO = re.compile(rb",[ \t\v\f]*-0+[ \t\v\f]*(?=[,\n]|\Z)")
+
+
+class _RowReader(Exception):
+    """The column reader cannot vouch for the file: the row reader reads it (and names the
+    line of any problem).
+    """
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A CSV's bytes with LF line ends, where its first lines end, its number of lines."""
+
+    raw: bytes
+    ends: list[int]
+    n_lines: int
+
+    def after(self, skip: int) -> bytes:
+        """The bytes after the first ``skip`` lines."""
+        return self.raw[self.ends[skip - 1] + 1 :] if skip else self.raw
+
+
+def _lines(raw: bytes) -> tuple[_Text, list[str]]:
+    """The file's text and its first lines, decoded."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    if b'"' in raw or b"\x00" in raw:  # quoted cells, NUL: csv's own rules apply
+        raise _RowReader
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    # a line longer than the limit covers a whole aligned half-limit window: one without \n
+    half = _FIELD_LIMIT // 2
+    if any(raw.find(b"\n", k, k + half) < 0 for k in range(0, len(raw) - half + 1, half)):
+        raise _RowReader
+    ends: list[int] = []
+    while len(ends) < 7 and (end := raw.find(b"\n", ends[-1] + 1 if ends else 0)) >= 0:
+        ends.append(end)
+    n_lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+    head_end = ends[min(5, len(ends) - 1)] if ends else len(raw)
+    try:
+        head = raw[:head_end].decode("utf-8").split("\n")[:6]
+    except UnicodeDecodeError:
+        raise _RowReader from None
+    return _Text(raw, ends, n_lines), head
+
+
+def _body(
+    csv_text: _Text, skip: int, text: Sequence[int], used: Iterable[int | None]
+) -> pd.DataFrame:
+    """The lines after the header, columns ``used`` only (labelled by position): ``text``
+    columns as str, the others as numbers where pandas reads every cell as one (else str); no
+    cell is read as missing.
+    """
+    usecols = sorted({j for j in used if j is not None})
+    if skip >= csv_text.n_lines:
+        raise _RowReader  # no body: the row reader says so
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(csv_text.after(skip)),
+            header=None,
+            usecols=usecols,
+            dtype=dict.fromkeys(text, "str"),
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding="utf-8",
+            engine="c",
+            low_memory=False,  # one type per column, not one per chunk of rows
+        )
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        raise _RowReader from None  # ragged lines, bad UTF-8, no body: the row reader says
+    if len(frame) != csv_text.n_lines - skip or list(frame.columns) != usecols:
+        raise _RowReader
+    return frame
+
+
+def _iso_days(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parse_date` of every cell: the days (datetime64[D]) and whether each parsed.
+
+    ``YYYY-MM-DD`` with ASCII digits is read on arrays (a time part once per distinct time
+    part); anything else by :func:`parse_date` itself, once per distinct cell.
+    """
+    block = _ascii_block(column)
+    if block is not None and (block[:, 10:] == block[0, 10:]).all():
+        good, days = _ymd(block[:, :10])
+        if good.all() and _time_part_ok(block[0, 10:].tobytes().decode()):
+            return days, good
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+    texts = np.asarray(uniques, dtype=object).astype(str)
+    n = len(texts)
+    head = texts.astype("<U10").view(np.uint32).reshape(n, 10)
+    good, days = _ymd(head)
+    width = np.char.str_len(texts)
+    good &= width >= 10
+    timed = good & (width > 10)
+    if timed.any():
+        suffixes = np.array([t[10:] for t in texts[timed]], dtype=object)
+        for suffix in set(suffixes):
+            if not _time_part_ok(suffix):
+                good[np.flatnonzero(timed)[suffixes == suffix]] = False
+    days[~good] = np.datetime64("NaT")
+    for i in np.flatnonzero(~good):
+        try:
+            days[i] = parse_date(texts[i], "", None)
+            good[i] = True
+        except DataError:
+            pass
+    return days[codes], good[codes]
+
+
+def _ascii_block(column: pd.Series) -> np.ndarray | None:
+    """An Arrow-backed column of ASCII cells all of one width >= 10 as a (rows, width) uint8
+    matrix (no copy); None for any other column.
+    """
+    if getattr(column.dtype, "storage", None) != "pyarrow" or not len(column):
+        return None
+    import pyarrow as pa  # pandas' own string storage here
+
+    arr = pa.array(column.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count or arr.type not in (pa.string(), pa.large_string()):
+        return None
+    kind = np.int64 if arr.type == pa.large_string() else np.int32
+    buffers = arr.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=kind)[arr.offset : arr.offset + len(arr) + 1]
+    width = int(offsets[1] - offsets[0])
+    if width < 10 or (np.diff(offsets) != width).any():
+        return None
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    if (data >= 128).any():
+        return None
+    return data.reshape(len(arr), width)
+
+
+def _ymd(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``code`` (unsigned character codes of ``YYYY-MM-DD``, shape (n, 10)) are
+    valid dates with ASCII digits, and their days (datetime64[D], garbage where not valid).
+    """
+    digits = code[:, _DIGITS] - 48  # wraps around below "0": one test for both ends
+    form = (digits <= 9).all(axis=1) & (code[:, 4] == 45) & (code[:, 7] == 45)
+    d = digits.astype(np.int32)
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month = d[:, 4] * 10 + d[:, 5]
+    day = d[:, 6] * 10 + d[:, 7]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    last = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    good = form & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+    if not good.all():
+        year, month, day = (
+            np.where(good, year, 1970),
+            np.where(good, month, 1),
+            np.where(good, day, 1),
+        )
+    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    days = months.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+    return good, days
+
+
+def _time_part_ok(suffix: str) -> bool:
+    """Whether a valid date followed by ``suffix`` parses to that date (a time, a zone)."""
+    try:
+        return parse_date("2000-01-01" + suffix, "", None) == dt.date(2000, 1, 1)
+    except DataError:
+        return False
+
+
+def _numbers(column: pd.Series, raw: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A column's cells as the row reader reads them: values (float64), missing (an empty
+    cell or a word in ``_MISSING``) and bad (a cell :func:`_number` rejects).
+    """
+    cells = column.to_numpy()
+    n = len(cells)
+    if cells.dtype.kind in "iu":
+        if (cells == 0).any() and _NEGATIVE_ZERO.search(raw):  # "-0" read as 0 loses the sign
+            raise _RowReader
+        values = cells.astype(np.float64)
+        return values, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    if cells.dtype.kind == "f":
+        return cells, np.zeros(n, dtype=bool), ~np.isfinite(cells)
+    cells = cells.astype(object)
+    if pd.api.types.infer_dtype(cells, skipna=False) != "string":
+        raise _RowReader  # pandas read some cells as numbers it cannot hold (huge integers)
+    values = np.full(n, np.nan)
+    missing = cells == ""
+    bad = np.zeros(n, dtype=bool)
+    rest = np.flatnonzero(~missing)
+    try:
+        values[rest] = cells[rest].astype(np.float64)
+    except ValueError:
+        check = rest  # some cell is no float: read each the row reader's way
+    else:
+        underscored = np.fromiter(("_" in c for c in cells[rest]), dtype=bool, count=len(rest))
+        check = rest[underscored | ~np.isfinite(values[rest])]
+    for i in check:
+        text = cells[i]
+        if _norm(text) in _MISSING:
+            values[i], missing[i] = math.nan, True
+            continue
+        try:
+            values[i] = _number(text, "", "", None)
+        except DataError:
+            values[i], bad[i] = math.nan, True
+    return values, missing, bad
+
+
+@dataclass
+class _Columns:
+    """Where one ticker's cells are in a body read by :func:`_body`: column positions."""
+
+    ticker: str
+    price: int
+    volume: int | None = None
+    high: int | None = None
+    low: int | None = None
+
+
+def _column_series(
+    frame: pd.DataFrame,
+    rows: np.ndarray | None,
+    days: np.ndarray,
+    day_ok: np.ndarray,
+    cols: _Columns,
+    where: str,
+    price_field: str,
+    raw: bytes,
+    skip_missing: bool = False,
+) -> Series:
+    """:func:`build_series` on whole columns (``rows``: the ticker's rows, None for all);
+    raises _RowReader where build_series would raise.
+    """
+
+    def column(j: int) -> pd.Series:
+        col = frame[j]
+        return col if rows is None else col.iloc[rows]
+
+    if rows is not None:
+        days, day_ok = days[rows], day_ok[rows]
+    close, missing, bad = _numbers(column(cols.price), raw)
+    if not day_ok.all() or (missing.any() and not skip_missing):
+        raise _RowReader
+    keep = ~missing
+    close = close[keep]
+    kept_days = days[keep]
+    if (
+        not len(close)
+        or bad[keep].any()
+        or (close <= 0).any()
+        or (np.diff(kept_days) <= np.timedelta64(0, "D")).any()
+    ):
+        raise _RowReader
+    extra: dict[str, np.ndarray | None] = {"volume": None, "high": None, "low": None}
+    for name in extra:
+        j = getattr(cols, name)
+        if j is None:
+            continue
+        values, absent, wrong = _numbers(column(j), raw)
+        values, absent, wrong = values[keep], absent[keep], wrong[keep]
+        if wrong.any() or (values < 0).any():
+            raise _RowReader
+        values[absent] = math.nan
+        extra[name] = values
+    return Series(
+        ticker=cols.ticker,
+        dates=kept_days,
+        close=close,
+        volume=extra["volume"],
+        source=where,
+        price_field=price_field,
+        high=extra["high"],
+        low=extra["low"],
+    )
+
+
+def _read_csv_columns(raw: bytes, where: str, stem: str) -> list[Series]:
+    """The series of a CSV read as columns; _RowReader where the row reader must read it."""
+    text, head = _lines(raw)
+    raw, n_lines = text.raw, text.n_lines
+    rows = [(i + 1, line.split(",")) for i, line in enumerate(head)]
+    if not rows or not any(c.strip() for c in rows[0][1]):
+        raise _RowReader  # blank first line: the row reader finds the header
+    header = [_norm(c) for c in rows[0][1]]
+    width = len(header)
+    if header[0] == "price" and n_lines > 2 and _norm(rows[1][1][0]) == "ticker":
+        return _yfinance_columns(text, rows, where, stem)
+    if (header[0] not in _DATE_NAMES and header[0] != "") or n_lines < 2:
+        raise _RowReader
+    if any(h in _TICKER_NAMES for h in header):
+        return _long_columns(text, header, where)
+    known = _ADJ_NAMES | {"close", "open", "high", "low", "volume"}
+    if any(h in known for h in header[1:]):
+        pi, field = _price_column(header, where, 1)
+        has_range = "high" in header and "low" in header
+        cols = _Columns(
+            stem,
+            pi,
+            header.index("volume") if "volume" in header else None,
+            header.index("high") if has_range else None,
+            header.index("low") if has_range else None,
+        )
+        frame = _body(text, 1, [], [0, pi, cols.volume, cols.high, cols.low])
+        days, day_ok = _iso_days(frame[0])
+        return [_column_series(frame, None, days, day_ok, cols, where, field, raw)]
+    names = [c.strip() for c in rows[0][1][1:]]
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise _RowReader
+    frame = _body(text, 1, [], range(width))
+    days, day_ok = _iso_days(frame[0])
+    return [
+        _column_series(
+            frame, None, days, day_ok, _Columns(name, j), where, "close (as given)", raw, True
+        )
+        for j, name in enumerate(names, start=1)
+    ]
+
+
+def _long_columns(text: _Text, header: list[str], where: str) -> list[Series]:
+    raw = text.raw
+    di = next((i for i, h in enumerate(header) if h in _DATE_NAMES), 0)
+    ti = next(i for i, h in enumerate(header) if h in _TICKER_NAMES)
+    pi, field = _price_column(header, where, 1)
+    vi = header.index("volume") if "volume" in header else None
+    frame = _body(text, 1, [ti], [di, ti, pi, vi])
+    codes, uniques = pd.factorize(frame[ti].to_numpy())
+    names = [str(u).strip() for u in uniques]
+    if not all(names):
+        raise _RowReader  # a missing ticker: the row reader names its line
+    group_of: dict[str, int] = {}
+    for name in names:
+        group_of.setdefault(name, len(group_of))
+    groups = np.array([group_of[n] for n in names])[codes]
+    order = np.argsort(groups, kind="stable")
+    bounds = np.cumsum(np.bincount(groups, minlength=len(group_of)))[:-1]
+    days, day_ok = _iso_days(frame[di])
+    return [
+        _column_series(frame, rows, days, day_ok, _Columns(name, pi, vi), where, field, raw)
+        for name, rows in zip(group_of, np.split(order, bounds), strict=True)
+    ]
+
+
+def _yfinance_columns(
+    text: _Text, rows: list[tuple[int, list[str]]], where: str, stem: str
+) -> list[Series]:
+    raw, n_lines = text.raw, text.n_lines
+    fields = [c.strip() for c in rows[0][1]]
+    tickers = [c.strip() for c in rows[1][1]]
+    body = 2
+    while (
+        body < len(rows) - 1  # the last head line may be cut short
+        and _norm(rows[body][1][0]) in ({"ticker"} | _DATE_NAMES)
+        and not any(_is_number(c) for c in rows[body][1][1:])
+    ):
+        body += 1
+    if body >= len(rows) - 1 and body < n_lines:
+        raise _RowReader  # more header lines than read: the row reader counts them
+    columns: dict[str, dict[str, int]] = {}
+    for j in range(1, len(fields)):
+        ticker = tickers[j] if j < len(tickers) and tickers[j] else stem
+        columns.setdefault(ticker, {})[_norm(fields[j])] = j
+    used = [0, *(j for cols in columns.values() for n, j in cols.items() if n in _YF_USED)]
+    frame = _body(text, body, [], used)
+    days, day_ok = _iso_days(frame[0])
+    out = []
+    for ticker, cols in columns.items():
+        name = next((n for n in ("adj close", "price", "close") if n in cols), None)
+        if name is None:
+            raise _RowReader
+        label = "close" if name == "close" else "adjusted close"
+        pj, price_field = cols[name], f"{label} (yfinance '{fields[cols[name]]}')"
+        hj, lj = cols.get("high"), cols.get("low")
+        if hj is None or lj is None:
+            hj = lj = None
+        spec = _Columns(ticker, pj, cols.get("volume"), hj, lj)
+        series = _column_series(frame, None, days, day_ok, spec, where, price_field, raw)
+        cj = cols.get("close")
+        if hj is not None and cj is not None and cj != pj:
+            series = _adjusted_range(frame, days, day_ok, series, cj, where, raw)
+        out.append(series)
+    return out
+
+
+def _adjusted_range(
+    frame: pd.DataFrame,
+    days: np.ndarray,
+    day_ok: np.ndarray,
+    series: Series,
+    close_col: int,
+    where: str,
+    raw: bytes,
+) -> Series:
+    """:func:`_adjust_range` on columns: ``series`` (a row for every line) with its highs and
+    lows scaled by adjusted/raw close, or dropped where the raw closes have holes elsewhere.
+    """
+    assert series.high is not None and series.low is not None
+    unadjusted, missing, bad = _numbers(frame[close_col], raw)
+    if missing.any():  # the raw closes skip some rows: compare their dates
+        cols = _Columns(series.ticker, close_col)
+        kept = _column_series(frame, None, days, day_ok, cols, where, "close", raw, True)
+        if not np.array_equal(kept.dates, series.dates):
+            return replace(series, high=None, low=None)
+        unadjusted = kept.close
+    elif bad.any() or (unadjusted <= 0).any():
+        raise _RowReader
+    factor = series.close / unadjusted
+    return replace(series, high=series.high * factor, low=series.low * factor)
 
 
 # -- Parquet ---------------------------------------------------------------------------------
@@ -448,18 +877,31 @@ def price_files_in(folder: Path) -> list[Path]:
     return files
 
 
-def load_paths(paths: Iterable[str | Path]) -> MarketData:
-    """Load files and folders (each file in a folder, not recursing) into one MarketData."""
+def load_paths(paths: Iterable[str | Path], tickers: Collection[str] | None = None) -> MarketData:
+    """Load files and folders (each file in a folder, not recursing) into one MarketData.
+
+    With ``tickers`` (the series a command uses), a folder's files are read only as far as
+    needed: first those named after a requested ticker (``SPY.csv``, ``SPY.csv.gz`` or
+    ``SPY.parquet`` for SPY), the folder's other files only when a requested ticker is still
+    missing after that. Files named directly are always read.
+    """
     series: list[Series] = []
+    later: list[Path] = []
     for p in paths:
         path = Path(p).expanduser()
         try:
             is_dir = path.is_dir()
         except OSError as exc:  # e.g. a name too long for the file system
             raise DataError(str(path), f"cannot read: {exc.strerror or exc}") from None
-        if is_dir:
-            for f in price_files_in(path):
-                series.extend(read_file(f))
-        else:
+        if not is_dir:
             series.extend(read_file(path))
+            continue
+        for f in price_files_in(path):
+            if tickers is None or _file_stem(f) in tickers:
+                series.extend(read_file(f))
+            else:
+                later.append(f)
+    if tickers is not None and not set(tickers) <= {s.ticker for s in series}:
+        for f in later:
+            series.extend(read_file(f))
     return MarketData.from_series(series)

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from hedgedesk.core.atomic import write_atomic
 from hedgedesk.core.data.market import MarketData, Series
@@ -104,6 +103,8 @@ def _to_series(frame: pd.DataFrame, ticker: str, source: str) -> Series:
 def _write_cache(
     path: Path, s: Series, fetched_at: dt.datetime, start: dt.date | None, end: dt.date | None
 ) -> None:
+    import pyarrow.parquet as pq  # 10 ms to load: only for the Yahoo cache's files
+
     table = pa.table(
         {
             "date": pa.array(s.dates.astype("datetime64[D]"), type=pa.date32()),
@@ -190,6 +191,8 @@ def read_cached(
         raise DataError(
             ticker, f"not in the Yahoo cache ({path}); run: hedgedesk data fetch {ticker}"
         )
+    import pyarrow.parquet as pq
+
     try:
         table = pq.read_table(path)
         meta = json.loads(table.schema.metadata[_META_KEY])

@@ -10,9 +10,12 @@ Weights are fractions of NAV (n,); returns and volatilities are annualised (``Es
 Risk is ``sum_squares(u)`` with ``u = F w`` for a constant factor ``F`` (k, n), ``F'F = cov``:
 the upper Cholesky factor when the covariance is positive definite (half the nonzeros of an
 eigen factor, which makes each conic solve several times faster), otherwise the eigen factor
-without its zero rows. The volatility and tracking-error caps are written on the same ``u`` so
-the solver sees the dense factor once; every other constraint comes from
-:func:`hedgedesk.core.optimize.problem.build`, whose names report the constraints that bind.
+without its zero rows (``Estimates.factor()``, computed once per estimates and shared with
+:func:`hedgedesk.core.optimize.problem.build`). The volatility and tracking-error caps are
+written on the same ``u`` so the solver sees the dense factor once; every other constraint
+comes from :func:`~hedgedesk.core.optimize.problem.build`, whose names report the constraints
+that bind. Every public method runs with BLAS limited to one thread
+(:data:`~hedgedesk.core.optimize.problem.serial_blas`): the dense algebra is small.
 
 The frontier's points are solved exactly by a warm-started active-set method when every
 constraint is linear in w (each point certified by its KKT conditions), and otherwise, or when
@@ -38,6 +41,7 @@ from hedgedesk.core.optimize.problem import (
     build,
     describe,
     net_return,
+    serial_blas,
     solve,
     solved,
 )
@@ -70,31 +74,6 @@ class _Built:
     kappa: cp.Variable | None = None
 
 
-def risk_factor(cov: np.ndarray) -> np.ndarray:
-    """A factor of the covariance for ``sum_squares(F w)`` risk terms.
-
-    Parameters
-    ----------
-    cov : ndarray, shape (n, n)
-        Annualised covariance.
-
-    Returns
-    -------
-    ndarray, shape (k, n)
-        F with F'F = cov: the upper Cholesky factor (k = n) when cov is positive definite,
-        else the eigen factor without its zero rows (k = rank).
-    """
-    sym = (np.asarray(cov, dtype=np.float64) + np.asarray(cov, dtype=np.float64).T) / 2
-    try:
-        return np.linalg.cholesky(sym).T
-    except np.linalg.LinAlgError:
-        vals, vecs = np.linalg.eigh(sym)
-        keep = vals > 1e-14 * max(float(vals.max()), 0.0)
-        if not keep.any() or vals.max() <= 0:
-            return np.zeros((1, len(sym)))
-        return (vecs[:, keep] * np.sqrt(vals[keep])).T
-
-
 class MeanVariance:
     """Mean-variance problems on one set of estimates and constraints.
 
@@ -116,6 +95,7 @@ class MeanVariance:
         :meth:`max_sharpe` and the Sharpe ratios reported.
     """
 
+    @serial_blas()
     def __init__(self, est: Estimates, constraints: Constraints, rf: float = 0.0):
         n = est.n
         self.est = est
@@ -129,15 +109,16 @@ class MeanVariance:
         finite("estimates mu", est.mu)
         finite("estimates cov", est.cov)
         _check_constraints(constraints, est)
-        self._f = risk_factor(est.cov)
+        self._f = est.factor()  # the one factorisation of this Estimates, shared with build
         self._built: dict[str, _Built] = {}
         self._highest: float | None = None  # highest net return, once known
-        # Every named constraint evaluated at a solution gives the binding list, whichever
+        # Every named constraint's numeric slack at a solution gives the binding list, whichever
         # formulation (plain, homogenised, frontier QP) produced it.
         self._w_eval = cp.Variable(n)
         self._named_eval = build(self._w_eval, constraints, est)
 
     # -- public problems ------------------------------------------------------------------------
+    @serial_blas()
     def min_variance(self) -> Portfolio:
         """The least-volatility portfolio within the constraints."""
         b = self._problem("min-variance")
@@ -146,6 +127,7 @@ class MeanVariance:
             raise self._failure("minimum variance", b.problem, tried)
         return self._describe("min-variance", solved(b.w), solver, tried)
 
+    @serial_blas()
     def max_return(self) -> Portfolio:
         """The highest expected return net of transaction costs within the constraints (the
         volatility cap, when set, included).
@@ -159,6 +141,7 @@ class MeanVariance:
         self._highest = self._net(w)
         return p
 
+    @serial_blas()
     def max_sharpe(self) -> Portfolio:
         """The highest Sharpe ratio ``(mu'w - costs - rf 1'w) / vol``, solved exactly by the
         homogenising transformation ``y = kappa w``, ``kappa >= 0``: minimise ``y' cov y``
@@ -218,6 +201,7 @@ class MeanVariance:
             )
         return self._describe("max-sharpe", w, solver, tried, {"kappa": kappa})
 
+    @serial_blas()
     def utility(self, risk_aversion: float) -> Portfolio:
         """Maximise ``mu'w - costs - (risk_aversion / 2) w' cov w``.
 
@@ -246,6 +230,7 @@ class MeanVariance:
             {"risk_aversion": lam, "utility": float(b.problem.value)},
         )
 
+    @serial_blas()
     def frontier(self, points: int, method: str = "auto") -> list[FrontierPoint]:
         """Evenly spaced target returns (net of costs) from the minimum-variance portfolio's
         to the maximum return's, each the least-variance portfolio reaching its target: see
@@ -281,6 +266,7 @@ class MeanVariance:
         targets[-1] = max(r1 - 1e-9 * max(1.0, abs(r1)), r0)
         return self._frontier(targets, method, _vector(low, self.est))
 
+    @serial_blas()
     def frontier_at(self, targets: Sequence[float], method: str = "auto") -> list[FrontierPoint]:
         """For each annualised target return t (net of costs), the least-variance portfolio
         with net return >= t. A target below the minimum-variance portfolio's return gives
@@ -537,8 +523,9 @@ class MeanVariance:
             extra.update(
                 turnover=turnover, transaction_cost=c.cost_rate * turnover, net_return=self._net(w)
             )
-        self._w_eval.value = w
-        return describe(objective, w, self.est, self.rf, self._named_eval, solver, tried, extra)
+        return describe(
+            objective, w, self.est, self.rf, self._named_eval, solver, tried, extra, slacks_at=w
+        )
 
     def _failure(self, what: str, problem: cp.Problem, tried: tuple[str, ...]) -> OptimizationError:
         status = problem.status

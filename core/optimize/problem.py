@@ -9,13 +9,18 @@ homogenising variable kappa for maximum Sharpe (``y = kappa w``), so one builder
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, cached_property, lru_cache
+from typing import Any, NoReturn
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]  # ships no types
 
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.limits import Group
@@ -86,16 +91,96 @@ class Estimates:
         return len(self.tickers)
 
     def factor(self) -> np.ndarray:
-        """A square root of the covariance, from its eigen-decomposition (works for a
-        singular one).
+        """A square root of the covariance (:func:`risk_factor`), computed once per
+        ``Estimates`` and shared by every problem built on it (read-only).
 
         Returns
         -------
-        ndarray, shape (n, n)
-            F with F'F = cov (annualised).
+        ndarray, shape (k, n)
+            F with F'F = cov (annualised): the upper Cholesky factor (k = n) when cov is
+            positive definite, else the eigen factor without its zero rows (k = rank).
         """
-        vals, vecs = np.linalg.eigh((self.cov + self.cov.T) / 2)
-        return (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
+        return self._factor
+
+    @cached_property
+    def _factor(self) -> np.ndarray:
+        with serial_blas():
+            f = risk_factor(self.cov)
+        f.setflags(write=False)
+        return f
+
+
+def risk_factor(cov: np.ndarray) -> np.ndarray:
+    """A factor of the covariance for ``sum_squares(F w)`` and ``norm(F w)`` risk terms.
+
+    Parameters
+    ----------
+    cov : ndarray, shape (n, n)
+        Annualised covariance.
+
+    Returns
+    -------
+    ndarray, shape (k, n)
+        F with F'F = cov: the upper Cholesky factor (k = n) when cov is positive definite,
+        else the eigen factor without its zero rows (k = rank).
+    """
+    sym = (np.asarray(cov, dtype=np.float64) + np.asarray(cov, dtype=np.float64).T) / 2
+    try:
+        return np.linalg.cholesky(sym).T
+    except np.linalg.LinAlgError:
+        vals, vecs = np.linalg.eigh(sym)
+        keep = vals > 1e-14 * max(float(vals.max()), 0.0)
+        if not keep.any() or vals.max() <= 0:
+            return np.zeros((1, len(sym)))
+        return (vecs[:, keep] * np.sqrt(vals[keep])).T
+
+
+class _SerialBlas:
+    """One BLAS thread while any caller is inside: the first to enter sets the limit, the
+    last to leave restores the original, so overlapping callers (the desk's solve workers)
+    never leave BLAS limited or restore it under another's feet. Both calls run on one
+    service thread: OpenBLAS ignores a thread raising a thread count that another one lowered.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._limiter: Any = None  # threadpoolctl's limiter while anyone is inside
+        self._setter: ThreadPoolExecutor | None = None
+
+    def _on_setter(self, fn: Callable[[], Any]) -> Any:
+        if self._setter is None:
+            self._setter = ThreadPoolExecutor(1, thread_name_prefix="serial-blas")
+        return self._setter.submit(fn).result()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._limiter = self._on_setter(
+                    lambda: _blas_controller().limit(limits=1, user_api="blas")
+                )
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._on_setter(self._limiter.restore_original_limits)
+                    self._limiter = None
+
+
+@cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()  # ~7 ms to find the loaded BLAS libraries: once
+
+
+serial_blas = _SerialBlas()
+"""Context manager (and decorator): BLAS limited to one thread inside. The optimisers' dense
+algebra is small (n up to a few hundred), and OpenBLAS's threads, woken after a conic solve,
+cost far more than they save (an eigen-decomposition of 120 assets: 1 ms alone, 215 ms after a
+Clarabel solve under the default threading)."""
 
 
 def ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -239,6 +324,8 @@ class Named:
     user parameter it enforces (``kind``: net_max, net_min, min_weight, max_weight, gross,
     group_max, group_min, vol, turnover, beta_max, beta_min, te, or other), its ``bound`` and,
     for a group, its index in ``Constraints.groups`` — so diagnosis never parses names.
+    ``at`` gives the slack at numeric weights (n,) without evaluating cvxpy expressions; set by
+    :func:`build` for a numeric ``scale``.
     """
 
     name: str
@@ -247,6 +334,7 @@ class Named:
     kind: str = "other"
     bound: float = float("nan")
     group: int | None = None
+    at: Callable[[np.ndarray], Any] | None = None  # the slack at numeric weights
 
 
 def build(
@@ -268,14 +356,23 @@ def build(
     Returns
     -------
     list of Named
-        One per constraint, each with its name, slack, parameter kind and bound.
+        One per constraint, each with its name, slack, parameter kind and bound (and, for a
+        numeric ``scale``, the slack as a function of numeric weights).
     """
     out: list[Named] = []
+    numeric = isinstance(scale, int | float)
 
     def add(
-        kind: str, bound: float, name: str, lhs: cp.Expression, rhs, group: int | None = None
-    ) -> None:  # lhs <= rhs
-        out.append(Named(name, lhs <= rhs, rhs - lhs, kind, float(bound), group))
+        kind: str,
+        bound: float,
+        name: str,
+        lhs: cp.Expression,
+        rhs,
+        lhs_at: Callable[[np.ndarray], Any],
+        group: int | None = None,
+    ) -> None:  # lhs <= rhs; lhs_at: lhs at numeric weights
+        at = (lambda x: rhs - lhs_at(x)) if numeric else None
+        out.append(Named(name, lhs <= rhs, rhs - lhs, kind, float(bound), group, at))
 
     n = est.n
     index = {t: i for i, t in enumerate(est.tickers)}
@@ -296,6 +393,7 @@ def build(
         "budget: weights sum to at most the net maximum",
         cp.sum(w),
         c.net_max * scale,
+        np.sum,
     )
     add(
         "net_min",
@@ -303,12 +401,18 @@ def build(
         "budget: weights sum to at least the net minimum",
         -cp.sum(w),
         -c.net_min * scale,
+        lambda x: -np.sum(x),
     )
     lo = c.lower()
     if c.long_only or np.isfinite(lo):
         out.append(
             Named(
-                f"minimum weight {lo:g}", w >= lo * scale, w - lo * scale, "min_weight", float(lo)
+                f"minimum weight {lo:g}",
+                w >= lo * scale,
+                w - lo * scale,
+                "min_weight",
+                float(lo),
+                at=(lambda x: x - lo * scale) if numeric else None,
             )
         )
     out.append(
@@ -318,6 +422,7 @@ def build(
             c.max_weight * scale - w,
             "max_weight",
             float(c.max_weight),
+            at=(lambda x: c.max_weight * scale - x) if numeric else None,
         )
     )
     if c.gross_max is not None and not c.long_only:
@@ -327,6 +432,7 @@ def build(
             f"gross exposure at most {c.gross_max:g}",
             cp.norm1(w),
             c.gross_max * scale,
+            lambda x: np.abs(x).sum(),
         )
     for i, g in enumerate(c.groups):
         missing = [t for t in g.tickers if t not in index]
@@ -335,11 +441,28 @@ def build(
                 f"group {g.name}: {', '.join(missing)} not in the universe "
                 f"({', '.join(est.tickers)})"
             )
-        s = cp.sum(w[[index[t] for t in g.tickers]])
-        add("group_max", g.max, f"group {g.name} at most {g.max:g}", s, g.max * scale, i)
-        add("group_min", g.min, f"group {g.name} at least {g.min:g}", -s, -g.min * scale, i)
+        members = [index[t] for t in g.tickers]
+        s = cp.sum(w[members])
+        add(
+            "group_max",
+            g.max,
+            f"group {g.name} at most {g.max:g}",
+            s,
+            g.max * scale,
+            _sum_of(members, 1.0),
+            i,
+        )
+        add(
+            "group_min",
+            g.min,
+            f"group {g.name} at least {g.min:g}",
+            -s,
+            -g.min * scale,
+            _sum_of(members, -1.0),
+            i,
+        )
     if c.vol_cap is not None or c.te_cap is not None:  # only these need the risk factor
-        f = est.factor()
+        f = est.factor()  # computed once per Estimates
     if c.vol_cap is not None:
         add(
             "vol",
@@ -347,28 +470,48 @@ def build(
             f"volatility at most {c.vol_cap:g}",
             cp.norm(f @ w, 2),
             c.vol_cap * scale,
+            lambda x: np.linalg.norm(f @ x),
         )
     if c.turnover_max is not None and c.current is not None:
+        current = c.current
         add(
             "turnover",
             c.turnover_max,
             f"turnover at most {c.turnover_max:g}",
-            cp.norm1(w - c.current * scale),
+            cp.norm1(w - current * scale),
             c.turnover_max * scale,
+            lambda x: np.abs(x - current * scale).sum(),
         )
     if c.betas is not None:
-        b = c.betas @ w
+        betas = c.betas
+        b = betas @ w
         if c.beta_max is not None:
-            add("beta_max", c.beta_max, f"beta at most {c.beta_max:g}", b, c.beta_max * scale)
+            add(
+                "beta_max",
+                c.beta_max,
+                f"beta at most {c.beta_max:g}",
+                b,
+                c.beta_max * scale,
+                lambda x: betas @ x,
+            )
         if c.beta_min is not None:
-            add("beta_min", c.beta_min, f"beta at least {c.beta_min:g}", -b, -c.beta_min * scale)
+            add(
+                "beta_min",
+                c.beta_min,
+                f"beta at least {c.beta_min:g}",
+                -b,
+                -c.beta_min * scale,
+                lambda x: -(betas @ x),
+            )
     if c.te_cap is not None and c.benchmark_weights is not None:
+        bench = c.benchmark_weights
         add(
             "te",
             c.te_cap,
             f"tracking error at most {c.te_cap:g}",
-            cp.norm(f @ (w - c.benchmark_weights * scale), 2),
+            cp.norm(f @ (w - bench * scale), 2),
             c.te_cap * scale,
+            lambda x: np.linalg.norm(f @ (x - bench * scale)),
         )
     assert n == w.shape[0]
     return out
@@ -442,6 +585,14 @@ def solved(x: cp.Expression) -> np.ndarray:
     return np.asarray(x.value, dtype=np.float64)
 
 
+def _sum_of(members: list[int], sign: float) -> Callable[[np.ndarray], float]:
+    return lambda x: sign * float(x[members].sum())
+
+
+def _no_at(nc: Named) -> NoReturn:
+    raise ValueError(f"{nc.name}: no numeric slack (built with a cvxpy scale)")
+
+
 @lru_cache(maxsize=1)
 def _installed() -> tuple[str, ...]:
     have = set(cp.installed_solvers())
@@ -505,6 +656,7 @@ def describe(
     solver: str,
     tried: tuple[str, ...],
     extra: dict | None = None,
+    slacks_at: np.ndarray | None = None,
 ) -> Portfolio:
     """The figures of the weights ``w`` on ``est`` (see :class:`Portfolio`).
 
@@ -524,6 +676,9 @@ def describe(
         The solver that solved it and those tried.
     extra : dict, optional
         The objective's own figures.
+    slacks_at : ndarray, shape (n,), optional
+        Weights at which the slacks are evaluated numerically (each ``Named.at``, so every
+        one must have it); by default the cvxpy slacks at their variables' current values.
 
     Returns
     -------
@@ -536,11 +691,15 @@ def describe(
     contrib = w * (est.cov @ w) / var if var > 0 else np.full(est.n, np.nan)
     daily = est.scenarios @ w
     tail = historical_var(daily, 0.95)
+    if slacks_at is not None:
+        x = np.asarray(slacks_at, dtype=np.float64)
+        slacks = [nc.at(x) if nc.at is not None else _no_at(nc) for nc in named]
+    else:
+        slacks = [nc.slack.value for nc in named]
     binding = tuple(
         nc.name
-        for nc in named
-        if nc.slack.value is not None
-        and float(np.min(np.atleast_1d(nc.slack.value))) <= BINDING_TOL
+        for nc, value in zip(named, slacks, strict=True)
+        if value is not None and float(np.min(np.atleast_1d(value))) <= BINDING_TOL
     )
     # what is not invested earns rf: excess = mu'w - rf sum(w) (rf annual, arithmetic x252)
     excess = ret - rf * float(w.sum())

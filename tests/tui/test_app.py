@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import pandas as pd
@@ -114,3 +116,17 @@ async def test_beta_breach_is_spelled_out(cfg, tmp_path):
         assert beta < breached.targets.beta - breached.targets.beta_band
         assert "↓BREACH" in summary and f"{beta:+.2f}" in summary
         assert "VaR 95%" in summary
+
+
+def test_the_desk_module_paints_without_the_engine():
+    """The first frame waits only for Textual and the config: importing the desk (and the
+    command line that opens it) loads neither numpy, pandas, scipy, numba nor tomlkit; the load
+    worker imports them after the first paint.
+    """
+    code = (
+        "import sys, hedgedesk.tui.app, hedgedesk.tui.cli.main\n"
+        "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'numba', 'tomlkit') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

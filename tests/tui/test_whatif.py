@@ -13,6 +13,8 @@ from hedgedesk.core.config import load_config
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.demo import demo_config_path
 from hedgedesk.tui.app import DeskApp
+from hedgedesk.tui.format import money
+from hedgedesk.tui.messages import BookRecomputed
 from hedgedesk.tui.screens.forms import FormScreen
 from tests.tui.conftest import settle
 
@@ -174,3 +176,93 @@ async def test_add_a_holding_through_the_picker(cfg):
         await pilot.press("escape")  # nothing picked, nothing added
         await settle(app, pilot)
         assert app.cfg.book.holdings[-1] == added
+
+
+async def test_one_edit_recomputes_once_posts_once_and_matches_a_fresh_recompute(cfg, monkeypatch):
+    """A nudge of the ES leg: one market-state preparation at most (none: the load's state is
+    reused), one risk recompute, one BookRecomputed; the figures equal core's from scratch, and
+    the holdings (unchanged by a future's quantity) are not refilled.
+    """
+    import hedgedesk.core.book.risk as risk
+    import hedgedesk.core.book.valuation as valuation
+
+    app = DeskApp(cfg)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        legs = app.query_one("#legs", DataTable)
+        holdings = app.query_one("#holdings", DataTable)
+        legs.focus()
+        await pilot.pause()
+        counts = {"state": 0, "risk": 0, "posted": 0, "holdings": 0, "legs": 0}
+
+        def counted(name, f):
+            def wrapper(*args, **kwargs):
+                counts[name] += 1
+                return f(*args, **kwargs)
+
+            return wrapper
+
+        monkeypatch.setattr(valuation, "market_state", counted("state", valuation.market_state))
+        monkeypatch.setattr(risk, "risk_report", counted("risk", risk.risk_report))
+        post = app.post_message
+
+        def posted(message):
+            counts["posted"] += isinstance(message, BookRecomputed)
+            return post(message)
+
+        monkeypatch.setattr(app, "post_message", posted)
+        for key, table in (("holdings", holdings), ("legs", legs)):
+            for name in ("add_row", "update_cell"):
+                monkeypatch.setattr(table, name, counted(key, getattr(table, name)))
+        before = app.report.valuation.positions[len(cfg.book.holdings)].notional
+        shown = [[str(c) for c in legs.get_row_at(i)] for i in range(legs.row_count)]
+        await pilot.press("plus")
+        await settle(app, pilot)
+        assert app.cfg.book.hedges[0].quantity == cfg.book.hedges[0].quantity + 1
+        assert (counts["state"], counts["risk"], counts["posted"]) == (0, 1, 1)
+        assert counts["holdings"] == 0  # the holdings' rows are as they were: not refilled
+        now = [[str(c) for c in legs.get_row_at(i)] for i in range(legs.row_count)]
+        changed = sum(
+            a != b
+            for old, new in zip(shown, now, strict=True)
+            for a, b in zip(old, new, strict=True)
+        )
+        assert counts["legs"] == changed > 0  # the edited leg's changed cells, nothing else
+        assert shown[1:] == now[1:]
+        fresh = risk_report(app.cfg, market_state(app.cfg, load_market(app.cfg)))
+        rep = app.report
+        assert rep.valuation.nav == fresh.valuation.nav
+        assert rep.valuation.beta_status.beta == fresh.valuation.beta_status.beta
+        assert list(rep.book_returns) == list(fresh.book_returns)
+        assert rep.tail == fresh.tail and rep.alert_items == fresh.alert_items
+        assert rep.correlation.equals(fresh.correlation)
+        p = rep.valuation.positions[len(cfg.book.holdings)]
+        assert p.notional != before
+        assert cell(app, "legs", 0, 2) == money(p.notional, signed=True)
+
+
+def test_the_book_written_for_validation_reads_back_as_tomlkit_writes_it():
+    """The editor's own [book] writer (a what-if edit validates the whole book) gives the
+    values tomlkit's would; a value it does not write plainly (a control character) goes to
+    tomlkit.
+    """
+    import datetime as dt
+    import tomllib
+
+    import tomlkit
+
+    from hedgedesk.core.book.edit import _dump_book
+
+    book = {
+        "name": 'Desk "A" \\ ünï 📈',
+        "cash": 1e-05,
+        "holdings": [{"ticker": "AAPL", "quantity": 1500, "cost_basis": 150.25}],
+        "hedges": [
+            {"name": "put", "strike": 3400, "expiry": dt.date(2023, 3, 17), "flag": True},
+            {"name": "big", "quantity": -2.5e16, "volatility": float("inf")},
+        ],
+    }
+    want = tomllib.loads(tomlkit.dumps({"book": book}))
+    assert tomllib.loads(_dump_book(book)) == want
+    odd = {**book, "name": "tab\there"}
+    assert _dump_book(odd) == tomlkit.dumps({"book": odd})

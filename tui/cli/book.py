@@ -654,7 +654,7 @@ def cmd_backtest(args) -> int:
     from hedgedesk.core.sweep.backtest import run_backtest
 
     long = [t for group in args.long for t in group]
-    market, start, end = market_for(args, args.data)
+    market, start, end = market_for(args, args.data, [*long, args.hedge])
     rf = args.rf
     if rf is None:
         rf = 0.0 if args.data else load_cfg(args).risk.rf

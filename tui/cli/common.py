@@ -117,15 +117,17 @@ def load_cfg(args):
     return load_config(resolve_config_path(getattr(args, "config", None)))
 
 
-def market_for(args, paths):
+def market_for(args, paths, tickers=None):
     """Market data from --data/positional paths, else from the config's data source, and the
     date range to use: --start/--end, else (config data only) the config's data.start/end.
+    ``tickers``: the series the command uses, when known (a folder's other files are then
+    read only if one of them is missing; see load_paths).
     """
     start, end = getattr(args, "start", None), getattr(args, "end", None)
     if paths:
         from hedgedesk.core.data.price_files import load_paths
 
-        market = load_paths(paths)
+        market = load_paths(paths, tickers)
     else:
         from hedgedesk.core.data.sources import load_market
 

@@ -148,8 +148,8 @@ def cmd_beta(args) -> int:
 
     if args.asset == args.benchmark:
         raise UsageError("--asset and --benchmark are the same ticker")
-    market, start, end = market_for(args, args.data)
     tickers = [args.asset, args.benchmark]
+    market, start, end = market_for(args, args.data, tickers)
     returns = market.returns(tickers, start, end, min_returns=max(args.window or 0, 3))
     y, x = returns[args.asset].to_numpy(), returns[args.benchmark].to_numpy()
     try:

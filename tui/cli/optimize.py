@@ -7,9 +7,8 @@ relaxation that works, the solvers tried).
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
-
-import numpy as np
 
 from hedgedesk.core.limits import (
     CONFIG_KEYS,
@@ -280,7 +279,7 @@ def cmd_optimize(args) -> int:
         )
         for t, w in sorted(p.weights.items(), key=lambda kv: -abs(kv[1])):
             if abs(w) > 1e-6:
-                rc = p.risk_contributions.get(t, np.nan)
+                rc = p.risk_contributions.get(t, math.nan)
                 print(f"  {t:<10}{w:>9.2%}   risk {rc:>7.1%}")
         if p.binding:
             print("binding: " + "; ".join(p.binding))

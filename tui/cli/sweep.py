@@ -172,6 +172,14 @@ def add_parsers(sub, parents) -> dict:
 
 
 # -- the request -----------------------------------------------------------------------------
+def grid_tickers(request) -> list[str]:
+    """The series a sweep reads: every long leg's tickers and the hedge (a folder's other
+    files are then left unread).
+    """
+    grid = request.grid
+    return sorted({t for leg in grid.legs for t in leg.tickers} | {grid.hedge})
+
+
 def build_request(args, cfg):
     """The request of the config (``cfg`` may be None: runs on --data files without --config
     use the defaults) with the flags given as overrides; errors name the flag, or the config
@@ -244,13 +252,13 @@ def cmd_sweep(args) -> int:
         record = ledger.get(args.resume)
         recorded = SweepRequest.from_dict(record.params)
         paths = args.data or list(recorded.data)
-        market, _, _ = market_for(args, paths)
+        market, _, _ = market_for(args, paths, grid_tickers(recorded))
         request, resume = None, record.id
     else:
-        market, _, _ = market_for(args, args.data)
         # with --data files the config counts only when named explicitly (its [sweep] grid)
         cfg = load_cfg(args) if not args.data or getattr(args, "config", None) else None
         request, resume = build_request(args, cfg), None
+        market, _, _ = market_for(args, args.data, grid_tickers(request))
 
     cancel = threading.Event()
 

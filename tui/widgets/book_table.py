@@ -53,11 +53,32 @@ class BookTable(DataTable):
         self._shown: list[int] = list(range(len(labels)))
 
     def set_rows(self, rows: list[tuple[str, list[str | Text]]]) -> None:
-        """Replace the rows, keeping the cursor on the same row index."""
+        """Replace the rows, keeping the cursor on the same row index. When the rows' keys and
+        the columns shown stay as they are (an edit of one row's quantity), only the cells that
+        changed are updated: unchanged rows are not refilled, and nothing changed redraws
+        nothing.
+        """
+        old = self._cells
         self._cells = [
             (key, [self._text(i, c) for i, c in enumerate(cells)]) for key, cells in rows
         ]
-        self._rebuild()
+        if not self._same_layout(old):
+            self._rebuild()
+            return
+        for (key, before), (_, after) in zip(old, self._cells, strict=True):
+            for i in self._shown:
+                if not _same(before[i], after[i]):
+                    self.update_cell(key, str(i), after[i])
+
+    def _same_layout(self, old: list[tuple[str, list[Text]]]) -> bool:
+        """Whether the table built for ``old`` shows the current rows as they are: the same
+        row keys in order, and the same columns at the same widths.
+        """
+        if not self.columns or [k for k, _ in old] != [k for k, _ in self._cells]:
+            return False
+        widths = self.widths()
+        shown = self._fit(widths)
+        return shown == self._shown and all(self.columns[str(i)].width == widths[i] for i in shown)
 
     def _text(self, i: int, cell: str | Text) -> Text:
         text = cell if isinstance(cell, Text) else Text(cell)
@@ -71,14 +92,17 @@ class BookTable(DataTable):
         scrollbar = self.styles.scrollbar_size_vertical if self.show_vertical_scrollbar else 0
         return self.size.width - scrollbar
 
+    def _fit(self, widths: list[int]) -> list[int]:
+        """The columns to show at ``widths``; hidden (the other table has the slot) or not laid
+        out: every column, refitted on resize.
+        """
+        if not self.size.width:
+            return list(range(len(widths)))
+        return fit_columns(widths, self._available(), self._first)
+
     def _rebuild(self) -> None:
         widths = self.widths()
-        # hidden (the other table has the slot) or not laid out: every column, refitted on resize
-        shown = (
-            fit_columns(widths, self._available(), self._first)
-            if self.size.width
-            else list(range(len(widths)))
-        )
+        shown = self._fit(widths)
         row = self.cursor_row
         if shown != self._shown or not self.columns:
             self._shown = shown
@@ -100,7 +124,8 @@ class BookTable(DataTable):
         self.post_message(BookTablePaged(self))
 
     def on_resize(self) -> None:
-        self._rebuild()
+        if not self._same_layout(self._cells):  # a new height alone keeps the columns shown
+            self._rebuild()
 
     def action_page(self, step: int) -> None:
         """Show the next (or previous) columns; the first stays."""
@@ -132,3 +157,8 @@ class BookTable(DataTable):
     def count(self) -> int:
         """Rows held (also while the table is hidden and not built)."""
         return len(self._cells)
+
+
+def _same(a: Text, b: Text) -> bool:
+    """The same characters in the same styles (rich's Text equality ignores the base style)."""
+    return a == b and a.style == b.style

@@ -154,8 +154,24 @@ class MonitorText(Static):
         self.lines: list[list[Text]] | None = None
 
     def show(self, lines: list[list[Text]]) -> None:
+        """Show ``lines``; the desk is laid out again only when the lines shown (and so the
+        pane's height) change in number: an edit's new figures redraw this widget alone.
+        """
+        before = self._count()
         self.lines = lines
-        self.refresh(layout=True)
+        self.refresh(layout=before is None or self._count() != before)
+
+    def _count(self) -> int | None:
+        """How many lines render shows at the current width (None: a plain message)."""
+        if self.lines is None:
+            return None
+        return sum(len(fit(items, self._width(), self._flow())) for items in self.lines)
+
+    def _width(self) -> int:
+        return max(self.content_region.width, 1)
+
+    def _flow(self) -> bool:
+        return self.screen.has_class("-wide")  # the desk's breakpoint, not a copy of it
 
     def update(self, content="", **kwargs) -> None:  # a plain message (loading, an error)
         self.lines = None
@@ -164,8 +180,7 @@ class MonitorText(Static):
     def render(self):
         if self.lines is None:
             return super().render()
-        width = max(self.content_region.width, 1)
-        flow = self.screen.has_class("-wide")  # the desk's breakpoint, not a copy of it
+        width, flow = self._width(), self._flow()
         return Text("\n").join(line for items in self.lines for line in fit(items, width, flow))
 
 

@@ -30,7 +30,6 @@ from textual.widgets import ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from hedgedesk.core.errors import HedgedeskError
-from hedgedesk.core.sweep.ledger import RESUMABLE, RunStatus
 from hedgedesk.tui.format import num
 from hedgedesk.tui.messages import LedgerPolled, SweepFinished, SweepProgressed
 
@@ -69,11 +68,25 @@ def _session_leader(pid: int) -> bool:
         return False
 
 
+def __getattr__(name: str):
+    """``RESUMABLE`` (the ledger's, which screens import from here), read from
+    hedgedesk.core.sweep.ledger when first asked for: the ledger imports pandas, which the
+    desk's first paint does not wait for.
+    """
+    if name == "RESUMABLE":
+        from hedgedesk.core.sweep.ledger import RESUMABLE
+
+        return RESUMABLE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def ledger_lines(runs: list[RunRecord], pid: int, host: str, leader=_session_leader) -> list[str]:
     """What the pane says about the ledger: each run in progress in another process (this
     process's own sweep has the pane above), then how many runs were interrupted (their
     process died; the Sweep screen resumes them). ``leader(pid)``: a detached process?
     """
+    from hedgedesk.core.sweep.ledger import RunStatus
+
     lines = []
     for r in runs:
         if r.status != RunStatus.RUNNING or (r.pid == pid and r.host == host):
@@ -201,6 +214,8 @@ class SweepPane(Vertical):
         Raises HedgedeskError when the run cannot be resumed (done, running elsewhere, a
         cluster run without a cluster).
         """
+        from hedgedesk.core.sweep.ledger import RESUMABLE
+
         if self.running:
             return False
         record = ledger.get(run_id)
@@ -313,6 +328,8 @@ class SweepPane(Vertical):
         self.run_id = r.run_id
         self._release_ledger()
         s = r.summary
+        from hedgedesk.core.sweep.ledger import RunStatus
+
         if r.status == RunStatus.DONE:  # the last progress came before scoring: the bar ends full
             bar = self.query_one("#sweep-bar", ProgressBar)
             bar.update(progress=bar.total)

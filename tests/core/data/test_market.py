@@ -260,3 +260,21 @@ def test_gaps_are_only_checked_where_the_calendar_is_known():
     assert r.gaps_checked_from == D(1990, 1, 1)
     assert r.gaps == (Gap(D(1990, 1, 3), D(1990, 1, 3), 1),)
     assert r.rows == 4
+
+
+# -- the demo is loaded once per process --------------------------------------------------------
+def test_demo_market_is_loaded_once_and_shared(monkeypatch):
+    import hedgedesk.core.data.price_files as price_files
+    from hedgedesk.core.config import load_config
+    from hedgedesk.core.data.sources import load_market
+    from hedgedesk.core.demo import demo_config_path
+
+    cfg = load_config(demo_config_path())
+    first = load_market(cfg)
+
+    def no_read(path):
+        raise AssertionError(f"{path} read again")
+
+    monkeypatch.setattr(price_files, "read_csv", no_read)
+    assert load_market(cfg) is first
+    assert load_demo() is first

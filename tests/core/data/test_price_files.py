@@ -583,3 +583,113 @@ def test_parquet_with_yfinance_column_levels(tmp_path):
     got = _by_ticker(read_file(path))["SPY"]
     assert got.close.tolist() == [1.0, 2.0]  # the adjusted close, not Close
     assert got.volume.tolist() == [100.0, 200.0]
+
+
+# -- reading only what is asked for ---------------------------------------------------------
+def _spy_reads(monkeypatch) -> list[str]:
+    """Record the name of every file price_files.read_file opens."""
+    import hedgedesk.core.data.price_files as price_files
+
+    opened: list[str] = []
+    real = price_files.read_file
+
+    def spy(path: Path):
+        opened.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(price_files, "read_file", spy)
+    return opened
+
+
+def _folder_of_four(tmp_path: Path) -> Path:
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    for name in ("AAA", "BBB", "CCC"):
+        _write(folder / f"{name}.csv", "Date,Close\n2020-01-02,1\n2020-01-03,2\n")
+    _write(folder / "book.csv", "Date,DDD,EEE\n2020-01-02,1,2\n2020-01-03,2,3\n")
+    return folder
+
+
+def test_folder_reads_only_the_files_of_the_asked_tickers(tmp_path, monkeypatch):
+    folder = _folder_of_four(tmp_path)
+    opened = _spy_reads(monkeypatch)
+    md = load_paths([folder], tickers=["AAA", "CCC"])
+    assert sorted(opened) == ["AAA.csv", "CCC.csv"]
+    assert sorted(md.tickers) == ["AAA", "CCC"]
+    assert md.get("CCC").close.tolist() == [1.0, 2.0]
+
+
+def test_folder_reads_the_rest_when_an_asked_ticker_is_elsewhere(tmp_path, monkeypatch):
+    folder = _folder_of_four(tmp_path)
+    opened = _spy_reads(monkeypatch)
+    md = load_paths([folder], tickers=["AAA", "EEE"])  # EEE sits in the wide book.csv
+    assert sorted(opened) == ["AAA.csv", "BBB.csv", "CCC.csv", "book.csv"]
+    assert md.get("EEE").close.tolist() == [2.0, 3.0]
+
+
+def test_named_files_are_always_read_and_no_tickers_reads_everything(tmp_path, monkeypatch):
+    folder = _folder_of_four(tmp_path)
+    opened = _spy_reads(monkeypatch)
+    md = load_paths([folder / "BBB.csv", folder], tickers=["AAA"])
+    assert sorted(opened) == ["AAA.csv", "BBB.csv"]
+    assert sorted(md.tickers) == ["AAA", "BBB"]
+    opened.clear()
+    assert sorted(load_paths([folder]).tickers) == ["AAA", "BBB", "CCC", "DDD", "EEE"]
+    assert len(opened) == 4
+
+
+# -- the column reader ---------------------------------------------------------------------------
+def _no_row_reader(monkeypatch):
+    """Fail if a file is read row by row (the column reader must read it)."""
+    import hedgedesk.core.data.price_files as price_files
+
+    def forbidden(path, raw):
+        raise AssertionError(f"{path} was read row by row")
+
+    monkeypatch.setattr(price_files, "_read_csv_rows", forbidden)
+
+
+def test_real_layouts_are_read_as_columns(tmp_path, monkeypatch):
+    _no_row_reader(monkeypatch)
+    wide = _write(tmp_path / "w.csv", "Date,AAA,BBB\n2020-01-02,1.5,\n2020-01-03,N/A,2\n")
+    got = _by_ticker(read_file(wide))
+    assert got["AAA"].close.tolist() == [1.5] and _dates(got["BBB"]) == [D(2020, 1, 3)]
+    (s,) = read_file(_write(tmp_path / "SPY.csv", SHARED_ETF_STYLE))
+    assert s.volume.tolist() == [59151200.0, 77709700.0]
+    assert s.high is not None and s.high[0] == 324.89 * 300.5 / 324.87
+    long = _write(tmp_path / "l.csv", "date,ticker,close\n2020-01-02,B,2\n2020-01-02,A,1\n")
+    assert [s.ticker for s in read_file(long)] == ["B", "A"]  # first appearance order
+
+
+def test_shared_data_is_read_as_columns(shared_data, monkeypatch):
+    _no_row_reader(monkeypatch)
+    md = load_paths([shared_data / "etf", shared_data / "mag7", shared_data / "crypto"])
+    assert len(md.tickers) == 30
+
+
+def test_a_problem_is_named_by_the_row_reader(tmp_path, monkeypatch):
+    # the columns flag the problem; the row reader finds and names its line
+    import hedgedesk.core.data.price_files as price_files
+
+    calls: list[Path] = []
+    real = price_files._read_csv_rows
+
+    def spy(path, raw):
+        calls.append(path)
+        return real(path, raw)
+
+    monkeypatch.setattr(price_files, "_read_csv_rows", spy)
+    path = _write(tmp_path / "X.csv", "Date,Close\n2020-01-02,1\n2020-01-03,-2\n")
+    _expect_error(path, 3, "non-positive price -2 for X")
+    assert calls == [path]
+
+
+def test_unquoted_field_over_csvs_limit_is_still_malformed(tmp_path):
+    # no quotes, so the column reader could read it; csv's field limit must still apply
+    path = _write(tmp_path / "big.csv", "Date,Close\n2020-01-02,1\n2020-01-03," + "1" * 200_000)
+    _expect_error(path, 3, "malformed CSV", "field larger than field limit")
+
+
+def test_header_then_blank_line_has_no_data_rows(tmp_path):
+    # the header names no price column, but the first problem in file order is the empty body
+    _expect_error(_write(tmp_path / "h.csv", "date,ticker,last\n\n"), None, "no data rows")

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.linalg
+from threadpoolctl import threadpool_info
 
 import hedgedesk.core.optimize.mean_variance as mvmod
+import hedgedesk.core.optimize.problem as problem_mod
 from hedgedesk.core.data.price_files import load_paths
 from hedgedesk.core.optimize.mean_variance import FrontierPoint, MeanVariance
 from hedgedesk.core.optimize.problem import (
@@ -599,6 +602,96 @@ def test_problems_are_dpp_and_built_once():
 
 def test_risk_factor_reproduces_the_covariance():
     for cov in (COV4, np.outer([1, 2, 3.0], [1, 2, 3.0])):  # definite, and rank one
-        f = mvmod.risk_factor(cov)
+        f = problem_mod.risk_factor(cov)
         np.testing.assert_allclose(f.T @ f, cov, atol=1e-12)
-    assert mvmod.risk_factor(np.outer([1, 2, 3.0], [1, 2, 3.0])).shape == (1, 3)
+    assert problem_mod.risk_factor(np.outer([1, 2, 3.0], [1, 2, 3.0])).shape == (1, 3)
+
+
+def test_the_covariance_is_factorised_once_per_estimates(monkeypatch):
+    """Every problem on one Estimates (the caps in build, the risk terms, a second optimiser
+    on the same estimates) shares one factorisation, and the figures do not change.
+    """
+    est = synthetic(6, seed=3)
+    before = MeanVariance(synthetic(6, seed=3), CASES["vol cap"]).max_sharpe()
+    calls = []
+    for name in ("cholesky", "eigh"):
+        real = getattr(np.linalg, name)
+        monkeypatch.setattr(
+            np.linalg,
+            name,
+            lambda a, *k, _real=real, _name=name, **kw: calls.append(_name) or _real(a, *k, **kw),
+        )
+    c = Constraints(max_weight=0.6, vol_cap=0.13, benchmark_weights=np.full(6, 1 / 6), te_cap=0.05)
+    mv = MeanVariance(est, c)
+    mv.min_variance(), mv.max_return(), mv.utility(3.0), mv.frontier(5)
+    after = MeanVariance(est, CASES["vol cap"]).max_sharpe()
+    assert calls == ["cholesky"]
+    assert est.factor() is est.factor() and not est.factor().flags.writeable
+    np.testing.assert_allclose(est.factor().T @ est.factor(), est.cov, atol=1e-12)
+    np.testing.assert_allclose(weights(after), weights(before), atol=1e-9)
+    assert after.binding == before.binding
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_numeric_slacks_equal_the_cvxpy_slacks(case):
+    """The binding list comes from each constraint's numeric slack: the same numbers as its
+    cvxpy slack, at random weights and at a solution.
+    """
+    c = CASES[case]
+    w = cp.Variable(EST6.n)
+    named = problem_mod.build(w, c, EST6)
+    rng = np.random.default_rng(11)
+    for x in [*rng.normal(0.15, 0.2, (3, EST6.n)), weights(MeanVariance(EST6, c).min_variance())]:
+        w.value = x
+        for nc in named:
+            assert nc.at is not None
+            np.testing.assert_allclose(nc.at(x), nc.slack.value, rtol=1e-12, atol=1e-14)
+    kappa = cp.Variable(nonneg=True)
+    assert all(nc.at is None for nc in problem_mod.build(w, c, EST6, kappa))
+
+
+def test_describe_needs_numeric_slacks_when_asked_for_them():
+    w, kappa = cp.Variable(EST6.n), cp.Variable(nonneg=True)
+    named = problem_mod.build(w, CASES["vol cap"], EST6, kappa)
+    x = np.full(EST6.n, 1 / EST6.n)
+    with pytest.raises(ValueError, match=r"budget: .* no numeric slack"):
+        problem_mod.describe("x", x, EST6, 0.0, named, "S", (), slacks_at=x)
+
+
+def blas_threads() -> set[int]:
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+def test_the_optimiser_runs_on_one_blas_thread(monkeypatch):
+    seen = []
+    real = mvmod.describe
+    monkeypatch.setattr(
+        mvmod, "describe", lambda *a, **k: seen.append(blas_threads()) or real(*a, **k)
+    )
+    outside = blas_threads()
+    mv = MeanVariance(EST6, CASES["vol cap"])
+    mv.frontier(3), mv.max_sharpe()
+    assert seen and all(s == {1} for s in seen)
+    assert blas_threads() == outside
+
+
+def test_serial_blas_restores_only_when_the_last_caller_leaves():
+    """Overlapping callers (the desk's solve workers): the first out must not restore the
+    threads under the second, nor the second restore a limit over the original.
+    """
+    outside = blas_threads()
+    inside, leave = threading.Event(), threading.Event()
+
+    def worker():
+        with problem_mod.serial_blas():
+            inside.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=worker)
+    with problem_mod.serial_blas():
+        t.start()
+        inside.wait(10)
+    assert blas_threads() == {1}  # the worker is still inside
+    leave.set()
+    t.join(10)
+    assert blas_threads() == outside

@@ -307,6 +307,28 @@ def test_beta_with_repeated_data_file_and_folder(capsys, shared_data):
     assert_matches_statsmodels(out, rows)
 
 
+def test_beta_reads_only_the_two_tickers_files_of_a_folder(capsys, tmp_path, monkeypatch):
+    import hedgedesk.core.data.price_files as price_files
+
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    days = pd.bdate_range("2020-01-02", periods=30)
+    for i, name in enumerate(("AAA", "BBB", "CCC", "DDD")):
+        closes = 10.0 + i + np.sin(np.arange(30) * (i + 1))
+        pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": closes}).to_csv(
+            folder / f"{name}.csv", index=False
+        )
+    opened: list[str] = []
+    real = price_files.read_file
+    monkeypatch.setattr(price_files, "read_file", lambda p: opened.append(p.name) or real(p))
+    out = run_json(
+        capsys, "beta", "--data", str(folder), "--asset", "CCC", "--benchmark", "AAA", "--json"
+    )
+    assert sorted(opened) == ["AAA.csv", "CCC.csv"]
+    rows = joined_returns(read_price_csv(folder / "CCC.csv"), read_price_csv(folder / "AAA.csv"))
+    assert_matches_statsmodels(out, rows)
+
+
 def test_beta_of_crypto_samples_it_at_equity_closes(capsys, shared_data):
     spy = shared_data / "etf" / "SPY.csv"
     btc = shared_data / "crypto" / "BTC-USD.csv"

@@ -560,3 +560,31 @@ def test_ctrl_c_cancels_and_the_cli_resumes(tmp_path, prices, ledger_path):
     assert done.returncode == 0, err
     s = json.loads(out)
     assert s["status"] == "done" and s["counts"]["done"] == rec.n_configs
+
+
+def test_a_sweep_on_a_folder_reads_only_its_legs_and_hedge(capsys, tmp_path, monkeypatch):
+    """One file per ticker in a folder, one of them unused: the sweep opens its legs' and its
+    hedge's files only, and its leaderboard equals the run on the file of those three.
+    """
+    import pandas as pd
+
+    import hedgedesk.core.data.price_files as price_files
+
+    wide = pd.read_csv(write_prices(tmp_path / "wide.csv"))
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    for ticker in ("A", "B", "H"):
+        wide[["Date", ticker]].rename(columns={ticker: "Close"}).to_csv(
+            folder / f"{ticker}.csv", index=False
+        )
+    wide[["Date", "A"]].rename(columns={"A": "Close"}).to_csv(folder / "UNUSED.csv", index=False)
+    opened: list[str] = []
+    real = price_files.read_file
+    monkeypatch.setattr(price_files, "read_file", lambda p: opened.append(p.name) or real(p))
+    ledger = tmp_path / "runs.sqlite"
+    lazy = run_json(capsys, "sweep", "--data", folder, *GRID_ARGS, "--ledger", ledger)
+    assert sorted(opened) == ["A.csv", "B.csv", "H.csv"]
+    whole = run_json(
+        capsys, "sweep", "--data", tmp_path / "wide.csv", *GRID_ARGS, "--ledger", ledger
+    )
+    assert lazy["top"] == whole["top"]
