@@ -383,6 +383,51 @@ class Ledger:
                 # to the end; execute() would stop after freeing a single page.
                 self._db.executescript("PRAGMA incremental_vacuum")
 
+    def remove(self, run_id: str) -> RunRecord:
+        """Delete a run: its row, its stored chunks and its Parquet table, and give the space
+        back to the file system. A run still running (its process alive, or on another host,
+        where the ledger cannot tell) is refused.
+
+        Parameters
+        ----------
+        run_id : str
+            An id, a unique id prefix, or ``last``.
+
+        Returns
+        -------
+        RunRecord
+            The run as it was before it was deleted.
+        """
+        rec = self.get(run_id)
+        if rec.status == RunStatus.RUNNING:
+            raise HedgedeskError(
+                f"run {rec.id} is running (pid {rec.pid} on {rec.host}): cancel it first"
+            )
+        with self._lock:
+            with self._tx() as db:
+                db.execute("DELETE FROM chunks WHERE run_id = ?", (rec.id,))
+                db.execute("DELETE FROM runs WHERE id = ?", (rec.id,))
+            self._db.executescript("PRAGMA incremental_vacuum")
+        if rec.parquet:
+            Path(rec.parquet).unlink(missing_ok=True)
+        return rec
+
+    def stale(self, days: float, now: dt.datetime | None = None) -> list[RunRecord]:
+        """Runs last written more than ``days`` days before ``now`` (default: the present),
+        oldest first, leaving out runs still running.
+        """
+        if not days >= 0:
+            raise HedgedeskError(f"--older-than: got {days}, expected a number of days >= 0")
+        cutoff = ((now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)).isoformat(
+            timespec="microseconds"
+        )
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM runs WHERE updated < ? ORDER BY updated, rowid",
+                (cutoff,),
+            ).fetchall()
+        return [r for r in map(self._record, rows) if r.status != RunStatus.RUNNING]
+
     # -- reading ---------------------------------------------------------------------------
 
     def finished_chunks(self, run_id: str) -> list[tuple[int, int, int]]:

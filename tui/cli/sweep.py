@@ -126,10 +126,23 @@ def add_parsers(sub, parents) -> dict:
     s.add_argument("--tls-cert", metavar="PEM", help="client certificate for a tls:// scheduler")
     s.add_argument("--tls-key", metavar="PEM", help="client key for a tls:// scheduler")
 
-    r = sub.add_parser("runs", parents=[common], help="the sweep run ledger: list, show, diff")
-    r.add_argument("action", nargs="?", choices=("show", "diff"), metavar="show|diff")
+    r = sub.add_parser(
+        "runs", parents=[common], help="the sweep run ledger: list, show, diff, rm, prune"
+    )
+    r.add_argument(
+        "action",
+        nargs="?",
+        choices=("show", "diff", "rm", "prune"),
+        metavar="show|diff|rm|prune",
+    )
     r.add_argument("run", nargs="*", metavar="RUN", help="run id, unique prefix, or 'last'")
     r.add_argument("--limit", type=whole_arg(1), default=20, metavar="N")
+    r.add_argument(
+        "--older-than",
+        type=number_arg(0),
+        metavar="DAYS",
+        help="prune: the runs last written more than DAYS days ago",
+    )
     r.add_argument("--ledger", metavar="PATH", help="run ledger database")
 
     c = sub.add_parser("cluster", help="start a Dask cluster for sweeps on this machine")
@@ -473,6 +486,18 @@ def cmd_runs(args) -> int:
             if r.summary:
                 print(format_summary(r.summary))
         return 0
+    if args.action == "rm":
+        if not args.run:
+            raise HedgedeskError(
+                "runs rm: give the RUNs to delete (ids, unique prefixes or 'last')"
+            )
+        return _report_removed([ledger.remove(run) for run in args.run], args.json)
+    if args.action == "prune":
+        if args.older_than is None or args.run:
+            raise HedgedeskError("runs prune: give --older-than DAYS (and no RUN)")
+        return _report_removed(
+            [ledger.remove(r.id) for r in ledger.stale(args.older_than)], args.json
+        )
     if len(args.run) != 2:
         raise HedgedeskError("runs diff: give two runs")
     d = ledger.diff(*args.run)
@@ -489,6 +514,17 @@ def cmd_runs(args) -> int:
                 f"{s['id']}: {s['status']}, {s['n_configs']:,} configurations, best "
                 f"{top.get('ticker', '-')} score {_f(top.get('score'), '.3f')}"
             )
+    return 0
+
+
+def _report_removed(records, as_json: bool) -> int:
+    if as_json:
+        emit_json({"removed": [r.id for r in records]})
+    else:
+        for r in records:
+            print(f"removed {r.id} ({r.status}, {r.n_configs:,} configurations)")
+        if not records:
+            print("no run to remove")
     return 0
 
 

@@ -314,3 +314,46 @@ def test_diff_names_nested_keys(ledger):
         {"grid": {"cost": [0.001], "window": [20]}, "top": 5}, "fp", "v", "cpu", "CPU", 2, 10
     )
     assert ledger.diff(a, b)["params"] == {"grid.cost": [[0.0], [0.001]]}
+
+
+# -- rm and prune ------------------------------------------------------------------------------
+def _finished(led: Ledger, with_table: bool = True) -> str:
+    run = _run(led)
+    led.save_chunk(run, 0, 0, 30, _chunk(0, 30), kernel_s=0.1)
+    table = pd.DataFrame({"sharpe": np.arange(30) * 0.5}) if with_table else None
+    led.finish(run, "cancelled" if not with_table else "done", _summary(), per_config=table)
+    return run
+
+
+def test_remove_deletes_the_row_the_chunks_and_the_table(ledger):
+    keep, gone = _finished(ledger), _finished(ledger, with_table=False)
+    table = Path(ledger.get(keep).parquet)
+    assert table.is_file() and ledger.finished_chunks(gone) == [(0, 0, 30)]
+    rec = ledger.remove(keep)
+    assert rec.id == keep and not table.exists()
+    with pytest.raises(HedgedeskError, match="no such run"):
+        ledger.get(keep)
+    ledger.remove(gone)
+    assert ledger.runs() == [] and ledger.finished_chunks(gone) == []
+    count = ledger._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    assert count == 0
+
+
+def test_remove_refuses_a_running_run(ledger):
+    run = _run(ledger)  # this process: alive
+    with pytest.raises(HedgedeskError, match=r"is running .*cancel it first"):
+        ledger.remove(run)
+    assert ledger.get(run).status == "running"
+
+
+def test_stale_lists_runs_last_written_before_the_cutoff(ledger):
+    old, new = _finished(ledger), _finished(ledger)
+    running = _run(ledger)
+    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(days=10)).isoformat(timespec="microseconds")
+    for run in (old, running):
+        ledger._db.execute("UPDATE runs SET updated = ? WHERE id = ?", (stamp, run))
+    assert [r.id for r in ledger.stale(7)] == [old]  # the running one is never stale
+    assert [r.id for r in ledger.stale(11)] == []
+    assert {r.id for r in ledger.stale(0)} == {old, new}
+    with pytest.raises(HedgedeskError, match="--older-than"):
+        ledger.stale(-1)

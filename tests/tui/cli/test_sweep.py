@@ -588,3 +588,25 @@ def test_a_sweep_on_a_folder_reads_only_its_legs_and_hedge(capsys, tmp_path, mon
         capsys, "sweep", "--data", tmp_path / "wide.csv", *GRID_ARGS, "--ledger", ledger
     )
     assert lazy["top"] == whole["top"]
+
+
+def test_runs_rm_and_prune(capsys, prices, ledger_path):
+    common = ("sweep", "--data", prices, "--tickers", "A", "--hedge", "H", "--rebalance", "5")
+    common += ("--window", "20,60", "--backend", "cpu", "--ledger", ledger_path)
+    a, b = (run_json(capsys, *common, "--cost", c)["run_id"] for c in ("0", "0.001"))
+    table = Path(run_json(capsys, "runs", "show", a, "--ledger", ledger_path)["parquet"])
+    assert run_json(capsys, "runs", "rm", a, "--ledger", ledger_path) == {"removed": [a]}
+    assert not table.exists()
+    listed = run_json(capsys, "runs", "--ledger", ledger_path)["runs"]
+    assert [r["run_id"] for r in listed] == [b]
+    # a run written just now is younger than a day; --older-than 0 takes every finished run
+    assert run_json(capsys, "runs", "prune", "--older-than", "1", "--ledger", ledger_path) == {
+        "removed": []
+    }
+    assert run_json(capsys, "runs", "prune", "--older-than", "0", "--ledger", ledger_path) == {
+        "removed": [b]
+    }
+    rc, _, err = run(capsys, "runs", "prune", "--ledger", ledger_path)
+    assert rc == 2 and "give --older-than DAYS" in err
+    rc, _, err = run(capsys, "runs", "rm", a, "--ledger", ledger_path)
+    assert rc == 2 and "no such run" in err
