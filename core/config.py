@@ -21,7 +21,14 @@ from hedgedesk.core.errors import ConfigError
 from hedgedesk.core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER
 from hedgedesk.core.levels import MAX_LEVELS as MAX_AXIS_VALUES
 from hedgedesk.core.levels import LevelsError, parse_range
-from hedgedesk.core.limits import CONFIG_KEYS, Group, SettingError, View, check_settings
+from hedgedesk.core.limits import (
+    CONFIG_KEYS,
+    RANGES,
+    Group,
+    SettingError,
+    View,
+    check_settings,
+)
 from hedgedesk.core.paths import user_config_file
 
 SOURCES = ("demo", "files", "yahoo")
@@ -500,7 +507,7 @@ def _data(t: _Table, base: Path) -> DataConfig:
 
 def _risk(t: _Table) -> RiskConfig:
     return RiskConfig(
-        rf=t.number("rf", 0.0, lo=-0.5, hi=1.0),
+        rf=t.number("rf", 0.0, lo=RANGES["rf"].lo, hi=RANGES["rf"].hi),  # the optimiser's rule
         rate=t.number("rate", 0.0, lo=-0.5, hi=1.0),
         beta_window=t.integer("beta_window", 252, lo=3),
         var_confidence=t.number("var_confidence", 0.95, lo=0.5, hi=0.9999),

@@ -77,6 +77,20 @@ class SlowCpu(CpuBackend):
         return super().run(row0, count, rows)
 
 
+def in_view(app, widget, within=None) -> bool:
+    """Painted with a size, wholly inside the screen (and inside ``within``'s region): a
+    widget scrolled out of sight has no region, one half-hidden sticks out of it.
+    """
+    region = widget.region
+    inside = within.region if within is not None else app.screen.region
+    return (
+        region.width > 0
+        and region.height > 0
+        and app.screen.region.contains_region(region)
+        and inside.contains_region(region)
+    )
+
+
 class GatedCpu(CpuBackend):
     """The CPU kernel that runs ``free`` chunks of the grid itself (not of the unhedged twins),
     then holds the next one until :attr:`gate` is set, with :attr:`held` set: a sweep certainly

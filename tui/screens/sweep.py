@@ -39,14 +39,14 @@ from textual_plotext import PlotextPlot
 from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.sweep.grid import Naming
-from hedgedesk.core.sweep.ledger import RunStatus
+from hedgedesk.core.sweep.ledger import RESUMABLE, RunStatus
 from hedgedesk.core.sweep.results import Strategy, StrategyRow, SweepSummary, Verdict, WalkForward
 from hedgedesk.core.sweep.score import group_same, strategy_key
 from hedgedesk.tui.format import num, pct
 from hedgedesk.tui.messages import CurveComputed, GridFormClosed, HeatComputed
 from hedgedesk.tui.screens.forms import FieldsForm
 from hedgedesk.tui.screens.help import HelpScreen
-from hedgedesk.tui.widgets.sweep_pane import RESUMABLE, SweepPane, eta_text
+from hedgedesk.tui.widgets.sweep_pane import SweepPane, eta_text
 from hedgedesk.tui.widgets.tables import fill
 
 if TYPE_CHECKING:

@@ -68,18 +68,6 @@ def _session_leader(pid: int) -> bool:
         return False
 
 
-def __getattr__(name: str):
-    """``RESUMABLE`` (the ledger's, which screens import from here), read from
-    hedgedesk.core.sweep.ledger when first asked for: the ledger imports pandas, which the
-    desk's first paint does not wait for.
-    """
-    if name == "RESUMABLE":
-        from hedgedesk.core.sweep.ledger import RESUMABLE
-
-        return RESUMABLE
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def ledger_lines(runs: list[RunRecord], pid: int, host: str, leader=_session_leader) -> list[str]:
     """What the pane says about the ledger: each run in progress in another process (this
     process's own sweep has the pane above), then how many runs were interrupted (their

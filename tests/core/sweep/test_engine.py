@@ -133,6 +133,13 @@ def leg_returns(market: MarketData, ticker: str, hedge: str = "H"):
     return r.index, r[ticker].to_numpy(), r[hedge].to_numpy()
 
 
+def replay(market: MarketData, r, start: int = 0):
+    """The plain backtest (the kernel's witness) of a leaderboard row, from day ``start``."""
+    _, r_long, r_hedge = leg_returns(market, r.ticker)
+    args = (r.rebalance, r.window, r.exposure, r.hedge_ratio, r.cost, r.drift_band, 1.0)
+    return dynamic_beta_hedge(r_long, r_hedge, *args, r.estimator, r.halflife, start=start)
+
+
 # -- harness -----------------------------------------------------------------------------------
 def drain(gen):
     """Run a sweep generator to the end: (events, arrival times, result)."""
@@ -564,20 +571,7 @@ def test_dsr_pbo_and_walk_forward(market):
         (1 - g) * norm.ppf(1 - 1 / n_trials) + g * norm.ppf(1 - 1 / (n_trials * math.e))
     )
     for r in s.top:
-        _, r_long, r_hedge = leg_returns(market, r.ticker)
-        run = dynamic_beta_hedge(
-            r_long,
-            r_hedge,
-            r.rebalance,
-            r.window,
-            r.exposure,
-            r.hedge_ratio,
-            r.cost,
-            r.drift_band,
-            1.0,
-            r.estimator,
-            r.halflife,
-        )
+        run = replay(market, r)
         x = run.equity[1:] / run.equity[:-1] - 1.0
         sr = x.mean() / x.std(ddof=1)
         d = x - x.mean()

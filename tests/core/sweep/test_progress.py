@@ -20,11 +20,10 @@ import pytest
 
 import hedgedesk.core.sweep.engine as S
 from hedgedesk.core.metrics import performance
-from hedgedesk.core.sweep.backtest import dynamic_beta_hedge
 from hedgedesk.core.sweep.engine import CpuBackend, Eta, MemoryStore, SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import Grid, Leg, estimators
 from hedgedesk.core.sweep.ledger import Ledger
-from tests.core.sweep.test_engine import drain, leg_returns, make_market
+from tests.core.sweep.test_engine import drain, leg_returns, make_market, replay
 
 
 @pytest.fixture(scope="module")
@@ -351,22 +350,9 @@ def test_leaders_carry_their_out_of_sample_figures(market):
     splits = s.walk_forward.splits
     bests = [leg.best for leg in s.legs]
     for r in [*s.top, *bests]:
-        dates, r_long, r_hedge = leg_returns(market, r.ticker)
+        dates = leg_returns(market, r.ticker)[0]
         split = int(np.flatnonzero(dates.date == splits[r.ticker])[0])
-        run = dynamic_beta_hedge(
-            r_long,
-            r_hedge,
-            r.rebalance,
-            r.window,
-            r.exposure,
-            r.hedge_ratio,
-            r.cost,
-            r.drift_band,
-            1.0,
-            r.estimator,
-            r.halflife,
-            start=split,
-        )
+        run = replay(market, r, start=split)
         want = performance(run.equity)
         assert r.oos.status == "ok"
         assert r.oos.sharpe == pytest.approx(want.sharpe, rel=1e-9)

@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Static
 
 from hedgedesk.core.sweep.backtest import run_backtest
 from hedgedesk.tui.screens.backtest import FIELDS, BacktestScreen
-from tests.tui.conftest import ScreenHost, settle
+from tests.tui.conftest import ScreenHost, in_view, settle
 
 
 def witness(cfg, market, **changes):
@@ -138,18 +138,6 @@ async def test_preset_params_and_errors_stay_in_the_screen(desk):
         await pilot.press("escape", "escape")  # the form, then the screen
         await pilot.pause()
         assert not isinstance(app.screen, BacktestScreen)
-
-
-def in_view(app, widget, within=None) -> bool:
-    """Painted with a size, wholly inside the screen (and inside ``within``'s region)."""
-    region = widget.region
-    inside = within.region if within is not None else app.screen.region
-    return (
-        region.width > 0
-        and region.height > 0
-        and app.screen.region.contains_region(region)
-        and inside.contains_region(region)
-    )
 
 
 async def test_keys_stay_with_the_results_and_the_form_fits_80x24(desk):

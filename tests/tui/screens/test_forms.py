@@ -10,7 +10,7 @@ from textual.widgets import Input, Label, Static
 
 from hedgedesk.tui.app import DeskApp
 from hedgedesk.tui.screens.forms import KIND_FIELDS, FieldsForm, FormScreen, named_field
-from tests.tui.conftest import settle
+from tests.tui.conftest import in_view, settle
 
 OPTION = {
     "name": "SPX put 3000",
@@ -28,20 +28,6 @@ OPTION = {
 @pytest.fixture
 def cfg(writable_demo):
     return writable_demo
-
-
-def in_view(app, widget, within=None) -> bool:
-    """Painted with a size, wholly inside the screen (and inside ``within``'s region): a
-    widget scrolled out of sight has no region, one half-hidden sticks out of it.
-    """
-    region = widget.region
-    inside = within.region if within is not None else app.screen.region
-    return (
-        region.width > 0
-        and region.height > 0
-        and app.screen.region.contains_region(region)
-        and inside.contains_region(region)
-    )
 
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 20), (60, 14)])  # 14: the fields scroll

@@ -16,7 +16,7 @@ from hedgedesk.core.optimize.problem import OptimizationError
 from hedgedesk.core.optimize.request import OptimizeRequest, book_weights
 from hedgedesk.tui.screens.help import HelpScreen
 from hedgedesk.tui.screens.optimizer import FIELDS, OptimizerScreen
-from tests.tui.conftest import ScreenHost, settle
+from tests.tui.conftest import ScreenHost, in_view, settle
 
 
 def request(cfg, market, **changes) -> OptimizeRequest:
@@ -202,18 +202,6 @@ async def test_frontier_objective_and_chart(desk):
         )
         await pilot.press("f")
         assert table.display
-
-
-def in_view(app, widget, within=None) -> bool:
-    """Painted with a size, wholly inside the screen (and inside ``within``'s region)."""
-    region = widget.region
-    inside = within.region if within is not None else app.screen.region
-    return (
-        region.width > 0
-        and region.height > 0
-        and app.screen.region.contains_region(region)
-        and inside.contains_region(region)
-    )
 
 
 async def test_the_screens_keys_never_type_into_the_form(desk):
