@@ -8,8 +8,11 @@
        the start, while the kernel compiles.
   (c)  desk: the desk headless (``DeskApp.run_test``) at 80x24: ``w``, then Esc once a third is
        done; the latency is from the key to the pane's "cancelled".
+  (d)  at scale (``--big N``): a SYNTHETIC grid of N configurations over 250 days
+       (``bench/sweep_scale.py``'s), cancelled 2 s into the grid; and a grid of 1e6, 0.3 s
+       after its scoring began (the out-of-sample pass, PBO and its bootstrap, the replays).
 
-Run: python bench/sweep_cancel.py [--trials N] [--skip-cold] [--skip-desk]
+Run: python bench/sweep_cancel.py [--trials N] [--skip-cold] [--skip-desk] [--big 100000000]
 """
 
 from __future__ import annotations
@@ -70,6 +73,43 @@ def engine_once(at: float | None = AT, delay: float | None = None) -> float:
     return out["end"] - out["set"]
 
 
+def big_once(configs: int, phase: str, delay: float) -> float:
+    """One run of (d): the cancel set ``delay`` seconds after the first progress event of
+    ``phase`` (``sweep`` or ``scoring``); the latency from the set to the generator's return.
+    """
+    sys.path.insert(0, str(Path(__file__).parent))
+    from sweep import synthetic_market
+    from sweep_scale import scale_grid
+
+    from hedgedesk.core.sweep.engine import CpuBackend, SweepRequest, run_sweep
+    from hedgedesk.core.sweep.ledger import Ledger
+
+    market, legs = synthetic_market(250, n_legs=1)
+    request = SweepRequest(scale_grid(configs, legs), walk_forward=0.7)
+    cancel = threading.Event()
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "runs.sqlite") as ledger:
+
+        def later():
+            time.sleep(delay)
+            out["set"] = time.perf_counter()
+            cancel.set()
+
+        gen = run_sweep(request, market, ledger, cancel=cancel, backend=CpuBackend())
+        try:
+            while True:
+                p = next(gen)
+                if p.phase.startswith(phase) and "timer" not in out:
+                    out["timer"] = threading.Thread(target=later, daemon=True)
+                    out["timer"].start()
+        except StopIteration as stop:
+            end = time.perf_counter()
+            status = stop.value.status
+    if status != "cancelled":
+        raise RuntimeError(f"the run ended {status} before the cancel")
+    return end - out["set"]
+
+
 async def desk_once() -> float:
     from textual import events
     from textual.widgets import ProgressBar
@@ -104,6 +144,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--skip-desk", action="store_true")
+    parser.add_argument("--big", type=int, default=0, help="configurations of (d); 0: skip it")
     parser.add_argument("--cold-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cold_child:
@@ -133,6 +174,16 @@ def main() -> None:
                 )
                 cold.append(float(run.stdout.strip().splitlines()[-1]))
         show("(b) cold kernel, cancel 0.3 s in", cold)
+    if args.big:
+        trials = max(1, args.trials // 2)
+        show(
+            f"(d) {args.big:,} configurations, 2 s into the grid",
+            [big_once(args.big, "sweep", 2.0) for _ in range(trials)],
+        )
+        show(
+            f"(d) {args.big:,} configurations, 0.3 s into the scoring",
+            [big_once(args.big, "scoring", 0.3) for _ in range(trials)],
+        )
     if not args.skip_desk:
         with tempfile.TemporaryDirectory() as home:
             os.environ["XDG_STATE_HOME"] = home

@@ -13,7 +13,7 @@ import difflib
 import math
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, overload
 
@@ -202,6 +202,10 @@ class SweepGrid:
     cost: tuple[float, ...]  # scenarios applied to every configuration, never optimised
     impact: tuple[float, ...]  # square-root-law eta levels, also scenarios
     score: dict  # ScoreTargets fields given in [sweep.score] (validated by ScoreTargets)
+    keep: str = "best"  # best: the top K, marginals and a PBO sample; all: every configuration
+    # [sweep.limits] given: configurations, seconds, memory_gb, disk_gb (each > 0), the
+    # fields of hedgedesk.core.sweep.plan.PlanLimits; a run's plan above one asks for --yes
+    limits: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -760,10 +764,21 @@ def _sweep(t: _Table) -> SweepGrid:
         cost=t.numbers("cost", [0.0], lo=0, hi=0.1, distinct=True),
         impact=t.numbers("impact", [0.0], lo=0, distinct=True),
         score=_score(t.table("score", SCORE_KEYS)),
+        keep=t.text("keep", "best", choices=("best", "all")),
+        limits=_sweep_limits(t.table("limits", SWEEP_LIMIT_KEYS)),
     )
 
 
+SWEEP_LIMIT_KEYS = ("configurations", "seconds", "memory_gb", "disk_gb")
+
+
+def _sweep_limits(t: _Table) -> dict:
+    """``[sweep.limits]``: the plan's limits given, each a positive finite number."""
+    return {k: t.number(k, lo=0, lo_open=True) for k in SWEEP_LIMIT_KEYS if k in t.raw}
+
+
 SCORE_KEYS = (
+    "volatility",
     "sharpe",
     "annual_return",
     "max_drawdown",
@@ -915,6 +930,8 @@ def parse_config(text: str, path: Path) -> DeskConfig:
                     "cost",
                     "impact",
                     "score",
+                    "keep",
+                    "limits",
                 ),
             )
         )

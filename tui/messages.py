@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from hedgedesk.core.book.risk import RiskReport
     from hedgedesk.core.data.market import MarketData, SeriesReport
     from hedgedesk.core.data.yahoo import Fetched as YahooFetched
@@ -147,16 +145,6 @@ class CurveComputed(Message):
         super().__init__()
         self.token = token
         self.result = result
-        self.error = error
-
-
-class HeatComputed(Message):
-    """The heat map's table for the run shown when ``token`` was current, or the error."""
-
-    def __init__(self, token: int, heat: pd.Series | None, error: str = ""):
-        super().__init__()
-        self.token = token
-        self.heat = heat
         self.error = error
 
 

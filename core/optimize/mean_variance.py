@@ -15,7 +15,7 @@ without its zero rows (``Estimates.factor()``, computed once per estimates and s
 written on the same ``u`` so the solver sees the dense factor once; every other constraint
 comes from :func:`~hedgedesk.core.optimize.problem.build`, whose names report the constraints
 that bind. Every public method runs with BLAS limited to one thread
-(:data:`~hedgedesk.core.optimize.problem.serial_blas`): the dense algebra is small.
+(:data:`~hedgedesk.core.blas.serial_blas`): the dense algebra is small.
 
 The frontier's points are solved exactly by a warm-started active-set method when every
 constraint is linear in w (each point certified by its KKT conditions), and otherwise, or when
@@ -31,6 +31,7 @@ from functools import cached_property
 import cvxpy as cp
 import numpy as np
 
+from hedgedesk.core.blas import serial_blas
 from hedgedesk.core.checks import finite, positive
 from hedgedesk.core.optimize.diagnose import constraint_reasons
 from hedgedesk.core.optimize.problem import (
@@ -41,7 +42,6 @@ from hedgedesk.core.optimize.problem import (
     build,
     describe,
     net_return,
-    serial_blas,
     solve,
     solved,
 )

@@ -9,19 +9,16 @@ homogenising variable kappa for maximum Sharpe (``y = kappa w``), so one builder
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, cached_property, lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, NoReturn
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
-from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]  # ships no types
 
+from hedgedesk.core.blas import serial_blas
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.limits import Group
 from hedgedesk.core.metrics import historical_var
@@ -133,54 +130,6 @@ def risk_factor(cov: np.ndarray) -> np.ndarray:
         if not keep.any() or vals.max() <= 0:
             return np.zeros((1, len(sym)))
         return (vecs[:, keep] * np.sqrt(vals[keep])).T
-
-
-class _SerialBlas:
-    """One BLAS thread while any caller is inside: the first to enter sets the limit, the
-    last to leave restores the original, so overlapping callers (the desk's solve workers)
-    never leave BLAS limited or restore it under another's feet. Both calls run on one
-    service thread: OpenBLAS ignores a thread raising a thread count that another one lowered.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._limiter: Any = None  # threadpoolctl's limiter while anyone is inside
-        self._setter: ThreadPoolExecutor | None = None
-
-    def _on_setter(self, fn: Callable[[], Any]) -> Any:
-        if self._setter is None:
-            self._setter = ThreadPoolExecutor(1, thread_name_prefix="serial-blas")
-        return self._setter.submit(fn).result()
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._depth == 0:
-                self._limiter = self._on_setter(
-                    lambda: _blas_controller().limit(limits=1, user_api="blas")
-                )
-            self._depth += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._on_setter(self._limiter.restore_original_limits)
-                    self._limiter = None
-
-
-@cache
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()  # ~7 ms to find the loaded BLAS libraries: once
-
-
-serial_blas = _SerialBlas()
-"""Context manager (and decorator): BLAS limited to one thread inside. The optimisers' dense
-algebra is small (n up to a few hundred), and OpenBLAS's threads, woken after a conic solve,
-cost far more than they save (an eigen-decomposition of 120 assets: 1 ms alone, 215 ms after a
-Clarabel solve under the default threading)."""
 
 
 def ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:

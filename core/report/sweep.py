@@ -1,9 +1,14 @@
 """A sweep run's report, after the sweep study: the leaderboard with deflated Sharpe and PBO,
 parameter heat maps, and the results under each cost scenario. Everything comes from the run
-ledger (summary and per-configuration table), so a report of a run needs no market data.
+ledger, so a report of a run needs no market data: heat maps and scenario statistics from the
+per-configuration table where the run kept one (``--keep all``: medians, every configuration),
+else from the summary's streamed figures (each leg's heat map and the scenarios' means, over
+canonical configurations).
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -12,7 +17,13 @@ from hedgedesk.core.report import charts
 from hedgedesk.core.report.document import Chart, Col, Section, Table, Text
 from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep.ledger import RunRecord
-from hedgedesk.core.sweep.results import LegSummary, Strategy, StrategyRow
+from hedgedesk.core.sweep.results import (
+    HeatMap,
+    LegSummary,
+    ScenarioStats,
+    Strategy,
+    StrategyRow,
+)
 
 TOP_SCENARIO_ROWS = 5  # leaders shown under every cost scenario
 HEAT_PAIRS = (("window", "rebalance"), ("hedge_ratio", "exposure"))
@@ -167,6 +178,65 @@ def _scenario_summary(df: pd.DataFrame, target_sharpe: float) -> Table:
     )
 
 
+def _scenario_means(stats: tuple[ScenarioStats, ...], target_sharpe: float) -> Table:
+    rows = [
+        [
+            sc.cost,
+            sc.impact,
+            sc.configurations,
+            sc.ok,
+            sc.best_score,
+            sc.mean_sharpe,
+            sc.mean_annual_return,
+            sc.mean_max_drawdown,
+            sc.share_sharpe_at_target,
+        ]
+        for sc in stats
+    ]
+    return Table(
+        "scenarios",
+        [
+            Col("cost", "sci"),
+            Col("impact", "sci"),
+            Col("configurations", "int"),
+            Col("ok", "int"),
+            Col("best score", "num3"),
+            Col("mean Sharpe", "num2"),
+            Col("mean return", "pct1"),
+            Col("mean max DD", "pct1"),
+            Col(f"share Sharpe >= {target_sharpe:g}", "pct1"),
+        ],
+        rows,
+        caption="Every leg's configurations under each cost scenario (streamed means)",
+        note="configurations: canonical ones (identical strategies counted once); means and "
+        "shares over the ok ones",
+    )
+
+
+def _chart_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+def _streamed_heat(
+    run_id: str, i: int, ticker: str, heat: HeatMap, cost: float, impact: float
+) -> Chart:
+    m = np.array(
+        [[np.nan if v is None else v for v in row] for row in heat.best_score], dtype=np.float64
+    )
+    return Chart(
+        f"sweep_{run_id}_heat_{i}_{_chart_name(ticker)}_rebalance_window",
+        charts.heatmap(
+            m,
+            [f"{p:g}" for p in heat.rebalance],
+            [f"{w:g}" for w in heat.window],
+            f"{ticker}: best target score by rebalance and window",
+            "target score",
+        ),
+        f"{ticker}: best target score over every other parameter for each (rebalance, "
+        f"window), under cost {cost:g}, impact {impact:g}; a blank cell has no ok strategy",
+    )
+
+
 def _heat(df: pd.DataFrame, rows: str, cols: str) -> tuple[np.ndarray, list, list]:
     table = df.pivot_table(index=rows, columns=cols, values="score", aggfunc="max")
     return table.to_numpy(), [f"{v:g}" for v in table.index], [f"{v:g}" for v in table.columns]
@@ -175,7 +245,9 @@ def _heat(df: pd.DataFrame, rows: str, cols: str) -> tuple[np.ndarray, list, lis
 def sweep_section(rec: RunRecord, per_config: pd.DataFrame | None) -> Section:
     """The report of one ledger run: its status, leaderboard, PBO by leg, figures under each
     cost scenario and walk-forward from its summary; heat maps and scenario statistics from
-    its per-configuration table (``per_config``: None when the run has none).
+    its per-configuration table (``per_config``: a ``--keep all`` run's; medians and pairs of
+    axes over every configuration), else from the summary's streamed figures (each leg's
+    best score by rebalance and window; the scenarios' means), else left out, saying so.
     """
     s = Section(f"sweep:{rec.id}", f"Sweep run {rec.id}")
     summary = rec.summary
@@ -275,12 +347,37 @@ def sweep_section(rec: RunRecord, per_config: pd.DataFrame | None) -> Section:
             )
         )
     if per_config is None:
-        return s.add(
+        heats = [
+            (i, leg.ticker, leg.heat)
+            for i, leg in enumerate(summary.legs, 1)
+            if leg.heat is not None and (len(leg.heat.rebalance) > 1 or len(leg.heat.window) > 1)
+        ]
+        if not summary.scenarios and not heats:
+            return s.add(
+                Text(
+                    "The per-configuration table is not available (the run has not "
+                    "finished), so heat maps and scenario statistics are left out."
+                )
+            )
+        s.add(
             Text(
-                "The per-configuration table is not available (the run has not "
-                "finished), so heat maps and scenario statistics are left out."
+                "Heat maps and scenario statistics come from the run's streamed summary (it "
+                "kept no per-configuration table; hedgedesk sweep --keep all keeps one): "
+                "means, not medians, over canonical configurations (identical strategies "
+                "counted once)."
             )
         )
+        if summary.scenarios:
+            s.add(_scenario_means(summary.scenarios, targets.sharpe))
+        for i, ticker, heat in heats:
+            s.add(_streamed_heat(rec.id, i, ticker, heat, rank.cost, rank.impact))
+        return s
+    s.add(
+        Text(
+            "Heat maps and scenario statistics come from the run's per-configuration table (a "
+            "--keep all run): medians over every configuration."
+        )
+    )
     s.add(_scenario_summary(per_config, targets.sharpe))
     chosen = per_config[
         (per_config["cost"] == rank.cost)

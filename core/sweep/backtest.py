@@ -448,7 +448,7 @@ def dynamic_beta_hedge(
     return HedgeRun(np.array(curve), tuple(rebalances), traded_notional)
 
 
-IMPACT_SIGMA_WINDOW = 21  # returns in the daily volatility of the square-root impact law
+IMPACT_SIGMA_WINDOW = 30  # returns in the daily volatility of the square-root law (CONVENTIONS)
 IMPACT_ADV_WINDOW = 30  # days in the average daily dollar volume
 
 

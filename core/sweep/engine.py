@@ -7,16 +7,22 @@ for overfitting and recorded in the run ledger.
 (:class:`Eta`). A ``cancel`` event stops it between chunks (a chunk is sized to take about
 0.1 s) or while the kernel compiles, keeping what finished; a cancelled run's summary skips what
 needs the whole run, so it returns within the chunk in flight (measured: 39 ms median,
-``bench/sweep_cancel.py``). Every finished chunk is saved in the ledger before the next one
-starts, so an interrupted run resumes (``resume=RUN``) from its last finished chunk; final
-results are always computed from the stored chunks, so a resumed run ends exactly like an
-uninterrupted one.
+``bench/sweep_cancel.py``).
 
-Steps: prepare each leg's returns and tables; run the unhedged twin of every strategy (hedge
-ratio 0) for hedge effectiveness; run the grid chunk by chunk; score every configuration (target
-score), rank strategies under the ranking cost scenario, deflate the leaders' Sharpe ratios by
-the number of trials, estimate the probability of backtest overfitting (CSCV) per leg, and
-re-run every strategy out of sample after the walk-forward split.
+Memory and disk stay bounded at any grid size: each chunk is scored (risk-normalised target
+score, CONVENTIONS) and folded into its leg's :class:`~hedgedesk.core.sweep.stream.LegStream`
+(top K, marginals, heat map, scenario statistics, Sharpe moments, a sample of strategies),
+then dropped; the ledger commits the chunk's sampled rows and the stream's state before the
+next chunk starts, so an interrupted run resumes (``resume=RUN``) from its last finished chunk
+and ends exactly like an uninterrupted one (every reduction is independent of the chunking).
+With ``keep = all`` every configuration's figures are also written, chunk by chunk, to a
+folder of Parquet files.
+
+Steps: prepare each leg's returns and tables; run the grid chunk by chunk into the streams;
+re-run each leg's sample and leaders out of sample after the walk-forward split; then the
+summary: the leaders' cost scenarios and unhedged twins (hedge effectiveness) re-run, their
+Sharpe ratios deflated by the number of distinct trials, PBO by CSCV per leg on its sample
+(exact while the sample holds every strategy).
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import dataclasses
 import functools
 import hashlib
 import inspect
-import io
 import math
 import sys
 import threading
@@ -40,6 +45,8 @@ import numpy as np
 import pandas as pd
 
 from hedgedesk.core import metrics
+from hedgedesk.core.atomic import write_atomic
+from hedgedesk.core.blas import serial_blas
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import DataError, HedgedeskError
 from hedgedesk.core.metrics import daily_rf
@@ -59,12 +66,14 @@ from hedgedesk.core.sweep.request import SweepRequest
 from hedgedesk.core.sweep.results import (
     DEFERRED,
     ROW_FIGURES,
+    AxisMarginal,
     BackendInfo,
     BestSoFar,
     ConfigStatus,
     Counts,
     Deflated,
     Figures,
+    HeatMap,
     LegSummary,
     OosFigures,
     Overfitting,
@@ -72,6 +81,7 @@ from hedgedesk.core.sweep.results import (
     RankedOosFigures,
     Ranking,
     ScenarioFigures,
+    ScenarioStats,
     StrategyRow,
     SweepSummary,
     Timings,
@@ -79,25 +89,36 @@ from hedgedesk.core.sweep.results import (
     WalkForwardRow,
 )
 from hedgedesk.core.sweep.score import (
-    ScoreTargets,
+    Stopped,
     block_sharpe,
     deflated_sharpe,
     pbo_cscv,
     rank_correlation,
     return_moments,
-    target_score,
     walk_forward_split,
+)
+from hedgedesk.core.sweep.stream import (
+    CHUNK_MAX,
+    PBO_SAMPLE,
+    STRATEGY_AXES,
+    Leaders,
+    LegStream,
+    Moments,
+    distinct_strategies,
+    in_sample,
+    named,
+    sample_rate,
+    scores,
 )
 
 PROGRESS_EVERY = 0.25  # seconds between progress events
 CHUNK_SECONDS = 0.1  # target duration of one chunk: bounds cancel latency and lost work
 ETA_AFTER = 0.5  # seconds of measured throughput before an ETA is given
-# closing a run in the ledger (its chunks dropped, the space given back) takes about this many
-# times as long as saving the chunks did (measured 1.3 to 1.9; reading them back, the tables
-# and the Parquet file are in finish_cost)
-FINISH_PER_SAVE = 1.5
 IMPACT_WARMUP = 30  # sessions of volume before the first trade when impact is modelled
-SCORED = ("sharpe", "annual_return", "max_drawdown", "consistency")
+PBO_RESAMPLES = 8  # bootstrap resamples behind a sampled PBO's sampling error
+# strategies per leg behind the walk-forward's rank correlation and percentiles: Spearman's
+# standard error is about 1 / sqrt(2,000) = 0.02, and the pass costs a fraction of the grid's
+OOS_SAMPLE = 2_000
 PER_CONFIG = (
     "status",
     "n",
@@ -115,6 +136,9 @@ PER_CONFIG = (
     "is_sharpe",
     "is_max_drawdown",
     "is_consistency",
+    "scaled_annual_return",
+    "scaled_max_drawdown",
+    "scaled_consistency",
 )
 
 
@@ -169,8 +193,15 @@ class Eta:
     the last chunk is not modelled (a fraction of a second: see the README).
     """
 
-    def __init__(self, total: float, done: float = 0.0, tail_s: float = 0.0):
+    def __init__(
+        self,
+        total: float,
+        done: float = 0.0,
+        tail_s: float = 0.0,
+        rate_hint: float | None = None,
+    ):
         self.total = float(total)
+        self.rate_hint = rate_hint  # work per second from a calibration, until one is measured
         self.done = float(done)  # resumed work counts as done, not in the throughput
         self.tail_s = tail_s  # seconds after the last chunk: scoring (see scoring_seconds)
         self.measured = 0.0
@@ -193,10 +224,13 @@ class Eta:
         return min(self.done / self.total, 1.0) if self.total > 0 else 1.0
 
     def seconds(self, now: float) -> float:
-        """NaN until the throughput has been measured for ETA_AFTER seconds: the first chunks
-        are small and pay fixed costs, so they would promise far too long.
+        """From the calibrated rate (``rate_hint``; else NaN) until the throughput has been
+        measured for ETA_AFTER seconds: the first chunks are small and pay fixed costs, so
+        they would promise far too long.
         """
         if self.t0 is None or self.measured <= 0 or now - self.t0 < ETA_AFTER:
+            if self.rate_hint:
+                return max(self.total - self.done, 0.0) / self.rate_hint + self.tail_s
             return math.nan
         return max(self.total - self.done, 0.0) * (now - self.t0) / self.measured + self.tail_s
 
@@ -223,50 +257,42 @@ def replay_cost() -> tuple[float, float]:
     return _REPLAY_COST
 
 
-_FINISH_COST: dict[int, float] = {}  # seconds per configuration, by CSCV blocks
+_PBO_COST: dict[int, float] = {}  # seconds per strategy of PBO, by CSCV blocks
 
 
-def finish_cost(blocks: int) -> float:
-    """Seconds per configuration of a run's finishing work that grows with its size: reading
-    the chunks back, the per-configuration table and its Parquet file, PBO by CSCV. Timed once
-    per process on 1,024 and 4,096 synthetic configurations (the difference leaves out fixed
-    costs; about 40 ms in all).
+def pbo_cost(blocks: int) -> float:
+    """Seconds per strategy of PBO by CSCV with ``blocks`` blocks, timed once per process on
+    1,024 and 4,096 synthetic strategies (the difference leaves out fixed costs; tens of ms).
     """
-    if blocks not in _FINISH_COST:
-        from hedgedesk.core.sweep.ledger import _pack, _unpack
+    if blocks not in _PBO_COST:
 
         def once(n: int) -> float:
             rng = np.random.default_rng(0)
-            arrays = {name: rng.normal(0.0, 1.0, n) for name in K.METRICS}
-            for b in range(blocks):
-                arrays[f"block_sum1_{b}"] = rng.normal(0.0, 0.01, n)
-                arrays[f"block_sum2_{b}"] = rng.uniform(0.001, 0.01, n)
+            sum1 = rng.normal(0.0, 0.01, (n, blocks))
+            sum2 = rng.uniform(0.001, 0.01, (n, blocks))
             t0 = time.perf_counter()
-            back = _unpack(_pack(arrays))
-            pd.DataFrame({name: back[name] for name in K.METRICS}).to_parquet(io.BytesIO())
-            sums = [
-                np.stack([back[f"block_sum{k}_{b}"] for b in range(blocks)], axis=1) for k in (1, 2)
-            ]
-            pbo_cscv(back["shift"], sums[0], sums[1], np.full(blocks, 100), 0.0)
+            pbo_cscv(rng.normal(0.0, 0.01, n), sum1, sum2, np.full(blocks, 100), 0.0)
             return time.perf_counter() - t0
 
-        once(256)  # first calls load and cache what they need
-        _FINISH_COST[blocks] = max(once(4096) - once(1024), 0.0) / 3072
-    return _FINISH_COST[blocks]
+        once(256)  # first calls load what they need
+        _PBO_COST[blocks] = max(once(4096) - once(1024), 0.0) / 3072
+    return _PBO_COST[blocks]
 
 
 def scoring_seconds(grid: Grid, legs: list[PreparedLeg], top: int, blocks: int = 8) -> float:
     """Estimated seconds of a run's scoring after its last chunk: the replays of the leaders
     and of each leg's best (a Python loop over the days; their number times the days times
-    the cost of a day, rebalance periods weighted as the grid holds them), and the work that
-    grows with the configurations (:func:`finish_cost`).
+    the cost of a day, rebalance periods weighted as the grid holds them), and PBO on each
+    leg's sample (with its bootstrap resamples when it is a sample).
     """
     base, rebalance = replay_cost()
     per_day = base + rebalance * float(np.mean([1.0 / p for p in grid.rebalance]))
     replays = min(top, grid.n_strategies * len(legs)) + len(legs)
-    return replays * float(np.mean([p.n_days for p in legs])) * per_day + grid.n_rows * finish_cost(
-        blocks
-    )
+    sample = min(PBO_SAMPLE, distinct_strategies(grid))
+    pbo_runs = 1 + (PBO_RESAMPLES if sample_rate(grid) < 1 else 0)
+    return replays * float(np.mean([p.n_days for p in legs])) * per_day + len(
+        legs
+    ) * sample * pbo_runs * pbo_cost(blocks)
 
 
 @dataclass(frozen=True, eq=False)
@@ -276,7 +302,7 @@ class SweepResult:
     run_id: str | None
     status: RunStatus  # done | cancelled
     summary: SweepSummary  # summary.to_json(): see README "hedgedesk sweep --json"
-    per_config: pd.DataFrame  # one row per configuration and scenario
+    per_config: pd.DataFrame | None  # keep = all: one row per configuration, else None
 
 
 # -- backends --------------------------------------------------------------------------------
@@ -501,7 +527,7 @@ def code_version() -> str:
 
 # -- where the chunks go ---------------------------------------------------------------------
 class ChunkStore(Protocol):
-    """What a sweep writes its chunks to and reads them back from: the run ledger
+    """What a sweep commits after each chunk and reads back to resume: the run ledger
     (``ledger.Ledger``) or, when none is given, a :class:`MemoryStore`.
     """
 
@@ -511,17 +537,22 @@ class ChunkStore(Protocol):
         leg: int,
         start: int,
         stop: int,
-        arrays: dict[str, np.ndarray],
+        sample: dict[str, np.ndarray],
+        state: dict[str, np.ndarray],
         kernel_s: float,
     ) -> None:
-        """Keep the outputs of grid rows [start, stop) of leg ``leg`` (arrays of that length)."""
+        """Keep chunk [start, stop) of leg ``leg``: its rows in the sample and the leg's
+        stream state after it.
+        """
 
-    def finished_chunks(self, run_id: str | None) -> list[tuple[int, int, int]]:
-        """(leg, start, stop) of every stored chunk, in order."""
+    def load_stream(
+        self, run_id: str | None, leg: int
+    ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]] | None:
+        """A leg's stream state and chunk samples, or None when nothing is stored."""
         ...
 
-    def load_leg(self, run_id: str | None, leg: int) -> dict[str, np.ndarray]:
-        """One leg's stored outputs, its chunks concatenated."""
+    def table_dir(self, run_id: str) -> Path:
+        """Where a run's per-configuration table goes (``keep = all``)."""
         ...
 
     def progress(
@@ -535,7 +566,7 @@ class ChunkStore(Protocol):
         status: RunStatus,
         summary: SweepSummary | None = None,
         error: str | None = None,
-        per_config: pd.DataFrame | None = None,
+        table: Path | None = None,
         elapsed_s: float | None = None,
     ) -> None:
         """Close the run with its final status, summary and per-configuration table."""
@@ -543,11 +574,13 @@ class ChunkStore(Protocol):
 
 class MemoryStore:
     """Chunks kept in memory: what :func:`run_sweep` uses when no ledger is given (a
-    :class:`ChunkStore` that records no progress and no outcome).
+    :class:`ChunkStore` that records no progress and no outcome; a ``keep = all`` table stays
+    in memory too).
     """
 
     def __init__(self):
-        self.chunks: dict[tuple[int, int], tuple[int, dict[str, np.ndarray]]] = {}
+        self.states: dict[int, dict[str, np.ndarray]] = {}
+        self.samples: dict[int, list[dict[str, np.ndarray]]] = {}
 
     def save_chunk(
         self,
@@ -555,20 +588,25 @@ class MemoryStore:
         leg: int,
         start: int,
         stop: int,
-        arrays: dict[str, np.ndarray],
+        sample: dict[str, np.ndarray],
+        state: dict[str, np.ndarray],
         kernel_s: float,
     ) -> None:
-        """Keep the outputs of grid rows [start, stop) of leg ``leg``."""
-        self.chunks[(leg, start)] = (stop, arrays)
+        """Keep the chunk's sample and the leg's state after it."""
+        self.samples.setdefault(leg, []).append(sample)
+        self.states[leg] = state
 
-    def finished_chunks(self, run_id: str | None) -> list[tuple[int, int, int]]:
-        """(leg, start, stop) of every chunk kept, in order."""
-        return sorted((leg, start, stop) for (leg, start), (stop, _) in self.chunks.items())
+    def load_stream(
+        self, run_id: str | None, leg: int
+    ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]] | None:
+        """A leg's stream state and chunk samples, or None."""
+        if leg not in self.states:
+            return None
+        return self.states[leg], self.samples[leg]
 
-    def load_leg(self, run_id: str | None, leg: int) -> dict[str, np.ndarray]:
-        """One leg's outputs, its chunks concatenated in row order."""
-        parts = [self.chunks[key][1] for key in sorted(k for k in self.chunks if k[0] == leg)]
-        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    def table_dir(self, run_id: str) -> Path:
+        """Never called: a run kept in memory keeps its table in memory."""
+        raise HedgedeskError("a sweep without a ledger keeps its table in memory")
 
     def progress(
         self, run_id: str | None, n_done: int, config_days_done: int, elapsed_s: float
@@ -581,7 +619,7 @@ class MemoryStore:
         status: RunStatus,
         summary: SweepSummary | None = None,
         error: str | None = None,
-        per_config: pd.DataFrame | None = None,
+        table: Path | None = None,
         elapsed_s: float | None = None,
     ) -> None:
         """Nothing to record in memory."""
@@ -595,44 +633,35 @@ def _rank_scenario(grid: Grid) -> int:
     return int(np.argmax(grid.cost)) * len(grid.impact) + int(np.argmax(grid.impact))
 
 
-def _score(arrays: dict, targets: ScoreTargets, prefix: str = "") -> np.ndarray:
-    sharpe, annual_return, max_drawdown, consistency = (arrays[prefix + m] for m in SCORED)
-    return target_score(sharpe, annual_return, max_drawdown, consistency, targets)[0]
-
-
-def _named(out: np.ndarray, n_blocks: int) -> dict[str, np.ndarray]:
-    arrays = {name: out[i].copy() for i, name in enumerate(K.METRICS)}
-    for b in range(n_blocks):
-        arrays[f"block_sum1_{b}"] = out[K.BLOCK_SUM1 + b].copy()
-        arrays[f"block_sum2_{b}"] = out[K.BLOCK_SUM1 + n_blocks + b].copy()
+def _scored(out: np.ndarray, request: SweepRequest) -> dict[str, np.ndarray]:
+    """The kernel's outputs by name, with the score and the in-sample score."""
+    arrays = named(out, request.blocks)
+    arrays["score"] = scores(arrays, request.targets)
+    # without a split the in-sample figures are the full ones
+    walk = request.walk_forward
+    arrays["is_score"] = scores(arrays, request.targets, "is_") if walk else arrays["score"]
     return arrays
 
 
-def _strategy_row(
-    grid: Grid,
-    prep: PreparedLeg,
-    row: int,
-    arrays: dict[str, np.ndarray],
-    deflated: Deflated | None,
-    scenarios: tuple[ScenarioFigures, ...],
-    oos: OosFigures | None,
-) -> StrategyRow:
-    """Grid row ``row`` of a leg as a leaderboard row, with its deflated Sharpe ratio, its
-    figures under every cost scenario and out of sample, where known.
+def _frame(grid: Grid, prep: PreparedLeg, rows: np.ndarray, arrays: dict) -> pd.DataFrame:
+    """The per-configuration table of some rows (``keep = all``): parameters, then every
+    figure as float32 (7 significant digits), status as int8.
     """
-    figures: dict[str, Any] = {name: float(arrays[name][row]) for name in ROW_FIGURES}
-    return StrategyRow(
-        ticker=prep.leg.name,
-        **grid.strategy_params(int(row)),
-        hedge=grid.hedge,
-        row=int(row),
-        status=ConfigStatus(K.STATUS_NAMES[int(arrays["status"][row])]),
-        **figures,
-        n=int(arrays["n"][row]),
-        deflated=deflated,
-        scenarios=scenarios,
-        oos=oos,
-    )
+    params = grid.decode(rows)
+    est = params.pop("estimator")
+    data = {
+        "ticker": prep.leg.name,
+        "row": rows,
+        **params,
+        "estimator": np.array([e.kind for e in grid.estimator])[est],
+        "halflife": np.array([e.halflife for e in grid.estimator])[est],
+    }
+    for name in ("score", *PER_CONFIG, "hedge_effectiveness", "is_score"):
+        data[name] = np.asarray(arrays[name], np.float32)
+    frame = pd.DataFrame(data)
+    frame["status"] = frame["status"].astype(np.int8)
+    frame["n"] = frame["n"].astype(np.int32)
+    return frame
 
 
 def _replay(grid: Grid, leg: PreparedLeg, row: int, request: SweepRequest) -> np.ndarray:
@@ -671,6 +700,8 @@ def run_sweep(
     backend: SweepBackend | None = None,
     backend_note: str = "",
     clock: Callable[[], float] = time.perf_counter,
+    rate_hint: float | None = None,
+    prepared: list[PreparedLeg] | None = None,
 ) -> Generator[Progress, None, SweepResult]:
     """Run (or resume) a sweep; yields :class:`Progress`, returns :class:`SweepResult`.
 
@@ -680,6 +711,9 @@ def run_sweep(
     ``run(row0, count, rows)`` (default: chosen by ``request.backend``), optionally
     ``warm(cancel)`` to load its kernel where a cancel need not wait. ``clock``: seconds, for
     timings, chunk sizing, progress pacing and the ETA (a test passes a fake one).
+    ``rate_hint``: config-days per second of kernel time from a calibration (a plan's), the
+    ETA's rate until one is measured. ``prepared``: the request's legs already prepared (a
+    plan's), so the data are not read twice.
 
     ``cancel`` is honoured between chunks and while the kernel loads; a cancelled run's summary
     skips what needs the whole run (the leaders' deflated Sharpe replays, PBO, walk-forward),
@@ -705,7 +739,10 @@ def run_sweep(
     grid = request.grid
     if backend is None:  # a resumed run stays on its backend: results must be identical
         backend, backend_note = choose_backend(record.backend if record else request.backend)
-    legs = [prepare_leg(market, request, leg) for leg in grid.legs]
+    if prepared is not None and [p.leg for p in prepared] == list(grid.legs):
+        legs = list(prepared)  # a plan's (hedgedesk.core.sweep.plan): the same request's legs
+    else:
+        legs = [prepare_leg(market, request, leg) for leg in grid.legs]
     print_ = fingerprint(legs)
     version = code_version()
     if record:
@@ -748,6 +785,7 @@ def run_sweep(
             print_,
             version,
             clock,
+            rate_hint,
         )
         result = yield from run.run()
     except BaseException as exc:  # record why; the chunks stay, so the run can be resumed
@@ -769,6 +807,20 @@ def _config_days(grid: Grid, prep: PreparedLeg, rows: int) -> int:
     return rows * per_window // len(grid.window)
 
 
+def work_units(grid: Grid, request: SweepRequest, legs: list[PreparedLeg]) -> int:
+    """A fresh run's kernel work in config-days x windows (divide by ``len(grid.window)``
+    for config-days): every leg's grid rows, its unhedged twins with ``keep = all``, and the
+    walk-forward's out-of-sample rows (its sample and leaders).
+    """
+    twins = _twin_grid(grid).rows_per_leg if request.keep == "all" else 0
+    oos_rows = min(OOS_SAMPLE, distinct_strategies(grid)) + 2 * request.top
+    return sum(
+        (twins + grid.rows_per_leg) * _config_days(grid, p, len(grid.window))
+        + (oos_rows * _oos_days(grid, p) if request.walk_forward else 0)
+        for p in legs
+    )
+
+
 def _twin_grid(grid: Grid) -> Grid:
     """The unhedged twins: hedge ratio 0 under every other parameter (one estimator suffices:
     with no hedge, beta only decides whether the configuration is defined).
@@ -777,12 +829,10 @@ def _twin_grid(grid: Grid) -> Grid:
 
 
 def _twin_rows(grid: Grid, twins: Grid, rows: np.ndarray) -> np.ndarray:
-    """Row in ``twins`` of each configuration's unhedged twin: the first estimator and hedge
-    ratio 0 (``twins`` is the twin grid, or ``grid`` itself when it holds h = 0).
-    """
-    idx = list(np.unravel_index(rows, grid.shape))
+    """Row in the twin grid ``twins`` of each configuration's unhedged twin."""
+    idx = list(np.unravel_index(np.asarray(rows, np.int64), grid.shape))
     idx[AXES.index("estimator")] = 0 * idx[0]
-    idx[AXES.index("hedge_ratio")] = 0 * idx[0] + twins.hedge_ratio.index(0.0)
+    idx[AXES.index("hedge_ratio")] = 0 * idx[0]
     return np.ravel_multi_index(idx, twins.shape)
 
 
@@ -791,20 +841,32 @@ def _oos_days(grid: Grid, prep: PreparedLeg) -> int:
     return sum(prep.n_days - max(w - 1, prep.split) for w in grid.window)
 
 
-# a scored leg: its index, the prepared leg, its grid rows and their outputs (with scores)
-_Scored = tuple[int, PreparedLeg, np.ndarray, dict[str, np.ndarray]]
-# the walk-forward's pass: per leg, the grid rows re-run out of sample and their outputs
+def _oos_sample(stream: LegStream) -> np.ndarray:
+    """The strategies of a leg's walk-forward statistics: every one up to OOS_SAMPLE, else a
+    uniform sample of about OOS_SAMPLE, drawn from the PBO sample by the same hash (so the
+    same rows whatever the chunking), sorted.
+    """
+    rows = stream.sample()["row"]
+    rate = min(1.0, OOS_SAMPLE / max(distinct_strategies(stream.grid), 1))
+    return rows[in_sample(rows, stream.leg, rate)]
+
+
+def _oos_rows(stream: LegStream) -> np.ndarray:
+    """The rows a leg's walk-forward re-runs out of sample: its walk-forward sample and its
+    leaders by score and by in-sample score, sorted.
+    """
+    return np.unique(
+        np.concatenate([_oos_sample(stream), stream.leaders.rows, stream.is_leaders.rows])
+    ).astype(np.int64)
+
+
+# the walk-forward's pass: per leg, the rows re-run out of sample and their outputs
 _Oos = dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]
 
 
-class _Board(NamedTuple):
-    """What scoring a run gives its summary: legs, counts, ranking, overfitting, leaders."""
-
-    legs: tuple[LegSummary, ...]
-    counts: Counts
-    ranking: Ranking
-    overfitting: Overfitting
-    top: tuple[StrategyRow, ...]
+def _keep_output(parts: list[np.ndarray], pos: int, out: np.ndarray, took: float) -> None:
+    """Chunk sink of passes over listed rows: the kernel's outputs, in order."""
+    parts.append(out)
 
 
 def _keep_volatility(vol: np.ndarray, pos: int, out: np.ndarray, took: float) -> None:
@@ -814,18 +876,36 @@ def _keep_volatility(vol: np.ndarray, pos: int, out: np.ndarray, took: float) ->
     )
 
 
-def _keep_output(parts: list[np.ndarray], pos: int, out: np.ndarray, took: float) -> None:
-    """Chunk sink of the out-of-sample pass: the kernel's outputs, in order."""
-    parts.append(out)
+def _bootstrap_pbo(
+    sample: dict[str, np.ndarray],
+    blocks: int,
+    counts: np.ndarray,
+    rf_d: float,
+    seed: int,
+    stop: Callable[[], bool],
+) -> float:
+    """Sampling error of a PBO computed on a sample of strategies: the standard deviation
+    (ddof = 1) of the PBO over :data:`PBO_RESAMPLES` resamples of the sample's strategies with
+    replacement (seeded: the same run gives the same error).
+    """
+    rng = np.random.default_rng(seed)
+    n = len(sample["shift"])
+    sums = [np.stack([sample[f"block_sum{k}_{b}"] for b in range(blocks)], axis=1) for k in (1, 2)]
+    values = []
+    for _ in range(PBO_RESAMPLES):
+        i = rng.integers(0, n, n)
+        values.append(pbo_cscv(sample["shift"][i], sums[0][i], sums[1][i], counts, rf_d, stop).pbo)
+    return float(np.std(values, ddof=1))
 
 
 class _SweepRun:
-    """One session of a registered sweep, phase by phase (:meth:`run`): each leg's unhedged
-    twins (:meth:`_twins`) and grid chunks (:meth:`_sweep_leg`), scoring from the stored
-    chunks (:meth:`_score_legs`), the walk-forward's out-of-sample pass (:meth:`_out_of_sample`)
-    and the summary (:meth:`_finish`). Every phase runs its configurations through
-    :meth:`_chunks`, which sizes the chunks, honours the cancel between them and paces the
-    progress events; the counters they share are attributes.
+    """One session of a registered sweep, phase by phase (:meth:`run`): each leg's grid in
+    chunks folded into its :class:`~hedgedesk.core.sweep.stream.LegStream` (:meth:`_sweep_leg`;
+    with ``keep = all`` its unhedged twins first and every configuration's figures written),
+    the walk-forward's out-of-sample pass over each leg's sample and leaders
+    (:meth:`_out_of_sample`), and the summary (:meth:`_summarise`, :meth:`_finish`). Every
+    phase runs its configurations through :meth:`_chunks`, which sizes the chunks, honours the
+    cancel between them and paces the progress events.
     """
 
     def __init__(
@@ -841,6 +921,7 @@ class _SweepRun:
         fingerprint: str,
         version: str,
         clock: Callable[[], float],
+        rate_hint: float | None,
     ):
         self.request, self.grid, self.legs = request, request.grid, legs
         self.store, self.run_id = store, run_id
@@ -849,52 +930,48 @@ class _SweepRun:
         self.fingerprint, self.version = fingerprint, version
         grid = self.grid
         self.rank = _rank_scenario(grid)  # the scenario strategies are ranked under
-        self.finished = store.finished_chunks(run_id)  # (leg, start, stop) stored before
-        self.done_in = [0] * len(legs)  # configurations stored per leg
-        for leg_i, a, b in self.finished:
-            self.done_in[leg_i] += b - a
-        self.done = sum(self.done_in)  # configurations finished, resumed ones included
+        self.streams = [
+            LegStream(grid, i, request.blocks, request.targets, self.rank, request.top, p.periods)
+            for i, p in enumerate(legs)
+        ]
+        for i, stream in enumerate(self.streams):
+            stored = store.load_stream(run_id, i)
+            if stored is not None:
+                stream.restore(*stored)
+        self.done = sum(s.done for s in self.streams)  # resumed ones included
+        self.keep_all = request.keep == "all"
+        self.frames: list[pd.DataFrame] = []  # keep = all without a ledger
+        self.table = store.table_dir(run_id) if self.keep_all and run_id is not None else None
         self.prepare_s = clock() - t_begin
-        self.kernel_s = 0.0  # seconds in the kernel in this session
+        self.kernel_s = self.stream_s = self.ledger_s = self.twins_s = self.oos_s = 0.0
         self.day_sum = 0  # config-days x len(grid.window) computed in this session
         self.chunk = 256  # configurations in the next chunk
         self.chunk_s = getattr(backend, "chunk_seconds", CHUNK_SECONDS)  # a cluster's are longer
         self.last_progress = -math.inf  # clock() of the last progress event
         self.loaded = False  # whether the kernel was loaded in this session
-        self.save_s, self.saved = 0.0, 0  # seconds spent saving chunks, configurations saved
-        self.best: list[tuple[float, BestSoFar]] = []  # (score, strategy), best first
         # config-days, counted exactly: day_sum / len(grid.window) (windows equally represented)
         self.window_days = [_config_days(grid, p, len(grid.window)) for p in legs]
         self.oos_days = [_oos_days(grid, p) for p in legs]
         self.twins = _twin_grid(grid)
-        self.in_grid = 0.0 in grid.hedge_ratio  # the twins are rows of the grid itself
-        self.twin_rows = 0 if self.in_grid else self.twins.rows_per_leg
-        self.twin_vol: list[np.ndarray | None] = []  # per leg: see _twins
-        # the run's kernel work in day_sum units, every phase: twins (rerun by every session),
-        # the grid's rows, the walk-forward's out-of-sample rows (the ranking scenario's)
         self.eta = Eta(
-            sum(
-                self.twin_rows * self.window_days[i]
-                + grid.rows_per_leg * self.window_days[i]
-                + (grid.n_strategies * self.oos_days[i] if request.walk_forward else 0)
-                for i in range(len(legs))
-            ),
-            sum(self.done_in[i] * self.window_days[i] for i in range(len(legs))),
+            work_units(grid, request, legs),
+            sum(s.done * self.window_days[i] for i, s in enumerate(self.streams)),
+            rate_hint=None if rate_hint is None else rate_hint * len(grid.window),
         )
-        self.scoring_s = scoring_seconds(grid, legs, request.top, request.blocks)
+        self.eta.tail_s = scoring_seconds(grid, legs, request.top, request.blocks)
 
     def run(self) -> Generator[Progress, None, SweepResult]:
         """Every phase in turn; yields :class:`Progress`, returns the :class:`SweepResult`."""
         for leg_i, prep in enumerate(self.legs):
-            self.twin_vol.append((yield from self._twins(leg_i, prep)))
-            yield from self._sweep_leg(leg_i, prep)
+            twin_vol = (yield from self._twins(leg_i, prep)) if self.keep_all else None
+            yield from self._sweep_leg(leg_i, prep, twin_vol)
             if self.cancel.is_set():
                 break
         t_score = self.clock()
         yield self._progress("scoring")
-        scored, frames = self._score_legs()
-        walk, oos = yield from self._out_of_sample(scored)
-        return self._finish(scored, frames, walk, oos, t_score)
+        walk, oos = yield from self._out_of_sample()
+        board = self._summarise(oos)
+        return self._finish(board, walk, t_score)
 
     # -- bookkeeping ----------------------------------------------------------------------------
     @property
@@ -902,12 +979,28 @@ class _SweepRun:
         """Config-days computed in this session."""
         return self.day_sum // len(self.grid.window)
 
+    def _best(self) -> tuple[BestSoFar, ...]:
+        """The best strategies so far under the ranking scenario, every leg, best first."""
+        found = []
+        for leg_i, (prep, stream) in enumerate(zip(self.legs, self.streams, strict=True)):
+            lead = stream.leaders
+            for j in range(len(lead.rows)):
+                found.append((-lead.score[j], leg_i, int(lead.rows[j]), prep, lead, j))
+        found.sort(key=lambda x: x[:3])
+        return tuple(
+            BestSoFar(
+                ticker=prep.leg.name,
+                **self.grid.strategy_params(row),
+                score=float(lead.score[j]),
+                sharpe=float(lead.figures["sharpe"][j]),
+                annual_return=float(lead.figures["annual_return"][j]),
+                max_drawdown=float(lead.figures["max_drawdown"][j]),
+            )
+            for _, _, row, prep, lead, j in found[: self.request.top]
+        )
+
     def _progress(self, phase: str) -> Progress:
         rate = self.config_days / self.kernel_s if self.kernel_s else 0.0
-        # the scoring after the last chunk, and the ledger's share of it from its speed so far
-        self.eta.tail_s = self.scoring_s + (
-            FINISH_PER_SAVE * self.save_s / self.saved * self.grid.n_rows if self.saved else 0.0
-        )
         now = self.clock()
         return Progress(
             self.done,
@@ -917,7 +1010,7 @@ class _SweepRun:
             self.eta.seconds(now),
             now - self.t_begin,
             phase,
-            tuple(d for _, d in self.best),
+            self._best(),
             self.run_id,
             self.eta.fraction,
         )
@@ -934,6 +1027,7 @@ class _SweepRun:
                 self.request.blocks,
                 daily_rf(self.request.rf, prep.periods),
                 prep.periods,
+                vol_target=self.request.targets.volatility,
             )
         )
 
@@ -958,8 +1052,9 @@ class _SweepRun:
         row0: int = 0,
     ) -> Generator[Progress, None, bool]:
         """Run n configurations (grid rows row0.. or the listed rows) in chunks of about
-        ``chunk_s`` seconds, calling ``on_chunk(offset, out, kernel seconds)`` after each;
-        returns False when cancelled. ``days``: day_sum units per configuration.
+        ``chunk_s`` seconds (at most CHUNK_MAX), calling ``on_chunk(offset, out, kernel
+        seconds)`` after each; returns False when cancelled. ``days``: day_sum units per
+        configuration.
         """
         if not self.loaded and n and not self.cancel.is_set():
             yield from self._load_kernel(phase)
@@ -975,11 +1070,11 @@ class _SweepRun:
                 else self.backend.run(0, count, rows[pos : pos + count])
             )
             took = self.clock() - t0
-            on_chunk(pos, out, took)
             self.kernel_s += took
+            on_chunk(pos, out, took)
             self.day_sum += count * days
             self.eta.add(count * days)
-            self.chunk = max(64, min(1 << 22, int(count * self.chunk_s / max(took, 1e-4))))
+            self.chunk = max(64, min(CHUNK_MAX, int(count * self.chunk_s / max(took, 1e-4))))
             pos += count
             now = self.clock()
             if now - self.last_progress >= PROGRESS_EVERY:
@@ -988,139 +1083,481 @@ class _SweepRun:
                 yield self._progress(phase)
         return True
 
+    def _rerun(self, prep: PreparedLeg, rows: np.ndarray, grid: Grid | None = None) -> np.ndarray:
+        """The kernel's outputs of a few listed rows of a leg over its whole period (leaders'
+        scenarios, twins), outside the chunking: (n_out, len(rows)).
+        """
+        grid = grid or self.grid
+        tables = prep.tables if grid is self.grid else self._twin_tables(prep)
+        self._prepare(grid, tables, prep, prep.start, prep.split)
+        t0 = self.clock()
+        out = self.backend.run(0, len(rows), np.asarray(rows, np.int64))
+        self.kernel_s += self.clock() - t0
+        return out
+
+    def _twin_tables(self, prep: PreparedLeg) -> K.LegTables:
+        """The twin grid's tables: the leg's, with the betas of its first estimator only (the
+        twin grid's one estimator), every window.
+        """
+        n_est = len(self.grid.estimator)
+        return dataclasses.replace(prep.tables, betas=prep.tables.betas[::n_est].copy())
+
     # -- the phases -----------------------------------------------------------------------------
     def _twins(self, leg_i: int, prep: PreparedLeg) -> Generator[Progress, None, np.ndarray | None]:
-        """Annualised volatility of each of the leg's unhedged twins (NaN where one is not ok);
-        None when the grid holds the twins itself or a cancel came first.
+        """Annualised volatility of each of the leg's unhedged twins (NaN where one is not ok),
+        for the table of ``keep = all``; None when a cancel came first.
         """
-        if self.in_grid or self.cancel.is_set():
+        if self.cancel.is_set() or self.streams[leg_i].done == self.grid.rows_per_leg:
             return None
-        t = prep.tables
-        twin_tables = K.leg_tables(self.twins, t.r_long, t.r_hedge, t.g_long, t.g_hedge)
-        self._prepare(self.twins, twin_tables, prep, prep.start, prep.n_days)
-        vol = np.full(self.twin_rows, np.nan)
+        t0 = self.clock()
+        self._prepare(self.twins, self._twin_tables(prep), prep, prep.start, prep.n_days)
+        n = self.twins.rows_per_leg
+        vol = np.full(n, np.nan)
         keep = functools.partial(_keep_volatility, vol)
         days = self.window_days[leg_i]
-        finished = yield from self._chunks(self.twin_rows, f"unhedged {prep.leg.name}", days, keep)
+        finished = yield from self._chunks(n, f"unhedged {prep.leg.name}", days, keep)
+        self.twins_s += self.clock() - t0
         return vol if finished else None
 
-    def _gaps(self, leg_i: int) -> list[tuple[int, int]]:
-        """The leg's grid rows [a, b) not stored yet, in order."""
-        gaps, pos = [], 0
-        for a, b in sorted((a, b) for i, a, b in self.finished if i == leg_i):
-            if a > pos:
-                gaps.append((pos, a))
-            pos = max(pos, b)
-        if pos < self.grid.rows_per_leg:
-            gaps.append((pos, self.grid.rows_per_leg))
-        return gaps
-
-    def _sweep_leg(self, leg_i: int, prep: PreparedLeg) -> Generator[Progress, None, None]:
-        """The leg's grid rows not stored yet, each chunk saved as it finishes."""
+    def _sweep_leg(
+        self, leg_i: int, prep: PreparedLeg, twin_vol: np.ndarray | None
+    ) -> Generator[Progress, None, None]:
+        """The leg's grid rows not folded in yet, each chunk committed as it finishes."""
+        stream = self.streams[leg_i]
+        left = self.grid.rows_per_leg - stream.done
+        if left == 0 or self.cancel.is_set():
+            return
         self._prepare(self.grid, prep.tables, prep, prep.start, prep.split)
-        for a, b in self._gaps(leg_i):
-            save = functools.partial(self._save, leg_i, prep, a)
-            phase = f"sweep {prep.leg.name}"
-            if not (yield from self._chunks(b - a, phase, self.window_days[leg_i], save, row0=a)):
-                break
+        fold = functools.partial(self._fold, leg_i, prep, twin_vol)
+        phase = f"sweep {prep.leg.name}"
+        yield from self._chunks(left, phase, self.window_days[leg_i], fold, row0=stream.done)
 
-    def _save(
-        self, leg_i: int, prep: PreparedLeg, a: int, pos: int, out: np.ndarray, took: float
+    def _fold(
+        self,
+        leg_i: int,
+        prep: PreparedLeg,
+        twin_vol: np.ndarray | None,
+        pos: int,
+        out: np.ndarray,
+        took: float,
     ) -> None:
-        """Store the chunk at grid row ``a + pos`` and keep its best strategies."""
-        arrays = _named(out, self.request.blocks)
-        t0 = self.clock()
-        self.store.save_chunk(self.run_id, leg_i, a + pos, a + pos + out.shape[1], arrays, took)
-        self.save_s += self.clock() - t0
-        self.saved += out.shape[1]
-        self.done_in[leg_i] += out.shape[1]
-        self.done += out.shape[1]
-        grid = self.grid
-        _merge_best(
-            self.best, grid, prep, a + pos, arrays, self.rank, grid.n_scenarios, self.request
-        )
-
-    def _score_legs(self) -> tuple[list[_Scored], list[pd.DataFrame]]:
-        """Every leg with stored rows, read back from the store and scored: (leg, prepared
-        leg, rows, outputs with hedge effectiveness and scores), and its per-configuration
-        table.
+        """Score a chunk, fold it into the leg's stream and commit it (with ``keep = all``,
+        its table too).
         """
-        scored, frames = [], []
-        for leg_i, prep in enumerate(self.legs):
-            if self.done_in[leg_i] == 0:
-                continue
-            arrays = self.store.load_leg(self.run_id, leg_i)
-            rows = np.arange(len(arrays["status"]))
-            twin = self._twin_volatility(leg_i, rows, arrays)
+        t0 = self.clock()
+        stream = self.streams[leg_i]
+        row0, n = stream.done, out.shape[1]
+        arrays = _scored(out, self.request)
+        sample = stream.add(row0, arrays)
+        t1 = self.clock()
+        if self.keep_all:
+            rows = np.arange(row0, row0 + n)
+            twin = (
+                twin_vol[_twin_rows(self.grid, self.twins, rows)]
+                if twin_vol is not None
+                else np.full(n, np.nan)
+            )
             with np.errstate(invalid="ignore", divide="ignore"):
                 arrays["hedge_effectiveness"] = 1.0 - (arrays["annual_volatility"] / twin) ** 2
-            arrays["score"] = _score(arrays, self.request.targets)
-            arrays["is_score"] = _score(arrays, self.request.targets, "is_")
-            scored.append((leg_i, prep, rows, arrays))
-            frames.append(_frame(self.grid, prep, rows, arrays))
-        return scored, frames
+            frame = _frame(self.grid, prep, rows, arrays)
+            if self.table is None:
+                self.frames.append(frame)
+            else:
+                part = self.table / f"leg{leg_i:03d}-{row0:012d}.parquet"
+                write_atomic(part, functools.partial(frame.to_parquet, index=False))
+        self.store.save_chunk(self.run_id, leg_i, row0, row0 + n, sample, stream.state(), took)
+        self.stream_s += t1 - t0
+        self.ledger_s += self.clock() - t1
+        self.done += n
 
-    def _twin_volatility(self, leg_i: int, rows: np.ndarray, arrays: dict) -> np.ndarray:
-        """Annualised volatility of each row's unhedged twin (NaN where unknown)."""
-        grid = self.grid
-        vol = self.twin_vol[leg_i] if leg_i < len(self.twin_vol) else None
-        if self.in_grid:  # twins are the grid's own h = 0 rows (first estimator)
-            twin_row = _twin_rows(grid, grid, rows)
-            known = twin_row < len(rows)
-            twin = np.full(len(rows), np.nan)
-            ok = arrays["status"][twin_row[known]] == K.OK
-            twin[known] = np.where(ok, arrays["annual_volatility"][twin_row[known]], np.nan)
-            return twin
-        if vol is not None:
-            return vol[_twin_rows(grid, self.twins, rows)]
-        return np.full(len(rows), np.nan)  # cancelled before the twins of this leg were run
-
-    def _out_of_sample(
-        self, scored: list[_Scored]
-    ) -> Generator[Progress, None, tuple[WalkForward | None, _Oos]]:
-        """Every strategy of the ranking scenario re-run from each leg's split day, flat:
-        (the walk-forward's summary, {leg: (rows, outputs)}); (None, {}) when the split is
-        off or a cancel came first.
+    def _out_of_sample(self) -> Generator[Progress, None, tuple[WalkForward | None, _Oos]]:
+        """Each leg's sample and leaders re-run from its split day, flat: (the walk-forward's
+        summary, {leg: (rows, outputs)}); (None, {}) when the split is off or a cancel came
+        first.
         """
         oos: _Oos = {}
         if not self.request.walk_forward or self.cancel.is_set():
             return None, oos
-        for leg_i, prep, rows, _ in scored:
-            mine = rows[rows % self.grid.n_scenarios == self.rank]
+        t0 = self.clock()
+        for leg_i, (prep, stream) in enumerate(zip(self.legs, self.streams, strict=True)):
+            if stream.done == 0:
+                continue
+            rows = _oos_rows(stream)
             self._prepare(self.grid, prep.tables, prep, prep.split, prep.n_days)
             parts: list[np.ndarray] = []
             keep = functools.partial(_keep_output, parts)
             phase = f"out-of-sample {prep.leg.name}"
             days = self.oos_days[leg_i]
-            if not (yield from self._chunks(len(mine), phase, days, keep, rows=mine)):
+            if not (yield from self._chunks(len(rows), phase, days, keep, rows=rows)):
                 break
-            out = _named(np.concatenate(parts, axis=1), self.request.blocks)
-            out["score"] = _score(out, self.request.targets)
-            oos[leg_i] = (mine, out)
+            out = np.concatenate(parts, axis=1) if parts else np.empty((K.n_out(2), 0))
+            oos[leg_i] = (rows, _scored(out, self.request))
+        self.oos_s += self.clock() - t0
         if self.cancel.is_set():
             return None, oos
-        return _walk_forward(self.grid, self.request, scored, oos), oos
+        return self._walk_forward(oos), oos
 
-    def _finish(
-        self,
-        scored: list[_Scored],
-        frames: list[pd.DataFrame],
-        walk: WalkForward | None,
-        oos: _Oos,
-        t_score: float,
-    ) -> SweepResult:
-        """The summary and the per-configuration table, recorded in the store."""
-        board = _summarise(
-            self.grid,
-            self.request,
-            self.legs,
-            scored,
-            self.rank,
-            self.done,
-            oos if walk is not None else {},
-            self.cancel,
+    def _walk_forward(self, oos: _Oos) -> WalkForward | None:
+        """Rank strategies on their in-sample score (days before the split) and report how the
+        leaders did afterwards, started flat on the split day with no knowledge of what
+        followed; the rank correlation and percentiles over each leg's walk-forward sample
+        (every strategy while a leg has at most OOS_SAMPLE).
+        """
+        is_all, oos_all, picks = [], [], []
+        population = 0
+        for leg_i, (rows, out) in oos.items():
+            stream, prep = self.streams[leg_i], self.legs[leg_i]
+            population += stream.trials()
+            sample = stream.sample()
+            mine = np.isin(sample["row"], _oos_sample(stream))
+            is_score = sample["is_score"][mine]
+            is_all.append(np.where(np.isfinite(is_score), is_score, np.nan))
+            oos_all.append(out["score"][np.searchsorted(rows, sample["row"][mine])])
+            lead = stream.is_leaders
+            for j in range(len(lead.rows)):
+                k = int(np.searchsorted(rows, lead.rows[j]))
+                picks.append((-lead.score[j], leg_i, int(lead.rows[j]), prep, lead, j, out, k))
+        if not picks:
+            return None
+        is_cat, oos_cat = np.concatenate(is_all), np.concatenate(oos_all)
+        picks.sort(key=lambda x: x[:3])
+        grid = self.grid
+        top = tuple(
+            WalkForwardRow(
+                ticker=prep.leg.name,
+                **grid.strategy_params(row),
+                hedge=grid.hedge,
+                row=row,
+                in_sample=Figures(
+                    score=float(lead.figures["is_score"][j]),
+                    sharpe=float(lead.figures["is_sharpe"][j]),
+                    annual_return=float(lead.figures["is_annual_return"][j]),
+                    max_drawdown=float(lead.figures["is_max_drawdown"][j]),
+                ),
+                oos=RankedOosFigures(
+                    score=float(out["score"][k]),
+                    sharpe=float(out["sharpe"][k]),
+                    annual_return=float(out["annual_return"][k]),
+                    max_drawdown=float(out["max_drawdown"][k]),
+                    status=ConfigStatus(K.STATUS_NAMES[int(out["status"][k])]),
+                    percentile=float(np.mean(oos_cat <= out["score"][k])),
+                ),
+            )
+            for _, _, row, prep, lead, j, out, k in picks[: self.request.top]
         )
-        per_config = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return WalkForward(
+            fraction_in_sample=self.request.walk_forward,
+            splits={p.leg.name: p.dates[p.split].date() for p in self.legs},
+            strategies=len(is_cat),
+            spearman_is_oos=rank_correlation(is_cat, oos_cat),
+            top=top,
+            population=population,
+        )
+
+    # -- the summary ----------------------------------------------------------------------------
+    def _pbo(self, leg_i: int, prep: PreparedLeg) -> Pbo | None:
+        """The leg's PBO by CSCV over its sample's ok strategies: exact while the sample holds
+        every strategy, else on the sample with its bootstrap sampling error; None with fewer
+        than two, or when a cancel stops it.
+        """
+        stream = self.streams[leg_i]
+        sample = stream.sample()
+        ok = sample["status"] == K.OK
+        if ok.sum() < 2:
+            return None
+        sample = {k: v[ok] for k, v in sample.items()}
+        blocks = self.request.blocks
+        counts = K.block_counts(prep.n_days - K.first_day(self.grid, prep.start), blocks)
+        rf_d = daily_rf(self.request.rf, prep.periods)
+        sums = [
+            np.stack([sample[f"block_sum{k}_{b}"] for b in range(blocks)], axis=1) for k in (1, 2)
+        ]
+        stop = self.cancel.is_set
+        exact = stream.rate >= 1.0
+        try:
+            with serial_blas():  # small products: BLAS's threads cost more than they save
+                res = pbo_cscv(sample["shift"], sums[0], sums[1], counts, rf_d, stop)
+                error = None if exact else _bootstrap_pbo(sample, blocks, counts, rf_d, leg_i, stop)
+        except Stopped:
+            return None
+        population = int(stream.acc["scen_int"][self.rank, 1])  # ok distinct strategies
+        return Pbo(
+            pbo=res.pbo,
+            combinations=res.n_combinations,
+            configurations=res.n_configurations,
+            blocks=res.n_blocks,
+            degradation=res.degradation,
+            prob_oos_loss=res.prob_oos_loss,
+            method="exact" if exact else "sampled",
+            population=population,
+            standard_error=error,
+        )
+
+    def _summarise(self, oos: _Oos) -> _Board:
+        """The run's legs, counts, ranking, overfitting figures, marginals and leaderboard from
+        the streams. Once the cancel is set, what needs the whole run is skipped (PBO, and the
+        replays behind each leader's deflated Sharpe ratio), so a cancel takes effect within a
+        chunk; resuming the run computes them.
+        """
+        cancelled = self.cancel.is_set
+        grid, request = self.grid, self.request
+        n_scen = grid.n_scenarios
+        active = [i for i, s in enumerate(self.streams) if s.done > 0]
+        moments = {i: self.streams[i].moments() for i in active}
+        pooled = Moments(0.0, math.nan, 0.0)
+        for m in moments.values():
+            pooled = pooled.merge(m)
+        n_trials = sum(self.streams[i].trials() for i in active)
+        extras = {i: self._leader_extras(i) for i in active}
+
+        def deflate(leg_i: int, lead: Leaders, j: int) -> Deflated:
+            """The leader's Sharpe ratio deflated by the leg's own trials (choosing within a
+            ticker) and by every leg's (choosing across the whole run), its moments, and its
+            Sharpe ratio in each CSCV block (stability through time), annualised.
+            """
+            prep = self.legs[leg_i]
+            row = int(lead.rows[j])
+            rf_d = daily_rf(request.rf, prep.periods)
+            m = return_moments(_replay(grid, prep, row, request), rf_d)
+            mine = deflated_sharpe(
+                m["sharpe"],
+                m["n"],
+                m["skew"],
+                m["kurtosis"],
+                moments[leg_i].variance,
+                max(self.streams[leg_i].trials(), 1),
+            )
+            every = deflated_sharpe(
+                m["sharpe"], m["n"], m["skew"], m["kurtosis"], pooled.variance, max(n_trials, 1)
+            )
+            root = math.sqrt(prep.periods)
+            counts = K.block_counts(prep.n_days - K.first_day(grid, prep.start), request.blocks)
+            sum1, sum2 = (
+                np.array([[lead.figures[f"block_sum{k}_{b}"][j] for b in range(request.blocks)]])
+                for k in (1, 2)
+            )
+            shift = lead.figures["shift"][j : j + 1]
+            return Deflated(
+                dsr=float(mine["dsr"]),
+                sr0_annual=float(mine["sr0"]) * root,
+                dsr_all_legs=float(every["dsr"]),
+                sr0_all_legs_annual=float(every["sr0"]) * root,
+                skew=float(m["skew"]),
+                kurtosis=float(m["kurtosis"]),
+                sharpe_by_block=tuple(
+                    float(
+                        block_sharpe(
+                            shift, sum1, sum2, counts, np.arange(request.blocks) == b, rf_d
+                        )[0]
+                        * root
+                    )
+                    for b in range(request.blocks)
+                ),
+            )
+
+        made: dict[tuple[int, int], StrategyRow] = {}
+
+        def leader(leg_i: int, j: int) -> StrategyRow:
+            """A leaderboard row: parameters, figures, deflated Sharpe, every cost scenario,
+            out of sample (a leg's best is usually a leader too: made once).
+            """
+            lead = self.streams[leg_i].leaders
+            row = int(lead.rows[j])
+            if (leg_i, row) in made:
+                return made[leg_i, row]
+            prep = self.legs[leg_i]
+            scen_rows, scen, twin = extras[leg_i]
+            figures: dict[str, Any] = {
+                name: float(lead.figures[name][j])
+                for name in ROW_FIGURES
+                if name not in ("score", "hedge_effectiveness")
+            }
+            figures["score"] = float(lead.score[j])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                figures["hedge_effectiveness"] = float(
+                    1.0 - (figures["annual_volatility"] / twin[j]) ** 2
+                )
+            strategy = row - row % n_scen
+            at = np.searchsorted(scen_rows, strategy + np.arange(n_scen))
+            made[leg_i, row] = StrategyRow(
+                ticker=prep.leg.name,
+                **grid.strategy_params(row),
+                hedge=grid.hedge,
+                row=row,
+                status=ConfigStatus(K.STATUS_NAMES[int(lead.figures["status"][j])]),
+                **figures,
+                n=int(lead.figures["n"][j]),
+                deflated=None if cancelled() else deflate(leg_i, lead, j),
+                scenarios=tuple(
+                    ScenarioFigures(
+                        cost=grid.cost[s // len(grid.impact)],
+                        impact=grid.impact[s % len(grid.impact)],
+                        score=float(scen["score"][at[s]]),
+                        sharpe=float(scen["sharpe"][at[s]]),
+                        annual_return=float(scen["annual_return"][at[s]]),
+                        max_drawdown=float(scen["max_drawdown"][at[s]]),
+                    )
+                    for s in range(n_scen)
+                ),
+                oos=_oos_figures(oos, leg_i, row),
+            )
+            return made[leg_i, row]
+
+        ranked = sorted(
+            (-self.streams[i].leaders.score[j], i, int(self.streams[i].leaders.rows[j]), j)
+            for i in active
+            for j in range(len(self.streams[i].leaders.rows))
+        )
+        top = tuple(leader(i, j) for _, i, _, j in ranked[: request.top])
+        legs = tuple(
+            self._leg_summary(i, None if cancelled() else self._pbo(i, self.legs[i]), leader)
+            for i in active
+        )
+        status = np.sum([self.streams[i].acc["status_count"] for i in active], axis=0)
+        if not active:
+            status = np.zeros(3, np.int64)
+        return _Board(
+            legs=legs,
+            counts=Counts(
+                strategies_per_leg=grid.n_strategies,
+                scenarios=n_scen,
+                configurations=grid.n_rows,
+                trials=n_trials,
+                ok=int(status[K.OK]),
+                ruined=int(status[K.RUINED]),
+                undefined_beta=int(status[K.UNDEFINED_BETA]),
+                done=self.done,
+            ),
+            ranking=Ranking(
+                cost=grid.cost[self.rank // len(grid.impact)],
+                impact=grid.impact[self.rank % len(grid.impact)],
+                targets=request.targets,
+            ),
+            overfitting=Overfitting(
+                trials=n_trials,
+                sharpe_variance_per_period=pooled.variance,
+                deferred=DEFERRED if cancelled() else None,
+            ),
+            top=top,
+            scenarios=self._scenario_stats(active),
+        )
+
+    def _leader_extras(self, leg_i: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """For a leg's leaders: every cost scenario of their strategies re-run (rows, outputs
+        with scores) and the annualised volatility of each leader's unhedged twin.
+        """
+        prep, lead = self.legs[leg_i], self.streams[leg_i].leaders
+        n_scen = self.grid.n_scenarios
+        strategies = lead.rows - lead.rows % n_scen
+        rows = np.unique((strategies[:, None] + np.arange(n_scen)).ravel()).astype(np.int64)
+        scen = _scored(self._rerun(prep, rows), self.request) if len(rows) else {}
+        twin_rows = _twin_rows(self.grid, self.twins, lead.rows)
+        out = self._rerun(prep, twin_rows, self.twins) if len(twin_rows) else np.empty((1, 0))
+        twin = (
+            np.where(out[K.STATUS] == K.OK, out[K.ANNUAL_VOLATILITY], np.nan)
+            if len(twin_rows)
+            else np.empty(0)
+        )
+        return rows, scen, twin
+
+    def _leg_summary(self, leg_i: int, pbo: Pbo | None, leader) -> LegSummary:
+        """One leg's days, trials, PBO, marginals, heat map and best strategy."""
+        grid, prep, stream = self.grid, self.legs[leg_i], self.streams[leg_i]
+        acc = stream.acc
+        first = K.first_day(grid, prep.start)
+
+        def mean(total: np.ndarray, count: np.ndarray) -> tuple[float | None, ...]:
+            return tuple(
+                None if c == 0 else float(t / c) for t, c in zip(total, count, strict=True)
+            )
+
+        def best(values: np.ndarray) -> tuple[float | None, ...]:
+            return tuple(None if v == -np.inf else float(v) for v in values)
+
+        marginals = []
+        for a, axis in enumerate(STRATEGY_AXES):
+            n = grid.shape[a]
+            levels = getattr(grid, axis)
+            marginals.append(
+                AxisMarginal(
+                    axis=axis,
+                    levels=tuple(v.label() if axis == "estimator" else f"{v:g}" for v in levels),
+                    count=tuple(int(c) for c in acc["axis_count"][a, :n]),
+                    mean_score=mean(acc["axis_sum"][a, :n], acc["axis_count"][a, :n]),
+                    best_score=best(acc["axis_best"][a, :n]),
+                )
+            )
+        n_w = len(grid.window)
+        cells = range(len(grid.rebalance))
+        heat = HeatMap(
+            rebalance=grid.rebalance,
+            window=grid.window,
+            count=tuple(
+                tuple(int(c) for c in acc["heat_count"][p * n_w : (p + 1) * n_w]) for p in cells
+            ),
+            mean_score=tuple(
+                mean(
+                    acc["heat_sum"][p * n_w : (p + 1) * n_w],
+                    acc["heat_count"][p * n_w : (p + 1) * n_w],
+                )
+                for p in cells
+            ),
+            best_score=tuple(best(acc["heat_best"][p * n_w : (p + 1) * n_w]) for p in cells),
+        )
+        return LegSummary(
+            ticker=prep.leg.name,
+            members=prep.leg.tickers,
+            weighting=prep.leg.weighting if prep.leg.is_basket else None,
+            first_return=prep.dates[0].date(),
+            last_return=prep.dates[-1].date(),
+            n_days=prep.n_days,
+            periods_per_year=prep.periods,
+            first_trade_all=prep.dates[first].date(),
+            split=prep.dates[prep.split].date() if prep.split < prep.n_days else None,
+            configurations_done=stream.done,
+            trials=stream.trials(),
+            pbo=pbo,
+            impact_warmup_days=prep.start,
+            best=leader(leg_i, 0) if len(stream.leaders.rows) else None,
+            marginals=tuple(marginals),
+            heat=heat,
+        )
+
+    def _scenario_stats(self, active: list[int]) -> tuple[ScenarioStats, ...]:
+        """Every leg's distinct configurations under each cost scenario: counts, means of the
+        ok ones, best score, share with Sharpe at or above the target.
+        """
+        grid = self.grid
+        if not active:
+            return ()
+        acc = [self.streams[i].acc for i in active]
+        ints = np.sum([a["scen_int"] for a in acc], axis=0)
+        sums = np.sum([a["scen_sum"] for a in acc], axis=0)
+        ns = np.sum([a["scen_n"] for a in acc], axis=0)
+        best = np.max([a["scen_best"] for a in acc], axis=0)
+
+        def mean(s: int, m: int) -> float | None:
+            return float(sums[s, m] / ns[s, m]) if ns[s, m] else None
+
+        return tuple(
+            ScenarioStats(
+                cost=grid.cost[s // len(grid.impact)],
+                impact=grid.impact[s % len(grid.impact)],
+                configurations=int(ints[s, 0]),
+                ok=int(ints[s, 1]),
+                best_score=None if best[s] == -np.inf else float(best[s]),
+                mean_sharpe=mean(s, 0),
+                mean_annual_return=mean(s, 1),
+                mean_max_drawdown=mean(s, 2),
+                share_sharpe_at_target=float(ints[s, 2] / ints[s, 1]) if ints[s, 1] else None,
+            )
+            for s in range(grid.n_scenarios)
+        )
+
+    def _finish(self, board: _Board, walk: WalkForward | None, t_score: float) -> SweepResult:
+        """The summary and (``keep = all``) the per-configuration table, recorded in the
+        store.
+        """
         status = RunStatus.CANCELLED if self.cancel.is_set() else RunStatus.DONE
         total_s = self.clock() - self.t_begin
         summary = SweepSummary(
@@ -1137,276 +1574,53 @@ class _SweepRun:
             backend=BackendInfo(self.backend.name, self.backend.device, self.backend_note),
             fingerprint=self.fingerprint,
             code_version=self.version,
-            timings=Timings(  # total_s: all but writing the Parquet file that follows
+            timings=Timings(
                 prepare_s=self.prepare_s,
                 kernel_s=self.kernel_s,
                 score_s=self.clock() - t_score,
                 total_s=total_s,
                 config_days=self.config_days,
                 config_days_per_s=self.config_days / self.kernel_s if self.kernel_s else None,
+                stream_s=self.stream_s,
+                ledger_s=self.ledger_s,
+                twins_s=self.twins_s,
+                oos_s=self.oos_s,
             ),
+            scenarios=board.scenarios,
         )
         self.store.progress(self.run_id, self.done, self.config_days, total_s)
-        self.store.finish(
-            self.run_id,
-            status,
-            summary,
-            elapsed_s=total_s,
-            per_config=per_config if status == RunStatus.DONE else None,
-        )
+        self.store.finish(self.run_id, status, summary, elapsed_s=total_s, table=self.table)
+        per_config = None
+        if self.keep_all:
+            if self.table is None:
+                per_config = (
+                    pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame()
+                )
+            elif self.table.is_dir():
+                per_config = pd.read_parquet(self.table)
         return SweepResult(self.run_id, status, summary, per_config)
 
 
-def _merge_best(
-    best: list[tuple[float, BestSoFar]],
-    grid: Grid,
-    prep: PreparedLeg,
-    row0: int,
-    arrays: dict,
-    rank: int,
-    n_scen: int,
-    request: SweepRequest,
-) -> None:
-    """Keep the ``top`` best strategies seen so far (ranking scenario, in-sample score)."""
-    rows = row0 + np.arange(len(arrays["status"]))
-    mine = np.flatnonzero(rows % n_scen == rank)
-    if not mine.size:
-        return
-    score = _score({m: arrays[m][mine] for m in SCORED}, request.targets)
-    order = np.argsort(-score, kind="stable")[: request.top]
-    for j in order:
-        i = mine[j]
-        leader = BestSoFar(
-            ticker=prep.leg.name,
-            **grid.strategy_params(int(rows[i])),
-            score=float(score[j]),
-            sharpe=float(arrays["sharpe"][i]),
-            annual_return=float(arrays["annual_return"][i]),
-            max_drawdown=float(arrays["max_drawdown"][i]),
-        )
-        best.append((float(score[j]), leader))
-    best.sort(key=lambda x: -x[0])
-    del best[request.top :]
+class _Board(NamedTuple):
+    """What scoring a run gives its summary: legs, counts, ranking, overfitting, leaders."""
 
-
-def _frame(grid: Grid, prep: PreparedLeg, rows: np.ndarray, arrays: dict) -> pd.DataFrame:
-    params = grid.decode(rows)
-    est = params.pop("estimator")
-    data = {
-        "ticker": prep.leg.name,
-        "row": rows,
-        **params,
-        "estimator": np.array([e.kind for e in grid.estimator])[est],
-        "halflife": np.array([e.halflife for e in grid.estimator])[est],
-    }
-    for name in ("score", *PER_CONFIG, "hedge_effectiveness", "is_score"):
-        data[name] = arrays[name]
-    frame = pd.DataFrame(data)
-    frame["status"] = frame["status"].astype(np.int8)
-    return frame
-
-
-def _summarise(
-    grid: Grid,
-    request: SweepRequest,
-    legs: list[PreparedLeg],
-    scored: list[_Scored],
-    rank: int,
-    done: int,
-    oos: _Oos,
-    cancel: threading.Event | None = None,
-) -> _Board:
-    """The run's legs, counts, ranking, overfitting figures and leaderboard (``done``:
-    configurations computed; ``oos``: the walk-forward's pass, {} where it did not run).
-    Once ``cancel`` is set, what needs the whole run is skipped (PBO, and the replays behind
-    each leader's deflated Sharpe ratio: most of a summary's time), so a cancel takes effect
-    within a chunk; resuming the run computes them.
-    """
-    cancelled = cancel.is_set if cancel is not None else lambda: False
-    n_scen = grid.n_scenarios
-    leaders: list[tuple[float, int, PreparedLeg, int]] = []
-    trial_sharpes: dict[int, np.ndarray] = {}
-    legs_out: list[dict] = []  # each leg's LegSummary arguments but its best
-    statuses = np.concatenate([a["status"] for *_, a in scored]) if scored else np.array([])
-    for leg_i, prep, rows, arrays in scored:
-        mine = np.flatnonzero(rows % n_scen == rank)
-        ok = mine[arrays["status"][mine] == K.OK]
-        root = math.sqrt(prep.periods)
-        trial_sharpes[leg_i] = arrays["sharpe"][ok] / root  # per period, as DSR wants
-        counts = K.block_counts(prep.n_days - K.first_day(grid, prep.start), request.blocks)
-        pbo = None
-        if ok.size >= 2 and not cancelled():
-            res = pbo_cscv(
-                arrays["shift"][ok],
-                np.stack([arrays[f"block_sum1_{b}"][ok] for b in range(request.blocks)], axis=1),
-                np.stack([arrays[f"block_sum2_{b}"][ok] for b in range(request.blocks)], axis=1),
-                counts,
-                daily_rf(request.rf, prep.periods),
-            )
-            pbo = Pbo(
-                pbo=res.pbo,
-                combinations=res.n_combinations,
-                configurations=res.n_configurations,
-                blocks=res.n_blocks,
-                degradation=res.degradation,
-                prob_oos_loss=res.prob_oos_loss,
-            )
-        first = K.first_day(grid, prep.start)
-        legs_out.append(
-            {
-                "ticker": prep.leg.name,
-                "members": prep.leg.tickers,
-                "weighting": prep.leg.weighting if prep.leg.is_basket else None,
-                "first_return": prep.dates[0].date(),
-                "last_return": prep.dates[-1].date(),
-                "n_days": prep.n_days,
-                "periods_per_year": prep.periods,
-                "first_trade_all": prep.dates[first].date(),
-                "split": prep.dates[prep.split].date() if prep.split < prep.n_days else None,
-                "configurations_done": len(rows),
-                "trials": len(rows) // n_scen,
-                "pbo": pbo,
-                "impact_warmup_days": prep.start,
-            }
-        )
-        score = np.where(arrays["status"][mine] == K.OK, arrays["score"][mine], -np.inf)
-        for j in np.argsort(-score, kind="stable")[: request.top]:
-            leaders.append((score[j], leg_i, prep, int(mine[j])))
-    leaders.sort(key=lambda x: -x[0])
-    n_trials = int(sum(len(r) // n_scen for _, _, r, _ in scored))
-    arrays_of = {leg_i: arrays for leg_i, _, _, arrays in scored}
-
-    def variance(sharpes: np.ndarray) -> float:
-        return float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else math.nan
-
-    pooled = variance(np.concatenate(list(trial_sharpes.values()))) if scored else math.nan
-
-    made: dict[tuple[int, int], StrategyRow] = {}
-
-    def deflate(leg_i: int, prep: PreparedLeg, row: int) -> Deflated:
-        """The leader's Sharpe ratio deflated by the leg's own trials (choosing within a
-        ticker) and by every leg's (choosing across the whole run), its moments, and its
-        Sharpe ratio in each CSCV block (stability through time), annualised.
-        """
-        arrays = arrays_of[leg_i]
-        rf_d = daily_rf(request.rf, prep.periods)
-        m = return_moments(_replay(grid, prep, row, request), rf_d)
-        mine = deflated_sharpe(
-            m["sharpe"],
-            m["n"],
-            m["skew"],
-            m["kurtosis"],
-            variance(trial_sharpes[leg_i]),
-            max(len(arrays["status"]) // n_scen, 1),
-        )
-        every = deflated_sharpe(
-            m["sharpe"], m["n"], m["skew"], m["kurtosis"], pooled, max(n_trials, 1)
-        )
-        root = math.sqrt(prep.periods)
-        counts = K.block_counts(prep.n_days - K.first_day(grid, prep.start), request.blocks)
-        sum1, sum2 = (
-            np.array([[arrays[f"block_sum{k}_{b}"][row] for b in range(request.blocks)]])
-            for k in (1, 2)
-        )
-        return Deflated(
-            dsr=float(mine["dsr"]),
-            sr0_annual=float(mine["sr0"]) * root,
-            dsr_all_legs=float(every["dsr"]),
-            sr0_all_legs_annual=float(every["sr0"]) * root,
-            skew=float(m["skew"]),
-            kurtosis=float(m["kurtosis"]),
-            sharpe_by_block=tuple(
-                float(
-                    block_sharpe(
-                        arrays["shift"][row : row + 1],
-                        sum1,
-                        sum2,
-                        counts,
-                        np.arange(request.blocks) == b,
-                        rf_d,
-                    )[0]
-                    * root
-                )
-                for b in range(request.blocks)
-            ),
-        )
-
-    def leader(leg_i: int, prep: PreparedLeg, row: int) -> StrategyRow:
-        """A leaderboard row: parameters, metrics, deflated Sharpe, every cost scenario, out
-        of sample (a leg's best is usually a leader too: made once).
-        """
-        if (leg_i, row) in made:
-            return made[leg_i, row]
-        arrays = arrays_of[leg_i]
-        status = ConfigStatus(K.STATUS_NAMES[int(arrays["status"][row])])
-        strategy = row - row % n_scen
-        made[leg_i, row] = _strategy_row(
-            grid,
-            prep,
-            row,
-            arrays,
-            deflated=(
-                deflate(leg_i, prep, row) if status == ConfigStatus.OK and not cancelled() else None
-            ),
-            scenarios=tuple(
-                ScenarioFigures(
-                    cost=grid.cost[s // len(grid.impact)],
-                    impact=grid.impact[s % len(grid.impact)],
-                    score=float(arrays["score"][strategy + s]),
-                    sharpe=float(arrays["sharpe"][strategy + s]),
-                    annual_return=float(arrays["annual_return"][strategy + s]),
-                    max_drawdown=float(arrays["max_drawdown"][strategy + s]),
-                )
-                for s in range(n_scen)
-                if strategy + s < len(arrays["status"])
-            ),
-            oos=_oos_figures(oos, leg_i, row),
-        )
-        return made[leg_i, row]
-
-    top = tuple(leader(leg_i, prep, row) for _, leg_i, prep, row in leaders[: request.top])
-    summaries = []
-    for leg_out, (leg_i, prep, _, _) in zip(legs_out, scored, strict=True):
-        mine_rows = [row for _, i, _, row in leaders if i == leg_i]
-        best = leader(leg_i, prep, mine_rows[0]) if mine_rows else None
-        summaries.append(LegSummary(**leg_out, best=best))
-
-    return _Board(
-        legs=tuple(summaries),
-        counts=Counts(
-            strategies_per_leg=grid.n_strategies,
-            scenarios=n_scen,
-            configurations=grid.n_rows,
-            trials=n_trials,
-            ok=int(np.sum(statuses == K.OK)),
-            ruined=int(np.sum(statuses == K.RUINED)),
-            undefined_beta=int(np.sum(statuses == K.UNDEFINED_BETA)),
-            done=done,
-        ),
-        ranking=Ranking(
-            cost=grid.cost[rank // len(grid.impact)],
-            impact=grid.impact[rank % len(grid.impact)],
-            targets=request.targets,
-        ),
-        overfitting=Overfitting(
-            trials=n_trials,
-            sharpe_variance_per_period=pooled,
-            deferred=DEFERRED if cancelled() else None,
-        ),
-        top=top,
-    )
+    legs: tuple[LegSummary, ...]
+    counts: Counts
+    ranking: Ranking
+    overfitting: Overfitting
+    top: tuple[StrategyRow, ...]
+    scenarios: tuple[ScenarioStats, ...]
 
 
 def _oos_figures(oos: _Oos, leg_i: int, row: int) -> OosFigures | None:
-    """A leader's (or a leg's best's) figures from the walk-forward's pass, which ran every
-    strategy of the ranking scenario from the split on: None where the walk-forward is off
-    or was not run (a cancelled run).
+    """A leader's figures from the walk-forward's pass, which ran each leg's sample and
+    leaders from the split on: None where the walk-forward is off or was not run.
     """
     if leg_i not in oos:
         return None
-    mine, out = oos[leg_i]
-    j = int(np.searchsorted(mine, row))
-    if j == len(mine) or mine[j] != row:
+    rows, out = oos[leg_i]
+    j = int(np.searchsorted(rows, row))
+    if j == len(rows) or rows[j] != row:
         return None
     return OosFigures(
         score=float(out["score"][j]),
@@ -1414,61 +1628,4 @@ def _oos_figures(oos: _Oos, leg_i: int, row: int) -> OosFigures | None:
         annual_return=float(out["annual_return"][j]),
         max_drawdown=float(out["max_drawdown"][j]),
         status=ConfigStatus(K.STATUS_NAMES[int(out["status"][j])]),
-    )
-
-
-def _walk_forward(
-    grid: Grid,
-    request: SweepRequest,
-    scored: list[_Scored],
-    oos: _Oos,
-) -> WalkForward | None:
-    """Rank every strategy on its in-sample score (days before the split) and report how the
-    leaders did afterwards, started flat on the split day with no knowledge of what followed.
-    """
-    is_all, oos_all, picks = [], [], []
-    for leg_i, prep, _, arrays in scored:
-        if leg_i not in oos:
-            continue
-        mine, out = oos[leg_i]
-        is_score = np.where(
-            np.isfinite(arrays["is_score"][mine]), arrays["is_score"][mine], -np.inf
-        )
-        is_all.append(is_score)
-        oos_all.append(out["score"])
-        for j in np.argsort(-is_score, kind="stable")[: request.top]:
-            picks.append((is_score[j], prep, int(mine[j]), arrays, out, int(j)))
-    if not picks:
-        return None
-    is_cat, oos_cat = np.concatenate(is_all), np.concatenate(oos_all)
-    picks.sort(key=lambda x: -x[0])
-    top = tuple(
-        WalkForwardRow(
-            ticker=prep.leg.name,
-            **grid.strategy_params(row),
-            hedge=grid.hedge,
-            row=row,
-            in_sample=Figures(
-                score=float(arrays["is_score"][row]),
-                sharpe=float(arrays["is_sharpe"][row]),
-                annual_return=float(arrays["is_annual_return"][row]),
-                max_drawdown=float(arrays["is_max_drawdown"][row]),
-            ),
-            oos=RankedOosFigures(
-                score=float(out["score"][j]),
-                sharpe=float(out["sharpe"][j]),
-                annual_return=float(out["annual_return"][j]),
-                max_drawdown=float(out["max_drawdown"][j]),
-                status=ConfigStatus(K.STATUS_NAMES[int(out["status"][j])]),
-                percentile=float(np.mean(oos_cat <= out["score"][j])),
-            ),
-        )
-        for _, prep, row, arrays, out, j in picks[: request.top]
-    )
-    return WalkForward(
-        fraction_in_sample=request.walk_forward,
-        splits={p.leg.name: p.dates[p.split].date() for _, p, _, _ in scored},
-        strategies=len(is_cat),
-        spearman_is_oos=rank_correlation(np.where(np.isfinite(is_cat), is_cat, np.nan), oos_cat),
-        top=top,
     )

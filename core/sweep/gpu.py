@@ -2,9 +2,13 @@
 configuration.
 
 The kernel is numba-cuda compiling the very ``simulate`` the CPU runs (as a device function),
-so both backends share one source. Arrays live on the device as CuPy arrays, uploaded once per
-leg. CI has no GPU: ``GpuBackend(simulator=True)`` launches the same kernel body under numba's
-CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` set before numba is imported).
+so both backends share one source (the CPU runs it for listed rows and as the lock-step
+kernel's reference). Arrays live on the device as CuPy arrays, uploaded once per leg; each
+launch also allocates a day-major scratch of every configuration's daily returns
+(``scratch_days x count`` FP64, read back for the risk-normalised figures), so a request halved
+for lack of device memory needs half of it. CI has no GPU: ``GpuBackend(simulator=True)``
+launches the same kernel body under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` set
+before numba is imported).
 
 Importing this module needs neither CuPy nor numba-cuda nor a GPU; they are imported on use.
 """
@@ -12,6 +16,7 @@ Importing this module needs neither CuPy nor numba-cuda nor a GPU; they are impo
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +31,7 @@ from hedgedesk.core.sweep.kernel import (
     kernel_args,
     leg_tables,
     n_out,
+    scratch_days,
     simulate,
 )
 
@@ -111,6 +117,8 @@ def _kernel_source(body: Callable) -> Callable:
         n_blocks,
         rf_d,
         periods,
+        vol_target,
+        scratch,
         out,
     ):
         c = cuda.grid(1)
@@ -142,8 +150,10 @@ def _kernel_source(body: Callable) -> Callable:
                 n_blocks,
                 rf_d,
                 periods,
+                vol_target,
                 ring_e,
                 ring_r,
+                scratch[:, c],  # day-major: neighbouring threads, neighbouring addresses
                 out,
                 c,
             )
@@ -151,14 +161,27 @@ def _kernel_source(body: Callable) -> Callable:
     return kernel
 
 
+def _python_simulate() -> Callable:
+    """``simulate`` as plain Python for the simulator, the jitted helpers it calls (with the
+    simulator's arrays, which compiled code cannot take) as their Python functions too.
+    """
+    from hedgedesk.core.sweep import kernel
+
+    plain = {k: getattr(v, "py_func", v) for k, v in vars(kernel).items()}
+    f = simulate.py_func
+    return types.FunctionType(f.__code__, plain, f.__name__, f.__defaults__, f.__closure__)
+
+
 @functools.cache
 def _kernel(simulator: bool):
-    return _cuda().jit(_kernel_source(simulate.py_func if simulator else simulate))
+    return _cuda().jit(_kernel_source(_python_simulate() if simulator else simulate))
 
 
-def _launch_args(row0: int, count: int, rows, args: KernelArgs, out) -> tuple:
-    """The kernel's parameters in order: the one place a :class:`KernelArgs` is spread."""
-    return (row0, count, rows, *args, out)
+def _launch_args(row0: int, count: int, rows, args: KernelArgs, scratch, out) -> tuple:
+    """The kernel's parameters in order: the one place a :class:`KernelArgs` is spread.
+    ``scratch``: (scratch_days(args), count), every configuration's daily returns.
+    """
+    return (row0, count, rows, *args, scratch, out)
 
 
 def kernel_ptx(cc: tuple[int, int] = (9, 0)) -> str:
@@ -170,7 +193,9 @@ def kernel_ptx(cc: tuple[int, int] = (9, 0)) -> str:
     grid = Grid(legs=(Leg("L", ("L",)),), hedge="H", rebalance=(1,), window=(3,))
     returns = np.linspace(-0.01, 0.01, 8)
     args = kernel_args(grid, leg_tables(grid, returns, returns[::-1]), 0, 8, 8, 2, 0.0, 252)
-    launch = _launch_args(0, 1, NO_ROWS, args, np.empty((n_out(2), 1)))
+    launch = _launch_args(
+        0, 1, NO_ROWS, args, np.empty((scratch_days(args), 1)), np.empty((n_out(2), 1))
+    )
     sig = tuple(numba.typeof(a) for a in launch)
     ptx, _ = _cuda().compile_ptx(_kernel_source(simulate), sig, device=False, cc=cc)
     return ptx
@@ -250,6 +275,7 @@ class GpuBackend:
         self._args = args._replace(**arrays)
         self._no_rows = xp.asarray(NO_ROWS)
         self._n_out = n_out(args.n_blocks)
+        self._scratch_days = scratch_days(args)
 
     def run(self, row0: int, count: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Metrics of grid rows [row0, row0 + count), or of the listed ``rows`` (then
@@ -272,10 +298,12 @@ class GpuBackend:
     ) -> np.ndarray:
         xp = self._xp()
         out = xp.empty((self._n_out, count))
+        # per launch, so that a request halved for lack of memory needs less of it
+        scratch = xp.empty((self._scratch_days, count))
         blocks = -(-count // THREADS_PER_BLOCK)
         device_rows = self._no_rows if rows is None else xp.asarray(rows)
         _kernel(self.simulator)[blocks, THREADS_PER_BLOCK](
-            *_launch_args(row0, count, device_rows, args, out)
+            *_launch_args(row0, count, device_rows, args, scratch, out)
         )
         if self.simulator:
             return out

@@ -53,6 +53,7 @@ FIELDS = (
     "blocks",
     "targets",
     "data",
+    "keep",
 )
 _BASKET = re.compile(r"^(?P<name>[A-Za-z0-9_.^-]+)=(?P<members>[^@]+)(@(?P<weighting>\w+))?$")
 

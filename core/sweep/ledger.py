@@ -1,23 +1,25 @@
 """Local run ledger: every sweep run, its progress and its finished chunks, in SQLite (WAL).
 
 A sweep is split into legs (one per long ticker) and each leg's configurations are computed in
-chunks ``[start, stop)``. Each finished chunk's outputs are committed in one transaction, so a
-run stopped in any way (Ctrl-C, SSH drop, kill -9) resumes from its last finished chunk and
-``load_leg`` reassembles exactly what an uninterrupted run would have produced.
+chunks ``[start, stop)`` and folded into the leg's stream (``hedgedesk.core.sweep.stream``).
+Each finished chunk commits, in one transaction, its rows in the leg's sample and the stream's
+state after it (a few kilobytes, whatever the chunk's size), so a run stopped in any way
+(Ctrl-C, SSH drop, kill -9) resumes from its last finished chunk exactly as if it had never
+stopped. A run done keeps only its summary: a few bytes per configuration at most.
 
 The database is :func:`hedgedesk.core.paths.ledger_file` (``$HEDGEDESK_LEDGER``, else the
-user state folder's ``runs.sqlite``); finished per-configuration tables are Parquet files in
-``runs/`` beside it. Several processes may use it at once: a detached sweep writes while the
-terminal app reads.
+user state folder's ``runs.sqlite``); per-configuration tables (``--keep all``) are folders of
+Parquet files in ``runs/`` beside it. Several processes may use it at once: a detached sweep
+writes while the terminal app reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import threading
@@ -31,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from hedgedesk.core.atomic import write_atomic
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.jsonable import jsonable
 from hedgedesk.core.paths import ledger_file
@@ -39,7 +40,7 @@ from hedgedesk.core.paths import ledger_file
 if TYPE_CHECKING:  # results imports RunStatus from here: read summaries import it late
     from hedgedesk.core.sweep.results import SweepSummary
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: chunks hold a sample of their rows; leg_state holds each leg's stream
 
 
 class RunStatus(StrEnum):
@@ -94,6 +95,12 @@ CREATE TABLE IF NOT EXISTS chunks (
     kernel_s REAL NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (run_id, leg, start)
+);
+CREATE TABLE IF NOT EXISTS leg_state (
+    run_id TEXT NOT NULL,
+    leg INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_id, leg)
 );
 """
 
@@ -155,15 +162,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def remove_table(path: Path) -> None:
+    """Delete a per-configuration table: a folder of parts, or one file (older runs)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _pack(arrays: dict[str, np.ndarray]) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, allow_pickle=False, **arrays)
-    return buf.getvalue()
+    """Arrays as one blob: a JSON header (name, dtype, shape of each) and their raw bytes
+    (np.savez took milliseconds a chunk, most of a save).
+    """
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    head = json.dumps([[k, v.dtype.str, v.shape] for k, v in arrays.items()]).encode()
+    return b"".join(
+        [len(head).to_bytes(8, "little"), head, *(v.tobytes() for v in arrays.values())]
+    )
 
 
 def _unpack(blob: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
+    """The arrays :func:`_pack` wrote (copies: the blob may be released)."""
+    size = int.from_bytes(blob[:8], "little")
+    pos = 8 + size
+    out = {}
+    for name, dtype, shape in json.loads(blob[8:pos]):
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        out[name] = np.frombuffer(blob, dt, count, pos).reshape(shape).copy()
+        pos += count * dt.itemsize
+    return out
 
 
 class Ledger:
@@ -311,22 +339,30 @@ class Ledger:
         leg: int,
         start: int,
         stop: int,
-        arrays: dict[str, np.ndarray],
+        sample: dict[str, np.ndarray],
+        state: dict[str, np.ndarray],
         kernel_s: float,
     ) -> None:
-        """Commit one finished chunk; saving the same (leg, start) again replaces it."""
-        arrays = {k: np.asarray(v) for k, v in arrays.items()}
-        for name, a in arrays.items():
-            if a.ndim != 1 or len(a) != stop - start or a.dtype.hasobject:
+        """Commit one finished chunk of rows [start, stop): its rows in the leg's sample (what
+        PBO and the walk-forward read) and the leg's stream state after it, in one
+        transaction; saving the same (leg, start) again replaces it.
+        """
+        sample = {k: np.asarray(v) for k, v in sample.items()}
+        lengths = {len(a) for a in sample.values()}
+        for name, a in sample.items():
+            if a.ndim != 1 or len(lengths) != 1 or a.dtype.hasobject:
                 raise HedgedeskError(
-                    f"run {run_id} leg {leg} chunk [{start}, {stop}): output {name!r} must be a "
-                    f"1-d numeric array of length {stop - start}, got {a.dtype} {a.shape}"
+                    f"run {run_id} leg {leg} chunk [{start}, {stop}): sample {name!r} must be a "
+                    f"1-d numeric array as long as the others, got {a.dtype} {a.shape}"
                 )
-        blob = _pack(arrays)
+        blob, state_blob = _pack(sample), _pack(state)
         with self._lock, self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, int(leg), int(start), int(stop), float(kernel_s), blob),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO leg_state VALUES (?, ?, ?)", (run_id, int(leg), state_blob)
             )
             # Counted from the chunks themselves so a replaced chunk is not counted twice.
             self._update(
@@ -343,22 +379,21 @@ class Ledger:
         status: RunStatus,
         summary: SweepSummary | None = None,
         error: str | None = None,
-        per_config: pd.DataFrame | None = None,
+        table: Path | None = None,
         elapsed_s: float | None = None,
     ) -> None:
-        """Close a run. ``elapsed_s`` defaults to the last value given to ``progress``."""
+        """Close a run. ``table``: the folder of its per-configuration table (``keep = all``).
+        A run done drops its chunks and stream state (its summary holds what they gave);
+        any other keeps them, to resume. ``elapsed_s`` defaults to the last value given to
+        ``progress``.
+        """
         if status not in FINAL_STATUSES:
             raise HedgedeskError(
                 f"run {run_id}: status {str(status)!r} is not one of {', '.join(FINAL_STATUSES)}"
             )
         summary_json = None if summary is None else _dumps(summary.to_json())
-        parquet = None
-        if per_config is not None:
-            target = self.path.parent / "runs" / f"{run_id}.parquet"
-            write_atomic(target, per_config.to_parquet)
-            parquet = str(target)
-        # The Parquet now holds every output; a cancelled run keeps its chunks to resume.
-        drop = status == RunStatus.DONE and parquet is not None
+        parquet = None if table is None else str(table)
+        drop = status == RunStatus.DONE
         with self._lock:
             with self._tx() as db:
                 self._update(
@@ -378,6 +413,7 @@ class Ledger:
                 )
                 if drop:
                     db.execute("DELETE FROM chunks WHERE run_id = ?", (run_id,))
+                    db.execute("DELETE FROM leg_state WHERE run_id = ?", (run_id,))
             if drop:
                 # Hand the blobs' pages back to the file system. executescript steps the pragma
                 # to the end; execute() would stop after freeing a single page.
@@ -406,10 +442,11 @@ class Ledger:
         with self._lock:
             with self._tx() as db:
                 db.execute("DELETE FROM chunks WHERE run_id = ?", (rec.id,))
+                db.execute("DELETE FROM leg_state WHERE run_id = ?", (rec.id,))
                 db.execute("DELETE FROM runs WHERE id = ?", (rec.id,))
             self._db.executescript("PRAGMA incremental_vacuum")
         if rec.parquet:
-            Path(rec.parquet).unlink(missing_ok=True)
+            remove_table(Path(rec.parquet))
         return rec
 
     def stale(self, days: float, now: dt.datetime | None = None) -> list[RunRecord]:
@@ -439,19 +476,23 @@ class Ledger:
             ).fetchall()
         return [tuple(r) for r in rows]
 
-    def load_leg(self, run_id: str, leg: int) -> dict[str, np.ndarray]:
-        """One leg's outputs, its chunks concatenated; they must tile [0, last stop) exactly."""
+    def load_stream(
+        self, run_id: str, leg: int
+    ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]] | None:
+        """A leg's stream state after its last stored chunk and the samples of its chunks in
+        row order; None when none is stored. The chunks must tile [0, last stop) exactly.
+        """
         with self._lock:
             rows = self._db.execute(
                 "SELECT start, stop, data FROM chunks WHERE run_id = ? AND leg = ? ORDER BY start",
                 (run_id, int(leg)),
             ).fetchall()
-        if not rows:
-            raise HedgedeskError(
-                f"run {run_id} leg {leg}: no finished chunks in {self.path} "
-                "(a finished run keeps its outputs in its Parquet file instead)"
-            )
-        parts: list[dict[str, np.ndarray]] = []
+            state = self._db.execute(
+                "SELECT data FROM leg_state WHERE run_id = ? AND leg = ?", (run_id, int(leg))
+            ).fetchone()
+        if not rows or state is None:
+            return None
+        samples: list[dict[str, np.ndarray]] = []
         expected = 0
         for start, stop, blob in rows:
             if start != expected:
@@ -461,15 +502,9 @@ class Ledger:
                     else f"chunk [{start}, {stop}) overlaps configurations before {expected}"
                 )
                 raise HedgedeskError(f"run {run_id} leg {leg}: {what}")
-            part = _unpack(blob)
-            if parts and part.keys() != parts[0].keys():
-                raise HedgedeskError(
-                    f"run {run_id} leg {leg}: chunk [{start}, {stop}) has "
-                    f"outputs {sorted(part)}, expected {sorted(parts[0])}"
-                )
-            parts.append(part)
+            samples.append(_unpack(blob))
             expected = stop
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return _unpack(state[0]), samples
 
     def _record(self, row: tuple) -> RunRecord:
         from hedgedesk.core.sweep.results import SweepSummary
@@ -532,13 +567,22 @@ class Ledger:
         return [self._record(r) for r in rows]
 
     def per_config(self, run_id: str) -> pd.DataFrame:
-        """A finished run's per-configuration table (read from its Parquet file)."""
+        """A run's per-configuration table (``keep = all``: its folder of Parquet parts)."""
         rec = self.get(run_id)
         if rec.parquet is None:
-            raise HedgedeskError(f"run {rec.id} ({rec.status}) has no per-configuration table")
-        if not Path(rec.parquet).is_file():
+            raise HedgedeskError(
+                f"run {rec.id} ({rec.status}) kept no per-configuration table: "
+                "run the sweep with --keep all"
+            )
+        if not Path(rec.parquet).exists():
             raise HedgedeskError(f"run {rec.id}: per-configuration table {rec.parquet} is missing")
         return pd.read_parquet(rec.parquet)
+
+    def table_dir(self, run_id: str) -> Path:
+        """Where a run's per-configuration table goes (``keep = all``): one Parquet file per
+        chunk in a folder named after the run.
+        """
+        return self.path.parent / "runs" / run_id
 
     def diff(self, a: str, b: str) -> dict:
         """Parameter differences {key: [a, b]} and a side-by-side of the two runs' outcomes."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hedgedesk.core.errors import ConfigError, DataError
-from hedgedesk.core.levels import LevelsError, format_levels, parse_levels
+from hedgedesk.core.levels import MAX_LEVELS, LevelsError, format_levels, parse_levels
 from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep.grid import AXES, FIELDS, FLAGS, Grid, Leg, Naming, estimators, parse_leg
 from hedgedesk.core.sweep.score import ScoreTargets
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from hedgedesk.core.sweep.backtest import BacktestResult
 
 BACKENDS = ("auto", "cpu", "gpu")
+KEEPS = ("best", "all")  # what a run keeps of each configuration's figures
 LEVEL_AXES = tuple(a for a in AXES if a != "estimator")  # axes written as levels
 WHOLE_AXES = ("rebalance", "window")  # days and returns: whole numbers
 DEFAULT_HALFLIVES = (20.0,)  # days, when neither the config nor an override gives any
@@ -52,7 +53,9 @@ class SweepRequest:
     starting equity in USD, matters only for market impact; ``backend``: auto, cpu or gpu;
     ``top``: strategies in the leaderboard; ``walk_forward``: in-sample fraction (0 turns the
     split off); ``blocks``: CSCV blocks (even); ``targets``: the score's targets;
-    ``data``: the price files the market came from (recorded so a run can be resumed).
+    ``data``: the price files the market came from (recorded so a run can be resumed);
+    ``keep``: ``best`` keeps the top strategies, the per-axis marginals and a PBO sample,
+    ``all`` also every configuration's figures in a columnar file.
     Validated on construction; errors name each field as ``where`` names it (an init-only
     argument, the command line's flags by default).
     """
@@ -68,11 +71,14 @@ class SweepRequest:
     blocks: int = 8
     targets: ScoreTargets = field(default_factory=ScoreTargets)
     data: tuple[str, ...] = ()
+    keep: str = "best"
     where: InitVar[Naming] = FLAGS
 
     def __post_init__(self, where: Naming) -> None:
         if self.backend not in BACKENDS:
             raise where.error("backend", f"expected auto, cpu or gpu, got {self.backend!r}")
+        if self.keep not in KEEPS:
+            raise where.error("keep", f"expected best or all, got {self.keep!r}")
         if self.top < 1:
             raise where.error("top", f"must be >= 1, got {self.top}")
         if not (self.walk_forward == 0 or 0.1 <= self.walk_forward <= 0.9):
@@ -136,7 +142,7 @@ class SweepRequest:
         if cfg is not None:
             configured |= {"start", "end", "rf"}
             if sweep is not None:
-                configured |= {"legs", "hedge", *AXES, "halflife", "targets"}
+                configured |= {"legs", "hedge", *AXES, "halflife", "targets", "keep"}
         configured -= set(given)
         names = where
         if cfg is not None and configured:
@@ -179,9 +185,11 @@ class SweepRequest:
         )
         run: dict[str, Any] = {
             name: given[name]
-            for name in ("capital", "backend", "top", "walk_forward", "blocks")
+            for name in ("capital", "backend", "top", "walk_forward", "blocks", "keep")
             if name in given
         }
+        if "keep" not in given and sweep is not None:
+            run["keep"] = sweep.keep
         return cls(
             grid,
             start=given.get("start", cfg.data.start if cfg else None),
@@ -207,6 +215,7 @@ class SweepRequest:
             "blocks": self.blocks,
             "targets": self.targets.as_dict(),
             "data": list(self.data),
+            "keep": self.keep,
         }
 
     @classmethod
@@ -230,6 +239,7 @@ class SweepRequest:
             blocks=d["blocks"],
             targets=ScoreTargets(**d["targets"]),
             data=tuple(d["data"]),
+            keep=d.get("keep", "best"),  # runs recorded before --keep kept the best
         )
 
 
@@ -340,12 +350,18 @@ def _leg(value: str | Leg, names: Naming) -> Leg:
 
 
 def _levels(name: str, value: str | Iterable[float], names: Naming) -> tuple:
-    if not isinstance(value, str):
-        return tuple(value)
+    """An axis's levels from text or numbers; at most MAX_LEVELS, the config's cap."""
     try:
-        return parse_levels(value, integer=name in WHOLE_AXES)
+        levels = (
+            parse_levels(value, integer=name in WHOLE_AXES)
+            if isinstance(value, str)
+            else tuple(value)
+        )
     except LevelsError as exc:
         raise names.error(name, str(exc)) from None
+    if len(levels) > MAX_LEVELS:
+        raise names.error(name, f"{len(levels):,} values; at most {MAX_LEVELS:,} per axis")
+    return levels
 
 
 def _targets(given: Mapping[str, Any], cfg: DeskConfig | None, names: Naming) -> ScoreTargets:

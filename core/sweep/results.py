@@ -3,11 +3,15 @@ command line, the reports and the screens.
 
 :class:`SweepSummary` is a run's summary: its legs (each with its best strategy and PBO), the
 leaderboard (:class:`StrategyRow`), the counts, the ranking scenario, the overfitting figures and
-the walk-forward (:class:`WalkForward`). Each class's ``to_json()`` gives the JSON-ready dict the
-ledger stores and ``hedgedesk sweep --json`` prints (dates as :class:`datetime.date`, NaN as
-NaN: :func:`hedgedesk.core.jsonable.jsonable` writes them as ISO strings and null), key for key
-as earlier versions wrote it; ``from_json(d)`` reads such a dict back (a null where a number is
-expected reads as NaN).
+the walk-forward (:class:`WalkForward`), and what a run streams instead of keeping every
+configuration's figures: each leg's marginals (:class:`AxisMarginal`) and heat map
+(:class:`HeatMap`), and each cost scenario's statistics (:class:`ScenarioStats`). Each class's
+``to_json()`` gives the JSON-ready dict the ledger stores and ``hedgedesk sweep --json`` prints
+(dates as :class:`datetime.date`, NaN as NaN: :func:`hedgedesk.core.jsonable.jsonable` writes them
+as ISO strings and null), key for key as earlier versions wrote it; ``from_json(d)`` reads such a
+dict back (a null where a number is expected reads as NaN). Keys added since a summary was first
+recorded are left out while they hold their defaults, so that a summary recorded before them writes
+back key for key.
 
 Units, as everywhere in the sweep (CONVENTIONS): returns, drawdowns, costs and volatilities are
 fractions (0.01 = 1 %), annualised where named so; Sharpe ratios are annualised with the leg's
@@ -27,7 +31,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hedgedesk.core.errors import HedgedeskError
-from hedgedesk.core.sweep.grid import Grid
+from hedgedesk.core.sweep.grid import AXES, Grid
 from hedgedesk.core.sweep.ledger import RunStatus
 from hedgedesk.core.sweep.score import ScoreTargets
 
@@ -38,6 +42,12 @@ DEFERRED = (
     "cancelled: the deflated Sharpe ratios, PBO and the walk-forward are computed when the run "
     "finishes (resume it)"
 )
+
+
+# how a leg's PBO was computed (Pbo.method)
+PBO_METHODS = ("exact", "sampled")
+# the axes a marginal is kept for: every one but the cost scenarios'
+MARGINAL_AXES = tuple(a for a in AXES if a not in ("cost", "impact"))
 
 
 class ConfigStatus(StrEnum):
@@ -71,6 +81,40 @@ def _day(v: Any) -> dt.date:
 
 def _opt_day(v: Any) -> dt.date | None:
     return None if v is None else _day(v)
+
+
+def _opt_figure(v: float | None) -> float | None:
+    """An optional figure as stored: NaN (no figure) as None, so that JSON round-trips."""
+    return None if v is None or math.isnan(v) else float(v)
+
+
+def _opt_nums(values: Any) -> tuple[float | None, ...]:
+    return tuple(_opt_figure(_opt_num(v)) for v in values)
+
+
+def _ints(values: Any) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if isinstance(value, float) and isinstance(default, float):
+        return value == default or (math.isnan(value) and math.isnan(default))
+    return bool(value == default)
+
+
+def _added(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The fields ``names`` of ``obj`` (added to the summary together), or none of them when all
+    hold their defaults: a summary recorded before them writes back key for key.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(obj)}
+    values = {name: getattr(obj, name) for name in names}
+    if all(_is_default(values[name], defaults[name]) for name in names):
+        return {}
+    return values
+
+
+def _set(obj: Any, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)
 
 
 @dataclass(frozen=True)
@@ -317,6 +361,9 @@ class Deflated:
         )
 
 
+# the score's terms on the curve scaled to the target volatility (CONVENTIONS "Sweep scoring"):
+# a row written before the risk-normalised score has none (NaN; left out of its JSON)
+SCALED_FIGURES = ("scaled_annual_return", "scaled_max_drawdown", "scaled_consistency")
 # a leaderboard row's figures over the whole period, in the JSON's order
 ROW_FIGURES = (
     "score",
@@ -331,6 +378,7 @@ ROW_FIGURES = (
     "residual_beta",
     "consistency",
     "final_equity",
+    *SCALED_FIGURES,
 )
 
 
@@ -375,6 +423,12 @@ class StrategyRow(Strategy):
         Its figures under every cost scenario of the grid, in the grid's order.
     oos : OosFigures or None
         Its figures out of sample (None when the walk-forward is off or was not run).
+    scaled_annual_return, scaled_max_drawdown, scaled_consistency : float
+        The score's return, drawdown and consistency terms' inputs on the curve of its daily
+        returns scaled to the target volatility (``targets.volatility``; CONVENTIONS "Sweep
+        scoring"): annualised return, maximum drawdown (a negative fraction) and share of
+        positive rolling 63-day returns; NaN where the volatility is 0 or the run was recorded
+        before the risk-normalised score (the JSON then leaves them out).
     """
 
     hedge: str
@@ -396,6 +450,9 @@ class StrategyRow(Strategy):
     deflated: Deflated | None = None
     scenarios: tuple[ScenarioFigures, ...] = ()
     oos: OosFigures | None = None
+    scaled_annual_return: float = math.nan
+    scaled_max_drawdown: float = math.nan
+    scaled_consistency: float = math.nan
 
     @property
     def dsr(self) -> float | None:
@@ -412,7 +469,14 @@ class StrategyRow(Strategy):
         d: dict[str, Any] = {"ticker": self.ticker, "hedge": self.hedge, "row": self.row}
         d.update(self.params_json())
         d["status"] = self.status
-        d.update({name: getattr(self, name) for name in ROW_FIGURES})
+        scaled = any(not math.isnan(getattr(self, name)) for name in SCALED_FIGURES)
+        d.update(
+            {
+                name: getattr(self, name)
+                for name in ROW_FIGURES
+                if scaled or name not in SCALED_FIGURES
+            }
+        )
         d["n"] = self.n
         if self.deflated is not None:
             d.update(self.deflated.to_json())
@@ -422,8 +486,12 @@ class StrategyRow(Strategy):
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> StrategyRow:
-        """Read :meth:`to_json`'s dict back (``oos`` may be missing: runs recorded before it)."""
-        figures: dict[str, Any] = {name: _num(d[name]) for name in ROW_FIGURES}
+        """Read :meth:`to_json`'s dict back (``oos`` and the scaled figures may be missing: runs
+        recorded before them).
+        """
+        figures: dict[str, Any] = {
+            name: _num(d.get(name) if name in SCALED_FIGURES else d[name]) for name in ROW_FIGURES
+        }
         return cls(
             **cls._params(d),
             hedge=d["hedge"],
@@ -456,6 +524,14 @@ class Pbo:
         Slope of out-of-sample on in-sample Sharpe of the splits' best.
     prob_oos_loss : float
         Share of splits whose in-sample best loses out of sample.
+    method : str
+        ``exact``: every ok strategy of the leg compared; ``sampled``: a uniform random
+        sample of ``configurations`` of its ``population`` ok strategies.
+    population : int or None
+        The leg's ok strategies under the ranking scenario; None in a run recorded before it.
+    standard_error : float or None
+        The sampled estimate's sampling error (a standard error of the share ``pbo``); None
+        when exact.
     """
 
     pbo: float
@@ -464,10 +540,26 @@ class Pbo:
     blocks: int
     degradation: float
     prob_oos_loss: float
+    method: str = "exact"
+    population: int | None = None
+    standard_error: float | None = None
+
+    def __post_init__(self):
+        if self.method not in PBO_METHODS:
+            raise HedgedeskError(
+                f"pbo: method must be one of {', '.join(PBO_METHODS)}, got {self.method!r}"
+            )
+        _set(self, "standard_error", _opt_figure(self.standard_error))
 
     def to_json(self) -> dict[str, Any]:
-        """The figures as the summary's JSON writes them."""
-        return dataclasses.asdict(self)
+        """The figures as the summary's JSON writes them (``method``, ``population`` and
+        ``standard_error`` left out while they hold their defaults, as runs recorded before
+        them wrote them).
+        """
+        d = dataclasses.asdict(self)
+        for name in ("method", "population", "standard_error"):
+            del d[name]
+        return {**d, **_added(self, ("method", "population", "standard_error"))}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Pbo:
@@ -479,6 +571,132 @@ class Pbo:
             blocks=int(d["blocks"]),
             degradation=_num(d["degradation"]),
             prob_oos_loss=_num(d["prob_oos_loss"]),
+            method=d.get("method", "exact"),
+            population=None if d.get("population") is None else int(d["population"]),
+            standard_error=_opt_num(d.get("standard_error")),
+        )
+
+
+def _check_len(where: str, name: str, values: tuple, n: int, of: str) -> None:
+    if len(values) != n:
+        raise HedgedeskError(
+            f"{where}: {name} must have one value per {of} ({n}), got {len(values)}"
+        )
+
+
+@dataclass(frozen=True)
+class AxisMarginal:
+    """One axis's marginal over a leg's strategies under the ranking scenario: at each of its
+    levels, how many canonical ok strategies have it and their mean and best target score
+    (streamed by the engine, so no per-configuration table is needed).
+
+    Attributes
+    ----------
+    axis : str
+        The axis (:data:`MARGINAL_AXES`: an axis of the grid but ``cost`` and ``impact``).
+    levels : tuple of str
+        Its levels as the grid prints them: ``f"{v:g}"``, estimators as ``ols``, ``ewma10``.
+    count : tuple of int
+        Canonical ok strategies at each level (identical strategies counted once).
+    mean_score, best_score : tuple of float or None
+        Mean and best target score (in [0, 1]) at each level; None where count is 0.
+    """
+
+    axis: str
+    levels: tuple[str, ...]
+    count: tuple[int, ...]
+    mean_score: tuple[float | None, ...]
+    best_score: tuple[float | None, ...]
+
+    def __post_init__(self):
+        where = f"marginal of {self.axis!r}"
+        if self.axis not in MARGINAL_AXES:
+            raise HedgedeskError(
+                f"marginal: axis must be one of {', '.join(MARGINAL_AXES)}, got {self.axis!r}"
+            )
+        for name in ("count", "mean_score", "best_score"):
+            _check_len(where, name, getattr(self, name), len(self.levels), "level")
+        _set(self, "levels", tuple(str(v) for v in self.levels))
+        _set(self, "count", _ints(self.count))
+        for name in ("mean_score", "best_score"):
+            _set(self, name, tuple(_opt_figure(v) for v in getattr(self, name)))
+
+    def to_json(self) -> dict[str, Any]:
+        """The marginal as the summary's JSON writes it (None as null)."""
+        return {
+            "axis": self.axis,
+            "levels": list(self.levels),
+            "count": list(self.count),
+            "mean_score": list(self.mean_score),
+            "best_score": list(self.best_score),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> AxisMarginal:
+        """Read :meth:`to_json`'s dict back."""
+        return cls(
+            axis=d["axis"],
+            levels=tuple(d["levels"]),
+            count=_ints(d["count"]),
+            mean_score=_opt_nums(d["mean_score"]),
+            best_score=_opt_nums(d["best_score"]),
+        )
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    """A leg's target score over rebalance period x beta window under the ranking scenario,
+    over every other parameter: each cell indexed ``[rebalance][window]``.
+
+    Attributes
+    ----------
+    rebalance : tuple of int
+        Rebalance periods (trading days), the rows.
+    window : tuple of int
+        Beta windows (daily returns), the columns.
+    count : tuple of tuple of int
+        Canonical ok strategies in each cell.
+    mean_score, best_score : tuple of tuple of float or None
+        Mean and best target score (in [0, 1]) in each cell; None where count is 0.
+    """
+
+    rebalance: tuple[int, ...]
+    window: tuple[int, ...]
+    count: tuple[tuple[int, ...], ...]
+    mean_score: tuple[tuple[float | None, ...], ...]
+    best_score: tuple[tuple[float | None, ...], ...]
+
+    def __post_init__(self):
+        _set(self, "rebalance", _ints(self.rebalance))
+        _set(self, "window", _ints(self.window))
+        for name in ("count", "mean_score", "best_score"):
+            cells = getattr(self, name)
+            _check_len("heat map", name, cells, len(self.rebalance), "rebalance period")
+            for row in cells:
+                _check_len("heat map", f"a row of {name}", row, len(self.window), "window")
+        _set(self, "count", tuple(_ints(row) for row in self.count))
+        for name in ("mean_score", "best_score"):
+            _set(self, name, tuple(tuple(map(_opt_figure, r)) for r in getattr(self, name)))
+
+    def to_json(self) -> dict[str, Any]:
+        """The map as the summary's JSON writes it (lists of lists, None as null)."""
+        return {
+            "rebalance": list(self.rebalance),
+            "window": list(self.window),
+            "count": [list(r) for r in self.count],
+            "mean_score": [list(r) for r in self.mean_score],
+            "best_score": [list(r) for r in self.best_score],
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> HeatMap:
+        """Read :meth:`to_json`'s dict back."""
+        return cls(
+            rebalance=_ints(d["rebalance"]),
+            window=_ints(d["window"]),
+            count=tuple(_ints(r) for r in d["count"]),
+            mean_score=tuple(_opt_nums(r) for r in d["mean_score"]),
+            best_score=tuple(_opt_nums(r) for r in d["best_score"]),
         )
 
 
@@ -514,6 +732,11 @@ class LegSummary:
         Sessions of volume before the first trade when impact is modelled, else 0.
     best : StrategyRow or None
         Its highest-scoring strategy under the ranking scenario.
+    marginals : tuple of AxisMarginal
+        The score's marginal on each varied axis (:data:`MARGINAL_AXES`); empty in a run
+        recorded before them.
+    heat : HeatMap or None
+        Its score over rebalance period x beta window; None in a run recorded before it.
     """
 
     ticker: str
@@ -530,6 +753,8 @@ class LegSummary:
     pbo: Pbo | None
     impact_warmup_days: int
     best: StrategyRow | None
+    marginals: tuple[AxisMarginal, ...] = ()
+    heat: HeatMap | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The leg as the summary's JSON writes it."""
@@ -548,6 +773,8 @@ class LegSummary:
             "pbo": None if self.pbo is None else self.pbo.to_json(),
             "impact_warmup_days": self.impact_warmup_days,
             "best": None if self.best is None else self.best.to_json(),
+            **({"marginals": [m.to_json() for m in self.marginals]} if self.marginals else {}),
+            **({"heat": self.heat.to_json()} if self.heat is not None else {}),
         }
 
     @classmethod
@@ -568,7 +795,73 @@ class LegSummary:
             pbo=None if d.get("pbo") is None else Pbo.from_json(d["pbo"]),
             impact_warmup_days=int(d.get("impact_warmup_days", 0)),
             best=None if d.get("best") is None else StrategyRow.from_json(d["best"]),
+            marginals=tuple(AxisMarginal.from_json(m) for m in d.get("marginals", ())),
+            heat=None if d.get("heat") is None else HeatMap.from_json(d["heat"]),
         )
+
+
+@dataclass(frozen=True)
+class ScenarioStats:
+    """Every leg's canonical configurations under one cost scenario, streamed: the scenario
+    table of a run kept without its per-configuration table.
+
+    Attributes
+    ----------
+    cost, impact : float
+        The scenario (as in :class:`Strategy`).
+    configurations : int
+        Canonical configurations of every leg under it (identical strategies counted once).
+    ok : int
+        Those that ended ok.
+    best_score : float or None
+        Best target score in [0, 1] of the ok ones; None where ok is 0 (and for the means).
+    mean_sharpe : float or None
+        Mean annualised Sharpe ratio of the ok ones.
+    mean_annual_return : float or None
+        Mean annualised return, a fraction.
+    mean_max_drawdown : float or None
+        Mean maximum drawdown, a negative fraction.
+    share_sharpe_at_target : float or None
+        Share of the ok ones with a Sharpe ratio at or above ``targets.sharpe``, in [0, 1].
+    """
+
+    cost: float
+    impact: float
+    configurations: int
+    ok: int
+    best_score: float | None
+    mean_sharpe: float | None
+    mean_annual_return: float | None
+    mean_max_drawdown: float | None
+    share_sharpe_at_target: float | None
+
+    def __post_init__(self):
+        for name in SCENARIO_STATS_FIGURES:
+            _set(self, name, _opt_figure(getattr(self, name)))
+
+    def to_json(self) -> dict[str, Any]:
+        """The scenario's figures as the summary's JSON writes them."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ScenarioStats:
+        """Read :meth:`to_json`'s dict back."""
+        return cls(
+            cost=float(d["cost"]),
+            impact=float(d["impact"]),
+            configurations=int(d["configurations"]),
+            ok=int(d["ok"]),
+            **{name: _opt_num(d[name]) for name in SCENARIO_STATS_FIGURES},
+        )
+
+
+SCENARIO_STATS_FIGURES = (
+    "best_score",
+    "mean_sharpe",
+    "mean_annual_return",
+    "mean_max_drawdown",
+    "share_sharpe_at_target",
+)
 
 
 @dataclass(frozen=True)
@@ -718,12 +1011,15 @@ class WalkForward:
     splits : Mapping of str to datetime.date
         Each leg's first out-of-sample day, by ticker.
     strategies : int
-        Strategies ranked, every leg.
+        Strategies re-run out of sample, every leg: a random sample where ``population`` is
+        larger.
     spearman_is_oos : float
         Spearman rank correlation of in-sample and out-of-sample scores, in [-1, 1]; NaN with
         too few strategies.
     top : tuple of WalkForwardRow
         The in-sample leaders, best first.
+    population : int or None
+        Strategies of the ranking scenario, every leg; None in a run recorded before it.
     """
 
     fraction_in_sample: float
@@ -731,6 +1027,7 @@ class WalkForward:
     strategies: int
     spearman_is_oos: float
     top: tuple[WalkForwardRow, ...]
+    population: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "splits", MappingProxyType(dict(self.splits)))
@@ -753,6 +1050,7 @@ class WalkForward:
             "strategies": self.strategies,
             "spearman_is_oos": self.spearman_is_oos,
             "top": [r.to_json() for r in self.top],
+            **_added(self, ("population",)),
         }
 
     @classmethod
@@ -764,6 +1062,7 @@ class WalkForward:
             strategies=int(d["strategies"]),
             spearman_is_oos=_num(d["spearman_is_oos"]),
             top=tuple(WalkForwardRow.from_json(r) for r in d["top"]),
+            population=None if d.get("population") is None else int(d["population"]),
         )
 
 
@@ -796,6 +1095,14 @@ class Timings:
         Configuration-days computed in this session.
     config_days_per_s : float or None
         Configuration-days per second of kernel time; None when the kernel did not run.
+    stream_s : float
+        Host work per chunk: scoring, the top K, the marginals and the PBO sample.
+    ledger_s : float
+        Saving to the ledger.
+    twins_s : float
+        The unhedged twins' kernel time.
+    oos_s : float
+        The walk-forward's out-of-sample pass.
     """
 
     prepare_s: float
@@ -804,6 +1111,35 @@ class Timings:
     total_s: float
     config_days: int
     config_days_per_s: float | None
+    stream_s: float = 0.0
+    ledger_s: float = 0.0
+    twins_s: float = 0.0
+    oos_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The timings as the summary's JSON writes them (the host-work split left out while
+        all 0, as sessions recorded before it wrote them).
+        """
+        d = dataclasses.asdict(self)
+        for name in TIMINGS_ADDED:
+            del d[name]
+        return {**d, **_added(self, TIMINGS_ADDED)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Timings:
+        """Read :meth:`to_json`'s dict back (the host-work split may be missing: 0)."""
+        return cls(
+            prepare_s=_num(d["prepare_s"]),
+            kernel_s=_num(d["kernel_s"]),
+            score_s=_num(d["score_s"]),
+            total_s=_num(d["total_s"]),
+            config_days=int(d["config_days"]),
+            config_days_per_s=_opt_num(d["config_days_per_s"]),
+            **{name: _num(d.get(name, 0.0)) for name in TIMINGS_ADDED},
+        )
+
+
+TIMINGS_ADDED = ("stream_s", "ledger_s", "twins_s", "oos_s")
 
 
 @dataclass(frozen=True)
@@ -840,6 +1176,9 @@ class SweepSummary:
         Package version and a hash of the sources the figures depend on.
     timings : Timings
         The last session's timings.
+    scenarios : tuple of ScenarioStats
+        Every cost scenario's statistics, in the grid's order; empty in a run recorded before
+        them.
     """
 
     grid: Grid
@@ -856,6 +1195,7 @@ class SweepSummary:
     fingerprint: str
     code_version: str
     timings: Timings
+    scenarios: tuple[ScenarioStats, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "request", MappingProxyType(copy.deepcopy(dict(self.request))))
@@ -889,13 +1229,14 @@ class SweepSummary:
             "ranking": self.ranking.to_json(),
             "overfitting": overfitting,
             "top": [r.to_json() for r in self.top],
+            **({"scenarios": [sc.to_json() for sc in self.scenarios]} if self.scenarios else {}),
             "walk_forward": None if self.walk_forward is None else self.walk_forward.to_json(),
             "run_id": self.run_id,
             "status": self.status,
             "backend": dataclasses.asdict(self.backend),
             "fingerprint": self.fingerprint,
             "code_version": self.code_version,
-            "timings": dataclasses.asdict(self.timings),
+            "timings": self.timings.to_json(),
         }
 
     @classmethod
@@ -904,7 +1245,7 @@ class SweepSummary:
         NaN as null). A field missing or of the wrong type raises a HedgedeskError naming it.
         """
         try:
-            o, t = d["overfitting"], d["timings"]
+            o = d["overfitting"]
             return cls(
                 grid=Grid.from_dict(d["grid"]),
                 request=d["request"],
@@ -927,14 +1268,8 @@ class SweepSummary:
                 backend=BackendInfo(**d["backend"]),
                 fingerprint=d["fingerprint"],
                 code_version=d["code_version"],
-                timings=Timings(
-                    prepare_s=_num(t["prepare_s"]),
-                    kernel_s=_num(t["kernel_s"]),
-                    score_s=_num(t["score_s"]),
-                    total_s=_num(t["total_s"]),
-                    config_days=int(t["config_days"]),
-                    config_days_per_s=_opt_num(t["config_days_per_s"]),
-                ),
+                timings=Timings.from_json(d["timings"]),
+                scenarios=tuple(ScenarioStats.from_json(sc) for sc in d.get("scenarios", ())),
             )
         except KeyError as exc:
             raise HedgedeskError(

@@ -38,7 +38,9 @@ class ScoreTargets:
     """Targets, weights and logistic scales of the target score (all configuration).
 
     ``max_drawdown`` is a positive fraction (0.10: a 10 % drawdown); ``consistency`` is the share
-    of positive rolling 63-day returns.
+    of positive rolling 63-day returns. ``volatility`` is the annual volatility every curve is
+    scaled to before its return, drawdown and consistency terms are scored (CONVENTIONS: the
+    score is risk-normalised, so shrinking or inflating exposure cannot win it).
     """
 
     sharpe: float = 1.0
@@ -53,6 +55,7 @@ class ScoreTargets:
     s_return: float = 0.10
     s_drawdown: float = 0.05
     s_consistency: float = 0.10
+    volatility: float = 0.10
 
     def __post_init__(self):
         for f in fields(self):
@@ -63,6 +66,12 @@ class ScoreTargets:
                 raise ConfigError("sweep.score", f.name, f"a weight must be >= 0, got {v}")
             if f.name.startswith("s_") and v <= 0:
                 raise ConfigError("sweep.score", f.name, f"a scale must be > 0, got {v}")
+        if self.volatility <= 0:
+            raise ConfigError(
+                "sweep.score",
+                "volatility",
+                f"the target volatility is a positive annual fraction, got {self.volatility}",
+            )
         if self.max_drawdown <= 0:
             raise ConfigError(
                 "sweep.score",
@@ -337,7 +346,13 @@ class PBOResult:
     prob_oos_loss: float  # share of combinations where the best's OOS Sharpe is < 0
 
 
-def pbo_cscv(shift, sum1, sum2, counts, rf_d: float = 0.0) -> PBOResult:
+class Stopped(Exception):
+    """Raised by :func:`pbo_cscv` when its ``stop`` callback asks it to stop."""
+
+
+def pbo_cscv(
+    shift, sum1, sum2, counts, rf_d: float = 0.0, stop: Callable[[], bool] | None = None
+) -> PBOResult:
     """Probability of backtest overfitting by CSCV (Bailey, Borwein, López de Prado & Zhu 2015).
 
     The T returns of each of N configurations are cut into S contiguous blocks (S even);
@@ -359,6 +374,9 @@ def pbo_cscv(shift, sum1, sum2, counts, rf_d: float = 0.0) -> PBOResult:
         Returns per block, each >= 1.
     rf_d : float
         Risk-free rate per period, as a fraction.
+    stop : callable, optional
+        Polled between slices of configurations (tens of milliseconds apart): when it returns
+        True, :class:`Stopped` is raised (a sweep's cancel).
 
     Returns
     -------
@@ -386,6 +404,8 @@ def pbo_cscv(shift, sum1, sum2, counts, rf_d: float = 0.0) -> PBOResult:
 
     def sharpe(m, n, lo, fill):
         """Sharpe ratios (C, B) of configurations lo..lo+B-1 on the blocks of m (C, S)."""
+        if stop is not None and stop():
+            raise Stopped
         sl = slice(lo, lo + chunk)
         b = min(chunk, n_cfg - lo)
         s1, s2, tmp = (x[:, :b] for x in bufs)

@@ -159,6 +159,16 @@ def test_demo_config_loads_with_values_from_the_file(demo_raw):
         assert cfg.sweep.exposure == pytest.approx(tuple(s["exposure"]))
 
 
+def test_sweep_keep_and_limits(demo_text, tmp_path):
+    cfg = load_config(_write(tmp_path, demo_text))
+    assert (cfg.sweep.keep, cfg.sweep.limits) == ("best", {})  # the demo sets neither
+    text = _edit(demo_text, "[sweep]", set={"keep": '"all"'})
+    text += "\n[sweep.limits]\nconfigurations = 100000000\ndisk_gb = 16\n"
+    cfg = load_config(_write(tmp_path, text, "limits.toml"))
+    assert cfg.sweep.keep == "all"
+    assert cfg.sweep.limits == {"configurations": 1e8, "disk_gb": 16.0}
+
+
 def test_demo_exposure_linspace_expands_to_eleven_values(demo_text, tmp_path):
     text = _edit(demo_text, "[sweep]", set={"exposure": '"0.5:1.5:11"'})
     cfg = load_config(_write(tmp_path, text))
@@ -655,6 +665,24 @@ CASES: dict[str, Builder] = {
     ),
     "empty-ticker": lambda t, r: Case(
         _edit(t, "[sweep]", set={"hedge": '" "'}), "sweep.hedge", "' '", ("a ticker symbol",)
+    ),
+    "linspace-count-over-the-axis-cap": lambda t, r: Case(
+        _edit(t, "[sweep]", set={"exposure": '"0.1:2:1000000000"'}),
+        "sweep.exposure",
+        "'0.1:2:1000000000'",
+        ("count 1..10000",),
+    ),
+    "bad-sweep-keep": lambda t, r: Case(
+        _edit(t, "[sweep]", set={"keep": '"some"'}), "sweep.keep", "'some'", ("one of best, all",)
+    ),
+    "sweep-limit-not-positive": lambda t, r: Case(
+        t + "\n[sweep.limits]\nseconds = 0\n", "sweep.limits.seconds", "0", ("a number > 0",)
+    ),
+    "sweep-limit-not-a-number": lambda t, r: Case(
+        t + '\n[sweep.limits]\nmemory_gb = "2"\n', "sweep.limits.memory_gb", "'2'", ("a number",)
+    ),
+    "sweep-limit-unknown-key": lambda t, r: Case(
+        t + "\n[sweep.limits]\nminutes = 5\n", "sweep.limits.minutes", None, ("unknown key",)
     ),
 }
 

@@ -3,6 +3,10 @@
 Grid flags take a list (``1,5,21``) or a range ``a:b:n`` (n evenly spaced values); flags left
 out come from the config's ``[sweep]`` table, then from the defaults. Progress goes to stderr
 (only on a terminal); the result goes to stdout, as one JSON object with ``--json``.
+
+Before any work the sweep is planned (``hedgedesk.core.sweep.plan``): its size, estimated
+time, memory and disk are printed (under ``"plan"`` with ``--json``), and a plan above the
+config's ``[sweep.limits]`` exits 2 unless ``--yes``; ``--plan`` prints it and runs nothing.
 """
 
 from __future__ import annotations
@@ -96,6 +100,22 @@ def add_parsers(sub, parents) -> dict:
         default=8,
         metavar="S",
         help="CSCV blocks for the probability of backtest overfitting (even)",
+    )
+    s.add_argument(
+        "--keep",
+        choices=("best", "all"),
+        help="best (default): the top K, per-axis marginals and a PBO sample; "
+        "all: also every configuration's figures in a columnar file",
+    )
+    s.add_argument(
+        "--yes",
+        action="store_true",
+        help="run even when the plan exceeds a limit of [sweep.limits]",
+    )
+    s.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the plan (size, estimated time, memory, disk) and run nothing",
     )
     s.add_argument(
         "--resume",
@@ -203,7 +223,7 @@ def build_request(args, cfg):
 
     overrides = {
         name: getattr(args, name)
-        for name in ("hedge", *GRID_FLAGS, "estimator", "halflife", "backend")
+        for name in ("hedge", *GRID_FLAGS, "estimator", "halflife", "backend", "keep")
         if getattr(args, name) is not None
     }
     if args.tickers is not None:
@@ -235,11 +255,16 @@ def _ledger(args):
 # -- sweep -----------------------------------------------------------------------------------
 def cmd_sweep(args) -> int:
     if args.detach:
+        if args.plan:
+            raise HedgedeskError("--plan prints the plan and runs nothing: drop --detach")
         return _detach(args)
-    from hedgedesk.core.sweep.engine import run_sweep
+    from hedgedesk.core.sweep.engine import choose_backend, run_sweep
+    from hedgedesk.core.sweep.plan import PlanCancelled, PlanLimits, plan_sweep
     from hedgedesk.core.sweep.request import SweepRequest
 
     ledger = _ledger(args)
+    # with --data files the config counts only when named explicitly (its [sweep] grid, limits)
+    cfg = load_cfg(args) if not args.data or getattr(args, "config", None) else None
     if args.resume:
         given = [
             f
@@ -253,6 +278,7 @@ def cmd_sweep(args) -> int:
                 "start",
                 "end",
                 "rf",
+                "keep",
             )
             if getattr(args, f) is not None
         ]
@@ -266,11 +292,10 @@ def cmd_sweep(args) -> int:
         recorded = SweepRequest.from_dict(record.params)
         paths = args.data or list(recorded.data)
         market, _, _ = market_for(args, paths, grid_tickers(recorded))
-        request, resume = None, record.id
+        request, resume, planned = None, record.id, recorded
     else:
-        # with --data files the config counts only when named explicitly (its [sweep] grid)
-        cfg = load_cfg(args) if not args.data or getattr(args, "config", None) else None
         request, resume = build_request(args, cfg), None
+        planned = request
         market, _, _ = market_for(args, args.data, grid_tickers(request))
 
     cancel = threading.Event()
@@ -281,16 +306,28 @@ def cmd_sweep(args) -> int:
         cancel.set()
         print("\ncancelling after this chunk (Ctrl-C again to abort)...", file=sys.stderr)
 
+    limits = PlanLimits.from_config(cfg)
     spec = cluster_spec(args)
-    backend = None
     if spec is not None:
         from hedgedesk.core.sweep.cluster import ClusterBackend
 
         print(f"connecting to the Dask cluster {spec.address}...", file=sys.stderr)
-        backend = ClusterBackend(spec)
+        backend, note = ClusterBackend(spec), f"cluster {spec.address}"
+    else:  # a resumed run stays on its backend: results must be identical
+        backend, note = choose_backend(record.backend if resume else planned.backend)
     previous = signal.signal(signal.SIGINT, on_sigint)
     live = sys.stderr.isatty()
     try:
+        try:
+            plan = plan_sweep(planned, market, backend, note, limits, cancel)
+        except PlanCancelled as exc:
+            print(f"hedgedesk: {exc}", file=sys.stderr)
+            return 130
+        refused = not (resume or args.yes or args.plan) and plan.exceeded
+        if args.plan or refused:
+            return _stop_at_plan(plan, args.json, bool(refused))
+        if not args.json and not resume:
+            print(format_plan(plan), file=sys.stderr)
         gen = run_sweep(
             request,
             market,
@@ -298,32 +335,62 @@ def cmd_sweep(args) -> int:
             resume=resume,
             cancel=cancel,
             backend=backend,
-            backend_note=f"cluster {spec.address}" if spec else "",
+            backend_note=note,
+            rate_hint=plan.calibration.config_days_per_s,
+            prepared=list(plan.prepared),
         )
+        shown = args.json or not resume
         while True:
             try:
                 event = next(gen)
             except StopIteration as stop:
                 result = stop.value
                 break
+            if not shown:  # a resumed run's plan once the run's checks have passed
+                print(format_plan(plan), file=sys.stderr)
+                shown = True
             if live:
                 sys.stderr.write("\r" + _progress_line(event)[:120].ljust(120))
                 sys.stderr.flush()
     finally:
         signal.signal(signal.SIGINT, previous)
-        if backend is not None:
+        if spec is not None:
             backend.close()
         if live:
             sys.stderr.write("\r" + " " * 120 + "\r")
     if args.json:
-        emit_json(result.summary.to_json())
+        emit_json({"plan": plan.to_json(), **result.summary.to_json()})
     else:
+        if not shown:  # a resumed run that ended before its first progress event
+            print(format_plan(plan), file=sys.stderr)
         print(format_summary(result.summary))
     from hedgedesk.core.sweep.ledger import RunStatus
 
     if result.status == RunStatus.CANCELLED:
         print(f"cancelled: resume with hedgedesk sweep --resume {result.run_id}", file=sys.stderr)
     return 0
+
+
+def _stop_at_plan(plan, as_json: bool, refused: bool) -> int:
+    """--plan (print the plan, exit 0) or a plan above the limits without --yes: one line per
+    exceeded figure, exit 2; with --json the plan (and the error) on stdout.
+    """
+    lines = [
+        f"{line}: pass --yes to run it anyway, or raise sweep.limits.{key}"
+        for line, key in zip(plan.exceeded, plan.over, strict=True)
+    ]
+    if as_json:
+        out = {"plan": plan.to_json()}
+        if refused:
+            out["error"] = "; ".join(lines)
+        emit_json(out)
+    else:
+        print(format_plan(plan), file=sys.stderr if refused else sys.stdout)
+    if not refused:
+        return 0
+    for line in lines:
+        print(f"hedgedesk: error: {line}", file=sys.stderr)
+    return 2
 
 
 def cluster_spec(args):
@@ -553,6 +620,48 @@ def _record_dict(r, full: bool = False) -> dict:
 
 
 # -- text output -----------------------------------------------------------------------------
+def _size(n_bytes: int | None) -> str:
+    if n_bytes is None:
+        return "-"
+    return f"{n_bytes / 1e9:,.2f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:,.1f} MB"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
+def format_plan(p) -> str:
+    """The plan as aligned lines: size, backend, calibration, estimates against the limits."""
+    c, lim = p.calibration, p.limits
+    rows = [
+        (
+            "plan",
+            f"{p.legs} leg(s) x {p.strategies_per_leg:,} strategies x {p.scenarios} scenario(s)",
+        ),
+        ("configurations", f"{p.configurations:,} (limit {lim.configurations:,.0f})"),
+        ("config-days", f"{p.config_days:,}"),
+        ("backend", f"{p.backend_note or p.backend}: {p.device}"),
+        (
+            "calibration",
+            f"{c.config_days_per_s:.3g} config-days/s over {c.seconds:.2f} s "
+            f"(kernel load {c.load_s:.2f} s)",
+        ),
+        ("estimated time", f"{_duration(p.estimated_seconds)} (limit {_duration(lim.seconds)})"),
+        ("peak memory", f"{_size(p.peak_memory_bytes)} (limit {lim.memory_gb:g} GB)"),
+        (
+            "disk",
+            f"ledger {_size(p.ledger_bytes)}"
+            + (f" + --keep all {_size(p.keep_bytes)}" if p.keep == "all" else "")
+            + f" (limit {lim.disk_gb:g} GB)",
+        ),
+    ]
+    return "\n".join(f"{label:<15} {text}" for label, text in rows)
+
+
 def _f(value, spec: str, missing: str = "-") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return missing
@@ -608,12 +717,20 @@ def format_summary(s: SweepSummary) -> str:
             f"   PBO: CSCV over each leg's strategies, {p.blocks} blocks, "
             f"{p.combinations} combinations"
         )
+    for leg in s.legs:
+        q = leg.pbo
+        if q is not None and q.method == "sampled":
+            lines.append(
+                f"   {leg.ticker}: PBO on a sample of {q.configurations:,} of "
+                f"{q.population or 0:,} strategies, sampling error {_f(q.standard_error, '.3f')}"
+            )
     w = s.walk_forward
     if w is not None:
         lines.append(
             f"walk-forward: {w.fraction_in_sample:.0%} in-sample; Spearman(IS, "
             f"OOS score) {_f(w.spearman_is_oos, '.2f')} over "
             f"{w.strategies:,} strategies"
+            + (f" (a sample of {w.population:,})" if (w.population or 0) > w.strategies else "")
         )
         if w.top:
             lead = w.top[0]

@@ -1,20 +1,21 @@
-"""Sweep results: a run's leaderboard, sortable by any column, identical strategies once; its
-walk-forward verdict; the highlighted strategy's equity curve against the unhedged book and the
-hedge instrument; a heat map of mean score over rebalance period x beta window.
+"""Sweep results: a run's leaderboard, sortable by any column (the engine keeps each strategy
+once); its walk-forward verdict; the highlighted strategy's score terms, raw and scaled to the
+target volatility, and its equity curve against the unhedged book and the hedge instrument; a
+heat map of mean score over rebalance period x beta window, from the leg's streamed summary (no
+per-configuration table needed).
 
 A run comes from the desk (:meth:`SweepScreen.show_result`), from the ledger (``l`` lists its
 runs; a run still running, a ``hedgedesk sweep --detach`` say, is followed by polling the ledger
 once a second until it finishes), or from ``g``: a form on this screen, prefilled from the
 config's ``[sweep]`` grid, defines a grid in the CLI's syntax and enter runs it. Sweeps started
 here (and resumed ones, ``R``) run on the desk's Sweep pane: leaving the screen never stops
-them, ``x`` cancels. Curves and heat maps are computed in thread workers, so keys never wait.
+them, ``x`` cancels. Curves are computed in a thread worker, so keys never wait.
 Marks are characters (``[ ]`` around the highlighted cell, arrows, plot markers, words), never
 colour alone.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,18 +41,22 @@ from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.sweep.grid import Naming
 from hedgedesk.core.sweep.ledger import RESUMABLE, RunStatus
-from hedgedesk.core.sweep.results import Strategy, StrategyRow, SweepSummary, Verdict, WalkForward
-from hedgedesk.core.sweep.score import group_same, strategy_key
+from hedgedesk.core.sweep.results import (
+    SCALED_FIGURES,
+    Strategy,
+    StrategyRow,
+    SweepSummary,
+    Verdict,
+    WalkForward,
+)
 from hedgedesk.tui.format import num, pct
-from hedgedesk.tui.messages import CurveComputed, GridFormClosed, HeatComputed
+from hedgedesk.tui.messages import CurveComputed, GridFormClosed
 from hedgedesk.tui.screens.forms import FieldsForm
 from hedgedesk.tui.screens.help import HelpScreen
 from hedgedesk.tui.widgets.sweep_pane import SweepPane, eta_text
 from hedgedesk.tui.widgets.tables import fill
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from hedgedesk.core.data.market import MarketData
     from hedgedesk.core.sweep.backtest import BacktestResult
     from hedgedesk.core.sweep.engine import SweepResult
@@ -84,21 +89,14 @@ def _dec(digits: int) -> Callable[[Any], str]:
 @dataclass(frozen=True)
 class BoardRow:
     """One row of the leaderboard table: a strategy with its rank (None: a leg's best,
-    ranked below every row the summary's leaderboard holds), its leg's PBO, its out-of-sample
-    Sharpe ratio, and ``same``: the rows it stands for once identical strategies are shown
-    once (itself first; empty before).
+    ranked below every row the summary's leaderboard holds), its leg's PBO and its
+    out-of-sample Sharpe ratio.
     """
 
     strategy: StrategyRow
     rank: int | None
     pbo: float | None
     oos_sharpe: float | None
-    same: tuple[BoardRow, ...] = ()
-
-    @property
-    def count(self) -> int:
-        """How many leaderboard rows this one stands for."""
-        return max(len(self.same), 1)
 
 
 @dataclass(frozen=True)
@@ -111,11 +109,6 @@ class Col:
     left: bool = False
     param: bool = False  # a strategy parameter: hidden when every row shown has one value
     keep: bool = False  # always shown
-
-
-def _varied(row: BoardRow, value: Callable[[StrategyRow], Any]) -> bool:
-    """Whether the rows a collapsed row stands for differ in this (irrelevant) parameter."""
-    return len({value(r.strategy) for r in row.same or (row,)}) > 1
 
 
 def _field(attr: str, fmt: Callable[[Any], str]) -> tuple[Callable, Callable]:
@@ -133,7 +126,6 @@ COLUMNS = (
         desc=False,
         keep=True,
     ),
-    Col("n", "×", lambda r: f"x{r.count}" if r.count > 1 else "", attrgetter("count")),
     Col(
         "ticker",
         "Tkr",
@@ -148,7 +140,7 @@ COLUMNS = (
     Col(
         "est",
         "Est",
-        lambda r: "any" if _varied(r, _est) else _est(r.strategy),
+        lambda r: _est(r.strategy),
         lambda r: (
             r.strategy.estimator,
             0.0 if _missing(r.strategy.halflife) else r.strategy.halflife,
@@ -159,14 +151,7 @@ COLUMNS = (
     ),
     Col("k", "k", *_field("strategy.exposure", _g), desc=False, param=True),
     Col("h", "h", *_field("strategy.hedge_ratio", _g), desc=False, param=True),
-    Col(
-        "d",
-        "d",
-        lambda r: ">0" if _varied(r, attrgetter("drift_band")) else _g(r.strategy.drift_band),
-        _field("strategy.drift_band", _g)[1],
-        desc=False,
-        param=True,
-    ),
+    Col("d", "d", *_field("strategy.drift_band", _g), desc=False, param=True),
     Col("score", "Score", *_field("strategy.score", _dec(3)), keep=True),
     Col("sharpe", "Sharpe", *_field("strategy.sharpe", num), keep=True),
     Col("oos", "OOS", *_field("oos_sharpe", num)),
@@ -189,7 +174,6 @@ SORT_CYCLE = (
     "dsr",
     "dsr_all",
     "pbo",
-    "n",
     "ticker",
     "P",
     "W",
@@ -204,7 +188,7 @@ PARAM_NAMES = {"P": "P", "W": "W", "est": "est", "k": "k", "h": "h", "d": "d"}
 def table_layout(rows: list[BoardRow]) -> list[tuple[Col, int]]:
     """The columns to show for ``rows`` and each one's content width, measured from its label
     and its cells. Hidden: a parameter every row shares (2 rows or more; the title names its
-    value), the count when no row stands for several, a figure no row has.
+    value), a figure no row has.
     """
     out = []
     for c in COLUMNS:
@@ -212,9 +196,7 @@ def table_layout(rows: list[BoardRow]) -> list[tuple[Col, int]]:
         if not c.keep and rows:
             if c.param and len(rows) > 1 and len(set(cells)) == 1:
                 continue
-            if c.key == "n" and not any(cells):
-                continue
-            if not c.param and c.key != "n" and all(x == "—" for x in cells):
+            if not c.param and all(x == "—" for x in cells):
                 continue
         out.append((c, max([len(c.label), *(len(x) for x in cells)])))
     return out
@@ -280,24 +262,9 @@ def leg_bests(summary: SweepSummary | None) -> list[BoardRow]:
     return [_board_row(summary, leg.best, None) for leg in summary.legs if leg.best is not None]
 
 
-def _strategy_key(row: BoardRow) -> tuple:
-    s = row.strategy
-    return strategy_key({"ticker": s.ticker, "hedge": s.hedge, **s.params_json()})
-
-
-def collapse(rows: list[BoardRow]) -> list[BoardRow]:
-    """Rows that are one strategy (``hedgedesk.core.sweep.score.strategy_key``) shown once:
-    the first of each (in the order given, the leaderboard's rank), ``same`` holding the rows
-    it stands for, itself first.
-    """
-    return [
-        dataclasses.replace(same[0], same=tuple(same)) for same in group_same(rows, _strategy_key)
-    ]
-
-
 def best_per_leg(rows: list[BoardRow], legs: list[BoardRow]) -> list[BoardRow]:
     """One row per long leg: the first of its rows in the order given (the leaderboard's
-    rank). A leg with no row there takes its best from ``legs`` (:func:`leg_bests`; count 1).
+    rank). A leg with no row there takes its best from ``legs`` (:func:`leg_bests`).
     Legs in the order of their best row.
     """
     seen: dict[str, BoardRow] = {}
@@ -345,32 +312,62 @@ def _figures(m: dict) -> str:
     return f"{pct(m['annual_return'])} {num(m['sharpe'])} {pct(m['max_drawdown'])}"
 
 
-def _same_note(row: BoardRow) -> str:
-    """What the rows a collapsed row stands for differ in (irrelevant with hedge ratio 0)."""
-    same = row.same
-    if len(same) < 2:
-        return ""
-    ests = sorted({_est(r.strategy) for r in same})
-    bands = sorted({r.strategy.drift_band for r in same})
-    parts = [f"est {','.join(ests)}"] if len(ests) > 1 else []
-    if len(bands) > 1:
-        parts.append(f"d {','.join(f'{b:g}' for b in bands)}")
-    ranks = ",".join(str(r.rank) for r in same if r.rank is not None)
+def _terms(annual_return: float, max_drawdown: float, consistency: float) -> str:
     return (
-        f" · x{len(same)} identical (h 0: {' '.join(parts) or 'same'}"
-        f"{f'; ranks {ranks}' if ranks else ''})"
+        f"return {_pct(annual_return)}, max DD {_pct(max_drawdown)}, "
+        f"consistency {_pct(consistency)}"
     )
 
 
-def caption(row: BoardRow, bt: BacktestResult | None = None, error: str = "") -> str:
-    """Two lines: the configuration, then return, Sharpe and max drawdown of each curve."""
+def pbo_note(summary: SweepSummary, ticker: str) -> str:
+    """The leg's PBO in words, with how it was computed when not exactly: ``PBO 0.42 (sampled
+    4,000 of 1,000,000, ± 0.012)``; empty where the leg has none.
+    """
+    leg = summary.leg(ticker)
+    p = None if leg is None else leg.pbo
+    if p is None:
+        return ""
+    if p.method != "sampled":
+        return f"PBO {_dec(2)(p.pbo)}"
+    of = "?" if p.population is None else f"{p.population:,}"
+    se = "" if p.standard_error is None else f", ± {p.standard_error:.3f}"
+    return f"PBO {_dec(2)(p.pbo)} (sampled {p.configurations:,} of {of}{se})"
+
+
+def score_line(row: BoardRow, summary: SweepSummary | None) -> str:
+    """The score and the figures its terms read, raw and on the curve scaled to the target
+    volatility (CONVENTIONS "Sweep scoring"; a run recorded before the risk-normalised score
+    has no scaled figures), and the leg's PBO (sampled: of how many, with its error).
+    """
+    s = row.strategy
+    parts = [
+        f"score {_dec(3)(s.score)}",
+        f"raw: {_terms(s.annual_return, s.max_drawdown, s.consistency)}",
+    ]
+    if summary is not None and not all(_missing(getattr(s, n)) for n in SCALED_FIGURES):
+        vol = pct(summary.ranking.targets.volatility, 0)
+        scaled = _terms(s.scaled_annual_return, s.scaled_max_drawdown, s.scaled_consistency)
+        parts.append(f"scaled to {vol} vol: {scaled}")
+    note = "" if summary is None else pbo_note(summary, s.ticker)
+    return " · ".join([*parts, note] if note else parts)
+
+
+def caption(
+    row: BoardRow,
+    summary: SweepSummary | None,
+    bt: BacktestResult | None = None,
+    error: str = "",
+) -> str:
+    """Three lines: the configuration; its score with the score's figures raw and scaled
+    (:func:`score_line`); then return, Sharpe and max drawdown of each curve.
+    """
     s = row.strategy
     impact = f" impact {s.impact:g} (not in the curve)" if s.impact else ""
     rank = "leg best" if row.rank is None else f"#{row.rank}"
     head = (
         f"{rank} {s.ticker} P{s.rebalance} W{s.window} {_est(s)} "
         f"k{s.exposure:g} h{s.hedge_ratio:g} d{s.drift_band:g} "
-        f"cost {s.cost:g}{impact}{_same_note(row)} · return/Sharpe/maxDD"
+        f"cost {s.cost:g}{impact}\n{score_line(row, summary)}"
     )
     if error:
         return f"{head}\nno curve: {error}"
@@ -378,38 +375,32 @@ def caption(row: BoardRow, bt: BacktestResult | None = None, error: str = "") ->
         return f"{head}\ncomputing the equity curve…"
     m = bt.metrics
     return (
-        f"{head}\nhedged {_figures(m)} | unhedged {_figures(m['unhedged'])} | "
-        f"{s.hedge} {_figures(m['benchmark'])}"
+        f"{head}\nreturn/Sharpe/maxDD: hedged {_figures(m)} | unhedged {_figures(m['unhedged'])} "
+        f"| {s.hedge} {_figures(m['benchmark'])}"
     )
 
 
-def heat_table(frame: pd.DataFrame, summary: SweepSummary) -> pd.Series:
-    """Mean score by (ticker, rebalance, window) under the ranking scenario (the costs the
-    leaderboard is ranked under), over every other parameter.
+def heat_text(row: BoardRow, summary: SweepSummary) -> str:
+    """The leg's heat map (:attr:`LegSummary.heat`: mean score of its canonical ok strategies
+    under the ranking scenario) as a grid of numbers: rebalance periods down, windows across;
+    [ ] marks the row's cell.
     """
-    rank = summary.ranking
-    mine = frame
-    for axis, level in (("cost", rank.cost), ("impact", rank.impact)):
-        if axis in frame:
-            mine = mine[mine[axis] == level]
-    return mine.groupby(["ticker", "rebalance", "window"])["score"].mean()
-
-
-def heat_text(heat: pd.Series, row: BoardRow, summary: SweepSummary) -> str:
-    """A grid of numbers: rebalance periods down, windows across; [ ] marks the row's cell."""
     s = row.strategy
     ticker = s.ticker
-    if ticker not in heat.index.get_level_values(0):
-        return f"{ticker}: no configurations in the per-configuration table"
-    grid = heat.loc[ticker].unstack("window")
-    cost = summary.ranking.cost
+    leg = summary.leg(ticker)
+    heat = None if leg is None else leg.heat
+    if heat is None:
+        return f"{ticker}: no heat map recorded for this leg (a run from before streamed maps)"
+    rank = summary.ranking
+    impact = f", impact {_g(rank.impact)}" if rank.impact else ""
     lines = [
-        f"{ticker}: mean score, P down x W across, cost {_g(cost)}, over est/k/h/d; [ ] this row",
-        "P\\W " + "".join(f"{w:>8}" for w in grid.columns),
+        f"{ticker}: mean score, P down x W across, cost {_g(rank.cost)}{impact}, "
+        "over est/k/h/d; [ ] this row",
+        "P\\W " + "".join(f"{w:>8}" for w in heat.window),
     ]
-    for p, values in grid.iterrows():
+    for p, values in zip(heat.rebalance, heat.mean_score, strict=True):
         cells = []
-        for w, v in values.items():
+        for w, v in zip(heat.window, values, strict=True):
             text = "—" if _missing(v) else f"{v:.3f}"
             mine = p == s.rebalance and w == s.window
             cells.append(f"{f'[{text}]' if mine else text:>8}")
@@ -693,12 +684,10 @@ class SweepScreen(ModalScreen):
         self.run_status = ""
         self.summary: SweepSummary | None = None
         self.rows: list[BoardRow] = []  # the leaderboard, rank order
-        self.shown: list[BoardRow] = []  # the rows of the table: collapsed, or one per leg
+        self.shown: list[BoardRow] = []  # the rows of the table: all, or one per leg
         self.per_leg = False
         self.sort_key = "#"
         self.desc = False
-        self.heat: pd.Series | None = None
-        self.heat_error = ""
         self.show_heat = False
         self.following: str | None = None
         self._poll_timer: Timer | None = None
@@ -736,7 +725,7 @@ class SweepScreen(ModalScreen):
             self.show_result(self._initial)
         elif pane is not None and pane.running:
             self.tracking = True  # the desk's sweep in progress: its result when it ends
-            self._load(pane.run_id, RunStatus.RUNNING, None, None)
+            self._load(pane.run_id, RunStatus.RUNNING, None)
             self._pane_changed()
         else:
             try:
@@ -774,9 +763,9 @@ class SweepScreen(ModalScreen):
 
     # -- which run is shown ------------------------------------------------------------------
     def show_result(self, result: SweepResult) -> None:
-        """Show a run made on the desk (or here); its per-configuration table comes with it."""
+        """Show a run made on the desk (or here)."""
         self._follow(None)
-        self._load(result.run_id, result.status, result.summary, result.per_config)
+        self._load(result.run_id, result.status, result.summary)
 
     def attach(self, run_id: str) -> None:
         """Show a ledger run; one still running is followed until it finishes (the desk's own
@@ -791,7 +780,7 @@ class SweepScreen(ModalScreen):
         self.tracking = pane is not None and pane.running and pane.run_id == rec.id
         if self.tracking:
             self._follow(None)
-            self._load(rec.id, RunStatus.RUNNING, None, None)
+            self._load(rec.id, RunStatus.RUNNING, None)
             self._pane_changed()
         elif rec.status == RunStatus.RUNNING:
             self._follow(rec.id)
@@ -802,14 +791,14 @@ class SweepScreen(ModalScreen):
 
     def _show_record(self, rec) -> None:
         if rec.summary is None:
-            self._load(rec.id, rec.status, None, None)
+            self._load(rec.id, rec.status, None)
             self._set_status(
                 f"run {rec.id} is {rec.status} with no results"
                 + (f": {rec.error}" if rec.error else "")
                 + (" · R resumes it" if rec.status in RESUMABLE else "")
             )
         else:
-            self._load(rec.id, rec.status, rec.summary, None)
+            self._load(rec.id, rec.status, rec.summary)
             if rec.status in RESUMABLE:
                 self._set_status(f"run {rec.id} is {rec.status}: R resumes it")
 
@@ -819,7 +808,7 @@ class SweepScreen(ModalScreen):
             self._poll_timer = None
         self.following = run_id
         if run_id is not None:
-            self._load(run_id, RunStatus.RUNNING, None, None)
+            self._load(run_id, RunStatus.RUNNING, None)
             self._poll_timer = self.set_interval(POLL_S, self._poll)
 
     def _poll(self) -> None:
@@ -847,12 +836,10 @@ class SweepScreen(ModalScreen):
         run_id: str | None,
         status: str,
         summary: SweepSummary | None,
-        per_config: pd.DataFrame | None,
     ) -> None:
         self._token += 1
         self.run_id, self.run_status, self.summary = run_id, status, summary
         self.rows = leaderboard(summary)
-        self.heat, self.heat_error = None, ""
         self._curve_for = None
         self._set_status(
             ""
@@ -864,8 +851,6 @@ class SweepScreen(ModalScreen):
         wf.update(line)
         wf.display = bool(line)
         self._fill()
-        if self.rows:
-            self._compute_heat(self._token, run_id, summary, per_config)
         self._show_heat()
 
     # -- the desk's sweep, followed through its pane -----------------------------------------
@@ -923,10 +908,9 @@ class SweepScreen(ModalScreen):
         )
 
     def _view_rows(self) -> list[BoardRow]:
-        rows = collapse(self.rows)
         if self.per_leg:
-            rows = best_per_leg(rows, leg_bests(self.summary))
-        return rows
+            return best_per_leg(self.rows, leg_bests(self.summary))
+        return self.rows
 
     def _fill(self) -> None:
         """Rebuild the rows in the sort order, the cursor staying on the same strategy; the
@@ -1008,7 +992,7 @@ class SweepScreen(ModalScreen):
         token = (self._token, row.strategy.ticker, row.strategy.row)
         if token != self._curve_for:
             self._curve_for = token
-            cap.update(caption(row))
+            cap.update(caption(row, self.summary))
             self._compute_curve(token, row.strategy, self.summary)
         self._show_heat()
 
@@ -1028,7 +1012,9 @@ class SweepScreen(ModalScreen):
         row = self._current()
         if row is None:
             return
-        self.query_one("#sw-caption", Static).update(caption(row, message.result, message.error))
+        self.query_one("#sw-caption", Static).update(
+            caption(row, self.summary, message.result, message.error)
+        )
         self._plot(message.result, row)
 
     def _plot(self, bt: BacktestResult | None, row: BoardRow | None = None) -> None:
@@ -1051,38 +1037,16 @@ class SweepScreen(ModalScreen):
             plt.ylabel("equity (1 = start)")
         chart.refresh()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep-heat")
-    def _compute_heat(
-        self, token: int, run_id: str | None, summary: SweepSummary, frame: pd.DataFrame | None
-    ) -> None:
-        try:
-            if frame is None:
-                if run_id is None:
-                    raise HedgedeskError("the run was not recorded: no per-configuration table")
-                frame = self.ledger.per_config(run_id)
-            if frame.empty:
-                raise HedgedeskError("the per-configuration table is empty")
-            self.post_message(HeatComputed(token, heat_table(frame, summary)))
-        except HedgedeskError as exc:  # a cancelled run keeps no table: skip the map
-            self.post_message(HeatComputed(token, None, str(exc)))
-
-    def on_heat_computed(self, message: HeatComputed) -> None:
-        if message.token == self._token:
-            self.heat, self.heat_error = message.heat, message.error
-            self._show_heat()
-
     def _show_heat(self) -> None:
         if not self.show_heat:
             return
         row = self._current()
         if row is None:
             text = "no strategy highlighted"
-        elif self.heat is not None and self.summary is not None:
-            text = heat_text(self.heat, row, self.summary)
-        elif self.heat_error:
-            text = f"no heat map: {self.heat_error}"
+        elif self.summary is not None:
+            text = heat_text(row, self.summary)
         else:
-            text = "computing the heat map…"
+            text = "no heat map: the run has no results yet"
         self.query_one("#sw-heat", Static).update(text)
 
     def action_heat(self) -> None:
@@ -1149,7 +1113,7 @@ class SweepScreen(ModalScreen):
             return
         self._follow(None)
         self.tracking = True
-        self._load(run_id, RunStatus.RUNNING, None, None)
+        self._load(run_id, RunStatus.RUNNING, None)
         self._set_status(f"resuming run {run_id} on the desk's pane…")
 
     # -- defining and running a grid here ----------------------------------------------------
@@ -1213,7 +1177,7 @@ class SweepScreen(ModalScreen):
             raise
         self._follow(None)
         self.tracking = True
-        self._load(None, RunStatus.RUNNING, None, None)
+        self._load(None, RunStatus.RUNNING, None)
         self._set_status(f"starting the sweep: {grid_size(request.grid)}…")
 
     def action_cancel_sweep(self) -> None:
@@ -1237,9 +1201,6 @@ class SweepScreen(ModalScreen):
         error = event.worker.error
         if event.worker.group == "sweep-curve":
             self.query_one("#sw-caption", Static).update(f"no curve: {error}")
-        elif event.worker.group == "sweep-heat":
-            self.heat_error = str(error)
-            self._show_heat()
 
     # -- keys --------------------------------------------------------------------------------
     def action_back(self) -> None:

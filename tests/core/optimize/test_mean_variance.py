@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_info
 
 import hedgedesk.core.optimize.mean_variance as mvmod
 import hedgedesk.core.optimize.problem as problem_mod
+from hedgedesk.core.blas import serial_blas
 from hedgedesk.core.data.price_files import load_paths
 from hedgedesk.core.optimize.mean_variance import FrontierPoint, MeanVariance
 from hedgedesk.core.optimize.problem import (
@@ -683,12 +684,12 @@ def test_serial_blas_restores_only_when_the_last_caller_leaves():
     inside, leave = threading.Event(), threading.Event()
 
     def worker():
-        with problem_mod.serial_blas():
+        with serial_blas():
             inside.set()
             leave.wait(10)
 
     t = threading.Thread(target=worker)
-    with problem_mod.serial_blas():
+    with serial_blas():
         t.start()
         inside.wait(10)
     assert blas_threads() == {1}  # the worker is still inside

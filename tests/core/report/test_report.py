@@ -54,6 +54,7 @@ from hedgedesk.core.sweep.backtest import desk_defaults, leg_returns, run_backte
 from hedgedesk.core.sweep.engine import SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import Grid, Leg
 from hedgedesk.core.sweep.ledger import Ledger
+from hedgedesk.core.sweep.results import HeatMap, ScenarioStats
 
 # decimals of the value (not of the printed percentage) each kind prints with
 DECIMALS = {"int": 0, "money": 0, "pct": 4, "pct1": 3, "num2": 2, "num3": 3, "num4": 4}
@@ -161,7 +162,9 @@ def built(tmp_path_factory):
             legs=(Leg("AAPL", ("AAPL",)), Leg("MSFT", ("MSFT",))), hedge="SP500", **SWEEP_GRID
         )
         gen = run_sweep(
-            SweepRequest(grid, start=cfg.data.start, end=cfg.data.end, backend="cpu", top=5),
+            SweepRequest(  # keep all: the per-configuration table is the sweep part's witness
+                grid, start=cfg.data.start, end=cfg.data.end, backend="cpu", top=5, keep="all"
+            ),
             market,
             ledger,
         )
@@ -553,14 +556,107 @@ def test_sweep_leaderboard_and_pbo_are_the_ledgers(built):
         assert r["best score"] == fmt(g["score"].max(), "num3")
 
 
+def _unstreamed(rec):
+    """The run as a summary recorded before streamed heat maps and scenario statistics."""
+    summary = dataclasses.replace(
+        rec.summary,
+        scenarios=(),
+        legs=tuple(dataclasses.replace(leg, heat=None, marginals=()) for leg in rec.summary.legs),
+    )
+    return dataclasses.replace(rec, summary=summary)
+
+
+def _streamed(rec, pc):
+    """The run as a streamed one records it: each leg's HeatMap and the scenarios' statistics,
+    here from a pandas groupby of its per-configuration table (the witness).
+    """
+    summary = rec.summary
+    rank, target = summary.ranking, summary.ranking.targets.sharpe
+    scenarios = []
+    for (cost, impact), g in pc.groupby(["cost", "impact"], sort=True):
+        ok = g[g["status"] == 0]
+        scenarios.append(
+            ScenarioStats(
+                cost,
+                impact,
+                len(g),
+                len(ok),
+                ok["score"].max(),
+                ok["sharpe"].mean(),
+                ok["annual_return"].mean(),
+                ok["max_drawdown"].mean(),
+                float((ok["sharpe"] >= target).mean()),
+            )
+        )
+    chosen = pc[(pc["cost"] == rank.cost) & (pc["impact"] == rank.impact) & (pc["status"] == 0)]
+    legs = []
+    for leg in summary.legs:
+        by = chosen[chosen["ticker"] == leg.ticker].groupby(["rebalance", "window"])["score"]
+        best, mean, count = (by.agg(f).unstack("window") for f in ("max", "mean", "count"))
+        heat = HeatMap(
+            tuple(best.index),
+            tuple(best.columns),
+            tuple(tuple(int(v) for v in r) for r in count.to_numpy()),
+            tuple(map(tuple, mean.to_numpy())),
+            tuple(map(tuple, best.to_numpy())),
+        )
+        legs.append(dataclasses.replace(leg, heat=heat))
+    streamed = dataclasses.replace(summary, legs=tuple(legs), scenarios=tuple(scenarios))
+    return dataclasses.replace(rec, summary=streamed)
+
+
+def _texts(s) -> str:
+    return " ".join(b.text for b in s.blocks if isinstance(b, Text))
+
+
 def test_sweep_section_without_the_per_config_table_leaves_out_the_heat_maps(built):
-    s = sweep_section(built.rec, None)
-    texts = " ".join(b.text for b in s.blocks if isinstance(b, Text))
+    s = sweep_section(_unstreamed(built.rec), None)
+    texts = _texts(s)
     assert "heat maps and scenario statistics are left out" in texts
     assert s.charts() == [] and "scenarios" not in s.tables()
     assert "leaderboard" in s.tables()  # the summary still reports
     full = sweep_section(built.rec, built.per_config)
     assert len(full.charts()) == 2 and "scenarios" in full.tables()
+    assert "from the run's per-configuration table" in _texts(full)
+    assert "median Sharpe" in [c.name for c in full.tables()["scenarios"].columns]
+
+
+def test_sweep_section_of_a_streamed_run_reads_its_heat_maps_and_scenario_means(built):
+    rec = _streamed(built.rec, built.per_config)
+    s = sweep_section(rec, None)
+    assert "from the run's streamed summary" in _texts(s) and "means, not medians" in _texts(s)
+    table_ = s.tables()["scenarios"]
+    names = [c.name for c in table_.columns]
+    assert names[5:8] == ["mean Sharpe", "mean return", "mean max DD"]
+    assert table_.rows == [
+        [
+            sc.cost,
+            sc.impact,
+            sc.configurations,
+            sc.ok,
+            sc.best_score,
+            sc.mean_sharpe,
+            sc.mean_annual_return,
+            sc.mean_max_drawdown,
+            sc.share_sharpe_at_target,
+        ]
+        for sc in rec.summary.scenarios
+    ]
+    assert "streamed means" in table_.caption
+    charts_ = s.charts()
+    assert [c.name for c in charts_] == [
+        f"sweep_{rec.id}_heat_{i}_{leg.ticker}_rebalance_window"
+        for i, leg in enumerate(rec.summary.legs, 1)
+    ]
+    for chart, leg in zip(charts_, rec.summary.legs, strict=True):
+        assert chart.caption.startswith(f"{leg.ticker}: best target score")
+        # the picture's cells are the HeatMap's best scores (printed in each cell)
+        cells = [t.get_text() for t in chart.figure.axes[0].texts]
+        assert cells == [f"{v:.2f}" for row in leg.heat.best_score for v in row]
+    # a per-configuration table (a --keep all run) wins: medians and pairs of axes
+    full = sweep_section(rec, built.per_config)
+    assert "median Sharpe" in [c.name for c in full.tables()["scenarios"].columns]
+    assert len(full.charts()) == 2
 
 
 def test_sweep_section_of_a_run_without_results_says_so(built):

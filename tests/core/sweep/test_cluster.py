@@ -106,7 +106,8 @@ def study():
         cost=(0.0, 0.001),
         impact=(0.0,),
     )
-    request = SweepRequest(grid, start=cfg.data.start, end=cfg.data.end, rf=cfg.risk.rf)
+    # keep = all: every configuration's figures come back, to compare row by row
+    request = SweepRequest(grid, start=cfg.data.start, end=cfg.data.end, rf=cfg.risk.rf, keep="all")
     market = load_market(cfg)
     local = drive(run_sweep(request, market, backend=CpuBackend()))
     return request, market, local
@@ -117,9 +118,13 @@ def _same(a, b) -> None:
     pd.testing.assert_frame_equal(
         a.per_config.reset_index(drop=True), b.per_config.reset_index(drop=True)
     )
+    assert len(a.per_config) == a.summary.counts.configurations
     assert a.summary.top == b.summary.top
     assert a.summary.legs == b.summary.legs
     assert a.summary.walk_forward == b.summary.walk_forward
+    assert a.summary.counts == b.summary.counts
+    assert a.summary.overfitting == b.summary.overfitting
+    assert a.summary.scenarios == b.summary.scenarios
 
 
 def test_local_cluster_of_two_processes_gives_the_local_results(study, tmp_path):
@@ -173,15 +178,22 @@ def test_a_scheduler_that_goes_away_leaves_a_resumable_run(study, tmp_path):
     cluster = start_local(2, port=0)
     backend = ClusterBackend(ClusterSpec(cluster.scheduler.address))
     runs = 0
-    real_run = backend.run
+    sweeping = False  # the grid's chunks, not the unhedged twins' (keep = all) before them
+    real_run, real_prepare = backend.run, backend.prepare
+
+    def prepare(args):
+        nonlocal sweeping
+        sweeping = bool(args.ratios.any())
+        real_prepare(args)
 
     def run_then_lose_the_scheduler(*args):
         nonlocal runs
-        runs += 1
+        runs += sweeping
         if runs == 3:
-            cluster.close()  # scheduler and workers gone after two chunks
+            cluster.close()  # scheduler and workers gone after two of the grid's chunks
         return real_run(*args)
 
+    backend.prepare = prepare
     backend.run = run_then_lose_the_scheduler
     with Ledger(tmp_path / "runs.sqlite") as ledger:
         with pytest.raises(Exception):  # noqa: B017 (Dask's own comm/timeout errors)

@@ -21,7 +21,9 @@ from hedgedesk.core.sweep import gpu as sweep_gpu
 from hedgedesk.core.sweep.gpu import gpu_status, run_split
 from hedgedesk.core.sweep.grid import Estimator, Grid, Leg
 from hedgedesk.core.sweep.kernel import (
+    IS_SCALED_ANNUAL_RETURN,
     RUINED,
+    SCALED_ANNUAL_RETURN,
     STATUS,
     UNDEFINED_BETA,
     kernel_args,
@@ -96,6 +98,9 @@ def test_simulated_kernel_matches_cpu_kernel(tmp_path):
     cpu = run_cpu(args, 0, n_rows)
     statuses = set(cpu[STATUS])
     assert {RUINED, UNDEFINED_BETA} < statuses and 0 in statuses  # every path is exercised
+    ok = cpu[STATUS] == 0
+    for i in (SCALED_ANNUAL_RETURN, IS_SCALED_ANNUAL_RETURN):  # read from the returns scratch
+        assert np.isfinite(cpu[i, ok]).all()
     simulated = np.concatenate(
         [np.load(tmp_path / "first.npy"), np.load(tmp_path / "second.npy")], axis=1
     )

@@ -22,6 +22,8 @@ from hedgedesk.core.sweep.grid import Estimator, Grid, Leg
 from tests.witness import sweep_metrics
 
 LEG = (Leg("A", ("A",)),)
+VOL_TARGET = 0.10
+SCALED = ("annual_return", "max_drawdown", "consistency")
 PERF = ("annual_return", "annual_volatility", "sharpe", "sortino", "calmar")
 IS_KEYS = ("is_annual_return", "is_sharpe", "is_consistency")
 
@@ -64,9 +66,12 @@ def _run(
     rows,
     g_long=None,
     g_hedge=None,
+    vol_target=VOL_TARGET,
 ):
     tab = K.leg_tables(grid, r_long, r_hedge, g_long, g_hedge)
-    args = K.kernel_args(grid, tab, start, stop, split, n_blocks, daily_rf(rf, periods), periods)
+    args = K.kernel_args(
+        grid, tab, start, stop, split, n_blocks, daily_rf(rf, periods), periods, vol_target
+    )
     return K.run_cpu(args, 0, len(rows), rows=np.asarray(rows)), args
 
 
@@ -124,6 +129,52 @@ def _grid(impact: bool) -> Grid:
     )
 
 
+def scaled_witness(curve, periods, vol_target=VOL_TARGET, rolling=63) -> dict:
+    """The risk-normalised figures of an equity curve, by numpy from CONVENTIONS "Sweep
+    scoring": its returns scaled to ``vol_target``, compounded from 1, clamped at 0 on ruin.
+    """
+    e = np.asarray(curve, dtype=np.float64)
+    r = e[1:] / e[:-1] - 1.0
+    n = len(r)
+    nan = dict.fromkeys(SCALED, math.nan)
+    if n < 2:
+        return nan
+    sigma = np.std(r, ddof=1) * math.sqrt(periods)
+    if not (sigma > 0 and math.isfinite(sigma)):
+        return nan
+    scaled = np.concatenate([[1.0], np.cumprod(np.maximum(1.0 + r * (vol_target / sigma), 0.0))])
+    return {
+        "annual_return": scaled[-1] ** (periods / n) - 1.0,
+        "max_drawdown": float(np.min(scaled / np.maximum.accumulate(scaled) - 1.0)),
+        "consistency": float(np.mean(scaled[rolling:] > scaled[:-rolling]))
+        if n >= rolling
+        else math.nan,
+    }
+
+
+def _check_scaled(out, col, curve, first, split, periods, vol_target=VOL_TARGET, errors=None):
+    """The kernel's scaled figures of an ok configuration against :func:`scaled_witness`,
+    over its whole curve and its in-sample part (when the snapshot was taken).
+    """
+    wants = {"scaled_": scaled_witness(curve, periods, vol_target)}
+    stop = first + len(curve) - 1
+    if first < split <= stop:
+        wants["is_scaled_"] = scaled_witness(curve[: split - first + 1], periods, vol_target)
+    else:  # no snapshot: the (NaN) unscaled in-sample figures
+        wants["is_scaled_"] = {name: out[K.METRICS.index(f"is_{name}"), col] for name in SCALED}
+    for prefix, want in wants.items():
+        for name, value in want.items():
+            err = _err(out[K.METRICS.index(prefix + name), col], value)
+            if errors is not None:
+                errors[prefix + name] = max(errors.get(prefix + name, 0.0), err)
+            assert err <= 1e-12, (
+                prefix + name,
+                col,
+                out[K.METRICS.index(prefix + name), col],
+                value,
+            )
+
+
 def _check_ruined(out, col, run, r_hedge, first, split, n_blocks, rf, periods):
     """A curve through zero: the worst figures, NaN elsewhere, the in-sample snapshot kept
     only when the ruin comes after it.
@@ -153,7 +204,23 @@ def _check_ruined(out, col, run, r_hedge, first, split, n_blocks, rf, periods):
         )
         for name in (*IS_KEYS, "is_max_drawdown"):
             assert _err(out[K.METRICS.index(name), col], w[name]) <= 1e-9, name
+    # the scaled figures of a ruined configuration are its unscaled ones (-1, -1, NaN)
+    assert out[K.SCALED_ANNUAL_RETURN, col] == -1.0 and out[K.SCALED_MAX_DRAWDOWN, col] == -1.0
+    assert math.isnan(out[K.SCALED_CONSISTENCY, col])
+    if ruin < split:
+        assert out[K.IS_SCALED_ANNUAL_RETURN, col] == -1.0
+        assert out[K.IS_SCALED_MAX_DRAWDOWN, col] == -1.0
+        assert math.isnan(out[K.IS_SCALED_CONSISTENCY, col])
+    else:  # the in-sample part ran to its end: scaled from its own volatility
+        _check_scaled_in_sample(out, col, curve, first, split, periods)
     return ruin
+
+
+def _check_scaled_in_sample(out, col, curve, first, split, periods, vol_target=VOL_TARGET):
+    want = scaled_witness(curve[: split - first + 1], periods, vol_target)
+    for name, value in want.items():
+        got = out[K.METRICS.index(f"is_scaled_{name}"), col]
+        assert _err(got, value) <= 1e-12, (name, got, value)
 
 
 def _compare(out, col, run, grid, row, r_hedge, start, split, n_blocks, rf, periods, errors):
@@ -204,6 +271,7 @@ def _compare(out, col, run, grid, row, r_hedge, start, split, n_blocks, rf, peri
         errors[name] = max(errors.get(name, 0.0), err)
         assert err <= 1e-12, (name, row, got, value)
     assert out[K.IS_N, col] == w["is_n"]
+    _check_scaled(out, col, curve, first, split, periods, errors=errors)
     s1 = out[K.BLOCK_SUM1 : K.BLOCK_SUM1 + n_blocks, col]
     s2 = out[K.BLOCK_SUM1 + n_blocks : K.BLOCK_SUM1 + 2 * n_blocks, col]
     err = max(
@@ -443,6 +511,55 @@ def test_ruin(split):
     assert 0 < ruined < len(rows)
 
 
+def test_scaled_figures_of_undefined_beta():
+    """Undefined before the split: every scaled figure is the (NaN) unscaled one; after it:
+    the in-sample part is scaled from its own returns, the full figures stay NaN.
+    """
+    r_long, r_hedge = _returns(28, 500, 1.0)
+    r_hedge[300:310] = 0.0  # the 3-day beta is undefined there
+    grid = _edge_grid(rebalance=(1,), window=(3,))
+    rows = np.arange(grid.rows_per_leg)
+    for split in (250, 400):
+        out, _ = _run(grid, r_long, r_hedge, 0, 500, split, 4, 0.0, 252, rows)
+        assert np.all(out[K.STATUS] == K.UNDEFINED_BETA)
+        for i in (K.SCALED_ANNUAL_RETURN, K.SCALED_MAX_DRAWDOWN, K.SCALED_CONSISTENCY):
+            assert np.all(np.isnan(out[i]))
+        for col, row in enumerate(rows):
+            if split == 400:
+                assert np.all(np.isnan(out[K.IS_SCALED_ANNUAL_RETURN : K.BLOCK_SUM1, col]))
+                continue
+            run, _ = _plain(grid, int(row), r_long, r_hedge, 0, split)  # the in-sample days
+            _check_scaled_in_sample(out, col, run.equity, 2, split, 252)
+            assert np.isfinite(out[K.IS_SCALED_ANNUAL_RETURN, col])
+
+
+def test_scaled_figures_missing_without_volatility():
+    """A flat curve (no long returns, no hedge, no cost): sigma = 0, the scaled figures NaN."""
+    _, r_hedge = _returns(29, 300, 1.0)
+    grid = _edge_grid(hedge_ratio=(0.0,), cost=(0.0,), window=(20,))
+    rows = np.arange(grid.rows_per_leg)
+    out, _ = _run(grid, np.zeros(300), r_hedge, 0, 300, 200, 4, 0.0, 252, rows)
+    assert np.all(out[K.STATUS] == K.OK) and np.all(out[K.ANNUAL_VOLATILITY] == 0.0)
+    assert np.all(np.isnan(out[K.SCALED_ANNUAL_RETURN : K.BLOCK_SUM1]))  # the six scaled rows
+    assert np.all(out[K.MAX_DRAWDOWN] == 0.0)  # the unscaled figures are still there
+
+
+def test_scaled_ruin_with_a_huge_target():
+    """A target volatility so high that one day's scaled loss exceeds 100 %: the scaled curve
+    is 0 from that day (annual -1, drawdown -1), while the configuration itself is fine.
+    """
+    r_long, r_hedge = _returns(30, 400, 1.0)
+    grid = _edge_grid(window=(20,), rebalance=(5,))
+    rows = np.arange(grid.rows_per_leg)
+    out, _ = _run(grid, r_long, r_hedge, 0, 400, 300, 4, 0.0, 252, rows, vol_target=50.0)
+    assert np.all(out[K.STATUS] == K.OK)
+    assert np.all(out[K.SCALED_ANNUAL_RETURN] == -1.0)
+    assert np.all(out[K.SCALED_MAX_DRAWDOWN] == -1.0)
+    for col, row in enumerate(rows):
+        run, _ = _plain(grid, int(row), r_long, r_hedge, 0, 400)
+        _check_scaled(out, col, run.equity, 19, 300, 252, vol_target=50.0)
+
+
 def test_short_curve_has_no_rolling_figures():
     r_long, r_hedge = _returns(24, 100, 0.7)
     grid = _edge_grid(window=(40, 60))
@@ -532,3 +649,13 @@ def test_blocks_when_fewer_days_than_blocks():
     np.testing.assert_allclose(
         out[K.BLOCK_SUM1 : K.BLOCK_SUM1 + 16, 0], w["block_sum1"], atol=1e-12
     )
+
+
+def test_scale_factor_and_its_missing_cases():
+    assert K.scale_of(0.2, 10, 0.1) == 0.5
+    for sigma, n in ((0.0, 10), (math.inf, 10), (math.nan, 10), (0.2, 1)):
+        assert K.scale_of(sigma, n, 0.1) == 0.0  # missing: the scaled figures are NaN
+    rets = np.array([0.01, -0.02, 0.005])
+    assert all(math.isnan(v) for v in K.scaled(rets, 3, 0.0, 252.0, np.empty(K.ROLLING)))
+    ann, mdd, cons = K.scaled(rets, 3, 100.0, 252.0, np.empty(K.ROLLING))  # -200 %: ruined
+    assert (ann, mdd) == (-1.0, -1.0) and math.isnan(cons)

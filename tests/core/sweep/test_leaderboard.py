@@ -1,8 +1,10 @@
 """Which leaderboard rows are one strategy (``hedgedesk.core.sweep.score.strategy_key``,
 ``group_same``), checked against the engine: every
 configuration of a real small sweep, hedge ratio 0 among its levels, from its per-configuration
-table. Rows collapsed together must have bit-identical figures; the parameters the rule keeps
-at h = 0 (window, rebalance period, d = 0 against d > 0) must change the figures.
+table (``keep = all``). Rows collapsed together must have bit-identical figures; the parameters
+the rule keeps at h = 0 (window, rebalance period, d = 0 against d > 0) must change the
+figures. The leaderboard holds each strategy once: its rows are the best of every
+configuration's float64 figures from the kernel, rows identical to a better one dropped.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep.engine import SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import Grid, Leg, estimators
 from hedgedesk.core.sweep.score import group_same, strategy_key
-from tests.core.sweep.test_engine import drain, make_market
+from tests.core.sweep.test_engine import drain, kernel_figures, make_market
 
 GRID = Grid(
     legs=(Leg("A", ("A",)), Leg("B", ("B",))),
@@ -52,9 +55,17 @@ FIGURES = (
 )
 
 
+REQUEST = SweepRequest(GRID, top=12, walk_forward=0, keep="all")
+
+
 @pytest.fixture(scope="module")
-def run():
-    res = drain(run_sweep(SweepRequest(GRID, top=12, walk_forward=0), make_market()))[2]
+def market():
+    return make_market()
+
+
+@pytest.fixture(scope="module")
+def run(market):
+    res = drain(run_sweep(REQUEST, market))[2]
     assert res.status == "done" and len(res.per_config) == GRID.n_rows
     return res
 
@@ -115,17 +126,33 @@ def test_what_the_rule_keeps_at_hedge_ratio_0_changes_the_outcome(run):
         assert held["turnover"] < p1["turnover"] and held["final_equity"] != p1["final_equity"]
 
 
-def test_the_leaderboard_collapses_its_identical_rows(run):
+def test_the_leaderboard_holds_each_strategy_once(run, market):
     top = run.summary.to_json()["top"]  # the rows as the ledger and --json hold them
+    assert len(top) == REQUEST.top
     groups = group_same(top, strategy_key)
-    firsts: dict[tuple, int] = {}
-    for r in top:  # each strategy once, where it ranks first
-        firsts.setdefault(strategy_key(r), r["row"])
-    assert [g[0]["row"] for g in groups] == list(firsts.values())
-    assert sum(len(g) for g in groups) == len(top)
-    assert len(groups) < len(top)  # this grid's leaders include h = 0 twins of each other
-    for g in groups:
-        assert len({(r["score"], r["sharpe"], r["dsr"]) for r in g}) == 1
+    assert all(len(g) == 1 for g in groups)  # no two rows are one strategy
+    assert len({(r["score"], r["sharpe"], r["dsr"]) for r in top}) == len(top)
+    # the witness: every configuration under the costliest scenario, best first (legs in
+    # order, then the lower row, on ties), a row whose every figure equals a better-ranked
+    # one's of its leg dropped
+    exact = kernel_figures(REQUEST, market)
+    ranked = exact[(exact["cost"] == max(GRID.cost)) & (exact["status"] == K.OK)].copy()
+    ranked["leg"] = ranked["ticker"].map({leg.name: i for i, leg in enumerate(GRID.legs)})
+    ranked = ranked.sort_values(["score", "leg", "row"], ascending=[False, True, True])
+    seen: set[tuple] = set()
+    best, raw = [], []
+    for r in ranked.itertuples(index=False):
+        key = (r.ticker, *(getattr(r, f) for f in K.METRICS))
+        raw.append((r.ticker, r.row))
+        if key not in seen:
+            seen.add(key)
+            best.append((r.ticker, r.row))
+    assert [(r["ticker"], r["row"]) for r in top] == best[: REQUEST.top]
+    assert [r["score"] for r in top] == [
+        ranked.set_index(["ticker", "row"]).loc[k, "score"] for k in best[: REQUEST.top]
+    ]
+    # without the collapse this grid's best rows include h = 0 twins of each other
+    assert raw[: REQUEST.top] != best[: REQUEST.top]
 
 
 def test_strategy_key_reads_ledger_and_table_rows_alike():

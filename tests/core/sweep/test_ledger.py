@@ -42,8 +42,28 @@ def _summary() -> SweepSummary:
 
 
 def _chunk(start: int, stop: int) -> dict[str, np.ndarray]:
-    idx = np.arange(start, stop)
-    return {"sharpe": idx * 0.5, "n_trades": idx.astype(np.int32)}
+    """A chunk's rows in the leg's sample (every other row), as the stream hands them over."""
+    idx = np.arange(start, stop)[::2]
+    return {"row": idx, "sharpe": idx * 0.5, "n_trades": idx.astype(np.int32)}
+
+
+def _state(stop: int) -> dict[str, np.ndarray]:
+    """A leg's stream state after rows [0, stop) (what ``LegStream.state`` gives)."""
+    return {"acc_done": np.array([stop], np.int64), "leaders_score": np.arange(3) * 0.25 + stop}
+
+
+def _save(led: Ledger, run: str, leg: int, start: int, stop: int, kernel_s: float = 0.0) -> None:
+    led.save_chunk(run, leg, start, stop, _chunk(start, stop), _state(stop), kernel_s)
+
+
+def _table(led: Ledger, run: str) -> tuple[Path, pd.DataFrame]:
+    """A ``keep = all`` table as the engine writes it: Parquet parts in the run's folder."""
+    folder = led.table_dir(run)
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame({"row": np.arange(10), "sharpe": np.arange(10) * 0.5})
+    frame.iloc[:6].to_parquet(folder / "leg000-000000000000.parquet", index=False)
+    frame.iloc[6:].to_parquet(folder / "leg000-000000000006.parquet", index=False)
+    return folder, frame
 
 
 def test_default_path(monkeypatch, tmp_path):
@@ -73,42 +93,58 @@ def test_create_run_records_who_and_what(ledger):
 def test_chunks_round_trip_in_any_order(ledger):
     run = _run(ledger)
     for start, stop in [(20, 30), (0, 10), (10, 20)]:
-        ledger.save_chunk(run, 0, start, stop, _chunk(start, stop), kernel_s=0.1)
-    ledger.save_chunk(run, 1, 0, 5, _chunk(0, 5), kernel_s=0.1)
-    ledger.save_chunk(run, 0, 10, 20, _chunk(10, 20), kernel_s=0.2)  # duplicate: replaced
+        _save(ledger, run, 0, start, stop, kernel_s=0.1)
+    _save(ledger, run, 1, 0, 5, kernel_s=0.1)
+    ledger.save_chunk(run, 0, 20, 30, _chunk(20, 30), _state(30), 0.2)  # duplicate: replaced
     assert ledger.finished_chunks(run) == [(0, 0, 10), (0, 10, 20), (0, 20, 30), (1, 0, 5)]
     assert ledger.get(run).n_done == 35
-    leg = ledger.load_leg(run, 0)
+    state, samples = ledger.load_stream(run, 0)
+    # the samples in row order, whatever order they were saved in
+    assert [s["row"][0] for s in samples] == [0, 10, 20]
     expected = _chunk(0, 30)
-    assert leg.keys() == expected.keys()
     for name, want in expected.items():
-        np.testing.assert_array_equal(leg[name], want)
-        assert leg[name].dtype == want.dtype
+        got = np.concatenate([s[name] for s in samples])
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype
+    # the state is the one the last save wrote: after the leg's last chunk
+    assert state.keys() == _state(30).keys()
+    for name, want in _state(30).items():
+        np.testing.assert_array_equal(state[name], want)
+        assert state[name].dtype == want.dtype
+    state1, samples1 = ledger.load_stream(run, 1)
+    assert state1["acc_done"][0] == 5 and len(samples1) == 1
+    assert ledger.load_stream(run, 7) is None  # nothing stored for that leg
 
 
-def test_load_leg_reports_gaps_and_overlaps(ledger):
+def test_load_stream_reports_gaps_and_overlaps(ledger):
     run = _run(ledger)
-    ledger.save_chunk(run, 2, 0, 10, _chunk(0, 10), 0.0)
-    ledger.save_chunk(run, 2, 15, 20, _chunk(15, 20), 0.0)
+    _save(ledger, run, 2, 0, 10)
+    _save(ledger, run, 2, 15, 20)
     with pytest.raises(HedgedeskError, match=rf"run {run} leg 2: configurations \[10, 15\)"):
-        ledger.load_leg(run, 2)
-    ledger.save_chunk(run, 3, 0, 10, _chunk(0, 10), 0.0)
-    ledger.save_chunk(run, 3, 5, 15, _chunk(5, 15), 0.0)
+        ledger.load_stream(run, 2)
+    _save(ledger, run, 3, 0, 10)
+    _save(ledger, run, 3, 5, 15)
     with pytest.raises(HedgedeskError, match="overlaps"):
-        ledger.load_leg(run, 3)
-    with pytest.raises(HedgedeskError, match="no finished chunks"):
-        ledger.load_leg(run, 7)
+        ledger.load_stream(run, 3)
+    _save(ledger, run, 4, 5, 10)  # the first chunk is missing
+    with pytest.raises(HedgedeskError, match=r"configurations \[0, 5\) are missing"):
+        ledger.load_stream(run, 4)
 
 
-def test_save_chunk_rejects_bad_outputs(ledger):
+def test_save_chunk_rejects_bad_samples(ledger):
     run = _run(ledger)
-    with pytest.raises(HedgedeskError, match="length 10"):
-        ledger.save_chunk(run, 0, 0, 10, {"x": np.zeros(9)}, 0.0)
+    state = _state(10)
+    with pytest.raises(HedgedeskError, match=r"sample '\w+' must be .* as long as the others"):
+        ledger.save_chunk(run, 0, 0, 10, {"row": np.arange(5), "x": np.zeros(4)}, state, 0.0)
     with pytest.raises(HedgedeskError, match="object"):
-        ledger.save_chunk(run, 0, 0, 2, {"x": np.array([None, 1])}, 0.0)
+        ledger.save_chunk(run, 0, 0, 2, {"x": np.array([None, 1])}, state, 0.0)
+    with pytest.raises(HedgedeskError, match="1-d"):
+        ledger.save_chunk(run, 0, 0, 2, {"x": np.zeros((2, 2))}, state, 0.0)
+    assert ledger.finished_chunks(run) == [] and ledger.load_stream(run, 0) is None
     with pytest.raises(HedgedeskError, match="no such run"):
-        ledger.save_chunk("nope", 0, 0, 2, {"x": np.zeros(2)}, 0.0)
+        ledger.save_chunk("nope", 0, 0, 2, {"x": np.zeros(2)}, state, 0.0)
     assert ledger.finished_chunks("nope") == []  # the failed save rolled back
+    assert ledger.load_stream("nope", 0) is None  # its state too
 
 
 def test_wal_mode_is_on(ledger):
@@ -127,7 +163,9 @@ run = led.create_run({}, "fp", "v1", "numpy", "cpu", 10**9, 1)
 print("run", run, flush=True)
 for i in itertools.count():
     n = 20_000
-    led.save_chunk(run, 0, i * n, (i + 1) * n, {"x": np.arange(i * n, (i + 1) * n) * 1.0}, 0.0)
+    state = {"acc_done": np.array([(i + 1) * n]), "big": np.arange(n) * 1.0}
+    sample = {"row": np.arange(i * n, (i + 1) * n), "x": np.arange(i * n, (i + 1) * n) * 1.0}
+    led.save_chunk(run, 0, i * n, (i + 1) * n, sample, state, 0.0)
     print("saved", i, flush=True)
 """
 
@@ -151,8 +189,11 @@ def test_kill_9_mid_save_loses_nothing_that_was_committed(tmp_path):
         assert led._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         chunks = led.finished_chunks(run)
         assert {(0, i * 20_000, (i + 1) * 20_000) for i in saved} <= set(chunks)
-        x = led.load_leg(run, 0)["x"]
+        state, samples = led.load_stream(run, 0)
+        x = np.concatenate([s["x"] for s in samples])
         np.testing.assert_array_equal(x, np.arange(len(x)) * 1.0)
+        # the state and the chunks were committed together: it is the last chunk's
+        assert state["acc_done"][0] == max(stop for _, _, stop in chunks) == len(x)
         assert [r.status for r in led.runs()] == ["interrupted"]
         assert led.get(run).status == "interrupted"
         led.mark_running(run, "numpy", "cpu")  # resumed by this live process
@@ -168,7 +209,7 @@ def test_reader_is_never_locked_out_while_a_thread_writes(tmp_path):
     def write():
         try:
             for i in range(200):
-                writer.save_chunk(run, 0, i * 20, (i + 1) * 20, _chunk(i * 20, (i + 1) * 20), 0.0)
+                _save(writer, run, 0, i * 20, (i + 1) * 20)
                 writer.progress(run, (i + 1) * 20, 0, float(i))
         except BaseException as e:
             errors.append(e)
@@ -178,7 +219,9 @@ def test_reader_is_never_locked_out_while_a_thread_writes(tmp_path):
     reads = 0
     while thread.is_alive():
         if seen := len(reader.finished_chunks(run)):
-            assert len(reader.load_leg(run, 0)["sharpe"]) >= 20 * seen  # the writer moved on
+            _, samples = reader.load_stream(run, 0)
+            assert len(samples) >= seen  # the writer moved on
+            assert [s["row"][0] for s in samples] == list(range(0, 20 * len(samples), 20))
         reader.runs()
         writer.get(run)  # the writer's own connection, shared with its thread
         reads += 1
@@ -189,10 +232,58 @@ def test_reader_is_never_locked_out_while_a_thread_writes(tmp_path):
     reader.close()
 
 
-def test_finish_done_writes_parquet_and_drops_chunks(ledger):
+class _CommitsBetweenReads:
+    """A reader's connection that lets another connection commit a chunk right after its
+    first SELECT (a writer that is quicker than the reader, made deterministic).
+    """
+
+    def __init__(self, db: sqlite3.Connection, commit):
+        self.db, self.commit, self.reads = db, commit, 0
+
+    def execute(self, sql: str, *args):
+        cur = self.db.execute(sql, *args)
+        if sql.lstrip().upper().startswith("SELECT"):
+            self.reads += 1
+            if self.reads == 1:
+                rows = cur.fetchall()  # the reader's result is taken before the commit
+                self.commit()
+                return _Rows(rows)
+        return cur
+
+
+class _Rows:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchall(self):
+        return self.rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LEDGER BUG reported to the lead: Ledger.load_stream reads the chunks and the "
+    "leg's state in two SELECTs outside one transaction, so a chunk committed in between "
+    "gives a state ahead of the samples",
+)
+def test_load_stream_is_one_snapshot_while_another_process_writes(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    with Ledger(path) as writer, Ledger(path) as reader:
+        run = _run(writer)
+        _save(writer, run, 0, 0, 10)
+        reader._db = _CommitsBetweenReads(reader._db, lambda: _save(writer, run, 0, 10, 20))
+        state, samples = reader.load_stream(run, 0)
+        reader._db = reader._db.db
+        # the state must be the one after the last chunk read: rows [0, 10) or [0, 20)
+        assert state["acc_done"][0] == sum(len(s["row"]) * 2 for s in samples)
+
+
+def test_finish_done_records_the_table_and_drops_chunks(ledger):
     run = _run(ledger, n_configs=10)
-    ledger.save_chunk(run, 0, 0, 10, _chunk(0, 10), 0.0)
-    table = pd.DataFrame(_chunk(0, 10))
+    _save(ledger, run, 0, 0, 10)
+    folder, table = _table(ledger, run)
     # a summary as the engine holds it: numpy scalars, NaN, dates
     recorded = _summary()
     top = dataclasses.replace(
@@ -205,10 +296,10 @@ def test_finish_done_writes_parquet_and_drops_chunks(ledger):
     )
     leg = dataclasses.replace(recorded.legs[0], first_return=dt.date(2026, 1, 2))
     summary = dataclasses.replace(recorded, top=(top,), legs=(leg,))
-    ledger.finish(run, "done", summary, per_config=table, elapsed_s=12.5)
+    ledger.finish(run, "done", summary, table=folder, elapsed_s=12.5)
     rec = ledger.get(run)
     assert rec.status == "done" and rec.finished and rec.elapsed_s == 12.5
-    assert rec.parquet == str(ledger.path.parent / "runs" / f"{run}.parquet")
+    assert rec.parquet == str(ledger.path.parent / "runs" / run) == str(folder)
     with closing(sqlite3.connect(ledger.path)) as db:
         (text,) = db.execute("SELECT summary FROM runs WHERE id = ?", (run,)).fetchone()
     stored = json.loads(text)
@@ -223,17 +314,22 @@ def test_finish_done_writes_parquet_and_drops_chunks(ledger):
     assert rec.summary.top[0].sharpe == 2.0 and math.isnan(rec.summary.top[0].calmar)
     assert rec.summary.legs[0].first_return == dt.date(2026, 1, 2)
     pd.testing.assert_frame_equal(ledger.per_config(run), table)
-    assert ledger.finished_chunks(run) == []
-    with pytest.raises(HedgedeskError, match="Parquet"):
-        ledger.load_leg(run, 0)
+    # a run done keeps its summary only: its chunks and stream state are dropped
+    assert ledger.finished_chunks(run) == [] and ledger.load_stream(run, 0) is None
+    with closing(sqlite3.connect(ledger.path)) as db:
+        assert db.execute("SELECT count(*) FROM leg_state").fetchone()[0] == 0
 
 
 def test_finish_cancelled_keeps_chunks_to_resume(ledger):
     run = _run(ledger)
-    ledger.save_chunk(run, 0, 0, 10, _chunk(0, 10), 0.0)
-    ledger.finish(run, "cancelled", per_config=pd.DataFrame(_chunk(0, 10)))
+    _save(ledger, run, 0, 0, 10)
+    folder, table = _table(ledger, run)
+    ledger.finish(run, "cancelled", table=folder)
     assert ledger.get(run).status == "cancelled"
     assert ledger.finished_chunks(run) == [(0, 0, 10)]
+    state, samples = ledger.load_stream(run, 0)  # what a resume reads
+    assert state["acc_done"][0] == 10 and len(samples) == 1
+    pd.testing.assert_frame_equal(ledger.per_config(run), table)  # the rows done so far
     ledger.finish(run, "failed", error="boom")
     rec = ledger.get(run)
     assert (rec.status, rec.error, rec.summary) == ("failed", "boom", None)
@@ -319,24 +415,26 @@ def test_diff_names_nested_keys(ledger):
 # -- rm and prune ------------------------------------------------------------------------------
 def _finished(led: Ledger, with_table: bool = True) -> str:
     run = _run(led)
-    led.save_chunk(run, 0, 0, 30, _chunk(0, 30), kernel_s=0.1)
-    table = pd.DataFrame({"sharpe": np.arange(30) * 0.5}) if with_table else None
-    led.finish(run, "cancelled" if not with_table else "done", _summary(), per_config=table)
+    _save(led, run, 0, 0, 30, kernel_s=0.1)
+    table = _table(led, run)[0] if with_table else None
+    led.finish(run, "cancelled" if not with_table else "done", _summary(), table=table)
     return run
 
 
 def test_remove_deletes_the_row_the_chunks_and_the_table(ledger):
     keep, gone = _finished(ledger), _finished(ledger, with_table=False)
     table = Path(ledger.get(keep).parquet)
-    assert table.is_file() and ledger.finished_chunks(gone) == [(0, 0, 30)]
+    assert table.is_dir() and ledger.finished_chunks(gone) == [(0, 0, 30)]
+    assert ledger.load_stream(gone, 0) is not None
     rec = ledger.remove(keep)
     assert rec.id == keep and not table.exists()
     with pytest.raises(HedgedeskError, match="no such run"):
         ledger.get(keep)
     ledger.remove(gone)
     assert ledger.runs() == [] and ledger.finished_chunks(gone) == []
-    count = ledger._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    assert count == 0
+    assert ledger.load_stream(gone, 0) is None
+    for name in ("chunks", "leg_state"):
+        assert ledger._db.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == 0
 
 
 def test_remove_refuses_a_running_run(ledger):

@@ -4,8 +4,9 @@
   and the ledger (time per saved chunk) advance: the whole progress sequence is deterministic,
   and the ETA of every event is compared with the time the run really had left.
 - Cancel: a backend sets the cancel event while its k-th chunk runs (a key pressed mid-chunk)
-  and counts what runs after it: no chunk, no replay for a deflated Sharpe ratio, no PBO. A
-  kernel that is still compiling when the cancel comes is not waited for.
+  and counts what runs after it: no chunk, no replay for a deflated Sharpe ratio, no PBO (only
+  the leaders' few rows are re-run, for their cost scenarios and unhedged twins). A kernel that
+  is still compiling when the cancel comes is not waited for.
 - Each leader's out-of-sample figures equal the plain backtest started on the split day.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +25,7 @@ from hedgedesk.core.metrics import performance
 from hedgedesk.core.sweep.engine import CpuBackend, Eta, MemoryStore, SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import Grid, Leg, estimators
 from hedgedesk.core.sweep.ledger import Ledger
-from tests.core.sweep.test_engine import drain, leg_returns, make_market, replay
+from tests.core.sweep.test_engine import _comparable, drain, leg_returns, make_market, replay, same
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,9 @@ class Clock:
 
 class TimedCpu(CpuBackend):
     """The real kernel (real figures), but time passes on the fake clock: ``compile_s`` for
-    loading the kernel, ``per_day`` seconds per config-day of each chunk.
+    loading the kernel, ``per_day`` seconds per config-day of each chunk. The leaders' few rows
+    re-run at the end (their cost scenarios and unhedged twins, over the whole period) are
+    part of the scoring, which takes no fake time here: the ETA does not model them.
     """
 
     def __init__(self, clock: Clock, per_day: float, compile_s: float):
@@ -66,6 +70,7 @@ class TimedCpu(CpuBackend):
     def prepare(self, args):
         super().prepare(args)
         self.days = float(np.mean([args.stop - max(w - 1, args.start) for w in args.windows]))
+        self.whole = args.start == 0  # not the out-of-sample pass (no impact warm-up here)
 
     def loaded(self) -> bool:
         return False
@@ -75,7 +80,8 @@ class TimedCpu(CpuBackend):
         return True
 
     def run(self, row0, count, rows=None):
-        self.clock.t += count * self.days * self.per_day
+        if rows is None or not self.whole:  # a chunk of the grid, twins or out-of-sample pass
+            self.clock.t += count * self.days * self.per_day
         return super().run(row0, count, rows)
 
 
@@ -84,29 +90,36 @@ class TimedStore(MemoryStore):
     outside the kernel that a rate of kernel time alone leaves out.
     """
 
-    def __init__(self, clock: Clock, save_s: float):
+    def __init__(self, clock: Clock, save_s: float, folder: Path):
         super().__init__()
-        self.clock, self.save_s = clock, save_s
+        self.clock, self.save_s, self.folder = clock, save_s, folder
 
     def create_run(self, *args) -> str:
         return "timed"
 
-    def save_chunk(self, run_id, leg, start, stop, arrays, kernel_s):
+    def table_dir(self, run_id: str) -> Path:
+        return self.folder / run_id
+
+    def save_chunk(self, run_id, leg, start, stop, sample, state, kernel_s):
         self.clock.t += self.save_s
-        super().save_chunk(run_id, leg, start, stop, arrays, kernel_s)
+        super().save_chunk(run_id, leg, start, stop, sample, state, kernel_s)
 
 
-def timed_run(market, monkeypatch, walk_forward=0.7):
+PER_DAY = 6e-6  # fake seconds per config-day
+COMPILE_S = 3.0  # fake seconds to load the kernel
+
+
+def timed_run(market, monkeypatch, tmp_path, walk_forward=0.7, keep="best", rate_hint=None):
     monkeypatch.setattr(S, "scoring_seconds", lambda *a: 0.0)  # scoring takes no fake time
-    monkeypatch.setattr(S, "FINISH_PER_SAVE", 0.0)
     clock = Clock()
-    backend = TimedCpu(clock, per_day=6e-6, compile_s=3.0)
+    backend = TimedCpu(clock, per_day=PER_DAY, compile_s=COMPILE_S)
     gen = run_sweep(
-        SweepRequest(GRID, top=5, walk_forward=walk_forward),
+        SweepRequest(GRID, top=5, walk_forward=walk_forward, keep=keep),
         market,
-        TimedStore(clock, 0.02),
+        TimedStore(clock, 0.02, tmp_path),
         backend=backend,
         clock=clock,
+        rate_hint=rate_hint,
     )
     events, times = [], []
     try:
@@ -118,18 +131,25 @@ def timed_run(market, monkeypatch, walk_forward=0.7):
     return events, times, clock.t, result
 
 
-@pytest.mark.parametrize("walk_forward", [0.7, 0], ids=["walk-forward", "no-walk-forward"])
-def test_eta_falls_steadily_and_tracks_the_time_left(market, monkeypatch, walk_forward):
-    """Every phase counts (the unhedged twins, every leg's grid, the out-of-sample pass), the
-    time between chunks counts, compilation does not: the ETA falls at every event and stays
-    within 15 % of the time the run really had left. (A rate of kernel time over the grid's
-    rows alone, as before, promised too little from the start and stalled at each leg's
-    twins and at the out-of-sample pass.)
+@pytest.mark.parametrize(
+    ("walk_forward", "keep"),
+    [(0.7, "best"), (0, "best"), (0.7, "all")],
+    ids=["walk-forward", "no-walk-forward", "keep-all"],
+)
+def test_eta_falls_steadily_and_tracks_the_time_left(
+    market, monkeypatch, tmp_path, walk_forward, keep
+):
+    """Every phase counts (with keep = all the unhedged twins, every leg's grid, the
+    out-of-sample pass), the time between chunks counts, compilation does not: the ETA falls
+    at every event and stays within 15 % of the time the run really had left. (A rate of
+    kernel time over the grid's rows alone, as before, promised too little from the start and
+    stalled at each leg's twins and at the out-of-sample pass.)
     """
-    events, times, end, result = timed_run(market, monkeypatch, walk_forward)
+    events, times, end, result = timed_run(market, monkeypatch, tmp_path, walk_forward, keep)
     assert result.status == "done"
     phases = {e.phase.split()[0] for e in events}
-    assert {"unhedged", "sweep", "scoring"} <= phases
+    assert {"sweep", "scoring"} <= phases
+    assert ("unhedged" in phases) == (keep == "all")  # twins up front for the table only
     assert ("out-of-sample" in phases) == bool(walk_forward)
     given = [(t, e) for t, e in zip(times, events, strict=True) if math.isfinite(e.eta_s)]
     assert len(given) >= 20, len(given)
@@ -145,6 +165,22 @@ def test_eta_falls_steadily_and_tracks_the_time_left(market, monkeypatch, walk_f
     assert fractions == sorted(fractions) and 0.9 < fractions[-1] <= 1.0
 
 
+def test_a_rate_hint_gives_an_eta_before_the_throughput_is_measured(market, monkeypatch, tmp_path):
+    """With a calibrated rate (config-days per second) the ETA is given from the first event,
+    the kernel's loading included, and falls steadily once the measured rate takes over.
+    """
+    events, times, end, result = timed_run(market, monkeypatch, tmp_path, rate_hint=1.0 / PER_DAY)
+    assert result.status == "done"
+    assert events[0].phase.endswith("(loading the kernel)")
+    assert all(math.isfinite(e.eta_s) for e in events)
+    # before the kernel is loaded the hint knows the work left but not the loading's time
+    first = events[0].eta_s
+    assert abs(first - (end - COMPILE_S)) <= 0.15 * (end - COMPILE_S), (first, end)
+    measured = [e.eta_s for t, e in zip(times, events, strict=True) if t >= COMPILE_S + S.ETA_AFTER]
+    assert len(measured) >= 10
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(measured)), measured
+
+
 def test_eta_counts_only_what_is_left_of_a_resumed_run():
     eta = Eta(total=100.0, done=40.0, tail_s=2.0)
     assert eta.fraction == 0.4 and math.isnan(eta.seconds(10.0))  # not started
@@ -156,26 +192,53 @@ def test_eta_counts_only_what_is_left_of_a_resumed_run():
     assert eta.fraction == 0.5
 
 
+def test_eta_uses_the_rate_hint_until_the_rate_is_measured():
+    eta = Eta(total=100.0, done=40.0, tail_s=2.0, rate_hint=20.0)
+    # not started: the 60 units left at the hinted 20 a second, then the scoring's 2 s
+    assert eta.seconds(10.0) == pytest.approx(60.0 / 20.0 + 2.0)
+    eta.start(10.0)
+    eta.add(10.0)
+    assert eta.seconds(10.0 + S.ETA_AFTER / 2) == pytest.approx(50.0 / 20.0 + 2.0)  # still
+    # measured: 10 units in 1 s, the hint no longer counts
+    assert eta.seconds(11.0) == pytest.approx(50.0 / 10.0 + 2.0)
+
+
 def test_scoring_estimate_grows_with_leaders_and_configurations(market, monkeypatch):
     """The estimate's formula, on fixed unit costs (the real ones are timed, so a loaded machine
-    could measure them as zero): replays x mean days x cost of a day + rows x finishing cost.
+    could measure them as zero): replays x mean days x cost of a day + PBO on each leg's
+    sample (every distinct strategy up to PBO_SAMPLE; above, the sample and its bootstrap
+    resamples) x PBO's cost per strategy.
     """
     monkeypatch.setattr(S, "replay_cost", lambda: (1e-6, 3e-6))
-    monkeypatch.setattr(S, "finish_cost", lambda blocks: 2e-7 * blocks)
+    monkeypatch.setattr(S, "pbo_cost", lambda blocks: 2e-7 * blocks)
     small = [S.prepare_leg(market, SweepRequest(GRID), leg) for leg in GRID.legs]
     days = np.mean([p.n_days for p in small])
-    per_day = 1e-6 + 3e-6 * np.mean([1.0 / p for p in GRID.rebalance])
 
-    def expected(grid, top):
+    def expected(grid, top, blocks=8):
+        per_day = 1e-6 + 3e-6 * np.mean([1.0 / p for p in grid.rebalance])
         replays = min(top, grid.n_strategies * len(small)) + len(small)
-        return replays * days * per_day + grid.n_rows * 2e-7 * 8
+        sample = min(grid.n_strategies, S.PBO_SAMPLE)  # no hedge ratio 0: all distinct
+        runs = 1 if grid.n_strategies <= S.PBO_SAMPLE else 1 + S.PBO_RESAMPLES
+        return replays * days * per_day + len(small) * sample * runs * 2e-7 * blocks
 
     a = S.scoring_seconds(GRID, small, top=5)
     b = S.scoring_seconds(GRID, small, top=50)
     big = Grid(**{**GRID.__dict__, "exposure": tuple(np.linspace(0.5, 1.5, 80).tolist())})
     c = S.scoring_seconds(big, small, top=5)
-    assert (a, b, c) == pytest.approx((expected(GRID, 5), expected(GRID, 50), expected(big, 5)))
-    assert 0 < a < b and a < c
+    huge = Grid(**{**GRID.__dict__, "exposure": tuple(np.linspace(0.5, 1.5, 2200).tolist())})
+    assert huge.n_strategies > S.PBO_SAMPLE  # PBO on a sample, with its resamples
+    d = S.scoring_seconds(huge, small, top=5)
+    e = S.scoring_seconds(GRID, small, top=5, blocks=12)
+    assert (a, b, c, d, e) == pytest.approx(
+        (
+            expected(GRID, 5),
+            expected(GRID, 50),
+            expected(big, 5),
+            expected(huge, 5),
+            expected(GRID, 5, 12),
+        )
+    )
+    assert 0 < a < b and a < c < d and a < e
 
 
 # -- cancel ----------------------------------------------------------------------------------
@@ -187,7 +250,8 @@ class CancelAt(CpuBackend):
     def __init__(self, cancel: threading.Event, at: int, phase: str):
         super().__init__()
         self.cancel, self.at, self.phase = cancel, at, phase
-        self.calls: list[bool] = []
+        self.calls: list[bool] = []  # the chunks
+        self.reruns: list[tuple[bool, int]] = []  # the leaders' rows re-run: (after?, count)
         self.in_phase = 0
         self.current = ""
 
@@ -198,6 +262,9 @@ class CancelAt(CpuBackend):
         )
 
     def run(self, row0, count, rows=None):
+        if rows is not None and self.current != "out-of-sample":
+            self.reruns.append((self.cancel.is_set(), count))
+            return super().run(row0, count, rows)
         self.calls.append(self.cancel.is_set())
         if self.current == self.phase:
             self.in_phase += 1
@@ -237,9 +304,19 @@ def test_a_cancel_mid_chunk_runs_no_more_chunks_replays_or_pbo(
             run_sweep(SweepRequest(GRID, top=10), market, ledger, cancel=cancel, backend=backend)
         )[2]
         record = ledger.get(result.run_id)
+        after_cancel = dict(after)
+        # resumed from the stored streams, it ends as a run never cancelled
+        resumed = drain(run_sweep(None, market, ledger, resume=result.run_id))[2]
+    whole = drain(run_sweep(SweepRequest(GRID, top=10), market))[2]
+    assert resumed.status == "done"
+    same(_comparable(resumed.summary), _comparable(whole.summary))
     assert cancel.is_set() and result.status == "cancelled"
     assert backend.calls.count(True) == 0  # no chunk started after the cancel
-    assert after == {"replay": 0, "pbo": 0}  # nor the summary's expensive parts
+    assert after_cancel == {"replay": 0, "pbo": 0}  # nor the summary's expensive parts
+    # only the leaders' own rows: their cost scenarios and their unhedged twins
+    legs = sum(1 for leg in result.summary.legs if leg.configurations_done)
+    rerun = sum(n for later, n in backend.reruns if later)
+    assert 0 < rerun <= legs * 10 * (GRID.n_scenarios + 1)  # top = 10
     assert record.status == "cancelled"
     s = result.summary
     assert "resume" in s.overfitting.deferred and s.walk_forward is None
@@ -274,24 +351,26 @@ class CompilingCpu(CpuBackend):
         self.finished.set()
 
 
-def test_a_cancel_does_not_wait_for_the_kernel_to_compile(market):
+@pytest.mark.parametrize(("keep", "phase"), [("best", "sweep"), ("all", "unhedged")])
+def test_a_cancel_does_not_wait_for_the_kernel_to_compile(market, keep, phase):
     cancel = threading.Event()
     backend = CompilingCpu(cancel)
-    gen = run_sweep(SweepRequest(GRID, top=5), market, cancel=cancel, backend=backend)
+    gen = run_sweep(SweepRequest(GRID, top=5, keep=keep), market, cancel=cancel, backend=backend)
     first = next(gen)
-    assert first.phase == "unhedged A (loading the kernel)" and first.done == 0
+    assert first.phase == f"{phase} A (loading the kernel)" and first.done == 0
     _, _, result = drain(gen)  # returns while the compilation is still blocked
     try:
         assert backend.began.is_set() and not backend.finished.is_set()
-        assert result.status == "cancelled" and result.per_config.empty
+        assert result.status == "cancelled" and result.summary.counts.done == 0
+        assert result.per_config is None if keep == "best" else result.per_config.empty
     finally:
         backend.release.set()
     assert backend.finished.wait(30)  # the load ends in the background, harmlessly
 
 
 class CancelInPass(CpuBackend):
-    """Sets ``cancel`` as a chunk starts in its ``index``-th prepared pass (0-based: each leg's
-    unhedged twins, then its grid).
+    """Sets ``cancel`` as a chunk starts in its ``index``-th prepared pass (0-based: with
+    keep = all each leg's unhedged twins, then its grid).
     """
 
     def __init__(self, cancel: threading.Event, index: int):
@@ -308,30 +387,41 @@ class CancelInPass(CpuBackend):
         return super().run(row0, count, rows)
 
 
-def test_a_resume_cancelled_in_the_first_legs_twins_keeps_the_later_legs_rows(market, tmp_path):
-    """A session cancelled while leg A's unhedged twins run never reaches leg B, whose rows an
-    earlier session stored: they are scored without their twins (hedge effectiveness unknown)
+def test_a_resume_cancelled_in_a_legs_twins_keeps_its_stored_rows(market, monkeypatch, tmp_path):
+    """With keep = all, a session cancelled while leg B's unhedged twins run never reaches B's grid,
+    whose first rows an earlier session stored: they stay in the summary and the table (their
+    hedge effectiveness from that session's twins, the leaders' from their twins re-run)
     instead of failing the run.
     """
+    request = SweepRequest(GRID, top=5, keep="all")
+    monkeypatch.setattr(S, "CHUNK_SECONDS", 1e-4)  # small chunks: B's first is not all of B
     with Ledger(tmp_path / "runs.sqlite") as ledger:
         first = threading.Event()  # passes: twins A, grid A, twins B, grid B
-        gen = run_sweep(
-            SweepRequest(GRID, top=5), market, ledger, cancel=first, backend=CancelInPass(first, 3)
-        )
+        gen = run_sweep(request, market, ledger, cancel=first, backend=CancelInPass(first, 3))
         cancelled = drain(gen)[2]
         run_id = cancelled.run_id
         assert cancelled.status == "cancelled"
         assert {leg for leg, _, _ in ledger.finished_chunks(run_id)} == {0, 1}
-        again = threading.Event()
+        stored_b = sum(stop - start for leg, start, stop in ledger.finished_chunks(run_id) if leg)
+        assert 0 < stored_b < GRID.rows_per_leg
+        stored = ledger.finished_chunks(run_id)
+        again = threading.Event()  # leg A is done: the first pass is B's twins
         gen = run_sweep(
             None, market, ledger, resume=run_id, cancel=again, backend=CancelInPass(again, 0)
         )
         result = drain(gen)[2]
+        assert ledger.finished_chunks(run_id) == stored  # no grid chunk in this session
     assert result.status == "cancelled"
+    assert [leg.configurations_done for leg in result.summary.legs] == [
+        GRID.rows_per_leg,
+        stored_b,
+    ]
     frame = result.per_config
+    assert frame["ticker"].value_counts().to_dict() == {"A": GRID.rows_per_leg, "B": stored_b}
     effectiveness = frame.groupby("ticker")["hedge_effectiveness"]
-    assert effectiveness.count()["A"] > 0  # its twins ran (one chunk) before the cancel took
-    assert effectiveness.count()["B"] == 0 and frame["ticker"].eq("B").sum() > 0
+    assert effectiveness.count().to_dict() == {"A": GRID.rows_per_leg, "B": stored_b}
+    best_b = result.summary.leg("B").best
+    assert best_b is not None and math.isfinite(best_b.hedge_effectiveness)
 
 
 # -- each leader's out-of-sample figures -----------------------------------------------------

@@ -178,6 +178,17 @@ def test_without_a_sweep_table_the_form_starts_from_the_defaults():
         ({"walk_forward": 0.95}, FLAGS, "--walk-forward", "[0.1, 0.9]"),
         ({"backend": "tpu"}, FLAGS, "--backend", "auto, cpu or gpu"),
         ({"capital": 0.0}, FLAGS, "--capital", "positive amount"),
+        ({"keep": "some"}, FLAGS, "--keep", "expected best or all, got 'some'"),
+        # one cap per axis, the config's (core.levels.MAX_LEVELS), for ranges and lists
+        ({"exposure": "0.1:2:1000000000"}, FLAGS, "--exposure", "must be 2..10000"),
+        ({"exposure": "0.1:2:1000000000"}, FORM, "exposure", "must be 2..10000"),
+        (
+            {"exposure": ",".join(str(i) for i in range(1, 10_002))},
+            FLAGS,
+            "--exposure",
+            "10,001 values; at most 10,000 per axis",
+        ),
+        ({"window": range(2, 10_003)}, FORM, "window", "10,001 values; at most 10,000"),
     ],
 )
 def test_an_overridden_value_is_named_as_typed(cfg, overrides, where, label, words):
@@ -229,6 +240,25 @@ def test_half_lives_without_ewma_and_missing_legs_say_what_to_add():
         SweepRequest.from_config(None, tickers="A")  # a field's name, not a flag's
 
 
+def test_keep_comes_from_a_flag_the_config_or_the_default(cfg, demo_text):
+    assert SweepRequest.from_config(cfg).keep == "best"  # the demo has no sweep.keep
+    assert SweepRequest.from_config(None, legs="A", hedge="H").keep == "best"
+    assert SweepRequest.from_config(None, legs="A", hedge="H", keep="all").keep == "all"
+    keeps_all = _config(demo_text, keep='"all"')
+    assert SweepRequest.from_config(keeps_all).keep == "all"
+    assert SweepRequest.from_config(keeps_all, keep="best").keep == "best"
+    with pytest.raises(ConfigError) as err:
+        _config(demo_text, keep='"some"')
+    assert err.value.key == "sweep.keep" and "one of best, all" in err.value.problem
+
+
+def test_an_axis_over_the_cap_in_the_config_names_its_key(demo_text):
+    with pytest.raises(ConfigError) as err:
+        _config(demo_text, exposure='"0.1:2:1000000000"')
+    assert (err.value.file, err.value.key) == ("/desk/desk.toml", "sweep.exposure")
+    assert "count 1..10000" in err.value.problem and "\n" not in str(err.value)
+
+
 # -- the ledger and resume ---------------------------------------------------------------------
 def test_resume_rebuilds_the_identical_request(cfg, tmp_path):
     """A request goes into the ledger as JSON (dates as text, NaN half-lives as null) and
@@ -252,6 +282,14 @@ def test_resume_rebuilds_the_identical_request(cfg, tmp_path):
     assert again.grid.strategy_params(123) == req.grid.strategy_params(123)
     assert SweepRequest.from_dict(json.loads(json.dumps(params))) == req
     assert SweepRequest.from_dict(req.to_dict()) == req  # dates as dates too
+
+
+def test_a_resumed_run_keeps_what_it_was_asked_to_keep(cfg):
+    req = SweepRequest.from_config(cfg, keep="all")
+    d = json.loads(json.dumps(req.to_dict(), default=str))
+    assert d["keep"] == "all" and SweepRequest.from_dict(d) == req
+    del d["keep"]  # a run recorded before --keep
+    assert SweepRequest.from_dict(d).keep == "best"
 
 
 # -- one configuration as a backtest -----------------------------------------------------------

@@ -26,12 +26,18 @@ from hedgedesk.core.sweep.engine import SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import Grid, Leg, estimators
 from hedgedesk.core.sweep.ledger import Ledger, RunStatus
 from hedgedesk.core.sweep.results import (
+    ROW_FIGURES,
+    SCALED_FIGURES,
+    AxisMarginal,
     ConfigStatus,
+    HeatMap,
+    ScenarioStats,
     StrategyRow,
     SweepSummary,
     Verdict,
     WalkForward,
 )
+from hedgedesk.core.sweep.score import ScoreTargets
 from tests.core.sweep.test_engine import drain, make_market
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -68,18 +74,46 @@ def as_stored(summary: SweepSummary) -> dict:
     return json.loads(json.dumps(jsonable(summary.to_json()), allow_nan=False))
 
 
-def same_format(a, b, path: str = "") -> None:
-    """The same keys in the same order at every level, the same types, equal values (floats
-    to 1e-9, NaN written as null on both sides).
+# keys a summary gained in issue 15 (the request's --keep, the score's target volatility, the
+# streamed figures, the sampled PBO and walk-forward, the host-work timings): the previous
+# format plus these
+ADDED_KEYS = frozenset(
+    {
+        "keep",
+        "volatility",
+        "scenarios",
+        "marginals",
+        "heat",
+        "method",
+        "population",
+        "standard_error",
+        "stream_s",
+        "ledger_s",
+        "twins_s",
+        "oos_s",
+        *SCALED_FIGURES,
+    }
+)
+
+
+def same_format(a, b, path: str = "", values: bool = True) -> None:
+    """The same keys in the same order at every level (``b`` may add :data:`ADDED_KEYS`), the
+    same types, and with ``values`` equal values (floats to 1e-9, NaN written as null on both
+    sides); without, a number may be null on either side (a NaN figure).
     """
     if isinstance(a, dict):
-        assert isinstance(b, dict) and list(a) == list(b), (path, list(a), list(b))
+        assert isinstance(b, dict), path
+        kept = [k for k in b if k in a or k not in ADDED_KEYS]
+        assert kept == list(a), (path, list(a), list(b))
         for k in a:
-            same_format(a[k], b[k], f"{path}.{k}")
+            same_format(a[k], b[k], f"{path}.{k}", values)
     elif isinstance(a, list):
         assert isinstance(b, list) and len(a) == len(b), path
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            same_format(x, y, f"{path}[{i}]")
+            same_format(x, y, f"{path}[{i}]", values)
+    elif not values:
+        number = (int, float, type(None))
+        assert type(a) is type(b) or (isinstance(a, number) and isinstance(b, number)), (path, a, b)
     elif isinstance(a, float):
         assert isinstance(b, float) and b == pytest.approx(a, rel=1e-9, abs=1e-12), (path, a, b)
     else:
@@ -91,6 +125,9 @@ def test_a_stored_summary_loads_and_writes_back_key_for_key(name):
     d = stored(name)
     summary = SweepSummary.from_json(d)
     back = as_stored(summary)
+    # the one key a summary recorded before the risk-normalised score gains: the score's
+    # target volatility (ScoreTargets' default); every key added since is left out at its default
+    d["ranking"]["targets"]["volatility"] = ScoreTargets().volatility
     assert back == d
     assert json.dumps(back) == json.dumps(d)  # the keys in the same order too
     assert SweepSummary.from_json(back) == summary
@@ -134,6 +171,7 @@ def test_nan_reads_back_as_nan_and_writes_as_null():
     s = SweepSummary.from_json(d)
     assert math.isnan(s.top[0].calmar) and math.isnan(s.overfitting.sharpe_variance_per_period)
     assert s.timings.config_days_per_s is not None
+    d["ranking"]["targets"]["volatility"] = ScoreTargets().volatility  # as above
     assert as_stored(s) == d
 
 
@@ -224,11 +262,13 @@ def test_a_small_sweep_writes_the_previous_format_key_for_key(tmp_path):
             assert written == as_stored(result.summary)  # the ledger stores to_json()
             previous = stored(name)
             for key in PER_SESSION:  # the same keys, in the same place, per session values
-                if isinstance(previous[key], dict):
-                    assert list(written[key]) == list(previous[key])
+                if isinstance(previous[key], dict):  # (plus the keys added since)
+                    assert [k for k in written[key] if k not in ADDED_KEYS] == list(previous[key])
                 assert type(written[key]) is type(previous[key])
                 written[key] = previous[key] = None
-            same_format(previous, written)
+            # the same format; not the same values: the score is risk-normalised since issue 15
+            # (CONVENTIONS "Sweep scoring"), so the scores and the leaders differ
+            same_format(previous, written, values=False)
             # the ledger hands back the summary the run returned
             back = ledger.get(result.run_id).summary
             assert as_stored(back) == as_stored(result.summary)
@@ -242,3 +282,119 @@ def test_a_summary_in_memory_round_trips_through_json():
     assert again == s
     assert isinstance(again.walk_forward, WalkForward)
     assert [r.sharpe for r in again.top] == [r.sharpe for r in s.top]
+
+
+# -- issue 15: what a streamed sweep keeps instead of the per-configuration table ---------------
+
+
+def _with_streamed_figures(s: SweepSummary) -> SweepSummary:
+    """``s`` with every field a streamed run adds filled in (NaN where a figure is missing)."""
+    heat = HeatMap(
+        rebalance=(1, 5),
+        window=(20,),
+        count=((4,), (0,)),
+        mean_score=((0.25,), (math.nan,)),
+        best_score=((0.5,), (None,)),
+    )
+    marginals = (
+        AxisMarginal("rebalance", ("1", "5"), (4, 0), (0.25, None), (0.5, None)),
+        AxisMarginal("estimator", ("ols", "ewma10"), (2, 2), (0.2, 0.3), (0.4, 0.5)),
+    )
+    legs = tuple(
+        dataclasses.replace(
+            leg,
+            marginals=marginals,
+            heat=heat,
+            pbo=dataclasses.replace(
+                leg.pbo, method="sampled", population=4000, standard_error=0.012
+            ),
+        )
+        for leg in s.legs
+    )
+    top = tuple(
+        dataclasses.replace(
+            r, scaled_annual_return=0.08, scaled_max_drawdown=-0.12, scaled_consistency=0.55
+        )
+        for r in s.top
+    )
+    scenarios = tuple(
+        ScenarioStats(c, 0.0, 16, 15, 0.6, 0.9, 0.07, -0.15, 1 / 3 if c else math.nan)
+        for c in s.grid.cost
+    )
+    return dataclasses.replace(
+        s,
+        legs=legs,
+        top=top,
+        scenarios=scenarios,
+        walk_forward=dataclasses.replace(s.walk_forward, population=32),
+        timings=dataclasses.replace(
+            s.timings, stream_s=0.5, ledger_s=0.25, twins_s=0.125, oos_s=1.0
+        ),
+    )
+
+
+def test_a_streamed_summary_round_trips_through_json():
+    s = _with_streamed_figures(SweepSummary.from_json(stored("done")))
+    d = as_stored(s)
+    again = SweepSummary.from_json(d)
+    assert again == s and as_stored(again) == d
+    leg = d["legs"][0]
+    assert leg["heat"]["mean_score"] == [[0.25], [None]]  # NaN stored as None: no figure
+    assert leg["heat"]["count"] == [[4], [0]] and leg["marginals"][1]["levels"] == ["ols", "ewma10"]
+    assert leg["pbo"]["method"] == "sampled" and leg["pbo"]["population"] == 4000
+    assert leg["pbo"]["standard_error"] == 0.012
+    assert d["scenarios"][0]["share_sharpe_at_target"] is None
+    assert d["scenarios"][1]["share_sharpe_at_target"] == pytest.approx(1 / 3)
+    assert d["walk_forward"]["population"] == 32
+    assert d["timings"]["stream_s"] == 0.5 and d["timings"]["oos_s"] == 1.0
+    row = d["top"][0]
+    keys = list(row)
+    assert keys[keys.index("final_equity") + 1 : keys.index("n")] == list(SCALED_FIGURES)
+    assert row["scaled_max_drawdown"] == -0.12
+    assert set(SCALED_FIGURES) <= set(ROW_FIGURES)  # the engine fills them like the others
+    heat = again.leg("A").heat
+    assert (heat.count[0][0], heat.mean_score[0][0], heat.best_score[0][0]) == (4, 0.25, 0.5)
+    assert (heat.count[1][0], heat.mean_score[1][0], heat.best_score[1][0]) == (0, None, None)
+
+
+def test_a_summary_recorded_before_streaming_reads_the_defaults():
+    s = SweepSummary.from_json(stored("done"))
+    assert s.scenarios == ()
+    for leg in s.legs:
+        assert leg.marginals == () and leg.heat is None
+        assert leg.pbo.method == "exact" and leg.pbo.population is None
+        assert leg.pbo.standard_error is None
+    assert s.walk_forward.population is None
+    assert (s.timings.stream_s, s.timings.ledger_s, s.timings.twins_s, s.timings.oos_s) == (
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    )
+    row = s.top[0]
+    assert all(math.isnan(getattr(row, name)) for name in SCALED_FIGURES)
+    # a row with any scaled figure writes all three (NaN as null), one with none writes none
+    d = as_stored(dataclasses.replace(s, top=(dataclasses.replace(row, scaled_consistency=0.5),)))
+    assert [d["top"][0][k] for k in SCALED_FIGURES] == [None, None, 0.5]
+    assert not set(SCALED_FIGURES) & set(as_stored(s)["top"][0])
+    # an exact PBO of a streamed run says so
+    exact = dataclasses.replace(s.legs[0].pbo, population=40)
+    assert exact.to_json()["method"] == "exact" and exact.to_json()["standard_error"] is None
+
+
+def test_streamed_figures_name_what_is_wrong():
+    with pytest.raises(HedgedeskError, match="marginal: axis must be one of rebalance, window"):
+        AxisMarginal("cost", ("0",), (1,), (0.1,), (0.1,))
+    with pytest.raises(HedgedeskError, match=r"'window': count must have one value per level \(2"):
+        AxisMarginal("window", ("20", "60"), (1,), (0.1, 0.2), (0.1, 0.2))
+    with pytest.raises(HedgedeskError, match=r"heat map: a row of best_score .* per window \(1\)"):
+        HeatMap((1,), (20,), ((1,),), ((0.1,),), ((0.1, 0.2),))
+    with pytest.raises(HedgedeskError, match=r"heat map: count .* per rebalance period \(2\)"):
+        HeatMap((1, 5), (20,), ((1,),), ((0.1,), (0.2,)), ((0.1,), (0.2,)))
+    pbo = SweepSummary.from_json(stored("done")).legs[0].pbo
+    with pytest.raises(HedgedeskError, match="pbo: method must be one of exact, sampled, got 'x'"):
+        dataclasses.replace(pbo, method="x")
+    d = stored("done")
+    d["legs"][0]["heat"] = {"rebalance": [1], "window": [20], "count": [[1]], "mean_score": [[1]]}
+    with pytest.raises(HedgedeskError, match="field 'best_score' is missing"):
+        SweepSummary.from_json(d)

@@ -154,7 +154,8 @@ def wait_for(predicate, timeout: float, every: float = 0.05):
 
 # -- 1. --json -------------------------------------------------------------------------------
 def test_sweep_json_prints_the_leaderboard(capsys, prices, ledger_path):
-    s = run_json(capsys, "sweep", "--data", prices, *GRID_ARGS, "--ledger", ledger_path)
+    args = ("sweep", "--data", prices, *GRID_ARGS, "--ledger", ledger_path, "--keep", "all")
+    s = run_json(capsys, *args)
     assert s["status"] == "done" and s["run_id"]
     assert s["grid"]["exposure"] == [0.5, 1.0, 1.5]  # a:b:n gives n values, both ends included
     assert s["grid"]["estimator"] == [["ols", None], ["ewma", 20.0]]
@@ -193,7 +194,10 @@ def test_sweep_json_prints_the_leaderboard(capsys, prices, ledger_path):
     with Ledger(ledger_path) as ledger:
         rec = ledger.get(s["run_id"])
         assert rec.status == "done" and rec.n_done == 192
-        assert len(ledger.per_config(rec.id)) == 192
+        table = ledger.per_config(rec.id)  # --keep all: every configuration, float32 figures
+        assert len(table) == 192 and sorted(table["row"]) == sorted([*range(96)] * 2)
+        row = table[(table.ticker == lead["ticker"]) & (table.row == lead["row"])].iloc[0]
+        assert row["sharpe"] == pytest.approx(lead["sharpe"], rel=1e-6)
 
 
 def test_sweep_on_real_files(capsys, shared_data, ledger_path):
@@ -281,7 +285,7 @@ def test_runs_list_show_and_diff(capsys, prices, ledger_path):
         ledger_path,
     )
     a = run_json(capsys, *common, "--cost", "0")
-    b = run_json(capsys, *common, "--cost", "0.001")
+    b = run_json(capsys, *common, "--cost", "0.001", "--keep", "all")
 
     listed = run_json(capsys, "runs", "--ledger", ledger_path)["runs"]
     assert [r["run_id"] for r in listed] == [b["run_id"], a["run_id"]]  # newest first
@@ -293,13 +297,16 @@ def test_runs_list_show_and_diff(capsys, prices, ledger_path):
     assert shown["run_id"] == b["run_id"] and shown["status"] == "done"
     assert shown["summary"]["top"] == b["top"]
     assert shown["params"]["grid"]["cost"] == [0.001]
-    assert Path(shown["parquet"]).is_file()
+    assert Path(shown["parquet"]).is_dir()  # --keep all: a folder of Parquet parts
+    kept_none = run_json(capsys, "runs", "show", a["run_id"], "--ledger", ledger_path)
+    assert kept_none["parquet"] is None
     if not b["run_id"].startswith(a["run_id"][:-1]):  # a unique prefix names the run
         prefix = run_json(capsys, "runs", "show", a["run_id"][:-1], "--ledger", ledger_path)
         assert prefix["run_id"] == a["run_id"]
 
     d = run_json(capsys, "runs", "diff", a["run_id"], b["run_id"], "--ledger", ledger_path)
-    assert d["params"] == {"grid.cost": [[0.0], [0.001]]}  # only the grid's cost differs
+    # only the grid's cost and what the run keeps differ
+    assert d["params"] == {"grid.cost": [[0.0], [0.001]], "keep": ["best", "all"]}
     assert d["fingerprint_equal"] is True and d["code_version_equal"] is True
     assert d["a"]["id"] == a["run_id"] and d["b"]["id"] == b["run_id"]
     assert d["a"]["top"]["score"] == a["top"][0]["score"]
@@ -330,6 +337,15 @@ BAD = {
     "halflife-without-ewma": (("--halflife", "5"), ["--halflife", "--estimator"]),
     "basket-named-as-hedge": (("--tickers", "H=A+B"), ["--hedge", "H"]),
     "resume-with-grid-flags": (("--resume", "last"), ["--resume", "drop", "--tickers", "--window"]),
+    "resume-with-keep": (("--resume", "last", "--keep", "all"), ["--resume", "drop", "--keep"]),
+    "keep-unknown": (("--keep", "some"), ["--keep", "'some'"]),
+    "plan-with-detach": (("--plan", "--detach"), ["--plan", "drop --detach"]),
+    # one cap per axis for the command line and the config (core.levels.MAX_LEVELS)
+    "exposure-range-too-long": (("--exposure", "0.1:2:1000000000"), ["--exposure", "2..10000"]),
+    "exposure-list-too-long": (
+        ("--exposure", ",".join(f"{0.001 * i:.3f}" for i in range(1, 10_002))),
+        ["--exposure", "10,001 values; at most 10,000 per axis"],
+    ),
 }
 
 
@@ -496,6 +512,36 @@ def test_resume_a_cancelled_run(capsys, prices, ledger_path):
     assert "already done" in err
 
 
+def test_a_resumed_run_prints_its_plan_and_skips_the_limits(capsys, prices, ledger_path, tmp_path):
+    """The run was accepted when it started: a resume over today's limits still runs."""
+    grid = Grid(
+        legs=(Leg("A", ("A",)),),
+        hedge="H",
+        rebalance=(1, 3, 5, 10),
+        window=(20, 40, 60),
+        exposure=tuple(np.linspace(0.5, 1.5, 8).tolist()),
+        hedge_ratio=(0.5, 1.0),
+        cost=(0.0, 0.002),
+    )
+    request = SweepRequest(grid, backend="cpu", data=(str(prices),))
+    cancel = threading.Event()
+    with Ledger(ledger_path) as ledger:
+        gen = run_sweep(request, load_paths([prices]), ledger, cancel=cancel, backend=_SlowCpu())
+        while next(gen).done == 0:
+            pass
+        cancel.set()
+        for _ in gen:
+            pass
+        run_id = ledger.runs()[0].id
+    tight = write_config(tmp_path, "[sweep.limits]\nconfigurations = 1\n")
+    rc, out, err = run(
+        capsys, "sweep", "--resume", run_id, "--ledger", ledger_path, "--config", tight
+    )
+    assert rc == 0, err
+    assert f"run {run_id}: done" in out
+    assert "estimated time" in err and "384 (limit 1)" in err
+
+
 def test_ctrl_c_cancels_and_the_cli_resumes(tmp_path, prices, ledger_path):
     """A real process: the first SIGINT finishes the chunk, keeps the results and says how to
     resume; ``--resume`` then finishes the run.
@@ -593,8 +639,11 @@ def test_a_sweep_on_a_folder_reads_only_its_legs_and_hedge(capsys, tmp_path, mon
 def test_runs_rm_and_prune(capsys, prices, ledger_path):
     common = ("sweep", "--data", prices, "--tickers", "A", "--hedge", "H", "--rebalance", "5")
     common += ("--window", "20,60", "--backend", "cpu", "--ledger", ledger_path)
-    a, b = (run_json(capsys, *common, "--cost", c)["run_id"] for c in ("0", "0.001"))
+    a, b = (
+        run_json(capsys, *common, "--cost", c, "--keep", "all")["run_id"] for c in ("0", "0.001")
+    )
     table = Path(run_json(capsys, "runs", "show", a, "--ledger", ledger_path)["parquet"])
+    assert table.is_dir()
     assert run_json(capsys, "runs", "rm", a, "--ledger", ledger_path) == {"removed": [a]}
     assert not table.exists()
     listed = run_json(capsys, "runs", "--ledger", ledger_path)["runs"]
@@ -610,3 +659,152 @@ def test_runs_rm_and_prune(capsys, prices, ledger_path):
     assert rc == 2 and "give --older-than DAYS" in err
     rc, _, err = run(capsys, "runs", "rm", a, "--ledger", ledger_path)
     assert rc == 2 and "no such run" in err
+
+
+# -- 7. the plan, its limits, --yes, --plan and --keep -----------------------------------------
+def write_config(tmp_path: Path, tail: str = "", **sweep: str) -> Path:
+    """The demo config with ``[sweep]`` keys set (TOML literals) and ``tail`` appended."""
+    from hedgedesk.core.demo import demo_config_path
+
+    text = demo_config_path().read_text(encoding="utf-8")
+    lines = text.split("\n")
+    head = lines.index("[sweep]")
+    keep = [ln for ln in lines[head + 1 :] if ln.split("=")[0].strip() not in sweep]
+    lines[head + 1 :] = [f"{k} = {v}" for k, v in sweep.items()] + keep
+    path = tmp_path / "desk.toml"
+    path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
+    return path
+
+
+def _no_runs(ledger_path: Path) -> bool:
+    if not ledger_path.exists():
+        return True
+    with Ledger(ledger_path) as ledger:
+        return ledger.runs() == []
+
+
+def test_the_plan_comes_first_and_in_the_json(capsys, prices, ledger_path):
+    s = run_json(capsys, "sweep", "--data", prices, *GRID_ARGS, "--ledger", ledger_path)
+    p = s["plan"]
+    assert p["configurations"] == 192 == s["counts"]["configurations"]
+    assert (p["legs"], p["strategies_per_leg"], p["scenarios"]) == (2, 48, 2)
+    assert (p["backend"], p["keep"], p["exceeded"]) == ("cpu", "best", [])
+    assert p["device"] == s["backend"]["device"]
+    rate = p["calibration"]["config_days_per_s"]
+    assert rate > 0 and math.isfinite(rate) and p["estimated_seconds"] > 0
+    assert p["peak_memory_bytes"] > 0 and p["ledger_bytes"] > 0 and p["keep_bytes"] is None
+    assert p["limits"] == {
+        "configurations": 20_000_000,
+        "seconds": 1800.0,
+        "memory_gb": 2.0,
+        "disk_gb": 2.0,
+    }
+    with Ledger(ledger_path) as ledger:
+        assert p["config_days"] == ledger.get(s["run_id"]).config_days
+
+    rc, out, err = run(capsys, "sweep", "--data", prices, *GRID_ARGS, "--ledger", ledger_path)
+    assert rc == 0, err
+    labels = [line.split()[0] for line in err.splitlines()[:7]]
+    assert labels == ["plan", "configurations", "config-days", "backend", "calibration",
+                      "estimated", "peak"]  # fmt: skip
+    assert "192 (limit 20,000,000)" in err and out.startswith("run ")
+
+
+def test_a_plan_above_a_limit_exits_2_unless_yes(capsys, prices, ledger_path, tmp_path):
+    config = write_config(tmp_path, "[sweep.limits]\nconfigurations = 10\nseconds = 1e9\n")
+    argv = ("sweep", "--data", prices, "--config", config, *GRID_ARGS, "--ledger", ledger_path)
+    rc, out, err = run(capsys, *argv, "--json")
+    assert rc == 2
+    refused = json.loads(out)
+    assert set(refused) == {"plan", "error"}
+    n = refused["plan"]["configurations"]
+    figure = f"{n:,} configurations exceed sweep.limits.configurations (10)"
+    assert refused["plan"]["exceeded"] == [figure]
+    line = f"{figure}: pass --yes to run it anyway, or raise sweep.limits.configurations"
+    assert refused["error"] == line
+    assert err == f"hedgedesk: error: {line}\n"
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and out == ""
+    assert err.splitlines()[-1] == f"hedgedesk: error: {line}"
+    assert f"{n:,} (limit 10)" in err  # the plan, then why it was refused
+    assert _no_runs(ledger_path)
+
+    s = run_json(capsys, *argv, "--yes")
+    assert s["status"] == "done" and s["counts"]["configurations"] == n
+    assert s["plan"]["exceeded"] == [figure]
+    with Ledger(ledger_path) as ledger:
+        assert [r.id for r in ledger.runs()] == [s["run_id"]]
+
+
+def test_every_exceeded_figure_gets_its_own_line(capsys, prices, ledger_path, tmp_path):
+    limits = "configurations = 10\nseconds = 1e-9\nmemory_gb = 1e-9\ndisk_gb = 1e-12\n"
+    config = write_config(tmp_path, "[sweep.limits]\n" + limits)
+    argv = ("sweep", "--data", prices, "--config", config, *GRID_ARGS, "--ledger", ledger_path)
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and out == ""
+    errors = [ln for ln in err.splitlines() if ln.startswith("hedgedesk: error: ")]
+    assert len(errors) == 4
+    for line, key in zip(
+        errors, ("configurations", "seconds", "memory_gb", "disk_gb"), strict=True
+    ):
+        assert f" sweep.limits.{key} (" in line
+        assert line.endswith(f": pass --yes to run it anyway, or raise sweep.limits.{key}")
+    assert _no_runs(ledger_path)
+
+
+def test_plan_prints_the_plan_and_runs_nothing(capsys, prices, ledger_path, tmp_path):
+    rc, out, err = run(
+        capsys, "sweep", "--data", prices, *GRID_ARGS, "--ledger", ledger_path, "--plan"
+    )
+    assert rc == 0, err
+    assert out.startswith("plan ") and "192 (limit 20,000,000)" in out
+    config = write_config(tmp_path, "[sweep.limits]\nconfigurations = 10\n")
+    obj = run_json(
+        capsys,
+        "sweep",
+        "--data",
+        prices,
+        "--config",
+        config,
+        *GRID_ARGS,
+        "--ledger",
+        ledger_path,
+        "--plan",
+    )
+    assert set(obj) == {"plan"} and len(obj["plan"]["exceeded"]) == 1  # shown, not refused
+    assert _no_runs(ledger_path)
+
+
+def test_keep_all_from_the_flag_or_the_config_is_recorded(capsys, prices, ledger_path, tmp_path):
+    s = run_json(
+        capsys, "sweep", "--data", prices, *GRID_ARGS, "--ledger", ledger_path, "--keep", "all"
+    )
+    assert s["plan"]["keep"] == "all" and s["plan"]["keep_bytes"] > 0
+    shown = run_json(capsys, "runs", "show", s["run_id"], "--ledger", ledger_path)
+    assert shown["params"]["keep"] == "all"
+    config = write_config(tmp_path, keep='"all"')
+    argv = ("sweep", "--data", prices, "--config", config, *GRID_ARGS, "--ledger", ledger_path)
+    assert run_json(capsys, *argv, "--plan")["plan"]["keep"] == "all"
+    assert run_json(capsys, *argv, "--plan", "--keep", "best")["plan"]["keep"] == "best"
+    bad = write_config(tmp_path, keep='"some"')
+    err = one_error_line(*run(capsys, "sweep", "--data", prices, "--config", bad, *GRID_ARGS))
+    assert "sweep.keep" in err and "'some'" in err
+
+
+@pytest.mark.parametrize(
+    ("sweep", "tail", "key"),
+    [
+        ({"exposure": '"0.1:2:1000000000"'}, "", "sweep.exposure"),
+        ({}, "[sweep.limits]\nseconds = -1\n", "sweep.limits.seconds"),
+        ({}, "[sweep.limits]\ndisk = 1\n", "sweep.limits.disk"),
+    ],
+)
+def test_a_bad_config_value_exits_2_naming_its_key(
+    capsys, prices, ledger_path, tmp_path, sweep, tail, key
+):
+    config = write_config(tmp_path, tail, **sweep)
+    err = one_error_line(
+        *run(capsys, "sweep", "--data", prices, "--config", config, *BASE, "--ledger", ledger_path)
+    )
+    assert f"{config}: {key}: " in err
+    assert _no_runs(ledger_path)

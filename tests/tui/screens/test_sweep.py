@@ -1,8 +1,10 @@
 """The sweep results screen, by keys only, on small sweeps of the demo data recorded in ledgers
 of their own: the leaderboard equals the run's summary and sorts numerically, its columns
-never touch, identical strategies show once with a count, ``b`` shows each leg's best, the
-walk-forward verdict is in words, the caption equals run_backtest's figures, the heat map
-equals a pandas groupby of the Parquet table, a running run is followed to its end, and a
+never touch, each leaderboard row shows once as the engine ranked it (the engine collapses
+identical strategies), ``b`` shows each leg's best, the walk-forward verdict is in words, the
+caption equals run_backtest's figures and shows the score's terms raw and scaled to the target
+volatility and a sampled PBO's size and error, the heat map is the leg's streamed HeatMap (here
+witnessed by a pandas groupby of the Parquet table), a running run is followed to its end, and a
 sweep started here runs on the desk's Sweep pane: Esc leaves it running, ``x`` cancels it, ``R``
 resumes it. The grid form fits 80x24 and never takes the screen's keys.
 """
@@ -29,7 +31,6 @@ from hedgedesk.tui.screens.sweep import (
     FIELD_PREFIX,
     GridForm,
     SweepScreen,
-    collapse,
     leaderboard,
 )
 from hedgedesk.tui.widgets.sweep_pane import SweepPane
@@ -71,8 +72,14 @@ def drain(gen):
 def _recorded(desk, tmp_path_factory, grid: Grid, top: int):
     cfg, market = desk
     path = tmp_path_factory.mktemp("ledger") / "runs.sqlite"
-    request = SweepRequest(
-        grid, start=cfg.data.start, end=cfg.data.end, rf=cfg.risk.rf, backend="cpu", top=top
+    request = SweepRequest(  # keep all: the Parquet table is the tests' witness
+        grid,
+        start=cfg.data.start,
+        end=cfg.data.end,
+        rf=cfg.risk.rf,
+        backend="cpu",
+        top=top,
+        keep="all",
     )
     with Ledger(path) as ledger:
         result = drain(run_sweep(request, market, ledger, backend=CpuBackend()))
@@ -281,32 +288,26 @@ async def test_walk_forward_verdict_in_words_and_out_of_sample_sharpe(done_run):
         assert "oos" not in [c.key.value for c in table_of(screen).ordered_columns]
 
 
-async def test_identical_strategies_show_once_and_b_shows_each_legs_best(zero_run):
+async def test_each_leader_shows_once_as_ranked_and_b_shows_each_legs_best(zero_run):
     cfg, market, path, record = zero_run
     s = record.summary
     rows = leaderboard(s)
-    groups = collapse(rows)
-    assert len(groups) < len(rows)  # the test needs identical strategies among the leaders
     app = Host(SweepScreen(cfg, market, ledger_path=path), path)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen
         table = table_of(screen)
-        assert table.row_count == len(groups)
-        assert ranks(screen) == [g.rank for g in groups]
-        for i, g in enumerate(groups):
+        # the screen groups nothing: one line per leaderboard row, in rank order, no count
+        assert table.row_count == len(rows) == len(s.top)
+        assert ranks(screen) == list(range(1, len(rows) + 1))
+        assert "n" not in [c.key.value for c in table.ordered_columns]
+        for i, r in enumerate(s.top):
             cells = row_cells(screen, i)
-            assert cells["n"] == (f"x{g.count}" if g.count > 1 else "")
-            if g.count > 1:  # h 0: estimators folded, the est cell says any applies
-                assert g.strategy.hedge_ratio == 0
-                # (a column every row shares gives way to the title)
-                assert cells.get("est", "any") == "any"
-                assert "est" in cells or "est any" in text(screen, "#sw-title")
-                assert len({(r.strategy.score, r.strategy.sharpe) for r in g.same}) == 1
-        x = next(i for i, g in enumerate(groups) if g.count > 1)
-        await pilot.press(*["down"] * x)
-        await pilot.pause()
-        assert f"x{groups[x].count} identical (h 0:" in text(screen, "#sw-caption")
+            assert cells["ticker"] == r.ticker and cells["score"] == f"{r.score:.3f}"
+            assert cells.get("est", r.estimator_label.replace("ewma", "ew")) == (
+                r.estimator_label.replace("ewma", "ew")
+            )
+        assert "identical" not in text(screen, "#sw-caption")
 
         await pilot.press("b")  # the best strategy of each leg
         await pilot.pause()
@@ -318,17 +319,42 @@ async def test_identical_strategies_show_once_and_b_shows_each_legs_best(zero_ru
             assert cells["score"] == f"{best[cells['ticker']].score:.3f}"
         await pilot.press("b")
         await pilot.pause()
-        assert table.row_count == len(groups)
+        assert table.row_count == len(rows)
 
 
-async def test_caption_equals_run_backtest_and_heat_map_equals_groupby(done_run):
+def sampled(s: SweepSummary) -> SweepSummary:
+    """``s`` with its first leg's PBO computed on a sample (as a large run computes it)."""
+    first = s.legs[0]
+    pbo = dataclasses.replace(first.pbo, method="sampled", population=50_000, standard_error=0.0123)
+    return dataclasses.replace(s, legs=(dataclasses.replace(first, pbo=pbo), *s.legs[1:]))
+
+
+def unstreamed(s: SweepSummary) -> SweepSummary:
+    """``s`` as a run recorded before streamed heat maps and scaled figures."""
+    nan = float("nan")
+    return dataclasses.replace(
+        s,
+        legs=tuple(dataclasses.replace(leg, heat=None, marginals=()) for leg in s.legs),
+        top=tuple(
+            dataclasses.replace(
+                r, scaled_annual_return=nan, scaled_max_drawdown=nan, scaled_consistency=nan
+            )
+            for r in s.top
+        ),
+    )
+
+
+async def test_caption_equals_run_backtest_and_heat_map_is_the_legs_streamed_map(done_run):
     cfg, market, path, record = done_run
-    s = record.summary
+    frame = pd.read_parquet(record.parquet)
+    s = sampled(record.summary)
     top = s.top
     app = Host(SweepScreen(cfg, market, ledger_path=path), path)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen
+        screen.show_result(SweepResult(record.id, "done", s, pd.DataFrame()))
+        await settle(app, pilot)
         ols = next(i for i, r in enumerate(top) if r.estimator == "ols")
         await pilot.press(*["down"] * ols)
         await settle(app, pilot)
@@ -357,6 +383,23 @@ async def test_caption_equals_run_backtest_and_heat_map_equals_groupby(done_run)
 
         caption = text(screen, "#sw-caption")
         assert f"#{ols + 1} {r.ticker} P{r.rebalance} W{r.window} ols" in caption
+        # the score's figures, raw and scaled to the target volatility, labelled
+        raw = (
+            f"score {r.score:.3f} · raw: return {pct(r.annual_return)}, max DD "
+            f"{pct(r.max_drawdown)}, consistency {pct(r.consistency)}"
+        )
+        scaled = (
+            f"scaled to 10% vol: return {pct(r.scaled_annual_return)}, max DD "
+            f"{pct(r.scaled_max_drawdown)}, consistency {pct(r.scaled_consistency)}"
+        )
+        assert f"{raw} · {scaled}" in caption.replace("\n", " ")
+        pbo = s.leg(r.ticker).pbo
+        if r.ticker == s.legs[0].ticker:
+            assert f"PBO {pbo.pbo:.2f} (sampled {pbo.configurations:,} of 50,000, ± 0.012)" in (
+                caption.replace("\n", " ")
+            )
+        else:
+            assert f"PBO {pbo.pbo:.2f}" in caption and "sampled" not in caption
         assert (
             f"hedged {figs(m)} | unhedged {figs(m['unhedged'])} | SP500 {figs(m['benchmark'])}"
         ) in caption
@@ -371,9 +414,10 @@ async def test_caption_equals_run_backtest_and_heat_map_equals_groupby(done_run)
         await settle(app, pilot)
         assert not screen.query_one("#sw-chart").display
         row = top[ewma]
-        frame = pd.read_parquet(record.parquet)
         cost = s.ranking.cost
-        mine = frame[(frame["ticker"] == row.ticker) & (frame["cost"] == cost)]
+        mine = frame[
+            (frame["ticker"] == row.ticker) & (frame["cost"] == cost) & (frame["status"] == 0)
+        ]
         witness = mine.groupby(["rebalance", "window"])["score"].mean().unstack("window")
         lines = text(screen, "#sw-heat").splitlines()
         assert lines[0].startswith(f"{row.ticker}: mean score")
@@ -385,14 +429,23 @@ async def test_caption_equals_run_backtest_and_heat_map_equals_groupby(done_run)
         await pilot.press("m")
         assert screen.query_one("#sw-chart").display
 
+        # a run recorded before streamed maps and scaled figures: says so, shows the raw ones
+        old = unstreamed(record.summary)
+        screen.show_result(SweepResult(record.id, "done", old, pd.DataFrame()))
+        await settle(app, pilot)
+        caption = text(screen, "#sw-caption")
+        assert "raw: return" in caption and "scaled to" not in caption
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert "no heat map recorded for this leg" in text(screen, "#sw-heat")
+
 
 async def test_a_running_run_is_followed_until_it_finishes(done_run, tmp_path):
     cfg, market, _, record = done_run
-    frame = pd.read_parquet(record.parquet)
     chunk = {"status": np.zeros(10, np.int8)}
     with Ledger(tmp_path / "runs.sqlite") as ledger:
         run = ledger.create_run(record.params, "fp", "v", "cpu", "cpu", 96, 1000)
-        ledger.save_chunk(run, 0, 0, 10, chunk, 0.1)
+        ledger.save_chunk(run, 0, 0, 10, chunk, {}, 0.1)
         app = Host(
             SweepScreen(cfg, market, ledger_path=tmp_path / "runs.sqlite"), tmp_path / "runs.sqlite"
         )
@@ -401,13 +454,13 @@ async def test_a_running_run_is_followed_until_it_finishes(done_run, tmp_path):
             screen = app.screen
             assert f"following run {run}: 10/96" in text(screen, "#sw-status")
             assert table_of(screen).row_count == 0
-            ledger.save_chunk(run, 0, 10, 20, chunk, 0.1)
+            ledger.save_chunk(run, 0, 10, 20, chunk, {}, 0.1)
             await until(
                 pilot,
                 lambda: f"following run {run}: 20/96" in text(screen, "#sw-status"),
                 "the second chunk in the status",
             )
-            ledger.finish(run, "done", summary=record.summary, per_config=frame)
+            ledger.finish(run, "done", summary=record.summary)
             await until(pilot, lambda: screen.following is None, "the run's end")
             await settle(app, pilot)
             assert f"run {run} done" in text(screen, "#sw-title")
@@ -719,7 +772,7 @@ def small_run():
     from hedgedesk.core.sweep.engine import run_sweep
     from hedgedesk.core.sweep.request import SweepRequest
 
-    request = SweepRequest(LEADERBOARD_GRID, top=12, walk_forward=0)
+    request = SweepRequest(LEADERBOARD_GRID, top=12, walk_forward=0, keep="all")
     return drain(run_sweep(request, make_market()))
 
 
@@ -727,12 +780,12 @@ def test_best_per_leg_is_each_legs_highest_score(small_run):
     """The screen's per-leg view against the engine's per-configuration table (a real small
     sweep: tests/core/sweep/test_leaderboard.py's).
     """
-    from hedgedesk.tui.screens.sweep import best_per_leg, collapse, leaderboard, leg_bests
+    from hedgedesk.tui.screens.sweep import best_per_leg, leaderboard, leg_bests
 
     run = small_run
     f = run.per_config
     ranked = f[(f["cost"] == max(LEADERBOARD_GRID.cost)) & (f["status"] == 0)]
-    rows = collapse(leaderboard(run.summary))
+    rows = leaderboard(run.summary)
     best = best_per_leg(rows, leg_bests(run.summary))
     assert sorted(b.strategy.ticker for b in best) == ["A", "B"]
     for b in best:
@@ -745,3 +798,36 @@ def test_best_per_leg_is_each_legs_highest_score(small_run):
     assert [b.strategy.ticker for b in best] == ["A", "B"]
     leg_b = next(leg for leg in run.summary.legs if leg.ticker == "B")
     assert best[1].strategy.row == leg_b.best.row and best[1].rank is None
+
+
+def test_heat_text_marks_the_rows_cell_and_dashes_cells_without_strategies(done_run):
+    from hedgedesk.core.sweep.results import HeatMap
+    from hedgedesk.tui.screens.sweep import heat_text, pbo_note
+
+    _, _, _, record = done_run
+    s = record.summary
+    row = leaderboard(s)[0]
+    r = row.strategy
+    heat = HeatMap(
+        rebalance=(r.rebalance, r.rebalance + 1),
+        window=(r.window, r.window + 1),
+        count=((3, 0), (1, 2)),
+        mean_score=((0.5, None), (0.25, 0.125)),
+        best_score=((0.75, None), (0.25, 0.25)),
+    )
+    legs = tuple(
+        dataclasses.replace(leg, heat=heat) if leg.ticker == r.ticker else leg for leg in s.legs
+    )
+    lines = heat_text(row, dataclasses.replace(s, legs=legs)).splitlines()
+    head = f"{r.ticker}: mean score, P down x W across, cost {s.ranking.cost:g}"
+    assert lines[0].startswith(head)
+    assert lines[1].split() == ["P\\W", str(r.window), str(r.window + 1)]
+    assert lines[2].split() == [str(r.rebalance), "[0.500]", "—"]
+    assert lines[3].split() == [str(r.rebalance + 1), "0.250", "0.125"]
+    # a sampled PBO without its population or error (as far as a summary says) still reads
+    leg = s.leg(r.ticker)
+    bare = dataclasses.replace(leg.pbo, method="sampled", population=None, standard_error=None)
+    legs = tuple(dataclasses.replace(x, pbo=bare) if x is leg else x for x in s.legs)
+    note = pbo_note(dataclasses.replace(s, legs=legs), r.ticker)
+    assert note == f"PBO {bare.pbo:.2f} (sampled {bare.configurations:,} of ?)"
+    assert pbo_note(s, "nope") == ""

@@ -26,7 +26,8 @@ PARAMS = {"grid": {"legs": ["AAPL"]}}
 def record(ledger: Ledger, done: int, total: int = 100) -> str:
     run = ledger.create_run(PARAMS, "fp", "v", "cpu", "cpu", total, 1000)
     if done:
-        ledger.save_chunk(run, 0, 0, done, {"status": np.zeros(done, np.int8)}, 0.1)
+        sample = {"row": np.arange(done), "status": np.zeros(done, np.int8)}
+        ledger.save_chunk(run, 0, 0, done, sample, {"acc_done": np.array([done])}, 0.1)
     return run
 
 
