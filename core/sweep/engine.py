@@ -56,7 +56,6 @@ from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep import score as sweep_score
 from hedgedesk.core.sweep.backtest import (
     basket_returns,
-    dynamic_beta_hedge,
     impact_coefficients,
     simple_returns,
 )
@@ -235,28 +234,6 @@ class Eta:
         return max(self.total - self.done, 0.0) * (now - self.t0) / self.measured + self.tail_s
 
 
-_REPLAY_COST: tuple[float, float] | None = None  # seconds per replayed day: base, rebalance
-
-
-def replay_cost() -> tuple[float, float]:
-    """Seconds per day of the plain backtest that :func:`_replay` runs for each leader's
-    deflated Sharpe ratio: (every day, each rebalance day), timed once per process on 300
-    synthetic days (about 5 ms).
-    """
-    global _REPLAY_COST
-    if _REPLAY_COST is None:
-        rng = np.random.default_rng(0)
-        r_hedge = rng.normal(0.0, 0.01, 300)
-        r_long = 1.1 * r_hedge + rng.normal(0.0, 0.01, 300)
-        took = []
-        for period in (1, 300):
-            t0 = time.perf_counter()
-            dynamic_beta_hedge(r_long, r_hedge, period, 20)
-            took.append((time.perf_counter() - t0) / 281)  # 281 days from day W - 1
-        _REPLAY_COST = (took[1], max(took[0] - took[1], 0.0))
-    return _REPLAY_COST
-
-
 _PBO_COST: dict[int, float] = {}  # seconds per strategy of PBO, by CSCV blocks
 
 
@@ -280,19 +257,13 @@ def pbo_cost(blocks: int) -> float:
 
 
 def scoring_seconds(grid: Grid, legs: list[PreparedLeg], top: int, blocks: int = 8) -> float:
-    """Estimated seconds of a run's scoring after its last chunk: the replays of the leaders
-    and of each leg's best (a Python loop over the days; their number times the days times
-    the cost of a day, rebalance periods weighted as the grid holds them), and PBO on each
-    leg's sample (with its bootstrap resamples when it is a sample).
+    """Estimated seconds of a run's scoring after its last chunk that is not kernel work:
+    PBO on each leg's sample (with its bootstrap resamples when it is a sample). The leaders'
+    re-runs and returns are kernel work, counted by :func:`work_units`.
     """
-    base, rebalance = replay_cost()
-    per_day = base + rebalance * float(np.mean([1.0 / p for p in grid.rebalance]))
-    replays = min(top, grid.n_strategies * len(legs)) + len(legs)
     sample = min(PBO_SAMPLE, distinct_strategies(grid))
     pbo_runs = 1 + (PBO_RESAMPLES if sample_rate(grid) < 1 else 0)
-    return replays * float(np.mean([p.n_days for p in legs])) * per_day + len(
-        legs
-    ) * sample * pbo_runs * pbo_cost(blocks)
+    return len(legs) * sample * pbo_runs * pbo_cost(blocks)
 
 
 @dataclass(frozen=True, eq=False)
@@ -386,15 +357,21 @@ class CpuBackend:
             return K.run_cpu(self._args(), row0, count, rows)
 
     def loaded(self) -> bool:
-        """Whether the kernel is compiled (or loaded from numba's cache) in this process."""
-        return bool(K._run_cpu.signatures)
+        """Whether the kernels are compiled (or loaded from numba's cache) in this process:
+        the lock-step one (grid rows), the per-configuration one (listed rows) and the one
+        that gives a leader's daily returns.
+        """
+        return all(bool(k.signatures) for k in (K._run_cpu, K._run_rows, K.simulate))
 
     def load(self) -> None:
-        """Compile the kernel, or load it from numba's cache, on one configuration of the
+        """Compile the kernels, or load them from numba's cache, on one configuration of the
         prepared leg: seconds on a first run, about 0.2 s from the cache.
         """
         with _KERNEL_LOCK:
-            K.run_cpu(self._args(), 0, 1)
+            args = self._args()
+            K.run_cpu(args, 0, 1)
+            K.run_cpu(args, 0, 1, np.zeros(1, np.int64))
+            K.curve_returns(args, 0)
 
     def warm(self, cancel: threading.Event) -> bool:
         """Load the kernel where a cancel need not wait for it; False when cancelled first."""
@@ -664,32 +641,6 @@ def _frame(grid: Grid, prep: PreparedLeg, rows: np.ndarray, arrays: dict) -> pd.
     return frame
 
 
-def _replay(grid: Grid, leg: PreparedLeg, row: int, request: SweepRequest) -> np.ndarray:
-    """Daily returns of one configuration from the plain backtest (for skew and kurtosis)."""
-    p = grid.strategy_params(row)
-    t = leg.tables
-    scale = math.sqrt(request.capital)
-    run = dynamic_beta_hedge(
-        t.r_long,
-        t.r_hedge,
-        p["rebalance"],
-        p["window"],
-        p["exposure"],
-        p["hedge_ratio"],
-        p["cost"],
-        p["drift_band"],
-        1.0,
-        p["estimator"],
-        p["halflife"],
-        p["impact"],
-        t.g_long / scale,
-        t.g_hedge / scale,
-        start=leg.start,
-    )
-    e = run.equity
-    return e[1:] / e[:-1] - 1.0
-
-
 # -- the run ---------------------------------------------------------------------------------
 def run_sweep(
     request: SweepRequest | None,
@@ -810,12 +761,13 @@ def _config_days(grid: Grid, prep: PreparedLeg, rows: int) -> int:
 def work_units(grid: Grid, request: SweepRequest, legs: list[PreparedLeg]) -> int:
     """A fresh run's kernel work in config-days x windows (divide by ``len(grid.window)``
     for config-days): every leg's grid rows, its unhedged twins with ``keep = all``, and the
-    walk-forward's out-of-sample rows (its sample and leaders).
+    walk-forward's out-of-sample rows (its sample and leaders), the leaders' re-runs.
     """
     twins = _twin_grid(grid).rows_per_leg if request.keep == "all" else 0
     oos_rows = min(OOS_SAMPLE, distinct_strategies(grid)) + 2 * request.top
+    reruns = request.top * (grid.n_scenarios + 1)  # the leaders' scenarios and twins
     return sum(
-        (twins + grid.rows_per_leg) * _config_days(grid, p, len(grid.window))
+        (twins + grid.rows_per_leg + reruns) * _config_days(grid, p, len(grid.window))
         + (oos_rows * _oos_days(grid, p) if request.walk_forward else 0)
         for p in legs
     )
@@ -1015,21 +967,32 @@ class _SweepRun:
             self.eta.fraction,
         )
 
+    def _args(
+        self,
+        prep: PreparedLeg,
+        grid: Grid | None = None,
+        tables: K.LegTables | None = None,
+        start: int | None = None,
+        split: int | None = None,
+    ) -> K.KernelArgs:
+        """The kernel arguments of one leg's days [start, n_days) (by default the grid's,
+        from the leg's first trading day, split as the walk-forward splits).
+        """
+        return K.kernel_args(
+            grid or self.grid,
+            tables or prep.tables,
+            prep.start if start is None else start,
+            prep.n_days,
+            prep.split if split is None else split,
+            self.request.blocks,
+            daily_rf(self.request.rf, prep.periods),
+            prep.periods,
+            vol_target=self.request.targets.volatility,
+        )
+
     def _prepare(self, grid: Grid, tables: K.LegTables, prep: PreparedLeg, start: int, split: int):
         """Hand the backend the kernel arguments of one leg's days [start, n_days)."""
-        self.backend.prepare(
-            K.kernel_args(
-                grid,
-                tables,
-                start,
-                prep.n_days,
-                split,
-                self.request.blocks,
-                daily_rf(self.request.rf, prep.periods),
-                prep.periods,
-                vol_target=self.request.targets.volatility,
-            )
-        )
+        self.backend.prepare(self._args(prep, grid, tables, start, split))
 
     def _load_kernel(self, phase: str) -> Generator[Progress, None, None]:
         """Before the first chunk: load the kernel (compiled on a first run) where a cancel
@@ -1093,6 +1056,7 @@ class _SweepRun:
         t0 = self.clock()
         out = self.backend.run(0, len(rows), np.asarray(rows, np.int64))
         self.kernel_s += self.clock() - t0
+        self.eta.add(len(rows) * self.window_days[self.legs.index(prep)])
         return out
 
     def _twin_tables(self, prep: PreparedLeg) -> K.LegTables:
@@ -1318,7 +1282,7 @@ class _SweepRun:
             prep = self.legs[leg_i]
             row = int(lead.rows[j])
             rf_d = daily_rf(request.rf, prep.periods)
-            m = return_moments(_replay(grid, prep, row, request), rf_d)
+            m = return_moments(K.curve_returns(self._args(prep), row), rf_d)
             mine = deflated_sharpe(
                 m["sharpe"],
                 m["n"],
@@ -1589,15 +1553,16 @@ class _SweepRun:
             scenarios=board.scenarios,
         )
         self.store.progress(self.run_id, self.done, self.config_days, total_s)
-        self.store.finish(self.run_id, status, summary, elapsed_s=total_s, table=self.table)
+        table = self.table if self.table is not None and self.table.is_dir() else None
+        self.store.finish(self.run_id, status, summary, elapsed_s=total_s, table=table)
         per_config = None
         if self.keep_all:
             if self.table is None:
                 per_config = (
                     pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame()
                 )
-            elif self.table.is_dir():
-                per_config = pd.read_parquet(self.table)
+            elif table is not None:
+                per_config = pd.read_parquet(table)
         return SweepResult(self.run_id, status, summary, per_config)
 
 

@@ -1291,3 +1291,29 @@ def run_cpu(args: KernelArgs, row0: int, count: int, rows: np.ndarray | None = N
     else:
         _run_rows(np.ascontiguousarray(rows, np.int64), *args, out)
     return out
+
+
+def curve_returns(args: KernelArgs, row: int) -> np.ndarray:
+    """The daily returns of one configuration's curve, from the per-configuration kernel: the
+    n returns its metrics were computed on (fewer for a configuration that stopped early).
+    What a leader's deflated Sharpe ratio needs besides the kernel's figures (skew and
+    kurtosis), without a second simulation in Python.
+
+    Parameters
+    ----------
+    args : KernelArgs
+        The leg's arguments from :func:`kernel_args`.
+    row : int
+        The configuration's grid row.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Daily simple returns of the equity curve, as fractions.
+    """
+    rets = np.empty(scratch_days(args))
+    out = np.empty((n_out(args.n_blocks), 1))
+    ring_e, ring_r = np.empty(ROLLING), np.empty(ROLLING)
+    simulate(int(row), *args, ring_e, ring_r, rets, out, 0)
+    n = int(out[N, 0]) if out[STATUS, 0] == OK else 0
+    return rets[:n].copy()

@@ -348,12 +348,12 @@ class Ledger:
         transaction; saving the same (leg, start) again replaces it.
         """
         sample = {k: np.asarray(v) for k, v in sample.items()}
-        lengths = {len(a) for a in sample.values()}
+        first = len(next(iter(sample.values()))) if sample else 0
         for name, a in sample.items():
-            if a.ndim != 1 or len(lengths) != 1 or a.dtype.hasobject:
+            if a.ndim != 1 or len(a) != first or a.dtype.hasobject:
                 raise HedgedeskError(
                     f"run {run_id} leg {leg} chunk [{start}, {stop}): sample {name!r} must be a "
-                    f"1-d numeric array as long as the others, got {a.dtype} {a.shape}"
+                    f"1-d numeric array of length {first} like the first, got {a.dtype} {a.shape}"
                 )
         blob, state_blob = _pack(sample), _pack(state)
         with self._lock, self._tx() as db:
@@ -483,13 +483,19 @@ class Ledger:
         row order; None when none is stored. The chunks must tile [0, last stop) exactly.
         """
         with self._lock:
-            rows = self._db.execute(
-                "SELECT start, stop, data FROM chunks WHERE run_id = ? AND leg = ? ORDER BY start",
-                (run_id, int(leg)),
-            ).fetchall()
-            state = self._db.execute(
-                "SELECT data FROM leg_state WHERE run_id = ? AND leg = ?", (run_id, int(leg))
-            ).fetchone()
+            # one read transaction: a writer's chunk may not land between the two reads
+            self._db.execute("BEGIN")
+            try:
+                rows = self._db.execute(
+                    "SELECT start, stop, data FROM chunks WHERE run_id = ? AND leg = ? "
+                    "ORDER BY start",
+                    (run_id, int(leg)),
+                ).fetchall()
+                state = self._db.execute(
+                    "SELECT data FROM leg_state WHERE run_id = ? AND leg = ?", (run_id, int(leg))
+                ).fetchone()
+            finally:
+                self._db.execute("COMMIT")
         if not rows or state is None:
             return None
         samples: list[dict[str, np.ndarray]] = []

@@ -1,6 +1,6 @@
 """Scoring a grid search of hedge strategies (CONVENTIONS, "Sweep scoring").
 
-Every function is vectorised over configurations (a sweep can hold 1e6 of them):
+Every function is vectorised over configurations:
 
 - the target score, a weighted mean of logistic terms, one per metric, of the distance to a target;
 - the probabilistic and deflated Sharpe ratios (Bailey & López de Prado 2014);
@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import TypeVar
 
 import numpy as np
 from scipy.special import expit, ndtr, ndtri
 
 from hedgedesk.core.errors import ConfigError
-
-T = TypeVar("T")
 
 # Each of pbo_cscv's three (combinations x configurations) float64 buffers holds at most this
 # many numbers (32 MB): with the boolean masks, ~120 MB whatever N is.
@@ -512,76 +509,3 @@ def rank_correlation(a, b) -> float:
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
-
-
-# -- the leaderboard: identical strategies, the best of each leg ------------------------------
-def _number(v: float | None) -> float | None:
-    """A row's optional number: None where it is missing (None, or NaN from a table)."""
-    return None if v is None or math.isnan(v) else float(v)
-
-
-def strategy_key(row: dict) -> tuple:
-    """What decides a configuration's outcome, so that rows with one key are one strategy.
-
-    Read from the kernel (``hedgedesk.core.sweep.kernel.simulate``, witness
-    ``hedgedesk.core.sweep.backtest.dynamic_beta_hedge``), with hedge ratio h = 0 the hedge target
-    ``h x beta`` is 0 whatever beta is:
-
-    - the estimator (OLS, or EWMA and its half-life) drops out: beta is only read to stop on an
-      undefined one, and every estimator is undefined on the same windows (constant hedge
-      returns);
-    - the drift band d reduces to d = 0 or d > 0: with no hedge the ratio S / L stays 0, equal
-      to the target, so any d > 0 never trades again after the first rebalance (unless the
-      long leg is flat), while d = 0 resets the long leg to k x equity at every rebalance;
-    - the window W stays: the first trade is on day W - 1, so W decides the days traded (and
-      which windows may stop on an undefined beta); the rebalance period P stays (with d = 0 it
-      sets the trades; with d > 0 the days beta is checked); exposure, cost and impact stay.
-
-    With h > 0 every parameter counts. ``row``: a leaderboard row or a per-configuration
-    record (``ticker``, ``rebalance``, ``window``, ``estimator``, ``halflife``,
-    ``exposure``, ``hedge_ratio``, ``drift_band``, ``cost``, optional ``impact``, ``hedge``).
-    """
-    h = float(row["hedge_ratio"])
-    band = float(row["drift_band"])
-    estimator: tuple[str, float | None] | None = None
-    drift: bool | float = band > 0.0
-    if h != 0.0:
-        halflife = None if row["estimator"] == "ols" else _number(row.get("halflife"))
-        estimator = (row["estimator"], halflife)
-        drift = band
-    impact = _number(row.get("impact"))
-    return (
-        row["ticker"],
-        row.get("hedge"),
-        int(row["rebalance"]),
-        int(row["window"]),
-        estimator,
-        float(row["exposure"]),
-        h,
-        drift,
-        float(row["cost"]),
-        0.0 if impact is None else impact,
-    )
-
-
-def group_same(rows: Sequence[T], key: Callable[[T], tuple]) -> list[list[T]]:
-    """Rows that are one strategy, grouped: the groups in the order of their first row (the
-    leaderboard's rank), each group's rows in the order given.
-
-    Parameters
-    ----------
-    rows : sequence
-        Leaderboard rows, in rank order: dicts as the ledger holds them, or typed rows.
-    key : callable
-        The strategy a row stands for: :func:`strategy_key` for dicts, or a function that
-        reads a typed row into it.
-
-    Returns
-    -------
-    list of list
-        One list per strategy, its best-ranked row first.
-    """
-    groups: dict[tuple, list[T]] = {}
-    for row in rows:
-        groups.setdefault(key(row), []).append(row)
-    return list(groups.values())

@@ -49,7 +49,7 @@ SAMPLE_FIGURES = ("status", "shift", "sharpe", "is_score")
 # -- which configurations count -------------------------------------------------------------
 def canonical(grid: Grid, rows: np.ndarray) -> np.ndarray:
     """Whether each row is the first (lowest) row of its strategy, so that identical strategies
-    count once (``hedgedesk.core.sweep.score.strategy_key`` says which rows are one strategy).
+    count once.
 
     With hedge ratio 0 the target ``h x beta`` is 0 whatever beta is, so the estimator drops
     out (every estimator is undefined on the same windows), and a drift band d > 0 never trades

@@ -1,4 +1,4 @@
-"""Which leaderboard rows are one strategy (``hedgedesk.core.sweep.score.strategy_key``,
+"""Which leaderboard rows are one strategy (``tests.witness.strategy_key``,
 ``group_same``), checked against the engine: every
 configuration of a real small sweep, hedge ratio 0 among its levels, from its per-configuration
 table (``keep = all``). Rows collapsed together must have bit-identical figures; the parameters
@@ -18,8 +18,8 @@ import pytest
 from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep.engine import SweepRequest, run_sweep
 from hedgedesk.core.sweep.grid import Grid, Leg, estimators
-from hedgedesk.core.sweep.score import group_same, strategy_key
 from tests.core.sweep.test_engine import drain, kernel_figures, make_market
+from tests.witness import group_same, strategy_key
 
 GRID = Grid(
     legs=(Leg("A", ("A",)), Leg("B", ("B",))),

@@ -19,7 +19,8 @@ import pytest
 from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep import stream as S
 from hedgedesk.core.sweep.grid import AXES, Grid, Leg, estimators
-from hedgedesk.core.sweep.score import ScoreTargets, strategy_key, target_score
+from hedgedesk.core.sweep.score import ScoreTargets, target_score
+from tests.witness import strategy_key
 
 GRID = Grid(
     legs=(Leg("A", ("A",)),),
