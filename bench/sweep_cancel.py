@@ -9,8 +9,9 @@
   (c)  desk: the desk headless (``DeskApp.run_test``) at 80x24: ``w``, then Esc once a third is
        done; the latency is from the key to the pane's "cancelled".
   (d)  at scale (``--big N``): a SYNTHETIC grid of N configurations over 250 days
-       (``bench/sweep_scale.py``'s), cancelled 2 s into the grid; and a grid of 1e6, 0.3 s
-       after its scoring began (the out-of-sample pass, PBO and its bootstrap, the replays).
+       (``bench/sweep_scale.py``'s), cancelled 2 s into the grid; and the same grid run to its
+       end, cancelled 0.3 s after its scoring began (the out-of-sample pass, PBO and its
+       bootstrap, the leaders' re-runs): minutes per trial at 1e8.
 
 Run: python bench/sweep_cancel.py [--trials N] [--skip-cold] [--skip-desk] [--big 100000000]
 """

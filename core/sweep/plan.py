@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from hedgedesk.core.data.market import MarketData
 
 CALIBRATION_SECONDS = 0.2  # kernel time the calibration aims for
+CALIBRATION_SHARE = 0.05  # ... or this share of the run's estimated kernel time, if less
 FIRST_SAMPLE = 64  # rows in the calibration's first chunk; later ones are sized by time
 GB = 1e9  # bytes in the limits' gigabyte
 _PHASE = (math.sqrt(5.0) - 1.0) / 2.0  # each chunk starts elsewhere in the grid
@@ -199,10 +200,11 @@ def plan_sweep(
     if backend is None:
         backend, backend_note = choose_backend(request.backend)
     legs = [prepare_leg(market, request, leg) for leg in grid.legs]
-    calibration = _calibrate(backend, request, legs[0], cancel)
-    estimated = work_units(grid, request, legs) / len(grid.window) / (
-        calibration.config_days_per_s
-    ) + scoring_seconds(grid, legs, request.top, request.blocks)
+    work = work_units(grid, request, legs) / len(grid.window)  # config-days of every phase
+    calibration = _calibrate(backend, request, legs[0], cancel, work)
+    estimated = work / calibration.config_days_per_s + scoring_seconds(
+        grid, legs, request.top, request.blocks
+    )
     size = footprint(grid, request, [p.n_days for p in legs])
     figures = _Figures(
         grid.n_rows, estimated, size.peak_memory_bytes, size.ledger_bytes, size.keep_bytes
@@ -277,7 +279,11 @@ def _exceeded(f: _Figures, limits: PlanLimits) -> tuple[tuple[str, ...], tuple[s
 
 
 def _calibrate(
-    backend: SweepBackend, request: SweepRequest, prep: PreparedLeg, cancel: threading.Event
+    backend: SweepBackend,
+    request: SweepRequest,
+    prep: PreparedLeg,
+    cancel: threading.Event,
+    work: float,
 ) -> Calibration:
     """Load the kernel on the first leg, then time it on chunks of the leg's rows.
 
@@ -286,8 +292,10 @@ def _calibrate(
     a call's fixed costs weigh as they will in the run. Each chunk is a range of neighbouring
     rows (a lock-step kernel advances its lanes together, as in the run) placed elsewhere in
     the grid (:func:`_place`). Chunks run until :data:`CALIBRATION_SECONDS` of kernel time,
-    and never hold more rows in all than the leg has. The rate leaves out the first chunk
-    when others follow: a probe whose fixed costs a long run does not pay per row.
+    or once two have run, until :data:`CALIBRATION_SHARE` of the run's kernel time as the
+    rate so far puts it (``work``: the run's config-days), so a small run's plan costs it
+    little; they never hold more rows in all than the leg has. The rate leaves out the first
+    chunk when others follow: a probe whose fixed costs a long run does not pay per row.
     """
     grid = request.grid
     backend.prepare(
@@ -328,13 +336,20 @@ def _calibrate(
         w = windows[np.unravel_index(np.arange(row0, row0 + count), grid.shape)[1]]
         timed.append((int(np.sum(prep.n_days - np.maximum(w - 1, prep.start))), took))
         sampled += count
-        if sum(t for _, t in timed) >= CALIBRATION_SECONDS or sampled >= n:
+        spent = sum(t for _, t in timed)
+        if spent >= CALIBRATION_SECONDS or sampled >= n:
+            break
+        if len(timed) >= 2 and spent >= CALIBRATION_SHARE * work / _rate(timed):
             break
         count = max(FIRST_SAMPLE, int(count * chunk_s / max(took, 1e-4)))
-    spent = sum(t for _, t in timed)
+    return Calibration(_rate(timed), sum(t for _, t in timed), load_s)
+
+
+def _rate(timed: list[tuple[int, float]]) -> float:
+    """Config-days per second of kernel time over the chunks after the first (if any)."""
     rated = timed[1:] or timed
     days, seconds = sum(d for d, _ in rated), sum(t for _, t in rated)
-    return Calibration(days / max(seconds, 1e-9), spent, load_s)
+    return days / max(seconds, 1e-9)
 
 
 def _place(n: int, count: int, i: int) -> int:

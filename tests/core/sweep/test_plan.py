@@ -253,6 +253,7 @@ def test_calibration_chunks_are_sized_as_the_runs(market, sizes, monkeypatch):
             clock.now += count * 2**-13
             return super().run(row0, count, rows)
 
+    monkeypatch.setattr(plan_module, "CALIBRATION_SHARE", 100.0)  # the time rule alone here
     backend = Timed()
     plan = plan_sweep(SweepRequest(grid), market, backend=backend)
     chunks = backend.calls[1:]
@@ -264,6 +265,30 @@ def test_calibration_chunks_are_sized_as_the_runs(market, sizes, monkeypatch):
     days = sum(n_days - (w - 1) for w in windows)
     assert plan.calibration.config_days_per_s == pytest.approx(days / 0.25, rel=1e-12)
     assert plan.calibration.seconds == pytest.approx(2**-7 + 4 * 2**-4, rel=1e-12)
+
+
+def test_a_small_run_is_calibrated_for_a_share_of_its_time(market, sizes, monkeypatch):
+    """Once two chunks have run, the calibration stops as soon as it has spent
+    CALIBRATION_SHARE of the run's kernel time at the rate measured so far: a run of a second
+    is not planned for a fifth of one.
+    """
+    grid = _grid(exposure=tuple(np.round(np.linspace(0.5, 1.5, 200), 6)))
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(plan_module, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+
+    class Timed(Instant):
+        chunk_seconds = 2**-4
+
+        def run(self, row0, count, rows=None):
+            clock.now += count * 2**-16  # 4,800 rows a leg: the run takes about 0.15 s
+            return super().run(row0, count, rows)
+
+    backend = Timed()
+    plan = plan_sweep(SweepRequest(grid), market, backend=backend)
+    chunks = backend.calls[1:]
+    assert len(chunks) == 2  # the first two already cost more than 5 % of the run
+    assert plan.calibration.seconds < plan_module.CALIBRATION_SECONDS
+    assert math.isfinite(plan.estimated_seconds) and plan.estimated_seconds > 0
 
 
 def test_a_cancel_stops_the_load_and_the_calibration(market, sizes):
