@@ -160,6 +160,15 @@ def _scenario_summary(df: pd.DataFrame, target_sharpe: float) -> Table:
                 float((ok["sharpe"] >= target_sharpe).mean()) if len(ok) else None,
             ]
         )
+    return _scenario_table(
+        rows, "median", target_sharpe, "Every configuration under each cost scenario"
+    )
+
+
+def _scenario_table(
+    rows: list, stat: str, target_sharpe: float, caption: str, note: str = ""
+) -> Table:
+    """The cost scenarios' table: counts, best score, ``stat`` (median or mean) figures."""
     return Table(
         "scenarios",
         [
@@ -168,13 +177,14 @@ def _scenario_summary(df: pd.DataFrame, target_sharpe: float) -> Table:
             Col("configurations", "int"),
             Col("ok", "int"),
             Col("best score", "num3"),
-            Col("median Sharpe", "num2"),
-            Col("median return", "pct1"),
-            Col("median max DD", "pct1"),
+            Col(f"{stat} Sharpe", "num2"),
+            Col(f"{stat} return", "pct1"),
+            Col(f"{stat} max DD", "pct1"),
             Col(f"share Sharpe >= {target_sharpe:g}", "pct1"),
         ],
         rows,
-        caption="Every configuration under each cost scenario",
+        caption=caption,
+        note=note,
     )
 
 
@@ -193,22 +203,12 @@ def _scenario_means(stats: tuple[ScenarioStats, ...], target_sharpe: float) -> T
         ]
         for sc in stats
     ]
-    return Table(
-        "scenarios",
-        [
-            Col("cost", "sci"),
-            Col("impact", "sci"),
-            Col("configurations", "int"),
-            Col("ok", "int"),
-            Col("best score", "num3"),
-            Col("mean Sharpe", "num2"),
-            Col("mean return", "pct1"),
-            Col("mean max DD", "pct1"),
-            Col(f"share Sharpe >= {target_sharpe:g}", "pct1"),
-        ],
+    return _scenario_table(
         rows,
-        caption="Every leg's configurations under each cost scenario (streamed means)",
-        note="configurations: canonical ones (identical strategies counted once); means and "
+        "mean",
+        target_sharpe,
+        "Every leg's configurations under each cost scenario (streamed means)",
+        "configurations: canonical ones (identical strategies counted once); means and "
         "shares over the ok ones",
     )
 
