@@ -115,8 +115,9 @@ CHUNK_SECONDS = 0.1  # target duration of one chunk: bounds cancel latency and l
 ETA_AFTER = 0.5  # seconds of measured throughput before an ETA is given
 IMPACT_WARMUP = 30  # sessions of volume before the first trade when impact is modelled
 PBO_RESAMPLES = 8  # bootstrap resamples behind a sampled PBO's sampling error
-# strategies per leg behind the walk-forward's rank correlation and percentiles: Spearman's
-# standard error is about 1 / sqrt(2,000) = 0.02, and the pass costs a fraction of the grid's
+# strategies (every leg's together) behind the walk-forward's rank correlation and
+# percentiles: Spearman's standard error is about 1 / sqrt(2,000) = 0.02, and the pass costs a
+# fraction of the grid's
 OOS_SAMPLE = 2_000
 PER_CONFIG = (
     "status",
@@ -764,7 +765,7 @@ def work_units(grid: Grid, request: SweepRequest, legs: list[PreparedLeg]) -> in
     walk-forward's out-of-sample rows (its sample and leaders), the leaders' re-runs.
     """
     twins = _twin_grid(grid).rows_per_leg if request.keep == "all" else 0
-    oos_rows = min(OOS_SAMPLE, distinct_strategies(grid)) + 2 * request.top
+    oos_rows = round(_oos_rate(grid) * distinct_strategies(grid)) + 2 * request.top
     reruns = request.top * (grid.n_scenarios + 1)  # the leaders' scenarios and twins
     return sum(
         (twins + grid.rows_per_leg + reruns) * _config_days(grid, p, len(grid.window))
@@ -794,13 +795,19 @@ def _oos_days(grid: Grid, prep: PreparedLeg) -> int:
 
 
 def _oos_sample(stream: LegStream) -> np.ndarray:
-    """The strategies of a leg's walk-forward statistics: every one up to OOS_SAMPLE, else a
-    uniform sample of about OOS_SAMPLE, drawn from the PBO sample by the same hash (so the
-    same rows whatever the chunking), sorted.
+    """The strategies of a leg's walk-forward statistics: every one while the legs hold at most
+    OOS_SAMPLE in all, else a uniform sample of about OOS_SAMPLE / legs, drawn from the PBO
+    sample by the same hash (so the same rows whatever the chunking), sorted.
     """
     rows = stream.sample()["row"]
-    rate = min(1.0, OOS_SAMPLE / max(distinct_strategies(stream.grid), 1))
-    return rows[in_sample(rows, stream.leg, rate)]
+    return rows[in_sample(rows, stream.leg, _oos_rate(stream.grid))]
+
+
+def _oos_rate(grid: Grid) -> float:
+    """Share of a leg's strategies in the walk-forward's sample: OOS_SAMPLE in all, shared
+    evenly by the legs (the rank correlation pools them).
+    """
+    return min(1.0, OOS_SAMPLE / len(grid.legs) / max(distinct_strategies(grid), 1))
 
 
 def _oos_rows(stream: LegStream) -> np.ndarray:
@@ -1164,8 +1171,8 @@ class _SweepRun:
     def _walk_forward(self, oos: _Oos) -> WalkForward | None:
         """Rank strategies on their in-sample score (days before the split) and report how the
         leaders did afterwards, started flat on the split day with no knowledge of what
-        followed; the rank correlation and percentiles over each leg's walk-forward sample
-        (every strategy while a leg has at most OOS_SAMPLE).
+        followed; the rank correlation and percentiles over the legs' walk-forward sample
+        (every strategy while they hold at most OOS_SAMPLE).
         """
         is_all, oos_all, picks = [], [], []
         population = 0

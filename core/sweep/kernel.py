@@ -1038,6 +1038,12 @@ def _lockstep(
             out[SCALED_ANNUAL_RETURN, col] = out[ANNUAL_RETURN, col]
             out[SCALED_MAX_DRAWDOWN, col] = out[MAX_DRAWDOWN, col]
             out[SCALED_CONSISTENCY, col] = out[CONSISTENCY, col]
+    if split >= stop:  # no split: the in-sample figures are the full ones, bit for bit
+        for j in range(nl):
+            col = col0 + j
+            for k in range(3):
+                out[IS_SCALED_ANNUAL_RETURN + k, col] = out[SCALED_ANNUAL_RETURN + k, col]
+        return
     for j in range(nl):  # in sample: the lanes alive at the snapshot
         a[j] = scale_of(is_vol[j], is_snap, vol_target) if ruin[j] >= split else 0.0
     cnt = _scaled_lanes(rets, nl, is_snap, buf, ring_e)

@@ -40,6 +40,9 @@ from hedgedesk.core.paths import ledger_file
 if TYPE_CHECKING:  # results imports RunStatus from here: read summaries import it late
     from hedgedesk.core.sweep.results import SweepSummary
 
+# free pages (4 KiB) a finished run may leave to the next runs rather than give back: the
+# vacuum costs more than the run's bookkeeping on small runs
+VACUUM_PAGES = 1024
 SCHEMA_VERSION = 2  # 2: chunks hold a sample of their rows; leg_state holds each leg's stream
 
 
@@ -414,7 +417,7 @@ class Ledger:
                 if drop:
                     db.execute("DELETE FROM chunks WHERE run_id = ?", (run_id,))
                     db.execute("DELETE FROM leg_state WHERE run_id = ?", (run_id,))
-            if drop:
+            if drop and self._db.execute("PRAGMA freelist_count").fetchone()[0] > VACUUM_PAGES:
                 # Hand the blobs' pages back to the file system. executescript steps the pragma
                 # to the end; execute() would stop after freeing a single page.
                 self._db.executescript("PRAGMA incremental_vacuum")

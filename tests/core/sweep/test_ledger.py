@@ -449,3 +449,26 @@ def test_stale_lists_runs_last_written_before_the_cutoff(ledger):
     assert {r.id for r in ledger.stale(0)} == {old, new}
     with pytest.raises(HedgedeskError, match="--older-than"):
         ledger.stale(-1)
+
+
+def test_a_large_finished_run_gives_its_space_back_and_a_small_one_leaves_it(ledger):
+    """Done runs drop their chunks; the file shrinks once more than VACUUM_PAGES pages are
+    free (the vacuum costs more than a small run's bookkeeping: its pages wait for the next).
+    """
+
+    def free() -> int:
+        with sqlite3.connect(ledger.path) as db:
+            return db.execute("PRAGMA freelist_count").fetchone()[0]
+
+    small = _run(ledger, n_configs=20_000)
+    rows = np.arange(20_000)
+    sample = {"row": rows, "shift": rows * 1e-6}  # 320 kB: about 80 pages
+    ledger.save_chunk(small, 0, 0, 20_000, sample, _state(20_000), 0.0)
+    ledger.finish(small, "done", _summary())
+    assert 0 < free() <= sweep_ledger.VACUUM_PAGES
+    big = _run(ledger, n_configs=600_000)
+    rows = np.arange(600_000)
+    sample = {"row": rows, "shift": rows * 1e-6}  # 9.6 MB: about 2,300 pages
+    ledger.save_chunk(big, 0, 0, 600_000, sample, _state(600_000), 0.0)
+    ledger.finish(big, "done", _summary())
+    assert free() == 0

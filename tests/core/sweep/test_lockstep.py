@@ -59,7 +59,8 @@ def _both(args: K.KernelArgs, row0: int, count: int) -> tuple[np.ndarray, np.nda
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_lockstep_equals_per_configuration_kernel(seed):
+@pytest.mark.parametrize("walk_forward", [True, False], ids=["split", "no-split"])
+def test_lockstep_equals_per_configuration_kernel(seed, walk_forward):
     rng = np.random.default_rng(1000 + seed)
     impact = seed % 2 == 1
     n_days = int(rng.integers(250, 420))
@@ -71,7 +72,8 @@ def test_lockstep_equals_per_configuration_kernel(seed):
         grid, r_long, r_hedge, g_long if impact else None, g_hedge if impact else None
     )
     start = 30 if impact else int(rng.integers(0, 40))
-    split = int(rng.integers(start + 50, n_days + 1))  # split == n_days: no walk-forward
+    # split == n_days: no walk-forward (the lock-step kernel copies the full figures then)
+    split = int(rng.integers(start + 50, n_days + 1)) if walk_forward else n_days
     n_blocks = int(rng.integers(2, K.MAX_BLOCKS + 1))
     args = K.kernel_args(
         grid, tables, start, n_days, split, n_blocks, daily_rf(0.02, 252), 252, 0.1 + seed / 10
