@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -40,6 +41,9 @@ from hedgedesk.core.paths import ledger_file
 if TYPE_CHECKING:  # results imports RunStatus from here: read summaries import it late
     from hedgedesk.core.sweep.results import SweepSummary
 
+# what create_run writes: a run id read back is used in file names (tables, logs, charts), so
+# one that is not of this form (a ledger edited by hand or by someone else) is refused
+RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")
 # free pages (4 KiB) a finished run may leave to the next runs rather than give back: the
 # vacuum costs more than the run's bookkeeping on small runs
 VACUUM_PAGES = 1024
@@ -163,6 +167,15 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:  # another user's live process
         return True
     return True
+
+
+def _check_id(run_id: str, ledger: Path) -> None:
+    """Refuse a run id that is not of :data:`RUN_ID`'s form: it would name files."""
+    if not RUN_ID.fullmatch(str(run_id)):
+        raise HedgedeskError(
+            f"{ledger}: run id {str(run_id)[:40]!r} is not a hedgedesk run id "
+            "(YYYYmmdd-HHMMSS-xxxx); the ledger was written by something else"
+        )
 
 
 def remove_table(path: Path) -> None:
@@ -519,6 +532,7 @@ class Ledger:
         from hedgedesk.core.sweep.results import SweepSummary
 
         rec = dict(zip((f.name for f in fields(RunRecord)), row, strict=True))
+        _check_id(rec["id"], self.path)
         rec["params"] = json.loads(rec["params"])
         if rec["summary"] is not None:
             try:
@@ -537,6 +551,8 @@ class Ledger:
 
     def _resolve(self, run_id: str) -> str:
         """Exact id, unique prefix, or 'last' (the newest run)."""
+        if not run_id.strip():
+            raise HedgedeskError("no run named: give a run id, a unique prefix of one, or last")
         with self._lock:
             if run_id == "last":
                 row = self._db.execute(
@@ -591,6 +607,7 @@ class Ledger:
         """Where a run's per-configuration table goes (``keep = all``): one Parquet file per
         chunk in a folder named after the run.
         """
+        _check_id(run_id, self.path)
         return self.path.parent / "runs" / run_id
 
     def diff(self, a: str, b: str) -> dict:

@@ -481,7 +481,9 @@ def _detach(args) -> int:
         env["HEDGEDESK_LEDGER"] = str(ledger_path)
     with open(log, "w") as fh:
         child = subprocess.Popen(
-            [sys.executable, "-m", "hedgedesk.tui.cli", *argv],
+            # -P: the current folder is not put on sys.path, so a planted ./hedgedesk is never
+            # imported in place of the installed package
+            [sys.executable, "-P", "-m", "hedgedesk.tui.cli", *argv],
             stdin=subprocess.DEVNULL,
             stdout=fh,
             stderr=subprocess.STDOUT,

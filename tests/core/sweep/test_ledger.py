@@ -472,3 +472,26 @@ def test_a_large_finished_run_gives_its_space_back_and_a_small_one_leaves_it(led
     ledger.save_chunk(big, 0, 0, 600_000, sample, _state(600_000), 0.0)
     ledger.finish(big, "done", _summary())
     assert free() == 0
+
+
+def test_a_run_id_that_would_name_files_elsewhere_is_refused(ledger):
+    """Run ids name files (tables, charts, logs): one not written by create_run, e.g. by
+    someone editing the ledger, is refused wherever it is read, never used in a path.
+    """
+    run = _run(ledger)
+    evil = "x/../../../escape"
+    with sqlite3.connect(ledger.path) as db:
+        db.execute("UPDATE runs SET id = ? WHERE id = ?", (evil, run))
+    for read in (lambda: ledger.get("x/"), lambda: ledger.get("last"), ledger.runs):
+        with pytest.raises(HedgedeskError, match=r"'x/\.\./\.\./\.\./escape' is not a hedgedesk"):
+            read()
+    with pytest.raises(HedgedeskError, match="is not a hedgedesk run id"):
+        ledger.table_dir(evil)
+    assert ledger.table_dir(run).name == run  # a real id is fine
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_run_name_matches_nothing(ledger, name):
+    _run(ledger)
+    with pytest.raises(HedgedeskError, match="no run named"):
+        ledger.get(name)

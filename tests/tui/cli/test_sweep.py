@@ -452,6 +452,31 @@ def test_detach_runs_in_its_own_session(tmp_path, prices, ledger_path):
     assert rec.n_done == rec.n_configs == 2 * 20 * 3 * 2 * 20 * 3 * 2
 
 
+def test_a_detached_sweep_never_imports_a_planted_module(tmp_path, prices, ledger_path):
+    """Started from a folder holding a ``hedgedesk`` package of someone else's, the detached
+    child still runs the installed hedgedesk (``python -P``: the folder is not on sys.path).
+    """
+    planted = tmp_path / "shared"
+    pkg = planted / "hedgedesk" / "tui" / "cli"
+    pkg.mkdir(parents=True)
+    for folder in (planted / "hedgedesk", planted / "hedgedesk" / "tui", pkg):
+        (folder / "__init__.py").write_text("")
+    marker = planted / "planted-code-ran"
+    (pkg / "__main__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    script = Path(sys.executable).parent / "hedgedesk"  # the console script, as a user runs it
+    argv = ["sweep", "--data", prices, "--tickers", "A", "--hedge", "H", "--rebalance", "5"]
+    argv += ["--window", "20", "--backend", "cpu", "--ledger", ledger_path, "--detach", "--json"]
+    parent = subprocess.run(
+        [str(script), *map(str, argv)], cwd=planted, capture_output=True, text=True, timeout=120
+    )
+    assert parent.returncode == 0, parent.stderr
+    run_id = json.loads(parent.stdout)["run_id"]
+    with Ledger(ledger_path) as ledger:
+        rec = wait_for(lambda: (r := ledger.get(run_id)).status != "running" and r, 60)
+    assert rec and rec.status == "done"
+    assert not marker.exists()
+
+
 # -- 6. cancel and resume --------------------------------------------------------------------
 class _SlowCpu(CpuBackend):
     def run(self, row0, count, rows=None):
