@@ -26,6 +26,7 @@ import gzip
 import io
 import math
 import re
+import zlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -169,7 +170,7 @@ def _decompressed(path: Path) -> bytes:
     if path.name.endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
-        except OSError as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # EOFError: a truncated file
             raise DataError(str(path), f"not a readable gzip file ({exc})") from None
     return raw
 

@@ -215,7 +215,17 @@ class Ledger:
 
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise HedgedeskError(f"{self.path}: a folder; the run ledger is a file (runs.sqlite)")
+        above = next((p for p in self.path.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise HedgedeskError(f"{self.path}: {above} is a file, not a folder")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # no permission, a read-only file system
+            raise HedgedeskError(
+                f"{self.path}: cannot make the run ledger's folder ({exc.strerror})"
+            ) from None
         self._lock = threading.Lock()
         self._host = socket.gethostname()
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the write

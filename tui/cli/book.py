@@ -371,6 +371,10 @@ def cmd_greeks(args) -> int:
 
     if args.vol is None and args.price is None:
         raise UsageError("hedgedesk greeks: give --vol or --price (to solve the implied vol)")
+    if args.vol is not None and args.price is not None:
+        raise UsageError(
+            "hedgedesk greeks: give --vol or --price, not both (--price solves the volatility)"
+        )
     t = args.days / 365.0
     vol, solved = args.vol, False
     if args.price is not None:

@@ -61,15 +61,16 @@ def date_arg(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
 
 
-def whole_arg(minimum: int):
+def whole_arg(minimum: int, maximum: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
-        if value < minimum:
+        if value < minimum or (maximum is not None and value > maximum):
+            expected = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
             raise argparse.ArgumentTypeError(
-                f"invalid value {text!r}: expected a whole number >= {minimum}"
+                f"invalid value {text!r}: expected a whole number {expected}"
             )
         return value
 

@@ -190,7 +190,7 @@ def add_parsers(sub, parents) -> dict:
     )
     loc.add_argument(
         "--port",
-        type=whole_arg(0),
+        type=whole_arg(0, 65535),
         default=8786,
         metavar="P",
         help="scheduler port (default 8786; 0 picks a free one)",

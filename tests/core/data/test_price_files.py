@@ -171,6 +171,13 @@ def test_gzip_csv(tmp_path):
     assert s.close.tolist() == [216.16, 214.18]
 
 
+def test_a_truncated_gzip_file_is_one_data_error(tmp_path):
+    path = tmp_path / "QQQ.csv.gz"
+    path.write_bytes(gzip.compress(b"Date,Close\n2020-01-02,216.16\n" * 50)[:-12])
+    with pytest.raises(DataError, match=r"QQQ\.csv\.gz.*not a readable gzip file"):
+        read_file(path)
+
+
 def test_bom_blank_lines_and_iso_times(tmp_path):
     path = tmp_path / "X.csv"
     path.write_bytes("\ufeffDate,Close\n\n2020-01-02T16:00:00-05:00,1.5\n\n2020-01-03,2\n".encode())

@@ -495,3 +495,11 @@ def test_an_empty_run_name_matches_nothing(ledger, name):
     _run(ledger)
     with pytest.raises(HedgedeskError, match="no run named"):
         ledger.get(name)
+
+
+def test_a_ledger_path_that_cannot_be_a_file_is_one_clear_error(tmp_path):
+    with pytest.raises(HedgedeskError, match="a folder; the run ledger is a file"):
+        Ledger(tmp_path)
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(HedgedeskError, match=r"plain is a file, not a folder"):
+        Ledger(tmp_path / "plain" / "deeper" / "runs.sqlite")

@@ -112,3 +112,10 @@ def test_cluster_local_serves_a_sweep_and_stops_on_sigterm(capsys, prices, tmp_p
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_cluster_local_refuses_a_port_out_of_range(capsys, port):
+    rc, out, err = run(capsys, "cluster", "local", "--port", port)
+    assert rc == 2 and out == ""
+    assert "expected a whole number in 0..65535" in err and len(err.strip().splitlines()) == 1
