@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,19 @@ def cache_dir() -> Path:
     return yahoo_cache_dir()
 
 
+# a Yahoo symbol: AAPL, BRK-B, ^GSPC, EURUSD=X, 0700.HK; it names a cache file, so nothing else
+_SYMBOL = re.compile(r"[A-Z0-9^][A-Z0-9.^=-]{0,31}")
+
+
 def _cache_file(cache: Path, ticker: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_.^=" else "_" for c in ticker)
-    return cache / f"{safe}.parquet"
+    """The ticker's cache file (a checked symbol: no two tickers share one, none escapes)."""
+    if not _SYMBOL.fullmatch(ticker):
+        raise DataError(
+            ticker[:40] or "''",
+            "not a Yahoo symbol: upper-case letters, digits and . - ^ = (e.g. BRK-B, ^GSPC, "
+            "EURUSD=X), at most 32, starting with a letter, a digit or ^",
+        )
+    return cache / f"{ticker}.parquet"
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,8 @@ def fetch(
     cache = cache or cache_dir()
     now = now or dt.datetime.now(dt.UTC)
     tickers = [t.upper() for t in tickers]  # Yahoo symbols are upper case; so are its columns
+    for t in tickers:  # every symbol checked before anything is downloaded or written
+        _cache_file(cache, t)
     # yfinance's end is exclusive: ask for the day after so the user's end date is included.
     yf_end = (end + dt.timedelta(days=1)).isoformat() if end else None
     try:

@@ -325,3 +325,26 @@ def test_yfinance_is_asked_for_the_whole_history_without_a_start(monkeypatch):
     assert seen["period"] == "max" and seen["auto_adjust"] is False
     yahoo._yf_download(["SPY"], "2020-01-01", "2020-02-01")
     assert seen["period"] is None and seen["start"] == "2020-01-01"
+
+
+@pytest.mark.parametrize("bad", [".", "..", "A/B", "A_B", "../../etc/x", "", "X" * 300, "A B"])
+def test_a_ticker_that_is_not_a_yahoo_symbol_is_refused_before_any_download(tmp_path, bad):
+    """Tickers name cache files: `.`/`..` would be hidden or escape, `A/B` and `A_B` would
+    share one, 300 characters would fail in the file system. Nothing is asked or written.
+    """
+    asked = []
+
+    def download(*args):
+        asked.append(args)
+        return _yf_frame(["AAPL"])
+
+    with pytest.raises(DataError, match="not a Yahoo symbol"):
+        fetch(["AAPL", bad], download=download, cache=tmp_path, now=T0)
+    assert asked == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("good", ["BRK-B", "^GSPC", "EURUSD=X", "0700.HK", "gc=f"])
+def test_real_symbols_are_accepted(tmp_path, good):
+    frame = _yf_frame(["AAPL"]).rename(columns={"AAPL": good.upper()}, level=1)
+    (f,) = fetch([good], download=FakeDownload(frame), cache=tmp_path, now=T0)
+    assert f.path.name == f"{good.upper()}.parquet"
