@@ -157,6 +157,8 @@ def _read_bytes(path: Path) -> bytes:
     try:
         if path.is_dir():
             raise DataError(where, "is a folder, expected a price file")
+        if path.exists() and not path.is_file():  # /dev/zero, a FIFO: would read forever
+            raise DataError(where, "is not a regular file (a device or a pipe), expected a file")
         return path.read_bytes()
     except FileNotFoundError:
         raise DataError(where, "file not found") from None

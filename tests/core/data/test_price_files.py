@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -700,3 +701,14 @@ def test_unquoted_field_over_csvs_limit_is_still_malformed(tmp_path):
 def test_header_then_blank_line_has_no_data_rows(tmp_path):
     # the header names no price column, but the first problem in file order is the empty body
     _expect_error(_write(tmp_path / "h.csv", "date,ticker,last\n\n"), None, "no data rows")
+
+
+def test_a_device_or_a_pipe_is_refused_not_read_forever(tmp_path):
+    """/dev/zero never ends and a FIFO blocks until someone writes: neither is a price file."""
+    fifo = tmp_path / "X.csv"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo):
+        with pytest.raises(DataError, match="is not a regular file"):
+            read_file(path)
+    with pytest.raises(DataError, match="is not a regular file"):
+        load_paths([fifo])
