@@ -759,6 +759,31 @@ def _config_days(grid: Grid, prep: PreparedLeg, rows: int) -> int:
     return rows * per_window // len(grid.window)
 
 
+def leg_args(
+    request: SweepRequest,
+    prep: PreparedLeg,
+    grid: Grid | None = None,
+    tables: K.LegTables | None = None,
+    start: int | None = None,
+    split: int | None = None,
+) -> K.KernelArgs:
+    """The kernel arguments of one leg's days [start, n_days) under ``request`` (by default
+    its grid and the leg's tables, from the leg's first trading day, split as the
+    walk-forward splits): what the run and the plan's calibration hand a backend.
+    """
+    return K.kernel_args(
+        grid or request.grid,
+        tables or prep.tables,
+        prep.start if start is None else start,
+        prep.n_days,
+        prep.split if split is None else split,
+        request.blocks,
+        daily_rf(request.rf, prep.periods),
+        prep.periods,
+        vol_target=request.targets.volatility,
+    )
+
+
 def work_units(grid: Grid, request: SweepRequest, legs: list[PreparedLeg]) -> int:
     """A fresh run's kernel work in config-days x windows (divide by ``len(grid.window)``
     for config-days): every leg's grid rows, its unhedged twins with ``keep = all``, and the
@@ -982,20 +1007,8 @@ class _SweepRun:
         start: int | None = None,
         split: int | None = None,
     ) -> K.KernelArgs:
-        """The kernel arguments of one leg's days [start, n_days) (by default the grid's,
-        from the leg's first trading day, split as the walk-forward splits).
-        """
-        return K.kernel_args(
-            grid or self.grid,
-            tables or prep.tables,
-            prep.start if start is None else start,
-            prep.n_days,
-            prep.split if split is None else split,
-            self.request.blocks,
-            daily_rf(self.request.rf, prep.periods),
-            prep.periods,
-            vol_target=self.request.targets.volatility,
-        )
+        """The kernel arguments of one leg's days [start, n_days): see :func:`leg_args`."""
+        return leg_args(self.request, prep, grid, tables, start, split)
 
     def _prepare(self, grid: Grid, tables: K.LegTables, prep: PreparedLeg, start: int, split: int):
         """Hand the backend the kernel arguments of one leg's days [start, n_days)."""

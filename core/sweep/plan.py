@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from hedgedesk.core.errors import DataError, HedgedeskError
-from hedgedesk.core.metrics import daily_rf
-from hedgedesk.core.sweep import kernel as K
 from hedgedesk.core.sweep.engine import (
     CHUNK_SECONDS,
     PreparedLeg,
     SweepBackend,
     _config_days,
     choose_backend,
+    leg_args,
     prepare_leg,
     scoring_seconds,
     wait_or_cancel,
@@ -298,18 +297,7 @@ def _calibrate(
     chunk when others follow: a probe whose fixed costs a long run does not pay per row.
     """
     grid = request.grid
-    backend.prepare(
-        K.kernel_args(
-            grid,
-            prep.tables,
-            prep.start,
-            prep.n_days,
-            prep.split,
-            request.blocks,
-            daily_rf(request.rf, prep.periods),
-            prep.periods,
-        )
-    )
+    backend.prepare(leg_args(request, prep))
     t0 = time.perf_counter()
     warm = getattr(backend, "warm", None)
     if warm is not None:

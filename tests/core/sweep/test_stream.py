@@ -265,3 +265,28 @@ def test_footprint_stays_bounded_at_1e8_configurations():
     assert fp.ledger_bytes < 16 * big.n_rows
     assert fp.keep_bytes is None
     assert S.footprint(big, SweepRequest(big, keep="all"), [250]).keep_bytes > 10 * big.n_rows
+
+
+def test_a_sampled_pbo_error_is_the_spread_of_its_bootstrap_pbos():
+    """README: the standard deviation (ddof 1) of PBO over PBO_RESAMPLES resamples, with
+    replacement, of the sampled strategies; a plain loop over the stated procedure.
+    """
+    from hedgedesk.core.sweep import engine as E
+    from hedgedesk.core.sweep.score import pbo_cscv
+
+    rng = np.random.default_rng(3)
+    n, blocks = 300, 4
+    sample = {"shift": rng.normal(0, 1e-5, n)}  # the block sums, not the shift, rank them
+    for k, scale in ((1, 0.5), (2, 0.01)):
+        for b in range(blocks):
+            sample[f"block_sum{k}_{b}"] = rng.normal(0, scale, n) * (k == 1) + (k == 2) * 0.02
+    counts = np.full(blocks, 60)
+    got = E._bootstrap_pbo(sample, blocks, counts, 0.0, seed=7, stop=lambda: False)
+    draw, values = np.random.default_rng(7), []
+    s1 = np.array([[sample[f"block_sum1_{b}"][i] for b in range(blocks)] for i in range(n)])
+    s2 = np.array([[sample[f"block_sum2_{b}"][i] for b in range(blocks)] for i in range(n)])
+    for _ in range(E.PBO_RESAMPLES):
+        i = draw.integers(0, n, n)
+        values.append(pbo_cscv(sample["shift"][i], s1[i], s2[i], counts, 0.0).pbo)
+    assert got == pytest.approx(float(np.std(values, ddof=1)), abs=1e-15)
+    assert got > 0
