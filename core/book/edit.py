@@ -268,14 +268,8 @@ class BookEditor:
         text = self._render()
         if parse_config(text, path).book != self.config.book:
             raise HedgedeskError(f"{path}: the book would not read back as edited; not saved")
-        mode = target.stat().st_mode & 0o7777  # mkstemp makes 0600: keep the file's own mode
-
-        def write(tmp: Path) -> None:
-            tmp.write_bytes(text.encode("utf-8"))
-            tmp.chmod(mode)
-
         try:
-            write_atomic(target, write)
+            write_atomic(target, lambda tmp: tmp.write_bytes(text.encode("utf-8")))
         except OSError as exc:
             raise HedgedeskError(f"{path}: cannot write: {exc.strerror or exc}") from None
         if load_config(path).book != self.config.book:
@@ -530,15 +524,10 @@ def keep_last_good(path: Path, text: str) -> Path | None:
     the save itself succeeded).
     """
     dest = last_good_path(path)
-    mode = path.stat().st_mode & 0o7777
-
-    def write(tmp: Path) -> None:
-        tmp.write_bytes(text.encode("utf-8"))
-        tmp.chmod(mode)
-
     try:
         if not dest.exists() or dest.read_bytes() != text.encode("utf-8"):
-            write_atomic(dest, write)
+            data = text.encode("utf-8")
+            write_atomic(dest, lambda tmp: tmp.write_bytes(data), mode=path.stat().st_mode & 0o7777)
     except OSError:
         return None
     return dest

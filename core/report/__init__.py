@@ -138,10 +138,9 @@ def build_report(
             rec = ledger.get(part[len("sweep:") :])
             if any(r.id == rec.id for r in runs):  # e.g. sweep:last and the same run's id
                 raise HedgedeskError(f"--what: run {rec.id} is named twice")
-            try:
-                table = ledger.per_config(rec.id)
-            except HedgedeskError:
-                table = None  # an unfinished run: the section says what is left out
+            # a run that kept no table: the section says what is left out; one whose table
+            # was kept but is gone is an error, not a report with the charts silently missing
+            table = ledger.per_config(rec.id) if rec.parquet is not None else None
             sections.append(sweep_section(rec, table))
             runs.append(rec)
         elif market is None:

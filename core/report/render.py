@@ -10,6 +10,7 @@ write leaves the previous report's file whole; other files in the folder are nev
 from __future__ import annotations
 
 import json
+import os
 from functools import partial
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from hedgedesk.core.atomic import write_atomic
+from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.jsonable import jsonable
 from hedgedesk.core.report.document import Chart, Report, Table, Text
 
@@ -27,17 +29,46 @@ PAGE_W = 277  # mm of text width on A4 landscape with 10 mm margins
 CHART_W = 230  # mm: a full-width chart, leaving room for the caption's margins
 
 
+REPORT_FILES = {"markdown": "report.md", "pdf": "report.pdf", "json": "report.json"}
+
+
+def check_out(out: Path) -> None:
+    """Refuse, before any work and without creating anything, a report folder that cannot take
+    the report: a file, a folder under a file, one not writable, a report file's name taken by
+    a folder.
+    """
+    above = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not above.is_dir():
+        raise HedgedeskError(f"report folder {out}: {above} is a file; expected a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise HedgedeskError(f"report folder {out}: {above} is not writable (permission denied)")
+    for name in REPORT_FILES.values():
+        if (out / name).is_dir():
+            raise HedgedeskError(f"report folder {out}: {name} is a folder; expected a file")
+
+
 def write_report(report: Report, out: Path) -> dict[str, Path]:
     """Write the report's files into ``out`` (created if missing); returns them by role."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_out(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _write(report, out)
+    except OSError as exc:
+        raise HedgedeskError(
+            f"report folder {out}: cannot write {Path(exc.filename or '').name or 'a file'}: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
+def _write(report: Report, out: Path) -> dict[str, Path]:
     charts: dict[str, Path] = {}
     for section in report.sections:
         for chart in section.charts():
             path = out / f"{chart.name}.png"
             write_atomic(path, partial(chart.figure.savefig, format="png", dpi=PNG_DPI))
             charts[chart.name] = path
-    files = {"markdown": out / "report.md", "pdf": out / "report.pdf", "json": out / "report.json"}
+    files = {k: out / name for k, name in REPORT_FILES.items()}
     write_atomic(
         files["json"],
         lambda p: p.write_text(

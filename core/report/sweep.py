@@ -16,7 +16,7 @@ import pandas as pd
 from hedgedesk.core.report import charts
 from hedgedesk.core.report.document import Chart, Col, Section, Table, Text
 from hedgedesk.core.sweep import kernel as K
-from hedgedesk.core.sweep.ledger import RunRecord
+from hedgedesk.core.sweep.ledger import RunRecord, RunStatus
 from hedgedesk.core.sweep.results import (
     HeatMap,
     LegSummary,
@@ -355,8 +355,13 @@ def sweep_section(rec: RunRecord, per_config: pd.DataFrame | None) -> Section:
         if not summary.scenarios and not heats:
             return s.add(
                 Text(
-                    "The per-configuration table is not available (the run has not "
-                    "finished), so heat maps and scenario statistics are left out."
+                    "The per-configuration table is not available ("
+                    + (
+                        "the run kept none and its summary has no heat map"
+                        if rec.status == RunStatus.DONE
+                        else f"the run is {rec.status}, not done"
+                    )
+                    + "), so heat maps and scenario statistics are left out."
                 )
             )
         s.add(

@@ -214,26 +214,26 @@ class Ledger:
     """One SQLite connection, shared by this process's threads under a lock."""
 
     def __init__(self, path: Path | None = None):
-        self.path = Path(path) if path is not None else default_path()
-        if self.path.is_dir():
-            raise HedgedeskError(f"{self.path}: a folder; the run ledger is a file (runs.sqlite)")
-        above = next((p for p in self.path.parents if p.exists()), None)
-        if above is not None and not above.is_dir():
-            raise HedgedeskError(f"{self.path}: {above} is a file, not a folder")
+        # absolute: the run tables' paths stored in the ledger must not depend on the folder
+        # this process started in
+        self.path = (Path(path) if path is not None else default_path()).absolute()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # no permission, a read-only file system
+            self._check_place()
+        except PermissionError:
             raise HedgedeskError(
-                f"{self.path}: cannot make the run ledger's folder ({exc.strerror})"
+                f"{self.path}: cannot reach the run ledger (permission denied on its folder)"
             ) from None
         self._lock = threading.Lock()
         self._host = socket.gethostname()
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the write
         # lock up front and waits out the busy timeout (10 s, set by ``timeout``) instead of
         # failing on a stale read snapshot.
-        self._db = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+        # a ledger this user cannot write (another user's, a read-only mount) is still read:
+        # runs, show, diff and reports work; writes are refused by _writable
+        self.read_only = self.path.exists() and not (
+            os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK | os.X_OK)
         )
+        self._db = self._connect("mode=ro" if self.read_only else "")
         try:
             self._setup()
         except BaseException as e:
@@ -245,8 +245,43 @@ class Ledger:
                 ) from e
             raise
 
+    def _check_place(self) -> None:
+        """Refuse a folder as the ledger or a path under a file; make the ledger's folder."""
+        if self.path.is_dir():
+            raise HedgedeskError(f"{self.path}: a folder; the run ledger is a file (runs.sqlite)")
+        above = next((p for p in self.path.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise HedgedeskError(f"{self.path}: {above} is a file, not a folder")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # no permission, a read-only file system
+            raise HedgedeskError(
+                f"{self.path}: cannot make the run ledger's folder ({exc.strerror})"
+            ) from None
+
+    def _connect(self, query: str) -> sqlite3.Connection:
+        where = f"{self.path.as_uri()}?{query}" if query else str(self.path)
+        return sqlite3.connect(
+            where, timeout=10.0, isolation_level=None, check_same_thread=False, uri=True
+        )
+
     def _setup(self) -> None:
         db = self._db
+        if self.read_only:
+            try:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.OperationalError:
+                # WAL needs its -shm file, which a read-only folder cannot hold: read the file
+                # as it stands (a ledger's last writer folds the WAL in when it closes)
+                db.close()
+                self._db = db = self._connect("mode=ro&immutable=1")
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise HedgedeskError(
+                    f"{self.path}: a read-only run ledger of schema {version}; this hedgedesk "
+                    f"reads {SCHEMA_VERSION} and cannot upgrade a file it cannot write"
+                )
+            return
         # auto_vacuum only takes effect before the first table exists; it lets finish() give back
         # the space of dropped chunk blobs.
         db.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -265,9 +300,17 @@ class Ledger:
                     db.execute(stmt)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise HedgedeskError(
+                f"{self.path}: the run ledger is read-only for this user; it can be listed "
+                "and reported, not written: name another with --ledger or HEDGEDESK_LEDGER"
+            )
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; callers hold ``self._lock`` (or are still in ``__init__``)."""
+        self._writable()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -300,6 +343,7 @@ class Ledger:
         config_days: int,
     ) -> str:
         """Record a new run as running and return its id (``YYYYmmdd-HHMMSS-xxxx``, UTC)."""
+        self._writable()
         params_json = _dumps(params)
         with self._lock:
             while True:
@@ -332,6 +376,7 @@ class Ledger:
                     continue
 
     def _update(self, db: sqlite3.Connection, run_id: str, sql: str, args: tuple) -> None:
+        self._writable()
         cur = db.execute(
             f"UPDATE runs SET updated = ?, {sql} WHERE id = ?", (_now(), *args, run_id)
         )
@@ -609,9 +654,15 @@ class Ledger:
                 f"run {rec.id} ({rec.status}) kept no per-configuration table: "
                 "run the sweep with --keep all"
             )
-        if not Path(rec.parquet).exists():
-            raise HedgedeskError(f"run {rec.id}: per-configuration table {rec.parquet} is missing")
-        return pd.read_parquet(rec.parquet)
+        path = Path(rec.parquet)
+        if not path.is_absolute():  # stored by an older version relative to its working folder
+            path = self.table_dir(rec.id)
+        if not path.exists():
+            raise HedgedeskError(
+                f"run {rec.id}: its per-configuration table {path} is missing "
+                "(moved or deleted); run it again with --keep all to remake it"
+            )
+        return pd.read_parquet(path)
 
     def table_dir(self, run_id: str) -> Path:
         """Where a run's per-configuration table goes (``keep = all``): one Parquet file per

@@ -88,8 +88,11 @@ def backtest_params(args, cfg) -> dict:
 
 def cmd_report(args) -> int:
     from hedgedesk.core.report import ReportRequest, build_report, parse_what, write_report
+    from hedgedesk.core.report.render import check_out
 
     what = parse_what(args.what)
+    out = Path(args.out).expanduser()
+    check_out(out)  # before the work, not after it
     cfg = load_cfg(args)
     market = None
     if any(not p.startswith("sweep:") for p in what):  # a report of runs alone reads no data
@@ -115,11 +118,11 @@ def cmd_report(args) -> int:
     finally:
         if ledger is not None:
             ledger.close()
-    files = write_report(report, Path(args.out).expanduser())
+    files = write_report(report, out)
     if args.json:
         emit_json(
             {
-                "out": str(Path(args.out).expanduser()),
+                "out": str(out),
                 "what": list(what),
                 "files": {k: str(v) for k, v in files.items()},
                 "sections": [s.key for s in report.sections],

@@ -900,7 +900,7 @@ def test_a_render_failing_midway_leaves_the_previous_report_whole(tmp_path, monk
             raise OSError("disk full")
 
     monkeypatch.setattr(render, "_pdf", lambda report, charts: HalfWritten())
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(HedgedeskError, match=f"report folder {tmp_path}: cannot write .*disk full"):
         write_report(tiny_report("second"), tmp_path)
     for n, data in before.items():
         assert (tmp_path / n).read_bytes() == data, n

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from contextlib import closing
 from pathlib import Path
@@ -503,3 +504,53 @@ def test_a_ledger_path_that_cannot_be_a_file_is_one_clear_error(tmp_path):
     (tmp_path / "plain").write_text("x")
     with pytest.raises(HedgedeskError, match=r"plain is a file, not a folder"):
         Ledger(tmp_path / "plain" / "deeper" / "runs.sqlite")
+
+
+def test_a_read_only_ledger_is_read_and_refuses_writes_naming_itself(tmp_path, monkeypatch):
+    path = tmp_path / "runs.sqlite"
+    with Ledger(path) as led:
+        run = _run(led)
+        led.finish(run, "done", _summary())
+    monkeypatch.setattr(sweep_ledger.os, "access", lambda p, mode: False)  # another user's file
+    with Ledger(path) as led:
+        assert led.read_only and [r.id for r in led.runs()] == [run]
+        assert led.get(run).status == "done"
+        writes = (lambda: _run(led), lambda: led.remove(run), lambda: led.progress(run, 1, 1, 1))
+        for write in writes:
+            with pytest.raises(HedgedeskError, match=f"{path}: the run ledger is read-only"):
+                write()
+    with closing(sqlite3.connect(path)) as db:  # nothing was written
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(),
+    reason="needs root to run the check as another user (setpriv)",
+)
+def test_a_ledger_in_a_read_only_folder_lists_for_another_user():
+    """SQLite's WAL needs a -shm file beside the ledger; a folder the user cannot write has
+    none, so the ledger is read as an immutable file (checked as user nobody).
+    """
+    with tempfile.TemporaryDirectory(dir="/tmp") as top:  # pytest's own folders are 0700
+        _list_as_nobody(Path(top))
+
+
+def _list_as_nobody(top: Path) -> None:
+    top.chmod(0o755)
+    folder = top / "shared"
+    with Ledger(folder / "runs.sqlite") as led:
+        run = _run(led)
+        led.finish(run, "done", _summary())
+    folder.chmod(0o555)
+    (folder / "runs.sqlite").chmod(0o444)
+    out = subprocess.run(
+        ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         sys.executable, "-c",
+         "import sys; from hedgedesk.core.sweep.ledger import Ledger; "
+         "led = Ledger(sys.argv[1]); print(led.read_only, [r.id for r in led.runs()])",
+         str(folder / "runs.sqlite")],
+        capture_output=True, text=True, cwd="/",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    folder.chmod(0o755)  # so the temporary folder can be removed
+    assert out.stdout.strip() == f"True ['{run}']"

@@ -198,3 +198,80 @@ def test_report_of_the_last_sweep_run_needs_no_market(tmp_path, capsys, monkeypa
     assert doc["parameters"]["parts"] == "sweep:last"
     charts = [k for k in obj["files"] if k.startswith("chart:")]
     assert charts and all(run_id in k for k in charts)
+
+
+def _small_sweep(capsys, ledger, *extra) -> str:
+    return run_json(
+        capsys,
+        "sweep",
+        "--ledger",
+        ledger,
+        "--tickers",
+        "AAPL",
+        "--hedge",
+        "SP500",
+        "--rebalance",
+        "5,21",
+        "--window",
+        "20,60",
+        "--backend",
+        "cpu",
+        *extra,
+    )["run_id"]
+
+
+def test_a_relative_ledger_keeps_its_table_findable_from_any_folder(tmp_path, capsys, monkeypatch):
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    run_id = _small_sweep(capsys, "runs.sqlite", "--keep", "all")
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "work" / "runs.sqlite"
+    with Ledger(db) as ledger:
+        assert Path(ledger.get(run_id).parquet) == tmp_path / "work" / "runs" / run_id
+    run_json(capsys, "report", "--out", "rep", "--what", f"sweep:{run_id}", "--ledger", db)
+    assert "medians over every configuration" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_a_report_of_a_run_whose_table_is_gone_is_one_error_line(tmp_path, capsys):
+    db = tmp_path / "runs.sqlite"
+    run_id = _small_sweep(capsys, db, "--keep", "all")
+    table = tmp_path / "runs" / run_id
+    for part in table.iterdir():
+        part.unlink()
+    table.rmdir()
+    rc, out, err = run(
+        capsys, "report", "--out", tmp_path / "rep", "--what", f"sweep:{run_id}", "--ledger", db
+    )
+    err = assert_one_error_line(rc, out, err)
+    assert run_id in err and str(table) in err and "is missing" in err
+    assert not (tmp_path / "rep").exists()
+
+
+@pytest.mark.parametrize("case", ["a file", "under a file", "report.md a folder", "read-only"])
+def test_an_out_folder_that_cannot_take_the_report_is_refused_before_the_work(
+    tmp_path, capsys, monkeypatch, case
+):
+    out = tmp_path / "rep"
+    if case == "a file":
+        out.write_text("mine")
+        words = "is a file; expected a folder"
+    elif case == "under a file":
+        (tmp_path / "f").write_text("mine")
+        out = tmp_path / "f" / "rep"
+        words = f"{tmp_path / 'f'} is a file"
+    elif case == "report.md a folder":
+        (out / "report.md").mkdir(parents=True)
+        words = "report.md is a folder; expected a file"
+    else:
+        out.mkdir()
+        monkeypatch.setattr("os.access", lambda path, mode: False)  # as a non-root user sees it
+        words = "is not writable (permission denied)"
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the report was built before its folder was checked")
+
+    monkeypatch.setattr("hedgedesk.core.report.build_report", no_work)
+    rc, stdout, err = run(capsys, "report", "--out", out, "--what", "book")
+    err = assert_one_error_line(rc, stdout, err)
+    assert f"report folder {out}" in err and words in err
+    assert all(f.read_text() == "mine" for f in (tmp_path / "f", out) if f.is_file())
