@@ -8,6 +8,7 @@ used.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import math
@@ -17,8 +18,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, overload
 
+from hedgedesk.core.data.calendar import DATE_SPAN, sensible
 from hedgedesk.core.errors import ConfigError
-from hedgedesk.core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER
+from hedgedesk.core.files import CONFIG_MAX_BYTES, read_regular
+from hedgedesk.core.instruments import (
+    CONTRACTS,
+    FUTURE,
+    KINDS,
+    MAX_CASH,
+    MAX_MULTIPLIER,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    OPTION,
+    OPTION_MULTIPLIER,
+)
 from hedgedesk.core.levels import MAX_LEVELS as MAX_AXIS_VALUES
 from hedgedesk.core.levels import LevelsError, parse_range
 from hedgedesk.core.limits import (
@@ -404,16 +417,19 @@ class _Table:
         value = self.get(name, default)
         if default is None and (value is None or value == ""):
             return None
+        day = None
         if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                pass
-        raise self.fail(name, value, "a date YYYY-MM-DD")
+            day = value.date()
+        elif isinstance(value, dt.date):
+            day = value
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                day = dt.date.fromisoformat(value)
+        if day is None:
+            raise self.fail(name, value, "a date YYYY-MM-DD")
+        if not sensible(day):
+            raise self.fail(name, value, f"a date {DATE_SPAN}")
+        return day
 
     def strings(
         self, name, default=_MISSING, choices=None, nonempty=False, distinct=False
@@ -609,7 +625,7 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
     default_mult = (
         CONTRACTS[contract].multiplier if contract else OPTION_MULTIPLIER if kind == OPTION else 1.0
     )
-    quantity = t.number("quantity", nonzero=True)
+    quantity = t.number("quantity", lo=-MAX_QUANTITY, hi=MAX_QUANTITY, nonzero=True)
     if kind in (FUTURE, OPTION) and quantity != int(quantity):
         raise t.fail("quantity", quantity, "a whole number of contracts")
     option_keys = ("right", "strike", "expiry", "volatility", "model")
@@ -620,7 +636,7 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
     model: str | None
     if kind == OPTION:
         right = t.text("right", choices=("call", "put"))
-        strike = t.number("strike", lo=0, lo_open=True)
+        strike = t.number("strike", lo=0, hi=MAX_PRICE, lo_open=True)
         expiry = t.date("expiry")
         vol = t.number("volatility", lo=0, hi=5, lo_open=True)
         model = t.text("model", "bsm", ("bsm", "black76"))
@@ -642,7 +658,7 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
         instrument=kind,
         underlying=underlying,
         quantity=quantity,
-        multiplier=t.number("multiplier", default_mult, lo=0, lo_open=True),
+        multiplier=t.number("multiplier", default_mult, lo=0, hi=MAX_MULTIPLIER, lo_open=True),
         contract=contract,
         right=right,
         strike=strike,
@@ -661,8 +677,8 @@ def _book(t: _Table) -> Book:
         holdings.append(
             Holding(
                 h.ticker("ticker"),
-                h.number("quantity", nonzero=True),
-                h.number("cost_basis", None, lo=0, lo_open=True),
+                h.number("quantity", lo=-MAX_QUANTITY, hi=MAX_QUANTITY, nonzero=True),
+                h.number("cost_basis", None, lo=0, hi=MAX_PRICE, lo_open=True),
             )
         )
     seen: set[str] = set()
@@ -684,7 +700,12 @@ def _book(t: _Table) -> Book:
                 f"got {leg.name!r}, expected a name no other holding or hedge leg has",
             )
         names.add(leg.name)
-    return Book(t.text("name", "book"), t.number("cash", 0.0), tuple(holdings), hedges)
+    return Book(
+        t.text("name", "book"),
+        t.number("cash", 0.0, lo=-MAX_CASH, hi=MAX_CASH),
+        tuple(holdings),
+        hedges,
+    )
 
 
 def _optimizer(t: _Table) -> OptimizerConfig:
@@ -852,7 +873,7 @@ def parse_config(text: str, path: Path) -> DeskConfig:
     """Validate TOML text as a desk config; relative data paths resolve from its folder."""
     file = str(path)
     try:
-        raw = tomllib.loads(text)
+        raw = tomllib.loads(text.removeprefix("\ufeff"))  # a byte-order mark some editors write
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, "(syntax)", f"not valid TOML: {exc}") from None
     top = _Table(file, "", raw, _TOP)
@@ -956,14 +977,9 @@ def parse_config(text: str, path: Path) -> DeskConfig:
 def load_config(path: str | Path) -> DeskConfig:
     """Read and validate a config file; ConfigError names the file (and key) when it cannot."""
     p = Path(path).expanduser()
+    raw = read_regular(p, CONFIG_MAX_BYTES, lambda message: ConfigError(str(p), "(file)", message))
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(p), "(file)", "config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(str(p), "(file)", "is a folder, expected a config file") from None
-    except OSError as exc:
-        raise ConfigError(str(p), "(file)", f"cannot read: {exc.strerror or exc}") from None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(str(p), "(file)", f"not UTF-8 text (byte {exc.start})") from None
     return parse_config(text, p)

@@ -42,6 +42,8 @@ LAST_GOOD = ".last-good"  # suffix of the copy of the book kept beside the file 
 # ``check(cfg, shocks)`` raises when the data refutes a state (hedgedesk.core.book.check.check_book)
 Check = Callable[[DeskConfig, Mapping[str, float]], object]
 
+BOM = "\ufeff"  # a byte-order mark some editors put first: kept, not parsed
+
 
 class ChangedOnDisk(HedgedeskError):
     """The config file changed since the desk loaded it: reload it or overwrite it."""
@@ -286,7 +288,7 @@ class BookEditor:
         """
         self._text, self._digest = text, _digest(text)
         try:
-            doc = tomlkit.parse(text)
+            doc = tomlkit.parse(text.removeprefix(BOM))
         except TOMLKitError as exc:  # edited on disk since load_config
             raise ConfigError(str(self._base.path), "(syntax)", f"not valid TOML: {exc}") from None
         book = doc["book"]
@@ -401,8 +403,11 @@ class BookEditor:
         )
 
     def _render(self) -> str:
-        """The loaded file with its [book] rows replaced by the edited ones."""
-        doc = tomlkit.parse(self._text)
+        """The loaded file with its [book] rows replaced by the edited ones (and its byte-order
+        mark, when it had one).
+        """
+        bom = BOM if self._text.startswith(BOM) else ""
+        doc = tomlkit.parse(self._text.removeprefix(BOM))
         book = doc["book"]
         order = _order(book)
         rows = [(s, row) for s in order for row in getattr(self._state, s)]
@@ -419,7 +424,7 @@ class BookEditor:
                 book[s] = AoT(tables, parsed=True)
             elif s in book:
                 del book[s]
-        return tomlkit.dumps(doc)
+        return bom + tomlkit.dumps(doc)
 
     def _table(self, row: _Row, trailing: list | None) -> Table:
         """A row as an array-of-tables element, laid out as it was in the file (if it was),

@@ -22,7 +22,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import gzip
 import io
 import math
 import re
@@ -34,8 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hedgedesk.core.data.calendar import DATE_SPAN, EARLIEST, LATEST, sensible
 from hedgedesk.core.data.market import MarketData, Series
 from hedgedesk.core.errors import DataError
+from hedgedesk.core.files import PRICE_MAX_BYTES, read_regular, size_text
 
 PRICE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _DATE_NAMES = {"date", "datetime", "timestamp", "time", "day"}
@@ -65,11 +66,12 @@ def parse_date(text: str, where: str, line: int | None) -> dt.date:
         # fromisoformat also takes 20200102 and 2020-W01-1: insist on YYYY-MM-DD
         if len(s) < 10 or s[4] != "-" or s[7] != "-":
             raise ValueError
-        if len(s) == 10:
-            return dt.date.fromisoformat(s)
-        return dt.datetime.fromisoformat(s).date()
+        day = dt.date.fromisoformat(s) if len(s) == 10 else dt.datetime.fromisoformat(s).date()
     except ValueError:
         raise DataError(where, f"unparsable date {text!r}: expected YYYY-MM-DD", line) from None
+    if not sensible(day):
+        raise DataError(where, f"date {day} out of range: expected one {DATE_SPAN}", line)
+    return day
 
 
 def _number(text: str, what: str, where: str, line: int | None) -> float:
@@ -153,28 +155,34 @@ def build_series(
 
 # -- CSV -------------------------------------------------------------------------------------
 def _read_bytes(path: Path) -> bytes:
-    where = str(path)
-    try:
-        if path.is_dir():
-            raise DataError(where, "is a folder, expected a price file")
-        if path.exists() and not path.is_file():  # /dev/zero, a FIFO: would read forever
-            raise DataError(where, "is not a regular file (a device or a pipe), expected a file")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(where, "file not found") from None
-    except OSError as exc:
-        raise DataError(where, f"cannot read: {exc.strerror or exc}") from None
+    return read_regular(path, PRICE_MAX_BYTES, lambda message: DataError(str(path), message))
 
 
 def _decompressed(path: Path) -> bytes:
-    """The file's bytes, gunzipped when its name ends in ``.gz``."""
+    """The file's bytes, gunzipped when its name ends in ``.gz`` (at most PRICE_MAX_BYTES of
+    them: a small file can unpack to gigabytes).
+    """
     raw = _read_bytes(path)
-    if path.name.endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:  # EOFError: a truncated file
-            raise DataError(str(path), f"not a readable gzip file ({exc})") from None
-    return raw
+    if not path.name.endswith(".gz"):
+        return raw
+    if not raw.startswith(b"\x1f\x8b"):
+        raise DataError(str(path), "not a gzip file (no gzip signature at its start)")
+    out = bytearray()
+    rest = raw
+    try:
+        while rest:  # a gzip file may hold several members, one after the other
+            unpack = zlib.decompressobj(wbits=31)  # 31: the gzip container
+            out += unpack.decompress(rest, PRICE_MAX_BYTES + 1 - len(out))
+            if len(out) > PRICE_MAX_BYTES:
+                raise DataError(
+                    str(path), f"unpacks to over the {size_text(PRICE_MAX_BYTES)} limit"
+                )
+            if not unpack.eof:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            rest = unpack.unused_data
+    except (EOFError, zlib.error) as exc:  # EOFError: a truncated file
+        raise DataError(str(path), f"not a readable gzip file ({exc})") from None
+    return bytes(out)
 
 
 def _read_csv_rows(path: Path, raw: bytes) -> list[tuple[int, list[str]]]:
@@ -381,6 +389,14 @@ def _parse_rows(rows, where: str, stem: str) -> list[Series]:
         )
     if len(rows) < 2:
         raise DataError(where, "no data rows after the header")
+    for ln, r in rows[1:]:  # a cell past the header's last column would be dropped unread
+        if len(r) > len(header) and any(c.strip() for c in r[len(header) :]):
+            raise DataError(
+                where,
+                f"{len(r)} cells, but the header names {len(header)} columns: "
+                "expected one cell per header column",
+                ln,
+            )
     if any(h in _TICKER_NAMES for h in header):
         return _long_layout(rows, header, where)
     known = _ADJ_NAMES | {"close", "open", "high", "low", "volume"}
@@ -552,7 +568,15 @@ def _ymd(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     day = d[:, 6] * 10 + d[:, 7]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     last = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
-    good = form & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+    good = (
+        form
+        & (year >= EARLIEST.year)
+        & (year <= LATEST.year)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= last)
+    )
     if not good.all():
         year, month, day = (
             np.where(good, year, 1970),
@@ -688,6 +712,8 @@ def _read_csv_columns(raw: bytes, where: str, stem: str) -> list[Series]:
         raise _RowReader  # blank first line: the row reader finds the header
     header = [_norm(c) for c in rows[0][1]]
     width = len(header)
+    if raw.count(b",") != n_lines * (width - 1):  # a ragged line: pandas would drop its extras
+        raise _RowReader
     if header[0] == "price" and n_lines > 2 and _norm(rows[1][1][0]) == "ticker":
         return _yfinance_columns(text, rows, where, stem)
     if (header[0] not in _DATE_NAMES and header[0] != "") or n_lines < 2:

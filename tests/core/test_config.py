@@ -9,6 +9,7 @@ the demo desk when its numbers change.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 import tomllib
@@ -684,6 +685,49 @@ CASES: dict[str, Builder] = {
     "sweep-limit-unknown-key": lambda t, r: Case(
         t + "\n[sweep.limits]\nminutes = 5\n", "sweep.limits.minutes", None, ("unknown key",)
     ),
+    # past any real book: values that overflowed the NAV to NaN or printed as real money
+    "absurd-holding-quantity": lambda t, r: Case(
+        _edit(t, "[[book.holdings]]", 0, set={"quantity": "1e308"}),
+        "book.holdings[0].quantity",
+        "1e+308",
+        ("a number <= 1e+09",),
+    ),
+    "absurd-short-quantity": lambda t, r: Case(
+        _edit(t, "[[book.holdings]]", 0, set={"quantity": "-2e9"}),
+        "book.holdings[0].quantity",
+        "-2000000000.0",
+        ("a number >= -1e+09",),
+    ),
+    "absurd-cost-basis": lambda t, r: Case(
+        _edit(t, "[[book.holdings]]", 0, set={"cost_basis": "1e300"}),
+        "book.holdings[0].cost_basis",
+        "1e+300",
+        ("a number <= 1e+09",),
+    ),
+    "absurd-contracts": lambda t, r: Case(
+        _edit(t, "[[book.hedges]]", _leg(r, "future"), set={"quantity": "-1e15"}),
+        f"book.hedges[{_leg(r, 'future')}].quantity",
+        None,
+        ("a number >= -1e+09",),
+    ),
+    "absurd-strike": lambda t, r: Case(
+        _edit(t, "[[book.hedges]]", _leg(r, "option"), set={"strike": "1e12"}),
+        f"book.hedges[{_leg(r, 'option')}].strike",
+        None,
+        ("a number <= 1e+09",),
+    ),
+    "expiry-9999-12-31": lambda t, r: Case(
+        _edit(t, "[[book.hedges]]", _leg(r, "option"), set={"expiry": '"9999-12-31"'}),
+        f"book.hedges[{_leg(r, 'option')}].expiry",
+        "9999-12-31",
+        ("a date between 1800-01-01 and 2199-12-31",),
+    ),
+    "absurd-multiplier": lambda t, r: Case(
+        _edit(t, "[[book.hedges]]", _leg(r, "future"), set={"multiplier": "1e7"}),
+        f"book.hedges[{_leg(r, 'future')}].multiplier",
+        None,
+        ("a number <= 1e+06",),
+    ),
 }
 
 
@@ -723,6 +767,30 @@ def test_missing_file_is_a_config_error(tmp_path):
         load_config(path)
     assert info.value.file == str(path)
     assert "not found" in str(info.value)
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path, demo_text):
+    path = tmp_path / "desk.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + demo_text.encode("utf-8"))
+    assert load_config(path).book == load_config(demo_config_path()).book
+
+
+def test_a_config_over_the_size_limit_is_refused_before_parsing(tmp_path, monkeypatch):
+    monkeypatch.setattr("hedgedesk.core.config.CONFIG_MAX_BYTES", 1000)
+    monkeypatch.setattr("tomllib.loads", lambda text: pytest.fail("parsed"))
+    path = _write(tmp_path, "#" * 5000)
+    with pytest.raises(ConfigError, match=r"desk\.toml: \(file\): is 5000 bytes, over the 1000"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "fifo"])
+def test_a_device_or_a_pipe_as_config_is_refused_not_read_forever(tmp_path, device):
+    path = Path(device)
+    if device == "fifo":
+        path = tmp_path / "desk.toml"
+        os.mkfifo(path)
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        load_config(path)
 
 
 def test_unreadable_file_is_a_config_error(tmp_path):

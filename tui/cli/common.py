@@ -55,10 +55,15 @@ def make_parents() -> Parents:
 
 
 def date_arg(text: str) -> dt.date:
+    from hedgedesk.core.data.calendar import DATE_SPAN, sensible
+
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
+    if not sensible(day):
+        raise argparse.ArgumentTypeError(f"date {text!r} out of range: expected one {DATE_SPAN}")
+    return day
 
 
 def whole_arg(minimum: int, maximum: int | None = None):

@@ -268,7 +268,16 @@ def test_save_without_edits_rewrites_the_same_bytes(ed, path):
     path.chmod(0o640)
     ed.save()
     assert path.read_bytes() == original
-    assert path.stat().st_mode & 0o777 == 0o640  # the temporary file's 0600 is not kept
+    assert path.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+
+
+def test_a_config_with_a_byte_order_mark_loads_edits_and_saves_keeping_it(path):
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as some Windows editors save
+    ed = BookEditor(load_config(path))
+    ed.nudge("holding", 0)
+    ed.save()
+    assert path.read_bytes()[:3] == b"\xef\xbb\xbf"
+    assert load_config(path).book == ed.config.book
 
 
 def test_undo_after_save_and_save_again(ed, path):

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hedgedesk.core.data import price_files
 from hedgedesk.core.data.price_files import load_paths, read_csv, read_file
 from hedgedesk.core.errors import DataError
 
@@ -177,6 +178,27 @@ def test_a_truncated_gzip_file_is_one_data_error(tmp_path):
     path.write_bytes(gzip.compress(b"Date,Close\n2020-01-02,216.16\n" * 50)[:-12])
     with pytest.raises(DataError, match=r"QQQ\.csv\.gz.*not a readable gzip file"):
         read_file(path)
+
+
+def test_a_gzip_file_of_several_members_reads_whole(tmp_path):
+    path = tmp_path / "QQQ.csv.gz"
+    path.write_bytes(
+        gzip.compress(b"Date,Close\n2020-01-02,1\n") + gzip.compress(b"2020-01-03,2\n")
+    )
+    (s,) = read_file(path)
+    assert s.close.tolist() == [1.0, 2.0]
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(price_files, "PRICE_MAX_BYTES", 60)
+    body = b"Date,Close\n" + b"2020-01-02,216.16\n" * 10  # 191 bytes
+    big = _write(tmp_path / "QQQ.csv", body.decode())
+    with pytest.raises(DataError, match=r"QQQ\.csv: is 191 bytes, over the 60 bytes limit"):
+        read_file(big)
+    bomb = tmp_path / "BOMB.csv.gz"  # 50 bytes packed, 191 unpacked
+    bomb.write_bytes(gzip.compress(body))
+    with pytest.raises(DataError, match=r"BOMB\.csv\.gz: unpacks to over the 60 bytes limit"):
+        read_file(bomb)
 
 
 def test_bom_blank_lines_and_iso_times(tmp_path):
@@ -371,7 +393,7 @@ def test_gzip_errors_have_line_numbers(tmp_path):
     _expect_error(path, 3, "duplicate date 2020-01-02")
     bad = tmp_path / "Y.csv.gz"
     bad.write_bytes(b"Date,Close\n2020-01-02,1\n")  # not actually compressed
-    _expect_error(bad, None, "not a readable gzip file")
+    _expect_error(bad, None, "not a gzip file (no gzip signature at its start)")
 
 
 def test_not_utf8(tmp_path):
@@ -712,3 +734,21 @@ def test_a_device_or_a_pipe_is_refused_not_read_forever(tmp_path):
             read_file(path)
     with pytest.raises(DataError, match="is not a regular file"):
         load_paths([fifo])
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "1799-12-31", "2200-01-01"])
+def test_a_date_past_any_sensible_one_names_its_line(tmp_path, day):
+    """Both readers (columns, and rows for the message) refuse it, with its line."""
+    long = _write(tmp_path / "long.csv", f"date,ticker,close\n2021-01-04,A,1\n{day},A,2\n")
+    _expect_error(long, 3, f"date {day} out of range: expected one between 1800-01-01")
+    wide = _write(tmp_path / "wide.csv", f"Date,A,B\n2021-01-04,1,2\n{day} 16:00:00,1,2\n")
+    _expect_error(wide, 3, "out of range")
+
+
+def test_a_cell_past_the_header_is_an_error_a_trailing_empty_one_is_not(tmp_path):
+    extra = _write(tmp_path / "w.csv", "Date,A,B\n2021-01-04,1,2\n2021-01-05,1,2,3\n")
+    _expect_error(extra, 3, "4 cells, but the header names 3 columns")
+    single = _write(tmp_path / "QQQ.csv", "Date,Close\n2021-01-04,1\n2021-01-05,1,3\n")
+    _expect_error(single, 3, "3 cells, but the header names 2 columns")
+    trailing = _write(tmp_path / "t.csv", "Date,A,B\n2021-01-04,1,2,\n2021-01-05,1,2,\n")
+    assert [s.close.tolist() for s in read_file(trailing)] == [[1.0, 1.0], [2.0, 2.0]]

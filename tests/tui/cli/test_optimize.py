@@ -121,7 +121,7 @@ def test_infeasible_problem_exits_2_with_the_reason(capsys):
     [
         (["--data", "x.csv"], "--tickers"),
         (["--group", "bad"], "NAME=T1,T2:MIN:MAX"),
-        (["--black-litterman", "--config", "MISSING.toml"], "config file not found"),
+        (["--black-litterman", "--config", "MISSING.toml"], "MISSING.toml: (file): file not found"),
         (["--tickers", "AAPL"], "at least two assets"),
         (["--group", "g=ZZZ:0.1:0.2"], "not in the universe"),
     ],
