@@ -58,6 +58,20 @@ class ScenarioResult:
         return self.pnl - self.without[name].pnl
 
 
+class ScenarioError(DataError):
+    """A scenario that cannot be applied (its shocks or its replay); the book itself is fine."""
+
+
+@dataclass(frozen=True)
+class ScenarioFailure:
+    """A scenario that could not be applied (a shock of -100 % or worse, a replay without
+    data): the others still are; ``error`` says why, naming the scenario.
+    """
+
+    scenario: Scenario
+    error: str
+
+
 REPLAY_SLACK_DAYS = 7  # a replay may start or end this many calendar days inside its dates
 
 
@@ -108,7 +122,7 @@ def scenario_shocks(
         try:
             return replay_shocks(market, tickers, *s.replay)
         except DataError as exc:
-            raise DataError(
+            raise ScenarioError(
                 f"scenario {s.name!r}", f"cannot replay {s.replay[0]}..{s.replay[1]}: {exc}"
             ) from None
     own = dict(s.shocks)
@@ -169,7 +183,7 @@ def run_scenario(
     tickers = list(dict.fromkeys(ln.underlying for ln in lines))
     shocks, replay_dates = scenario_shocks(s, state, tickers, market)
     if any(v <= -1.0 for v in shocks.values()):
-        raise DataError(f"scenario {s.name!r}", "a shock of -100 % or worse leaves no price")
+        raise ScenarioError(f"scenario {s.name!r}", "a shock of -100 % or worse leaves no price")
     nav = value_lines(lines, state, cfg.book.cash, targets=targets).nav
     pnl, line_pnl, after = _shocked(lines, state, cfg.book.cash, shocks, s.vol, targets)
     without = {}
@@ -186,9 +200,10 @@ def run_scenarios(
     state: MarketState,
     market: MarketData | None = None,
     names: list[str] | None = None,
-) -> list[ScenarioResult]:
+) -> list[ScenarioResult | ScenarioFailure]:
     """:func:`run_scenario` for each configured scenario, or those ``names`` chooses (in the
-    config's order); DataError naming a scenario the config lacks.
+    config's order); one that cannot be applied is a :class:`ScenarioFailure` in its place.
+    DataError naming a scenario the config lacks.
     """
     chosen = [s for s in cfg.scenarios if names is None or s.name in names]
     if names:
@@ -196,4 +211,10 @@ def run_scenarios(
         if missing:
             known = ", ".join(repr(s.name) for s in cfg.scenarios)
             raise DataError(f"scenario {sorted(missing)[0]!r}", f"not in the config ({known})")
-    return [run_scenario(cfg, state, s, market) for s in chosen]
+    out: list[ScenarioResult | ScenarioFailure] = []
+    for s in chosen:
+        try:
+            out.append(run_scenario(cfg, state, s, market))
+        except ScenarioError as exc:  # this scenario only: the others are still worth seeing
+            out.append(ScenarioFailure(s, str(exc)))
+    return out

@@ -375,8 +375,16 @@ def _file_stem(path: Path) -> str:
 def _parse_rows(rows, where: str, stem: str) -> list[Series]:
     """Pick the layout from the header row(s) and parse; rows are (line, cells), date first."""
     header = [_norm(c) for c in rows[0][1]]
-    if header[0] == "price" and len(rows) > 2 and _norm(rows[1][1][0]) == "ticker":
-        return _yfinance_layout(rows, where, stem)
+    if header[0] == "price":
+        if len(rows) > 2 and _norm(rows[1][1][0]) == "ticker":
+            return _yfinance_layout(rows, where, stem)
+        line, first = rows[1] if len(rows) > 1 else (rows[0][0] + 1, [""])
+        raise DataError(
+            where,
+            f"a yfinance header ('Price' row) needs a 'Ticker' row next, got {first[0]!r}: "
+            "expected yfinance's to_csv layout (Price, Ticker, Date rows), or a Date header",
+            line,
+        )
     if header[0] not in _DATE_NAMES and header[0] != "":
         hint = (
             "; the file looks semicolon-delimited, expected commas" if ";" in rows[0][1][0] else ""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,20 +71,29 @@ class Fetched:
 def _yf_download(tickers: list[str], start, end) -> pd.DataFrame:
     import yfinance as yf  # imported here: slow to import and only needed online
 
-    # Without a start yfinance would return one month only: ask for the whole history.
-    period = None if start else "max"
-    return yf.download(
-        tickers,
-        start=start,
-        end=end,
-        period=period,
-        auto_adjust=False,
-        actions=False,
-        progress=False,
-        multi_level_index=True,
-        threads=False,
-        timeout=20,
-    )
+    # yfinance's own deprecation warnings and logged failures would print before our one line
+    # (which says what failed): silence them for the call.
+    log = logging.getLogger("yfinance")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return yf.download(
+                tickers,
+                start=start,
+                end=end,
+                # without a start yfinance would return one month only: the whole history
+                period=None if start else "max",
+                auto_adjust=False,
+                actions=False,
+                progress=False,
+                multi_level_index=True,
+                threads=False,
+                timeout=20,
+            )
+    finally:
+        log.setLevel(level)
 
 
 def _column(frame: pd.DataFrame, field: str, ticker: str) -> pd.Series | None:

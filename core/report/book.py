@@ -10,7 +10,7 @@ import numpy as np
 
 from hedgedesk.core.book.plan import coverage
 from hedgedesk.core.book.risk import BETA_HISTORY_WINDOW, RiskReport, risk_report
-from hedgedesk.core.book.scenarios import run_scenarios
+from hedgedesk.core.book.scenarios import ScenarioFailure, run_scenarios
 from hedgedesk.core.book.sizing import CALL_COVERAGE, PUT_COVERAGE
 from hedgedesk.core.book.trades import scaled_lines, trade_list
 from hedgedesk.core.book.valuation import MarketState, market_state, shocked_state, value_lines
@@ -251,7 +251,9 @@ def _scenarios(cfg: DeskConfig, state: MarketState, market: MarketData) -> Table
     ]
     cols += [Col(f"{leg} adds", "money") for leg in legs]
     rows = [
-        [
+        [f"{r.scenario.name} (not applied: {r.error})", *[None] * (len(cols) - 1)]
+        if isinstance(r, ScenarioFailure)
+        else [
             r.scenario.name,
             r.pnl,
             r.pnl_pct,

@@ -580,6 +580,34 @@ def leg_returns(
     return long_returns, hedge_returns
 
 
+def _refuse_ruin(days, window, exposure, hedge_ratio, hedged, unhedged) -> None:
+    """A curve through zero has no returns or metrics: say which parameter ruined it. The
+    unhedged book is the exposure's; a hedged one ruined where the unhedged survives is the
+    hedge's, sized on the last rebalance's beta (over ``window`` returns: 2 or 3 give betas
+    far from the asset's).
+    """
+    ruined = np.flatnonzero(~(unhedged.equity > 0))
+    if ruined.size:
+        raise DataError(
+            "exposure",
+            f"the unhedged equity falls to zero or below on "
+            f"{days[window - 2 + ruined[0]].date()} at exposure {exposure:g}: lower the exposure",
+        )
+    ruined = np.flatnonzero(~(hedged.equity > 0))
+    if not ruined.size:
+        return
+    at = window - 2 + ruined[0]  # index of the day it happens
+    # the hedge held through that day was set at an earlier close (the first: a cost's ruin)
+    last = ([r for r in hedged.rebalances if r.day < at] or hedged.rebalances[:1])[-1]
+    raise DataError(
+        "hedge",
+        f"the hedged equity falls to zero or below on {days[at].date()} while the unhedged "
+        f"book survives: the hedge was sized on {days[last.day].date()} on a beta of "
+        f"{last.beta:.3g} fitted to {window} returns (hedge ratio {hedge_ratio:g}); "
+        "expected a wider window or a lower hedge ratio",
+    )
+
+
 def run_backtest(
     market: MarketData,
     long: list[str],
@@ -651,15 +679,7 @@ def run_backtest(
     unhedged = dynamic_beta_hedge(
         r_long, r_hedge, rebalance, window, exposure, 0.0, cost, drift_band, capital
     )
-    for label, run in (("hedged", hedged), ("unhedged", unhedged)):
-        ruined = np.flatnonzero(~(run.equity > 0))
-        if ruined.size:  # returns and metrics of a curve through zero mean nothing
-            day = days[window - 2 + ruined[0]].date()
-            raise DataError(
-                "exposure",
-                f"the {label} equity falls to zero or below on {day} "
-                f"at exposure {exposure:g}: lower the exposure",
-            )
+    _refuse_ruin(days, window, exposure, hedge_ratio, hedged, unhedged)
 
     # equity[0] is the close of day W-2: the book is still flat, equity is the capital
     dates = days[window - 2 :]

@@ -430,15 +430,18 @@ def cmd_greeks(args) -> int:
 
 
 def cmd_scenario(args) -> int:
-    from hedgedesk.core.book.scenarios import run_scenarios
+    from hedgedesk.core.book.scenarios import ScenarioFailure, run_scenarios
 
     cfg, market, state = _desk(args)
-    results = run_scenarios(cfg, state, market, args.name)
+    rows = run_scenarios(cfg, state, market, args.name)
+    results = [r for r in rows if not isinstance(r, ScenarioFailure)]
     out = {
         "asof": state.asof,
         "nav": results[0].nav_before if results else None,
         "scenarios": [
-            {
+            {"name": r.scenario.name, "description": r.scenario.description, "error": r.error}
+            if isinstance(r, ScenarioFailure)
+            else {
                 "name": r.scenario.name,
                 "description": r.scenario.description,
                 "market": r.scenario.market,
@@ -466,7 +469,7 @@ def cmd_scenario(args) -> int:
                     for name, w in r.without.items()
                 },
             }
-            for r in results
+            for r in rows
         ],
         "conventions": "instantaneous joint shock: own shock, else beta x market shock; "
         "options repriced in full at shocked spot and vol (vol + shift, "
@@ -481,7 +484,10 @@ def cmd_scenario(args) -> int:
         f"{'scenario':<30}{'P&L':>12}{'%NAV':>8}{'beta':>7}  "
         + "  ".join(f"{n[:14]:>14}" for n in legs)
     )
-    for r in results:
+    for r in rows:
+        if isinstance(r, ScenarioFailure):
+            print(f"{r.scenario.name[:29]:<30}not applied: {r.error}")
+            continue
         print(
             f"{r.scenario.name[:29]:<30}{r.pnl:>12,.0f}{r.pnl_pct:>8.2%}"
             f"{r.after.portfolio_beta:>7.2f}  "

@@ -752,3 +752,8 @@ def test_a_cell_past_the_header_is_an_error_a_trailing_empty_one_is_not(tmp_path
     _expect_error(single, 3, "3 cells, but the header names 2 columns")
     trailing = _write(tmp_path / "t.csv", "Date,A,B\n2021-01-04,1,2,\n2021-01-05,1,2,\n")
     assert [s.close.tolist() for s in read_file(trailing)] == [[1.0, 1.0], [2.0, 2.0]]
+
+
+def test_a_yfinance_header_without_its_ticker_row_says_what_is_missing(tmp_path):
+    path = _write(tmp_path / "yf.csv", "Price,Close,Volume\nDate,,\n2021-01-04,1,2\n")
+    _expect_error(path, 2, "a yfinance header ('Price' row) needs a 'Ticker' row next, got 'Date'")

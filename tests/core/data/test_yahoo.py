@@ -348,3 +348,36 @@ def test_real_symbols_are_accepted(tmp_path, good):
     frame = _yf_frame(["AAPL"]).rename(columns={"AAPL": good.upper()}, level=1)
     (f,) = fetch([good], download=FakeDownload(frame), cache=tmp_path, now=T0)
     assert f.path.name == f"{good.upper()}.parquet"
+
+
+def test_yfinance_warnings_and_logged_failures_stay_quiet(monkeypatch, capfd):
+    """Offline, yfinance warns (pandas deprecations) and logs its failures before returning an
+    empty frame; the user sees only hedgedesk's one line, and yfinance's logger is restored.
+    """
+    import logging
+    import sys
+    import types
+    import warnings
+
+    def download(tickers, **kwargs):
+        warnings.warn("inplace is deprecated", FutureWarning, stacklevel=2)
+        logging.getLogger("yfinance").error("1 Failed download: ['AAPL']: no network")
+        return pd.DataFrame()
+
+    monkeypatch.setitem(sys.modules, "yfinance", types.SimpleNamespace(download=download))
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    log = logging.getLogger("yfinance")
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            with pytest.raises(DataError, match="download returned nothing"):
+                fetch(["AAPL"], cache=None)
+    finally:
+        log.removeHandler(handler)
+    assert warned == [] and logged == []
+    assert log.level == logging.WARNING
+    assert capfd.readouterr() == ("", "")

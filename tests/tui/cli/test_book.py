@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -639,10 +640,56 @@ def test_backtest_ruin_and_exposure_cap(capsys):
         "--start",
         "2019-06-01",
     )
-    assert "falls to zero or below" in err
+    assert "exposure: the unhedged equity falls to zero or below" in err
+    assert "lower the exposure" in err
+
+
+def test_a_hedge_sized_on_a_two_return_beta_is_blamed_not_the_exposure(capsys):
+    """W = 2 fits a line through two points: on 2015-01-28 AMD's and the S&P's two returns
+    give a slope in the hundreds, the short hedge is hundreds of times the book, and the next
+    day ruins it while the unhedged book is fine. The beta named is that slope (numpy).
+    """
+    err = run_error(
+        capsys, "backtest", "--long", "AMD", "--hedge", "SP500", "--rebalance", "1",
+        "--window", "2", "--hedge-ratio", "1",
+    )  # fmt: skip
+    assert err.startswith("hedgedesk: error: hedge: the hedged equity falls to zero or below")
+    assert "while the unhedged book survives" in err and "exposure" not in err
+    assert "fitted to 2 returns" in err and "expected a wider window or a lower hedge ratio" in err
+    sized = re.search(r"sized on (\S+) on a beta of (\S+) fitted", err)
+    market = load_market(load_config(resolve_config_path(None)))
+    closes = pd.DataFrame(
+        {t: pd.Series(market.get(t).close, index=market.get(t).dates) for t in ("AMD", "SP500")}
+    ).dropna()
+    returns = closes.pct_change().loc[: sized[1]].iloc[-2:]
+    slope = np.polyfit(returns["SP500"], returns["AMD"], 1)[0]
+    assert float(sized[2]) == pytest.approx(slope, rel=5e-3)  # printed to 3 figures
 
 
 def test_var_window_longer_than_history(capsys):
     text = _demo_config_text().replace("var_window = 504", "var_window = 50000")
     err = run_error(capsys, "risk", "--config", _tmp_config(text))
     assert "risk.var_window" in err and "too little history" in err
+
+
+def test_a_scenario_past_minus_100_percent_is_one_error_row_the_others_stand(capsys):
+    """AMD's beta is about 2, so a -60 % market moves it past -100 %: that scenario is one row
+    saying so, and every other scenario is the engine's own result.
+    """
+    text = _demo_config_text().replace(
+        'name = "Market crash -40%"\nmarket = -0.40', 'name = "Wipe-out"\nmarket = -0.60'
+    )
+    assert "Wipe-out" in text
+    path = _tmp_config(text)
+    obj = run_json(capsys, "scenario", "--config", path, "--json")
+    by_name = {s["name"]: s for s in obj["scenarios"]}
+    assert "-100 % or worse" in by_name["Wipe-out"]["error"]
+    assert "scenario 'Wipe-out'" in by_name["Wipe-out"]["error"]
+    cfg = load_config(path)
+    market = load_market(cfg)
+    state = market_state(cfg, market)
+    fine = run_scenarios(cfg, state, market, ["Market crash -30%"])[0]
+    assert by_name["Market crash -30%"]["pnl"] == fine.pnl and "error" not in fine.__dict__
+    assert main(["scenario", "--config", path]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "Wipe-out" in out and "not applied: scenario 'Wipe-out'" in out
