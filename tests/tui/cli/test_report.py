@@ -9,6 +9,7 @@ run ledger read back, the files on disk.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,24 @@ def test_an_out_folder_that_cannot_take_the_report_is_refused_before_the_work(
     err = assert_one_error_line(rc, stdout, err)
     assert f"report folder {out}" in err and words in err
     assert all(f.read_text() == "mine" for f in (tmp_path / "f", out) if f.is_file())
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_reports_and_run_tables_follow_the_umask_like_the_ledger(tmp_path, capsys, mask):
+    """No file mode of our own: the ledger (SQLite), the run's Parquet parts and every report
+    file get 0666 & ~umask (they were 0600 from the temporary files before).
+    """
+    import stat
+
+    saved = os.umask(mask)
+    try:
+        db = tmp_path / "runs.sqlite"
+        run_id = _small_sweep(capsys, db, "--keep", "all")
+        out = tmp_path / "rep"
+        run_json(capsys, "report", "--out", out, "--what", f"sweep:{run_id}", "--ledger", db)
+    finally:
+        os.umask(saved)
+    files = [db, *(tmp_path / "runs" / run_id).iterdir(), *out.iterdir()]
+    assert len(files) > 5
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
+    assert set(modes.values()) == {0o666 & ~mask}, modes  # (SQLite's 0644 & ~umask alike)
