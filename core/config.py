@@ -18,20 +18,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, overload
 
+from hedgedesk.core.bounds import MAX_CASH, MAX_MULTIPLIER, MAX_PRICE, MAX_QUANTITY, MIN_PRICE
 from hedgedesk.core.data.calendar import DATE_SPAN, sensible
 from hedgedesk.core.errors import ConfigError
 from hedgedesk.core.files import CONFIG_MAX_BYTES, read_regular
-from hedgedesk.core.instruments import (
-    CONTRACTS,
-    FUTURE,
-    KINDS,
-    MAX_CASH,
-    MAX_MULTIPLIER,
-    MAX_PRICE,
-    MAX_QUANTITY,
-    OPTION,
-    OPTION_MULTIPLIER,
-)
+from hedgedesk.core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER
 from hedgedesk.core.levels import MAX_LEVELS as MAX_AXIS_VALUES
 from hedgedesk.core.levels import LevelsError, parse_range
 from hedgedesk.core.limits import (
@@ -548,6 +539,14 @@ def _targets(t: _Table) -> Targets:
     )
 
 
+def _keys(raw: dict, name: str) -> tuple[str, ...]:
+    """The keys of a table whose keys are the user's (tickers, contract codes); () when it is
+    missing or not a table (``_Table.table`` then says what was expected).
+    """
+    value = raw.get(name)
+    return tuple(value) if isinstance(value, dict) else ()
+
+
 def _proxies(t: _Table) -> dict[str, Proxy]:
     out = {}
     for code in t.raw:
@@ -566,7 +565,7 @@ DEFAULT_SCENARIOS = (
 
 
 def _scenario(t: _Table) -> Scenario:
-    shocks_t = t.table("shocks", tuple(t.raw.get("shocks", {}) or ()))
+    shocks_t = t.table("shocks", _keys(t.raw, "shocks"))
     shocks = tuple((k, shocks_t.number(k, lo=-1.0)) for k in shocks_t.raw)
     replay = None
     if "replay" in t.raw:
@@ -636,7 +635,7 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
     model: str | None
     if kind == OPTION:
         right = t.text("right", choices=("call", "put"))
-        strike = t.number("strike", lo=0, hi=MAX_PRICE, lo_open=True)
+        strike = t.number("strike", lo=MIN_PRICE, hi=MAX_PRICE)
         expiry = t.date("expiry")
         vol = t.number("volatility", lo=0, hi=5, lo_open=True)
         model = t.text("model", "bsm", ("bsm", "black76"))
@@ -733,8 +732,8 @@ def _optimizer(t: _Table) -> OptimizerConfig:
             )
         )
     band = t.numbers("beta_band", None) if "beta_band" in t.raw else None
-    budgets_t = t.table("budgets", tuple(t.raw.get("budgets", {}) or ()))
-    prior_t = t.table("prior", tuple(t.raw.get("prior", {}) or ()))
+    budgets_t = t.table("budgets", _keys(t.raw, "budgets"))
+    prior_t = t.table("prior", _keys(t.raw, "prior"))
     o = OptimizerConfig(
         t.flag("long_only", True),
         t.number("min_weight", 0.0),
@@ -958,7 +957,7 @@ def parse_config(text: str, path: Path) -> DeskConfig:
         )
         if "sweep" in raw
         else None,
-        proxies=_proxies(top.table("proxies", tuple(raw.get("proxies", {}) or ()))),
+        proxies=_proxies(top.table("proxies", _keys(raw, "proxies"))),
         scenarios=tuple(
             _scenario(s)
             for s in top.tables(

@@ -42,10 +42,3 @@ CONTRACTS: dict[str, ContractSpec] = {
 
 # US equity, ETF and index (SPX) options: 100 units of the underlying per contract.
 OPTION_MULTIPLIER = 100.0
-
-# Bounds past any real book: a value beyond them is a typo (or a probe), and would overflow the
-# valuation to inf/NaN rather than say so.
-MAX_QUANTITY = 1e9  # shares, coins, units or contracts, long or short (a billion)
-MAX_PRICE = 1e9  # a cost basis or a strike, in the instrument's price units
-MAX_MULTIPLIER = 1e6  # units of the underlying per contract
-MAX_CASH = 1e15  # USD, long or short (a thousand trillion)

@@ -206,6 +206,9 @@ def run_scenarios(
     DataError naming a scenario the config lacks.
     """
     chosen = [s for s in cfg.scenarios if names is None or s.name in names]
+    twice = sorted({n for n in names or () if list(names or ()).count(n) > 1})
+    if twice:
+        raise DataError(f"scenario {twice[0]!r}", "named twice: expected each name once")
     if names:
         missing = set(names) - {s.name for s in chosen}
         if missing:

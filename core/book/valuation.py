@@ -21,7 +21,7 @@ from hedgedesk.core.beta import ols_beta
 from hedgedesk.core.book.options import Greeks, price_and_greeks, year_fraction
 from hedgedesk.core.config import DeskConfig, HedgeLeg
 from hedgedesk.core.data.market import MarketData
-from hedgedesk.core.errors import DataError
+from hedgedesk.core.errors import ConfigError, DataError
 from hedgedesk.core.instruments import CONTRACTS, EQUITY, FUTURE, OPTION
 
 MIN_SHOCKED_VOL = 0.01  # a vol shock never takes an option below 1 % implied volatility
@@ -139,6 +139,27 @@ class MarketState:
         return corr
 
 
+def _check_range(cfg: DeskConfig, market: MarketData) -> None:
+    """Name the config's data.start or data.end when it leaves the benchmark no history."""
+    s = market.get(cfg.data.benchmark)
+    first, last = s.dates[0].astype(dt.date), s.dates[-1].astype(dt.date)
+    where = str(cfg.path)
+    if cfg.data.start and cfg.data.start > last:
+        raise ConfigError(
+            where,
+            "data.start",
+            f"got {cfg.data.start}, after the data's last date {last} "
+            f"({cfg.data.benchmark}): expected an earlier start",
+        )
+    if cfg.data.end and cfg.data.end < first:
+        raise ConfigError(
+            where,
+            "data.end",
+            f"got {cfg.data.end}, before the data's first date {first} "
+            f"({cfg.data.benchmark}): expected a later end",
+        )
+
+
 def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
     """Closes, betas and the return history the book's valuation and risk read, prepared once.
 
@@ -168,6 +189,7 @@ def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
     bench = cfg.data.benchmark
     tickers = list(_state_tickers(cfg))
     start, end = cfg.data.start, cfg.data.end
+    _check_range(cfg, market)
     bench_prices = market.aligned_prices([bench], start, end)
     asof = bench_prices.index[-1]
     closes = {}

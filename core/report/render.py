@@ -37,7 +37,10 @@ def check_out(out: Path) -> None:
     the report: a file, a folder under a file, one not writable, a report file's name taken by
     a folder.
     """
-    above = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    try:
+        above = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    except OSError as exc:  # a name too long, a folder above it that cannot be searched
+        raise HedgedeskError(f"report folder {out}: {exc.strerror or exc}") from None
     if not above.is_dir():
         raise HedgedeskError(f"report folder {out}: {above} is a file; expected a folder")
     if not os.access(above, os.W_OK | os.X_OK):

@@ -22,6 +22,12 @@ import numpy as np
 import pandas as pd
 
 from hedgedesk.core.beta import MIN_BENCHMARK_SPAN
+from hedgedesk.core.bounds import (
+    MAX_CASH,
+    MAX_EXPOSURE,
+    MAX_HEDGE_RATIO,
+    MAX_IMPACT,
+)
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.demo import SOURCE as DEMO_SOURCE
 from hedgedesk.core.errors import DataError
@@ -279,6 +285,14 @@ def _check_parameters(
     ):
         if not math.isfinite(value):
             raise DataError(name, f"must be a finite number, got {value}")
+    for name, value, most in (
+        ("exposure", exposure, MAX_EXPOSURE),
+        ("hedge_ratio", hedge_ratio, MAX_HEDGE_RATIO),
+        ("impact", impact, MAX_IMPACT),
+        ("capital", capital, MAX_CASH),
+    ):
+        if value > most:
+            raise DataError(name, f"expected at most {most:g}, got {value:g}")
     if exposure <= 0:
         raise DataError("exposure", f"the long exposure must be positive, got {exposure}")
     if cost < 0:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from hedgedesk.core.bounds import MAX_EXPOSURE, MAX_HEDGE_RATIO, MAX_IMPACT
 from hedgedesk.core.errors import ConfigError, DataError, HedgedeskError
 from hedgedesk.core.sweep.backtest import WEIGHTINGS
 
@@ -229,6 +230,13 @@ class Grid:
             ("impact", min(self.impact) >= 0, "impact coefficients must be >= 0"),
         ):
             need(ok, name, f"{problem}, got {min(getattr(self, name)):g}")
+        for name, most in (
+            ("exposure", MAX_EXPOSURE),
+            ("hedge_ratio", MAX_HEDGE_RATIO),
+            ("impact", MAX_IMPACT),
+        ):
+            high = max(getattr(self, name))
+            need(high <= most, name, f"expected values <= {most:g}, got {high:g}")
         low, high = min(self.cost), max(self.cost)
         need(
             low >= 0 and high <= 0.1,

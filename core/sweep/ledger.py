@@ -210,6 +210,15 @@ def _unpack(blob: bytes) -> dict[str, np.ndarray]:
     return out
 
 
+@dataclass(frozen=True)
+class Removed:
+    """A run :meth:`Ledger.remove` deleted."""
+
+    id: str
+    status: str
+    n_configs: int
+
+
 class Ledger:
     """One SQLite connection, shared by this process's threads under a lock."""
 
@@ -219,9 +228,9 @@ class Ledger:
         self.path = (Path(path) if path is not None else default_path()).absolute()
         try:
             self._check_place()
-        except PermissionError:
+        except OSError as exc:  # no permission on a folder above it, a name too long
             raise HedgedeskError(
-                f"{self.path}: cannot reach the run ledger (permission denied on its folder)"
+                f"{self.path}: cannot reach the run ledger ({exc.strerror or exc})"
             ) from None
         self._lock = threading.Lock()
         self._host = socket.gethostname()
@@ -490,10 +499,11 @@ class Ledger:
                 # to the end; execute() would stop after freeing a single page.
                 self._db.executescript("PRAGMA incremental_vacuum")
 
-    def remove(self, run_id: str) -> RunRecord:
+    def remove(self, run_id: str) -> Removed:
         """Delete a run: its row, its stored chunks and its Parquet table, and give the space
         back to the file system. A run still running (its process alive, or on another host,
-        where the ledger cannot tell) is refused.
+        where the ledger cannot tell) is refused. Reads only the columns it needs, so a run
+        whose record is damaged can still be removed.
 
         Parameters
         ----------
@@ -502,23 +512,35 @@ class Ledger:
 
         Returns
         -------
-        RunRecord
-            The run as it was before it was deleted.
+        Removed
+            What was deleted: the id, its status, its number of configurations.
         """
-        rec = self.get(run_id)
-        if rec.status == RunStatus.RUNNING:
-            raise HedgedeskError(
-                f"run {rec.id} is running (pid {rec.pid} on {rec.host}): cancel it first"
-            )
+        run = self._resolve(run_id)
+        _check_id(run, self.path)
+        with self._lock:
+            status, pid, host, parquet, n_configs = self._db.execute(
+                "SELECT status, pid, host, parquet, n_configs FROM runs WHERE id = ?", (run,)
+            ).fetchone()
+        if status == RunStatus.RUNNING and not (host == self._host and not _pid_alive(pid)):
+            raise HedgedeskError(f"run {run} is running (pid {pid} on {host}): cancel it first")
         with self._lock:
             with self._tx() as db:
-                db.execute("DELETE FROM chunks WHERE run_id = ?", (rec.id,))
-                db.execute("DELETE FROM leg_state WHERE run_id = ?", (rec.id,))
-                db.execute("DELETE FROM runs WHERE id = ?", (rec.id,))
+                db.execute("DELETE FROM chunks WHERE run_id = ?", (run,))
+                db.execute("DELETE FROM leg_state WHERE run_id = ?", (run,))
+                db.execute("DELETE FROM runs WHERE id = ?", (run,))
             self._db.executescript("PRAGMA incremental_vacuum")
-        if rec.parquet:
-            remove_table(Path(rec.parquet))
-        return rec
+        if parquet:
+            self._remove_table(run, Path(parquet))
+        return Removed(run, str(status), int(n_configs))
+
+    def _remove_table(self, run: str, stored: Path) -> None:
+        """Delete the run's table: only its own (named after it, beside the ledger), whatever
+        path the ledger holds, so a ledger from elsewhere cannot make ``rm`` delete a folder.
+        """
+        path = stored if stored.is_absolute() else self.table_dir(run)
+        home = self.path.parent.resolve()
+        if path.name.startswith(run) and path.resolve().is_relative_to(home):
+            remove_table(path)
 
     def stale(self, days: float, now: dt.datetime | None = None) -> list[RunRecord]:
         """Runs last written more than ``days`` days before ``now`` (default: the present),
@@ -588,13 +610,18 @@ class Ledger:
 
         rec = dict(zip((f.name for f in fields(RunRecord)), row, strict=True))
         _check_id(rec["id"], self.path)
-        rec["params"] = json.loads(rec["params"])
-        if rec["summary"] is not None:
-            try:
+        try:
+            rec["params"] = json.loads(rec["params"])
+            if rec["summary"] is not None:
                 rec["summary"] = SweepSummary.from_json(json.loads(rec["summary"]))
-            except HedgedeskError as exc:
-                raise HedgedeskError(f"run {rec['id']}: {exc}") from None
-        rec["status"] = RunStatus(rec["status"])
+            rec["status"] = RunStatus(rec["status"])
+        except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+            raise HedgedeskError(
+                f"{self.path}: run {rec['id']}'s record is damaged ({exc}): expected the "
+                f"JSON hedgedesk writes; remove it with hedgedesk runs rm {rec['id']}"
+            ) from None
+        except HedgedeskError as exc:
+            raise HedgedeskError(f"run {rec['id']}: {exc}") from None
         # A crashed or killed sweep never wrote its final status; only this host can tell.
         if (
             rec["status"] == RunStatus.RUNNING

@@ -5,6 +5,14 @@ Every figure names its convention in the JSON (``conventions`` keys) as on scree
 
 from __future__ import annotations
 
+from hedgedesk.core.bounds import (
+    MAX_CASH,
+    MAX_DAYS,
+    MAX_EXPOSURE,
+    MAX_HEDGE_RATIO,
+    MAX_PRICE,
+    MIN_PRICE,
+)
 from hedgedesk.core.instruments import CONTRACTS
 from hedgedesk.tui.cli.common import (
     Parents,
@@ -52,15 +60,15 @@ def add_parsers(sub, parents: Parents) -> dict:
     g.add_argument(
         "--spot",
         required=True,
-        type=number_arg(0, lo_open=True),
+        type=number_arg(MIN_PRICE, MAX_PRICE),
         metavar="S",
         help="underlying price (the future's price with --model black76)",
     )
-    g.add_argument("--strike", required=True, type=number_arg(0, lo_open=True), metavar="K")
+    g.add_argument("--strike", required=True, type=number_arg(MIN_PRICE, MAX_PRICE), metavar="K")
     g.add_argument(
         "--days",
         required=True,
-        type=number_arg(0, lo_open=True),
+        type=number_arg(0, MAX_DAYS, lo_open=True),
         metavar="D",
         help="calendar days to expiry (time = days / 365)",
     )
@@ -72,7 +80,7 @@ def add_parsers(sub, parents: Parents) -> dict:
     )
     g.add_argument(
         "--price",
-        type=number_arg(0, lo_open=True),
+        type=number_arg(MIN_PRICE, MAX_PRICE),
         metavar="P",
         help="option price: solve the implied volatility from it",
     )
@@ -130,7 +138,7 @@ def add_parsers(sub, parents: Parents) -> dict:
     )
     t.add_argument(
         "--nav",
-        type=number_arg(0, lo_open=True),
+        type=number_arg(0, MAX_CASH, lo_open=True),
         metavar="USD",
         help="scale the book to this NAV first (default: the book as configured)",
     )
@@ -173,12 +181,12 @@ def add_parsers(sub, parents: Parents) -> dict:
     )
     b.add_argument(
         "--exposure",
-        type=number_arg(0, 10, lo_open=True),
+        type=number_arg(0, MAX_EXPOSURE, lo_open=True),
         default=1.0,
         metavar="k",
         help="long notional as a multiple of equity (default 1, at most 10)",
     )
-    b.add_argument("--hedge-ratio", type=number_arg(0), default=1.0, metavar="h")
+    b.add_argument("--hedge-ratio", type=number_arg(0, MAX_HEDGE_RATIO), default=1.0, metavar="h")
     b.add_argument(
         "--cost",
         type=number_arg(0, 0.1),

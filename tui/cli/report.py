@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hedgedesk.core.bounds import MAX_CASH, MAX_EXPOSURE, MAX_HEDGE_RATIO
 from hedgedesk.tui.cli.common import (
     emit_json,
     load_cfg,
@@ -40,7 +41,7 @@ def add_parsers(sub, parents) -> dict:
     )
     p.add_argument(
         "--nav",
-        type=number_arg(0, lo_open=True),
+        type=number_arg(0, MAX_CASH, lo_open=True),
         metavar="USD",
         help="NAV the position sizing and trade list are for (default: the book's)",
     )
@@ -58,8 +59,8 @@ def add_parsers(sub, parents) -> dict:
     b.add_argument("--weighting", choices=("equal", "volume"))
     b.add_argument("--rebalance", type=whole_arg(1), metavar="P")
     b.add_argument("--window", type=whole_arg(2), metavar="W")
-    b.add_argument("--exposure", type=number_arg(0, 10, lo_open=True), metavar="k")
-    b.add_argument("--hedge-ratio", type=number_arg(0), metavar="h")
+    b.add_argument("--exposure", type=number_arg(0, MAX_EXPOSURE, lo_open=True), metavar="k")
+    b.add_argument("--hedge-ratio", type=number_arg(0, MAX_HEDGE_RATIO), metavar="h")
     b.add_argument("--cost", type=number_arg(0, 0.1), metavar="c")
     b.add_argument("--drift-band", type=number_arg(0), metavar="d")
     return {("report", None): cmd_report}

@@ -676,6 +676,10 @@ def test_dynamic_beta_hedge_constant_window_names_its_day():
         (["AAPL"], "SP500", {"drift_band": -0.1}, "drift_band: the drift band must be >= 0"),
         (["AAPL"], "SP500", {"exposure": 0.0}, "exposure: the long exposure must be positive"),
         (["AAPL"], "SP500", {"capital": float("nan")}, "capital: must be a finite number"),
+        (["AAPL"], "SP500", {"hedge_ratio": 1e308}, "hedge_ratio: expected at most 10, got 1e+308"),
+        (["AAPL"], "SP500", {"exposure": 10.5}, "exposure: expected at most 10, got 10.5"),
+        (["AAPL"], "SP500", {"hedge_ratio": 10.5}, "hedge_ratio: expected at most 10"),
+        (["AAPL"], "SP500", {"capital": 1e16}, "capital: expected at most 1e+15"),
         (["AAPL"], "NOPE", {}, "NOPE: unknown ticker"),
     ],
 )

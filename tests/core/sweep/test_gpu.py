@@ -60,6 +60,7 @@ def _leg_args():
     rng = np.random.default_rng(7)
     r_hedge = rng.normal(0.0004, 0.012, 300)
     r_hedge[101:122] = 0.001
+    r_hedge[200] = 0.15  # a rally that ruins the h = 10 short hedge
     r_long = 1.2 * r_hedge + rng.normal(0.0002, 0.01, 300)
     grid = Grid(
         legs=(Leg("L", ("L",)),),
@@ -68,7 +69,7 @@ def _leg_args():
         window=(20, 60),
         estimator=(Estimator("ols"), Estimator("ewma", 10.0)),
         exposure=(1.0,),
-        hedge_ratio=(0.0, 1.0, 30.0),
+        hedge_ratio=(0.0, 1.0, 10.0),
         drift_band=(0.0, 0.1),
         cost=(0.002,),
         impact=(0.5,),

@@ -154,6 +154,15 @@ def test_naming_flags_config_and_form():
         _grid(cost=(0.5,), where=mixed)
 
 
+@pytest.mark.parametrize("axis", ["exposure", "hedge_ratio", "impact"])
+def test_an_axis_past_its_ceiling_is_refused_naming_it(axis):
+    """Past 10 the backtest's arithmetic overflows (1e308 gave NaN curves and warnings)."""
+    _grid(**{axis: (1.0, 10.0)}, where=FLAGS)  # the ceiling itself is fine
+    flag = "--" + axis.replace("_", "-")
+    with pytest.raises(DataError, match=f"^{flag}: expected values <= 10, got 1e\\+308"):
+        _grid(**{axis: (1.0, 1e308)}, where=FLAGS)
+
+
 def test_the_naming_is_not_part_of_the_grid():
     """An init-only argument: grids built under different namings are equal and round-trip."""
     a, b = _grid(), _grid(where=Naming.config("x.toml"))

@@ -554,3 +554,28 @@ def _list_as_nobody(top: Path) -> None:
     assert out.returncode == 0, out.stderr
     folder.chmod(0o755)  # so the temporary folder can be removed
     assert out.stdout.strip() == f"True ['{run}']"
+
+
+def test_rm_deletes_only_the_runs_own_table_whatever_the_ledger_says(ledger, tmp_path):
+    """A ledger is a file others can hand you: a run whose table path points elsewhere has its
+    row removed, and the folder it names is left alone.
+    """
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-victim"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("mine")
+    run = _finished(ledger, with_table=False)
+    with closing(sqlite3.connect(ledger.path)) as db, db:
+        db.execute("UPDATE runs SET parquet = ? WHERE id = ?", (str(elsewhere), run))
+    assert ledger.remove(run).id == run
+    assert (elsewhere / "precious.txt").read_text() == "mine"
+
+
+def test_a_damaged_record_is_one_error_naming_the_run_and_rm_still_removes_it(ledger):
+    run = _finished(ledger, with_table=False)
+    with closing(sqlite3.connect(ledger.path)) as db, db:
+        db.execute("UPDATE runs SET params = '{oops' WHERE id = ?", (run,))
+    for read in (lambda: ledger.get(run), ledger.runs):
+        with pytest.raises(HedgedeskError, match=f"run {run}'s record is damaged"):
+            read()
+    removed = ledger.remove(run)
+    assert (removed.id, removed.status) == (run, "cancelled") and ledger.runs() == []

@@ -44,7 +44,7 @@ def _grid(rng: np.random.Generator, impact: bool) -> Grid:
         rebalance=(1, *pick([2, 3, 5, 10, 21], 1)),  # daily: meets the undefined betas
         window=(*pick([3, 5], 1), *pick([20, 40, 70], 1)),
         estimator=(Estimator("ols"), Estimator("ewma", float(rng.uniform(2.0, 15.0)))),
-        exposure=(*pick([0.5, 1.0, 2.0], 2), 12.0),  # 12: ruined by the crash
+        exposure=(*pick([0.5, 1.0, 2.0], 2), 10.0),  # 10: ruined by the crash
         hedge_ratio=(0.0, *pick([0.5, 1.0, 1.5], 2)),
         drift_band=(0.0, *pick([0.02, 0.1, 0.3], 1 + int(rng.integers(2)))),
         cost=pick([0.0, 0.0005, 0.002, 0.01], 2),
@@ -100,7 +100,7 @@ def test_families_wider_than_a_tile_and_odd_chunks():
         hedge="H",
         rebalance=(1, 4),
         window=(3, 30),
-        exposure=(0.5, 1.0, 1.5, 12.0),
+        exposure=(0.5, 1.0, 1.5, 10.0),
         hedge_ratio=(0.0, 0.5, 1.0, 1.2, 2.0),
         drift_band=(0.0, 0.05, 0.2),
         cost=(0.0, 0.001, 0.003),
