@@ -2,8 +2,11 @@
 
 A value beyond them is a typo (or a probe) rather than a position or a hedge: it would overflow
 the valuation or the backtest to inf/NaN instead of meaning something, so it is refused with
-the bound named. No imports: the command line reads these while it builds its parsers.
+the bound named. Only the standard library: the command line and the config loader read these
+at start-up, before numpy is needed.
 """
+
+import datetime as dt
 
 # the book
 MAX_QUANTITY = 1e9  # shares, coins, units or contracts, long or short (a billion)
@@ -17,3 +20,13 @@ MAX_DAYS = 36_500  # an option's calendar days to expiry: a century
 MAX_EXPOSURE = 10.0  # long notional, a multiple of equity
 MAX_HEDGE_RATIO = 10.0  # a multiplier on beta
 MAX_IMPACT = 10.0  # the impact coefficient eta
+
+# dates: outside these a date is a typo (9999-12-31, 0001-01-01), not history or an expiry
+EARLIEST = dt.date(1800, 1, 1)
+LATEST = dt.date(2199, 12, 31)
+DATE_SPAN = f"between {EARLIEST} and {LATEST}"
+
+
+def sensible(day: dt.date) -> bool:
+    """Whether ``day`` lies within EARLIEST..LATEST."""
+    return EARLIEST <= day <= LATEST

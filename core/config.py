@@ -18,8 +18,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, overload
 
-from hedgedesk.core.bounds import MAX_CASH, MAX_MULTIPLIER, MAX_PRICE, MAX_QUANTITY, MIN_PRICE
-from hedgedesk.core.data.calendar import DATE_SPAN, sensible
+from hedgedesk.core.bounds import (
+    DATE_SPAN,
+    MAX_CASH,
+    MAX_MULTIPLIER,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    MIN_PRICE,
+    sensible,
+)
 from hedgedesk.core.errors import ConfigError
 from hedgedesk.core.files import CONFIG_MAX_BYTES, read_regular
 from hedgedesk.core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER

@@ -14,16 +14,6 @@ import numpy as np
 EXCHANGE = "exchange"
 SEVEN_DAY = "7day"
 CALENDAR_START = dt.date(1990, 1, 1)  # the holiday rules below hold from here on
-# Dates outside these are typos (9999-12-31, 0001-01-01), not history or an expiry: every date
-# a user gives (config, flags, price files) must lie within them.
-EARLIEST = dt.date(1800, 1, 1)
-LATEST = dt.date(2199, 12, 31)
-DATE_SPAN = f"between {EARLIEST} and {LATEST}"
-
-
-def sensible(day: dt.date) -> bool:
-    """Whether ``day`` lies within EARLIEST..LATEST."""
-    return EARLIEST <= day <= LATEST
 
 
 # Unscheduled NYSE full-day closures since 1990 (national mourning, 9/11, Hurricane Sandy).

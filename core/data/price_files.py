@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hedgedesk.core.data.calendar import DATE_SPAN, EARLIEST, LATEST, sensible
+from hedgedesk.core.bounds import DATE_SPAN, EARLIEST, LATEST, sensible
 from hedgedesk.core.data.market import MarketData, Series
 from hedgedesk.core.errors import DataError
 from hedgedesk.core.files import PRICE_MAX_BYTES, read_regular, size_text

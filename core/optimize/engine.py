@@ -132,7 +132,11 @@ def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None)
     if req.objective == "hedge-overlay":
         return _hedge_overlay(cfg, market, req)
     if len(req.tickers) < 2:
-        raise DataError("tickers", "an optimisation needs at least two assets")
+        raise DataError(
+            "tickers",
+            "an optimisation needs at least two assets: expected two or more in --tickers "
+            "or data.universe",
+        )
     twice = sorted({t for t in req.tickers if req.tickers.count(t) > 1})
     if twice:
         raise DataError("tickers", f"listed twice: {', '.join(twice)}")

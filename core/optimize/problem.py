@@ -387,8 +387,9 @@ def build(
         missing = [t for t in g.tickers if t not in index]
         if missing:  # never drop a user's group limit silently
             raise OptimizationError(
-                f"group {g.name}: {', '.join(missing)} not in the universe "
-                f"({', '.join(est.tickers)})"
+                f"group {g.name!r} (--group or optimizer.groups): {', '.join(missing)} not in "
+                "the universe "
+                f"({', '.join(est.tickers)}): expected tickers of data.universe or --tickers"
             )
         members = [index[t] for t in g.tickers]
         s = cp.sum(w[members])

@@ -8,22 +8,32 @@ stopped with the run, bound to loopback). A worker that dies mid-task has its ta
 another by the scheduler; a scheduler that goes away fails the run, which stays resumable from
 its last finished chunk.
 
-Dask moves task arguments with pickle, so connect only to schedulers and workers you started
-yourself; TLS (``Security``) authenticates and encrypts every connection.
+Dask moves task arguments with pickle and lets any connected client run any function on the
+workers, so whoever can connect runs code as the user who started them. The clusters started
+here therefore use mutual TLS by default: ``local:N`` with temporary credentials held in
+memory, ``hedgedesk cluster local`` with :class:`Credentials` in a 0700 folder (a private CA
+whose key is discarded once it has signed the cluster's and a client's certificate). A plain
+``tcp://`` cluster is an explicit choice, and on a non-loopback interface an insecure one.
+Neither serves HTTP unless a dashboard is asked for (:mod:`hedgedesk.core.sweep.dask_nodes`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import itertools
 import os
+import stat
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hedgedesk.core.config import address_kind
 from hedgedesk.core.errors import HedgedeskError
+from hedgedesk.core.paths import state_dir
 
 if TYPE_CHECKING:  # the kernel (numba) is imported where a backend runs it
     from hedgedesk.core.sweep.kernel import KernelArgs
@@ -99,6 +109,276 @@ def _import_distributed():
     return distributed
 
 
+CERT_DAYS = 365  # a certificate's validity
+RENEW_DAYS = 30  # credentials this close to expiry are replaced on the next start
+
+
+def credentials_dir() -> Path:
+    """The default folder of ``hedgedesk cluster local``'s credentials: ``cluster`` in
+    :func:`hedgedesk.core.paths.state_dir`.
+    """
+    return state_dir() / "cluster"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The TLS files of a cluster in ``folder`` (0700, each file 0600): ``ca.pem``, a private
+    CA's certificate (its key is never written); ``cluster.pem``/``cluster.key``, the
+    scheduler's and workers' certificate and key; ``client.pem``/``client.key``, a client's.
+    Only a peer holding a certificate the CA signed can connect, and only the CA's key could
+    sign one.
+    """
+
+    folder: Path
+
+    @property
+    def ca(self) -> Path:
+        """The CA certificate every peer checks the others' certificates against."""
+        return self.folder / "ca.pem"
+
+    @property
+    def cluster_cert(self) -> Path:
+        """The scheduler's and workers' certificate (server and client use)."""
+        return self.folder / "cluster.pem"
+
+    @property
+    def cluster_key(self) -> Path:
+        """The scheduler's and workers' private key."""
+        return self.folder / "cluster.key"
+
+    @property
+    def client_cert(self) -> Path:
+        """A client's certificate (``hedgedesk sweep --tls-cert``)."""
+        return self.folder / "client.pem"
+
+    @property
+    def client_key(self) -> Path:
+        """A client's private key (``hedgedesk sweep --tls-key``)."""
+        return self.folder / "client.key"
+
+    def security(self):
+        """The ``distributed`` Security of every role (scheduler, worker, client), with
+        encryption required.
+        """
+        from distributed.security import Security
+
+        return Security(
+            tls_ca_file=str(self.ca),
+            tls_scheduler_cert=str(self.cluster_cert),
+            tls_scheduler_key=str(self.cluster_key),
+            tls_worker_cert=str(self.cluster_cert),
+            tls_worker_key=str(self.cluster_key),
+            tls_client_cert=str(self.client_cert),
+            tls_client_key=str(self.client_key),
+            require_encryption=True,
+        )
+
+
+def _crypto():
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        raise HedgedeskError(
+            "TLS credentials for a cluster need cryptography: pip install 'hedgedesk[dist]'"
+        ) from None
+
+
+def ensure_credentials(folder: Path | None = None) -> tuple[Credentials, str | None]:
+    """The credentials in ``folder`` (default :func:`credentials_dir`) when they are valid,
+    else new ones written there; with why new ones were made (None when reused).
+
+    The folder is created 0700; an existing one must be the user's and 0700 (someone else
+    able to write there could plant their own CA), else a HedgedeskError names it. Files are
+    written 0600, each atomically; credentials are valid when every file is there, 0600, the
+    keys match their certificates, the CA signed both and none expires within RENEW_DAYS.
+    """
+    _crypto()
+    folder = Path(folder).expanduser() if folder else credentials_dir()
+    _private_folder(folder)
+    creds = Credentials(folder.absolute())
+    problem = _problem(creds)
+    if problem is None:
+        return creds, None
+    _make(creds)
+    return creds, f"new TLS credentials in {creds.folder} ({problem})"
+
+
+def _private_folder(folder: Path) -> None:
+    """Create ``folder`` 0700 (its parents as the umask says), or check an existing one."""
+    where = f"--credentials {folder}"
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(mode=0o700)
+            os.chmod(folder, 0o700)  # whatever the umask
+        except FileExistsError:
+            pass  # checked below like any existing folder
+        st = os.stat(folder)
+    except OSError as exc:
+        raise HedgedeskError(f"{where}: cannot create the folder ({exc.strerror})") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise HedgedeskError(f"{where}: expected a folder, found a file")
+    if st.st_uid != os.getuid():
+        raise HedgedeskError(f"{where}: the folder belongs to uid {st.st_uid}, expected yours")
+    if st.st_mode & 0o077:
+        raise HedgedeskError(
+            f"{where}: the folder is mode {stat.S_IMODE(st.st_mode):04o}, expected 0700 "
+            "(others could read or plant keys): chmod 700 it or remove it"
+        )
+
+
+def _problem(c: Credentials) -> str | None:
+    """Why the credentials in ``c.folder`` cannot be reused, else None."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    files = (c.ca, c.cluster_cert, c.cluster_key, c.client_cert, c.client_key)
+    missing = [p.name for p in files if not p.is_file()]
+    if len(missing) == len(files):
+        return "none yet"
+    if missing:
+        return f"{', '.join(missing)} missing"
+    loose = [p.name for p in files if os.stat(p).st_mode & 0o077]
+    if loose:
+        return f"{', '.join(loose)} readable by others"
+    try:
+        ca = x509.load_pem_x509_certificate(c.ca.read_bytes())
+        pairs = [
+            (x509.load_pem_x509_certificate(cert.read_bytes()), key)
+            for cert, key in ((c.cluster_cert, c.cluster_key), (c.client_cert, c.client_key))
+        ]
+        renew_by = dt.datetime.now(dt.UTC) + dt.timedelta(days=RENEW_DAYS)
+        for cert, key in pairs:
+            cert.verify_directly_issued_by(ca)
+            if load_pem_private_key(key.read_bytes(), None).public_key() != cert.public_key():
+                return f"{key.name} does not match its certificate"
+        if min(x.not_valid_after_utc for x in (ca, *(cert for cert, _ in pairs))) < renew_by:
+            return f"a certificate expires within {RENEW_DAYS} days"
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        return f"unreadable or not signed by ca.pem: {exc}"
+    return None
+
+
+def _make(c: Credentials) -> None:
+    """A new CA (its key kept in memory only) and the cluster's and a client's certificate
+    and key, written to ``c.folder`` 0600.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def usage(cert_sign: bool) -> x509.KeyUsage:
+        return x509.KeyUsage(
+            digital_signature=not cert_sign,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=not cert_sign,
+            key_cert_sign=cert_sign,
+            crl_sign=cert_sign,
+            encipher_only=False,
+            decipher_only=False,
+        )
+
+    def cert(subject: str, key, ca_key, ca: bool, purposes: list) -> x509.Certificate:
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name("hedgedesk cluster CA"))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1))  # tolerates a peer's clock skew
+            .not_valid_after(now + dt.timedelta(days=CERT_DAYS))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), True)
+            .add_extension(usage(ca), True)
+        )
+        if purposes:
+            b = b.add_extension(x509.ExtendedKeyUsage(purposes), False)
+        return b.sign(ca_key, hashes.SHA256())
+
+    def pem_key(key) -> bytes:
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    ca_key, cluster_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = cert("hedgedesk cluster CA", ca_key, ca_key, True, [])
+    both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    cluster = cert("hedgedesk cluster", cluster_key, ca_key, False, both)
+    client = cert("hedgedesk client", client_key, ca_key, False, [ExtendedKeyUsageOID.CLIENT_AUTH])
+    pem = serialization.Encoding.PEM
+    contents = {
+        c.ca: ca.public_bytes(pem),
+        c.cluster_cert: cluster.public_bytes(pem),
+        c.cluster_key: pem_key(cluster_key),
+        c.client_cert: client.public_bytes(pem),
+        c.client_key: pem_key(client_key),
+    }
+    for path, data in contents.items():
+        _write_private(path, data)
+    fd = os.open(c.folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the renames themselves outlive a crash
+    finally:
+        os.close(fd)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` 0600 atomically (a temporary file beside it, renamed over it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` reaches this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name, or "" (every interface)
+
+
+def check_bind(host: str, tls: bool = True, insecure: bool = False, dashboard: bool = False):
+    """Raise a HedgedeskError naming --host unless binding it is safe: a non-loopback
+    interface needs TLS, and a dashboard (plain, unauthenticated HTTP) loopback, unless
+    ``insecure``.
+    """
+    if "://" in host or not host:
+        raise HedgedeskError(f"--host {host!r}: expected an interface address, e.g. 127.0.0.1")
+    if insecure or is_loopback(host):
+        return
+    if not tls:
+        raise HedgedeskError(
+            f"--host {host}: plain tcp:// on a non-loopback interface lets anyone who can "
+            "reach it run code as you: drop --no-tls, or add --insecure"
+        )
+    if dashboard:
+        raise HedgedeskError(
+            f"--host {host}: the dashboard is plain HTTP without credentials: drop "
+            "--dashboard (or bind loopback), or add --insecure"
+        )
+
+
 def worker_env(workers: int, threads: int | None = None) -> dict[str, str]:
     """Numba's threads in each local worker: ``threads``, else its share of the cores (no
     oversubscription).
@@ -113,31 +393,50 @@ def start_local(
     dashboard: bool = False,
     gpus: bool = False,
     threads: int | None = None,
+    security=None,
+    tls: bool = True,
+    insecure: bool = False,
 ):
     """A scheduler and ``workers`` worker processes on this machine (one Dask thread each,
     ``threads`` numba threads, default its share of the cores), bound to ``host`` (loopback
     unless told otherwise). With ``gpus`` and dask-cuda installed: one worker per visible GPU
     instead.
+
+    Every connection is mutual TLS with ``security`` (a ``distributed`` Security, default
+    temporary credentials made here and held in memory), unless ``tls`` is False (plain
+    ``tcp://``: loopback only unless ``insecure``, see :func:`check_bind`). No HTTP server
+    listens unless ``dashboard``.
     """
+    check_bind(host, tls, insecure, dashboard)
     _import_distributed()
+    if tls and security is None:
+        _crypto()
+        from distributed.security import Security
+
+        security = Security.temporary()
+    from hedgedesk.core.sweep.dask_nodes import without_http
+
+    common = {
+        "host": host,
+        "scheduler_port": port,
+        "dashboard_address": f"{host}:0" if dashboard else None,
+        "security": security if tls else None,
+        "protocol": "tls://" if tls else "tcp://",
+    }
     if gpus:
         try:
             from dask_cuda import LocalCUDACluster  # type: ignore[import-not-found]  # optional
         except ImportError:
             raise HedgedeskError("--gpus needs dask-cuda: pip install dask-cuda") from None
-        return LocalCUDACluster(
-            host=host, scheduler_port=port, dashboard_address=f"{host}:0" if dashboard else None
-        )
+        return (LocalCUDACluster if dashboard else without_http(LocalCUDACluster))(**common)
     from distributed import LocalCluster
 
-    return LocalCluster(
+    return (LocalCluster if dashboard else without_http(LocalCluster))(
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        host=host,
-        scheduler_port=port,
-        dashboard_address=f"{host}:0" if dashboard else None,
         env=worker_env(workers, threads),
+        **common,
     )
 
 

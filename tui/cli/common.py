@@ -11,6 +11,7 @@ import math
 import sys
 from dataclasses import dataclass
 
+from hedgedesk.core.bounds import DATE_SPAN, sensible
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.jsonable import jsonable
 
@@ -55,8 +56,6 @@ def make_parents() -> Parents:
 
 
 def date_arg(text: str) -> dt.date:
-    from hedgedesk.core.data.calendar import DATE_SPAN, sensible
-
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hedgedesk.core.bounds import MAX_CASH
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.tui.cli.common import emit_json, load_cfg, market_for, number_arg, whole_arg
 
@@ -69,7 +70,7 @@ def add_parsers(sub, parents) -> dict:
     s.add_argument("--halflife", metavar="LIST|a:b:n", help="EWMA half-lives in days (default 20)")
     s.add_argument(
         "--capital",
-        type=number_arg(0, lo_open=True),
+        type=number_arg(0, MAX_CASH, lo_open=True),
         default=1_000_000.0,
         metavar="USD",
         help="starting capital; matters only for --impact",
@@ -139,8 +140,9 @@ def add_parsers(sub, parents) -> dict:
         "--cluster",
         metavar="ADDRESS",
         help="run the chunks on a Dask cluster: "
-        "tcp://host:8786, tls://host:8786, or local:N worker processes started "
-        "for this run (default: the config's [cluster] address, else this machine)",
+        "tls://host:8786 (as hedgedesk cluster local prints it), tcp://host:8786, or local:N "
+        "worker processes started for this run, over TLS with temporary credentials "
+        "(default: the config's [cluster] address, else this machine)",
     )
     s.add_argument("--tls-ca", metavar="PEM", help="CA certificate for a tls:// scheduler")
     s.add_argument("--tls-cert", metavar="PEM", help="client certificate for a tls:// scheduler")
@@ -185,8 +187,8 @@ def add_parsers(sub, parents) -> dict:
     loc.add_argument(
         "--host",
         default="127.0.0.1",
-        help="interface to bind (default loopback: "
-        "only this machine can connect; see README before opening it)",
+        help="interface to bind (default loopback: only this machine can reach it; "
+        "with TLS, the default, any interface may be bound)",
     )
     loc.add_argument(
         "--port",
@@ -196,7 +198,30 @@ def add_parsers(sub, parents) -> dict:
         help="scheduler port (default 8786; 0 picks a free one)",
     )
     loc.add_argument("--gpus", action="store_true", help="one worker per GPU (needs dask-cuda)")
-    loc.add_argument("--dashboard", action="store_true", help="serve Dask's dashboard on --host")
+    loc.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve Dask's dashboard (plain HTTP, no credentials) on --host; "
+        "without it no HTTP server listens",
+    )
+    loc.add_argument(
+        "--credentials",
+        type=Path,
+        metavar="DIR",
+        help="folder of the cluster's TLS files, made 0700 and "
+        "reused while valid (default: ~/.local/state/hedgedesk/cluster)",
+    )
+    loc.add_argument(
+        "--no-tls",
+        action="store_true",
+        help="plain tcp:// without credentials: any user who can reach the port runs code "
+        "as you; loopback only unless --insecure",
+    )
+    loc.add_argument(
+        "--insecure",
+        action="store_true",
+        help="plain tcp:// (as --no-tls) on any --host, and a dashboard on any --host",
+    )
     return {
         ("sweep", None): cmd_sweep,
         ("runs", None): cmd_runs,
@@ -226,6 +251,12 @@ def build_request(args, cfg):
         for name in ("hedge", *GRID_FLAGS, "estimator", "halflife", "backend", "keep")
         if getattr(args, name) is not None
     }
+    for name, expected in (
+        ("estimator", "ols, ewma or ols,ewma"),
+        ("halflife", "days, e.g. 10,20"),
+    ):
+        if name in overrides and not str(overrides[name]).strip():  # blank is the form's default
+            raise HedgedeskError(f"--{name}: empty; expected {expected}")
     if args.tickers is not None:
         overrides["legs"] = args.tickers
     if args.data:  # the config's data section (dates, risk-free rate) is not these files'
@@ -416,40 +447,103 @@ def cluster_spec(args):
 
 
 def cmd_cluster_local(args) -> int:
-    """Start the scheduler and workers, print the address, serve until Ctrl-C or SIGTERM."""
-    from hedgedesk.core.sweep.cluster import start_local
+    """Start the scheduler and workers (mutual TLS unless --no-tls/--insecure), print the
+    address and how to connect a sweep or a worker, serve until Ctrl-C or SIGTERM.
+    """
+    from hedgedesk.core.sweep.cluster import check_bind, ensure_credentials, start_local
 
-    cluster = start_local(
-        args.workers, host=args.host, port=args.port, dashboard=args.dashboard, gpus=args.gpus
-    )
-    address = cluster.scheduler.address
-    info = {
-        "address": address,
-        "workers": len(cluster.workers),
-        "dashboard": cluster.dashboard_link if args.dashboard else None,
-    }
-    if args.json:
-        emit_json(info)
-    else:
-        print(
-            f"Dask scheduler {address} with {info['workers']} worker(s)"
-            + (f"; dashboard {info['dashboard']}" if args.dashboard else "")
-        )
-        print(f"run sweeps on it with: hedgedesk sweep --cluster {address} ...")
-        print("Ctrl-C stops the cluster.")
-    sys.stdout.flush()
-    stop = threading.Event()
+    tls = not (args.no_tls or args.insecure)
+    check_bind(args.host, tls, args.insecure, args.dashboard)
+    creds = None
+    if tls:
+        creds, note = ensure_credentials(args.credentials)
+        if note:
+            print(f"hedgedesk: {note}", file=sys.stderr)
+    elif args.credentials:
+        raise HedgedeskError("--credentials goes with TLS: drop --no-tls/--insecure")
+    stop = threading.Event()  # set by Ctrl-C or SIGTERM, from the start on (no default kill)
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        while not stop.wait(0.5):
-            pass
+        cluster = start_local(
+            args.workers,
+            host=args.host,
+            port=args.port,
+            dashboard=args.dashboard,
+            gpus=args.gpus,
+            security=creds.security() if creds else None,
+            tls=tls,
+            insecure=args.insecure,
+        )
+        try:
+            _serve_cluster(args, cluster, creds, stop)
+        finally:
+            cluster.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        cluster.close()
     return 0
+
+
+def _serve_cluster(args, cluster, creds, stop: threading.Event) -> None:
+    """Print the cluster's address and how to connect (JSON with --json), then wait for
+    ``stop``.
+    """
+    import shlex
+
+    tls = creds is not None
+    address = cluster.scheduler.address
+    sweep = ["hedgedesk", "sweep", "--cluster", address]
+    worker = ["dask", "worker", address]
+    if creds:
+        sweep += ["--tls-ca", creds.ca, "--tls-cert", creds.client_cert]
+        sweep += ["--tls-key", creds.client_key]
+        worker += ["--tls-ca-file", creds.ca, "--tls-cert", creds.cluster_cert]
+        worker += ["--tls-key", creds.cluster_key]
+    worker += ["--worker-class", "hedgedesk.core.sweep.dask_nodes.QuietWorker"]
+    info = {
+        "address": address,
+        "workers": len(cluster.workers),
+        "dashboard": cluster.dashboard_link if args.dashboard else None,
+        "insecure": not tls,
+        "credentials": str(creds.folder) if creds else None,
+        "tls": None
+        if creds is None
+        else {
+            "ca": str(creds.ca),
+            "cert": str(creds.client_cert),
+            "key": str(creds.client_key),
+            "worker_cert": str(creds.cluster_cert),
+            "worker_key": str(creds.cluster_key),
+        },
+        "sweep_command": shlex.join(map(str, sweep)),
+        "worker_command": shlex.join(map(str, worker)),
+    }
+    if not tls:
+        print(
+            f"hedgedesk: warning: {'--insecure' if args.insecure else '--no-tls'}: {address} is "
+            "plain tcp:// without credentials: anyone who can reach it can run code as you",
+            file=sys.stderr,
+        )
+    if args.json:
+        emit_json(info)
+    else:
+        print(
+            f"Dask scheduler {address} with {info['workers']} worker(s), "
+            + (f"TLS credentials in {creds.folder}" if creds else "NO TLS (insecure)")
+            + (f"; dashboard {info['dashboard']}" if args.dashboard else "")
+        )
+        print(f"run sweeps on it with: {info['sweep_command']} ...")
+        print(
+            "add a worker (in hedgedesk's Python environment"
+            + ("; on another machine, with copies of the CA and cluster files" if creds else "")
+            + f"): {info['worker_command']}"
+        )
+        print("Ctrl-C stops the cluster.")
+    sys.stdout.flush()
+    while not stop.wait(0.5):
+        pass
 
 
 def _progress_line(e) -> str:
@@ -489,6 +583,7 @@ def _detach(args) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
+            cwd=os.getcwd(),  # explicit: the folder the user's relative paths name
         )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -193,7 +193,7 @@ def test_bad_shock(ed, fraction):
         ),
         ("holding", 0, "quantity", "0", "book.holdings[0].quantity", "a non-zero number"),
         ("hedge", 0, "quantity", "2.5", "book.hedges[0].quantity", "a whole number of contracts"),
-        ("hedge", 1, "strike", "-5", "book.hedges[1].strike", "a number > 0"),
+        ("hedge", 1, "strike", "-5", "book.hedges[1].strike", "a number >= 1e-08"),
         ("hedge", 1, "expiry", "2023-13-01", "book.hedges[1].expiry", "a date YYYY-MM-DD"),
         ("hedge", 1, "volatility", "0", "book.hedges[1].volatility", "a number > 0"),
         ("hedge", 1, "volatility", -0.2, "book.hedges[1].volatility", "a number > 0"),

@@ -84,7 +84,11 @@ def test_config_cluster_errors_name_the_key(extra, words):
 
 # -- on a real loopback cluster ---------------------------------------------------------------
 distributed = pytest.importorskip("distributed")
-from hedgedesk.core.sweep.cluster import ClusterBackend, start_local  # noqa: E402
+from hedgedesk.core.sweep.cluster import (  # noqa: E402
+    ClusterBackend,
+    ensure_credentials,
+    start_local,
+)
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +179,10 @@ def test_a_worker_killed_mid_run_changes_nothing(study):
 
 def test_a_scheduler_that_goes_away_leaves_a_resumable_run(study, tmp_path):
     request, market, local = study
-    cluster = start_local(2, port=0)
-    backend = ClusterBackend(ClusterSpec(cluster.scheduler.address))
+    creds, _ = ensure_credentials(tmp_path / "creds")
+    cluster = start_local(2, port=0, security=creds.security())
+    files = (str(creds.ca), str(creds.client_cert), str(creds.client_key))
+    backend = ClusterBackend(ClusterSpec(cluster.scheduler.address, *files))
     runs = 0
     sweeping = False  # the grid's chunks, not the unhedged twins' (keep = all) before them
     real_run, real_prepare = backend.run, backend.prepare
