@@ -1,8 +1,9 @@
 """Beta of an asset's daily returns on a benchmark's (CONVENTIONS: OLS with intercept).
 
 Closed-form simple regression, over the whole sample (:func:`ols_beta`, with standard errors)
-or over each trailing window (:func:`rolling_beta`, OLS or weighted); the tests hold both
-equal to statsmodels on the same rows.
+or over each trailing window (:func:`rolling_beta`, OLS or weighted), and the static hedge's
+second regression (:func:`static_hedge`); the tests hold them equal to statsmodels on the same
+rows.
 """
 
 from __future__ import annotations
@@ -79,6 +80,49 @@ def ols_beta(asset: np.ndarray, bench: np.ndarray) -> BetaFit:
             float(beta / beta_se),
             n,
         )
+
+
+@dataclass(frozen=True)
+class StaticHedge:
+    """The two regressions of a static beta hedge, as the original notebook ran them.
+
+    Attributes
+    ----------
+    first : BetaFit
+        The asset (or basket) on the benchmark: ``r_a = alpha + beta * r_b + e``.
+    hedge_ratio : float
+        ``first.beta``: benchmark sold per unit of the asset (a plain number), fixed over
+        the whole sample.
+    hedged : BetaFit
+        The hedged series ``r_a - hedge_ratio * r_b`` on the benchmark. By construction of
+        OLS its beta is 0 up to rounding and its alpha is ``first.alpha``; its R^2 is ~0 and
+        its residuals are ``first``'s.
+    """
+
+    first: BetaFit
+    hedge_ratio: float
+    hedged: BetaFit
+
+
+def static_hedge(asset: np.ndarray, bench: np.ndarray) -> StaticHedge:
+    """Fit the asset on the benchmark, hedge it with the full-sample beta and fit the hedged
+    series on the benchmark again (the check that the static hedge leaves no beta in sample).
+
+    Parameters
+    ----------
+    asset, bench : array_like, shape (n,)
+        Paired daily simple returns, as fractions; n >= 3 and the benchmark not constant
+        (a ValueError otherwise).
+
+    Returns
+    -------
+    StaticHedge
+        Both fits and the hedge ratio (benchmark per unit of asset).
+    """
+    y = np.asarray(asset, dtype=np.float64)
+    x = np.asarray(bench, dtype=np.float64)
+    first = ols_beta(y, x)
+    return StaticHedge(first, first.beta, ols_beta(y - first.beta * x, x))
 
 
 def rolling_beta(

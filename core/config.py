@@ -29,7 +29,15 @@ from hedgedesk.core.bounds import (
 )
 from hedgedesk.core.errors import ConfigError
 from hedgedesk.core.files import CONFIG_MAX_BYTES, read_regular
-from hedgedesk.core.instruments import CONTRACTS, FUTURE, KINDS, OPTION, OPTION_MULTIPLIER
+from hedgedesk.core.instruments import (
+    CONTRACTS,
+    FUTURE,
+    FX,
+    FX_FUTURES,
+    KINDS,
+    OPTION,
+    OPTION_MULTIPLIER,
+)
 from hedgedesk.core.levels import MAX_LEVELS as MAX_AXIS_VALUES
 from hedgedesk.core.levels import LevelsError, parse_range
 from hedgedesk.core.limits import (
@@ -42,7 +50,7 @@ from hedgedesk.core.limits import (
 )
 from hedgedesk.core.paths import user_config_file
 
-SOURCES = ("demo", "files", "yahoo")
+SOURCES = ("demo", "files", "yahoo", "demo-multi-asset")
 MIN_REFRESH = 10.0  # seconds: live polling faster than this only annoys Yahoo
 ESTIMATORS = ("ols", "ewma")
 
@@ -55,7 +63,7 @@ class DataConfig:
     ``end`` is the as-of date. None means the data's own first or last date.
     """
 
-    source: str  # demo | files | yahoo
+    source: str  # demo | files | yahoo | demo-multi-asset
     paths: tuple[Path, ...]  # with source = files; resolved against the config's folder
     tickers: tuple[str, ...]  # with source = yahoo: what to download
     start: dt.date | None
@@ -63,6 +71,8 @@ class DataConfig:
     benchmark: str
     universe: tuple[str, ...]
     refresh: float = 0.0  # seconds between live Yahoo polls on the desk (0: off)
+    resample: str = ""  # "" | weekly | monthly: last observation of each period (CONVENTIONS)
+    yields: dict[str, float] = field(default_factory=dict)  # ticker -> maturity in years
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,36 @@ class Targets:
     hedge_future: str  # contract the trade list sizes the beta hedge in
     put_coverage: float  # share of the core's value protected by puts (plan: 20-30 %)
     call_coverage: float  # share of the core's value written as covered calls (plan: 10-20 %)
+    # auto: the core's largest holding when it is at least half the core, else the benchmark;
+    # largest: always the largest holding; benchmark: always the benchmark index
+    put_underlying: str = "auto"
+    kelly_fraction: float = 0.5  # share of full Kelly the sizing plan suggests, in (0, 1]
+    leverage_alert: float = 2.0  # suggested leverage (multiple of NAV) above this is extreme
+
+
+PUT_UNDERLYINGS = ("auto", "largest", "benchmark")
+SLEEVE_BUCKETS = ("crypto", "commodities", "fx", "volatility", "sectors")
+
+
+@dataclass(frozen=True)
+class Sleeve:
+    """A ``[[plan.sleeves]]`` row: a futures sleeve the trade list sizes to a share of NAV
+    (``weight``, a signed fraction: -0.02 = short 2 % of NAV) or to a USD notional (``usd``,
+    signed); exactly one of the two is set.
+    """
+
+    name: str
+    bucket: str  # one of SLEEVE_BUCKETS: the risk-parity bucket it belongs to
+    contract: str  # futures code; priced from a book leg trading it or from [proxies]
+    weight: float | None = None
+    usd: float | None = None
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """``[plan]``: the multi-asset sleeves beside the core and its hedges (none when absent)."""
+
+    sleeves: tuple[Sleeve, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,7 +173,9 @@ class HedgeLeg:
 
     Option terms (``right``, ``strike``, ``expiry``, ``volatility``, ``model``) are set on
     option legs only; ``strike`` in the underlying's price unit, ``volatility`` and
-    ``dividend_yield`` annual fractions (0.2 = 20 %).
+    ``dividend_yield`` annual fractions (0.2 = 20 %). ``invert`` (fx legs and CME currency
+    futures only) prices the leg from 1 / close(underlying): a rate quoted per USD (USD/JPY)
+    turned into USD per unit of the foreign currency (CONVENTIONS, "Yields and FX").
     """
 
     name: str
@@ -150,6 +192,7 @@ class HedgeLeg:
     model: str | None = None  # bsm | black76 (options on futures)
     purpose: str = ""
     price_scale: float = 1.0  # proxy: the leg's underlying price is scale x close(underlying)
+    invert: bool = False  # priced from 1 / close(underlying) (a rate quoted the other way)
 
 
 @dataclass(frozen=True)
@@ -246,6 +289,7 @@ class DeskConfig:
     proxies: dict[str, Proxy]  # instrument code -> how to price it
     scenarios: tuple[Scenario, ...]
     cluster: ClusterConfig | None = None  # None: sweeps run on this machine
+    plan: PlanConfig = PlanConfig()  # [plan] sleeves; none when the table is absent
 
 
 # -- locating ----------------------------------------------------------------------------------
@@ -255,17 +299,19 @@ def user_config_path() -> Path:
 
 
 def resolve_config_path(explicit: str | None = None) -> Path:
-    """--config, else $HEDGEDESK_CONFIG, else the XDG user config if present, else the demo."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("HEDGEDESK_CONFIG")
-    if env:
-        return Path(env).expanduser()
+    """--config, else $HEDGEDESK_CONFIG, else the XDG user config if present, else the demo.
+
+    ``demo:multi-asset`` (as --config or $HEDGEDESK_CONFIG) names the built-in multi-asset
+    desk's config (hedgedesk.core.demo.DEMO_CONFIGS).
+    """
+    from hedgedesk.core.demo import demo_config_path, named_demo_config
+
+    for given in (explicit, os.environ.get("HEDGEDESK_CONFIG")):
+        if given:
+            return named_demo_config(given) or Path(given).expanduser()
     user = user_config_path()
     if user.exists():
         return user
-    from hedgedesk.core.demo import demo_config_path
-
     return demo_config_path()
 
 
@@ -511,6 +557,13 @@ def _data(t: _Table, base: Path) -> DataConfig:
     refresh = t.number("refresh", 0.0, lo=0.0)
     if 0 < refresh < MIN_REFRESH:
         raise t.fail("refresh", refresh, f"0 (off) or at least {MIN_REFRESH:g} seconds")
+    resample = t.text("resample", "")
+    if resample and resample not in RESAMPLE_CHOICES:
+        raise t.fail("resample", resample, "weekly or monthly (or no key: no resampling)")
+    y = t.table("yields", _keys(t.raw, "yields"))
+    for ticker in y.raw:
+        if not ticker.strip():
+            raise y.fail(ticker, ticker, "a ticker symbol as the key")
     return DataConfig(
         source,
         paths,
@@ -520,7 +573,13 @@ def _data(t: _Table, base: Path) -> DataConfig:
         t.ticker("benchmark"),
         t.strings("universe", []),
         refresh,
+        resample,
+        {k: y.number(k, lo=0, hi=MAX_MATURITY, lo_open=True) for k in y.raw},
     )
+
+
+RESAMPLE_CHOICES = ("weekly", "monthly")
+MAX_MATURITY = 100.0  # years: a yield series' constant maturity
 
 
 def _risk(t: _Table) -> RiskConfig:
@@ -543,7 +602,32 @@ def _targets(t: _Table) -> Targets:
         hedge_future=t.text("hedge_future", "ES", tuple(CONTRACTS)),
         put_coverage=t.number("put_coverage", 0.25, lo=0, hi=1.5),
         call_coverage=t.number("call_coverage", 0.15, lo=0, hi=1.5),
+        put_underlying=t.text("put_underlying", "auto", PUT_UNDERLYINGS),
+        kelly_fraction=t.number("kelly_fraction", 0.5, lo=0, hi=1, lo_open=True),
+        leverage_alert=t.number("leverage_alert", 2.0, lo=0, hi=100, lo_open=True),
     )
+
+
+def _plan(t: _Table) -> PlanConfig:
+    sleeves = []
+    for s in t.tables("sleeves", ("name", "bucket", "contract", "weight", "usd")):
+        contract = s.ticker("contract")
+        weight = s.number("weight", None, lo=-1, hi=1, nonzero=True)
+        usd = s.number("usd", None, lo=-MAX_CASH, hi=MAX_CASH, nonzero=True)
+        if (weight is None) == (usd is None):
+            raise s.fail(
+                "weight", weight, "exactly one of weight (fraction of NAV) or usd per sleeve"
+            )
+        sleeves.append(
+            Sleeve(
+                s.text("name", contract),
+                s.text("bucket", choices=SLEEVE_BUCKETS),
+                contract,
+                weight,
+                usd,
+            )
+        )
+    return PlanConfig(tuple(sleeves))
 
 
 def _keys(raw: dict, name: str) -> tuple[str, ...]:
@@ -611,6 +695,7 @@ _LEG_KEYS = (
     "model",
     "purpose",
     "price_scale",
+    "invert",
 )
 
 
@@ -659,12 +744,22 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
                 raise t.fail(k, t.raw[k], f"no option terms on a {kind} leg")
         right = strike = expiry = vol = model = None
     underlying = t.ticker("underlying")
+    invert = t.flag("invert", False)
+    if invert and kind != FX and contract not in FX_FUTURES:
+        raise t.fail(
+            "invert",
+            invert,
+            "invert only on an fx leg or a currency future (" + ", ".join(FX_FUTURES) + ")",
+        )
     return HedgeLeg(
         name=t.text("name", f"{kind} {underlying} #{index + 1}"),
         instrument=kind,
         underlying=underlying,
         quantity=quantity,
-        multiplier=t.number("multiplier", default_mult, lo=0, hi=MAX_MULTIPLIER, lo_open=True),
+        # a contract's own size may pass the generic bound (6J: 12,500,000 JPY)
+        multiplier=t.number(
+            "multiplier", default_mult, lo=0, hi=max(MAX_MULTIPLIER, default_mult), lo_open=True
+        ),
         contract=contract,
         right=right,
         strike=strike,
@@ -674,6 +769,7 @@ def _leg(t: _Table, index: int) -> HedgeLeg:
         model=model,
         purpose=t.text("purpose", ""),
         price_scale=t.number("price_scale", 1.0, lo=0, lo_open=True),
+        invert=invert,
     )
 
 
@@ -826,7 +922,18 @@ def _score(t: _Table) -> dict:
     return {k: t.number(k) for k in SCORE_KEYS if k in t.raw}
 
 
-_TOP = ("data", "risk", "targets", "book", "optimizer", "sweep", "proxies", "scenarios", "cluster")
+_TOP = (
+    "data",
+    "risk",
+    "targets",
+    "book",
+    "optimizer",
+    "sweep",
+    "proxies",
+    "scenarios",
+    "cluster",
+    "plan",
+)
 
 
 def address_kind(address: str) -> str | None:
@@ -890,7 +997,18 @@ def parse_config(text: str, path: Path) -> DeskConfig:
         data=_data(
             top.table(
                 "data",
-                ("source", "paths", "tickers", "start", "end", "benchmark", "universe", "refresh"),
+                (
+                    "source",
+                    "paths",
+                    "tickers",
+                    "start",
+                    "end",
+                    "benchmark",
+                    "universe",
+                    "refresh",
+                    "resample",
+                    "yields",
+                ),
             ),
             path.parent,
         ),
@@ -909,6 +1027,9 @@ def parse_config(text: str, path: Path) -> DeskConfig:
                     "hedge_future",
                     "put_coverage",
                     "call_coverage",
+                    "put_underlying",
+                    "kelly_fraction",
+                    "leverage_alert",
                 ),
             )
         ),
@@ -977,6 +1098,7 @@ def parse_config(text: str, path: Path) -> DeskConfig:
         )
         if "cluster" in raw
         else None,
+        plan=_plan(top.table("plan", ("sleeves",))),
     )
 
 

@@ -233,6 +233,8 @@ def check_settings(values: Mapping[str, Any]) -> None:
     long_only = values.get("long_only", True)
     if not isinstance(long_only, bool):
         raise SettingError("long_only", long_only, "true or false")
+    if not isinstance(values.get("overlay_free_signs", False), bool):
+        raise SettingError("overlay_free_signs", values["overlay_free_signs"], "true or false")
     lo, hi = values.get("min_weight"), values.get("max_weight")
     if long_only and lo is not None and lo < 0:
         raise SettingError(

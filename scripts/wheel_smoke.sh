@@ -25,6 +25,8 @@ hd="$work/venv/bin/hedgedesk"
 assert u.find_spec("core") is None and u.find_spec("tui") is None, "core/tui squatted"'
 "$hd" risk --json | "$work/venv/bin/python" -c \
   'import json, sys; r = json.load(sys.stdin); assert r["nav"] > 0 and "alerts" in r'
+"$hd" --config demo:multi-asset risk --json | "$work/venv/bin/python" -c \
+  'import json, sys; r = json.load(sys.stdin); assert r["nav"] > 0 and len(r["positions"]) == 7'
 "$hd" report --what book --out "$work/report" >/dev/null
 test -s "$work/report/report.pdf" && test -s "$work/report/report.md"
 "$hd" sweep --tickers AAPL --hedge SP500 --rebalance 5,21 --window 60 --exposure 1 \

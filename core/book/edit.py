@@ -383,10 +383,11 @@ class BookEditor:
         return self.config
 
     def _check_writable(self, target: Path) -> None:
-        from hedgedesk.core.demo import demo_config_path
+        from hedgedesk.core.demo import demo_config_path, demo_dir
 
-        if target == demo_config_path().resolve():
-            why = "is the built-in demo desk"
+        # either built-in demo (in a checkout the first is a link to the root's config.toml)
+        if target == demo_config_path().resolve() or target.is_relative_to(demo_dir().resolve()):
+            why = "is a built-in demo desk"
         elif (
             not target.stat().st_mode & 0o222
             or not os.access(target, os.W_OK)

@@ -1,7 +1,8 @@
 """The hedging plan's toolkit applied to the configured book, every input visible: volatility
-targeting and fractional Kelly from the book's own history, equal risk budgets across the
-holdings, option coverage against the plan's ranges, and per-holding context signals with an
-ATR stop.
+targeting and fractional Kelly (``targets.kelly_fraction``) from the book's own history, with
+extreme suggested leverage called out; equal risk budgets across the plan's buckets (core,
+hedges, crypto, commodities, FX, volatility, sectors) and across the holdings; option coverage
+against the plan's ranges; and per-holding context and tactical signals with an ATR stop.
 """
 
 from __future__ import annotations
@@ -24,14 +25,30 @@ from hedgedesk.core.book.sizing import (
     risk_parity,
     vol_target_scale,
 )
-from hedgedesk.core.book.valuation import MarketState, Valuation
+from hedgedesk.core.book.valuation import Line, MarketState, Valuation, contract_price
 from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.data.market import MarketData
-from hedgedesk.core.instruments import OPTION
+from hedgedesk.core.errors import DataError
+from hedgedesk.core.instruments import CONTRACTS, CRYPTO, FX, OPTION
 from hedgedesk.core.metrics import daily_rf
 
-KELLY_FRACTION = 0.5
 ATR_STOP_MULTIPLE = 2.0
+BUCKETS = ("core", "hedges", "crypto", "commodities", "fx", "volatility", "sectors")
+# book futures legs in these contracts belong to a sleeve bucket, not to "hedges"
+CONTRACT_BUCKETS = {
+    "BTC": "crypto",
+    "MBT": "crypto",
+    "GC": "commodities",
+    "CL": "commodities",
+    "MCL": "commodities",
+    "VX": "volatility",
+    "6E": "fx",
+    "6J": "fx",
+    "6B": "fx",
+    "6C": "fx",
+    "6A": "fx",
+    "6S": "fx",
+}
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,19 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class BucketParity:
+    """Equal risk budgets across the plan's buckets. Each bucket's daily return is its
+    exposure-weighted return ``sum(e_i r_i) / sum(|e_i|)`` (``e_i`` signed dollar delta in USD,
+    ``r_i`` the underlying's daily simple return): a short hedge earns minus its index.
+    """
+
+    buckets: tuple[str, ...]  # in BUCKETS order, those with an exposure
+    exposures: tuple[float, ...]  # gross |dollar delta| per bucket, USD
+    parity: RiskParity | None  # None with fewer than two buckets or a degenerate covariance
+    notes: tuple[str, ...]  # sleeves left out and why
+
+
+@dataclass(frozen=True)
 class Plan:
     """None for a figure the book cannot give (no holdings, a flat history)."""
 
@@ -65,6 +95,20 @@ class Plan:
     risk_parity_tickers: tuple[str, ...]
     coverage: Coverage
     signals: tuple[HoldingSignals, ...]
+    buckets: BucketParity | None = None
+    leverage_alert: float = 2.0  # multiple of NAV (targets.leverage_alert)
+
+    @property
+    def leverage_warning(self) -> str | None:
+        """A sentence when the fractional Kelly leverage is beyond ``leverage_alert``."""
+        k = self.kelly
+        if k is None or abs(k.leverage) <= self.leverage_alert:
+            return None
+        return (
+            f"extreme leverage: {k.fraction:g} Kelly suggests {k.leverage:.1f}x NAV, beyond "
+            f"±{self.leverage_alert:g}x (targets.leverage_alert); Kelly rests on the window's "
+            "mean return, an estimate too noisy to lever on"
+        )
 
 
 def coverage(val: Valuation) -> tuple[float, float, float]:
@@ -74,6 +118,83 @@ def coverage(val: Valuation) -> tuple[float, float, float]:
     puts = sum(p.notional for p in opts if p.line.right == "put" and p.notional > 0)
     calls = -sum(p.notional for p in opts if p.line.right == "call" and p.notional < 0)
     return core, puts, calls
+
+
+def in_sleeve(line: Line, contract: str, underlying: str) -> bool:
+    """Whether a book line is exposure a ``[plan]`` sleeve already has: a hedge leg (not an
+    option) in the sleeve's contract or on the series the sleeve is priced from (spot coins,
+    a micro contract).
+    """
+    return (
+        line.is_hedge
+        and line.kind != OPTION
+        and (line.contract == contract or line.underlying == underlying)
+    )
+
+
+def _bucket(p) -> str:
+    ln = p.line
+    if not ln.is_hedge:
+        return "core"
+    if ln.contract in CONTRACT_BUCKETS:
+        return CONTRACT_BUCKETS[ln.contract]
+    return {CRYPTO: "crypto", FX: "fx"}.get(ln.kind, "hedges")
+
+
+def bucket_parity(cfg: DeskConfig, state: MarketState, val: Valuation) -> BucketParity:
+    """Equal risk budgets across the plan's buckets: the core (holdings), the hedge legs, and
+    each sleeve bucket of ``[plan]`` (crypto, commodities, fx, volatility, sectors).
+
+    Book legs count at their dollar delta; a ``[plan]`` sleeve counts at its target notional
+    (``weight`` x NAV or ``usd``) on its proxy's returns, replacing the book legs it holds
+    (:func:`in_sleeve`).
+
+    Parameters
+    ----------
+    cfg : DeskConfig
+        The ``[plan]`` sleeves and ``[proxies]``.
+    state : MarketState
+        Daily simple returns over the risk window and periods per year.
+    val : Valuation
+        The book's positions (dollar deltas in USD).
+
+    Returns
+    -------
+    BucketParity
+        Buckets and their gross exposures (USD); weights as fractions summing to 1 on the
+        annualised covariance (daily covariance x periods per year) of the bucket returns.
+    """
+    legs: dict[str, list[tuple[str, float]]] = {}
+    notes = []
+    priced = []  # (contract, underlying) of each sleeve with a price
+    for sl in cfg.plan.sleeves:
+        if sl.contract not in CONTRACTS:
+            notes.append(f"{sl.name} left out: no contract {sl.contract!r} in CONTRACTS")
+            continue
+        try:
+            _, underlying, _ = contract_price(sl.contract, cfg, state)
+        except DataError as exc:
+            notes.append(f"{sl.name} left out: {exc}")
+            continue
+        target = sl.weight * val.nav if sl.weight is not None else float(sl.usd or 0.0)
+        legs.setdefault(sl.bucket, []).append((underlying, target))
+        priced.append((sl.contract, underlying))
+    for p in val.positions:
+        if any(in_sleeve(p.line, c, u) for c, u in priced):
+            continue  # the sleeve's target stands for it
+        if p.dollar_delta:
+            legs.setdefault(_bucket(p), []).append((p.line.underlying, p.dollar_delta))
+    names = tuple(b for b in BUCKETS if b in legs and any(e for _, e in legs[b]))
+    series, gross = [], []
+    for b in names:
+        g = sum(abs(e) for _, e in legs[b])
+        series.append(sum(e * state.returns[u].to_numpy() for u, e in legs[b]) / g)
+        gross.append(g)
+    parity = None
+    if len(names) >= 2:
+        cov = np.cov(np.vstack(series), ddof=1) * state.periods
+        parity = _or_none(lambda: risk_parity(cov=cov))
+    return BucketParity(names, tuple(gross), parity, tuple(notes))
 
 
 def _or_none(fn):
@@ -87,10 +208,11 @@ def book_plan(cfg: DeskConfig, market: MarketData, state: MarketState, rep: Risk
     """The hedging plan's figures for the book, from its own history.
 
     Volatility targeting over the last 20 of the book's daily returns against
-    ``targets.volatility``; half Kelly from their annualised mean excess return (``risk.rf``)
-    and variance; equal risk budgets on the holdings' annualised covariance (daily returns x
-    periods per year); coverage as fractions of the core; per-holding signals on closes up to
-    the as-of date with a 2-ATR stop.
+    ``targets.volatility``; ``targets.kelly_fraction`` of full Kelly from their annualised
+    mean excess return (``risk.rf``) and variance, flagged beyond ``targets.leverage_alert``;
+    equal risk budgets on the annualised covariance (daily returns x periods per year) of the
+    plan's buckets (:func:`bucket_parity`) and of the holdings; coverage as fractions of the
+    core; per-holding signals on closes up to the as-of date with a 2-ATR stop.
 
     Parameters
     ----------
@@ -121,7 +243,7 @@ def book_plan(cfg: DeskConfig, market: MarketData, state: MarketState, rep: Risk
         lambda: fractional_kelly(
             edge=float(excess.mean() * n),
             variance=float(book.var(ddof=1) * n),
-            fraction=KELLY_FRACTION,
+            fraction=cfg.targets.kelly_fraction,
         )
     )
     holdings = [p for p in val.positions if not p.line.is_hedge]
@@ -153,4 +275,13 @@ def book_plan(cfg: DeskConfig, market: MarketData, state: MarketState, rep: Risk
             else None
         )
         signals.append(HoldingSignals(t, sig, stop))
-    return Plan(vt, kelly, rp, tickers, cover, tuple(signals))
+    return Plan(
+        vt,
+        kelly,
+        rp,
+        tickers,
+        cover,
+        tuple(signals),
+        bucket_parity(cfg, state, val),
+        cfg.targets.leverage_alert,
+    )

@@ -1,4 +1,5 @@
-"""Context signals for the hedging plan: moving averages, RSI, MACD and average true range.
+"""Context and tactical signals for the hedging plan: moving averages, RSI, MACD, average true
+range, 12-1 month momentum and the z-score of price against its moving average.
 
 Every kernel takes a 1-d array of daily closes (oldest first, finite, float64) and returns arrays
 of the same length, NaN during its warm-up, so a value at index ``t`` uses closes ``0..t`` only.
@@ -17,6 +18,13 @@ Definitions (the textbook ones, stated so that they can be re-implemented from t
 - ATR: Wilder smoothing of the true range ``max(high[t], close[t-1]) - min(low[t], close[t-1])``
   for ``t >= 1``; without highs and lows, of ``|close[t] - close[t-1]|`` (close-to-close, which
   misses intraday range and so reads lower).
+- Momentum ``L``-``S`` (12-1 months: ``L = 252``, ``S = 21`` trading days):
+  ``mom[t] = close[t-S] / close[t-L] - 1``, a simple return as a fraction (0.10 = 10 %) from
+  ``t = L``; the last ``S`` days are skipped because one-month returns tend to reverse.
+- Mean-reversion z-score over ``n`` (20 days): ``z[t] = (close[t] - sma[t]) / sd[t]`` with
+  ``sd[t]`` the sample standard deviation (ddof 1) of ``close[t-n+1..t]``, from ``t = n-1``;
+  0 when the window is flat (sd 0, the close equals its mean). ``|z| >= 2`` reads as
+  stretched: a mean-reversion trade fades it, a momentum one does not.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from hedgedesk.core.checks import readonly
 
+ZSCORE_STRETCH = 2.0  # |z| at or beyond this reads as stretched from the moving average
 TRUE_RANGE = "true range"
 CLOSE_TO_CLOSE = "close-to-close"
 
@@ -155,6 +164,72 @@ def rsi(close, n: int = 14) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(total > 0, 100.0 * up / total, 50.0)  # = 100 - 100 / (1 + up / down)
     out[np.isnan(up)] = np.nan
+    return out
+
+
+def momentum(close, lookback: int = 252, skip: int = 21) -> np.ndarray:
+    """Time-series momentum ``close[t-skip] / close[t-lookback] - 1`` (12-1 months by default).
+
+    Parameters
+    ----------
+    close : array_like, shape (n_days,)
+        Daily closes, oldest first, finite.
+    lookback : int
+        Days back to the start of the measured span, > ``skip``.
+    skip : int
+        Most recent days left out, >= 0.
+
+    Returns
+    -------
+    ndarray, shape (n_days,)
+        Simple returns as fractions (0.10 = 10 %); NaN for ``t < lookback`` and where
+        either close is <= 0 (WTI closed at -37.63 USD on 2020-04-20: no return is defined).
+    """
+    x = _prices(close, "close")
+    lookback = _window(lookback, "lookback")
+    if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or skip < 0:
+        raise ValueError(f"skip must be a whole number of days >= 0, got {skip!r}")
+    if skip >= lookback:
+        raise ValueError(f"skip ({skip}) must be shorter than lookback ({lookback})")
+    out = np.full(len(x), np.nan)
+    if len(x) > lookback:
+        new, old = x[lookback - skip : len(x) - skip], x[: len(x) - lookback]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[lookback:] = (
+                np.where((new > 0) & (old > 0), new / np.where(old > 0, old, 1.0), np.nan) - 1.0
+            )
+    return out
+
+
+def zscore(close, n: int = 20) -> np.ndarray:
+    """Z-score of the close against its ``n``-day simple moving average (the module's
+    definition): ``(close - sma) / sample sd`` of the same window.
+
+    Parameters
+    ----------
+    close : array_like, shape (n_days,)
+        Daily closes, oldest first, finite.
+    n : int
+        Window in days, >= 2.
+
+    Returns
+    -------
+    ndarray, shape (n_days,)
+        Standard deviations (unitless); NaN for ``t < n - 1``; 0 on a flat window.
+    """
+    x = _prices(close, "close")
+    n = _window(n)
+    if n < 2:
+        raise ValueError(f"n must be >= 2 for a standard deviation, got {n}")
+    out = np.full(len(x), np.nan)
+    if len(x) >= n:
+        w = sliding_window_view(x, n)
+        mean = w.mean(axis=1)
+        sd = w.std(axis=1, ddof=1)
+        dev = x[n - 1 :] - mean
+        flat = sd <= 1e-12 * np.maximum(np.abs(mean), 1.0)  # rounding noise of a flat window
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[n - 1 :] = np.where(flat, 0.0, dev / np.where(flat, 1.0, sd))
     return out
 
 
@@ -312,6 +387,24 @@ class ContextSignals:
     macd_signal_n: int = 9
     atr_n: int = 14
     notes: tuple[str, ...] = field(default=())
+    momentum: float = float("nan")  # 12-1 month simple return, fraction (0.10 = 10 %)
+    zscore: float = float("nan")  # (close - SMA) / sample sd over zscore_n days
+    momentum_lookback: int = 252
+    momentum_skip: int = 21
+    zscore_n: int = 20
+
+    @property
+    def stretch(self) -> str:
+        """The z-score read for mean reversion: "stretched above" (z >= 2), "stretched
+        below" (z <= -2), "within" or "unknown" while it warms up.
+        """
+        if not np.isfinite(self.zscore):
+            return "unknown"
+        if self.zscore >= ZSCORE_STRETCH:
+            return "stretched above"
+        if self.zscore <= -ZSCORE_STRETCH:
+            return "stretched below"
+        return "within"
 
     def as_dict(self) -> dict:
         """The fields by name, for JSON."""
@@ -330,8 +423,12 @@ def context_signals(
     macd_slow: int = 26,
     macd_signal_n: int = 9,
     atr_n: int = 14,
+    momentum_lookback: int = 252,
+    momentum_skip: int = 21,
+    zscore_n: int = 20,
 ) -> ContextSignals:
-    """Latest SMA50/SMA200, trend vs the 200-day, RSI14, MACD(12, 26, 9) and ATR14.
+    """Latest SMA50/SMA200, trend vs the 200-day, RSI14, MACD(12, 26, 9), ATR14, 12-1 month
+    momentum and the 20-day z-score.
 
     Highs/lows with a missing (NaN) row are not used: the ATR falls back to close-to-close and
     ``notes`` says so.
@@ -344,12 +441,15 @@ def context_signals(
         Daily highs and lows, both or neither.
     sma_fast_n, sma_slow_n, rsi_n, macd_fast, macd_slow, macd_signal_n, atr_n : int
         Windows and spans in days.
+    momentum_lookback, momentum_skip, zscore_n : int
+        Momentum span and skipped days, z-score window, in days.
 
     Returns
     -------
     ContextSignals
         The last value of each signal: prices in price units, RSI 0-100, ATR also as a
-        percentage of the close (2.0 = 2 %); NaN while a signal is warming up.
+        percentage of the close (2.0 = 2 %), momentum as a fraction, z-score in standard
+        deviations; NaN while a signal is warming up.
     """
     c = _prices(close, "close")
     if len(c) == 0:
@@ -372,6 +472,12 @@ def context_signals(
         trend = "above" if c[last] > slow_sma else "below"
     m = macd(c, macd_fast, macd_slow, macd_signal_n)
     a = atr(c, high, low, atr_n)
+    mom = float(momentum(c, momentum_lookback, momentum_skip)[last])
+    if np.isnan(mom):
+        notes.append(
+            f"{len(c)} closes: {momentum_lookback}-{momentum_skip} day momentum needs "
+            f"{momentum_lookback + 1}"
+        )
     return ContextSignals(
         close=float(c[last]),
         n_closes=len(c),
@@ -393,4 +499,9 @@ def context_signals(
         macd_signal_n=macd_signal_n,
         atr_n=atr_n,
         notes=tuple(notes),
+        momentum=mom,
+        zscore=float(zscore(c, zscore_n)[last]),
+        momentum_lookback=momentum_lookback,
+        momentum_skip=momentum_skip,
+        zscore_n=zscore_n,
     )

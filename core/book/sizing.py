@@ -157,8 +157,10 @@ class OptionCoverage(_AsDict):
     covered_notional: float  # contracts * underlying_price * multiplier
     achieved_coverage: float  # covered_notional / core_notional
     plan_range: tuple[float, float]  # PUT_COVERAGE or CALL_COVERAGE
-    outside_plan: bool  # the requested coverage is outside plan_range
-    achieved_outside_plan: bool  # after rounding to whole contracts
+    outside_plan: bool  # existing + requested coverage is outside plan_range
+    achieved_outside_plan: bool  # existing + achieved coverage, after rounding to contracts
+    existing: float = 0.0  # coverage the book already has, fraction of the core
+    coverage_after: float = 0.0  # existing + achieved_coverage: what the plan range is checked on
 
 
 def option_coverage(
@@ -168,8 +170,12 @@ def option_coverage(
     underlying_price: float,
     multiplier: float = 100,
     kind: Literal["put", "call"] = "put",
+    existing: float = 0.0,
 ) -> OptionCoverage:
     """Contracts for protective puts (plan: 20-30 % of the core) or covered calls (10-20 %).
+
+    ``coverage`` is what these contracts add; the plan range is checked on the coverage the
+    book has after the trade, ``existing + coverage`` (and ``existing + achieved``).
 
     Parameters
     ----------
@@ -183,12 +189,15 @@ def option_coverage(
         Units of the underlying per contract: 100 for US equity, ETF and SPX options.
     kind : {"put", "call"}
         Protective puts or covered calls (picks the plan range).
+    existing : float
+        Coverage the book already has, fraction of the core notional, in [0, 1.5].
 
     Returns
     -------
     OptionCoverage
         Unrounded and whole contracts (ties away from zero), the notional they cover in USD
-        (not delta-adjusted) and the achieved coverage against the plan range.
+        (not delta-adjusted), the achieved coverage and the coverage after the trade
+        (existing + achieved) against the plan range.
     """
     if kind not in ("put", "call"):
         raise ValueError(f"kind must be 'put' or 'call', got {kind!r}")
@@ -198,6 +207,9 @@ def option_coverage(
         raise ValueError(f"coverage must be a fraction in [0, {MAX_COVERAGE}], got {coverage!r}")
     spot = _positive("underlying_price", underlying_price)
     mult = _positive("multiplier", multiplier)
+    have = _finite("existing", existing)
+    if not 0.0 <= have <= MAX_COVERAGE:
+        raise ValueError(f"existing must be a fraction in [0, {MAX_COVERAGE}], got {existing!r}")
     unrounded = cov * core / (spot * mult)
     contracts = round_half_away(unrounded)
     covered = contracts * spot * mult
@@ -214,8 +226,10 @@ def option_coverage(
         covered,
         achieved,
         (lo, hi),
-        not lo <= cov <= hi,
-        not lo <= achieved <= hi,
+        not lo <= have + cov <= hi,
+        not lo <= have + achieved <= hi,
+        have,
+        have + achieved,
     )
 
 

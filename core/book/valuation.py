@@ -22,9 +22,19 @@ from hedgedesk.core.book.options import Greeks, price_and_greeks, year_fraction
 from hedgedesk.core.config import DeskConfig, HedgeLeg
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import ConfigError, DataError
-from hedgedesk.core.instruments import CONTRACTS, EQUITY, FUTURE, OPTION
+from hedgedesk.core.instruments import CONTRACTS, EQUITY, FUTURE, FX, INVERSE, OPTION, add_inverses
 
 MIN_SHOCKED_VOL = 0.01  # a vol shock never takes an option below 1 % implied volatility
+
+
+def leg_underlying(leg: HedgeLeg) -> str:
+    """The ticker a leg is priced from: its underlying, or ``1/underlying`` when inverted."""
+    return INVERSE + leg.underlying if leg.invert else leg.underlying
+
+
+def inverted(cfg: DeskConfig) -> list[str]:
+    """The underlyings the book's legs price inverted (``invert = true``), once each."""
+    return list(dict.fromkeys(leg.underlying for leg in cfg.book.hedges if leg.invert))
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ class Line:
         return cls(
             name=leg.name,
             kind=leg.instrument,
-            underlying=leg.underlying,
+            underlying=leg_underlying(leg),
             quantity=leg.quantity,
             multiplier=leg.multiplier,
             scale=leg.price_scale,
@@ -77,7 +87,11 @@ class Line:
             else f"{self.underlying} close"
         )
         if self.kind == FUTURE:
-            return f"priced from {source}; proxy: no futures basis"
+            spec = CONTRACTS.get(self.contract or "")
+            unit = f" in {spec.quote}" if spec and spec.quote else ""
+            return f"priced from {source}{unit}; proxy: no futures basis, no roll"
+        if self.kind == FX:
+            return f"spot FX: base amount x {source} (USD per unit), no carry"
         if self.kind == OPTION:
             model = "Black-76 on the future" if self.model == "black76" else "Black-Scholes-Merton"
             return (
@@ -164,7 +178,8 @@ def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
     """Closes, betas and the return history the book's valuation and risk read, prepared once.
 
     The as-of date is the benchmark's last date in the config's range; every underlying must
-    close on it (never valued at an older close). Betas are OLS slopes (CONVENTIONS, "Beta")
+    close on it (never valued at an older close). Inverted legs' series are derived first
+    (:func:`hedgedesk.core.instruments.add_inverses`). Betas are OLS slopes (CONVENTIONS, "Beta")
     over each ticker's last ``risk.beta_window`` returns with the benchmark.
 
     Parameters
@@ -189,6 +204,7 @@ def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
     bench = cfg.data.benchmark
     tickers = list(_state_tickers(cfg))
     start, end = cfg.data.start, cfg.data.end
+    market = add_inverses(market, inverted(cfg))
     _check_range(cfg, market)
     bench_prices = market.aligned_prices([bench], start, end)
     asof = bench_prices.index[-1]
@@ -470,11 +486,8 @@ def contract_price(code: str, cfg: DeskConfig, state: MarketState) -> tuple[floa
     """
     for leg in cfg.book.hedges:
         if leg.contract == code:
-            return (
-                leg.price_scale * state.closes[leg.underlying],
-                leg.underlying,
-                state.betas[leg.underlying],
-            )
+            ticker = leg_underlying(leg)
+            return (leg.price_scale * state.closes[ticker], ticker, state.betas[ticker])
     proxy = cfg.proxies.get(code)
     if proxy is None or proxy.underlying not in state.closes:
         spec = CONTRACTS.get(code)

@@ -2,6 +2,8 @@
 
 ``exchange`` is the NYSE calendar (weekdays less NYSE full-day closures, 1990 onwards);
 ``7day`` is every calendar day (crypto). Early closes are trading days and do not matter here.
+A series' frequency (daily, weekly, monthly) comes from the median spacing of its dates and
+gives its periods per year (CONVENTIONS, "Returns and annualisation").
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ import numpy as np
 EXCHANGE = "exchange"
 SEVEN_DAY = "7day"
 CALENDAR_START = dt.date(1990, 1, 1)  # the holiday rules below hold from here on
+
+DAILY, WEEKLY, MONTHLY = "daily", "weekly", "monthly"
+IRREGULAR = "irregular"  # a median spacing over 45 days: none of the three
+FREQUENCIES = (DAILY, WEEKLY, MONTHLY)
+PERIODS = {WEEKLY: 52, MONTHLY: 12}  # daily: 252, or 365 on a 7-day calendar
 
 
 # Unscheduled NYSE full-day closures since 1990 (national mourning, 9/11, Hurricane Sandy).
@@ -113,6 +120,34 @@ def infer_calendar(dates: np.ndarray) -> str:
     return SEVEN_DAY if weekend.mean() > 0.10 else EXCHANGE
 
 
-def periods_per_year(calendars: set[str]) -> int:
-    """365 for a set of series that all trade every day, else 252 (CONVENTIONS)."""
+def infer_frequency(dates: np.ndarray) -> str:
+    """The frequency the dates' median spacing shows.
+
+    Parameters
+    ----------
+    dates : ndarray of datetime64[D], shape (n_rows,)
+        Sorted dates of one series.
+
+    Returns
+    -------
+    str
+        ``daily`` (median spacing up to 4 calendar days, or fewer than two dates),
+        ``weekly`` (5 to 10 days), ``monthly`` (11 to 45 days), else ``irregular``.
+    """
+    if len(dates) < 2:
+        return DAILY
+    spacing = float(np.median(np.diff(dates.astype("datetime64[D]")).astype(np.int64)))
+    if spacing <= 4:
+        return DAILY
+    if spacing <= 10:
+        return WEEKLY
+    return MONTHLY if spacing <= 45 else IRREGULAR
+
+
+def periods_per_year(calendars: set[str], frequency: str = DAILY) -> int:
+    """Periods per year N (CONVENTIONS): 52 weekly, 12 monthly; daily, 365 for a set of series
+    that all trade every day, else 252.
+    """
+    if frequency in PERIODS:
+        return PERIODS[frequency]
     return 365 if calendars == {SEVEN_DAY} else 252

@@ -16,8 +16,14 @@ import pandas as pd
 
 from hedgedesk.core.data.calendar import (
     CALENDAR_START,
+    DAILY,
     EXCHANGE,
+    FREQUENCIES,
+    IRREGULAR,
+    MONTHLY,
+    WEEKLY,
     infer_calendar,
+    infer_frequency,
     periods_per_year,
     trading_days,
 )
@@ -31,7 +37,11 @@ class Series:
     ``dates`` is sorted, unique datetime64[D]; ``close`` float64 (> 0); ``volume``, ``high`` and
     ``low`` float64 (NaN where a row lacks one) or None when the source has none.
     ``price_field`` says which price this is (e.g. "adjusted close"), ``source`` where it came
-    from.
+    from. ``frequency`` is daily, weekly or monthly, detected from the dates when not given
+    (:func:`infer_frequency`); ``date_format`` is how a file wrote its dates ("" when not
+    read from text); ``notes`` says what the reader did to the file (sorted its rows, chose
+    a date format); ``maturity`` is set (years) when the closes are a bond total-return index
+    built from a yield series (:mod:`hedgedesk.core.data.yields`).
     """
 
     ticker: str
@@ -43,10 +53,16 @@ class Series:
     calendar: str = ""
     high: np.ndarray | None = None
     low: np.ndarray | None = None
+    frequency: str = ""
+    date_format: str = ""
+    notes: tuple[str, ...] = ()
+    maturity: float | None = None
 
     def __post_init__(self):
         if not self.calendar:
             object.__setattr__(self, "calendar", infer_calendar(self.dates))
+        if not self.frequency:
+            object.__setattr__(self, "frequency", infer_frequency(self.dates))
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,10 @@ class SeriesReport:
     price_field: str
     has_volume: bool
     gaps_checked_from: dt.date  # the calendar is known from 1990: no gaps are reported before
+    frequency: str = DAILY
+    date_format: str = ""  # as the file wrote them; "" when not read from text
+    notes: tuple[str, ...] = ()  # what the reader did (sorted rows, chose a date format)
+    maturity: float | None = None  # years, when the series is a yield turned into a bond index
 
     @property
     def missing_sessions(self) -> int:
@@ -142,22 +162,29 @@ class MarketData:
 
     # -- reports -----------------------------------------------------------------------------
     def report(self, ticker: str) -> SeriesReport:
-        """The ticker's coverage against its calendar (gaps checked from 1990 on exchanges)."""
+        """The ticker's coverage against its calendar (gaps checked from 1990 on exchanges;
+        a weekly or monthly series has no daily sessions to miss: none are reported).
+        """
         s = self.get(ticker)
         first, last = _date(s.dates[0]), _date(s.dates[-1])
         checked_from = max(first, CALENDAR_START) if s.calendar == EXCHANGE else first
-        sessions = (
-            trading_days(s.calendar, checked_from, last)
-            if checked_from <= last
-            else (np.array([], dtype="datetime64[D]"))
-        )
-        dates = s.dates[s.dates >= np.datetime64(checked_from, "D")]
-        missing = np.setdiff1d(sessions, dates, assume_unique=True)
-        # split missing sessions into runs of consecutive sessions
-        pos = np.searchsorted(sessions, missing)
-        breaks = np.flatnonzero(np.diff(pos) != 1) + 1
-        gaps = _runs(np.split(missing, breaks)) if len(missing) else ()
-        off = int(len(dates) - np.isin(dates, sessions, assume_unique=True).sum())
+        gaps: tuple[Gap, ...] = ()
+        off = 0
+        if s.frequency == DAILY:
+            sessions = (
+                trading_days(s.calendar, checked_from, last)
+                if checked_from <= last
+                else (np.array([], dtype="datetime64[D]"))
+            )
+            dates = s.dates[s.dates >= np.datetime64(checked_from, "D")]
+            missing = np.setdiff1d(sessions, dates, assume_unique=True)
+            # split missing sessions into runs of consecutive sessions
+            pos = np.searchsorted(sessions, missing)
+            breaks = np.flatnonzero(np.diff(pos) != 1) + 1
+            gaps = _runs(np.split(missing, breaks)) if len(missing) else ()
+            off = int(len(dates) - np.isin(dates, sessions, assume_unique=True).sum())
+        else:
+            checked_from = first
         return SeriesReport(
             s.ticker,
             first,
@@ -170,6 +197,10 @@ class MarketData:
             s.price_field,
             s.volume is not None,
             checked_from,
+            s.frequency,
+            s.date_format,
+            s.notes,
+            s.maturity,
         )
 
     def reports(self) -> list[SeriesReport]:
@@ -242,6 +273,7 @@ class MarketData:
         """
         if start and end and start > end:
             raise DataError("--start/--end", f"start {start} is after end {end}")
+        self.frequency(tickers)
         frame = self.prices(tickers)
         if start:
             frame = frame[frame.index >= pd.Timestamp(start)]
@@ -284,8 +316,77 @@ class MarketData:
         prices = self.aligned_prices(tickers, start, end, min_returns)
         return (prices / prices.shift(1) - 1.0).iloc[1:]
 
-    def periods_per_year(self, tickers: Sequence[str]) -> int:
-        """Periods per year N for these tickers together: 365 when all trade every calendar
-        day (crypto alone), else 252 (CONVENTIONS, "Returns and annualisation").
+    def frequency(self, tickers: Sequence[str]) -> str:
+        """The one frequency of these tickers (daily, weekly or monthly).
+
+        Raises
+        ------
+        DataError
+            When a series is irregular, or daily series are mixed with weekly or monthly ones
+            (CONVENTIONS: mixing needs an explicit resampling choice, :meth:`resampled`).
         """
-        return periods_per_year({self.get(t).calendar for t in tickers})
+        by_freq: dict[str, list[str]] = {}
+        for t in tickers:
+            by_freq.setdefault(self.get(t).frequency, []).append(t)
+        if IRREGULAR in by_freq:
+            names = ", ".join(by_freq[IRREGULAR])
+            raise DataError(
+                names, "dates more than 45 days apart (median): expected daily, weekly or monthly"
+            )
+        if len(by_freq) > 1:
+            order = [f for f in FREQUENCIES if f in by_freq]
+            parts = " with ".join(f"{f} ({', '.join(by_freq[f])})" for f in order)
+            coarsest = order[-1]
+            raise DataError(
+                ",".join(tickers),
+                f"mixes {parts} series: resample them to one frequency with --resample "
+                f'{coarsest} (or [data] resample = "{coarsest}"), the last observation of each '
+                "period",
+            )
+        return next(iter(by_freq), DAILY)
+
+    def periods_per_year(self, tickers: Sequence[str]) -> int:
+        """Periods per year N for these tickers together (CONVENTIONS, "Returns and
+        annualisation"): 52 weekly, 12 monthly; daily, 365 when all trade every calendar day
+        (crypto alone), else 252. DataError when they mix frequencies (:meth:`frequency`).
+        """
+        return periods_per_year({self.get(t).calendar for t in tickers}, self.frequency(tickers))
+
+    def resampled(self, frequency: str) -> MarketData:
+        """Every series at ``frequency`` (weekly or monthly): the last observation of each
+        period, dated the period's last day (Sunday of a Monday-Sunday week; the month's last
+        day), so series from different files align. Volumes and high/low ranges are dropped.
+        A series already coarser keeps one row per period and its own frequency.
+        """
+        if frequency not in (WEEKLY, MONTHLY):
+            raise DataError("resample", f"{frequency!r}: expected weekly or monthly")
+        return MarketData(
+            {t: _resample(s, frequency) for t, s in self.series.items()}, self.notices
+        )
+
+
+def _resample(s: Series, frequency: str) -> Series:
+    days = s.dates.astype("datetime64[D]")
+    if frequency == MONTHLY:
+        months = days.astype("datetime64[M]")
+        key = months.astype(np.int64)
+        ends = (months + 1).astype("datetime64[D]") - np.timedelta64(1, "D")
+    else:  # weeks Monday..Sunday; day 0 (1970-01-01) is a Thursday
+        key = (days.astype(np.int64) + 3) // 7
+        ends = (key * 7 + 3).astype("datetime64[D]")
+    last = np.flatnonzero(np.r_[key[1:] != key[:-1], True])
+    return Series(
+        ticker=s.ticker,
+        dates=ends[last],
+        close=s.close[last],
+        volume=None,
+        source=s.source,
+        price_field=s.price_field,
+        calendar=s.calendar,
+        date_format=s.date_format,
+        notes=(
+            *s.notes,
+            f"resampled {frequency}: last observation of each period, dated its last day",
+        ),
+        maturity=s.maturity,
+    )

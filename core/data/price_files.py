@@ -23,10 +23,12 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import math
 import re
 import zlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,14 +37,34 @@ import pandas as pd
 
 from hedgedesk.core.bounds import DATE_SPAN, EARLIEST, LATEST, sensible
 from hedgedesk.core.data.market import MarketData, Series
+from hedgedesk.core.data.yields import bond_series, fred_maturity
 from hedgedesk.core.errors import DataError
 from hedgedesk.core.files import PRICE_MAX_BYTES, read_regular, size_text
 
 PRICE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
-_DATE_NAMES = {"date", "datetime", "timestamp", "time", "day"}
+_DATE_NAMES = {"date", "datetime", "timestamp", "time", "day", "observation_date"}  # FRED
 _TICKER_NAMES = {"ticker", "symbol"}
 _ADJ_NAMES = {"adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close"}
-_MISSING = {"", "nan", "na", "n/a", "null", "none"}
+_MISSING = {"", "nan", "na", "n/a", "null", "none", "."}  # ".": FRED's missing value
+ISO_DATES, US_DATES, DAY_FIRST_DATES = "YYYY-MM-DD", "M/D/YYYY", "D/M/YYYY"
+_ISO_CELL = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+_SLASH_CELL = re.compile(r"\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*")
+SORTED_NOTE = "rows newest first in the file: sorted ascending on read"
+WIDE_FIELD = "close (as given)"
+# ticker -> maturity (years) of the series declared as yields for the read in progress
+_DECLARED_YIELDS: ContextVar[Mapping[str, float] | None] = ContextVar(
+    "declared_yields", default=None
+)
+
+
+def yield_maturity(ticker: str, price_field: str) -> float | None:
+    """The maturity (years) when ``ticker`` is a yield series: declared for this read, or a
+    FRED Treasury column (``DGS10``, ``DGS3MO``) of a wide file; None for a price.
+    """
+    declared = _DECLARED_YIELDS.get() or {}
+    if ticker in declared:
+        return declared[ticker]
+    return fred_maturity(ticker) if price_field == WIDE_FIELD else None
 
 
 @dataclass
@@ -123,7 +145,7 @@ def build_series(
                 continue
             raise DataError(where, f"missing price for {ticker}", e.line)
         price = _number(e.price, f"price for {ticker}", where, e.line)
-        if price <= 0:
+        if price <= 0 and yield_maturity(ticker, price_field) is None:  # a yield may be 0
             raise DataError(where, f"non-positive price {price:g} for {ticker}", e.line)
         if dates and day <= dates[-1]:
             problem = (
@@ -360,7 +382,7 @@ def _wide_layout(rows, where: str) -> list[Series]:
     out = []
     for j, name in enumerate(names, start=1):
         entries = [_Entry(ln, r[0], _cell(r, j)) for ln, r in rows[1:]]
-        out.append(build_series(name, entries, where, "close (as given)", False, skip_missing=True))
+        out.append(build_series(name, entries, where, WIDE_FIELD, False, skip_missing=True))
     return out
 
 
@@ -372,12 +394,115 @@ def _file_stem(path: Path) -> str:
     return path.stem
 
 
+def _date_kind(text: str) -> str | None:
+    if _ISO_CELL.match(text):
+        return ISO_DATES
+    return "slash" if _SLASH_CELL.fullmatch(text) else None
+
+
+def _slash_format(cells: list[tuple[int, str]], where: str) -> tuple[str, str]:
+    """M/D/YYYY or D/M/YYYY from the file's evidence (a field above 12), and the note saying
+    why; DataError at the first line whose evidence disagrees with an earlier line's.
+    """
+    evidence: dict[str, int] = {}
+    for ln, text in cells:
+        m = _SLASH_CELL.fullmatch(text)
+        if m is None:
+            continue
+        first, second = int(m[1]), int(m[2])
+        kind = DAY_FIRST_DATES if first > 12 else US_DATES if second > 12 else None
+        if kind is None or kind in evidence:
+            continue
+        if evidence:
+            ((other, line),) = evidence.items()
+            raise DataError(
+                where,
+                f"date {text.strip()!r} reads only as {kind} but line {line} reads only as "
+                f"{other}: expected one date format per file",
+                ln,
+            )
+        evidence[kind] = ln
+    if DAY_FIRST_DATES in evidence:
+        line = evidence[DAY_FIRST_DATES]
+        return DAY_FIRST_DATES, f"dates {DAY_FIRST_DATES} (a day above 12 first on line {line})"
+    if US_DATES in evidence:
+        line = evidence[US_DATES]
+        return US_DATES, f"dates {US_DATES} (a day above 12 second on line {line})"
+    return US_DATES, (
+        f"dates {US_DATES}: no field above 12 tells month from day, read as US month/day"
+    )
+
+
+def _dated_rows(body: list, di: int, where: str) -> tuple[list, str, tuple[str, ...]]:
+    """The body rows with their dates in ISO form and oldest first, the file's date format and
+    notes on what was done. The format is the file's, never a row's: ISO, or M/D/YYYY vs
+    D/M/YYYY from the evidence; a row in another format is refused, naming its line.
+    """
+    cells = [(ln, _cell(r, di)) for ln, r in body]
+    kinds = [_date_kind(text) for _, text in cells]
+    fmt = next((k for k in kinds if k is not None), ISO_DATES)
+    for (ln, text), kind in zip(cells, kinds, strict=True):
+        if kind is not None and kind != fmt:
+            shown = ISO_DATES if kind == ISO_DATES else f"{US_DATES} or {DAY_FIRST_DATES}"
+            before = ISO_DATES if fmt == ISO_DATES else f"{US_DATES} or {DAY_FIRST_DATES}"
+            raise DataError(
+                where,
+                f"date {text.strip()!r} is {shown} but the file's dates before it are "
+                f"{before}: expected one date format per file",
+                ln,
+            )
+    notes: list[str] = []
+    if fmt == "slash":
+        fmt, note = _slash_format(cells, where)
+        notes.append(note)
+        body = [(ln, _iso_row(r, di, fmt, where, ln)) for ln, r in body]
+        cells = [(ln, _cell(r, di)) for ln, r in body]
+    keys = [text.strip()[:10] for _, text in cells]
+    if (
+        len(keys) > 1
+        and all(_ISO_CELL.match(k) for k in keys)
+        and keys[0] > keys[-1]
+        and all(a >= b for a, b in itertools.pairwise(keys))
+    ):
+        body = body[::-1]
+        notes.append(SORTED_NOTE)
+    return body, fmt, tuple(notes)
+
+
+def _iso_row(row: list[str], di: int, fmt: str, where: str, line: int) -> list[str]:
+    """``row`` with its date cell, M/D/YYYY or D/M/YYYY, written as YYYY-MM-DD."""
+    text = _cell(row, di)
+    m = _SLASH_CELL.fullmatch(text)
+    try:
+        if m is None:
+            raise ValueError
+        a, b, year = int(m[1]), int(m[2]), int(m[3])
+        month, day = (a, b) if fmt == US_DATES else (b, a)
+        iso = dt.date(year, month, day).isoformat()
+    except ValueError:
+        raise DataError(where, f"unparsable date {text!r}: expected {fmt}", line) from None
+    return [*row[:di], iso, *row[di + 1 :]]
+
+
+def _drop_empty_last_column(rows: list) -> list:
+    """Rows without a last column whose header cell and every cell are empty (a trailing comma
+    on every line, as in the ECB's file).
+    """
+    width = len(rows[0][1])
+    if width < 3 or rows[0][1][-1].strip():
+        return rows
+    if any(len(r) >= width and r[width - 1].strip() for _, r in rows[1:]):
+        return rows
+    return [(ln, r[: width - 1]) for ln, r in rows]
+
+
 def _parse_rows(rows, where: str, stem: str) -> list[Series]:
     """Pick the layout from the header row(s) and parse; rows are (line, cells), date first."""
+    rows = _drop_empty_last_column(rows)
     header = [_norm(c) for c in rows[0][1]]
     if header[0] == "price":
         if len(rows) > 2 and _norm(rows[1][1][0]) == "ticker":
-            return _yfinance_layout(rows, where, stem)
+            return [replace(s, date_format=ISO_DATES) for s in _yfinance_layout(rows, where, stem)]
         line, first = rows[1] if len(rows) > 1 else (rows[0][0] + 1, [""])
         raise DataError(
             where,
@@ -405,12 +530,18 @@ def _parse_rows(rows, where: str, stem: str) -> list[Series]:
                 "expected one cell per header column",
                 ln,
             )
-    if any(h in _TICKER_NAMES for h in header):
-        return _long_layout(rows, header, where)
+    long = any(h in _TICKER_NAMES for h in header)
+    di = next((i for i, h in enumerate(header) if h in _DATE_NAMES), 0) if long else 0
+    body, fmt, notes = _dated_rows(rows[1:], di, where)
+    rows = [rows[0], *body]
     known = _ADJ_NAMES | {"close", "open", "high", "low", "volume"}
-    if any(h in known for h in header[1:]):
-        return _single_layout(rows, header, where, stem)
-    return _wide_layout(rows, where)
+    if long:
+        out = _long_layout(rows, header, where)
+    elif any(h in known for h in header[1:]):
+        out = _single_layout(rows, header, where, stem)
+    else:
+        out = _wide_layout(rows, where)
+    return [replace(s, date_format=fmt, notes=notes) for s in out]
 
 
 def read_csv(path: Path) -> list[Series]:
@@ -684,7 +815,7 @@ def _column_series(
     if (
         not len(close)
         or bad[keep].any()
-        or (close <= 0).any()
+        or ((close <= 0).any() and yield_maturity(cols.ticker, price_field) is None)
         or (np.diff(kept_days) <= np.timedelta64(0, "D")).any()
     ):
         raise _RowReader
@@ -708,6 +839,7 @@ def _column_series(
         price_field=price_field,
         high=extra["high"],
         low=extra["low"],
+        date_format=ISO_DATES,
     )
 
 
@@ -743,13 +875,25 @@ def _read_csv_columns(raw: bytes, where: str, stem: str) -> list[Series]:
         days, day_ok = _iso_days(frame[0])
         return [_column_series(frame, None, days, day_ok, cols, where, field, raw)]
     names = [c.strip() for c in rows[0][1][1:]]
+    trailing = len(names) > 1 and not names[-1]  # as _drop_empty_last_column, if all empty
+    if trailing:
+        names = names[:-1]
     if any(not n for n in names) or len(set(names)) != len(names):
         raise _RowReader
     frame = _body(text, 1, [], range(width))
+    if trailing and not (frame[width - 1].astype(str).str.strip() == "").all():
+        raise _RowReader
     days, day_ok = _iso_days(frame[0])
+    notes: tuple[str, ...] = ()
+    if day_ok.all() and len(days) > 1 and days[0] > days[-1] and (np.diff(days) <= 0).all():
+        frame = frame.iloc[::-1].reset_index(drop=True)  # newest first: as _dated_rows
+        days, day_ok, notes = days[::-1], day_ok[::-1], (SORTED_NOTE,)
     return [
-        _column_series(
-            frame, None, days, day_ok, _Columns(name, j), where, "close (as given)", raw, True
+        replace(
+            _column_series(
+                frame, None, days, day_ok, _Columns(name, j), where, WIDE_FIELD, raw, True
+            ),
+            notes=notes,
         )
         for j, name in enumerate(names, start=1)
     ]
@@ -892,11 +1036,25 @@ def read_parquet(path: Path) -> list[Series]:
 
 
 # -- entry points ----------------------------------------------------------------------------
-def read_file(path: Path) -> list[Series]:
-    """The series of one price file, read as Parquet or CSV by its name."""
-    if path.name.endswith(".parquet"):
-        return read_parquet(path)
-    return read_csv(path)
+def read_file(path: Path, yields: Mapping[str, float] | None = None) -> list[Series]:
+    """The series of one price file, read as Parquet or CSV by its name.
+
+    A yield series, declared in ``yields`` (ticker -> maturity, years) or a FRED Treasury
+    column (``DGS10``; ``DGS3MO`` is 0.25 years), becomes its bond total-return index
+    (:func:`hedgedesk.core.data.yields.bond_series`); zero and negative yields are valid.
+    Without ``yields``, those of the :func:`load_paths` call in progress apply.
+    """
+    token = _DECLARED_YIELDS.set(dict(yields)) if yields is not None else None
+    try:
+        series = read_parquet(path) if path.name.endswith(".parquet") else read_csv(path)
+        out = []
+        for s in series:
+            maturity = yield_maturity(s.ticker, s.price_field)
+            out.append(s if maturity is None else bond_series(s, maturity))
+        return out
+    finally:
+        if token is not None:
+            _DECLARED_YIELDS.reset(token)
 
 
 def price_files_in(folder: Path) -> list[Path]:
@@ -914,14 +1072,40 @@ def price_files_in(folder: Path) -> list[Path]:
     return files
 
 
-def load_paths(paths: Iterable[str | Path], tickers: Collection[str] | None = None) -> MarketData:
+def load_paths(
+    paths: Iterable[str | Path],
+    tickers: Collection[str] | None = None,
+    yields: Mapping[str, float] | None = None,
+) -> MarketData:
     """Load files and folders (each file in a folder, not recursing) into one MarketData.
+
+    ``yields``: ticker -> maturity (years) of the series that are yields in percent, read as
+    bond total-return indices (:func:`read_file`); DataError when one is not in the files.
 
     With ``tickers`` (the series a command uses), a folder's files are read only as far as
     needed: first those named after a requested ticker (``SPY.csv``, ``SPY.csv.gz`` or
     ``SPY.parquet`` for SPY), the folder's other files only when a requested ticker is still
     missing after that. Files named directly are always read.
     """
+    token = _DECLARED_YIELDS.set(dict(yields or {}))
+    try:
+        series = _load(paths, tickers, set(yields or ()))
+    finally:
+        _DECLARED_YIELDS.reset(token)
+    market = MarketData.from_series(series)
+    missing = [t for t in yields or () if t not in market.series]
+    if missing:
+        raise DataError(
+            "yields",
+            f"{', '.join(missing)} declared as yields but not in the data; "
+            f"the data has: {market.describe_tickers()}",
+        )
+    return market
+
+
+def _load(
+    paths: Iterable[str | Path], tickers: Collection[str] | None, yields: set[str]
+) -> list[Series]:
     series: list[Series] = []
     later: list[Path] = []
     for p in paths:
@@ -938,7 +1122,7 @@ def load_paths(paths: Iterable[str | Path], tickers: Collection[str] | None = No
                 series.extend(read_file(f))
             else:
                 later.append(f)
-    if tickers is not None and not set(tickers) <= {s.ticker for s in series}:
+    if tickers is not None and not (set(tickers) | yields) <= {s.ticker for s in series}:
         for f in later:
             series.extend(read_file(f))
-    return MarketData.from_series(series)
+    return series

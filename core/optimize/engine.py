@@ -271,7 +271,7 @@ def _hedge_overlay(
     res = hedge_overlay(
         cfg,
         state,
-        default_candidates(cfg, state),
+        default_candidates(cfg, state, free_signs=req.overlay_free_signs),
         objective=req.overlay_objective,
         beta_band=req.beta_band,
         cost_budget=req.cost_budget,

@@ -26,6 +26,15 @@ The model, in the units of :mod:`hedgedesk.core.book.risk` and CONVENTIONS:
   ``(1 - a) T`` losses, the boundary day weighted by its fraction. It differs slightly from the
   CONVENTIONS historical CVaR (``-mean(R[R <= q])``), which is reported beside it.
 
+**Purpose and sign.** Each candidate has a side: long only (size in ``[0, max_units]``), short
+only (``[-max_units, 0]``) or either (``[-max_units, max_units]``).
+:func:`default_candidates` keeps each hedge leg's purpose and sign unless told to free them
+(``free_signs``): a leg long now stays long (a protective put stays a long put), a leg short
+now stays short (a beta-hedge future stays short), and a short call is covered: at most the
+contracts the shares held of its underlying cover (a call on an underlying the book does not
+hold: the contracts the holdings' beta-weighted value covers). Every limit is stated in the
+result (:attr:`OverlayResult.limits`), with the reason in words.
+
 The continuous optimum is rounded to whole units (each size down or up, the best combination
 kept: see :func:`_round`) and the rounded book is valued and reported too; rounding can take beta
 a little outside the band or the cost a little over the budget, and ``notes`` says so when it
@@ -58,6 +67,7 @@ OTHER_COST_RATE = 0.0005  # crypto and fx spot
 BETA_TOL = 1e-6  # beta within this of a band edge: the edge binds
 REL_TOL = 1e-6  # cost and size limits: binding within this fraction
 MAX_ROUNDING_COMBOS = 4096  # whole-unit neighbours of the optimum tried when rounding
+SIDES = {1: "long", -1: "short", 0: "either"}  # Candidate.sign in words
 MAX_EXHAUSTIVE_CELLS = 20_000_000  # books x days evaluated exactly over the whole integer box
 EXHAUSTIVE_CHUNK = 20_000  # books scored at once
 
@@ -72,20 +82,42 @@ class Candidate:
         One unit (``quantity`` 1: one contract, share or coin) on an underlying the
         :class:`MarketState` prepared (benchmark, book, ``[proxies]``).
     max_units : float
-        Bound on the size either way, ``|size| <= max_units`` (units).
+        Bound on the size, ``|size| <= max_units`` (units).
     cost_per_unit : float
         Money (USD) paid per unit traded (commission and spread), charged on
         ``|size - current|``.
+    sign : {1, -1, 0}
+        The side it may take: 1 long only (``0 <= size``), -1 short only (``size <= 0``),
+        0 either.
+    why : str
+        The side and the size limit in words (the leg's purpose, what caps it).
     """
 
     line: Line
     max_units: float
     cost_per_unit: float = 0.0
+    sign: int = 0
+    why: str = ""
 
     @property
     def name(self) -> str:
         """The candidate's name: its line's (a hedge leg's name when it replaces one)."""
         return self.line.name
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The size range ``(low, high)`` in units (contracts, shares, coins), signed."""
+        return (
+            0.0 if self.sign > 0 else -self.max_units,
+            0.0 if self.sign < 0 else self.max_units,
+        )
+
+    def limit(self) -> dict[str, object]:
+        """The limit as the output states it: ``low``, ``high`` (units), ``side``
+        (``"long"``, ``"short"`` or ``"either"``) and ``why``.
+        """
+        low, high = self.bounds
+        return {"low": low, "high": high, "side": SIDES[self.sign], "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -108,6 +140,9 @@ class OverlayResult:
         Money (USD); None: no budget.
     confidence : float
         CVaR confidence.
+    limits : dict of str to dict
+        Each candidate's sign and size limit (:meth:`Candidate.limit`: ``low``, ``high`` in
+        units, ``side``, ``why``).
     binding : tuple of str
         The constraints that bind at the continuous optimum, in plain words.
     notes : tuple of str
@@ -128,6 +163,7 @@ class OverlayResult:
     beta_band: tuple[float, float]
     cost_budget: float | None
     confidence: float
+    limits: dict[str, dict[str, object]]
     binding: tuple[str, ...]
     notes: tuple[str, ...]
     solver: str
@@ -136,8 +172,8 @@ class OverlayResult:
     def as_dict(self) -> dict[str, object]:
         """The figures as ``hedgedesk optimize --json`` reports them under ``overlay`` (and
         the report's overlay table): sizes, whole-unit sizes, current sizes, the book's
-        figures before and after, costs (money), the objective, the beta band, what binds,
-        notes and the solvers.
+        figures before and after, costs (money), the objective, the beta band, each leg's sign
+        and size limit, what binds, notes and the solvers.
         """
         return {
             "sizes": self.sizes,
@@ -150,6 +186,7 @@ class OverlayResult:
             "cost_rounded": self.cost_rounded,
             "objective": self.objective,
             "beta_band": list(self.beta_band),
+            "limits": self.limits,
             "binding": list(self.binding),
             "notes": list(self.notes),
             "solver": self.solver,
@@ -238,13 +275,24 @@ def default_candidates(
     state: MarketState,
     coverage: float = 1.0,
     cost_rates: dict[str, float] | None = None,
+    free_signs: bool = False,
 ) -> list[Candidate]:
-    """The book's hedge legs as candidates (sizes free, replacing the current ones), plus the
-    benchmark future ``targets.hedge_future`` when no leg trades it (priced from ``[proxies]``).
+    """The book's hedge legs as candidates (sizes free within their limits, replacing the
+    current ones), plus the benchmark future ``targets.hedge_future`` when no leg trades it
+    (priced from ``[proxies]``).
 
-    ``max_units``: enough units for a notional of ``coverage`` x the holdings' gross market
-    value (rounded up), never less than the current size; a call on a held stock is capped at
-    the shares held (covered). ``cost_per_unit``: ``cost_rates[kind]`` (default
+    Side (``free_signs`` False, the default: each leg keeps its purpose and sign): a leg long
+    now stays long (``0 <= size``: a protective put stays a long put), a leg short now stays
+    short (a beta-hedge future, a covered call); the added hedge future offsets the holdings'
+    beta (short for a long core). ``free_signs`` True: every candidate may take either side.
+
+    Size (``|size| <= max_units``): enough units for a notional of ``coverage`` x the
+    holdings' gross market value (rounded up), never less than the current size. A call on a
+    held stock is capped at the contracts its shares cover (``shares // (multiplier x
+    scale)``); with signs kept, a short call on an underlying the book does not hold is
+    capped at the contracts the holdings' beta-dollars cover (``floor(core beta-dollars /
+    unit beta-dollars)``), and a covered call's cap holds even below the current size (the
+    overlay buys the excess back). ``cost_per_unit``: ``cost_rates[kind]`` (default
     :data:`DEFAULT_COST_RATES`) x the unit's notional.
 
     Parameters
@@ -254,43 +302,79 @@ def default_candidates(
     state : MarketState
         The as-of closes and return history.
     coverage : float
-        Multiple of the holdings' gross market value a candidate may hedge.
+        Multiple of the holdings' gross market value (USD) a candidate may hedge.
     cost_rates : dict of str to float, optional
         Cost per unit traded by instrument kind, a fraction of the unit's notional.
+    free_signs : bool
+        Let every candidate take either side (the limits say ``either``).
 
     Returns
     -------
     list of Candidate
+        Each with its ``sign``, ``max_units`` (units) and ``why`` (the limit in words).
     """
     rates = {**DEFAULT_COST_RATES, **(cost_rates or {})}
     holdings = {h.ticker: h.quantity for h in cfg.book.holdings}
     core = sum(abs(q) * state.closes[t] for t, q in holdings.items())
+    core_bd = sum(q * state.closes[t] * state.betas[t] for t, q in holdings.items())
     units = [replace(Line.from_leg(leg), quantity=1.0) for leg in cfg.book.hedges]
     current = {leg.name: leg.quantity for leg in cfg.book.hedges}
     code = cfg.targets.hedge_future
+    added = None
     if not any(leg.contract == code for leg in cfg.book.hedges):
         price, underlying, _ = contract_price(code, cfg, state)
         spec = CONTRACTS[code]
-        units.append(
-            Line(
-                name=f"{code} ({spec.name})",
-                kind=FUTURE,
-                underlying=underlying,
-                quantity=1.0,
-                multiplier=spec.multiplier,
-                scale=price / state.closes[underlying],
-                is_hedge=True,
-                purpose="beta hedge",
-                contract=code,
-            )
+        added = Line(
+            name=f"{code} ({spec.name})",
+            kind=FUTURE,
+            underlying=underlying,
+            quantity=1.0,
+            multiplier=spec.multiplier,
+            scale=price / state.closes[underlying],
+            is_hedge=True,
+            purpose="beta hedge",
+            contract=code,
         )
+        units.append(added)
     out = []
     for ln in units:
-        limit: float = math.ceil(coverage * core / _unit_notional(ln, state))
-        if ln.kind == OPTION and ln.right == "call" and ln.underlying in holdings:
-            limit = min(limit, int(max(holdings[ln.underlying], 0.0) // ln.multiplier))
-        limit = max(limit, abs(current.get(ln.name, 0.0)))
-        out.append(Candidate(ln, float(limit), _default_cost(ln, state, rates)))
+        now = current.get(ln.name, 0.0)
+        notional = _unit_notional(ln, state)
+        limit: float = math.ceil(coverage * core / notional)
+        why = f"notional up to {coverage:g} x the holdings' gross value"
+        is_call = ln.kind == OPTION and ln.right == "call"
+        sign = 0
+        if not free_signs:
+            if now:  # the config refuses a leg of quantity 0
+                sign = 1 if now > 0 else -1
+            elif ln is added and core_bd:
+                sign = -1 if core_bd > 0 else 1
+        covered = None
+        if is_call and ln.underlying in holdings:
+            shares = max(holdings[ln.underlying], 0.0)
+            covered = int(shares // (ln.multiplier * ln.scale))
+            why = f"covered: {shares:g} {ln.underlying} shares held cover {covered} contracts"
+        elif is_call and sign < 0:
+            unit_bd = notional * state.betas[ln.underlying]
+            covered = max(math.floor(core_bd / unit_bd), 0) if unit_bd > 0 else 0
+            why = (
+                f"covered: the holdings' beta-dollars {core_bd:,.0f} cover {covered} "
+                f"contracts on {ln.underlying}"
+            )
+        if covered is not None:
+            limit = min(limit, covered)
+        if covered is None or sign >= 0:
+            if abs(now) > limit:
+                why += f"; raised to the current size {abs(now):g}"
+            limit = max(limit, abs(now))
+        purpose = ln.purpose
+        side = {1: "kept long", -1: "kept short", 0: "either side"}[sign]
+        if free_signs:
+            side = "either side (signs freed)"
+        elif sign and ln is added:
+            side = f"{SIDES[sign]}: offsets the holdings' beta"
+        label = f"{side}{f' ({purpose})' if purpose else ''}; {why}"
+        out.append(Candidate(ln, float(limit), _default_cost(ln, state, rates), sign, label))
     return out
 
 
@@ -336,6 +420,10 @@ def _check(
             raise HedgedeskError(
                 f"candidate {c.name!r}: max_units {c.max_units!r}, expected a finite number >= 0"
             )
+        if c.sign not in SIDES:
+            raise HedgedeskError(
+                f"candidate {c.name!r}: sign {c.sign!r}, expected 1 (long), -1 (short) or 0"
+            )
         if not (c.cost_per_unit >= 0 and math.isfinite(c.cost_per_unit)):
             raise HedgedeskError(
                 f"candidate {c.name!r}: cost_per_unit {c.cost_per_unit!r}, "
@@ -345,7 +433,8 @@ def _check(
 
 def _round(
     x: np.ndarray,
-    limits: np.ndarray,
+    lows: np.ndarray,
+    highs: np.ndarray,
     core: np.ndarray,
     h: np.ndarray,
     b: np.ndarray,
@@ -361,12 +450,15 @@ def _round(
     (books x days <= :data:`MAX_EXHAUSTIVE_CELLS`) all are, so the result is the exact integer
     optimum. Otherwise, by enumeration near the continuous optimum ``x`` (a heuristic): each
     size takes the whole numbers from one below its floor to one above its ceiling, and its
-    current size, within its limit (only floor and ceiling when that makes more than
+    current size, within its limits (only floor and ceiling when that makes more than
     :data:`MAX_ROUNDING_COMBOS` combinations; nearest rounding beyond). The best book is within
     the budget and the band where one is, then closest to the band, then lowest in the
     objective.
     """
-    box = [np.arange(-math.floor(lim + 1e-9), math.floor(lim + 1e-9) + 1) for lim in limits]
+    box = [
+        np.arange(math.ceil(lo - 1e-9), math.floor(hi + 1e-9) + 1)
+        for lo, hi in zip(lows, highs, strict=True)
+    ]
     if math.prod(len(a) for a in box) * core.size <= MAX_EXHAUSTIVE_CELLS:
         return _best(
             itertools.product(*box),
@@ -382,23 +474,23 @@ def _round(
             confidence,
         )
 
-    def neighbours(v: float, now: float, limit: float, wide: bool) -> list[int]:
+    def neighbours(v: float, now: float, low: float, high: float, wide: bool) -> list[int]:
         lo, hi = math.floor(v + 1e-9), math.ceil(v - 1e-9)
         near = set(range(lo - 1, hi + 2)) if wide else {lo, hi}
         if wide and float(now).is_integer():
             near.add(int(now))
-        return sorted(q for q in near if abs(q) <= limit) or [math.trunc(v)]
+        return sorted(q for q in near if low <= q <= high) or [math.trunc(v)]
 
     for wide in (True, False):
         options = [
-            neighbours(v, now, limit, wide)
-            for v, now, limit in zip(x, current, limits, strict=True)
+            neighbours(v, now, low, high, wide)
+            for v, now, low, high in zip(x, current, lows, highs, strict=True)
         ]
         if math.prod(len(o) for o in options) <= MAX_ROUNDING_COMBOS:
             break
     else:
         r = np.rint(x)
-        return np.where(np.abs(r) > limits, np.trunc(x), r)
+        return np.where((r < lows) | (r > highs), np.trunc(x), r)
     return _best(
         itertools.product(*options),
         core,
@@ -460,7 +552,7 @@ def hedge_overlay(
     CVaR at ``confidence`` (``"cvar"``) of the book's daily P&L as a fraction of NAV, subject to
     ``beta_band[0] <= beta <= beta_band[1]`` (default ``targets.beta +- targets.beta_band``),
     ``sum cost_per_unit x |size - current| <= cost_budget`` (money; None: no budget) and
-    ``|size| <= max_units``.
+    each candidate's sign and size limit (:attr:`Candidate.bounds`).
 
     Parameters
     ----------
@@ -516,7 +608,8 @@ def hedge_overlay(
         ]
     )
     units = [c.line for c in candidates]
-    limits = np.array([c.max_units for c in candidates])
+    lows = np.array([c.bounds[0] for c in candidates])
+    highs = np.array([c.bounds[1] for c in candidates])
     unit_cost = np.array([c.cost_per_unit for c in candidates])
 
     before = book_figures(book, state, cfg.book.cash, confidence)
@@ -542,7 +635,8 @@ def hedge_overlay(
         unit_bd / nav,
         fixed_bd / nav,
         current,
-        limits,
+        lows,
+        highs,
         unit_cost,
         band,
         cost_budget,
@@ -559,7 +653,8 @@ def hedge_overlay(
 
     rounded = _round(
         x,
-        limits,
+        lows,
+        highs,
         core_pnl / nav,
         h / nav,
         unit_bd / nav,
@@ -600,6 +695,7 @@ def hedge_overlay(
         beta_band=band,
         cost_budget=cost_budget,
         confidence=confidence,
+        limits={c.name: c.limit() for c in candidates},
         binding=binding,
         notes=tuple(notes),
         solver=solver,
@@ -613,7 +709,8 @@ def _solve(
     b: np.ndarray,
     b0: float,
     current: np.ndarray,
-    limits: np.ndarray,
+    lows: np.ndarray,
+    highs: np.ndarray,
     unit_cost: np.ndarray,
     band: tuple[float, float],
     budget: float | None,
@@ -631,7 +728,8 @@ def _solve(
     sd_h = h.std(axis=0, ddof=1) if days > 1 else np.zeros(n)
     sd_core = float(core.std(ddof=1)) if days > 1 else 0.0
     ref = sd_core if sd_core > 0 else float(sd_h.max()) if sd_h.max() > 0 else 1.0
-    scale = np.where(sd_h > 0, ref / np.where(sd_h > 0, sd_h, 1.0), np.maximum(limits, 1.0))
+    room = np.maximum(np.abs(lows), np.abs(highs))
+    scale = np.where(sd_h > 0, ref / np.where(sd_h > 0, sd_h, 1.0), np.maximum(room, 1.0))
     z = cp.Variable(n)
     x = cp.multiply(scale, z)
     hz = h * (scale / ref)  # (T, n): return per unit of z, in core volatilities
@@ -643,14 +741,14 @@ def _solve(
         alpha, u = cp.Variable(), cp.Variable(days, nonneg=True)
         goal = alpha + cp.sum(u) / ((1.0 - confidence) * days)
         extra = [u >= -(core / ref + hz @ z) - alpha]
-    fence = _fence(z, x, scale, b, b0, current, limits, unit_cost, budget)
+    fence = _fence(z, x, scale, current, lows, highs, unit_cost, budget)
     lo, hi = band
     beta = b0 + (b * scale) @ z
     problem = cp.Problem(cp.Minimize(goal), [*fence, beta >= lo, beta <= hi, *extra])
     solver, tried = solve(problem)
     if not solver:
         if problem.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-            _diagnose(b, b0, current, limits, unit_cost, band, budget, scale, tried)
+            _diagnose(b, b0, current, lows, highs, unit_cost, band, budget, scale, tried)
         raise OptimizationError(
             "the hedge overlay could not be solved", [f"solver status {problem.status}"], tried
         )
@@ -665,12 +763,18 @@ def _solve(
         spent = float(unit_cost @ np.abs(xs - current))
         if budget - spent <= REL_TOL * max(budget, 1.0):
             binding.append(f"cost budget {budget:,.2f}")
-    for name, size, limit in zip(names, xs, limits, strict=True):
-        if limit - abs(size) <= REL_TOL * max(limit, 1.0):
+    for name, size, low, high in zip(names, xs, lows, highs, strict=True):
+        limit = max(-low, high)
+        tol = REL_TOL * max(limit, 1.0)
+        if limit - abs(size) <= tol:
             binding.append(
                 f"{name}: size at its limit of {limit:g} units"
                 + (" (short)" if size < 0 and limit > 0 else "")
             )
+        elif low == 0 and size - low <= tol:
+            binding.append(f"{name}: at 0, kept long (its sign limit)")
+        elif high == 0 and high - size <= tol:
+            binding.append(f"{name}: at 0, kept short (its sign limit)")
     return xs, solver, tried, tuple(binding)
 
 
@@ -678,15 +782,16 @@ def _fence(
     z: cp.Variable,
     x: cp.Expression,
     scale: np.ndarray,
-    b: np.ndarray,
-    b0: float,
     current: np.ndarray,
-    limits: np.ndarray,
+    lows: np.ndarray,
+    highs: np.ndarray,
     unit_cost: np.ndarray,
     budget: float | None,
 ) -> list[cp.Constraint]:
-    """The size limits and the cost budget (the constraints other than the beta band)."""
-    out = [cp.abs(z) <= limits / scale]
+    """The sign and size limits and the cost budget (the constraints other than the beta
+    band).
+    """
+    out = [z >= lows / scale, z <= highs / scale]
     if budget is not None:
         k = budget if budget > 0 else 1.0  # cost in units of the budget
         out.append((unit_cost / k) @ cp.abs(x - current) <= budget / k)
@@ -697,7 +802,8 @@ def _diagnose(
     b: np.ndarray,
     b0: float,
     current: np.ndarray,
-    limits: np.ndarray,
+    lows: np.ndarray,
+    highs: np.ndarray,
     unit_cost: np.ndarray,
     band: tuple[float, float],
     budget: float | None,
@@ -707,7 +813,7 @@ def _diagnose(
     """Raise an OptimizationError saying which constraint makes the overlay infeasible."""
     lo, hi = band
     within = "within the size limits" + ("" if budget is None else " and the cost budget")
-    need = float(unit_cost @ np.maximum(np.abs(current) - limits, 0.0))
+    need = float(unit_cost @ (np.maximum(lows - current, 0.0) + np.maximum(current - highs, 0.0)))
     if budget is not None and need > budget * (1 + REL_TOL) + 1e-9:
         raise OptimizationError(
             "no hedge sizes satisfy the constraints",
@@ -719,7 +825,7 @@ def _diagnose(
             f"raise the cost budget to at least {need:,.2f} or the size limits",
         )
     z = cp.Variable(len(b))
-    fence = _fence(z, cp.multiply(scale, z), scale, b, b0, current, limits, unit_cost, budget)
+    fence = _fence(z, cp.multiply(scale, z), scale, current, lows, highs, unit_cost, budget)
     beta = b0 + (b * scale) @ z
     reach = []
     for sense in (cp.Maximize, cp.Minimize):
@@ -732,6 +838,9 @@ def _diagnose(
             )
         reach.append(float(p.value))
     top, bottom = reach
+    hint = "widen the beta band, raise the size limits or the cost budget, or add a candidate"
+    if (lows == 0).any() or (highs == 0).any():
+        hint += " (or free the legs' signs: overlay_free_signs, --overlay-free-signs)"
     if top < lo:
         raise OptimizationError(
             "no hedge sizes satisfy the constraints",
@@ -740,7 +849,7 @@ def _diagnose(
                 f"at {lo:.4f}"
             ],
             tried,
-            "widen the beta band, raise the size limits or the cost budget, or add a candidate",
+            hint,
         )
     if bottom > hi:
         raise OptimizationError(
@@ -750,7 +859,7 @@ def _diagnose(
                 f"at {hi:.4f}"
             ],
             tried,
-            "widen the beta band, raise the size limits or the cost budget, or add a candidate",
+            hint,
         )
     raise OptimizationError(
         "no hedge sizes satisfy the constraints",

@@ -76,6 +76,9 @@ class OptimizeRequest:
         Hedge overlay: ``"variance"`` or ``"cvar"`` of the book's daily P&L.
     cost_budget : float or None
         Hedge overlay: most money (USD) spent on trading costs.
+    overlay_free_signs : bool
+        Hedge overlay: let every leg take either side (default False: each leg keeps its
+        purpose and sign, a protective put stays long, a covered call short and covered).
     start, end : datetime.date or None
         The estimation window (None: all the data).
     current : dict of str to float
@@ -109,6 +112,7 @@ class OptimizeRequest:
     target_return: float | None = None
     overlay_objective: str = "variance"
     cost_budget: float | None = None
+    overlay_free_signs: bool = False
     start: dt.date | None = None
     end: dt.date | None = None
     current: dict[str, float] = field(default_factory=dict)

@@ -86,6 +86,53 @@ def _conventions(cfg: DeskConfig) -> list[str]:
     ]
 
 
+def _sweep_conventions(runs: list[RunRecord]) -> list[str]:
+    rates = ", ".join(f"{rec.id} {float(rec.params.get('rf', 0.0)):.2%}" for rec in runs)
+    return [
+        "Sweep runs: the CONVENTIONS dynamic-beta backtest per configuration on daily simple "
+        "returns on the dates each leg and its hedge share (never forward-filled); returns, "
+        "drawdowns and costs as fractions; annual figures with each leg's periods per year "
+        "(252; 365 for crypto alone); max drawdown <= 0 on the equity curve from 1.",
+        f"Sweep Sharpe net of each run's own risk-free rate ({rates}); score as CONVENTIONS "
+        "'Sweep scoring', ranked under the costliest scenario; PBO by CSCV.",
+    ]
+
+
+def run_title(rec: RunRecord) -> str:
+    """A sweep run as a report's title names it: its id, legs and hedge, the span of its legs'
+    daily returns (else the dates it asked for) and its data (the ``--data`` files or folders
+    it ran on, else its desk config's data with the run's data fingerprint).
+
+    Parameters
+    ----------
+    rec : RunRecord
+        The run as the ledger holds it.
+
+    Returns
+    -------
+    str
+        e.g. ``sweep run 20261207-0412: AAPL, MSFT hedged with SP500, 2021-01-05..2023-12-29,
+        data mag7, etf``.
+    """
+    grid = rec.params.get("grid", {})
+    legs = ", ".join(grid.get("legs", [])) or "no legs"
+    hedge = grid.get("hedge") or "?"
+    summary = rec.summary
+    if summary is not None and summary.legs:
+        first = min(leg.first_return for leg in summary.legs)
+        last = max(leg.last_return for leg in summary.legs)
+        span = f"{first}..{last}"
+    else:
+        span = f"{rec.params.get('start') or 'first'}..{rec.params.get('end') or 'last'}"
+    paths = rec.params.get("data") or []
+    data = (
+        ", ".join(Path(p).name for p in paths)
+        if paths
+        else f"its desk config's (fingerprint {rec.fingerprint[:12]})"
+    )
+    return f"sweep run {rec.id}: {legs} hedged with {hedge}, {span}, data {data}"
+
+
 def _tickers_of(cfg: DeskConfig, req: ReportRequest) -> set[str]:
     """Every ticker the report's figures may read: the config's, the optimiser's universe and
     the backtest's legs.
@@ -171,9 +218,11 @@ def build_report(
         ["code version", code_version()],
         ["config", str(cfg.path)],
         ["config sha256", file_digest(cfg.path) if Path(cfg.path).is_file() else "–"],
-        ["book", cfg.book.name],
-        ["parts", ", ".join(req.what)],
     ]
+    from_book = any(not p.startswith("sweep:") for p in req.what)
+    if from_book:  # a report of sweep runs alone reports no book: each run names its data
+        rows.append(["book", cfg.book.name])
+    rows.append(["parts", ", ".join(req.what)])
     if market is not None:
         d = cfg.data
         tickers = _tickers_of(cfg, req) & set(market.tickers)
@@ -192,4 +241,11 @@ def build_report(
     if req.shocks:
         rows.append(["what-if shocks", ", ".join(f"{k} {v:+.2%}" for k, v in req.shocks.items())])
     params = Table("parameters", [Col("parameter"), Col("value")], rows)
-    return Report(f"hedgedesk report: {cfg.book.name}", params, sections, _conventions(cfg))
+    # the title names what the figures came from: the config's book, else (sweep runs alone,
+    # whose data need not be the config's) each run by its legs, hedge, span and data
+    named = [cfg.book.name] if from_book else [run_title(rec) for rec in runs]
+    title = "hedgedesk report: " + "; ".join(named)
+    conventions = (_conventions(cfg) if from_book else []) + (
+        _sweep_conventions(runs) if runs else []
+    )
+    return Report(title, params, sections, conventions)

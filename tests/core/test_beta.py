@@ -10,7 +10,7 @@ import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hedgedesk.core.beta import BetaFit, ols_beta, rolling_beta
+from hedgedesk.core.beta import BetaFit, ols_beta, rolling_beta, static_hedge
 from hedgedesk.core.demo import load_demo
 
 REL = 1e-10
@@ -183,3 +183,33 @@ def test_benchmark_growing_at_a_fixed_rate_has_no_beta():
     with pytest.raises(ValueError, match="constant"):
         ols_beta(y, x)
     assert np.isnan(rolling_beta(y, x, 20)[19:]).all()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_static_hedge_is_the_notebooks_second_regression(seed):
+    """Statsmodels fits the asset on the benchmark, then ``asset - beta x benchmark`` on the
+    benchmark: the second fit has beta 0 (in sample), the first's alpha and standard errors.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0004, 0.011, 500)
+    y = 0.0002 + (0.6 + 0.4 * seed) * x + rng.normal(0, 0.008, 500)
+    hedge = static_hedge(y, x)
+    _assert_matches_statsmodels(hedge.first, y, x)
+    first = sm.OLS(y, sm.add_constant(x)).fit()
+    assert hedge.hedge_ratio == pytest.approx(first.params[1], rel=REL)
+    hedged_y = y - first.params[1] * x
+    ref = sm.OLS(hedged_y, sm.add_constant(x)).fit()
+    got = hedge.hedged
+    assert abs(got.beta) < 1e-12 and abs(ref.params[1]) < 1e-12  # no beta left in sample
+    assert got.alpha == pytest.approx(ref.params[0], rel=1e-9)
+    assert got.alpha_stderr == pytest.approx(ref.bse[0], rel=1e-9)
+    assert got.beta_stderr == pytest.approx(ref.bse[1], rel=1e-9)
+    assert got.alpha_tstat == pytest.approx(ref.tvalues[0], rel=1e-9)
+    assert abs(got.r_squared) < 1e-12 and abs(ref.rsquared) < 1e-12
+    assert got.n_obs == 500
+    assert got.alpha == pytest.approx(hedge.first.alpha, rel=1e-9)  # the hedge keeps the alpha
+
+
+def test_static_hedge_refuses_a_constant_benchmark():
+    with pytest.raises(ValueError, match="constant"):
+        static_hedge(np.array([0.01, 0.02, -0.01, 0.0]), np.full(4, 0.001))

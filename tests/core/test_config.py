@@ -524,6 +524,28 @@ CASES: dict[str, Builder] = {
     "missing-key": lambda t, r: Case(
         _edit(t, "[data]", drop=("benchmark",)), "data.benchmark", None, ("missing required key",)
     ),
+    # issue 17: [data] resample and yields
+    "data-resample-daily": lambda t, r: Case(
+        _edit(t, "[data]", set={"resample": '"daily"'}),
+        "data.resample",
+        "'daily'",
+        ("weekly or monthly",),
+    ),
+    "data-yields-zero-maturity": lambda t, r: Case(
+        _edit(t, "[data]", set={"yields": "{ AAA = 0 }"}), "data.yields.AAA", "0", ("> 0",)
+    ),
+    "data-yields-long-maturity": lambda t, r: Case(
+        _edit(t, "[data]", set={"yields": "{ AAA = 101 }"}), "data.yields.AAA", "101", ("<= 100",)
+    ),
+    "data-yields-text": lambda t, r: Case(
+        _edit(t, "[data]", set={"yields": '{ AAA = "ten" }'}),
+        "data.yields.AAA",
+        "'ten'",
+        ("a number",),
+    ),
+    "data-yields-not-a-table": lambda t, r: Case(
+        _edit(t, "[data]", set={"yields": '["AAA"]'}), "data.yields", None, ("expected a table",)
+    ),
     "missing-target-beta": lambda t, r: Case(
         _edit(t, "[targets]", drop=("beta",)), "targets.beta", None, ("missing required key",)
     ),

@@ -134,7 +134,8 @@ def add_parsers(sub, parents: Parents) -> dict:
     t = sub.add_parser(
         "trades",
         parents=[common],
-        help="the plan's trade list for a NAV: beta hedge, protective puts, covered calls",
+        help="the plan's trade list for a NAV: beta hedge, protective puts, covered calls and "
+        "the [plan] sleeves (crypto, gold, oil, FX, VIX futures)",
     )
     t.add_argument(
         "--nav",
@@ -419,6 +420,9 @@ def cmd_greeks(args) -> int:
         "theta": float(g.theta),
         "rho": float(g.rho),
         "units": GREEK_UNITS,
+        "conventions": "Black-Scholes-Merton (Black-76 on a future) with continuous rate and "
+        "dividend yield; t = calendar days / 365; vega and rho per 1.00 of vol and rate, theta "
+        "per year (the screen shows vega per vol point and theta per day)",
     }
     if args.json:
         emit_json(out)
@@ -506,7 +510,8 @@ def cmd_scenario(args) -> int:
 
 
 def _plan_json(plan) -> dict:
-    rp = plan.risk_parity
+    rp, bp = plan.risk_parity, plan.buckets
+    bucket_rp = bp.parity if bp else None
     return {
         "vol_target": plan.vol_target.as_dict() if plan.vol_target else None,
         "kelly": plan.kelly.as_dict() if plan.kelly else None,
@@ -520,6 +525,20 @@ def _plan_json(plan) -> dict:
         }
         if rp
         else None,
+        "bucket_risk_parity": {
+            "buckets": list(bp.buckets),
+            "gross_exposure_usd": list(bp.exposures),
+            "weights": bucket_rp.weights.tolist() if bucket_rp else None,
+            "risk_contributions": bucket_rp.risk_contributions.tolist() if bucket_rp else None,
+            "converged": bucket_rp.converged if bucket_rp else None,
+            "notes": list(bp.notes),
+            "returns": "bucket return = sum(dollar delta x underlying return) / sum(|dollar "
+            "delta|); a [plan] sleeve at its target notional on its proxy",
+        }
+        if bp
+        else None,
+        "leverage_alert": plan.leverage_alert,
+        "leverage_warning": plan.leverage_warning,
         "coverage": {
             "puts": plan.coverage.puts,
             "calls": plan.coverage.calls,
@@ -532,7 +551,10 @@ def _plan_json(plan) -> dict:
         },
         "conventions": "vol target and Kelly from the book's daily returns over the risk window "
         "(constant positions); Kelly edge = annualised mean excess return, "
-        "variance annualised; ATR stop = close - 2 x ATR14",
+        "variance annualised, fraction = targets.kelly_fraction, leverage beyond "
+        "targets.leverage_alert (multiple of NAV) flagged; ATR stop = close - 2 x ATR14; "
+        "momentum = close[t-21] / close[t-252] - 1 (fraction); zscore = (close - SMA20) / "
+        "sample sd of the same 20 closes",
     }
 
 
@@ -602,14 +624,32 @@ def cmd_size(args) -> int:
     if k:
         print(
             f"Kelly: edge {k.edge:.1%}/yr, variance {k.variance:.4f} -> full "
-            f"{k.full_kelly:.1f}x, {k.fraction:g} Kelly {k.leverage:.1f}x"
+            f"{k.full_kelly:.1f}x, {k.fraction:g} Kelly {k.leverage:.1f}x "
+            "(targets.kelly_fraction)"
         )
+    if plan.leverage_warning:
+        print(f"WARNING {plan.leverage_warning}")
     print(
         f"coverage: puts {cov.puts:.0%} of the core (plan {cov.put_plan[0]:.0%}-"
         f"{cov.put_plan[1]:.0%}), covered calls {cov.calls:.0%} (plan {cov.call_plan[0]:.0%}-"
         f"{cov.call_plan[1]:.0%})"
     )
-    if plan.risk_parity:
+    bp = plan.buckets
+    if bp and bp.parity and bp.parity.converged:
+        print(
+            "risk parity (equal budgets) across the plan's buckets: "
+            + ", ".join(f"{b} {w:.1%}" for b, w in zip(bp.buckets, bp.parity.weights, strict=True))
+        )
+    elif bp and bp.buckets:
+        print(
+            "risk parity across the plan's buckets: needs two buckets with exposure "
+            f"(have {', '.join(bp.buckets)})"
+            if len(bp.buckets) < 2
+            else "risk parity across the plan's buckets: no solution (degenerate covariance)"
+        )
+    for note in bp.notes if bp else ():
+        print(f"  {note}")
+    if plan.risk_parity and len(plan.risk_parity_tickers) > 1:
         print(
             "risk parity (equal budgets) across holdings: "
             + ", ".join(
@@ -619,7 +659,7 @@ def cmd_size(args) -> int:
         )
     print(
         f"{'ticker':<8}{'close':>10}{'SMA50':>10}{'SMA200':>10} trend {'RSI':>6}{'MACD h':>9}"
-        f"{'ATR':>8}{'stop':>10}"
+        f"{'ATR':>8}{'stop':>10}{'mom12-1':>9}{'z20':>7}"
     )
     for h in plan.signals:
         g = h.signals
@@ -627,21 +667,23 @@ def cmd_size(args) -> int:
         print(
             f"{h.ticker:<8}{g.close:>10.2f}{g.sma_fast:>10.2f}{g.sma_slow:>10.2f} "
             f"{g.trend:<5} {g.rsi:>6.1f}{g.macd_histogram:>9.2f}{g.atr:>8.2f}{stop}"
+            f"{g.momentum:>9.1%}{g.zscore:>7.2f}"
         )
+    print(
+        "mom12-1 = close 21 days ago / close 252 days ago - 1; z20 = (close - SMA20) / "
+        "sample sd of the 20 closes (|z| >= 2: stretched)"
+    )
     return 0
 
 
 def cmd_trades(args) -> int:
-    from hedgedesk.core.book.trades import scaled_lines, trade_list
-    from hedgedesk.core.book.valuation import value_lines
+    from hedgedesk.core.book.trades import CONVENTIONS, plan_trades
 
     cfg, _, state = _desk(args)
-    lines, cash = scaled_lines(cfg, state, args.nav)
-    nav = value_lines(lines, state, cash).nav
-    trades = trade_list(cfg, state, args.nav)
+    plan = plan_trades(cfg, state, args.nav)
     out = {
         "asof": state.asof,
-        "nav": nav,
+        "nav": plan.nav,
         "scaled": args.nav is not None,
         "trades": [
             {
@@ -652,19 +694,34 @@ def cmd_trades(args) -> int:
                 "purpose": t.purpose,
                 "inputs": t.inputs,
             }
-            for t in trades
+            for t in plan.trades
         ],
+        "skipped": [{"leg": s.leg, "reason": s.reason} for s in plan.skipped],
+        "beta": {
+            "before": plan.beta_before,
+            "after": plan.beta_after,
+            "target": plan.beta_target,
+            "residual": plan.residual_beta,
+        },
+        "conventions": CONVENTIONS,
     }
     if args.json:
         emit_json(out)
         return 0
-    if not trades:
+    if not plan.trades:
         print("no trades: beta is within one contract of target and coverage is met")
-    for t in trades:
+    for t in plan.trades:
         print(
             f"{t.side.upper():<5}{t.contracts:>6} {t.instrument:<28}{t.size_usd:>14,.0f}  "
             f"{t.purpose}"
         )
+    for s in plan.skipped:
+        print(f"SKIPPED {s.leg}: {s.reason}")
+    print(
+        f"NAV {plan.nav:,.0f}; beta {plan.beta_before:.3f} -> {plan.beta_after:.3f} after the "
+        f"futures and sleeves (target {plan.beta_target:.2f}, residual "
+        f"{plan.residual_beta:+.3f}; option deltas not counted)"
+    )
     return 0
 
 

@@ -52,7 +52,45 @@ def make_parents() -> Parents:
         help="first date used (prices before it are dropped)",
     )
     window.add_argument("--end", type=date_arg, metavar="YYYY-MM-DD", help="last date used")
+    add_market_options(window)
     return Parents(common, window)
+
+
+def add_market_options(parser: argparse.ArgumentParser) -> None:
+    """--yield and --resample: how the --data files are read (with config data, its [data]
+    yields and resample apply; these flags add to or override them).
+    """
+    parser.add_argument(
+        "--yield",
+        dest="yields",
+        action="append",
+        type=yield_arg,
+        metavar="T[=M]",
+        help="series T holds yields in percent: read it as a constant-maturity bond's total "
+        "return, maturity M years (default 10); repeat for more",
+    )
+    parser.add_argument(
+        "--resample",
+        choices=("weekly", "monthly"),
+        help="take the last observation of each week or month of every series (needed to mix "
+        "daily with weekly or monthly data)",
+    )
+
+
+def yield_arg(text: str) -> tuple[str, float]:
+    ticker, sep, years = text.partition("=")
+    ticker = ticker.strip()
+    maturity = 10.0
+    if sep:
+        try:
+            maturity = float(years)
+        except ValueError:
+            maturity = math.nan
+    if not ticker or not (0 < maturity <= 100):
+        raise argparse.ArgumentTypeError(
+            f"invalid yield {text!r}: expected TICKER or TICKER=YEARS with YEARS in (0, 100]"
+        )
+    return ticker, maturity
 
 
 def date_arg(text: str) -> dt.date:
@@ -129,16 +167,21 @@ def market_for(args, paths, tickers=None):
     read only if one of them is missing; see load_paths).
     """
     start, end = getattr(args, "start", None), getattr(args, "end", None)
+    yields = dict(getattr(args, "yields", None) or [])
+    resample = getattr(args, "resample", None)
     if paths:
         from hedgedesk.core.data.price_files import load_paths
 
-        market = load_paths(paths, tickers)
+        market = load_paths(paths, tickers, yields)
     else:
         from hedgedesk.core.data.sources import load_market
+        from hedgedesk.core.data.yields import with_yields
 
         cfg = load_cfg(args)
-        market = load_market(cfg)
+        market = with_yields(load_market(cfg), yields)
         start, end = start or cfg.data.start, end or cfg.data.end
+    if resample:
+        market = market.resampled(resample)
     for n in market.notices:
         print(f"notice: {n}", file=sys.stderr)
     return market, start, end

@@ -57,6 +57,7 @@ FLAGS = {
     "target_return": "--target-return",
     "overlay_objective": "--overlay-objective",
     "cost_budget": "--cost-budget",
+    "overlay_free_signs": "--overlay-free-signs",
 }
 NAMES = Naming({**FLAGS, "long_short": "--long-short"}, items=False, fallback=CONFIG_KEYS)
 
@@ -174,6 +175,13 @@ def add_parsers(sub, parents: Parents) -> dict:
         metavar="USD",
         help="hedge-overlay: most money to spend on trading costs",
     )
+    o.add_argument(
+        "--overlay-free-signs",
+        action="store_true",
+        default=None,
+        help="hedge-overlay: let every leg take either side (default: each leg keeps its "
+        "purpose and sign; a protective put stays long, a covered call short and covered)",
+    )
     return {("optimize", None): cmd_optimize}
 
 
@@ -255,7 +263,10 @@ def cmd_optimize(args) -> int:
             for pt in result.frontier
         ]
     if result.overlay is not None:
-        out["overlay"] = result.overlay.as_dict()
+        out["overlay"] = {
+            **result.overlay.as_dict(),
+            "signs": "free" if req.overlay_free_signs else "kept",
+        }
     if args.json:
         emit_json(out)
         return 0
@@ -285,16 +296,31 @@ def cmd_optimize(args) -> int:
             print("binding: " + "; ".join(p.binding))
     ov = result.overlay
     if ov is not None:
-        print(f"hedge overlay ({ov.objective}), beta band {list(ov.beta_band)}:")
-        print(f"{'leg':<24}{'now':>8}{'optimum':>10}{'whole':>8}")
+        lo, hi = ov.beta_band
+        print(f"hedge overlay ({ov.objective}), beta band [{lo:g}, {hi:g}]:")
+        print(
+            "signs "
+            + (
+                "freed (--overlay-free-signs): each leg may take either side"
+                if req.overlay_free_signs
+                else "kept: each leg keeps its purpose and sign (--overlay-free-signs frees them)"
+            )
+        )
+        print(f"{'leg':<24}{'now':>8}{'optimum':>10}{'whole':>8}  limits (units)")
         for name, size in ov.sizes.items():
-            print(f"{name:<24}{ov.current.get(name, 0):>8g}{size:>10.2f}{ov.rounded[name]:>8d}")
+            lim = ov.limits[name]
+            print(
+                f"{name:<24}{ov.current.get(name, 0):>8g}{size:>10.2f}{ov.rounded[name]:>8d}"
+                f"  {lim['low']:g}..{lim['high']:g} {lim['why']}"
+            )
         for label, figs in (
             ("before", ov.before),
             ("optimum", ov.after),
             ("whole contracts", ov.after_rounded),
         ):
             print(f"  {label:<16} " + "  ".join(f"{k} {v:.4g}" for k, v in figs.items()))
+        if ov.binding:
+            print("  binding: " + "; ".join(ov.binding))
         for note in ov.notes:
             print(f"  note: {note}")
     if p is not None and p.extra.get("constraints_not_met"):

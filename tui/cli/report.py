@@ -125,8 +125,10 @@ def cmd_report(args) -> int:
             {
                 "out": str(out),
                 "what": list(what),
+                "title": report.title,
                 "files": {k: str(v) for k, v in files.items()},
                 "sections": [s.key for s in report.sections],
+                "conventions": report.conventions,
             }
         )
     else:

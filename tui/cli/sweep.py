@@ -390,7 +390,13 @@ def cmd_sweep(args) -> int:
         if live:
             sys.stderr.write("\r" + " " * 120 + "\r")
     if args.json:
-        emit_json({"plan": plan.to_json(), **result.summary.to_json()})
+        emit_json(
+            {
+                "plan": plan.to_json(),
+                **result.summary.to_json(),
+                "conventions": SWEEP_CONVENTIONS,
+            }
+        )
     else:
         if not shown:  # a resumed run that ended before its first progress event
             print(format_plan(plan), file=sys.stderr)
@@ -411,7 +417,7 @@ def _stop_at_plan(plan, as_json: bool, refused: bool) -> int:
         for line, key in zip(plan.exceeded, plan.over, strict=True)
     ]
     if as_json:
-        out = {"plan": plan.to_json()}
+        out = {"plan": plan.to_json(), "conventions": PLAN_CONVENTIONS}
         if refused:
             out["error"] = "; ".join(lines)
         emit_json(out)
@@ -527,7 +533,7 @@ def _serve_cluster(args, cluster, creds, stop: threading.Event) -> None:
             file=sys.stderr,
         )
     if args.json:
-        emit_json(info)
+        emit_json({**info, "conventions": "addresses as Dask writes them (tls:// or tcp://)"})
     else:
         print(
             f"Dask scheduler {address} with {info['workers']} worker(s), "
@@ -597,7 +603,7 @@ def _detach(args) -> int:
                 "follow": f"hedgedesk runs show {run.id}",
             }
             if args.json:
-                emit_json(out)
+                emit_json({**out, "conventions": "log: the detached run's output file"})
             else:
                 print(
                     f"detached: run {run.id} (pid {child.pid}); log {log}\n"
@@ -613,13 +619,33 @@ def _detach(args) -> int:
     )
 
 
+# The conventions of every figure `sweep --json` and `runs --json` print (CONVENTIONS).
+SWEEP_CONVENTIONS = (
+    "CONVENTIONS dynamic-beta backtest per configuration on daily simple returns on the dates "
+    "the leg and the hedge share (never forward-filled); returns, volatilities, drawdowns and "
+    "costs are fractions (0.01 = 1 %); annual_return and Sharpe annualised with the leg's "
+    "periods per year (252; 365 for crypto alone), Sharpe net of the run's rf; max_drawdown "
+    "<= 0 on the daily equity curve from 1; score: CONVENTIONS 'Sweep scoring' (targets "
+    "Sharpe, return, drawdown, consistency on the curve scaled to the target volatility), "
+    "ranked under the costliest scenario; PBO by CSCV, deflated Sharpe per period"
+)
+PLAN_CONVENTIONS = (
+    "config_days = configurations x trading days; calibration in config-days per second; "
+    "estimated_seconds in seconds; memory and disk in bytes; limits as sweep.limits states them"
+)
+RUNS_CONVENTIONS = (
+    "times ISO 8601 UTC; elapsed_s in seconds; config_days = configurations x trading days; "
+    "figures of a run's summary: " + SWEEP_CONVENTIONS
+)
+
+
 # -- runs ------------------------------------------------------------------------------------
 def cmd_runs(args) -> int:
     ledger = _ledger(args)
     if args.action is None:
         records = ledger.runs(limit=args.limit)
         if args.json:
-            emit_json({"runs": [_record_dict(r) for r in records]})
+            emit_json({"runs": [_record_dict(r) for r in records], "conventions": RUNS_CONVENTIONS})
         else:
             print(
                 f"{'run':<21}{'status':<12}{'backend':<8}{'configs':>12}{'done':>6}"
@@ -638,7 +664,7 @@ def cmd_runs(args) -> int:
             raise HedgedeskError("runs show: give one RUN (an id, a unique prefix or 'last')")
         r = ledger.get(args.run[0])
         if args.json:
-            emit_json(_record_dict(r, full=True))
+            emit_json({**_record_dict(r, full=True), "conventions": RUNS_CONVENTIONS})
         else:
             print(
                 f"run {r.id}: {r.status}, {r.n_done:,}/{r.n_configs:,} configurations, "
@@ -666,7 +692,7 @@ def cmd_runs(args) -> int:
         raise HedgedeskError("runs diff: give two runs")
     d = ledger.diff(*args.run)
     if args.json:
-        emit_json(d)
+        emit_json({**d, "conventions": RUNS_CONVENTIONS})
     else:
         for key, (a, b) in d["params"].items():
             print(f"{key}: {a} -> {b}")
@@ -683,7 +709,7 @@ def cmd_runs(args) -> int:
 
 def _report_removed(records, as_json: bool) -> int:
     if as_json:
-        emit_json({"removed": [r.id for r in records]})
+        emit_json({"removed": [r.id for r in records], "conventions": "run ids removed"})
     else:
         for r in records:
             print(f"removed {r.id} ({r.status}, {r.n_configs:,} configurations)")

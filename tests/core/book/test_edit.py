@@ -10,7 +10,7 @@ import time
 import pytest
 
 from hedgedesk.core.book.edit import BookEditor, ChangedOnDisk
-from hedgedesk.core.config import load_config
+from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.core.demo import demo_config_path
 from hedgedesk.core.errors import ConfigError, HedgedeskError
 
@@ -332,8 +332,9 @@ def test_save_refuses_a_read_only_file_and_keeps_the_edits(ed, path, _isolated_h
     assert sorted(os.listdir(path.parent)) == ["config.toml"]
 
 
-def test_save_refuses_the_builtin_demo(_isolated_home):
-    demo = demo_config_path()
+@pytest.mark.parametrize("which", ["demo", "demo:multi-asset"])
+def test_save_refuses_the_builtin_demos(_isolated_home, which):
+    demo = demo_config_path() if which == "demo" else resolve_config_path(which)
     original = demo.read_bytes()
     ed = BookEditor(load_config(demo))
     ed.nudge("holding", 0)

@@ -21,9 +21,11 @@ from hedgedesk.core.book.signals import (
     context_signals,
     ema,
     macd,
+    momentum,
     rsi,
     sma,
     true_range,
+    zscore,
 )
 from hedgedesk.core.data.price_files import load_paths
 from hedgedesk.core.demo import load_demo
@@ -336,3 +338,69 @@ def test_shared_data_true_range(shared_data, path):
     # intraday range makes the true range clearly, but not wildly, larger than close-to-close
     assert 1.05 < np.nanmedian(tr / cc) < 3.0
     assert 0.2 < cs.atr_pct < 10.0
+
+
+# -- momentum and mean reversion (issue 17) -------------------------------------------------
+@pytest.mark.parametrize(("lookback", "skip"), [(252, 21), (60, 5), (10, 0)])
+def test_momentum_equals_a_loop_and_pandas_shift(lookback, skip):
+    close, _, _ = _walk(21, 400)
+    got = momentum(close, lookback, skip)
+    loop = [
+        close[t - skip] / close[t - lookback] - 1 if t >= lookback else math.nan
+        for t in range(len(close))
+    ]
+    np.testing.assert_allclose(got, loop, rtol=1e-14, equal_nan=True)
+    s = pd.Series(close)
+    np.testing.assert_allclose(got, s.shift(skip) / s.shift(lookback) - 1, equal_nan=True)
+
+
+def test_momentum_hand_example_and_bad_input():
+    """Closes 100, 110, ..., 12-1 with lookback 3, skip 1: at t = 3, close[2] / close[0] - 1."""
+    close = np.array([100.0, 110.0, 121.0, 90.0, 80.0])
+    got = momentum(close, 3, 1)
+    assert np.isnan(got[:3]).all()
+    assert got[3] == pytest.approx(0.21) and got[4] == pytest.approx(90 / 110 - 1)
+    # a non-positive close (WTI, 20 April 2020) gives no return, not an error
+    mixed = momentum(np.array([1.0, -37.63, 2.0, 3.0]), 2, 0)
+    assert mixed[2] == pytest.approx(1.0) and np.isnan(mixed[3])
+    with pytest.raises(ValueError, match="skip"):
+        momentum(close, 3, 3)
+    with pytest.raises(ValueError, match="skip"):
+        momentum(close, 3, -1)
+    with pytest.raises(ValueError, match="lookback"):
+        momentum(close, 0, 0)
+
+
+@pytest.mark.parametrize("n", [2, 20, 50])
+def test_zscore_equals_pandas_rolling(n):
+    close, _, _ = _walk(22, 300)
+    s = pd.Series(close)
+    want = (s - s.rolling(n).mean()) / s.rolling(n).std(ddof=1)
+    np.testing.assert_allclose(zscore(close, n), want, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def test_zscore_hand_example_flat_window_and_bad_n():
+    """Window 1, 2, 3, 4, 10: mean 4, sample sd sqrt(50 / 4) = 3.5355: z = 6 / 3.5355."""
+    got = zscore(np.array([1.0, 2.0, 3.0, 4.0, 10.0]), 5)
+    assert np.isnan(got[:4]).all() and got[4] == pytest.approx(6 / math.sqrt(12.5))
+    assert (zscore(np.full(10, 7.0), 5)[4:] == 0).all()
+    with pytest.raises(ValueError, match="n must be >= 2"):
+        zscore(np.ones(5), 1)
+
+
+def test_context_reports_momentum_and_zscore():
+    close, high, low = _walk(23, 300)
+    cs = context_signals(close, high, low)
+    assert cs.momentum == pytest.approx(close[-22] / close[-253] - 1, rel=1e-12)
+    last = close[-20:]
+    z = (close[-1] - statistics.fmean(last)) / statistics.stdev(last)
+    assert cs.zscore == pytest.approx(z, rel=1e-9)
+    assert cs.stretch == (
+        "stretched above" if z >= 2 else "stretched below" if z <= -2 else "within"
+    )
+    assert cs.as_dict()["momentum_lookback"] == 252 and cs.as_dict()["zscore_n"] == 20
+    short = context_signals(np.linspace(10.0, 20.0, 60))
+    assert math.isnan(short.momentum) and not math.isnan(short.zscore)
+    assert any("momentum needs 253" in note for note in short.notes)
+    up = context_signals(np.r_[np.full(30, 10.0), 20.0])
+    assert up.stretch == "stretched above" and up.zscore > 2

@@ -474,3 +474,27 @@ def test_atr_stop_from_real_true_range(shared_data):
     stop = atr_stop(price=float(s.close[-1]), atr=a.latest)
     assert stop.stop == pytest.approx(s.close[-1] - 2 * a.latest)
     assert 0.5 < stop.distance_pct < 15.0  # 2 ATRs of an index fund
+
+
+def test_plan_range_is_checked_on_the_coverage_after_the_trade():
+    """20 % held + 5 % asked of 1m at 450: 50k / 45k = 1.11 -> 1 contract = 45k = 4.5 %;
+    after the trade 24.5 %, inside 20-30 % (the increment alone, 5 %, is not).
+    """
+    o = option_coverage(core_notional=1_000_000, coverage=0.05, underlying_price=450, existing=0.2)
+    assert o.contracts == 1 and o.achieved_coverage == pytest.approx(0.045)
+    assert o.existing == 0.2 and o.coverage_after == pytest.approx(0.245)
+    assert not o.outside_plan and not o.achieved_outside_plan
+    alone = option_coverage(core_notional=1_000_000, coverage=0.05, underlying_price=450)
+    assert alone.outside_plan and alone.achieved_outside_plan  # 5 % and 4.5 % alone
+    # 28 % held + 5 %: 33 % after, above the range; rounding to 1 contract: 32.5 %
+    over = option_coverage(
+        core_notional=1_000_000, coverage=0.05, underlying_price=450, existing=0.28
+    )
+    assert over.outside_plan and over.achieved_outside_plan
+    assert over.coverage_after == pytest.approx(0.325)
+
+
+@pytest.mark.parametrize("existing", [-0.01, 1.51, float("nan")])
+def test_existing_coverage_must_be_a_fraction(existing):
+    with pytest.raises(ValueError, match="existing"):
+        option_coverage(core_notional=1e6, coverage=0.1, underlying_price=100, existing=existing)

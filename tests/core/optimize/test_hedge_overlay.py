@@ -472,10 +472,12 @@ def test_demo_desk_end_to_end(demo):
         assert set(res.rounded) == set(res.sizes) == {c.line.name for c in cands}
 
 
-def test_whole_contracts_are_the_integer_optimum_of_the_box():
-    """Plain loop over every whole-unit book within the limits: the rounded result is the
-    lowest-variance one inside the beta band (the P&L per unit comes from the engine; the search
-    and the scoring are the witness's own).
+@pytest.mark.parametrize("free_signs", [False, True])
+def test_whole_contracts_are_the_integer_optimum_of_the_box(free_signs):
+    """Plain loop over every whole-unit book within the limits (each leg's sign kept, or both
+    sides when the signs are freed): the rounded result is the lowest-variance one inside the
+    beta band (the P&L per unit comes from the engine; the search and the scoring are the
+    witness's own).
     """
     import itertools
 
@@ -484,7 +486,7 @@ def test_whole_contracts_are_the_integer_optimum_of_the_box():
 
     cfg = load_config(resolve_config_path())
     state = market_state(cfg, load_market(cfg))
-    cands = default_candidates(cfg, state)
+    cands = default_candidates(cfg, state, free_signs=free_signs)
     res = hedge_overlay(cfg, state, cands)
     holdings = [ln for ln in book_lines(cfg) if not ln.is_hedge]
     nav = value_lines(book_lines(cfg), state, cfg.book.cash).nav
@@ -494,9 +496,15 @@ def test_whole_contracts_are_the_integer_optimum_of_the_box():
     unit_bd = np.array([value_lines([c.line], state, 1e9).positions[0].beta_dollars for c in cands])
     lo, hi = res.beta_band
     best, best_var = None, math.inf
-    for sizes in itertools.product(
-        *[range(-math.floor(c.max_units), math.floor(c.max_units) + 1) for c in cands]
-    ):
+    current = {leg.name: leg.quantity for leg in cfg.book.hedges}
+    ranges = [
+        range(
+            0 if not free_signs and current[c.name] > 0 else -math.floor(c.max_units),
+            (0 if not free_signs and current[c.name] < 0 else math.floor(c.max_units)) + 1,
+        )
+        for c in cands
+    ]
+    for sizes in itertools.product(*ranges):
         g = np.array(sizes, dtype=float)
         beta = (core_bd + g @ unit_bd) / nav
         if not lo - 1e-9 <= beta <= hi + 1e-9:

@@ -819,6 +819,25 @@ def test_a_sweep_only_report_needs_no_market(built):
     assert "data fingerprint" not in params and f"sweep run {built.rec.id}" in params
 
 
+def test_a_sweep_only_report_is_titled_from_its_run(built):
+    """Legs, hedge and the span of the legs' returns from the ledger's summary; a run made on
+    the config's data names the run's data fingerprint (the config need not be the run's).
+    """
+    rec = built.rec
+    report = build_report(built.cfg, None, ReportRequest(("sweep:last",)), built.ledger)
+    first = min(leg.first_return for leg in rec.summary.legs)
+    last = max(leg.last_return for leg in rec.summary.legs)
+    assert report.title == (
+        f"hedgedesk report: sweep run {rec.id}: AAPL, MSFT hedged with SP500, {first}..{last}, "
+        f"data its desk config's (fingerprint {rec.fingerprint[:12]})"
+    )
+    assert built.cfg.book.name not in report.title
+    assert "book" not in dict(report.parameters.rows)
+    assert any("Sweep runs" in c for c in report.conventions)
+    assert not any("Greeks" in c for c in report.conventions)  # the book's lines stay out
+    assert built.report.title == f"hedgedesk report: {built.cfg.book.name}"
+
+
 def test_one_run_named_twice_is_refused_or_kept_twice(built):
     req = ReportRequest(("sweep:last", f"sweep:{built.rec.id}"))
     try:

@@ -1746,8 +1746,13 @@ prices_case(
     "YYYY-MM-DD",
 )
 prices_case("prices-wide-date-slashes", "p.csv", HDR + "2021/01/04,1,2\n", "p.csv:2", "YYYY-MM-DD")
+# issue 17: M/D/YYYY files are read; a file mixing it with ISO dates is refused
 prices_case(
-    "prices-wide-date-us-format", "p.csv", HDR + "01/04/2021,1,2\n", "p.csv:2", "YYYY-MM-DD"
+    "prices-wide-date-mixed-formats",
+    "p.csv",
+    HDR + "2021-01-04,1,2\n01/05/2021,1,2\n",
+    "p.csv:3",
+    "one date format per file",
 )
 prices_case(
     "prices-wide-date-9999-12-31",
@@ -1759,7 +1764,7 @@ prices_case(
 prices_case(
     "prices-wide-unsorted-dates",
     "p.csv",
-    HDR + "2021-01-05,1,2\n2021-01-04,1,2\n",
+    HDR + "2021-01-05,1,2\n2021-01-04,1,2\n2021-01-06,1,2\n",  # newest-first alone is sorted
     "p.csv:3",
     "ascending",
 )
@@ -1900,7 +1905,7 @@ prices_case(
 prices_case(
     "prices-long-unsorted",
     "p.csv",
-    "date,ticker,close\n2021-01-05,A,1\n2021-01-04,A,2\n",
+    "date,ticker,close\n2021-01-05,A,1\n2021-01-04,A,2\n2021-01-06,A,3\n",
     "p.csv:3",
     "ascending",
 )
@@ -2071,7 +2076,7 @@ prices_case(
 prices_case(
     "prices-parquet-unsorted",
     "p.parquet",
-    _parquet(pd.DataFrame({"date": PQ_DATES[::-1], "A": [1.0, 2.0, 3.0]})),
+    _parquet(pd.DataFrame({"date": [PQ_DATES[1], PQ_DATES[0], PQ_DATES[2]], "A": [1.0, 2.0, 3.0]})),
     "row 2",
     "ascending",
 )

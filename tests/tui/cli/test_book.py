@@ -330,6 +330,61 @@ def test_trades_json(capsys, demo):
     assert call["contracts"] == min(wanted, int((1500 - 300) * k // 100)) >= 1
 
 
+def test_size_plan_momentum_and_zscore_from_the_files(capsys, demo):
+    out = run_json(capsys, "size", "--instrument", "ES", "--json")
+    aapl = demo["prices"]["AAPL"]
+    aapl = aapl[aapl.index <= pd.Timestamp(ASOF)].to_numpy()
+    sig = out["plan"]["signals"]["AAPL"]
+    assert sig["momentum"] == pytest.approx(aapl[-22] / aapl[-253] - 1, rel=1e-12)
+    last = aapl[-20:]
+    assert sig["zscore"] == pytest.approx((aapl[-1] - last.mean()) / last.std(ddof=1), rel=1e-9)
+    assert "zscore = (close - SMA20)" in out["plan"]["conventions"]
+
+
+def test_size_plan_kelly_fraction_leverage_alert_and_buckets(capsys):
+    text = _demo_config_text().replace("[targets]\n", "[targets]\nkelly_fraction = 0.2\n", 1)
+    out = run_json(capsys, "size", "--instrument", "ES", "--config", _tmp_config(text), "--json")
+    plan = out["plan"]
+    k = plan["kelly"]
+    assert k["fraction"] == 0.2
+    assert k["leverage"] == pytest.approx(0.2 * k["edge"] / k["variance"], rel=1e-12)
+    assert plan["leverage_alert"] == 2.0
+    assert (plan["leverage_warning"] is not None) == (abs(k["leverage"]) > 2.0)
+    bp = plan["bucket_risk_parity"]
+    assert bp["buckets"] == ["core", "hedges"]  # the stocks; the ES, puts and calls
+    w = np.array(bp["weights"])
+    assert w.sum() == pytest.approx(1.0) and np.all(w > 0)
+    assert bp["risk_contributions"] == pytest.approx([0.5, 0.5], abs=1e-7)
+
+
+def test_trades_json_sleeves_conventions_and_skipped(capsys, demo):
+    """A [plan] with a gold sleeve priced from XOM (a stand-in proxy) and an EUR/USD sleeve with
+    no price: the gold contracts by hand, the FX sleeve one line naming the proxy to add.
+    """
+    text = _demo_config_text().replace(
+        'MES = { underlying = "SP500" }',
+        'MES = { underlying = "SP500" }\nGC = { underlying = "XOM" }',
+    ) + (
+        "[plan]\nsleeves = ["
+        '{ name = "gold", bucket = "commodities", contract = "GC", weight = 0.05 }, '
+        '{ name = "EUR/USD", bucket = "fx", contract = "6E", usd = -3000000.0 }]\n'
+    )
+    path = _tmp_config(text)
+    out = run_json(capsys, "trades", "--config", path, "--json")
+    assert "conventions" in out and "rounded half away from zero" in out["conventions"]
+    gold = next(t for t in out["trades"] if t["instrument"].startswith("GC"))
+    n = round_half_away(0.05 * demo["nav"] / (demo["close"]["XOM"] * 100))
+    assert n >= 2 and gold["contracts"] == n and gold["side"] == "buy"
+    assert gold["size_usd"] == pytest.approx(n * demo["close"]["XOM"] * 100, rel=1e-9)
+    (skip,) = out["skipped"]
+    assert skip["leg"] == "EUR/USD" and "add [proxies] 6E" in skip["reason"]
+    assert out["beta"]["residual"] == pytest.approx(out["beta"]["after"] - 0.5, abs=1e-12)
+    rc = main(["trades", "--config", path])
+    text_out = capsys.readouterr().out
+    assert rc == 0 and "SKIPPED EUR/USD: 6E (Euro FX): no price: add [proxies] 6E" in text_out
+    assert f"{'BUY':<5}{n:>6} GC (Gold)" in text_out
+
+
 # -- backtest -------------------------------------------------------------------------------------
 def conventions_backtest(rl: np.ndarray, rh: np.ndarray, period: int, window: int):
     """CONVENTIONS "Dynamic-beta hedge backtest" with k = h = 1, no cost, no drift band."""

@@ -320,7 +320,9 @@ def test_beta_reads_only_the_two_tickers_files_of_a_folder(capsys, tmp_path, mon
         )
     opened: list[str] = []
     real = price_files.read_file
-    monkeypatch.setattr(price_files, "read_file", lambda p: opened.append(p.name) or real(p))
+    monkeypatch.setattr(
+        price_files, "read_file", lambda p, *a, **k: opened.append(p.name) or real(p, *a, **k)
+    )
     out = run_json(
         capsys, "beta", "--data", str(folder), "--asset", "CCC", "--benchmark", "AAA", "--json"
     )
@@ -359,6 +361,125 @@ def test_beta_honours_the_configured_start(capsys):
         pytest.skip("the demo desk configures no start date")
     out = run_json(capsys, "beta", "--asset", "AAPL", "--benchmark", "SP500", "--json")
     assert out["start"] >= start
+
+
+def assert_hedged_matches_statsmodels(out: dict, rows: pd.DataFrame) -> None:
+    """The notebook's second regression: ``a - beta x b`` on ``b`` (beta from the first)."""
+    beta = statsmodels_fit(rows).params[1]
+    hedged = rows.assign(a=rows["a"] - beta * rows["b"])
+    fit = statsmodels_fit(hedged)
+    h = out["hedged"]
+    assert math.isclose(h["hedge_ratio"], beta, rel_tol=1e-9)
+    assert abs(h["beta"]) < 1e-12 and abs(fit.params[1]) < 1e-12  # beta near 0
+    for key, value in (
+        ("alpha", fit.params[0]),
+        ("alpha_stderr", fit.bse[0]),
+        ("beta_stderr", fit.bse[1]),
+        ("alpha_tstat", fit.tvalues[0]),
+    ):
+        assert math.isclose(h[key], value, rel_tol=1e-9), (key, h[key], value)
+    assert abs(h["r_squared"]) < 1e-12 and h["n_obs"] == len(rows)
+
+
+def test_beta_of_an_equal_basket_and_its_static_hedge(capsys, full_history_config):
+    out = run_json(
+        capsys,
+        "beta",
+        "--config",
+        str(full_history_config),
+        "--asset",
+        "BIG2=AAPL+MSFT",
+        "--benchmark",
+        "SP500",
+        "--json",
+    )
+    demo = demo_frames()
+    prices = pd.concat(
+        {t: demo[t] for t in ("AAPL", "MSFT", "SP500")}, axis=1, join="inner"
+    ).dropna()
+    r = prices.pct_change().iloc[1:]
+    rows = pd.DataFrame({"a": (r["AAPL"] + r["MSFT"]) / 2, "b": r["SP500"]})
+    assert out["asset"] == "BIG2" and out["basket"]["members"] == ["AAPL", "MSFT"]
+    assert out["basket"]["weighting"] == "equal"
+    assert_matches_statsmodels(out, rows)
+    assert_hedged_matches_statsmodels(out, rows)
+    assert "conventions" in out
+
+
+def test_beta_of_a_single_asset_reports_the_hedged_series_too(capsys, full_history_config):
+    argv = ["beta", "--config", str(full_history_config), "--asset", "KO", "--benchmark", "SP500"]
+    out = run_json(capsys, *argv, "--json")
+    demo = demo_frames()
+    rows = joined_returns(demo["KO"], demo["SP500"])
+    assert_hedged_matches_statsmodels(out, rows)
+    assert "basket" not in out
+    rc, text, err = run(capsys, *argv)
+    assert rc == 0, err
+    assert f"hedged KO - {out['hedged']['hedge_ratio']:.6g} x SP500" in text
+    assert f"alpha {out['hedged']['alpha']:9.6f}" in text
+
+
+def _volume_files(folder: Path, n: int = 120) -> dict[str, pd.DataFrame]:
+    """Three synthetic tickers with closes and volumes, written as Date,Close,Volume files."""
+    folder.mkdir()
+    days = pd.bdate_range("2023-01-02", periods=n)
+    rng = np.random.default_rng(11)
+    m = rng.normal(0.0005, 0.01, n)
+    frames = {}
+    for i, (name, b) in enumerate((("IDX", 1.0), ("AAA", 1.4), ("BBB", 0.6))):
+        r = b * m + (rng.normal(0, 0.008, n) if name != "IDX" else 0.0)
+        close = 50.0 * (i + 1) * np.cumprod(1 + r)
+        volume = rng.integers(1_000, 90_000, n).astype(float)
+        frame = pd.DataFrame({"Close": close, "Volume": volume}, index=days)
+        frame.rename_axis("Date").to_csv(folder / f"{name}.csv", float_format="%.10f")
+        frames[name] = pd.read_csv(folder / f"{name}.csv", index_col=0, parse_dates=True)
+    return frames
+
+
+def test_beta_of_a_volume_weighted_basket_equals_a_plain_loop(capsys, tmp_path):
+    frames = _volume_files(tmp_path / "px")
+    out = run_json(
+        capsys,
+        "beta",
+        "--data",
+        str(tmp_path / "px"),
+        "--asset",
+        "PAIR=AAA+BBB@volume",
+        "--benchmark",
+        "IDX",
+        "--json",
+    )
+    # witness: day t weights each member by its mean volume over the 30 rows before t
+    close = {t: frames[t]["Close"].to_numpy() for t in frames}
+    vol = {t: frames[t]["Volume"].to_numpy() for t in frames}
+    days = frames["IDX"].index
+    a, b = [], []
+    for t in range(30, len(days)):
+        mean_vol = {k: vol[k][t - 30 : t].mean() for k in ("AAA", "BBB")}
+        total = sum(mean_vol.values())
+        a.append(sum(mean_vol[k] / total * (close[k][t] / close[k][t - 1] - 1) for k in mean_vol))
+        b.append(close["IDX"][t] / close["IDX"][t - 1] - 1)
+    rows = pd.DataFrame({"a": a, "b": b}, index=days[30:])
+    assert out["basket"]["weighting"] == "volume" and out["n_obs"] == len(rows)
+    assert_matches_statsmodels(out, rows)
+    assert_hedged_matches_statsmodels(out, rows)
+
+
+@pytest.mark.parametrize(
+    "asset,needle",
+    [
+        ("B=AAA+IDX", "--asset: the basket B holds the benchmark IDX"),
+        ("B=AAA+", "--asset"),
+        ("B=AAA+BBB@cap", "unknown weighting 'cap'"),
+        ("IDX", "--asset and --benchmark are the same ticker"),
+    ],
+)
+def test_beta_basket_bad_input_is_one_line(capsys, tmp_path, asset, needle):
+    _volume_files(tmp_path / "px")
+    rc, out, err = run(
+        capsys, "beta", "--data", str(tmp_path / "px"), "--asset", asset, "--benchmark", "IDX"
+    )
+    assert needle in assert_one_error_line(rc, out, err)
 
 
 # -- config check ------------------------------------------------------------------------------

@@ -221,12 +221,41 @@ def test_hedge_overlay_json_keys(capsys):
         "cost_rounded",
         "objective",
         "beta_band",
+        "limits",
         "binding",
         "notes",
         "solver",
         "solvers_tried",
+        "signs",
     ]
     assert isinstance(out["overlay"]["beta_band"], list)
+
+
+def test_hedge_overlay_states_and_keeps_each_legs_sign(capsys):
+    """The demo's legs (ES short -2, SPX put +2, AAPL covered call -3 on 1,500 shares): kept,
+    each stays on its side and the call within the 15 contracts the shares cover; the text
+    output states the limits too. --overlay-free-signs opens both sides.
+    """
+    ov = run_json(capsys, "optimize", "--objective", "hedge-overlay")["overlay"]
+    assert ov["signs"] == "kept"
+    sides = {n: lim["side"] for n, lim in ov["limits"].items()}
+    assert sides == {
+        "ES short": "short",
+        "SPX put 3400": "long",
+        "AAPL covered call 140": "short",
+    }
+    assert ov["limits"]["AAPL covered call 140"]["low"] == -15  # 1500 shares // 100
+    for name, lim in ov["limits"].items():
+        assert lim["low"] <= ov["rounded"][name] <= lim["high"]
+        assert lim["low"] - 1e-6 <= ov["sizes"][name] <= lim["high"] + 1e-6
+    freed = run_json(capsys, "optimize", "--objective", "hedge-overlay", "--overlay-free-signs")
+    assert freed["overlay"]["signs"] == "free"
+    assert {lim["side"] for lim in freed["overlay"]["limits"].values()} == {"either"}
+    assert freed["overlay"]["limits"]["ES short"]["high"] > 0
+    rc, out, err = run(capsys, "optimize", "--objective", "hedge-overlay")
+    assert rc == 0, err
+    assert "signs kept: each leg keeps its purpose and sign (--overlay-free-signs" in out
+    assert "-15..0 kept short (income on the core); covered: 1500 AAPL shares held" in out
 
 
 @pytest.mark.parametrize(

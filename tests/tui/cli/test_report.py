@@ -297,3 +297,76 @@ def test_reports_and_run_tables_follow_the_umask_like_the_ledger(tmp_path, capsy
     assert len(files) > 5
     modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
     assert set(modes.values()) == {0o666 & ~mask}, modes  # (SQLite's 0644 & ~umask alike)
+
+
+def _price_folder(folder: Path) -> Path:
+    """Two series of 300 business days written as Date,Close files (a run on its own data)."""
+    import numpy as np
+    import pandas as pd
+
+    folder.mkdir()
+    days = pd.bdate_range("2021-03-01", periods=300)
+    rng = np.random.default_rng(5)
+    m = rng.normal(0.0004, 0.01, 300)
+    for name, r in (("IDX", m), ("AAA", 1.2 * m + rng.normal(0, 0.01, 300))):
+        frame = pd.DataFrame({"Close": 100 * np.cumprod(1 + r)}, index=days)
+        frame.rename_axis("Date").to_csv(folder / f"{name}.csv")
+    return folder
+
+
+def test_a_sweep_report_is_titled_from_its_run_not_the_demo_book(tmp_path, capsys):
+    """A run on its own --data files: the title names its legs, hedge, span and data; the
+    config's book (the demo's "Demo core book, hedged") appears nowhere.
+    """
+    data, db = _price_folder(tmp_path / "px"), tmp_path / "runs.sqlite"
+    summary = run_json(
+        capsys,
+        "sweep",
+        "--ledger",
+        db,
+        "--data",
+        data,
+        "--tickers",
+        "AAA",
+        "--hedge",
+        "IDX",
+        "--rebalance",
+        "5,21",
+        "--window",
+        "20,60",
+        "--backend",
+        "cpu",
+    )
+    run_id = summary["run_id"]
+    with Ledger(db) as ledger:
+        leg = ledger.get(run_id).summary.legs[0]
+    out_dir = tmp_path / "rep"
+    obj = run_json(capsys, "report", "--out", out_dir, "--what", "sweep:last", "--ledger", db)
+    want = (
+        f"hedgedesk report: sweep run {run_id}: AAA hedged with IDX, "
+        f"{leg.first_return}..{leg.last_return}, data px"
+    )
+    assert obj["title"] == want
+    md = (out_dir / "report.md").read_text()
+    assert md.startswith(f"# {want}\n")
+    doc = json.loads((out_dir / "report.json").read_text())
+    assert doc["title"] == want and "book" not in doc["parameters"]
+    assert not any("Demo core book" in text for text in (md, json.dumps(doc), obj["title"]))
+    assert any("each run's own risk-free rate" in c for c in obj["conventions"])
+    assert obj["conventions"] == doc["conventions"]
+
+
+def test_a_book_report_is_titled_from_the_configs_book_name(tmp_path, capsys):
+    from hedgedesk.core.demo import demo_config_path
+
+    text = demo_config_path().read_text(encoding="utf-8")
+    assert 'name = "Demo core book, hedged"' in text
+    cfg = tmp_path / "desk.toml"
+    cfg.write_text(text.replace('"Demo core book, hedged"', '"Rates desk, fund B"', 1))
+    out_dir = tmp_path / "rep"
+    obj = run_json(capsys, "report", "--config", cfg, "--out", out_dir, "--what", "book")
+    assert obj["title"] == "hedgedesk report: Rates desk, fund B"
+    assert (out_dir / "report.md").read_text().startswith("# hedgedesk report: Rates desk, fund B")
+    doc = json.loads((out_dir / "report.json").read_text())
+    assert doc["parameters"]["book"] == "Rates desk, fund B"
+    assert obj["conventions"] == doc["conventions"] and obj["conventions"]

@@ -669,17 +669,15 @@ def test_runs_rm_and_prune(capsys, prices, ledger_path):
     )
     table = Path(run_json(capsys, "runs", "show", a, "--ledger", ledger_path)["parquet"])
     assert table.is_dir()
-    assert run_json(capsys, "runs", "rm", a, "--ledger", ledger_path) == {"removed": [a]}
+    assert run_json(capsys, "runs", "rm", a, "--ledger", ledger_path)["removed"] == [a]
     assert not table.exists()
     listed = run_json(capsys, "runs", "--ledger", ledger_path)["runs"]
     assert [r["run_id"] for r in listed] == [b]
     # a run written just now is younger than a day; --older-than 0 takes every finished run
-    assert run_json(capsys, "runs", "prune", "--older-than", "1", "--ledger", ledger_path) == {
-        "removed": []
-    }
-    assert run_json(capsys, "runs", "prune", "--older-than", "0", "--ledger", ledger_path) == {
-        "removed": [b]
-    }
+    pruned = run_json(capsys, "runs", "prune", "--older-than", "1", "--ledger", ledger_path)
+    assert pruned["removed"] == [] and pruned["conventions"]
+    pruned = run_json(capsys, "runs", "prune", "--older-than", "0", "--ledger", ledger_path)
+    assert pruned["removed"] == [b] and pruned["conventions"]
     rc, _, err = run(capsys, "runs", "prune", "--ledger", ledger_path)
     assert rc == 2 and "give --older-than DAYS" in err
     rc, _, err = run(capsys, "runs", "rm", a, "--ledger", ledger_path)
@@ -741,7 +739,7 @@ def test_a_plan_above_a_limit_exits_2_unless_yes(capsys, prices, ledger_path, tm
     rc, out, err = run(capsys, *argv, "--json")
     assert rc == 2
     refused = json.loads(out)
-    assert set(refused) == {"plan", "error"}
+    assert set(refused) == {"plan", "error", "conventions"}
     n = refused["plan"]["configurations"]
     figure = f"{n:,} configurations exceed sweep.limits.configurations (10)"
     assert refused["plan"]["exceeded"] == [figure]
@@ -796,7 +794,7 @@ def test_plan_prints_the_plan_and_runs_nothing(capsys, prices, ledger_path, tmp_
         ledger_path,
         "--plan",
     )
-    assert set(obj) == {"plan"} and len(obj["plan"]["exceeded"]) == 1  # shown, not refused
+    assert set(obj) == {"plan", "conventions"} and len(obj["plan"]["exceeded"]) == 1  # shown
     assert _no_runs(ledger_path)
 
 
