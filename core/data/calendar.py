@@ -144,6 +144,13 @@ def infer_frequency(dates: np.ndarray) -> str:
     return MONTHLY if spacing <= 45 else IRREGULAR
 
 
+def period_words(periods: int) -> tuple[str, str]:
+    """The period of N periods a year in words: (``"daily"``, ``"day"``) for 252 or 365,
+    (``"weekly"``, ``"week"``) for 52, (``"monthly"``, ``"month"``) for 12.
+    """
+    return {52: ("weekly", "week"), 12: ("monthly", "month")}.get(periods, ("daily", "day"))
+
+
 def periods_per_year(calendars: set[str], frequency: str = DAILY) -> int:
     """Periods per year N (CONVENTIONS): 52 weekly, 12 monthly; daily, 365 for a set of series
     that all trade every day, else 252.

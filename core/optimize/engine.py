@@ -48,7 +48,9 @@ class OptimizeResult:
     first, last : datetime.date
         The estimation window's first and last return dates.
     days : int
-        Daily returns in the window (the overlay: days of book P&L).
+        Returns in the window, one per period (the overlay: days of book P&L).
+    periods : int
+        Periods per year the figures were annualised with (252 daily, 52 weekly, 12 monthly).
     portfolio : Portfolio or None
         A single-portfolio objective's result (weights fractions of NAV, figures annualised).
     frontier : tuple of FrontierPoint or None
@@ -62,6 +64,7 @@ class OptimizeResult:
     first: dt.date
     last: dt.date
     days: int
+    periods: int = 252
     portfolio: Portfolio | None = None
     frontier: tuple[FrontierPoint, ...] | None = None
     overlay: OverlayResult | None = None
@@ -167,8 +170,10 @@ def run(req: OptimizeRequest, market: MarketData, cfg: DeskConfig | None = None)
         from hedgedesk.core.optimize.mean_variance import MeanVariance
 
         points = tuple(MeanVariance(est, c, rf=rf).frontier(req.points))
-        return OptimizeResult(est.method, *window, frontier=points)
-    return OptimizeResult(est.method, *window, portfolio=_SOLVERS[req.objective](req, est, c, rf))
+        return OptimizeResult(est.method, *window, est.periods, frontier=points)
+    return OptimizeResult(
+        est.method, *window, est.periods, portfolio=_SOLVERS[req.objective](req, est, c, rf)
+    )
 
 
 def _mean_variance(req: OptimizeRequest, est: Estimates, c: Constraints, rf: float) -> Portfolio:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hedgedesk.core.blas import serial_blas
+from hedgedesk.core.data.calendar import period_words
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.limits import Group
 from hedgedesk.core.metrics import historical_var
@@ -186,7 +187,10 @@ def estimate(returns: pd.DataFrame, shrinkage: str | None = None, periods: int =
     mu = x.mean(axis=0) * periods
     if shrinkage is None:
         cov = np.cov(x, rowvar=False, ddof=1) * periods
-        method = f"sample mean and covariance (ddof=1) of daily returns, x{periods}"
+        method = (
+            f"sample mean and covariance (ddof=1) of {period_words(periods)[0]} returns, "
+            f"x{periods}"
+        )
     elif shrinkage == "ledoit-wolf":
         c, delta = ledoit_wolf(x)
         cov = c * periods

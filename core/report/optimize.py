@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 
 from hedgedesk.core.config import DeskConfig
+from hedgedesk.core.data.calendar import period_words
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.metrics import equity_from_returns, historical_var, max_drawdown
@@ -128,7 +129,8 @@ def optimize_section(
     except HedgedeskError as exc:  # infeasible or bad data: the report says why, in full
         s.figures = {"error": str(exc)}
         return s.add(Text(f"No solution: {exc}"))
-    span = f"data {result.first}..{result.last}, {result.days} daily returns"
+    often, one = period_words(result.periods)
+    span = f"data {result.first}..{result.last}, {result.days} {often} returns"
     s.figures = {
         "first": str(result.first),
         "last": str(result.last),
@@ -138,9 +140,9 @@ def optimize_section(
     s.add(
         Text(
             f"Estimates: {result.estimates_method}, {span}. Returns and volatility are "
-            f"annualised x252 from daily simple returns; Sharpe = (return - rf) / volatility "
-            f"with rf {req.rf:.2%}; VaR/CVaR are 1-day historical at 95 % on the window's "
-            "daily returns."
+            f"annualised x{result.periods} from {often} simple returns; Sharpe = (return - rf) "
+            f"/ volatility with rf {req.rf:.2%}; VaR/CVaR are 1-{one} historical at 95 % on "
+            f"the window's {often} returns."
         )
     )
     p = result.portfolio
@@ -167,8 +169,8 @@ def optimize_section(
                 ["expected return (annual)", p.expected_return],
                 ["volatility (annual)", p.volatility],
                 ["Sharpe", p.sharpe],
-                ["VaR 95 % 1-day (historical)", p.var_95],
-                ["CVaR 95 % 1-day (historical)", p.cvar_95],
+                [f"VaR 95 % 1-{one} (historical)", p.var_95],
+                [f"CVaR 95 % 1-{one} (historical)", p.cvar_95],
             ],
             caption=f"The chosen portfolio (solver {p.solver})",
         )
@@ -196,7 +198,8 @@ def optimize_section(
                         assets,
                     ),
                     f"Efficient frontier under the same constraints ({len(ok)} of {len(pts)} "
-                    f"points solved), assets at the sample estimates; annualised x252, {span}",
+                    f"points solved), assets at the sample estimates; annualised "
+                    f"x{result.periods}, {span}",
                 )
             )
             s.add(
@@ -266,8 +269,8 @@ def optimize_section(
         ("expected return", f"{p.expected_return:.2%}"),
         ("volatility", f"{p.volatility:.2%}"),
         ("Sharpe", f"{p.sharpe:.2f}"),
-        ("VaR 95% 1d hist", f"{p.var_95:.2%}"),
-        ("CVaR 95% 1d hist", f"{p.cvar_95:.2%}"),
+        (f"VaR 95% 1{one[0]} hist", f"{p.var_95:.2%}"),
+        (f"CVaR 95% 1{one[0]} hist", f"{p.cvar_95:.2%}"),
         ("max drawdown", f"{max_drawdown(growth):.2%}"),
         ("assets held", f"{int(np.sum(np.abs(w) >= HELD))}"),
     ]
@@ -285,7 +288,7 @@ def optimize_section(
                 "Risk dashboard: the chosen portfolio",
             ),
             f"In-sample: today's weights held through the estimation window ({span}), no "
-            "rebalancing or costs; VaR/CVaR 1-day historical 95 %",
+            f"rebalancing or costs; VaR/CVaR 1-{one} historical 95 %",
         )
     )
     capital = float(nav) if nav else 1.0

@@ -246,9 +246,7 @@ def cmd_optimize(args) -> int:
         "estimates": result.estimates_method,
         "window": {"first": result.first, "last": result.last, "days": result.days},
         "rf": req.rf,
-        "conventions": "annualised x252 from daily simple returns (CONVENTIONS); Sharpe = "
-        "(return - rf) / volatility; VaR/CVaR 1-day historical 95 % on the "
-        "estimation window's daily returns",
+        "conventions": _conventions(result.periods),
     }
     if result.portfolio is not None:
         out.update(_portfolio_json(result.portfolio))
@@ -326,3 +324,15 @@ def cmd_optimize(args) -> int:
     if p is not None and p.extra.get("constraints_not_met"):
         print("not applied by risk parity: " + "; ".join(p.extra["constraints_not_met"]))
     return 0
+
+
+def _conventions(periods: int) -> str:
+    """The figures' conventions at the data's frequency (CONVENTIONS: N follows the series)."""
+    from hedgedesk.core.data.calendar import period_words
+
+    often, one = period_words(periods)
+    return (
+        f"annualised x{periods} from {often} simple returns (CONVENTIONS); Sharpe = "
+        f"(return - rf) / volatility; VaR/CVaR 1-{one} historical 95 % on the estimation "
+        f"window's {often} returns"
+    )

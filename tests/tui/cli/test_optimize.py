@@ -270,3 +270,25 @@ def test_hedge_overlay_states_and_keeps_each_legs_sign(capsys):
 def test_flags_are_checked_by_the_requests_rules(capsys, argv, needle):
     rc, out, err = run(capsys, "optimize", "--objective", "min-variance", *argv)
     assert rc == 2 and out == "" and needle in err and err.count("\n") == 1
+
+
+def test_monthly_data_is_annualised_x12_and_says_so(capsys, tmp_path):
+    """CONVENTIONS: N follows the series' frequency; the words follow N too."""
+    rng = np.random.default_rng(3)
+    months = pd.date_range("2010-01-31", periods=60, freq="ME")
+    prices = pd.DataFrame(
+        100 * np.cumprod(1 + rng.normal(0.005, 0.04, (60, 3)), axis=0),
+        index=months.strftime("%Y-%m-%d"),
+        columns=["A", "B", "C"],
+    )
+    path = tmp_path / "monthly.csv"
+    prices.to_csv(path, index_label="Date")
+    out = run_json(
+        capsys, "optimize", "--data", str(path), "--tickers", "A,B,C", "--objective", "min-variance"
+    )
+    assert "annualised x12 from monthly simple returns" in out["conventions"]
+    assert "VaR/CVaR 1-month historical" in out["conventions"]
+    assert out["estimates"].endswith("of monthly returns, x12")
+    returns = prices.pct_change().dropna().to_numpy()
+    w = np.array([out["weights"][t] for t in "ABC"])
+    assert out["volatility"] == pytest.approx(np.sqrt(w @ np.cov(returns.T, ddof=1) @ w * 12))
