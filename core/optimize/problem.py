@@ -188,8 +188,7 @@ def estimate(returns: pd.DataFrame, shrinkage: str | None = None, periods: int =
     if shrinkage is None:
         cov = np.cov(x, rowvar=False, ddof=1) * periods
         method = (
-            f"sample mean and covariance (ddof=1) of {period_words(periods)[0]} returns, "
-            f"x{periods}"
+            f"sample mean and covariance (ddof=1) of {period_words(periods)[0]} returns, x{periods}"
         )
     elif shrinkage == "ledoit-wolf":
         c, delta = ledoit_wolf(x)
