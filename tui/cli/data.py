@@ -241,6 +241,9 @@ def cmd_beta(args) -> int:
     except ValueError as exc:
         raise DataError(args.benchmark, str(exc)) from None
     fit = hedge.first
+    from hedgedesk.core.data.calendar import period_words
+
+    often, one = period_words(market.periods_per_year(tickers))  # monthly data: per month
     out = {
         "asset": leg.name,
         "benchmark": args.benchmark,
@@ -252,9 +255,10 @@ def cmd_beta(args) -> int:
             "hedge_ratio": hedge.hedge_ratio,
             **_fit_json(hedge.hedged),
         },
-        "conventions": "OLS with intercept of daily simple returns (asset on benchmark) on the "
-        "dates both have; alpha is per day; hedged: the static hedge, asset - beta x benchmark "
-        "with the full-sample beta, regressed on the benchmark again (beta 0 in sample)",
+        "conventions": f"OLS with intercept of {often} simple returns (asset on benchmark) on "
+        f"the dates both have; alpha is per {one}; hedged: the static hedge, asset - beta x "
+        "benchmark with the full-sample beta, regressed on the benchmark again (beta 0 in "
+        "sample)",
     }
     if leg.is_basket:
         out["basket"] = {
@@ -282,20 +286,22 @@ def cmd_beta(args) -> int:
     )
     print(
         f"{what} on {args.benchmark}, {out['start']}..{out['end']}, n = {fit.n_obs} "
-        "daily returns (OLS with intercept)"
+        f"{often} returns (OLS with intercept)"
     )
     print(f"  beta  {fit.beta:9.4f}  (se {fit.beta_stderr:.4f}, t {fit.beta_tstat:.2f})")
-    print(f"  alpha {fit.alpha:9.6f}  per day (se {fit.alpha_stderr:.6f}, t {fit.alpha_tstat:.2f})")
+    print(
+        f"  alpha {fit.alpha:9.6f}  per {one} (se {fit.alpha_stderr:.6f}, t {fit.alpha_tstat:.2f})"
+    )
     print(f"  R²    {fit.r_squared:9.4f}")
     h = hedge.hedged
     print(f"hedged {out['hedged']['series']} on {args.benchmark} (static, full-sample beta)")
     print(f"  beta  {h.beta:9.2e}  (se {h.beta_stderr:.4f}: 0 in sample by construction)")
-    print(f"  alpha {h.alpha:9.6f}  per day (se {h.alpha_stderr:.6f}, t {h.alpha_tstat:.2f})")
+    print(f"  alpha {h.alpha:9.6f}  per {one} (se {h.alpha_stderr:.6f}, t {h.alpha_tstat:.2f})")
     print(f"  R²    {h.r_squared:9.4f}")
     if args.window:
         last = out["rolling_beta"][-1]
         print(
-            f"  rolling {args.window}-day beta: {len(out['rolling_beta'])} values, "
+            f"  rolling {args.window}-{one} beta: {len(out['rolling_beta'])} values, "
             f"last {last['beta']:.4f} on {last['date']}"
         )
     return 0

@@ -878,3 +878,26 @@ def test_main_installs_one_log_handler(capsys, monkeypatch):
     assert len(ours) == 1
     assert isinstance(ours[0], logging.FileHandler) and Path(ours[0].baseFilename) == log_path()
     ours[0].close()
+
+
+def test_beta_on_monthly_data_speaks_of_months(capsys, tmp_path):
+    """The regression is the same; its words follow the data's frequency (alpha per month)."""
+    rng = np.random.default_rng(5)
+    months = pd.date_range("2012-01-31", periods=60, freq="ME").strftime("%Y-%m-%d")
+    prices = pd.DataFrame(
+        100 * np.cumprod(1 + rng.normal(0.004, 0.05, (60, 2)), axis=0),
+        index=months,
+        columns=["A", "B"],
+    )
+    path = tmp_path / "monthly.csv"
+    prices.to_csv(path, index_label="Date")
+    argv = ["beta", "--data", str(path), "--asset", "A", "--benchmark", "B"]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "OLS with intercept of monthly simple returns" in out["conventions"]
+    assert "alpha is per month" in out["conventions"]
+    r = prices.pct_change().dropna()
+    assert out["beta"] == pytest.approx(np.polyfit(r["B"], r["A"], 1)[0], rel=1e-10)
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "n = 59 monthly returns" in text and "per month" in text and "per day" not in text
