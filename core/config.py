@@ -204,6 +204,10 @@ class Book:
     holdings: tuple[Holding, ...]
     hedges: tuple[HedgeLeg, ...]
 
+    def inverted(self) -> list[str]:
+        """The underlyings the legs price inverted (``invert = true``), once each."""
+        return list(dict.fromkeys(leg.underlying for leg in self.hedges if leg.invert))
+
 
 @dataclass(frozen=True)
 class OptimizerConfig:

@@ -32,11 +32,6 @@ def leg_underlying(leg: HedgeLeg) -> str:
     return INVERSE + leg.underlying if leg.invert else leg.underlying
 
 
-def inverted(cfg: DeskConfig) -> list[str]:
-    """The underlyings the book's legs price inverted (``invert = true``), once each."""
-    return list(dict.fromkeys(leg.underlying for leg in cfg.book.hedges if leg.invert))
-
-
 @dataclass(frozen=True)
 class Line:
     """One position of the book, holding or hedge leg, in the terms valuation needs."""
@@ -204,7 +199,9 @@ def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
     bench = cfg.data.benchmark
     tickers = list(_state_tickers(cfg))
     start, end = cfg.data.start, cfg.data.end
-    market = add_inverses(market, inverted(cfg))
+    # load_market adds these too; a market read from --data files or a leg inverted by a desk
+    # edit never went through it (a series already there is kept)
+    market = add_inverses(market, cfg.book.inverted())
     _check_range(cfg, market)
     bench_prices = market.aligned_prices([bench], start, end)
     asof = bench_prices.index[-1]

@@ -2163,22 +2163,7 @@ case("sweep-exposure-zero", S + " --exposure 0", "--exposure", "> 0")
 case("sweep-exposure-duplicate", S + " --exposure 1,1", "--exposure", "twice")
 case(
     "sweep-exposure-empty",
-    [
-        "sweep",
-        "--data",
-        "{prices}",
-        "--tickers",
-        "A",
-        "--hedge",
-        "H",
-        "--backend",
-        "cpu",
-        "--plan",
-        "--ledger",
-        "{t}/l.sqlite",
-        "--exposure",
-        "",
-    ],
+    [*S.split(), "--exposure", ""],
     "--exposure",
     "expected",
 )
@@ -2207,22 +2192,7 @@ case("sweep-halflife-zero", S + " --estimator ewma --halflife 0", "--halflife", 
 case("sweep-estimator-unknown", S + " --estimator garch", "--estimator", "ols")
 case(
     "sweep-estimator-empty",
-    [
-        "sweep",
-        "--data",
-        "{prices}",
-        "--tickers",
-        "A",
-        "--hedge",
-        "H",
-        "--backend",
-        "cpu",
-        "--plan",
-        "--ledger",
-        "{t}/l.sqlite",
-        "--estimator",
-        "",
-    ],
+    [*S.split(), "--estimator", ""],
     "--estimator",
     "ols",
 )
