@@ -10,7 +10,7 @@
 # annualised volatility cap of 12 %. With 23 assets a 4 % cap cannot hold 100 % (it needs
 # N >= 25), nor can 9 equity ETFs reach 50 % at 4 %: the script asks hedgedesk, takes the
 # smallest feasible cap it suggests, and runs the frontier and the maximum Sharpe portfolio
-# with it, then the report of the same optimisation from examples/etf_bond.toml.
+# with it, then the report of the same optimisation (examples/etf_bond.toml, the same cap).
 #
 #   sh examples/etf_bond_frontier.sh [OUT]
 #
@@ -73,4 +73,4 @@ run_optimize --objective max-sharpe --max-weight "$CAP" --json >"$OUT/max_sharpe
 echo
 echo "== 4. report of the same optimisation (examples/etf_bond.toml)"
 # shellcheck disable=SC2086
-$HD report --config "$HERE/etf_bond.toml" --what optimize --out "$OUT"
+$HD report --config "$HERE/etf_bond.toml" --what optimize --max-weight "$CAP" --out "$OUT"

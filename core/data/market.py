@@ -352,6 +352,12 @@ class MarketData:
         """
         return periods_per_year({self.get(t).calendar for t in tickers}, self.frequency(tickers))
 
+    def series_periods(self, ticker: str) -> int | None:
+        """One series' periods per year; None for an irregular one (never annualised)."""
+        if self.get(ticker).frequency == IRREGULAR:
+            return None
+        return self.periods_per_year([ticker])
+
     def resampled(self, frequency: str) -> MarketData:
         """Every series at ``frequency`` (weekly or monthly): the last observation of each
         period, dated the period's last day (Sunday of a Monday-Sunday week; the month's last

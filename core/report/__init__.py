@@ -67,19 +67,25 @@ def parse_what(text: str) -> tuple[str, ...]:
     return parts
 
 
-def _conventions(cfg: DeskConfig) -> list[str]:
+def _conventions(cfg: DeskConfig, market: MarketData | None) -> list[str]:
+    """The book's conventions at its data's frequency (the benchmark's: CONVENTIONS' N)."""
+    from hedgedesk.core.data.calendar import period_words
+
     r = cfg.risk
+    n = market.periods_per_year([cfg.data.benchmark]) if market is not None else 252
+    often, one = period_words(n)
+    daily = often == "daily"
     return [
-        "Returns are daily simple returns P[t]/P[t-1] - 1 on the dates every series shares "
+        f"Returns are {often} simple returns P[t]/P[t-1] - 1 on the dates every series shares "
         "(inner join, never forward-filled).",
-        "Annualisation: returns x252 (arithmetic means) or geometric over the span, volatility "
-        "x sqrt(252); 365 for a book of crypto alone.",
-        f"Sharpe = mean(R - rf_d) / std(R) x sqrt(252), rf {r.rf:.2%} a year compounded to a "
-        "daily rate; Sortino uses the downside deviation.",
-        f"VaR and CVaR: 1-day losses as positive fractions of NAV; historical (quantile with "
-        f"linear interpolation) at {r.var_confidence:.0%} over {r.var_window} days unless "
+        f"Annualisation: returns x{n} (arithmetic means) or geometric over the span, volatility "
+        f"x sqrt({n})" + ("; 365 for a book of crypto alone." if daily else "."),
+        f"Sharpe = mean(R - rf_{one[0]}) / std(R) x sqrt({n}), rf {r.rf:.2%} a year compounded "
+        f"to a {often} rate; Sortino uses the downside deviation.",
+        f"VaR and CVaR: 1-{one} losses as positive fractions of NAV; historical (quantile with "
+        f"linear interpolation) at {r.var_confidence:.0%} over {r.var_window} {one}s unless "
         "stated, parametric = normal.",
-        f"Beta: OLS slope of daily returns on the benchmark ({cfg.data.benchmark}) over "
+        f"Beta: OLS slope of {often} returns on the benchmark ({cfg.data.benchmark}) over "
         f"{r.beta_window} returns; the book's beta is the sum of beta-dollars / NAV.",
         "Greeks in dollars: delta-adjusted notional, gamma per 1 % move, vega per volatility "
         "point, theta per calendar day.",
@@ -245,7 +251,7 @@ def build_report(
     # whose data need not be the config's) each run by its legs, hedge, span and data
     named = [cfg.book.name] if from_book else [run_title(rec) for rec in runs]
     title = "hedgedesk report: " + "; ".join(named)
-    conventions = (_conventions(cfg) if from_book else []) + (
+    conventions = (_conventions(cfg, market) if from_book else []) + (
         _sweep_conventions(runs) if runs else []
     )
     return Report(title, params, sections, conventions)

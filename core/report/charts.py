@@ -176,6 +176,30 @@ def bars(
     return fig
 
 
+def top_columns(values: Mapping[str, float], title: str, n: int = TOP_SLICES) -> Figure:
+    """The ``n`` largest positions by size as columns, largest first, each labelled with its
+    value (the study's "top holdings" bar chart); a short position is drawn below zero, hatched.
+    """
+    top = sorted(values.items(), key=lambda kv: -abs(kv[1]))[:n]
+    fig = _figure()
+    ax = fig.add_subplot()
+    x = np.arange(len(top))
+    heights = [v for _, v in top]
+    cols = ax.bar(x, heights, color="#55a868", edgecolor="black", linewidth=0.5)
+    for col, v in zip(cols, heights, strict=True):
+        if v < 0:
+            col.set_hatch("//")
+    ax.bar_label(cols, labels=[f"{v:.1%}" for v in heights], fontsize=7, padding=2)
+    ax.set_xticks(x, [k for k, _ in top], fontsize=8, rotation=30, ha="right")
+    _pct_axis(ax.yaxis)
+    ax.set_ylabel("weight")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.axhline(0.0, color="black", linewidth=0.6)
+    ax.margins(y=0.12)  # room for the labels above the tallest column
+    return fig
+
+
 def heatmap(
     matrix: np.ndarray,
     rows: Sequence[str],

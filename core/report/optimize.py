@@ -1,6 +1,7 @@
-"""The optimisation's report, after the portfolio study: the efficient frontier with the chosen
-portfolio, the asset-class allocation against its limits, the allocation pie, a risk dashboard,
-the portfolio's growth over the estimation window and its top holdings.
+"""The optimisation's report, after the portfolio study's eight outputs: the efficient frontier
+with the chosen portfolio, the asset-class allocation against its limits, the allocation by
+class, the top holdings pie, the top holdings columns, the weights, a risk dashboard and the
+portfolio's growth over the estimation window (and the PDF they are written into).
 """
 
 from __future__ import annotations
@@ -95,6 +96,27 @@ def _classes(req: OptimizeRequest, p: Portfolio) -> tuple[Table, dict, dict] | N
         caption="Asset-class allocation against its limits (config [[optimizer.groups]])",
     )
     return table, alloc, limits
+
+
+def _by_class(req: OptimizeRequest, p: Portfolio) -> dict[str, float]:
+    """Gross weight |w| by class, each asset in the first group that lists it."""
+    home: dict[str, str] = {}
+    for g in req.groups:
+        for t in g.tickers:
+            home.setdefault(t, g.name)
+    out: dict[str, float] = {}
+    for t, w in p.weights.items():
+        if abs(w) >= HELD:
+            key = home.get(t, "no class")
+            out[key] = out.get(key, 0.0) + abs(w)
+    return out
+
+
+def _top_share(weights: dict[str, float]) -> float:
+    """The share of the gross allocation the TOP_SLICES largest positions hold."""
+    sizes = sorted((abs(w) for w in weights.values()), reverse=True)
+    gross = sum(sizes)
+    return sum(sizes[: charts.TOP_SLICES]) / gross if gross else 0.0
 
 
 def optimize_section(
@@ -235,12 +257,30 @@ def optimize_section(
                 "minimum, dotted tick: maximum",
             ),
         )
+        by_class = _by_class(req, p)
+        s.figures["by_class"] = by_class
+        s.add(
+            Chart(
+                "optimize_class_pie",
+                charts.allocation_pie(by_class, "Allocation by asset class"),
+                "Share of the gross allocation (|w|) by class of [[optimizer.groups]]; an "
+                "asset in several classes counts in its first, one in none as 'no class'",
+            )
+        )
+    top = sorted(p.weights, key=lambda t: -abs(p.weights[t]))[: charts.TOP_SLICES]
+    s.figures["top"] = top
     s.add(
         Chart(
             "optimize_pie",
             charts.allocation_pie(p.weights, "Allocation"),
-            "Share of the gross allocation (|w|): the ten largest and others",
-        )
+            f"Share of the gross allocation (|w|): the {charts.TOP_SLICES} largest and others",
+        ),
+        Chart(
+            "optimize_top",
+            charts.top_columns(p.weights, f"Top {charts.TOP_SLICES} holdings"),
+            f"The {charts.TOP_SLICES} largest weights, as fractions of NAV (hatched: short); "
+            f"together {_top_share(p.weights):.1%} of the gross allocation",
+        ),
     )
     s.add(
         Chart(

@@ -87,13 +87,6 @@ DATA_CHECK_CONVENTIONS = (
 )
 
 
-def _periods(market, ticker: str) -> int | None:
-    """The series' periods per year; None for an irregular one (no annualisation)."""
-    from hedgedesk.core.data.calendar import IRREGULAR
-
-    return None if market.get(ticker).frequency == IRREGULAR else market.periods_per_year([ticker])
-
-
 def _kind(r) -> str:
     from hedgedesk.core.data.yields import yield_label
 
@@ -117,7 +110,7 @@ def cmd_data_check(args) -> int:
                         "rows": r.rows,
                         "calendar": r.calendar,
                         "frequency": r.frequency,
-                        "periods_per_year": _periods(market, r.ticker),
+                        "periods_per_year": market.series_periods(r.ticker),
                         "date_format": r.date_format or None,
                         "notes": list(r.notes),
                         "is_yield": r.maturity is not None,
@@ -143,7 +136,7 @@ def cmd_data_check(args) -> int:
         f"{'frequency':<9} {'N':>3} {'gaps':>5} {'volume':<6} price"
     )
     for r in reports:
-        n = _periods(market, r.ticker)
+        n = market.series_periods(r.ticker)
         print(
             f"{r.ticker:<10} {r.first!s:<10} {r.last!s:<10} {r.rows:>6} {r.calendar:<8} "
             f"{r.frequency:<9} {n or '-':>3} {len(r.gaps):>5} {'yes' if r.has_volume else 'no':<6} "

@@ -59,6 +59,10 @@ FLAGS = {
     "cost_budget": "--cost-budget",
     "overlay_free_signs": "--overlay-free-signs",
 }
+TE_HELP = (
+    "annualised tracking error cap (to the benchmark if it is in the universe, else to the "
+    "current weights)"
+)
 NAMES = Naming({**FLAGS, "long_short": "--long-short"}, items=False, fallback=CONFIG_KEYS)
 
 
@@ -79,18 +83,10 @@ def _group_arg(text: str) -> Group:
         ) from None
 
 
-def add_parsers(sub, parents: Parents) -> dict:
-    o = sub.add_parser(
-        "optimize",
-        parents=[parents.common, parents.window],
-        help="constrained portfolio optimisation (cvxpy)",
-    )
-    o.add_argument(
-        "--data",
-        action="append",
-        metavar="PATH",
-        help="price files or folders (with --tickers); default: the config's data",
-    )
+def add_constraint_flags(o) -> None:
+    """The universe, objective and constraint flags ``optimize`` and ``report`` share (on a
+    parser or an argument group); each overrides its config key.
+    """
     o.add_argument(
         "--tickers",
         type=tickers_arg,
@@ -122,28 +118,37 @@ def add_parsers(sub, parents: Parents) -> dict:
         help="sum |w - current| (current = the config book's weights)",
     )
     o.add_argument(
-        "--cost", type=number_arg(), metavar="c", help="transaction cost per unit of turnover"
-    )
-    o.add_argument(
         "--beta-band",
         type=number_arg(),
         nargs=2,
         metavar=("LO", "HI"),
         help="portfolio beta to the benchmark within [LO, HI]",
     )
-    o.add_argument("--benchmark", metavar="T", help="default: the config's data.benchmark")
-    o.add_argument(
-        "--te-cap",
-        type=number_arg(),
-        metavar="te",
-        help="annualised tracking error cap (to the benchmark if it is in the "
-        "universe, else to the current weights)",
-    )
-    o.add_argument("--rf", type=number_arg(), metavar="r", help="annual risk-free rate")
+    o.add_argument("--te-cap", type=number_arg(), metavar="te", help=TE_HELP)
     o.add_argument("--points", type=int, metavar="N", help="frontier points")
     o.add_argument(
         "--shrinkage", choices=SHRINKAGES, help="shrink the covariance (named in the output)"
     )
+
+
+def add_parsers(sub, parents: Parents) -> dict:
+    o = sub.add_parser(
+        "optimize",
+        parents=[parents.common, parents.window],
+        help="constrained portfolio optimisation (cvxpy)",
+    )
+    o.add_argument(
+        "--data",
+        action="append",
+        metavar="PATH",
+        help="price files or folders (with --tickers); default: the config's data",
+    )
+    add_constraint_flags(o)
+    o.add_argument(
+        "--cost", type=number_arg(), metavar="c", help="transaction cost per unit of turnover"
+    )
+    o.add_argument("--benchmark", metavar="T", help="default: the config's data.benchmark")
+    o.add_argument("--rf", type=number_arg(), metavar="r", help="annual risk-free rate")
     o.add_argument("--risk-aversion", type=number_arg(), metavar="lambda")
     o.add_argument(
         "--confidence",
@@ -202,30 +207,37 @@ def _portfolio_json(p) -> dict:
     }
 
 
-def request_from(args: argparse.Namespace, cfg, market, start, end) -> OptimizeRequest:
+def request_from(
+    args: argparse.Namespace, cfg, market, start, end, command: str = "hedgedesk optimize"
+) -> OptimizeRequest:
     """The config's request (:meth:`OptimizeRequest.from_config`), each field given by a flag
-    overridden; a value the request refuses is a one-line error naming the flag (or, for a
-    value the flags did not give, the config key).
+    overridden (a command may define only some of the flags: ``report`` has no ``--cost``); a
+    value the request refuses is a one-line error naming the flag (or, for a value the flags
+    did not give, the config key).
     """
+
+    def flag(name: str):
+        return getattr(args, name.removeprefix("--").replace("-", "_"), None)
+
     given: dict[str, Any] = {
         field: value
-        for field, flag in FLAGS.items()
+        for field, name in FLAGS.items()
         if field not in ("long_only", "groups", "views")  # flags that are not values
-        and (value := getattr(args, flag.removeprefix("--").replace("-", "_"))) is not None
+        and (value := flag(name)) is not None
     }
     for field in ("tickers", "beta_band"):
         if field in given:
             given[field] = tuple(given[field])
-    if args.long_short or args.long_only:
-        given["long_only"] = not args.long_short
-    if args.group:
+    if flag("--long-short") or flag("--long-only"):
+        given["long_only"] = not flag("--long-short")
+    if flag("--group"):
         given["groups"] = tuple(args.group)
-    if args.black_litterman:
+    if flag("--black-litterman"):
         given["views"] = cfg.optimizer.views
     try:
         return OptimizeRequest.from_config(cfg, market, start, end, **given)
     except SettingError as exc:
-        raise UsageError(f"hedgedesk optimize: {exc.named(NAMES.only(given))}") from None
+        raise UsageError(f"{command}: {exc.named(NAMES.only(given))}") from None
 
 
 def cmd_optimize(args) -> int:

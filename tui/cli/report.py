@@ -15,6 +15,7 @@ from hedgedesk.tui.cli.common import (
     tickers_arg,
     whole_arg,
 )
+from hedgedesk.tui.cli.optimize import add_constraint_flags, request_from
 
 DEFAULT_WHAT = "book,optimize,backtest"
 
@@ -50,6 +51,11 @@ def add_parsers(sub, parents) -> dict:
         metavar="PATH",
         help="run ledger database for sweep:RUN "
         "(default: $HEDGEDESK_LEDGER, else ~/.local/state/hedgedesk/runs.sqlite)",
+    )
+    add_constraint_flags(
+        p.add_argument_group(
+            "optimisation (default: the config's [optimizer]; the optimize command's flags)"
+        )
     )
     b = p.add_argument_group(
         "backtest (default: the book's first holding hedged with the benchmark, P=5, W=60)"
@@ -100,9 +106,9 @@ def cmd_report(args) -> int:
         market, _, _ = market_for(args, None)
     optimize = None
     if "optimize" in what:
-        from hedgedesk.core.optimize.request import OptimizeRequest
-
-        optimize = OptimizeRequest.from_config(cfg, market, cfg.data.start, cfg.data.end)
+        optimize = request_from(
+            args, cfg, market, cfg.data.start, cfg.data.end, command="hedgedesk report"
+        )
     ledger = None
     if any(p.startswith("sweep:") for p in what):
         from hedgedesk.core.sweep.ledger import Ledger

@@ -30,10 +30,11 @@ if TYPE_CHECKING:
     from hedgedesk.core.data.market import MarketData, SeriesReport
 
 # (label, width): fixed widths keep the table inside 78 columns at 80x24 (cell padding 2 per
-# column and a 2-column scrollbar included: 58 + 16 + 2 = 76)
+# column and a 2-column scrollbar included: 58 + 18 + 2 = 78)
 COLUMNS = (
     ("Ticker", 8),
-    ("Source", 7),
+    ("Source", 5),
+    ("Fq", 2),
     ("First", 10),
     ("Last", 10),
     ("Rows", 6),
@@ -42,9 +43,11 @@ COLUMNS = (
     ("Stale", 8),
 )
 LEGEND = (
-    "Gaps: runs of missing sessions; Miss: sessions missing; Stale: days behind the "
-    "newest series (Yahoo cache: age of the fetch). Enter: a series' gaps."
+    "Fq: D daily, W weekly, M monthly, ? irregular; y: a yield read as a bond's total "
+    "return. Gaps: runs of missing sessions; Miss: sessions missing; Stale: days behind the "
+    "newest series (Yahoo cache: age of the fetch). Enter: a series' detail."
 )
+_FQ = {"daily": "D", "weekly": "W", "monthly": "M"}
 # hedgedesk.core.data.yahoo.read_cached writes the fetch time into a cached series' source
 _FETCHED_AT = re.compile(r"^yahoo cache, fetched (\d{4}-\d\d-\d\d \d\d:\d\d) UTC")
 
@@ -70,12 +73,26 @@ def staleness(r: SeriesReport, newest: dt.date, now: dt.datetime | None = None) 
     return f"{(newest - r.last).days}d"
 
 
-def gap_lines(r: SeriesReport) -> list[str]:
-    """The series' detail, worded as ``hedgedesk data check`` words it, every gap listed."""
+def frequency_code(r: SeriesReport) -> str:
+    """The Fq cell: D, W, M or ? (irregular), with y for a yield read as a bond."""
+    return _FQ.get(r.frequency, "?") + ("y" if r.maturity is not None else "")
+
+
+def gap_lines(r: SeriesReport, periods: int | None = None) -> list[str]:
+    """The series' detail, worded as ``hedgedesk data check`` words it, every gap listed;
+    ``periods``: its periods per year (None: irregular, not annualised).
+    """
+    from hedgedesk.core.data.yields import yield_label
+
+    kind = r.price_field if r.maturity is None else yield_label(r.maturity)
     lines = [
         f"{r.ticker}: {r.first}..{r.last}, {r.rows} rows, {r.calendar} calendar, "
-        f"{r.price_field}, volume {'yes' if r.has_volume else 'no'}",
+        f"{kind}, volume {'yes' if r.has_volume else 'no'}",
+        f"{r.frequency}"
+        + (f", annualised x{periods}" if periods else ", not annualised")
+        + (f"; dates {r.date_format}" if r.date_format else ""),
         f"source: {r.source}",
+        *r.notes,
     ]
     lines += [f"gap {g.first}..{g.last} ({g.sessions} sessions missing)" for g in r.gaps]
     if not r.gaps:
@@ -177,6 +194,7 @@ class DataScreen(ModalScreen):
                 table.add_row(
                     r.ticker,
                     short_source(r.source),
+                    frequency_code(r),
                     str(r.first),
                     str(r.last),
                     *(Text(c, justify="right") for c in cells),
@@ -201,7 +219,8 @@ class DataScreen(ModalScreen):
 
     def _show_gaps(self, ticker: str | None) -> None:
         if r := self.reports.get(ticker or ""):
-            self.say("\n".join(gap_lines(r)), f"Gaps: {r.ticker}")
+            periods = self.market.series_periods(r.ticker)
+            self.say("\n".join(gap_lines(r, periods)), f"Series: {r.ticker}")
 
     def action_help(self) -> None:
         from hedgedesk.tui.screens.help import HelpScreen

@@ -273,6 +273,7 @@ def test_every_declared_chart_is_a_real_linked_png(built):
         "book_growth",
         "optimize_frontier",
         "optimize_pie",
+        "optimize_top",
         "optimize_weights",
         "optimize_dashboard",
         "backtest_equity",

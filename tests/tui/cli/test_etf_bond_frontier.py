@@ -292,6 +292,29 @@ def test_report_draws_the_same_optimisation(script_run):
     for t in UNIVERSE:
         assert fig["weights"][t] == pytest.approx(ms["weights"][t], abs=1e-5)
     assert (out / "report.pdf").stat().st_size > 0
-    charts = sorted(p.name for p in out.glob("optimize_*.png"))
-    assert len(charts) == 6 and "optimize_frontier.png" in charts
+    # the study's eight outputs: seven charts here plus the growth curve, and the PDF
+    charts = {p.name.removesuffix(".png") for p in out.glob("optimize_*.png")}
+    assert charts == {
+        "optimize_frontier",
+        "optimize_classes",
+        "optimize_class_pie",
+        "optimize_pie",
+        "optimize_top",
+        "optimize_weights",
+        "optimize_dashboard",
+        "optimize_growth",
+    }
+    classes = {"equity": EQUITY, "bonds": BONDS, "real estate": ["VNQ", "IYR"]}
+    classes |= {"commodities": ["GLD", "DBC"], "cash": ["BIL"]}
+    held = {t: abs(w) for t, w in ms["weights"].items() if abs(w) >= 1e-4}
+    by_class = {c: sum(held.get(t, 0.0) for t in members) for c, members in classes.items()}
+    assert fig["by_class"] == pytest.approx({c: v for c, v in by_class.items() if v}, abs=1e-5)
+    # the ten largest: none left out is larger (many sit at the cap, so ties are the solver's)
+    size = {t: abs(w) for t, w in fig["weights"].items()}
+    assert len(fig["top"]) == 10
+    assert min(size[t] for t in fig["top"]) >= max(
+        v for t, v in size.items() if t not in fig["top"]
+    )
+    md = (out / "report.md").read_text()
+    assert "monthly simple returns" in md and "x12" in md and "x252" not in md
     assert "report written to" in stdout

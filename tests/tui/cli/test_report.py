@@ -370,3 +370,29 @@ def test_a_book_report_is_titled_from_the_configs_book_name(tmp_path, capsys):
     doc = json.loads((out_dir / "report.json").read_text())
     assert doc["parameters"]["book"] == "Rates desk, fund B"
     assert obj["conventions"] == doc["conventions"] and obj["conventions"]
+
+
+def test_optimisation_flags_reach_the_report_as_they_reach_optimize(tmp_path, capsys):
+    """`report --max-weight/--objective` solve the same problem `optimize` does with those
+    flags (its JSON is the witness), not the config's [optimizer].
+    """
+    flags = ("--objective", "min-variance", "--max-weight", "0.12", "--vol-cap", "0.3")
+    want = run_json(capsys, "optimize", *flags)
+    out_dir = tmp_path / "rep"
+    run_json(capsys, "report", "--out", out_dir, "--what", "optimize", *flags)
+    doc = json.loads((out_dir / "report.json").read_text())
+    fig = doc["sections"]["optimize"]["figures"]
+    assert max(fig["weights"].values()) <= 0.12 + 1e-6
+    assert fig["volatility"] == pytest.approx(want["volatility"], abs=1e-7)
+    for t, w in want["weights"].items():
+        assert fig["weights"][t] == pytest.approx(w, abs=1e-5)
+    md = (out_dir / "report.md").read_text()
+    assert "## Optimisation: min-variance" in md and "weights in [0, 0.12]" in md
+
+
+def test_a_bad_optimisation_flag_names_the_flag(tmp_path, capsys):
+    rc, out, err = run(
+        capsys, "report", "--out", tmp_path / "r", "--what", "optimize", "--max-weight", "-0.5"
+    )
+    err = assert_one_error_line(rc, out, err)
+    assert "hedgedesk report: " in err and "--max-weight" in err

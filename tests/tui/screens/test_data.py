@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 
 from hedgedesk.core.config import referenced_tickers
 from hedgedesk.core.data.market import MarketData, Series
+from hedgedesk.core.data.price_files import load_paths
 from hedgedesk.core.data.sources import load_market
 from hedgedesk.core.demo import demo_dir
 from hedgedesk.tui.messages import PricesFetched
@@ -136,7 +137,8 @@ async def test_enter_shows_the_gaps_of_the_highlighted_series(cfg):
         note = _note(app)
         assert "gap 2024-01-10..2024-01-12 (3 sessions missing)" in note
         assert "gap 2024-02-06..2024-02-06 (1 sessions missing)" in note
-        assert app.pushed.query_one("#data-box").border_title == "Gaps: HOLEY"
+        assert app.pushed.query_one("#data-box").border_title == "Series: HOLEY"
+        assert "daily, annualised x252" in note
 
 
 async def test_fetch_on_a_demo_config_explains(cfg):
@@ -210,3 +212,40 @@ async def test_escape_and_q_pop_the_screen(cfg, key):
         await pilot.press(key)
         await pilot.pause()
         assert app.screen is not app.pushed and app.is_running
+
+
+async def test_frequency_and_yields_show_in_the_table_and_the_detail(cfg, tmp_path):
+    """A FRED-style monthly yield (declared 10 years) reads 'My', a weekly price file 'W', a
+    daily one 'D'; the detail names the bond reading, the date format and N.
+    """
+    months = pd.date_range("2015-01-01", periods=48, freq="MS")
+    lines = ["observation_date,DGS10"] + [
+        f"{d:%Y-%m-%d},{1.5 + 0.01 * i:.2f}" for i, d in enumerate(months)
+    ]
+    (tmp_path / "DGS10.csv").write_text("\n".join(lines) + "\n")
+    weeks = pd.date_range("2015-01-02", periods=100, freq="W-FRI")
+    (tmp_path / "WEEKLY.csv").write_text(
+        "Date,Close\n" + "".join(f"{d:%m/%d/%Y},{100 + i}\n" for i, d in enumerate(weeks))
+    )
+    days = pd.bdate_range("2015-01-02", periods=300)
+    (tmp_path / "DAILY.csv").write_text(
+        "Date,Close\n" + "".join(f"{d:%Y-%m-%d},{100 + i}\n" for i, d in enumerate(days))
+    )
+    market = load_paths([tmp_path], yields={"DGS10": 10})
+    app = Host(DataScreen(cfg, market))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert {t: _row(app, t)["Fq"] for t in ("DGS10", "WEEKLY", "DAILY")} == {
+            "DGS10": "My",
+            "WEEKLY": "W",
+            "DAILY": "D",
+        }
+        table = _table(app)
+        table.move_cursor(row=table.get_row_index("DGS10"))
+        await pilot.press("enter")
+        note = _note(app)
+        assert "yield -> bond total return, M=10y" in note
+        assert "monthly, annualised x12" in note
+        table.move_cursor(row=table.get_row_index("WEEKLY"))
+        await pilot.press("enter")
+        assert "weekly, annualised x52; dates M/D/YYYY" in _note(app)
