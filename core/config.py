@@ -34,6 +34,7 @@ from hedgedesk.core.instruments import (
     FUTURE,
     FX,
     FX_FUTURES,
+    INVERSE,
     KINDS,
     OPTION,
     OPTION_MULTIPLIER,
@@ -137,10 +138,19 @@ class PlanConfig:
 
 @dataclass(frozen=True)
 class Proxy:
-    """How to price an instrument the data has no series for: ``scale`` x close(underlying)."""
+    """How to price an instrument the data has no series for: ``scale`` x close(underlying),
+    or ``scale`` / close(underlying) with ``invert`` (a CME currency future from a rate quoted
+    per USD, CONVENTIONS "Yields and FX").
+    """
 
     underlying: str
     scale: float = 1.0
+    invert: bool = False
+
+    @property
+    def series(self) -> str:
+        """The series the price is read from: the underlying, or ``1/underlying`` inverted."""
+        return INVERSE + self.underlying if self.invert else self.underlying
 
 
 @dataclass(frozen=True)
@@ -294,6 +304,13 @@ class DeskConfig:
     scenarios: tuple[Scenario, ...]
     cluster: ClusterConfig | None = None  # None: sweeps run on this machine
     plan: PlanConfig = PlanConfig()  # [plan] sleeves; none when the table is absent
+
+    def inverted(self) -> list[str]:
+        """The series priced inverted, by a leg or a ``[proxies]`` entry, once each: the
+        loader adds ``1/T`` for each.
+        """
+        proxied = [p.underlying for p in self.proxies.values() if p.invert]
+        return list(dict.fromkeys([*self.book.inverted(), *proxied]))
 
 
 # -- locating ----------------------------------------------------------------------------------
@@ -645,8 +662,15 @@ def _keys(raw: dict, name: str) -> tuple[str, ...]:
 def _proxies(t: _Table) -> dict[str, Proxy]:
     out = {}
     for code in t.raw:
-        p = t.table(code, ("underlying", "scale"))
-        out[code] = Proxy(p.ticker("underlying"), p.number("scale", 1.0, lo=0, lo_open=True))
+        p = t.table(code, ("underlying", "scale", "invert"))
+        invert = p.flag("invert", False)
+        if invert and code not in FX_FUTURES:
+            raise p.fail(
+                "invert", invert, "invert only on a currency future (" + ", ".join(FX_FUTURES) + ")"
+            )
+        out[code] = Proxy(
+            p.ticker("underlying"), p.number("scale", 1.0, lo=0, lo_open=True), invert
+        )
     return out
 
 

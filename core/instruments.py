@@ -50,6 +50,8 @@ CONTRACTS: dict[str, ContractSpec] = {
         ContractSpec("6S", "Swiss franc", 125_000, "CHF", "USD per CHF"),
         ContractSpec("BTC", "CME Bitcoin", 5, "BTC"),
         ContractSpec("MBT", "CME Micro Bitcoin", 0.1, "BTC"),
+        ContractSpec("ETH", "CME Ether", 50, "ETH"),
+        ContractSpec("MET", "CME Micro Ether", 0.1, "ETH"),
     )
 }
 

@@ -38,6 +38,8 @@ BUCKETS = ("core", "hedges", "crypto", "commodities", "fx", "volatility", "secto
 CONTRACT_BUCKETS = {
     "BTC": "crypto",
     "MBT": "crypto",
+    "ETH": "crypto",
+    "MET": "crypto",
     "GC": "commodities",
     "CL": "commodities",
     "MCL": "commodities",

@@ -201,7 +201,7 @@ def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
     start, end = cfg.data.start, cfg.data.end
     # load_market adds these too; a market read from --data files or a leg inverted by a desk
     # edit never went through it (a series already there is kept)
-    market = add_inverses(market, cfg.book.inverted())
+    market = add_inverses(market, cfg.inverted())
     _check_range(cfg, market)
     bench_prices = market.aligned_prices([bench], start, end)
     asof = bench_prices.index[-1]
@@ -248,7 +248,7 @@ def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
 def _state_tickers(cfg: DeskConfig) -> tuple[str, ...]:
     """The benchmark, every line's underlying and every proxy's, once each, in that order."""
     lines = book_lines(cfg)
-    proxied = [p.underlying for p in cfg.proxies.values()]
+    proxied = [p.series for p in cfg.proxies.values()]
     return tuple(dict.fromkeys([cfg.data.benchmark, *(ln.underlying for ln in lines), *proxied]))
 
 
@@ -486,7 +486,7 @@ def contract_price(code: str, cfg: DeskConfig, state: MarketState) -> tuple[floa
             ticker = leg_underlying(leg)
             return (leg.price_scale * state.closes[ticker], ticker, state.betas[ticker])
     proxy = cfg.proxies.get(code)
-    if proxy is None or proxy.underlying not in state.closes:
+    if proxy is None or proxy.series not in state.closes:
         spec = CONTRACTS.get(code)
         name = f"{code} ({spec.name})" if spec else code
         raise DataError(
@@ -494,11 +494,7 @@ def contract_price(code: str, cfg: DeskConfig, state: MarketState) -> tuple[floa
             f'no price: add [proxies] {code} = {{ underlying = "TICKER", '
             "scale = 1.0 } to the config",
         )
-    return (
-        proxy.scale * state.closes[proxy.underlying],
-        proxy.underlying,
-        state.betas[proxy.underlying],
-    )
+    return (proxy.scale * state.closes[proxy.series], proxy.series, state.betas[proxy.series])
 
 
 def shocked_state(state: MarketState, shocks: Mapping[str, float]) -> MarketState:

@@ -29,6 +29,6 @@ def load_market(cfg: DeskConfig, download: Downloader | None = None) -> MarketDa
         market = with_yields(market, cfg.data.yields)
     if cfg.data.resample:
         market = market.resampled(cfg.data.resample)
-    market = add_inverses(market, cfg.book.inverted())
+    market = add_inverses(market, cfg.inverted())
     check_tickers(cfg, set(market.tickers), market.describe_tickers())
     return market

@@ -32,11 +32,12 @@ class Parser(argparse.ArgumentParser):
 
 @dataclass(frozen=True)
 class Parents:
-    """Argument groups subcommands inherit: ``common`` (--config, --json), ``window``
-    (--start, --end).
+    """Argument groups subcommands inherit: ``common`` (--config, --json), ``dates``
+    (--start, --end), ``window`` (the dates and how price files are read: --yield, --resample).
     """
 
     common: argparse.ArgumentParser
+    dates: argparse.ArgumentParser
     window: argparse.ArgumentParser
 
 
@@ -44,16 +45,17 @@ def make_parents() -> Parents:
     common = Parser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    window = Parser(add_help=False)
-    window.add_argument(
+    dates = Parser(add_help=False)
+    dates.add_argument(
         "--start",
         type=date_arg,
         metavar="YYYY-MM-DD",
         help="first date used (prices before it are dropped)",
     )
-    window.add_argument("--end", type=date_arg, metavar="YYYY-MM-DD", help="last date used")
+    dates.add_argument("--end", type=date_arg, metavar="YYYY-MM-DD", help="last date used")
+    window = Parser(add_help=False, parents=[dates])
     add_market_options(window)
-    return Parents(common, window)
+    return Parents(common, dates, window)
 
 
 def add_market_options(parser: argparse.ArgumentParser) -> None:

@@ -32,7 +32,7 @@ def add_parsers(sub, parents: Parents) -> dict:
     add_market_options(check)
     fetch = data_sub.add_parser(
         "fetch",
-        parents=[common, window],
+        parents=[common, parents.dates],  # downloads: nothing to read as yields or resample
         help="download daily prices from Yahoo into the local cache",
     )
     fetch.add_argument("tickers", nargs="+", metavar="TICKER")

@@ -261,3 +261,41 @@ def test_bad_fx_legs_name_the_key(tmp_path, leg, key, words):
         load_config(path)
     text = str(err.value)
     assert f"book.hedges[0].{key}" in text and words in text and "\n" not in text
+
+
+def test_a_proxy_may_invert_a_rate_quoted_per_usd(tmp_path):
+    """`[proxies] 6J = { underlying = "USDJPY", invert = true }` prices a yen sleeve at
+    1 / close(USDJPY) with no 6J leg in the book; the sleeve's contracts follow the closed form
+    (target / (12.5M JPY x USD per JPY)), half away from zero.
+    """
+    from hedgedesk.core.book.trades import plan_trades
+
+    prices = _prices()
+    prices.to_csv(tmp_path / "prices.csv", index_label="date")
+    book = BOOK.split("[[book.hedges]]")[0]
+    text = (
+        book
+        + '[proxies]\nES = { underlying = "IDX" }\n6J = { underlying = "USDJPY", invert = true }\n'
+        + '[plan]\nsleeves = [{ name = "yen", bucket = "fx", contract = "6J", usd = 2000000.0 }]\n'
+    )
+    (tmp_path / "desk.toml").write_text(text, encoding="utf-8")
+    cfg = load_config(tmp_path / "desk.toml")
+    assert cfg.inverted() == ["USDJPY"] and cfg.book.inverted() == []
+    state = market_state(cfg, load_market(cfg))
+    plan = plan_trades(cfg, state)
+    (yen,) = [t for t in plan.trades if t.inputs.get("contract") == "6J"]
+    usd_per_jpy = 1.0 / prices["USDJPY"].iloc[-1]
+    assert yen.inputs["price"] == pytest.approx(usd_per_jpy, rel=1e-12)
+    assert yen.inputs["priced_from"] == "1/USDJPY"
+    n = 2e6 / (12_500_000 * usd_per_jpy)
+    assert yen.contracts == int(np.floor(n + 0.5)) and yen.side == "buy"
+
+
+def test_invert_on_a_proxy_that_is_no_currency_future_is_refused(tmp_path):
+    _prices().to_csv(tmp_path / "prices.csv", index_label="date")
+    book = BOOK.split("[[book.hedges]]")[0]
+    (tmp_path / "desk.toml").write_text(
+        book + '[proxies]\nCL = { underlying = "WTI", invert = true }\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"proxies\.CL\.invert.*currency future \(6E"):
+        load_config(tmp_path / "desk.toml")

@@ -7,6 +7,8 @@ notional by CONVENTIONS' closed form (quantity x multiplier x price); the plan's
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -96,3 +98,51 @@ def test_the_plans_weights(plan):
         "covered call",
         "volatility hedge",
     }
+
+
+def test_the_plan_from_the_core_alone_trades_every_leg_kind():
+    """examples/qqq_plan_from_core.toml: the QQQ core and cash only; `trades` builds every leg
+    the plan names, each sleeve sized by CONVENTIONS' closed form on the raw files' closes
+    (N = target / (price x multiplier), half away from zero), puts and covered calls on QQQ.
+    """
+    from hedgedesk.core.book.trades import plan_trades
+    from tests.conftest import SHARED_DATA
+
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    cfg = load_config(REPO / "examples" / "qqq_plan_from_core.toml")
+    state = market_state(cfg, load_market(cfg))
+    plan = plan_trades(cfg, state)
+    nav = plan.nav
+    qqq = _close("etf/QQQ.csv", "")
+    assert nav == pytest.approx(cfg.book.cash + 477_500 * qqq, rel=1e-12)
+    by = {t.instrument.split(" (")[0]: t for t in plan.trades}
+    assert set(by) == {"NQ", "QQQ put", "QQQ call", "BTC", "ETH", "GC", "CL", "6E", "VX"}
+    assert plan.skipped == ()
+
+    def half_away(x: float) -> int:
+        return math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1)
+
+    sleeves = {  # contract: (target USD, price from the raw file, multiplier)
+        "BTC": (0.035 * nav, _close("crypto/BTC-USD.csv", "Adj_Close"), 5),
+        "ETH": (0.015 * nav, _close("crypto/ETH-USD.csv", "Adj_Close"), 50),
+        "GC": (0.03 * nav, 10.58 * _close("etf/GLD.csv", ""), 100),
+        "CL": (-0.02 * nav, _close("commodities/DCOILWTICO.csv", "DCOILWTICO"), 1000),
+        "6E": (-3e6, _close("fx/eurofxref-hist.csv", "USD"), 125_000),
+        "VX": (0.007 * nav, _close("index/VIX.csv", "vix"), 1000),
+    }
+    for code, (target, price, mult) in sleeves.items():
+        n = half_away(target / (price * mult))
+        t = by[code]
+        assert (t.side, t.contracts) == ("buy" if n > 0 else "sell", abs(n)), code
+        assert t.size_usd == pytest.approx(abs(n) * price * mult, rel=1e-9), code
+    # options: 25 % and 15 % of the 477,500 shares held, 100 shares a contract, on QQQ
+    assert (by["QQQ put"].side, by["QQQ put"].contracts) == ("buy", 1194)
+    assert (by["QQQ call"].side, by["QQQ call"].contracts) == ("sell", 716)
+    assert by["QQQ put"].inputs["underlying"] == "QQQ"
+    # the beta futures leave less than half a contract's beta-dollars off the target
+    nq = by["NQ"]
+    comp = _close("index/NASDAQ_COMPOSITE.csv", "Close")
+    assert nq.side == "sell" and nq.inputs["price"] == pytest.approx(0.954 * comp, rel=1e-12)
+    per = nq.inputs["price"] * 20 * nq.inputs["beta_of_future"] / nav
+    assert abs(plan.beta_after - cfg.targets.beta) <= per / 2 + 1e-12
