@@ -12,7 +12,7 @@ from hedgedesk.core.book.plan import coverage
 from hedgedesk.core.book.risk import BETA_HISTORY_WINDOW, RiskReport, risk_report
 from hedgedesk.core.book.scenarios import ScenarioFailure, run_scenarios
 from hedgedesk.core.book.sizing import CALL_COVERAGE, PUT_COVERAGE
-from hedgedesk.core.book.trades import scaled_lines, trade_list
+from hedgedesk.core.book.trades import plan_trades, scaled_lines
 from hedgedesk.core.book.valuation import MarketState, market_state, shocked_state, value_lines
 from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.data.market import MarketData
@@ -214,10 +214,9 @@ def _sizing(cfg: DeskConfig, state: MarketState, nav: float) -> Table:
 
 
 def _trades(cfg: DeskConfig, state: MarketState, nav: float) -> Table:
-    rows = [
-        [t.instrument, t.side, t.contracts, t.size_usd, t.purpose]
-        for t in trade_list(cfg, state, nav)
-    ]
+    plan = plan_trades(cfg, state, nav)
+    rows = [[t.instrument, t.side, t.contracts, t.size_usd, t.purpose] for t in plan.trades]
+    rows += [[sk.leg, "skipped", None, None, sk.reason] for sk in plan.skipped]
     return Table(
         "trades",
         [
@@ -228,10 +227,13 @@ def _trades(cfg: DeskConfig, state: MarketState, nav: float) -> Table:
             Col("purpose"),
         ],
         rows,
-        caption=f"Trade list for a NAV of {nav:,.0f}",
+        caption=f"Trade list for a NAV of {nav:,.0f}: beta {plan.beta_before:.3f} -> "
+        f"{plan.beta_after:.3f} after the futures and sleeves (target {plan.beta_target:.2f}; "
+        "option deltas not counted)",
         note="futures: N = (beta target - beta now) x NAV / (price x multiplier x "
-        "beta of the future), rounded half away from zero; options: coverage of "
-        "the core's value against the plan's range"
+        "beta of the future), beta now including the sleeves' trades; sleeves ([plan]): N = "
+        "(target - notional held) / (price x multiplier); both rounded half away from zero; "
+        "options: coverage of the core's value against the plan's range"
         if rows
         else "no trade: the book already meets its targets",
     )

@@ -31,7 +31,7 @@ from PIL import Image
 
 from hedgedesk.core.book.risk import risk_report
 from hedgedesk.core.book.scenarios import run_scenarios
-from hedgedesk.core.book.trades import trade_list
+from hedgedesk.core.book.trades import plan_trades, trade_list
 from hedgedesk.core.book.valuation import market_state, shocked_state
 from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.core.data.sources import load_market
@@ -480,9 +480,13 @@ def test_what_if_shock_values_the_book_at_the_shocked_prices(built, book):
 def test_nav_scales_the_sizing_and_the_trade_list(built, book):
     nav = 10_000_000.0
     s = book_section(built.cfg, built.market, nav=nav)
-    trades = trade_list(built.cfg, book.state, nav)
+    plan = plan_trades(built.cfg, book.state, nav)
+    trades = plan.trades
     t = s.tables()["trades"]
-    assert t.caption == "Trade list for a NAV of 10,000,000"
+    assert t.caption.startswith(
+        f"Trade list for a NAV of 10,000,000: beta {plan.beta_before:.3f} -> "
+        f"{plan.beta_after:.3f} after the futures and sleeves"
+    )
     assert [tuple(r[:4]) for r in t.rows] == [
         (x.instrument, x.side, x.contracts, x.size_usd) for x in trades
     ]
