@@ -28,9 +28,9 @@ import math
 import re
 import zlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -51,19 +51,17 @@ _ISO_CELL = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
 _SLASH_CELL = re.compile(r"\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*")
 SORTED_NOTE = "rows newest first in the file: sorted ascending on read"
 WIDE_FIELD = "close (as given)"
-# ticker -> maturity (years) of the series declared as yields for the read in progress
-_DECLARED_YIELDS: ContextVar[Mapping[str, float] | None] = ContextVar(
-    "declared_yields", default=None
-)
+# ticker -> maturity (years) of the series a read is told are yields; none by default
+Yields = Mapping[str, float]
+NO_YIELDS: Yields = MappingProxyType({})
 
 
-def yield_maturity(ticker: str, price_field: str) -> float | None:
-    """The maturity (years) when ``ticker`` is a yield series: declared for this read, or a
+def yield_maturity(ticker: str, price_field: str, yields: Yields) -> float | None:
+    """The maturity (years) when ``ticker`` is a yield series: declared in ``yields``, or a
     FRED Treasury column (``DGS10``, ``DGS3MO``) of a wide file; None for a price.
     """
-    declared = _DECLARED_YIELDS.get() or {}
-    if ticker in declared:
-        return declared[ticker]
+    if ticker in yields:
+        return yields[ticker]
     return fred_maturity(ticker) if price_field == WIDE_FIELD else None
 
 
@@ -128,8 +126,10 @@ def build_series(
     has_volume: bool,
     skip_missing: bool = False,
     has_range: bool = False,
+    yields: Yields = NO_YIELDS,
 ) -> Series:
-    """Validate one ticker's rows (dates ascending and unique, prices finite and > 0).
+    """Validate one ticker's rows (dates ascending and unique, prices finite and > 0; a yield
+    in ``yields`` may be 0 or negative).
 
     ``has_range``: the rows carry high and low prices (used for the average true range).
     """
@@ -145,7 +145,7 @@ def build_series(
                 continue
             raise DataError(where, f"missing price for {ticker}", e.line)
         price = _number(e.price, f"price for {ticker}", where, e.line)
-        if price <= 0 and yield_maturity(ticker, price_field) is None:  # a yield may be 0
+        if price <= 0 and yield_maturity(ticker, price_field, yields) is None:  # a yield may be 0
             raise DataError(where, f"non-positive price {price:g} for {ticker}", e.line)
         if dates and day <= dates[-1]:
             problem = (
@@ -234,7 +234,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _yfinance_layout(rows, where: str, stem: str) -> list[Series]:
+def _yfinance_layout(rows, where: str, stem: str, yields: Yields) -> list[Series]:
     """Yfinance ``to_csv`` of a (Price, Ticker) column MultiIndex: header rows, then data."""
     fields = [c.strip() for c in rows[0][1]]
     tickers = [c.strip() for c in rows[1][1]]
@@ -281,16 +281,16 @@ def _yfinance_layout(rows, where: str, stem: str) -> list[Series]:
             for ln, r in rows[body:]
         ]
         series = build_series(
-            ticker, entries, where, price_field, vj is not None, has_range=has_range
+            ticker, entries, where, price_field, vj is not None, has_range=has_range, yields=yields
         )
         cj = cols.get("close")
         if has_range and cj is not None and cj != pj:
-            series = _adjust_range(series, rows[body:], cj, where)
+            series = _adjust_range(series, rows[body:], cj, where, yields)
         out.append(series)
     return out
 
 
-def _adjust_range(s: Series, rows, close_col: int, where: str) -> Series:
+def _adjust_range(s: Series, rows, close_col: int, where: str, yields: Yields) -> Series:
     """Scale raw highs and lows by adjusted/raw close so the true range matches the adjusted
     closes (yfinance adjusts only the close); drop them if the raw closes do not line up.
     """
@@ -301,6 +301,7 @@ def _adjust_range(s: Series, rows, close_col: int, where: str) -> Series:
         "close",
         False,
         skip_missing=True,
+        yields=yields,
     )
     if not np.array_equal(raw.dates, s.dates):
         return replace(s, high=None, low=None)
@@ -317,7 +318,7 @@ def _optional_cell(row: list[str], j: int | None) -> str | None:
     return None if j is None else _cell(row, j)
 
 
-def _long_layout(rows, header: list[str], where: str) -> list[Series]:
+def _long_layout(rows, header: list[str], where: str, yields: Yields) -> list[Series]:
     di = next((i for i, h in enumerate(header) if h in _DATE_NAMES), 0)
     ti = next(i for i, h in enumerate(header) if h in _TICKER_NAMES)
     pi, field = _price_column(header, where, rows[0][0])
@@ -332,7 +333,9 @@ def _long_layout(rows, header: list[str], where: str) -> list[Series]:
         )
     if not groups:
         raise DataError(where, "no data rows after the header")
-    return [build_series(t, e, where, field, vi is not None) for t, e in groups.items()]
+    return [
+        build_series(t, e, where, field, vi is not None, yields=yields) for t, e in groups.items()
+    ]
 
 
 def _price_column(header: list[str], where: str, line: int) -> tuple[int, str]:
@@ -349,7 +352,7 @@ def _price_column(header: list[str], where: str, line: int) -> tuple[int, str]:
     )
 
 
-def _single_layout(rows, header: list[str], where: str, stem: str) -> list[Series]:
+def _single_layout(rows, header: list[str], where: str, stem: str, yields: Yields) -> list[Series]:
     pi, field = _price_column(header, where, rows[0][0])
     vi = header.index("volume") if "volume" in header else None
     has_range = "high" in header and "low" in header
@@ -367,10 +370,13 @@ def _single_layout(rows, header: list[str], where: str, stem: str) -> list[Serie
     ]
     if not entries:
         raise DataError(where, "no data rows after the header")
-    return [build_series(stem, entries, where, field, vi is not None, has_range=has_range)]
+    has_volume = vi is not None
+    return [
+        build_series(stem, entries, where, field, has_volume, has_range=has_range, yields=yields)
+    ]
 
 
-def _wide_layout(rows, where: str) -> list[Series]:
+def _wide_layout(rows, where: str, yields: Yields) -> list[Series]:
     names = [c.strip() for c in rows[0][1][1:]]
     if not names or any(not n for n in names):
         raise DataError(where, "wide layout needs a ticker name above every column", rows[0][0])
@@ -382,7 +388,9 @@ def _wide_layout(rows, where: str) -> list[Series]:
     out = []
     for j, name in enumerate(names, start=1):
         entries = [_Entry(ln, r[0], _cell(r, j)) for ln, r in rows[1:]]
-        out.append(build_series(name, entries, where, WIDE_FIELD, False, skip_missing=True))
+        out.append(
+            build_series(name, entries, where, WIDE_FIELD, False, skip_missing=True, yields=yields)
+        )
     return out
 
 
@@ -496,13 +504,14 @@ def _drop_empty_last_column(rows: list) -> list:
     return [(ln, r[: width - 1]) for ln, r in rows]
 
 
-def _parse_rows(rows, where: str, stem: str) -> list[Series]:
+def _parse_rows(rows, where: str, stem: str, yields: Yields = NO_YIELDS) -> list[Series]:
     """Pick the layout from the header row(s) and parse; rows are (line, cells), date first."""
     rows = _drop_empty_last_column(rows)
     header = [_norm(c) for c in rows[0][1]]
     if header[0] == "price":
         if len(rows) > 2 and _norm(rows[1][1][0]) == "ticker":
-            return [replace(s, date_format=ISO_DATES) for s in _yfinance_layout(rows, where, stem)]
+            yf = _yfinance_layout(rows, where, stem, yields)
+            return [replace(s, date_format=ISO_DATES) for s in yf]
         line, first = rows[1] if len(rows) > 1 else (rows[0][0] + 1, [""])
         raise DataError(
             where,
@@ -536,24 +545,25 @@ def _parse_rows(rows, where: str, stem: str) -> list[Series]:
     rows = [rows[0], *body]
     known = _ADJ_NAMES | {"close", "open", "high", "low", "volume"}
     if long:
-        out = _long_layout(rows, header, where)
+        out = _long_layout(rows, header, where, yields)
     elif any(h in known for h in header[1:]):
-        out = _single_layout(rows, header, where, stem)
+        out = _single_layout(rows, header, where, stem, yields)
     else:
-        out = _wide_layout(rows, where)
+        out = _wide_layout(rows, where, yields)
     return [replace(s, date_format=fmt, notes=notes) for s in out]
 
 
-def read_csv(path: Path) -> list[Series]:
+def read_csv(path: Path, yields: Yields = NO_YIELDS) -> list[Series]:
     """The series of one CSV (or ``.csv.gz``) file in any of the module's layouts; DataError
-    naming the file and line of the first problem.
+    naming the file and line of the first problem. ``yields``: the tickers that are yields
+    (their values may be 0 or negative), with their maturities.
     """
     where, stem = str(path), _file_stem(path)
     raw = _decompressed(path)
     try:
-        return _read_csv_columns(raw, where, stem)
+        return _read_csv_columns(raw, where, stem, yields)
     except (_RowReader, DataError):  # the row reader names the first problem, in file order
-        return _parse_rows(_read_csv_rows(path, raw), where, stem)
+        return _parse_rows(_read_csv_rows(path, raw), where, stem, yields)
 
 
 # -- CSV, column by column -------------------------------------------------------------------
@@ -795,6 +805,7 @@ def _column_series(
     price_field: str,
     raw: bytes,
     skip_missing: bool = False,
+    yields: Yields = NO_YIELDS,
 ) -> Series:
     """:func:`build_series` on whole columns (``rows``: the ticker's rows, None for all);
     raises _RowReader where build_series would raise.
@@ -815,7 +826,7 @@ def _column_series(
     if (
         not len(close)
         or bad[keep].any()
-        or ((close <= 0).any() and yield_maturity(cols.ticker, price_field) is None)
+        or ((close <= 0).any() and yield_maturity(cols.ticker, price_field, yields) is None)
         or (np.diff(kept_days) <= np.timedelta64(0, "D")).any()
     ):
         raise _RowReader
@@ -843,7 +854,9 @@ def _column_series(
     )
 
 
-def _read_csv_columns(raw: bytes, where: str, stem: str) -> list[Series]:
+def _read_csv_columns(
+    raw: bytes, where: str, stem: str, yields: Yields = NO_YIELDS
+) -> list[Series]:
     """The series of a CSV read as columns; _RowReader where the row reader must read it."""
     text, head = _lines(raw)
     raw, n_lines = text.raw, text.n_lines
@@ -855,11 +868,11 @@ def _read_csv_columns(raw: bytes, where: str, stem: str) -> list[Series]:
     if raw.count(b",") != n_lines * (width - 1):  # a ragged line: pandas would drop its extras
         raise _RowReader
     if header[0] == "price" and n_lines > 2 and _norm(rows[1][1][0]) == "ticker":
-        return _yfinance_columns(text, rows, where, stem)
+        return _yfinance_columns(text, rows, where, stem, yields)
     if (header[0] not in _DATE_NAMES and header[0] != "") or n_lines < 2:
         raise _RowReader
     if any(h in _TICKER_NAMES for h in header):
-        return _long_columns(text, header, where)
+        return _long_columns(text, header, where, yields)
     known = _ADJ_NAMES | {"close", "open", "high", "low", "volume"}
     if any(h in known for h in header[1:]):
         pi, field = _price_column(header, where, 1)
@@ -873,7 +886,7 @@ def _read_csv_columns(raw: bytes, where: str, stem: str) -> list[Series]:
         )
         frame = _body(text, 1, [], [0, pi, cols.volume, cols.high, cols.low])
         days, day_ok = _iso_days(frame[0])
-        return [_column_series(frame, None, days, day_ok, cols, where, field, raw)]
+        return [_column_series(frame, None, days, day_ok, cols, where, field, raw, yields=yields)]
     names = [c.strip() for c in rows[0][1][1:]]
     trailing = len(names) > 1 and not names[-1]  # as _drop_empty_last_column, if all empty
     if trailing:
@@ -891,7 +904,7 @@ def _read_csv_columns(raw: bytes, where: str, stem: str) -> list[Series]:
     return [
         replace(
             _column_series(
-                frame, None, days, day_ok, _Columns(name, j), where, WIDE_FIELD, raw, True
+                frame, None, days, day_ok, _Columns(name, j), where, WIDE_FIELD, raw, True, yields
             ),
             notes=notes,
         )
@@ -899,7 +912,7 @@ def _read_csv_columns(raw: bytes, where: str, stem: str) -> list[Series]:
     ]
 
 
-def _long_columns(text: _Text, header: list[str], where: str) -> list[Series]:
+def _long_columns(text: _Text, header: list[str], where: str, yields: Yields) -> list[Series]:
     raw = text.raw
     di = next((i for i, h in enumerate(header) if h in _DATE_NAMES), 0)
     ti = next(i for i, h in enumerate(header) if h in _TICKER_NAMES)
@@ -918,13 +931,15 @@ def _long_columns(text: _Text, header: list[str], where: str) -> list[Series]:
     bounds = np.cumsum(np.bincount(groups, minlength=len(group_of)))[:-1]
     days, day_ok = _iso_days(frame[di])
     return [
-        _column_series(frame, rows, days, day_ok, _Columns(name, pi, vi), where, field, raw)
+        _column_series(
+            frame, rows, days, day_ok, _Columns(name, pi, vi), where, field, raw, yields=yields
+        )
         for name, rows in zip(group_of, np.split(order, bounds), strict=True)
     ]
 
 
 def _yfinance_columns(
-    text: _Text, rows: list[tuple[int, list[str]]], where: str, stem: str
+    text: _Text, rows: list[tuple[int, list[str]]], where: str, stem: str, yields: Yields
 ) -> list[Series]:
     raw, n_lines = text.raw, text.n_lines
     fields = [c.strip() for c in rows[0][1]]
@@ -956,10 +971,12 @@ def _yfinance_columns(
         if hj is None or lj is None:
             hj = lj = None
         spec = _Columns(ticker, pj, cols.get("volume"), hj, lj)
-        series = _column_series(frame, None, days, day_ok, spec, where, price_field, raw)
+        series = _column_series(
+            frame, None, days, day_ok, spec, where, price_field, raw, yields=yields
+        )
         cj = cols.get("close")
         if hj is not None and cj is not None and cj != pj:
-            series = _adjusted_range(frame, days, day_ok, series, cj, where, raw)
+            series = _adjusted_range(frame, days, day_ok, series, cj, where, raw, yields)
         out.append(series)
     return out
 
@@ -972,6 +989,7 @@ def _adjusted_range(
     close_col: int,
     where: str,
     raw: bytes,
+    yields: Yields,
 ) -> Series:
     """:func:`_adjust_range` on columns: ``series`` (a row for every line) with its highs and
     lows scaled by adjusted/raw close, or dropped where the raw closes have holes elsewhere.
@@ -980,7 +998,7 @@ def _adjusted_range(
     unadjusted, missing, bad = _numbers(frame[close_col], raw)
     if missing.any():  # the raw closes skip some rows: compare their dates
         cols = _Columns(series.ticker, close_col)
-        kept = _column_series(frame, None, days, day_ok, cols, where, "close", raw, True)
+        kept = _column_series(frame, None, days, day_ok, cols, where, "close", raw, True, yields)
         if not np.array_equal(kept.dates, series.dates):
             return replace(series, high=None, low=None)
         unadjusted = kept.close
@@ -991,9 +1009,10 @@ def _adjusted_range(
 
 
 # -- Parquet ---------------------------------------------------------------------------------
-def read_parquet(path: Path) -> list[Series]:
+def read_parquet(path: Path, yields: Yields = NO_YIELDS) -> list[Series]:
     """Parquet in the CSV layouts: wide, long, one ticker (named by the file), or yfinance's
-    (Price, Ticker) column levels. Data rows are numbered from 1 ("row N").
+    (Price, Ticker) column levels. Data rows are numbered from 1 ("row N"). ``yields`` as
+    :func:`read_csv`.
     """
     where = str(path)
     raw = _read_bytes(path)
@@ -1027,7 +1046,7 @@ def read_parquet(path: Path) -> list[Series]:
     else:
         head = [(0, [names[i] for i in order])]
     try:
-        return _parse_rows(head + body, where, _file_stem(path))
+        return _parse_rows(head + body, where, _file_stem(path), yields)
     except DataError as exc:
         if exc.line is None:
             raise
@@ -1036,25 +1055,19 @@ def read_parquet(path: Path) -> list[Series]:
 
 
 # -- entry points ----------------------------------------------------------------------------
-def read_file(path: Path, yields: Mapping[str, float] | None = None) -> list[Series]:
+def read_file(path: Path, yields: Yields = NO_YIELDS) -> list[Series]:
     """The series of one price file, read as Parquet or CSV by its name.
 
     A yield series, declared in ``yields`` (ticker -> maturity, years) or a FRED Treasury
     column (``DGS10``; ``DGS3MO`` is 0.25 years), becomes its bond total-return index
     (:func:`hedgedesk.core.data.yields.bond_series`); zero and negative yields are valid.
-    Without ``yields``, those of the :func:`load_paths` call in progress apply.
     """
-    token = _DECLARED_YIELDS.set(dict(yields)) if yields is not None else None
-    try:
-        series = read_parquet(path) if path.name.endswith(".parquet") else read_csv(path)
-        out = []
-        for s in series:
-            maturity = yield_maturity(s.ticker, s.price_field)
-            out.append(s if maturity is None else bond_series(s, maturity))
-        return out
-    finally:
-        if token is not None:
-            _DECLARED_YIELDS.reset(token)
+    read = read_parquet if path.name.endswith(".parquet") else read_csv
+    out = []
+    for s in read(path, yields):
+        maturity = yield_maturity(s.ticker, s.price_field, yields)
+        out.append(s if maturity is None else bond_series(s, maturity))
+    return out
 
 
 def price_files_in(folder: Path) -> list[Path]:
@@ -1087,11 +1100,7 @@ def load_paths(
     ``SPY.parquet`` for SPY), the folder's other files only when a requested ticker is still
     missing after that. Files named directly are always read.
     """
-    token = _DECLARED_YIELDS.set(dict(yields or {}))
-    try:
-        series = _load(paths, tickers, set(yields or ()))
-    finally:
-        _DECLARED_YIELDS.reset(token)
+    series = _load(paths, tickers, yields or NO_YIELDS)
     market = MarketData.from_series(series)
     missing = [t for t in yields or () if t not in market.series]
     if missing:
@@ -1104,7 +1113,7 @@ def load_paths(
 
 
 def _load(
-    paths: Iterable[str | Path], tickers: Collection[str] | None, yields: set[str]
+    paths: Iterable[str | Path], tickers: Collection[str] | None, yields: Yields
 ) -> list[Series]:
     series: list[Series] = []
     later: list[Path] = []
@@ -1115,14 +1124,14 @@ def _load(
         except OSError as exc:  # e.g. a name too long for the file system
             raise DataError(str(path), f"cannot read: {exc.strerror or exc}") from None
         if not is_dir:
-            series.extend(read_file(path))
+            series.extend(read_file(path, yields))
             continue
         for f in price_files_in(path):
             if tickers is None or _file_stem(f) in tickers:
-                series.extend(read_file(f))
+                series.extend(read_file(f, yields))
             else:
                 later.append(f)
-    if tickers is not None and not (set(tickers) | yields) <= {s.ticker for s in series}:
+    if tickers is not None and not (set(tickers) | set(yields)) <= {s.ticker for s in series}:
         for f in later:
-            series.extend(read_file(f))
+            series.extend(read_file(f, yields))
     return series

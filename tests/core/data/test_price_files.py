@@ -626,9 +626,9 @@ def _spy_reads(monkeypatch) -> list[str]:
     opened: list[str] = []
     real = price_files.read_file
 
-    def spy(path: Path):
+    def spy(path: Path, yields=price_files.NO_YIELDS):
         opened.append(Path(path).name)
-        return real(path)
+        return real(path, yields)
 
     monkeypatch.setattr(price_files, "read_file", spy)
     return opened
