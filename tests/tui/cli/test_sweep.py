@@ -651,7 +651,11 @@ def test_a_sweep_on_a_folder_reads_only_its_legs_and_hedge(capsys, tmp_path, mon
     wide[["Date", "A"]].rename(columns={"A": "Close"}).to_csv(folder / "UNUSED.csv", index=False)
     opened: list[str] = []
     real = price_files.read_file
-    monkeypatch.setattr(price_files, "read_file", lambda p: opened.append(p.name) or real(p))
+    monkeypatch.setattr(
+        price_files,
+        "read_file",
+        lambda p, yields=price_files.NO_YIELDS: opened.append(p.name) or real(p, yields),
+    )
     ledger = tmp_path / "runs.sqlite"
     lazy = run_json(capsys, "sweep", "--data", folder, *GRID_ARGS, "--ledger", ledger)
     assert sorted(opened) == ["A.csv", "B.csv", "H.csv"]
