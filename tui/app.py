@@ -140,6 +140,12 @@ class DeskApp(App):
         Binding("ctrl+r", "redo", "Redo", show=False),
         Binding("s", "save", "Save", show=False, tooltip="Save the book to the config file"),
         Binding("r", "revert", "Revert to saved", show=False),
+        Binding("t", "ticket", "Trades", show=False, tooltip="Trade ticket: apply, export CSV"),
+        Binding("n", "whatifs", "What-ifs", show=False, tooltip="Named what-ifs: save, compare"),
+        Binding("B", "books", "Books", show=False, tooltip="Books open: switch, open, close"),
+        Binding("S", "save_as", "Save as", show=False, tooltip="Save the book as a new file"),
+        Binding("I", "import_positions", "Import", show=False, tooltip="Import a broker CSV"),
+        Binding("l", "pnl", "P&L", show=False, tooltip="P&L explained, Greeks by underlying"),
     ]
 
     def __init__(
@@ -168,6 +174,9 @@ class DeskApp(App):
         self._states_of: MarketData | None = None
         self._reveal: tuple[str, int] | None = None  # (table, row) to show after the next paint
         self.alert_log = AlertLog()  # every limit breached this session, raised and cleared
+        self._books: list | None = None  # the books open (BookSession), once a second is opened
+        self._book_at = 0  # the one on the desk
+        self._optimizer_screen = None  # the last optimiser screen opened: its result feeds `t`
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -295,7 +304,11 @@ class DeskApp(App):
     def action_optimizer(self) -> None:
         from hedgedesk.tui.screens.optimizer import OptimizerScreen
 
-        self._open("Optimiser", lambda: OptimizerScreen(self.cfg, self.market))
+        def make() -> OptimizerScreen:
+            self._optimizer_screen = OptimizerScreen(self.cfg, self.market)  # the ticket's (t)
+            return self._optimizer_screen
+
+        self._open("Optimiser", make)
 
     def action_sweep_screen(self) -> None:
         from hedgedesk.tui.screens.sweep import SweepScreen
@@ -370,16 +383,29 @@ class DeskApp(App):
 
     async def action_quit(self) -> None:
         """Quit; with unsaved edits, ask first: save, discard or stay."""
-        if self._editor is None or not self._editor.dirty:
+        others = self._other_unsaved_books()  # the other open books' edits count too
+        here = self._editor is not None and self._editor.dirty
+        if not here and not others:
             await self._quit()
             return
         from hedgedesk.tui.screens.dialogs import ChoiceScreen
 
-        changes = self._editor.changes()
+        changes = self._editor.changes() if here else []
+        changes += [f"{b.cfg.path.name}: {b.unsaved} unsaved edit(s)" for b in others]
         listed = "\n  ".join(changes[:6]) + ("\n  …" if len(changes) > 6 else "")
 
+        def save_others() -> bool:
+            for b in others:
+                try:
+                    b.editor.save()
+                except HedgedeskError as exc:
+                    self.notify(escape(f"{b.cfg.path}: {exc}"), title="Not saved", severity="error")
+                    return False
+            return True
+
         async def answered(key: str | None) -> None:
-            if key == "d" or (key == "s" and self.action_save()):
+            saved = key == "s" and (not here or self.action_save()) and save_others()
+            if key == "d" or saved:
                 await self._quit()
 
         self.push_screen(
@@ -509,6 +535,9 @@ class DeskApp(App):
         self._titles()
         self._show_clock()
         self.sub_title = self._subtitle()
+        follow = getattr(self.screen, "follow_desk", None)
+        if follow is not None:  # a screen showing figures of the desk's book (P&L) redoes them
+            follow()
 
     def _subtitle(self) -> str:
         """The book and its file; with edits or shocks, the file and those, short enough for
@@ -931,6 +960,248 @@ class DeskApp(App):
 
         if not any(isinstance(s, RecoveryScreen) for s in self.screen_stack):
             self.push_screen(RecoveryScreen(self.cfg.path, error), done)
+
+    # named what-ifs: the What-ifs screen; loading one is an undoable edit
+    def action_whatifs(self) -> None:
+        from hedgedesk.tui.screens.whatifs import WhatIfsScreen
+
+        def load(w) -> None:
+            self._apply(lambda: self.editor.load_book(list(w.holdings), list(w.hedges), w.shocks))
+
+        self._open(
+            "What-ifs", lambda: WhatIfsScreen(self.editor, self.market, load, self.market_state)
+        )
+
+    # save as: the edited config to a new file, which the desk then works on
+    def action_save_as(self) -> None:
+        from hedgedesk.tui.screens.dialogs import ChoiceScreen
+
+        def write(path: Path, force: bool) -> None:
+            self.cfg = self.editor.save_as(path, force=force)
+            self.saved_report = self.report
+            if self.report is not None:
+                self._show(self.report)
+            self.sub_title = self._subtitle()
+            self.notify(escape(f"saved as {self.cfg.path}; the desk works on it now"), title="Book")
+
+        def overwrite(path: Path, key: str | None) -> None:
+            if key == "o":
+                try:
+                    write(path, True)
+                except HedgedeskError as exc:
+                    self.notify(escape(str(exc)), title="Not saved", severity="error", timeout=15)
+
+        def apply(values: dict[str, str]) -> None:
+            text = values["path"].strip()
+            if not text:
+                raise HedgedeskError("path: expected a file name (book.toml)")
+            path = Path(text).expanduser()
+            if path.is_file():
+                self.call_later(
+                    self.push_screen,
+                    ChoiceScreen(
+                        "File exists", f"{path} exists.", {"o": "overwrite it with this book"}
+                    ),
+                    partial(overwrite, path),
+                )
+                return
+            write(path, False)
+
+        if self.market is None:
+            self.notify("the market data is still loading", title="Save as")
+            return
+        self.push_screen(
+            FormScreen(
+                "Save the book as a new file",
+                {"path": str(self._save_as_default(self.cfg.path))},
+                apply,
+                "the whole config with the edited book; the desk then works on the new file",
+            )
+        )
+
+    @staticmethod
+    def _save_as_default(path: Path) -> Path:
+        """Beside the book (``desk-copy.toml``); for a built-in demo, the user config file."""
+        from hedgedesk.core.config import user_config_path
+        from hedgedesk.core.demo import demo_dir
+
+        if path.absolute().parent.resolve() == demo_dir().resolve():
+            return user_config_path()
+        return path.with_name(path.stem + "-copy.toml")
+
+    # several books: one BookSession per open book, swapped in and out of the desk
+    def _book_list(self) -> list:
+        from hedgedesk.tui.screens.books import BookSession
+
+        if self._books is None:
+            self._books = [BookSession(self.cfg)]
+        self._books[self._book_at] = BookSession(
+            self.cfg,
+            self._editor,
+            self.market,
+            self.report,
+            self.saved_report,
+            self._states,
+            self._states_of,
+        )
+        return self._books
+
+    def action_books(self) -> None:
+        from hedgedesk.tui.screens.books import BooksScreen
+
+        def chosen(choice) -> None:
+            if choice is None:
+                return
+            what, arg = choice
+            try:
+                if what == "switch":
+                    self.switch_book(arg)
+                elif what == "open":
+                    self.open_book(Path(arg))
+                else:
+                    self.close_book(arg)
+            except HedgedeskError as exc:
+                self.notify(escape(str(exc)), title="Books", severity="error", timeout=10)
+
+        self.push_screen(BooksScreen(self._book_list(), self._book_at), chosen)
+
+    def open_book(self, path: Path) -> None:
+        """Open a config file as another book (or switch to it, when it is open)."""
+        from hedgedesk.core.config import load_config
+        from hedgedesk.tui.screens.books import BookSession
+
+        books = self._book_list()
+        for i, b in enumerate(books):
+            if b.cfg.path.resolve() == path.expanduser().resolve():
+                self.switch_book(i)
+                return
+        cfg = load_config(path.expanduser())
+        self._check_switch()
+        books.append(BookSession(cfg))
+        self.switch_book(len(books) - 1)
+
+    def _check_switch(self) -> None:
+        if self.market is None or any(w.group == "load" and w.is_running for w in self.workers):
+            raise HedgedeskError("this book's market data is still loading; switch after it")
+
+    def switch_book(self, index: int) -> None:
+        """Put the desk on book ``index``: its edits, shocks, undo, market and figures."""
+        books = self._book_list()
+        if index == self._book_at:
+            return
+        self._check_switch()
+        if self.clock is not None:  # a replay belongs to the book it started on
+            self._pause()
+            self.clock = None
+        b = books[index]
+        if b.market is None:  # the same data as an open book: its market, else load it
+            same = (o.market for o in books if o.market and o.cfg.data == b.cfg.data)
+            b.market = next(same, None)
+        self._book_at = index
+        self.cfg, self._editor, self.market = b.cfg, b.editor, b.market
+        self.report, self.saved_report = b.report, b.saved_report
+        self._states, self._states_of = b.states, b.states_of
+        self._generation += 1  # a result on its way for the other book is dropped
+        self._in_flight, self._reveal = False, None
+        self.title = f"hedgedesk · book {index + 1}/{len(books)}"
+        self.sub_title = self._subtitle()
+        if self.market is None:
+            self.action_reload()
+        elif self.report is None:
+            self._value_book()
+        else:
+            self._show(self.report)
+        self.notify(escape(f"book {self.cfg.book.name} ({self.cfg.path.name})"), title="Books")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="load")
+    def _value_book(self) -> None:
+        from hedgedesk.core.book.risk import risk_report
+
+        self.post_message(DeskLoaded(risk_report(self.cfg, self.market_state(self.cfg)), ()))
+
+    def close_book(self, index: int) -> None:
+        """Close book ``index`` (its unsaved edits dropped: the Books screen asked first)."""
+        books = self._book_list()
+        if len(books) == 1:
+            raise HedgedeskError("the only open book: q quits the desk")
+        if index == self._book_at:
+            self.switch_book(index - 1 if index else 1)
+        del books[index]
+        if index < self._book_at:
+            self._book_at -= 1
+        self.title = (
+            f"hedgedesk · book {self._book_at + 1}/{len(books)}" if len(books) > 1 else self.TITLE
+        )
+
+    def _other_unsaved_books(self) -> list:
+        """The other open books with unsaved edits."""
+        books = self._books or []
+        return [b for i, b in enumerate(books) if i != self._book_at and b.unsaved]
+
+    # positions from a broker CSV onto the what-if book, one undoable edit
+    def action_import_positions(self) -> None:
+        from hedgedesk.tui.screens.import_positions import ImportPositionsScreen
+
+        def apply(plan) -> None:
+            self._apply(lambda: self.editor.replace_rows(plan.holdings, plan.hedges))
+            self.notify(f"imported: {len(plan.changes)} change(s) — u undoes, s saves")
+
+        self.push_screen(ImportPositionsScreen(lambda: self.cfg, apply))
+
+    # the trade ticket: the Trades screen; a trade applies as one undoable edit
+    def action_ticket(self) -> None:
+        from hedgedesk.tui.screens.ticket import TicketScreen
+
+        weights, source = None, ""
+        opt = self._optimizer_screen
+        if opt is not None and opt.result is not None and opt.result.portfolio is not None:
+            weights = opt.result.portfolio.weights
+            source = f"optimiser screen: {opt.request.objective}"
+        day = self.clock.day if self.clock is not None else None  # replaying: that day's book
+
+        def state_of(cfg: DeskConfig) -> MarketState:
+            return self.market_state(cfg if day is None else _at(cfg, day))
+
+        self._open(
+            "Trades",
+            lambda: TicketScreen(
+                self.cfg,
+                self.market,
+                state_of,
+                self.apply_ticket,
+                self.editor.shocks,
+                weights,
+                source,
+            ),
+        )
+
+    def apply_ticket(self, step: Callable[[BookEditor], DeskConfig]) -> DeskConfig:
+        """Apply a ticket's trade (``step(editor)``: one undoable edit of the what-if book) and
+        revalue; HedgedeskError when it cannot.
+        """
+        self._apply(lambda: step(self.editor))
+        return self.cfg
+
+    # P&L explained and Greeks by underlying, following the desk's book and day
+    def action_pnl(self) -> None:
+        from hedgedesk.tui.screens.pnl import PnlScreen
+
+        self._open("P&L", lambda: PnlScreen(self.pnl_view))
+
+    def pnl_view(self):
+        """The P&L screen's view of the desk: the book as of the replay day, the what-if
+        shocks, the report in view (a new one means new figures) and the prepared states.
+        """
+        from hedgedesk.tui.screens.pnl import DeskView
+
+        return DeskView(
+            self.cfg if self.clock is None else _at(self.cfg, self.clock.day),
+            self.market,
+            dict(self._editor.shocks) if self._editor else {},
+            self.report,
+            self.market_state,
+            self.clock is not None,
+        )
 
 
 def sweep_request(cfg: DeskConfig):

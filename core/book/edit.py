@@ -17,7 +17,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -210,9 +210,68 @@ class BookEditor:
         rows = getattr(self._state, section)
         return self._edit(**{section: rows[:index] + rows[index + 1 :]})
 
+    def replace_rows(
+        self,
+        holdings: Sequence[tuple[int | None, Mapping[str, Any]]],
+        hedges: Sequence[tuple[int | None, Mapping[str, Any]]],
+    ) -> DeskConfig:
+        """Set every holding and hedge row in one undoable step (an import): each entry is
+        (index of a current row, the keys it changes) or (None, a new row's TOML keys).
+        """
+        built = {}
+        for kind, entries in (("holding", holdings), ("hedge", hedges)):
+            out = []
+            for index, keys in entries:
+                if index is None:
+                    out.append(_Row(next(self._ids), dict(keys)))
+                else:
+                    row = self._row(kind, index)[1]
+                    out.append(row._replace(data={**row.data, **keys}))
+            if len({r.id for r in out}) < len(out):
+                raise HedgedeskError(f"{kind} rows: one is listed twice")
+            built[SECTIONS[kind]] = tuple(out)
+        return self._edit(**built)
+
     def revert(self) -> DeskConfig:
         """Back to the saved book (the shocks stay); undoable."""
         return self._push(dataclasses.replace(self._saved, shocks=self._state.shocks))
+
+    def book_tables(self, saved: bool = False) -> dict[str, list[dict[str, Any]]]:
+        """The edited (or ``saved``) book's rows as the config's TOML tables:
+        ``{"holdings": [...], "hedges": [...]}``, copies (what a named what-if stores).
+        """
+        state = self._saved if saved else self._state
+        return {s: [copy.deepcopy(r.data) for r in getattr(state, s)] for s in SECTIONS.values()}
+
+    def load_book(
+        self,
+        holdings: list[dict[str, Any]],
+        hedges: list[dict[str, Any]],
+        shocks: Mapping[str, float] | None = None,
+    ) -> DeskConfig:
+        """Replace the book's rows (TOML tables, as :meth:`book_tables` gives them) and the
+        shocks in one step, validated like any edit and undoable like one. A row with the
+        ticker (holding) or name (hedge) of a row in the book takes its place: its layout in
+        the file is kept, and :meth:`changes` names its changed values.
+        """
+        rows: dict[str, tuple[_Row, ...]] = {}
+        for s, data in (("holdings", holdings), ("hedges", hedges)):
+            key = "ticker" if s == "holdings" else "name"
+            free = {}
+            for r in reversed(getattr(self._state, s)):
+                free[r.data.get(key)] = r.id  # the first row of a name wins
+            ids = [free.pop(d.get(key), None) for d in data]
+            rows[s] = tuple(
+                _Row(next(self._ids) if i is None else i, copy.deepcopy(dict(d)))
+                for i, d in zip(ids, data, strict=True)
+            )
+        state = dataclasses.replace(
+            self._state,
+            holdings=rows["holdings"],
+            hedges=rows["hedges"],
+            shocks=dict(shocks or {}),
+        )
+        return self._push(dataclasses.replace(state, cfg=self._validate(state)))
 
     # -- what-if shocks ----------------------------------------------------------------------
     def shock(self, target: str, fraction: Any) -> DeskConfig:
@@ -255,13 +314,7 @@ class BookEditor:
         """
         path = self._base.path
         target = path.resolve()  # a symlinked config is written through, not replaced
-        if self._check is not None:
-            try:
-                self._check(self.config, {})
-            except HedgedeskError as exc:
-                raise HedgedeskError(
-                    f"not saved, the book does not value: {exc}; your edits are kept"
-                ) from None
+        self._refuse_unvalued()
         if _digest(_read(path)) != self._digest and not force:
             raise ChangedOnDisk(
                 f"{path}: changed on disk since the desk loaded it; your edits are kept"
@@ -279,6 +332,64 @@ class BookEditor:
         keep_last_good(target, text)
         self._remember(self._load_file(text), self._state)
         self._saved = self._state
+        return self.config
+
+    def _refuse_unvalued(self) -> None:
+        """HedgedeskError when the ``check`` refutes the edited book (nothing is written)."""
+        if self._check is not None:
+            try:
+                self._check(self.config, {})
+            except HedgedeskError as exc:
+                raise HedgedeskError(
+                    f"not saved, the book does not value: {exc}; your edits are kept"
+                ) from None
+
+    def save_as(self, path: Path, force: bool = False) -> DeskConfig:
+        """Write the edited config to a new file ``path`` (the rendering :meth:`save` uses),
+        atomically, with its last good copy; the editor then works on that file (its saved
+        book is the one written; edits before stay undoable). Refuses an existing file unless
+        ``force``, a book the ``check`` refutes, and a folder where the config's relative
+        paths (data, cluster) would point elsewhere; nothing is written then.
+        """
+        from hedgedesk.core.demo import demo_config_path, demo_dir
+
+        dest = Path(path).expanduser().absolute()
+        if dest.resolve() == demo_config_path().resolve() or dest.resolve().is_relative_to(
+            demo_dir().resolve()
+        ):
+            raise HedgedeskError(
+                f"{dest}: the built-in demo desk's own files; save it elsewhere, say "
+                f"{user_config_path()}"
+            )
+        if dest.is_dir():
+            raise HedgedeskError(f"{dest}: is a folder; give a file name (book.toml)")
+        if dest.exists() and not force:
+            raise HedgedeskError(f"{dest}: exists; not overwritten (choose another name)")
+        self._refuse_unvalued()
+        text = self._render()
+        moved = dataclasses.replace(parse_config(text, dest), path=self._base.path)
+        if moved != self.config:
+            raise HedgedeskError(
+                f"{dest}: the config's relative paths would resolve from {dest.parent}, not "
+                f"{self._base.path.parent}; save it in that folder or make them absolute"
+            )
+        try:
+            write_atomic(dest, lambda tmp: tmp.write_bytes(text.encode("utf-8")))
+        except OSError as exc:
+            raise HedgedeskError(f"{dest}: cannot write: {exc.strerror or exc}") from None
+        cfg = load_config(dest)
+        if cfg.book != self.config.book:
+            raise HedgedeskError(f"{dest}: the saved book does not read back as edited")
+        keep_last_good(dest, text)
+
+        def moved_to(state: _State) -> _State:
+            return dataclasses.replace(state, cfg=dataclasses.replace(state.cfg, path=cfg.path))
+
+        self._base = dataclasses.replace(self._base, path=cfg.path)
+        self._remember(self._load_file(text), self._state)
+        self._state = self._saved = moved_to(self._state)
+        self._undo = [moved_to(s) for s in self._undo]
+        self._redo = [moved_to(s) for s in self._redo]
         return self.config
 
     # -- internals ---------------------------------------------------------------------------
@@ -305,11 +416,11 @@ class BookEditor:
         last: int | None = None
         for s in _order(book):
             for row, table in zip(getattr(state, s), _tables(book, s), strict=False):
-                self._layout[row.id] = (table.trivia, *_split(table))
+                self._layout[row.id] = (table.trivia, *split_trailing(table))
                 last = row.id
         self._tail_in_book = last is None  # no rows: the tail follows [book]'s own keys
         if last is None:
-            self._tail = _split(book)[1]
+            self._tail = split_trailing(book)[1]
         else:
             trivia, content, self._tail = self._layout[last]
             self._layout[last] = (trivia, content, [tomlkit.nl()])
@@ -496,8 +607,10 @@ def _tables(book: Table, section: str) -> list[Table]:
     return list(book[section].body) if isinstance(book.get(section), AoT) else []
 
 
-def _split(table: Table) -> tuple[list, list]:
-    """(keys and inner comments, the blank lines and comments after the last key)."""
+def split_trailing(table: Table) -> tuple[list, list]:
+    """A TOML table's body as (keys and inner comments, the blank lines and comments after its
+    last key: what introduces the next section, kept with the last row when rows change).
+    """
     body = table.value.body
     n = len(body)
     while n and body[n - 1][0] is None and isinstance(body[n - 1][1], Whitespace | Comment):

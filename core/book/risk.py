@@ -24,6 +24,7 @@ from hedgedesk.core.book.valuation import (
     MarketState,
     Valuation,
     book_lines,
+    priced_lines,
     time_to_expiry,
     value_book,
 )
@@ -59,6 +60,7 @@ def pnl_history(lines: list[Line], state: MarketState) -> np.ndarray:
     ndarray, shape (n_days, n_lines)
         P&L in USD of each line on each day, in the order of ``lines``.
     """
+    lines = priced_lines(lines, state)  # surface vols for legs without a configured vol
     out = np.empty((len(state.returns), len(lines)))
     returns = state.returns.to_numpy()  # one array: a column per line would cost a lookup each
     column = state.returns.columns.get_indexer([ln.underlying for ln in lines])

@@ -2,7 +2,8 @@
 
 Each underlying moves by its own shock if the scenario lists it, else by its beta times the
 scenario's market shock; a replay moves each by its actual return between two dates. Option
-volatilities move by the scenario's ``vol`` (floored at 1 %); time does not pass. Futures
+volatilities move by the scenario's ``vol`` plus ``skew`` times each option's log-moneyness
+``ln(K / F)`` (the surface shifted and tilted; floored at 1 %); time does not pass. Futures
 settle their P&L in cash, so the NAV after a shock includes it. Each result also answers "what
 does this hedge leg buy me here?": the same scenario with that leg removed.
 """
@@ -130,14 +131,16 @@ def scenario_shocks(
 
 
 def _shocked(
-    lines: list[Line], state: MarketState, cash: float, shocks, vol: float, targets
+    lines: list[Line], state: MarketState, cash: float, shocks, vol: float, targets, skew=0.0
 ) -> tuple[float, dict[str, float], Valuation]:
     before = value_lines(lines, state, cash, targets=targets)
     futures_pnl = {}
     for p in before.positions:
         if p.line.kind == FUTURE:
             futures_pnl[p.line.name] = p.notional * shocks[p.line.underlying]
-    after = value_lines(lines, state, cash + sum(futures_pnl.values()), shocks, vol, targets)
+    after = value_lines(
+        lines, state, cash + sum(futures_pnl.values()), shocks, vol, targets, skew=skew
+    )
     line_pnl = {
         b.line.name: futures_pnl.get(b.line.name, a.market_value - b.market_value)
         for b, a in zip(before.positions, after.positions, strict=True)
@@ -185,12 +188,12 @@ def run_scenario(
     if any(v <= -1.0 for v in shocks.values()):
         raise ScenarioError(f"scenario {s.name!r}", "a shock of -100 % or worse leaves no price")
     nav = value_lines(lines, state, cfg.book.cash, targets=targets).nav
-    pnl, line_pnl, after = _shocked(lines, state, cfg.book.cash, shocks, s.vol, targets)
+    pnl, line_pnl, after = _shocked(lines, state, cfg.book.cash, shocks, s.vol, targets, s.skew)
     without = {}
     for ln in lines:
         if ln.is_hedge:
             rest = [x for x in lines if x is not ln]
-            p, _, a = _shocked(rest, state, cfg.book.cash, shocks, s.vol, targets)
+            p, _, a = _shocked(rest, state, cfg.book.cash, shocks, s.vol, targets, s.skew)
             without[ln.name] = WithoutLeg(p, a)
     return ScenarioResult(s, shocks, nav, pnl, line_pnl, after, without, replay_dates)
 

@@ -19,8 +19,10 @@ import pandas as pd
 
 from hedgedesk.core.beta import ols_beta
 from hedgedesk.core.book.options import Greeks, price_and_greeks, year_fraction
+from hedgedesk.core.book.vol_surface import VolSurface, book_surfaces
 from hedgedesk.core.config import DeskConfig, HedgeLeg
 from hedgedesk.core.data.market import MarketData
+from hedgedesk.core.data.sources import load_option_chains
 from hedgedesk.core.errors import ConfigError, DataError
 from hedgedesk.core.instruments import CONTRACTS, EQUITY, FUTURE, FX, INVERSE, OPTION, add_inverses
 
@@ -52,6 +54,8 @@ class Line:
     div: float = 0.0
     model: str | None = None
     contract: str | None = None
+    vol_source: str = ""  # "the SPXW chain quoted 2018-02-27": vol read from a surface
+    div_implied: bool = False  # ``div`` is the surface's implied dividend yield
 
     @classmethod
     def from_leg(cls, leg: HedgeLeg) -> Line:
@@ -89,6 +93,14 @@ class Line:
             return f"spot FX: base amount x {source} (USD per unit), no carry"
         if self.kind == OPTION:
             model = "Black-76 on the future" if self.model == "black76" else "Black-Scholes-Merton"
+            if self.vol_source and self.vol is not None:
+                vol = f"vol {self.vol * 100:.1f} % from {self.vol_source}"
+                div = (
+                    f"; dividend yield {self.div * 100:.2f} % implied by its forwards"
+                    if self.div_implied
+                    else ""
+                )
+                return f"{model} on {source}; {vol} (surface){div}"
             return (
                 f"{model} on {source}; implied vol {self.vol:.0%} from config "
                 "(modelled, not a quote)"
@@ -127,6 +139,8 @@ class MarketState:
     _correlations: dict[tuple[str, ...], pd.DataFrame] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # implied-vol surface by ticker ([data] option_chains), or why that ticker's chain is unusable
+    surfaces: Mapping[str, VolSurface | str] = field(default_factory=dict, compare=False)
 
     def correlation(self, tickers: list[str]) -> pd.DataFrame:
         """The correlation of ``tickers``' daily returns over the window, computed once.
@@ -242,6 +256,13 @@ def market_state(cfg: DeskConfig, market: MarketData) -> MarketState:
         history.iloc[-cfg.risk.var_window :],
         cfg.risk.rate,
         market.periods_per_year(tickers),
+        surfaces=book_surfaces(
+            load_option_chains(cfg, asof.date()),
+            cfg.data.chain_tickers,
+            tickers,
+            asof.date(),
+            cfg.risk.rate,
+        ),
     )
 
 
@@ -258,7 +279,8 @@ def state_key(cfg: DeskConfig) -> tuple:
     quantities, strikes or other terms (a new ticker, another date range or window does not).
     """
     d, r = cfg.data, cfg.risk
-    return (_state_tickers(cfg), d.start, d.end, r.beta_window, r.var_window, r.rate)
+    chains = (d.option_chains, tuple(sorted(d.chain_tickers.items())))
+    return (_state_tickers(cfg), d.start, d.end, r.beta_window, r.var_window, r.rate, chains)
 
 
 @dataclass(frozen=True)
@@ -336,13 +358,82 @@ class Valuation:
         return float(sum(getattr(p, name) for p in self.positions))
 
 
+def log_moneyness(line: Line, u0: float, t: float, rate: float) -> float:
+    """``k = ln(K / F)`` of an option line, ``F`` its forward at the unshocked price ``u0``:
+    ``u0 exp((r - q) t)`` (Black-Scholes-Merton) or ``u0`` itself (Black-76, a futures price).
+    """
+    carry = 0.0 if line.model == "black76" else (rate - line.div) * t
+    return float(np.log(float(line.strike or np.nan) / u0) - carry)
+
+
+def shocked_vol(vol: float, parallel: float = 0.0, skew: float = 0.0, k: float = 0.0) -> float:
+    """A vol after a surface shock: ``vol + parallel + skew x k``, floored at
+    ``MIN_SHOCKED_VOL`` (shocked vols only: an unshocked vol is returned as it is).
+
+    Parameters
+    ----------
+    vol : float
+        The unshocked vol, annual fraction.
+    parallel : float
+        Vol added at every strike, annual fraction (0.05 = 5 vol points).
+    skew : float
+        Vol added per unit of log-moneyness, annual fraction (-0.5: +5.3 points at k = -0.105).
+    k : float
+        The option's log-moneyness ``ln(K / F)``.
+
+    Returns
+    -------
+    float
+        Annualised vol as a fraction.
+    """
+    if not parallel and not skew:
+        return vol
+    return max(vol + parallel + skew * k, MIN_SHOCKED_VOL)
+
+
+def priced_lines(lines: list[Line], state: MarketState) -> list[Line]:
+    """``lines`` with every option that has no configured vol given its surface vol (strike,
+    expiry) and ``vol_source``; a configured vol is an override and is kept. A Black-Scholes-
+    Merton leg read from a surface with a zero (default) dividend yield takes the yield the
+    chain's forwards imply (:meth:`VolSurface.implied_dividend`), so it prices on the chain's
+    forward. DataError naming the line when no usable surface covers its underlying.
+    """
+    out = []
+    for ln in lines:
+        if ln.kind == OPTION and ln.vol is None:
+            surf = state.surfaces.get(ln.underlying)
+            if surf is None:
+                raise DataError(
+                    ln.name,
+                    f"no implied volatility: set the leg's volatility (modelled) or load an "
+                    f"option chain of {ln.underlying} ([data] option_chains)",
+                )
+            if isinstance(surf, str):
+                raise DataError(ln.name, f"no surface vol for {ln.underlying}: {surf}")
+            if ln.strike is None or ln.expiry is None:
+                raise DataError(ln.name, "option has no strike or expiry to read the surface at")
+            expiry = ln.expiry
+            ln = replace(ln, vol=surf.vol(ln.strike, expiry), vol_source=surf.label_for(expiry))
+            q = surf.implied_dividend(expiry)
+            if ln.div == 0 and ln.model != "black76" and q is not None:
+                ln = replace(ln, div=q, div_implied=True)
+        out.append(ln)
+    return out
+
+
 def _option_greeks(
-    line: Line, u: np.ndarray | float, t: float, rate: float, vol_shift: float
+    line: Line,
+    u: np.ndarray | float,
+    t: float,
+    rate: float,
+    vol_shift: float,
+    skew: float = 0.0,
+    k: float = 0.0,
 ) -> Greeks:
     if line.vol is None:
         raise DataError(line.name, "option has no implied volatility to price with")
     # the floor applies to shocked vols only: unshocked, value at the vol the history uses
-    vol = np.maximum(line.vol + vol_shift, MIN_SHOCKED_VOL) if vol_shift else line.vol
+    vol = shocked_vol(line.vol, vol_shift, skew, k)
     return price_and_greeks(line.model or "bsm", line.right, u, line.strike, t, rate, line.div, vol)
 
 
@@ -366,6 +457,7 @@ def value_lines(
     shocks: Mapping[str, float] | None = None,
     vol_shift: float = 0.0,
     targets: tuple[float, float] = (np.nan, np.nan),
+    skew: float = 0.0,
 ) -> Valuation:
     """Value ``lines`` at the as-of closes, each underlying moved by ``shocks[ticker]`` and
     option vols shifted by ``vol_shift``.
@@ -389,6 +481,9 @@ def value_lines(
         floored at ``MIN_SHOCKED_VOL``.
     targets : tuple of float
         (target beta, band) for the beta status; NaN for none.
+    skew : float
+        Vol added per unit of log-moneyness ``k = ln(K / F)`` at the unshocked forward
+        (:func:`shocked_vol`), with ``vol_shift`` and the same floor.
 
     Returns
     -------
@@ -403,7 +498,7 @@ def value_lines(
     """
     shocks = shocks or {}
     unweighted = []  # weight and exposure need the NAV, known once every line is valued
-    for ln in lines:
+    for ln in priced_lines(lines, state):
         if ln.underlying not in state.closes:
             raise DataError(ln.name, f"no price for {ln.underlying}: it is not in the market data")
         u = ln.scale * state.closes[ln.underlying] * (1.0 + shocks.get(ln.underlying, 0.0))
@@ -411,7 +506,10 @@ def value_lines(
         greeks: dict[str, float] = {}
         gamma_1pct = vega_1pt = theta_1d = rho_1pct = 0.0
         if ln.kind == OPTION:
-            g = _option_greeks(ln, u, time_to_expiry(ln, state.asof), state.rate, vol_shift)
+            t = time_to_expiry(ln, state.asof)
+            u0 = ln.scale * state.closes[ln.underlying]
+            k = log_moneyness(ln, u0, t, state.rate) if skew else 0.0
+            g = _option_greeks(ln, u, t, state.rate, vol_shift, skew, k)
             unit, delta = float(g.price), float(g.delta)
             greeks = {
                 k: float(getattr(g, k)) * q for k in ("delta", "gamma", "vega", "theta", "rho")
@@ -449,7 +547,7 @@ def value_lines(
             )
         )
     nav = cash + sum(p.market_value for p in unweighted)
-    if nav <= 0 and not shocks and not vol_shift:
+    if nav <= 0 and not shocks and not vol_shift and not skew:
         raise DataError("book", f"NAV is {nav:,.0f}: weights and portfolio beta need NAV > 0")
     per_nav = 1.0 / nav if nav > 0 else np.nan
     positions = tuple(

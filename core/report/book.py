@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from hedgedesk.core.book.exposure import greeks_by
 from hedgedesk.core.book.plan import coverage
+from hedgedesk.core.book.pnl import explain
 from hedgedesk.core.book.risk import BETA_HISTORY_WINDOW, RiskReport, risk_report
 from hedgedesk.core.book.scenarios import ScenarioFailure, run_scenarios
 from hedgedesk.core.book.sizing import CALL_COVERAGE, PUT_COVERAGE
 from hedgedesk.core.book.trades import plan_trades, scaled_lines
-from hedgedesk.core.book.valuation import MarketState, market_state, shocked_state, value_lines
+from hedgedesk.core.book.valuation import (
+    MarketState,
+    book_lines,
+    market_state,
+    shocked_state,
+    value_lines,
+)
 from hedgedesk.core.config import DeskConfig
 from hedgedesk.core.data.market import MarketData
+from hedgedesk.core.errors import DataError
 from hedgedesk.core.metrics import equity_from_returns
 from hedgedesk.core.report import charts
 from hedgedesk.core.report.document import Chart, Col, Section, Table, Text, fmt
 
+PNL_COLUMNS = ("day", "since cost", "delta", "gamma", "vega", "theta", "unexplained")
+GREEKS_BY_COLUMNS = ("delta $", "gamma per 1 %", "vega per vol point", "theta per day")
 GREEKS = (
     ("dollar delta", "dollar_delta"),
     ("gamma per 1 % move", "gamma_1pct_usd"),
@@ -276,6 +287,62 @@ def _scenarios(cfg: DeskConfig, state: MarketState, market: MarketData) -> Table
     )
 
 
+def _pnl(cfg: DeskConfig, market: MarketData, state: MarketState) -> Table | Text:
+    """P&L explained: each line's day P&L and its attribution, with core/hedges/book totals
+    (hedgedesk.core.book.pnl); a sentence saying why when the data has no previous session.
+    """
+    try:
+        e = explain(cfg, market, state, book_lines(cfg))
+    except DataError as exc:
+        return Text(f"P&L explained: unavailable ({exc})")
+    rows = [[p.line.name, p.day, p.since_cost, *p.attribution().values()] for p in e.lines]
+    rows += [[f"total {k}", *getattr(e, k).as_dict().values()] for k in ("core", "hedges", "book")]
+    return Table(
+        "pnl",
+        [Col("line"), *(Col(c, "money") for c in PNL_COLUMNS)],
+        rows,
+        caption=f"P&L explained, {e.previous} to {e.asof} (today's positions, USD)",
+        note="full revaluation at each close (options repriced in full, volatility unchanged; "
+        "futures settled daily); attribution with the Greeks at the previous close: delta x "
+        "dS, 0.5 gamma x dS^2, vega x dvol, theta x days / 365; unexplained = the rest; "
+        "since cost for holdings with a cost basis",
+    )
+
+
+def _greeks_by_underlying(rep: RiskReport, state: MarketState) -> Table:
+    ex = greeks_by(rep.valuation, "underlying", state.closes[state.benchmark])
+    rows = [
+        [
+            g.key,
+            ", ".join(g.lines),
+            g.dollar_delta,
+            g.gamma_1pct_usd,
+            g.vega_1pt_usd,
+            g.theta_1d_usd,
+            g.beta,
+            g.beta_dollars,
+            g.benchmark_units,
+        ]
+        for g in (*ex.groups, ex.total)
+    ]
+    return Table(
+        "greeks_by_underlying",
+        [
+            Col("underlying"),
+            Col("lines"),
+            *(Col(c, "money") for c in GREEKS_BY_COLUMNS),
+            Col("beta", "num2"),
+            Col("beta $", "money"),
+            Col(f"{ex.benchmark} units", "num2"),
+        ],
+        rows,
+        caption="Greeks by underlying (USD; the last row is the book)",
+        note="beta $: dollar delta x the underlying's beta to the benchmark (beta-weighted "
+        f"delta); {ex.benchmark} units: beta $ / the benchmark's close "
+        f"{ex.benchmark_price:,.2f}",
+    )
+
+
 def book_section(
     cfg: DeskConfig,
     market: MarketData,
@@ -351,6 +418,7 @@ def book_section(
             )
         )
     s.add(_hedges(rep), _sizing(cfg, state, nav), _trades(cfg, state, nav))
+    s.add(_pnl(cfg, market, state), _greeks_by_underlying(rep, state))  # issue 18
     corr = rep.correlation
     s.add(
         Chart(

@@ -51,6 +51,13 @@ def add_parsers(sub, parents: Parents) -> dict:
         help="valuation, beta against target, Greeks, VaR/CVaR and alerts of the configured book",
     )
 
+    sub.add_parser(
+        "pnl",
+        parents=[common],
+        help="P&L explained: each line's day P&L against the previous session, attributed to "
+        "delta, gamma, vega, theta and unexplained, and P&L since cost",
+    )
+
     g = sub.add_parser(
         "greeks",
         parents=[common],
@@ -144,6 +151,29 @@ def add_parsers(sub, parents: Parents) -> dict:
         help="scale the book to this NAV first (default: the book as configured)",
     )
 
+    k = sub.add_parser(
+        "ticket",
+        parents=[common],
+        help="the trade ticket: the plan's trades, the trades to the optimiser's weights and "
+        "the futures back into the beta band, each with the book's beta and VaR 95 after it",
+    )
+    k.add_argument(
+        "--nav",
+        type=number_arg(0, MAX_CASH, lo_open=True),
+        metavar="USD",
+        help="scale the book to this NAV first (default: the book as configured)",
+    )
+    k.add_argument(
+        "--weights",
+        default="config",
+        metavar="SOURCE",
+        help="the 'to weights' group's weights (fractions of the holdings' value): config "
+        "(default: the config's [optimizer] solved), an objective name (max-sharpe, "
+        "min-variance, ...: the config's [optimizer] with it), FILE.json (hedgedesk optimize "
+        "--json's output or an object of ticker -> weight), or none",
+    )
+    k.add_argument("--csv", metavar="PATH", help="also write the ticket as CSV to PATH")
+
     b = sub.add_parser(
         "backtest",
         parents=[common, window],
@@ -205,10 +235,12 @@ def add_parsers(sub, parents: Parents) -> dict:
     )
     return {
         ("risk", None): cmd_risk,
+        ("pnl", None): cmd_pnl,
         ("greeks", None): cmd_greeks,
         ("scenario", None): cmd_scenario,
         ("size", None): cmd_size,
         ("trades", None): cmd_trades,
+        ("ticket", None): cmd_ticket,
         ("backtest", None): cmd_backtest,
     }
 
@@ -252,7 +284,9 @@ def _position_json(p) -> dict:
                 "strike": ln.strike,
                 "expiry": ln.expiry,
                 "volatility": ln.vol,
-                "volatility_source": "config (modelled)",
+                "volatility_source": (
+                    f"{ln.vol_source} (surface)" if ln.vol_source else "config (modelled)"
+                ),
                 "dividend_yield": ln.div,
                 "model": ln.model,
             }
@@ -302,9 +336,11 @@ def _beta_json(val) -> dict:
 def cmd_risk(args) -> int:
     from hedgedesk.core.book.risk import risk_report
 
-    cfg, _, state = _desk(args)
+    cfg, market, state = _desk(args)
     rep = risk_report(cfg, state)
     val = rep.valuation
+    pnl, pnl_error = _explain_or_error(cfg, market, state)
+    by_underlying, by_kind = _greeks_by(val, state)
     out = {
         "asof": val.asof,
         "benchmark": val.benchmark,
@@ -334,7 +370,12 @@ def cmd_risk(args) -> int:
         "correlation": rep.correlation.to_dict(),
         "alerts": list(rep.alerts),
         "alert_items": [a.as_dict() for a in rep.alert_items],
+        "pnl": pnl.as_dict() if pnl else {"error": pnl_error},
+        "greeks_by_underlying": by_underlying.as_dict(),
+        "greeks_by_kind": by_kind.as_dict(),
         "conventions": {
+            "pnl": _pnl_conventions(),
+            "greeks_by": _greeks_by_conventions(),
             "var": "1-day, fraction of NAV; historical: -quantile(R, 1-a) (linear), CVaR = "
             "-mean(R[R <= q]); parametric: normal with daily mean and std (ddof=1)",
             "history": "book returns = P&L of today's positions under each of the last "
@@ -363,6 +404,8 @@ def cmd_risk(args) -> int:
         f"dollar delta {g['dollar_delta']:,.0f}  gamma/1% {g['gamma_1pct_usd']:,.0f}  "
         f"vega/pt {g['vega_1pt_usd']:,.0f}  theta/day {g['theta_1d_usd']:,.0f}"
     )
+    _print_pnl_summary(pnl, pnl_error)
+    _print_greeks_by(by_underlying)
     for t in rep.tail:
         print(f"VaR {t.method} {t.confidence:.0%} 1-day: {t.var:.2%}  CVaR {t.cvar:.2%}")
     perf = rep.performance
@@ -372,6 +415,104 @@ def cmd_risk(args) -> int:
     )
     for a in rep.alerts:
         print(f"ALERT {a}")
+    return 0
+
+
+def _pnl_conventions() -> dict:
+    from hedgedesk.core.book.pnl import CONVENTIONS
+
+    return CONVENTIONS
+
+
+def _greeks_by_conventions() -> dict:
+    from hedgedesk.core.book.exposure import CONVENTIONS
+
+    return CONVENTIONS
+
+
+def _explain_or_error(cfg, market, state):
+    """The book's P&L explained, or (None, why) when the data has no previous session for it:
+    ``risk`` still reports everything else.
+    """
+    from hedgedesk.core.book.pnl import explain
+    from hedgedesk.core.book.valuation import book_lines
+    from hedgedesk.core.errors import DataError
+
+    try:
+        return explain(cfg, market, state, book_lines(cfg)), ""
+    except DataError as exc:
+        return None, str(exc)
+
+
+def _greeks_by(val, state):
+    from hedgedesk.core.book.exposure import greeks_by
+
+    price = state.closes[state.benchmark]
+    return greeks_by(val, "underlying", price), greeks_by(val, "kind", price)
+
+
+def _signed(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return "0" if abs(x) < 0.5 else f"{x:+,.0f}"
+
+
+def _print_pnl_summary(pnl, error: str) -> None:
+    if pnl is None:
+        print(f"P&L explained: unavailable ({error})")
+        return
+    b = pnl.book
+    print(
+        f"P&L {pnl.previous} -> {pnl.asof} (today's positions): day {_signed(b.day)} "
+        f"(core {_signed(pnl.core.day)}, hedges {_signed(pnl.hedges.day)}); since cost "
+        f"{_signed(b.since_cost)}"
+    )
+    print(
+        f"  explained: delta {_signed(b.delta)}  gamma {_signed(b.gamma)}  vega "
+        f"{_signed(b.vega)}  theta {_signed(b.theta)}  unexplained {_signed(b.unexplained)}"
+    )
+
+
+def _print_greeks_by(ex) -> None:
+    print(
+        f"{'by ' + ex.by:<18}{'delta $':>13}{'gamma/1%':>11}{'vega/pt':>10}{'theta/d':>10}"
+        f"{'beta $':>13}{ex.benchmark + ' units':>14}"
+    )
+    for g in (*ex.groups, ex.total):
+        print(
+            f"{g.key[:18]:<18}{g.dollar_delta:>13,.0f}{g.gamma_1pct_usd:>11,.0f}"
+            f"{g.vega_1pt_usd:>10,.0f}{g.theta_1d_usd:>10,.0f}{g.beta_dollars:>13,.0f}"
+            f"{g.benchmark_units:>14,.2f}"
+        )
+
+
+def cmd_pnl(args) -> int:
+    from hedgedesk.core.book.pnl import explain
+    from hedgedesk.core.book.valuation import book_lines
+
+    cfg, market, state = _desk(args)
+    pnl = explain(cfg, market, state, book_lines(cfg))
+    if args.json:
+        emit_json({"book": cfg.book.name, **pnl.as_dict(), "conventions": _pnl_conventions()})
+        return 0
+    print(
+        f"{cfg.book.name}: P&L from {pnl.previous} to {pnl.asof} "
+        f"({(pnl.asof - pnl.previous).days} calendar day(s)), today's positions held over "
+        "both closes; USD"
+    )
+    heads = ("day", "since cost", "delta", "gamma", "vega", "theta", "unexpl")
+    print(f"{'line':<24}" + "".join(f"{h:>12}" for h in heads))
+    rows = [(p.line.name, p.day, p.since_cost, *p.attribution().values()) for p in pnl.lines]
+    rows += [
+        (f"= {name}", *t.as_dict().values())  # day, since cost, then the attribution
+        for name, t in (("core", pnl.core), ("hedges", pnl.hedges), ("book", pnl.book))
+    ]
+    for name, *cells in rows:
+        print(f"{name[:24]:<24}" + "".join(f"{_signed(c):>12}" for c in cells))
+    print(
+        "attribution with the Greeks at the previous close: delta x dS, 0.5 gamma x dS^2, vega x "
+        "dvol, theta x days/365; unexplained = full revaluation less their sum"
+    )
     return 0
 
 
@@ -458,6 +599,7 @@ def cmd_scenario(args) -> int:
                 "description": r.scenario.description,
                 "market": r.scenario.market,
                 "vol": r.scenario.vol,
+                "skew": r.scenario.skew,
                 "replay": list(r.scenario.replay) if r.scenario.replay else None,
                 "replay_dates_used": list(r.replay_dates) if r.replay_dates else None,
                 "shocks": dict(r.shocks),
@@ -484,9 +626,9 @@ def cmd_scenario(args) -> int:
             for r in rows
         ],
         "conventions": "instantaneous joint shock: own shock, else beta x market shock; "
-        "options repriced in full at shocked spot and vol (vol + shift, "
-        "floored at 1 %); futures P&L settles in cash; leg_value = P&L with "
-        "the leg minus P&L without it",
+        "options repriced in full at shocked spot and vol (vol + shift + skew x ln(K/F), "
+        "F the unshocked forward, floored at 1 %); futures P&L settles in cash; "
+        "leg_value = P&L with the leg minus P&L without it",
     }
     if args.json:
         emit_json(out)
@@ -722,6 +864,114 @@ def cmd_trades(args) -> int:
         f"futures and sleeves (target {plan.beta_target:.2f}, residual "
         f"{plan.residual_beta:+.3f}; option deltas not counted)"
     )
+    return 0
+
+
+def _ticket_weights(args, cfg, market) -> tuple[dict | None, str]:
+    """The weights ``--weights`` names: (None, "") for none."""
+    from pathlib import Path
+
+    from hedgedesk.core.book.ticket import optimizer_weights, read_weights
+    from hedgedesk.core.limits import OBJECTIVES
+
+    source = args.weights.strip()
+    if source == "none":
+        return None, ""
+    if source == "config":
+        return optimizer_weights(cfg, market)
+    if source in OBJECTIVES:
+        return optimizer_weights(cfg, market, source)
+    if source.endswith(".json") or "/" in source or Path(source).is_file():
+        return read_weights(Path(source)), f"file {source}"
+    raise UsageError(
+        f"hedgedesk ticket: --weights: got {source!r}, expected config, none, an objective ("
+        + ", ".join(o for o in OBJECTIVES if o not in ("frontier", "hedge-overlay"))
+        + ") or FILE.json"
+    )
+
+
+def _ticket_json(t, scaled: bool) -> dict:
+    return {
+        "group": t.group,
+        "instrument": t.instrument,
+        "side": t.side,
+        "quantity": t.quantity,
+        "unit": t.unit,
+        "notional_usd": t.notional_usd,
+        "beta_after": t.beta_after,
+        "var95_after": t.var95_after,
+        "nav_after": t.nav_after,
+        "purpose": t.purpose,
+        "edit": None if scaled else t.edit.describe(),
+        "inputs": t.inputs,
+    }
+
+
+def cmd_ticket(args) -> int:
+    from pathlib import Path
+
+    from hedgedesk.core.book.ticket import CONVENTIONS, CSV_HEADER, GROUPS, build_ticket, write_csv
+    from hedgedesk.core.book.valuation import market_state
+
+    cfg, market, _ = _desk(args)
+    weights, source = _ticket_weights(args, cfg, market)
+    ticket = build_ticket(
+        cfg,
+        lambda c: market_state(c, market),
+        weights=weights,
+        weights_source=source,
+        nav=args.nav,
+    )
+    csv_path = write_csv(ticket, Path(args.csv)) if args.csv else None
+    out = {
+        "asof": ticket.asof,
+        "nav": ticket.nav,
+        "scaled": ticket.scaled,
+        "before": {"beta": ticket.beta_before, "var95": ticket.var95_before},
+        "beta_target": ticket.beta_target,
+        "beta_band": ticket.beta_band,
+        "weights_source": ticket.weights_source or None,
+        "weights_of": "the holdings' value",
+        "holdings_value": ticket.holdings_value,
+        "trades": [_ticket_json(t, ticket.scaled) for t in ticket.trades],
+        "groups": {
+            g: {
+                "trades": len(ticket.group(g)),
+                "beta_after_all": after[0],
+                "var95_after_all": after[1],
+                "nav_after_all": after[2],
+            }
+            for g, after in ticket.group_after.items()
+        },
+        "notes": list(ticket.notes),
+        "csv": csv_path,
+        "csv_header": list(CSV_HEADER),
+        "conventions": CONVENTIONS,
+    }
+    if args.json:
+        emit_json(out)
+        return 0
+    print(
+        f"ticket as of {ticket.asof}: NAV {ticket.nav:,.0f}; beta {ticket.beta_before:.3f} "
+        f"(target {ticket.beta_target:.2f} ± {ticket.beta_band:.2f}), VaR 95 "
+        f"{ticket.var95_before:.2%}"
+    )
+    for group in GROUPS:
+        rows = ticket.group(group)
+        label = f" ({ticket.weights_source})" if group == "to weights" and source else ""
+        after = ticket.group_after.get(group)
+        all_of = f"; all together: beta {after[0]:.3f}, VaR {after[1]:.2%}" if after else ""
+        print(f"{group}{label}: {f'{len(rows)} trade(s)' if rows else 'none'}{all_of}")
+        for t in rows:
+            print(
+                f"  {t.side.upper():<5}{t.quantity:>7} {t.unit:<10}{t.instrument:<28}"
+                f"{t.notional_usd:>13,.0f}  beta {t.beta_after:.3f}  VaR {t.var95_after:.2%}"
+                f"  {t.purpose}"
+            )
+    for note in ticket.notes:
+        print(f"note: {note}")
+    if csv_path is not None:
+        print(f"CSV written: {csv_path}")
     return 0
 
 

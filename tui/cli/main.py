@@ -14,7 +14,7 @@ from pathlib import Path
 from hedgedesk.core import __version__
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.paths import log_file
-from hedgedesk.tui.cli import book, data, optimize, report, sweep
+from hedgedesk.tui.cli import book, data, importer, optimize, report, sweep, vol, whatif
 from hedgedesk.tui.cli.common import CONFIG_HELP, Parser, make_parents
 
 log = logging.getLogger("hedgedesk")
@@ -30,7 +30,7 @@ def build_parser() -> tuple[Parser, dict]:
     sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
     parents = make_parents()
     commands = {}
-    for group in (data, book, optimize, sweep, report):
+    for group in (data, book, optimize, sweep, report, vol, whatif, importer):
         commands.update(group.add_parsers(sub, parents))
     return parser, commands
 

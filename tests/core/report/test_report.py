@@ -940,3 +940,56 @@ def test_report_json_is_strict_json_when_a_figure_is_not_finite(tmp_path):
 
     doc = json.loads((tmp_path / "report.json").read_text(), parse_constant=refuse)
     assert doc["sections"]["book"]["figures"]["calmar"] is None
+
+
+# -- issue 18: P&L explained and Greeks by underlying in the book section ----------------------
+def test_book_pnl_explained_is_the_engines(built, book):
+    from hedgedesk.core.book.pnl import explain
+    from hedgedesk.core.book.valuation import book_lines
+
+    e = explain(built.cfg, built.market, book.state, book_lines(built.cfg))
+    rows = table(book.body, f"P&L explained, {e.previous} to {e.asof}")
+    assert [r["line"] for r in rows] == [
+        *(p.line.name for p in e.lines),
+        "total core",
+        "total hedges",
+        "total book",
+    ]
+    for r, p in zip(rows, e.lines, strict=False):
+        assert r["day"] == fmt(p.day, "money") and r["since cost"] == fmt(p.since_cost, "money")
+        for k, v in p.attribution().items():
+            assert r[k] == fmt(v, "money")
+    book_row = rows[-1]
+    assert book_row["day"] == fmt(e.book.day, "money")
+    assert book_row["unexplained"] == fmt(e.book.unexplained, "money")
+    assert rows[-2]["since cost"] == "–"  # hedge legs carry no cost basis
+    recs = built.json["sections"]["book"]["tables"]["pnl"]
+    assert recs[-1]["day"] == pytest.approx(e.book.day)
+
+
+def test_book_greeks_by_underlying_sum_to_the_book(built, book):
+    rows = table(book.body, "Greeks by underlying")
+    val = book.rep.valuation
+    assert rows[-1]["underlying"] == "book"
+    assert rows[-1]["delta $"] == fmt(val.total("dollar_delta"), "money")
+    assert rows[-1]["gamma per 1 %"] == fmt(val.total("gamma_1pct_usd"), "money")
+    sp = next(r for r in rows if r["underlying"] == "SP500")
+    assert sp["lines"] == "ES short, SPX put 3400"
+    parts = sum(number(r["beta $"]) for r in rows[:-1])
+    assert parts == pytest.approx(val.total("beta_dollars"), abs=len(rows) * 0.5)
+    near(rows[-1]["SP500 units"], val.total("beta_dollars") / book.state.closes["SP500"], "num2")
+
+
+def test_book_pnl_without_a_previous_session_says_why(built, book, monkeypatch):
+    from hedgedesk.core.errors import DataError
+    from hedgedesk.core.report.book import _pnl
+
+    def refuse(*args, **kwargs):
+        raise DataError("SP500", "no session before 2022-12-28: the day P&L needs it")
+
+    monkeypatch.setattr("hedgedesk.core.book.pnl.previous_closes", refuse)
+    out = _pnl(built.cfg, built.market, book.state)
+    assert isinstance(out, Text)
+    assert out.text == "P&L explained: unavailable (SP500: no session before 2022-12-28: " + (
+        "the day P&L needs it)"
+    )

@@ -90,17 +90,6 @@ CASES = {
 LONG_RUNNING = {("cluster", "local")}
 
 
-def test_every_command_is_walked():
-    _, commands = build_parser()
-    assert set(commands) == set(CASES) | LONG_RUNNING
-
-
-@pytest.mark.parametrize("key", list(CASES), ids=lambda k: " ".join(p for p in k if p))
-def test_json_output_carries_its_conventions(key, capsys, monkeypatch, tmp_path, ledger):
-    out = CASES[key](capsys, monkeypatch=monkeypatch, tmp_path=tmp_path, ledger=ledger)
-    assert out.get("conventions"), sorted(out)
-
-
 def test_sweep_plan_and_every_runs_action_carry_conventions(capsys, tmp_path):
     ledger = tmp_path / "runs.sqlite"
     sweep = [*SWEEP, "--backend", "cpu", "--json"]
@@ -113,3 +102,88 @@ def test_sweep_plan_and_every_runs_action_carry_conventions(capsys, tmp_path):
         assert out.get("conventions"), (argv, sorted(out))
     show = run_json(capsys, "runs", "show", a, "--ledger", ledger, "--json")
     assert "Sharpe" in show["conventions"] and show["run_id"] == a
+
+
+CASES[("pnl", None)] = lambda c, **_: run_json(c, "pnl", "--json")  # issue 18: P&L
+
+
+# issue 18, named what-ifs: each action on a copy of the demo desk with one what-if beside it
+def _whatif_desk(tmp_path):
+    from pathlib import Path
+
+    from hedgedesk.core.book.edit import BookEditor
+    from hedgedesk.core.book.whatifs import capture, save_whatif
+    from hedgedesk.core.config import load_config
+    from hedgedesk.core.demo import demo_config_path
+
+    path = tmp_path / "desk.toml"
+    path.write_text(Path(demo_config_path()).read_text())
+    save_whatif(path, capture("w", BookEditor(load_config(path)).book_tables(), {"market": -0.1}))
+    return path
+
+
+def _whatif(c, tmp_path, *argv):
+    return run_json(c, "whatif", *argv, "--config", _whatif_desk(tmp_path), "--json")
+
+
+WHATIF_CASES = {
+    ("whatif", "list"): lambda c, tmp_path, **_: _whatif(c, tmp_path, "list"),
+    ("whatif", "show"): lambda c, tmp_path, **_: _whatif(c, tmp_path, "show", "w"),
+    ("whatif", "compare"): lambda c, tmp_path, **_: _whatif(c, tmp_path, "compare"),
+    ("whatif", "rm"): lambda c, tmp_path, **_: _whatif(c, tmp_path, "rm", "w"),
+    ("whatif", "save-as"): lambda c, tmp_path, **_: _whatif(
+        c, tmp_path, "save-as", "w", tmp_path / "new.toml"
+    ),
+}
+CASES.update(WHATIF_CASES)
+
+
+# issue 18, the trade ticket
+CASES[("ticket", None)] = lambda c, **_: run_json(c, "ticket", "--weights", "none", "--json")
+
+
+def test_ticket_json_carries_its_conventions(capsys):
+    out = CASES[("ticket", None)](capsys)
+    assert "historical VaR 95" in out["conventions"]
+
+
+# issue 18, positions from a broker CSV: a preview of the generic fixture, nothing written
+def _import(c, **_):
+    from pathlib import Path
+
+    fixture = Path(__file__).parents[2] / "core" / "book" / "fixtures" / "generic_demo.csv"
+    return run_json(c, "import", fixture, "--map", "SPX=SP500", "--json")
+
+
+CASES[("import", None)] = _import
+
+
+def test_import_json_carries_its_conventions(capsys):
+    out = CASES[("import", None)](capsys)
+    assert "cost_basis USD per share" in out["conventions"] and out["written"] is None
+
+
+def _vol_surface(c, tmp_path, **_):  # issue 18: options priced from the market
+    from tests.core.book.test_vol_surface import chain_rows
+
+    (tmp_path / "chain.csv").write_text("\n".join(chain_rows()), encoding="utf-8")
+    return run_json(c, "vol", "surface", "--chain", tmp_path / "chain.csv", "--json")
+
+
+CASES[("vol", "surface")] = _vol_surface
+
+
+def test_vol_surface_json_carries_its_conventions(capsys, tmp_path):
+    assert CASES[("vol", "surface")](capsys, tmp_path=tmp_path).get("conventions")
+
+
+# every case above, the ones each issue appended included
+def test_every_command_is_walked():
+    _, commands = build_parser()
+    assert set(commands) == set(CASES) | LONG_RUNNING
+
+
+@pytest.mark.parametrize("key", list(CASES), ids=lambda k: " ".join(p for p in k if p))
+def test_json_output_carries_its_conventions(key, capsys, monkeypatch, tmp_path, ledger):
+    out = CASES[key](capsys, monkeypatch=monkeypatch, tmp_path=tmp_path, ledger=ledger)
+    assert out.get("conventions"), sorted(out)
