@@ -27,7 +27,9 @@ class UsageError(HedgedeskError):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse would print usage too)
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        # a subcommand names itself; the top level is already named by "hedgedesk: error:"
+        where = f"{self.prog}: " if " " in self.prog else ""
+        raise UsageError(f"{where}{message} (see {self.prog} --help)")
 
 
 @dataclass(frozen=True)

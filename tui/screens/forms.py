@@ -54,8 +54,8 @@ KIND_NOTES = {
     "holding": "shares of a ticker in the data; cost basis per share, for P&L",
     "future": "whole contracts, negative to sell; contract: ES, MES, NQ, MNQ, GC, CL, 6E, BTC, "
     "MBT; priced from the underlying's close",
-    "option": "whole contracts; right call or put; expiry YYYY-MM-DD; volatility 0.2 = 20 %; "
-    "model bsm (default) or black76",
+    "option": "whole contracts; right call or put; expiry YYYY-MM-DD; volatility 0.2 = 20 % "
+    "(blank: from the option chain's surface); model bsm (default) or black76",
     "equity": "units of a ticker held as a hedge (an inverse ETF, say)",
     "crypto": "units of a coin in the data",
     "fx": "units of a currency pair in the data",

@@ -56,7 +56,9 @@ def market_cell(s: Scenario) -> str:
 
 
 def vol_cell(s: Scenario) -> str:
-    return f"{s.vol * 100:+.0f}pt" if s.vol else "0pt"
+    """The parallel vol shift in points, with ``k`` when a skew tilts it by moneyness."""
+    cell = f"{s.vol * 100:+.0f}pt" if s.vol else "0pt"
+    return cell + ("k" if s.skew else "")
 
 
 def without_legs(cfg: DeskConfig, excluded: frozenset[str]) -> DeskConfig:
@@ -265,7 +267,8 @@ class ScenariosScreen(ModalScreen):
         whatif = ", ".join(f"{t} {v:+.1%}" for t, v in self.shocks.items())
         return (
             "Instantaneous shocks: no time passes; options fully repriced (vol + shift, "
-            "floor 1 %); futures P&L settles in cash. Mkt x each beta, * own shocks too. "
+            "k: + skew x ln(K/F), floor 1 %); futures P&L settles in cash. "
+            "Mkt x each beta, * own shocks too. "
             f"Gamma per 1 %, vega per vol point. Adds: P&L with the leg less without"
             f"{scenario and ',' + scenario}.\nLegs excluded (t toggles): {out}"
             + (f" · base has what-if shocks {whatif}" if whatif else "")

@@ -2766,3 +2766,12 @@ def test_bad_input(c: Case, world: Path, tmp_path: Path, capfd, no_download) -> 
 def test_campaign_size() -> None:
     """The campaign covers at least 220 distinct kinds of bad input."""
     assert len(CASES) >= 220
+
+
+def test_a_top_level_usage_error_names_hedgedesk_once(capsys):
+    from hedgedesk.tui.cli.main import main
+
+    rc = main(["--bogus"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err == "hedgedesk: error: unrecognized arguments: --bogus (see hedgedesk --help)\n"

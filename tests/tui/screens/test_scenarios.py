@@ -109,3 +109,12 @@ async def test_no_market_data_is_a_message_not_a_crash(desk):
         assert isinstance(app.screen, ScenariosScreen)
         title = str(app.screen.query_one("#scn-title", Static).render())
         assert "still loading" in title
+
+
+def test_the_vol_cell_marks_a_skew_shock():
+    from hedgedesk.core.config import Scenario
+    from hedgedesk.tui.screens.scenarios import vol_cell
+
+    assert vol_cell(Scenario("flat", vol=0.03)) == "+3pt"
+    assert vol_cell(Scenario("tilted", vol=0.03, skew=-0.5)) == "+3ptk"
+    assert vol_cell(Scenario("skew only", skew=-0.5)) == "0ptk"
