@@ -3,8 +3,10 @@ target, then fsync the folder so the rename itself survives a power cut.
 
 Modes follow the user's umask like any Unix tool: a new file gets ``0666 & ~umask`` (the
 temporary file is created with that mode, so the kernel applies the umask), a replaced file
-keeps its own mode. A writer killed mid-write leaves its temporary file behind; the next write
-of the same target removes those whose process is gone.
+keeps its own mode; with an explicit ``mode`` (0600 for a private key) the temporary file is
+created no wider than it, so the content is never readable by more users than the result.
+A writer killed mid-write leaves its temporary file behind; the next write of the same target
+removes those whose process is gone.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def write_atomic(path: Path, write: Callable[[Path], object], mode: int | None =
         with contextlib.suppress(FileNotFoundError):
             mode = path.stat().st_mode & 0o7777
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_SUFFIX}")
-    os.close(os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    # never wider than the result while the content is written (a 0600 key stays 0600)
+    first = 0o666 if mode is None else (mode & 0o666) | 0o600
+    os.close(os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, first))
     try:
         write(tmp_path)
         if mode is not None:

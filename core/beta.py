@@ -90,9 +90,6 @@ class StaticHedge:
     ----------
     first : BetaFit
         The asset (or basket) on the benchmark: ``r_a = alpha + beta * r_b + e``.
-    hedge_ratio : float
-        ``first.beta``: benchmark sold per unit of the asset (a plain number), fixed over
-        the whole sample.
     hedged : BetaFit
         The hedged series ``r_a - hedge_ratio * r_b`` on the benchmark. By construction of
         OLS its beta is 0 up to rounding and its alpha is ``first.alpha``; its R^2 is ~0 and
@@ -100,8 +97,14 @@ class StaticHedge:
     """
 
     first: BetaFit
-    hedge_ratio: float
     hedged: BetaFit
+
+    @property
+    def hedge_ratio(self) -> float:
+        """``first.beta``: benchmark sold per unit of the asset (a plain number), fixed over
+        the whole sample.
+        """
+        return self.first.beta
 
 
 def static_hedge(asset: np.ndarray, bench: np.ndarray) -> StaticHedge:
@@ -122,7 +125,7 @@ def static_hedge(asset: np.ndarray, bench: np.ndarray) -> StaticHedge:
     y = np.asarray(asset, dtype=np.float64)
     x = np.asarray(bench, dtype=np.float64)
     first = ols_beta(y, x)
-    return StaticHedge(first, first.beta, ols_beta(y - first.beta * x, x))
+    return StaticHedge(first, ols_beta(y - first.beta * x, x))
 
 
 def rolling_beta(

@@ -211,6 +211,11 @@ class HedgeLeg:
     price_scale: float = 1.0  # proxy: the leg's underlying price is scale x close(underlying)
     invert: bool = False  # priced from 1 / close(underlying) (a rate quoted the other way)
 
+    @property
+    def series(self) -> str:
+        """The series the leg is priced from: the underlying, or ``1/underlying`` inverted."""
+        return INVERSE + self.underlying if self.invert else self.underlying
+
 
 @dataclass(frozen=True)
 class Book:

@@ -29,6 +29,7 @@ class ContractSpec:
     multiplier: float  # units of the underlying per contract
     unit: str
     quote: str = ""  # the price unit the underlying series must be in (FX: USD per base unit)
+    bucket: str = "hedges"  # the plan's risk-budget bucket of a book leg in this contract
 
 
 CONTRACTS: dict[str, ContractSpec] = {
@@ -38,27 +39,29 @@ CONTRACTS: dict[str, ContractSpec] = {
         ContractSpec("MNQ", "Micro E-mini Nasdaq-100", 2, "index points"),
         ContractSpec("ES", "E-mini S&P 500", 50, "index points"),
         ContractSpec("MES", "Micro E-mini S&P 500", 5, "index points"),
-        ContractSpec("GC", "Gold", 100, "troy ounces"),
-        ContractSpec("CL", "WTI crude oil", 1000, "barrels", "USD per barrel"),
-        ContractSpec("MCL", "Micro WTI crude oil", 100, "barrels", "USD per barrel"),
-        ContractSpec("VX", "Cboe VIX futures", 1000, "x VIX index", "VIX index points"),
-        ContractSpec("6E", "Euro FX", 125_000, "EUR", "USD per EUR"),
-        ContractSpec("6J", "Japanese yen", 12_500_000, "JPY", "USD per JPY"),
-        ContractSpec("6B", "British pound", 62_500, "GBP", "USD per GBP"),
-        ContractSpec("6C", "Canadian dollar", 100_000, "CAD", "USD per CAD"),
-        ContractSpec("6A", "Australian dollar", 100_000, "AUD", "USD per AUD"),
-        ContractSpec("6S", "Swiss franc", 125_000, "CHF", "USD per CHF"),
-        ContractSpec("BTC", "CME Bitcoin", 5, "BTC"),
-        ContractSpec("MBT", "CME Micro Bitcoin", 0.1, "BTC"),
-        ContractSpec("ETH", "CME Ether", 50, "ETH"),
-        ContractSpec("MET", "CME Micro Ether", 0.1, "ETH"),
+        ContractSpec("GC", "Gold", 100, "troy ounces", bucket="commodities"),
+        ContractSpec("CL", "WTI crude oil", 1000, "barrels", "USD per barrel", "commodities"),
+        ContractSpec("MCL", "Micro WTI crude oil", 100, "barrels", "USD per barrel", "commodities"),
+        ContractSpec(
+            "VX", "Cboe VIX futures", 1000, "x VIX index", "VIX index points", "volatility"
+        ),
+        ContractSpec("6E", "Euro FX", 125_000, "EUR", "USD per EUR", "fx"),
+        ContractSpec("6J", "Japanese yen", 12_500_000, "JPY", "USD per JPY", "fx"),
+        ContractSpec("6B", "British pound", 62_500, "GBP", "USD per GBP", "fx"),
+        ContractSpec("6C", "Canadian dollar", 100_000, "CAD", "USD per CAD", "fx"),
+        ContractSpec("6A", "Australian dollar", 100_000, "AUD", "USD per AUD", "fx"),
+        ContractSpec("6S", "Swiss franc", 125_000, "CHF", "USD per CHF", "fx"),
+        ContractSpec("BTC", "CME Bitcoin", 5, "BTC", bucket="crypto"),
+        ContractSpec("MBT", "CME Micro Bitcoin", 0.1, "BTC", bucket="crypto"),
+        ContractSpec("ETH", "CME Ether", 50, "ETH", bucket="crypto"),
+        ContractSpec("MET", "CME Micro Ether", 0.1, "ETH", bucket="crypto"),
     )
 }
 
 # CME currency futures: the price is USD per unit of the contract's currency, so the rate series
 # must be quoted that way (EUR/USD as the ECB gives it); a series quoted per USD (USD/JPY, FRED
 # DEXJPUS, ECB cross rates) is declared ``invert = true`` on the leg and priced as 1 / close.
-FX_FUTURES = ("6E", "6J", "6B", "6C", "6A", "6S")
+FX_FUTURES = tuple(c for c, spec in CONTRACTS.items() if spec.bucket == "fx")
 INVERSE = "1/"  # an inverted leg is priced from the series "1/USDJPY" = 1 / close(USDJPY)
 
 

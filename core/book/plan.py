@@ -26,31 +26,14 @@ from hedgedesk.core.book.sizing import (
     vol_target_scale,
 )
 from hedgedesk.core.book.valuation import Line, MarketState, Valuation, contract_price
-from hedgedesk.core.config import DeskConfig
+from hedgedesk.core.config import SLEEVE_BUCKETS, DeskConfig
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import DataError
 from hedgedesk.core.instruments import CONTRACTS, CRYPTO, FX, OPTION
 from hedgedesk.core.metrics import daily_rf
 
 ATR_STOP_MULTIPLE = 2.0
-BUCKETS = ("core", "hedges", "crypto", "commodities", "fx", "volatility", "sectors")
-# book futures legs in these contracts belong to a sleeve bucket, not to "hedges"
-CONTRACT_BUCKETS = {
-    "BTC": "crypto",
-    "MBT": "crypto",
-    "ETH": "crypto",
-    "MET": "crypto",
-    "GC": "commodities",
-    "CL": "commodities",
-    "MCL": "commodities",
-    "VX": "volatility",
-    "6E": "fx",
-    "6J": "fx",
-    "6B": "fx",
-    "6C": "fx",
-    "6A": "fx",
-    "6S": "fx",
-}
+BUCKETS = ("core", "hedges", *SLEEVE_BUCKETS)
 
 
 @dataclass(frozen=True)
@@ -138,8 +121,9 @@ def _bucket(p) -> str:
     ln = p.line
     if not ln.is_hedge:
         return "core"
-    if ln.contract in CONTRACT_BUCKETS:
-        return CONTRACT_BUCKETS[ln.contract]
+    spec = CONTRACTS.get(ln.contract or "")
+    if spec is not None and spec.bucket != "hedges":  # a sleeve bucket's contract
+        return spec.bucket
     return {CRYPTO: "crypto", FX: "fx"}.get(ln.kind, "hedges")
 
 

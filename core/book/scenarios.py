@@ -14,7 +14,14 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hedgedesk.core.book.valuation import Line, MarketState, Valuation, book_lines, value_lines
+from hedgedesk.core.book.valuation import (
+    Line,
+    MarketState,
+    Valuation,
+    book_lines,
+    priced_lines,
+    value_lines,
+)
 from hedgedesk.core.config import DeskConfig, Scenario
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.errors import DataError
@@ -132,7 +139,8 @@ def scenario_shocks(
 
 def _shocked(
     lines: list[Line], state: MarketState, cash: float, shocks, vol: float, targets, skew=0.0
-) -> tuple[float, dict[str, float], Valuation]:
+) -> tuple[Valuation, dict[str, float], Valuation]:
+    """The valuation before and after the shocks, and each line's P&L (USD)."""
     before = value_lines(lines, state, cash, targets=targets)
     futures_pnl = {}
     for p in before.positions:
@@ -145,7 +153,7 @@ def _shocked(
         b.line.name: futures_pnl.get(b.line.name, a.market_value - b.market_value)
         for b, a in zip(before.positions, after.positions, strict=True)
     }
-    return after.nav - before.nav, line_pnl, after
+    return before, line_pnl, after
 
 
 def run_scenario(
@@ -187,15 +195,17 @@ def run_scenario(
     shocks, replay_dates = scenario_shocks(s, state, tickers, market)
     if any(v <= -1.0 for v in shocks.values()):
         raise ScenarioError(f"scenario {s.name!r}", "a shock of -100 % or worse leaves no price")
-    nav = value_lines(lines, state, cfg.book.cash, targets=targets).nav
-    pnl, line_pnl, after = _shocked(lines, state, cfg.book.cash, shocks, s.vol, targets, s.skew)
+    # surface vols read once here, not again in each valuation below (priced lines are kept)
+    lines = priced_lines(lines, state)
+    before, line_pnl, after = _shocked(lines, state, cfg.book.cash, shocks, s.vol, targets, s.skew)
     without = {}
     for ln in lines:
         if ln.is_hedge:
             rest = [x for x in lines if x is not ln]
-            p, _, a = _shocked(rest, state, cfg.book.cash, shocks, s.vol, targets, s.skew)
-            without[ln.name] = WithoutLeg(p, a)
-    return ScenarioResult(s, shocks, nav, pnl, line_pnl, after, without, replay_dates)
+            b, _, a = _shocked(rest, state, cfg.book.cash, shocks, s.vol, targets, s.skew)
+            without[ln.name] = WithoutLeg(a.nav - b.nav, a)
+    pnl = after.nav - before.nav
+    return ScenarioResult(s, shocks, before.nav, pnl, line_pnl, after, without, replay_dates)
 
 
 def run_scenarios(

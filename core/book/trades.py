@@ -350,24 +350,3 @@ def plan_trades(cfg: DeskConfig, state: MarketState, nav: float | None = None) -
                 )
             )
     return done()
-
-
-def trade_list(cfg: DeskConfig, state: MarketState, nav: float | None = None) -> list[Trade]:
-    """The trades of :func:`plan_trades` (futures, puts, calls, sleeves), without the skipped
-    sleeves and the beta summary.
-
-    Parameters
-    ----------
-    cfg : DeskConfig
-        The book, its ``[targets]`` and ``[plan]``.
-    state : MarketState
-        As-of closes and betas.
-    nav : float, optional
-        NAV in USD to size for (None: the book as configured).
-
-    Returns
-    -------
-    list of Trade
-        Empty when nothing is needed.
-    """
-    return list(plan_trades(cfg, state, nav).trades)

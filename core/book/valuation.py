@@ -24,14 +24,9 @@ from hedgedesk.core.config import DeskConfig, HedgeLeg
 from hedgedesk.core.data.market import MarketData
 from hedgedesk.core.data.sources import load_option_chains
 from hedgedesk.core.errors import ConfigError, DataError
-from hedgedesk.core.instruments import CONTRACTS, EQUITY, FUTURE, FX, INVERSE, OPTION, add_inverses
+from hedgedesk.core.instruments import CONTRACTS, EQUITY, FUTURE, FX, OPTION, add_inverses
 
 MIN_SHOCKED_VOL = 0.01  # a vol shock never takes an option below 1 % implied volatility
-
-
-def leg_underlying(leg: HedgeLeg) -> str:
-    """The ticker a leg is priced from: its underlying, or ``1/underlying`` when inverted."""
-    return INVERSE + leg.underlying if leg.invert else leg.underlying
 
 
 @dataclass(frozen=True)
@@ -63,7 +58,7 @@ class Line:
         return cls(
             name=leg.name,
             kind=leg.instrument,
-            underlying=leg_underlying(leg),
+            underlying=leg.series,
             quantity=leg.quantity,
             multiplier=leg.multiplier,
             scale=leg.price_scale,
@@ -581,7 +576,7 @@ def contract_price(code: str, cfg: DeskConfig, state: MarketState) -> tuple[floa
     """
     for leg in cfg.book.hedges:
         if leg.contract == code:
-            ticker = leg_underlying(leg)
+            ticker = leg.series
             return (leg.price_scale * state.closes[ticker], ticker, state.betas[ticker])
     proxy = cfg.proxies.get(code)
     if proxy is None or proxy.series not in state.closes:

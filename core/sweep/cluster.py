@@ -20,6 +20,7 @@ Neither serves HTTP unless a dashboard is asked for (:mod:`hedgedesk.core.sweep.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import itertools
 import os
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hedgedesk.core.atomic import write_atomic
 from hedgedesk.core.config import address_kind
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.core.paths import state_dir
@@ -324,28 +326,7 @@ def _make(c: Credentials) -> None:
         c.client_key: pem_key(client_key),
     }
     for path, data in contents.items():
-        _write_private(path, data)
-    fd = os.open(c.folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the renames themselves outlive a crash
-    finally:
-        os.close(fd)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``path`` 0600 atomically (a temporary file beside it, renamed over it)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        write_atomic(path, functools.partial(Path.write_bytes, data=data), mode=0o600)
 
 
 def is_loopback(host: str) -> bool:

@@ -1,6 +1,7 @@
-"""Atomic writes: the result's mode follows the umask (a replaced file keeps its own), the
-folder is fsynced after the rename, a failed write leaves the old file, and temporary files of
-writers that died are removed by the next write of the same target (and only those).
+"""Atomic writes: the result's mode follows the umask (a replaced file keeps its own; an
+explicit mode is never exceeded, even by the temporary file), the folder is fsynced after the
+rename, a failed write leaves the old file, and temporary files of writers that died are removed
+by the next write of the same target (and only those).
 """
 
 from __future__ import annotations
@@ -42,6 +43,27 @@ def test_a_replaced_file_keeps_its_mode_and_an_explicit_mode_wins(tmp_path, umas
     assert path.read_text() == "new" and stat.S_IMODE(path.stat().st_mode) == 0o640
     write_atomic(path, lambda p: p.write_text("newer"), mode=0o600)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("existing", [None, 0o644, 0o444])
+def test_the_temporary_file_is_never_wider_than_an_explicit_mode(tmp_path, umask, existing):
+    umask(0o002)  # permissive: a 0666 temporary file would be 0664, readable by all
+    path = tmp_path / "client.key"
+    if existing is not None:
+        path.write_text("old")
+        path.chmod(existing)
+    seen = []
+
+    def write(p: Path) -> None:
+        seen.append(stat.S_IMODE(p.stat().st_mode))
+        p.write_text("secret")
+
+    write_atomic(path, write, mode=0o600)
+    assert seen == [0o600] and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == "secret"
+    # a read-only target stays read-only, and its temporary file is still writable by its writer
+    write_atomic(path, lambda p: p.write_text("public"), mode=0o444)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444 and path.read_text() == "public"
 
 
 def test_the_folder_is_fsynced_after_the_rename(tmp_path, monkeypatch):

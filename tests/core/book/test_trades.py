@@ -20,10 +20,16 @@ import statsmodels.api as sm
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hedgedesk.core.book.trades import scaled_lines, trade_list
+from hedgedesk.core.book.trades import plan_trades, scaled_lines
 from hedgedesk.core.book.valuation import market_state
 from hedgedesk.core.config import load_config, parse_config
 from hedgedesk.core.data.sources import load_market
+
+
+def trades_of(cfg, state, nav=None):
+    """The plan's trades (futures, puts, calls, sleeves) for ``nav``."""
+    return list(plan_trades(cfg, state, nav).trades)
+
 
 TMP = Path(__file__)  # replaced by the fixture's folder; configs are parsed, not read
 
@@ -146,7 +152,7 @@ def test_futures_trade_lands_within_one_contract_of_target(
     assume(nav0 > 1e4)
     hedges = future_leg(es) if es else ""
     cfg = parse(folder, targets(target, put=0.0, call=0.0) + book(cash, holdings, hedges))
-    n = futures_trade(trade_list(cfg, state, nav))
+    n = futures_trade(trades_of(cfg, state, nav))
     per_contract = 50 * close["IDX"] / nav  # beta of one ES contract at this NAV
     after = beta_now + n * per_contract
     assert abs(after - target) <= 0.5 * per_contract * (1 + 1e-9) + 1e-12
@@ -168,7 +174,7 @@ def test_no_futures_trade_within_half_a_contract(desk, offset, expected):
     cfg = parse(
         folder, targets(target, put=0.0, call=0.0) + book(50_000.0, holdings, future_leg(-1))
     )
-    trades = trade_list(cfg, state)
+    trades = trades_of(cfg, state)
     assert futures_trade(trades) == expected
     if expected:
         (t,) = trades
@@ -196,7 +202,7 @@ def test_put_shortfall_counts_existing_long_puts_only(desk):
     want = 0.3 - have / core
     expected = round_half_away(want * core / (close["IDX"] * 100))
     assert expected >= 2  # the case is not trivial
-    puts = [t for t in trade_list(cfg, state) if "put" in t.instrument]
+    puts = [t for t in trades_of(cfg, state) if "put" in t.instrument]
     assert len(puts) == 1 and puts[0].side == "buy"
     assert puts[0].contracts == expected
     assert puts[0].inputs["coverage"] == pytest.approx(want, rel=1e-9)
@@ -214,13 +220,13 @@ def test_no_put_trade_when_coverage_is_met(desk):
     cfg = parse(
         folder, targets(0.5, put=0.25, call=0.0, put_on="benchmark") + book(0.0, holdings, hedges)
     )
-    assert not [t for t in trade_list(cfg, state) if "put" in t.instrument]
+    assert not [t for t in trades_of(cfg, state) if "put" in t.instrument]
     cfg = parse(
         folder,
         targets(0.5, put=0.25 + 300 * close["IDX"] / core, call=0.0, put_on="benchmark")
         + book(0.0, holdings, hedges),
     )
-    (put,) = [t for t in trade_list(cfg, state) if "put" in t.instrument]
+    (put,) = [t for t in trades_of(cfg, state) if "put" in t.instrument]
     assert put.contracts == round_half_away(
         (0.25 + 300 * close["IDX"] / core - n * 100 * close["IDX"] / core)
         * core
@@ -247,7 +253,7 @@ def test_covered_calls_never_exceed_shares_held(desk, shares, other, written, co
     cfg = parse(
         folder, targets(0.5, put=0.0, call=coverage) + book(100_000.0, holdings, hedges)
     )  # cash keeps NAV > 0; it is not core
-    calls = [t for t in trade_list(cfg, state) if "call" in t.instrument]
+    calls = [t for t in trades_of(cfg, state) if "call" in t.instrument]
     core = sum(q * close[t] for t, q in holdings.items())
     want = coverage - written * 100 * close["AAA"] / core
     room = max((shares - 100 * written) // 100, 0)
@@ -266,7 +272,7 @@ def test_covered_call_cap_example(desk):
     folder, state, _, _, asof = desk
     hedges = option_leg("aaa call", "call", "AAA", 170.0, -1, asof + dt.timedelta(days=30))
     cfg = parse(folder, targets(0.5, put=0.0, call=1.5) + book(0.0, {"AAA": 250.0}, hedges))
-    (c,) = [t for t in trade_list(cfg, state) if "call" in t.instrument]
+    (c,) = [t for t in trades_of(cfg, state) if "call" in t.instrument]
     assert c.contracts == 1
     assert c.inputs["contracts_capped_at"] == 1
     assert c.inputs["contracts"] == round_half_away((1.5 - 100 / 250) * 250 / 100)  # 3
@@ -282,16 +288,16 @@ def test_nav_scaling_scales_everything_proportionally(desk):
     nav_lin, _ = linear_beta(close, betas, 100_000.0, holdings, -5)
     lines, cash = scaled_lines(cfg, state, None)
     assert cash == 100_000.0 and [ln.quantity for ln in lines] == [40_000, 30_000, -5, 1]
-    base = trade_list(cfg, state)
+    base = trades_of(cfg, state)
     current = base[0].inputs["nav"]
     assert current > nav_lin  # the put adds its premium to the linear book's NAV
-    same = trade_list(cfg, state, current)
+    same = trades_of(cfg, state, current)
     assert [(t.contracts, t.side) for t in same] == [(t.contracts, t.side) for t in base]
     lines3, cash3 = scaled_lines(cfg, state, 3 * current)
     assert cash3 == pytest.approx(300_000.0, rel=1e-12)
     for a, b in zip(lines, lines3, strict=True):
         assert b.quantity == pytest.approx(3 * a.quantity, rel=1e-12)
-    big = trade_list(cfg, state, 3 * current)
+    big = trades_of(cfg, state, 3 * current)
     assert [t.instrument for t in big] == [t.instrument for t in base]
     assert len(base) == 3  # futures, puts and calls all traded
     for a, b in zip(base, big, strict=True):
@@ -322,7 +328,7 @@ def test_put_plan_range_is_checked_after_the_trade(desk):
     cfg = parse(
         folder, targets(0.5, put=0.25, call=0.0, put_on="benchmark") + book(0.0, holdings, hedges)
     )
-    (put,) = [t for t in trade_list(cfg, state) if "put" in t.instrument]
+    (put,) = [t for t in trades_of(cfg, state) if "put" in t.instrument]
     have = n_have * per / core
     n = round_half_away((0.25 - have) * core / per)
     after = have + n * per / core
@@ -338,7 +344,7 @@ def test_puts_go_on_the_core_own_underlying(desk):
     """A one-ETF core (AAA here, QQQ in the plan) gets AAA puts, capped at the shares held."""
     folder, state, close, _, _ = desk
     cfg = parse(folder, targets(0.5, put=0.25, call=0.0) + book(0.0, {"AAA": 10_000.0}))
-    (put,) = [t for t in trade_list(cfg, state) if "put" in t.instrument]
+    (put,) = [t for t in trades_of(cfg, state) if "put" in t.instrument]
     core = 10_000 * close["AAA"]
     assert put.instrument == "AAA put (on the core)"
     assert put.contracts == round_half_away(0.25 * core / (100 * close["AAA"])) == 25
@@ -346,7 +352,7 @@ def test_puts_go_on_the_core_own_underlying(desk):
     assert put.inputs["underlying"] == "AAA" and "own underlying (100% of the core" in put.purpose
     # 150 % wanted of 10,000 shares: at most 100 contracts protect them
     cfg = parse(folder, targets(0.5, put=1.5, call=0.0) + book(0.0, {"AAA": 10_000.0}))
-    (put,) = [t for t in trade_list(cfg, state) if "put" in t.instrument]
+    (put,) = [t for t in trades_of(cfg, state) if "put" in t.instrument]
     assert put.contracts == 100 and put.inputs["contracts_capped_at"] == 100
 
 
@@ -360,12 +366,12 @@ def test_a_spread_out_core_gets_benchmark_puts_unless_told(desk):
     share = holdings["AAA"] * close["AAA"] / core
     assert 0.4 < share < 0.5
     cfg = parse(folder, targets(0.5, put=0.25, call=0.0) + book(0.0, holdings))
-    (put,) = [t for t in trade_list(cfg, state) if "put" in t.instrument]
+    (put,) = [t for t in trades_of(cfg, state) if "put" in t.instrument]
     assert put.instrument == "IDX put (on the benchmark)"
     assert put.contracts == round_half_away(0.25 * core / (100 * close["IDX"]))
     assert f"largest holding AAA is {share:.0%}" in put.purpose
     cfg = parse(folder, targets(0.5, put=0.25, call=0.0, put_on="largest") + book(0.0, holdings))
-    (put,) = [t for t in trade_list(cfg, state) if "put" in t.instrument]
+    (put,) = [t for t in trades_of(cfg, state) if "put" in t.instrument]
     assert put.instrument == "AAA put (on the core)"
     assert put.contracts == min(
         round_half_away(0.25 * core / (100 * close["AAA"])), holdings["AAA"] // 100
@@ -395,7 +401,6 @@ def test_sleeves_are_sized_in_whole_contracts_and_move_the_beta_hedge(desk):
         )
     )
     cfg = parse_config(HEADER + text, folder / "desk.toml")
-    from hedgedesk.core.book.trades import plan_trades
 
     plan = plan_trades(cfg, state, nav)
     by = {t.inputs.get("sleeve"): t for t in plan.trades}
@@ -444,7 +449,6 @@ def test_a_sleeve_counts_the_futures_already_held(desk):
         + sleeves('{ name = "gold", bucket = "commodities", contract = "GC", weight = 0.03 }')
     )
     cfg = parse_config(HEADER + text, folder / "desk.toml")
-    from hedgedesk.core.book.trades import plan_trades
 
     plan = plan_trades(cfg, state)
     per = 30.0 * close["BBB"] * 100
@@ -477,7 +481,6 @@ def test_a_sleeve_counts_spot_legs_on_its_price_series(desk):
         + sleeves('{ name = "oil", bucket = "commodities", contract = "CL", weight = -0.05 }')
     )
     cfg = parse_config(HEADER + text, folder / "desk.toml")
-    from hedgedesk.core.book.trades import plan_trades
 
     plan = plan_trades(cfg, state)
     (oil,) = [t for t in plan.trades if t.instrument.startswith("CL")]

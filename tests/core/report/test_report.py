@@ -5,7 +5,7 @@ headings and pipe tables, the PNG charts, report.pdf's outline, text and rendere
 (pypdfium2), and report.json.
 
 Witnesses: the engine's own entry points called here, not through the report
-(``hedgedesk.core.book.risk.risk_report``, ``hedgedesk.core.book.trades.trade_list``,
+(``hedgedesk.core.book.risk.risk_report``, ``hedgedesk.core.book.trades.plan_trades``,
 ``hedgedesk.core.book.scenarios.run_scenarios``,
 ``hedgedesk.core.optimize.engine.run``, ``hedgedesk.core.sweep.backtest.run_backtest``, the run
 ledger's record and its
@@ -31,7 +31,7 @@ from PIL import Image
 
 from hedgedesk.core.book.risk import risk_report
 from hedgedesk.core.book.scenarios import run_scenarios
-from hedgedesk.core.book.trades import plan_trades, trade_list
+from hedgedesk.core.book.trades import plan_trades
 from hedgedesk.core.book.valuation import market_state, shocked_state
 from hedgedesk.core.config import load_config, resolve_config_path
 from hedgedesk.core.data.sources import load_market
@@ -225,7 +225,7 @@ def book(built):
     return types.SimpleNamespace(
         state=state,
         rep=risk_report(built.cfg, state),
-        trades=trade_list(built.cfg, state),
+        trades=list(plan_trades(built.cfg, state).trades),
         scenarios=run_scenarios(built.cfg, state, built.market),
         body=built.sections[built.titles[0]],
     )
