@@ -17,7 +17,7 @@ Option symbols are read in the OCC format (``AAPL  240119C00190000``: the root p
 characters, YYMMDD, C or P, the strike x 1000 in eight digits), its compact form without the
 padding, and the ``-AAPL240119C190`` / ``.AAPL240119C190`` forms some brokers print (a plain
 decimal strike). An option's volatility is not in any export: it is the book's own for a leg
-the book already has, else the import's default (``ImportOptions.vol``), labelled so.
+the book already has, else the import's default (``plan_book``'s ``vol``), labelled so.
 
 Every row error names the file, the line, the field and what was expected; all of a file's
 errors (up to ``MAX_ERRORS``) come in one :class:`BrokerFileError`.
@@ -59,7 +59,6 @@ LAYOUTS = ("generic", "ibkr")
 MAX_ERRORS = 20  # row errors listed in one message; the rest are counted
 MAX_FILE_BYTES = 16 * MiB
 DEFAULT_VOL = 0.25  # annual fraction: an imported option leg's volatility unless told
-VOL_LABEL = "import default (modelled, not a quote)"
 MODES = ("merge", "replace")
 
 # asset classes: the generic layout's words, then Interactive Brokers' codes
@@ -820,75 +819,36 @@ def _purpose(leg: dict, shares: dict[str, float]) -> str:
     return "option"
 
 
-def apply_plan_text(text: str, plan: BookPlan, base: Path, out: Path) -> str:
-    """The config file ``text`` (read from ``base``) with its [book] rows as ``plan`` says,
-    for writing at ``out``: the rows kept keep their comments and layout, and the comments
-    after the book's last row (which introduce the next section) follow the new last row.
-    Relative ``[data] paths`` and ``[cluster]`` TLS files are made absolute when ``out`` is
-    in another folder, so the new file reads the same data.
+def planned_config(cfg: Any, plan: BookPlan, out: Path | None = None) -> tuple[str, Any]:
+    """The text of ``cfg``'s file with the book ``plan`` makes, and that text loaded as if it
+    were at ``out`` (default: ``cfg``'s own path); a ConfigError names the key it fails on.
+
+    The rows are rendered as the desk saves an edit (:meth:`BookEditor.render
+    <hedgedesk.core.book.edit.BookEditor.render>`: kept rows keep their comments and layout,
+    the comments that introduce the next section follow the new last row). Relative ``[data]
+    paths`` and ``[cluster]`` TLS files are made absolute when ``out`` is in another folder,
+    so the new file reads the same data.
     """
-    import tomlkit
-    from tomlkit.items import AoT, Table
+    from hedgedesk.core.book.edit import BOM, BookEditor
+    from hedgedesk.core.config import parse_config
 
-    from hedgedesk.core.book.edit import split_trailing
+    base = Path(cfg.path)
+    where = base if out is None else out
+    editor = BookEditor(cfg)
+    editor.replace_rows(plan.holdings, plan.hedges)
+    new = editor.render()
+    moved = where.parent.resolve() != base.parent.resolve()
+    if plan.cash is not None or moved:
+        import tomlkit
 
-    bom = "\ufeff" if text.startswith("\ufeff") else ""
-    doc = tomlkit.parse(text.removeprefix(bom))
-    book = doc["book"]
-    assert isinstance(book, Table)
-    order = [k for k in book if k in ("holdings", "hedges")]
-    order += [s for s in ("holdings", "hedges") if s not in order]
-    old = {s: list(book[s].body) if isinstance(book.get(s), AoT) else [] for s in order}
-    lasts = [old[s][-1] for s in order if old[s]]
-    if lasts:
-        tail = split_trailing(lasts[-1])[1]
-    else:  # no rows: the tail follows [book]'s own keys
-        tail = split_trailing(book)[1]
-        del book.value.body[len(book.value.body) - len(tail) :]
-    entries = {"holdings": plan.holdings, "hedges": plan.hedges}
-    rows = [(s, i, keys) for s in order for i, keys in entries[s]]
-    built: dict[str, list] = {s: [] for s in order}
-    for n, (s, index, keys) in enumerate(rows):
-        trailing = tail if n == len(rows) - 1 else [tomlkit.nl()]
-        built[s].append(_table(old[s][index] if index is not None else None, keys, trailing))
-    for s, tables in built.items():
-        if tables:
-            book[s] = AoT(tables, parsed=True)
-        elif s in book:
-            del book[s]
-    if not rows:
-        for item in tail:
-            book.add(item)
-    if plan.cash is not None:
-        book["cash"] = float(plan.cash)
-    if out.parent.resolve() != base.parent.resolve():
-        _absolute_paths(doc, base.parent.resolve())
-    return bom + tomlkit.dumps(doc)
-
-
-def _table(old: Any, keys: dict, trailing: list) -> Any:
-    """An array-of-tables element: ``old``'s header, keys and comments (if a row of the
-    file) with ``keys`` set, then ``trailing``.
-    """
-    import copy
-
-    from tomlkit.container import Container
-    from tomlkit.items import Table, Trivia
-
-    from hedgedesk.core.book.edit import split_trailing
-
-    trivia = copy.copy(old.trivia) if old is not None else Trivia()
-    table = Table(Container(), trivia, is_aot_element=True)
-    for key, item in split_trailing(old)[0] if old is not None else []:
-        if key is None:
-            table.add(item)
-        else:
-            table.add(key, item)
-    for k, v in keys.items():
-        table[k] = v  # an existing key keeps its place and its line's comment
-    for item in trailing:
-        table.add(item)
-    return table
+        bom = BOM if new.startswith(BOM) else ""
+        doc = tomlkit.parse(new.removeprefix(bom))
+        if plan.cash is not None:
+            doc["book"]["cash"] = float(plan.cash)
+        if moved:
+            _absolute_paths(doc, base.parent.resolve())
+        new = bom + tomlkit.dumps(doc)
+    return new, parse_config(new, where)
 
 
 def _absolute_paths(doc: Any, folder: Path) -> None:
@@ -903,22 +863,6 @@ def _absolute_paths(doc: Any, folder: Path) -> None:
         value = cluster.get(key) if cluster is not None else None
         if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
             cluster[key] = str(folder / value)
-
-
-def planned_config(cfg: Any, plan: BookPlan, out: Path | None = None) -> tuple[str, Any]:
-    """The text of ``cfg``'s file with the book ``plan`` makes, and that text loaded as if it
-    were at ``out`` (default: ``cfg``'s own path); a ConfigError names the key it fails on.
-    """
-    from hedgedesk.core.config import parse_config
-
-    base = Path(cfg.path)
-    try:
-        text = base.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HedgedeskError(f"{base}: cannot read: {exc}") from None
-    where = base if out is None else out
-    new = apply_plan_text(text, plan, base, where)
-    return new, parse_config(new, where)
 
 
 def write_book_config(
@@ -936,12 +880,12 @@ def write_book_config(
     with the new DeskConfig before anything is written) raises on.
     """
     from hedgedesk.core.atomic import write_atomic
+    from hedgedesk.core.book.edit import is_builtin_demo
     from hedgedesk.core.config import load_config
-    from hedgedesk.core.demo import demo_config_path, demo_dir
 
     out = Path(out).expanduser()
     target = out.resolve()
-    if target == demo_config_path().resolve() or target.is_relative_to(demo_dir().resolve()):
+    if is_builtin_demo(target):
         raise HedgedeskError(f"{out}: is a built-in demo desk; write the book to another file")
     if out.exists() and not force:
         raise HedgedeskError(f"{out}: exists; give --force to overwrite it")

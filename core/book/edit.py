@@ -49,6 +49,16 @@ class ChangedOnDisk(HedgedeskError):
     """The config file changed since the desk loaded it: reload it or overwrite it."""
 
 
+def is_builtin_demo(path: Path) -> bool:
+    """Whether ``path`` is a built-in demo desk's file: either demo config (in a checkout the
+    first is a link to the root's config.toml) or anything in the package's demo folder.
+    """
+    from hedgedesk.core.demo import demo_config_path, demo_dir
+
+    target = Path(path).resolve()
+    return target == demo_config_path().resolve() or target.is_relative_to(demo_dir().resolve())
+
+
 def last_good_path(path: Path) -> Path:
     """Where the last book that loaded and valued is kept: ``config.toml.last-good``."""
     return path.with_name(path.name + LAST_GOOD)
@@ -320,7 +330,7 @@ class BookEditor:
                 f"{path}: changed on disk since the desk loaded it; your edits are kept"
             )
         self._check_writable(target)
-        text = self._render()
+        text = self.render()
         if parse_config(text, path).book != self.config.book:
             raise HedgedeskError(f"{path}: the book would not read back as edited; not saved")
         try:
@@ -351,12 +361,8 @@ class BookEditor:
         ``force``, a book the ``check`` refutes, and a folder where the config's relative
         paths (data, cluster) would point elsewhere; nothing is written then.
         """
-        from hedgedesk.core.demo import demo_config_path, demo_dir
-
         dest = Path(path).expanduser().absolute()
-        if dest.resolve() == demo_config_path().resolve() or dest.resolve().is_relative_to(
-            demo_dir().resolve()
-        ):
+        if is_builtin_demo(dest):
             raise HedgedeskError(
                 f"{dest}: the built-in demo desk's own files; save it elsewhere, say "
                 f"{user_config_path()}"
@@ -366,7 +372,7 @@ class BookEditor:
         if dest.exists() and not force:
             raise HedgedeskError(f"{dest}: exists; not overwritten (choose another name)")
         self._refuse_unvalued()
-        text = self._render()
+        text = self.render()
         moved = dataclasses.replace(parse_config(text, dest), path=self._base.path)
         if moved != self.config:
             raise HedgedeskError(
@@ -494,10 +500,7 @@ class BookEditor:
         return self.config
 
     def _check_writable(self, target: Path) -> None:
-        from hedgedesk.core.demo import demo_config_path, demo_dir
-
-        # either built-in demo (in a checkout the first is a link to the root's config.toml)
-        if target == demo_config_path().resolve() or target.is_relative_to(demo_dir().resolve()):
+        if is_builtin_demo(target):
             why = "is a built-in demo desk"
         elif (
             not target.stat().st_mode & 0o222
@@ -514,9 +517,9 @@ class BookEditor:
             "open the desk with it and save there"
         )
 
-    def _render(self) -> str:
+    def render(self) -> str:
         """The loaded file with its [book] rows replaced by the edited ones (and its byte-order
-        mark, when it had one).
+        mark, when it had one): the text :meth:`save` writes.
         """
         bom = BOM if self._text.startswith(BOM) else ""
         doc = tomlkit.parse(self._text.removeprefix(BOM))

@@ -802,11 +802,10 @@ def default_csv_path(cfg: DeskConfig, asof: dt.date) -> Path:
     """``<config stem>-ticket-<asof>.csv`` beside the config file; for the built-in demo desk
     (read-only, inside the package) in the current folder.
     """
-    from hedgedesk.core.demo import demo_config_path, demo_dir
+    from hedgedesk.core.book.edit import is_builtin_demo
 
     name = f"{cfg.path.stem}-ticket-{asof.isoformat()}.csv"
-    target = cfg.path.resolve()
-    if target == demo_config_path().resolve() or target.is_relative_to(demo_dir().resolve()):
+    if is_builtin_demo(cfg.path):
         return Path.cwd() / name
     return cfg.path.with_name(name)
 

@@ -174,16 +174,13 @@ def _whatif(table: object) -> WhatIf:
 
 
 def _write(config_path: Path, whatifs: Sequence[WhatIf]) -> Path:
-    from hedgedesk.core.demo import demo_config_path, demo_dir
+    from hedgedesk.core.book.edit import is_builtin_demo
+    from hedgedesk.core.demo import demo_dir
 
     path = whatifs_path(config_path)
-    target, demo = config_path.resolve(), demo_dir().resolve()
-    # either built-in demo, as BookEditor.save says (in a checkout the first is a link to the
-    # root's config.toml)
-    if (
-        target == demo_config_path().resolve()
-        or target.is_relative_to(demo)
-        or config_path.absolute().parent.resolve() == demo
+    # a built-in demo desk, as BookEditor.save says, or a file that lands in the demo folder
+    if is_builtin_demo(config_path) or config_path.absolute().parent.resolve() == (
+        demo_dir().resolve()
     ):
         raise HedgedeskError(
             f"{config_path} is a built-in demo desk: its what-ifs cannot be kept beside it; "

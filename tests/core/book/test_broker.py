@@ -21,6 +21,7 @@ from hedgedesk.core.book.broker import (
     parse_option_symbol,
     parse_positions,
     plan_book,
+    planned_config,
     read_positions,
     write_book_config,
 )
@@ -366,11 +367,9 @@ def test_flex_header_and_data_records_are_read():
 
 
 def test_new_rows_go_before_the_comments_that_open_the_next_section(cfg, tmp_path):
-    from hedgedesk.core.book.broker import apply_plan_text
-
     text = cfg.path.read_text()
     plan = plan_book(cfg.book, _parse("symbol,quantity\nAAPL  230120C00145000,-1\nPEP,7\n"))
-    new = apply_plan_text(text, plan, cfg.path, cfg.path)
+    new = planned_config(cfg, plan)[0]
     added = new.index('name = "AAPL 2023-01-20 145 call"')
     assert added < new.index("# Scenarios: each instrument") < new.index("[[scenarios]]")
     assert new.count("# E-mini S&P 500, 50 x index") == 1  # a kept row's comment stays
@@ -379,12 +378,8 @@ def test_new_rows_go_before_the_comments_that_open_the_next_section(cfg, tmp_pat
     empty = text[: text.index("[[book.holdings]]")] + text[text.index("# Scenarios:") :]
     (tmp_path / "empty.toml").write_text(empty)
     bare = load_config(tmp_path / "empty.toml")
-    new = apply_plan_text(
-        empty, plan_book(bare.book, _parse("symbol,quantity\nPEP,7\n")), bare.path, bare.path
-    )
+    new = planned_config(bare, plan_book(bare.book, _parse("symbol,quantity\nPEP,7\n")))[0]
     assert new.index('ticker = "PEP"') < new.index("# Scenarios: each instrument")
     # and a book left with none keeps them too
-    gone = apply_plan_text(
-        text, plan_book(cfg.book, _parse("symbol,quantity\n"), "replace"), cfg.path, cfg.path
-    )
+    gone = planned_config(cfg, plan_book(cfg.book, _parse("symbol,quantity\n"), "replace"))[0]
     assert "[[book." not in gone and "# Scenarios: each instrument" in gone
