@@ -1057,7 +1057,7 @@ class DeskApp(App):
                 if what == "switch":
                     self.switch_book(arg)
                 elif what == "open":
-                    self.open_book(Path(arg))
+                    self.open_book(arg)
                 else:
                     self.close_book(arg)
             except HedgedeskError as exc:
@@ -1065,17 +1065,20 @@ class DeskApp(App):
 
         self.push_screen(BooksScreen(self._book_list(), self._book_at), chosen)
 
-    def open_book(self, path: Path) -> None:
-        """Open a config file as another book (or switch to it, when it is open)."""
+    def open_book(self, book: Path | DeskConfig) -> None:
+        """Open a config file (or one already loaded) as another book, or switch to it when it
+        is open.
+        """
         from hedgedesk.core.config import load_config
         from hedgedesk.tui.screens.books import BookSession
 
         books = self._book_list()
+        path = book.path if isinstance(book, DeskConfig) else book.expanduser()
         for i, b in enumerate(books):
-            if b.cfg.path.resolve() == path.expanduser().resolve():
+            if b.cfg.path.resolve() == path.resolve():
                 self.switch_book(i)
                 return
-        cfg = load_config(path.expanduser())
+        cfg = book if isinstance(book, DeskConfig) else load_config(path)
         self._check_switch()
         books.append(BookSession(cfg))
         self.switch_book(len(books) - 1)
@@ -1093,6 +1096,7 @@ class DeskApp(App):
         if self.clock is not None:  # a replay belongs to the book it started on
             self._pause()
             self.clock = None
+        self._optimizer_screen = None  # so do the optimiser's weights the ticket (t) takes
         b = books[index]
         if b.market is None:  # the same data as an open book: its market, else load it
             same = (o.market for o in books if o.market and o.cfg.data == b.cfg.data)
@@ -1103,7 +1107,7 @@ class DeskApp(App):
         self._states, self._states_of = b.states, b.states_of
         self._generation += 1  # a result on its way for the other book is dropped
         self._in_flight, self._reveal = False, None
-        self.title = f"hedgedesk · book {index + 1}/{len(books)}"
+        self._book_title()
         self.sub_title = self._subtitle()
         if self.market is None:
             self.action_reload()
@@ -1129,9 +1133,12 @@ class DeskApp(App):
         del books[index]
         if index < self._book_at:
             self._book_at -= 1
-        self.title = (
-            f"hedgedesk · book {self._book_at + 1}/{len(books)}" if len(books) > 1 else self.TITLE
-        )
+        self._book_title()
+
+    def _book_title(self) -> None:
+        """``hedgedesk · book 2/3`` while several books are open, else the desk's title."""
+        n = len(self._books or ())
+        self.title = f"hedgedesk · book {self._book_at + 1}/{n}" if n > 1 else self.TITLE
 
     def _other_unsaved_books(self) -> list:
         """The other open books with unsaved edits."""

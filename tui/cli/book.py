@@ -43,6 +43,15 @@ SCREEN_UNITS = {
 }
 
 
+def _nav_arg(parser) -> None:
+    parser.add_argument(
+        "--nav",
+        type=number_arg(0, MAX_CASH, lo_open=True),
+        metavar="USD",
+        help="scale the book to this NAV first (default: the book as configured)",
+    )
+
+
 def add_parsers(sub, parents: Parents) -> dict:
     common, window = parents.common, parents.window
     sub.add_parser(
@@ -144,12 +153,7 @@ def add_parsers(sub, parents: Parents) -> dict:
         help="the plan's trade list for a NAV: beta hedge, protective puts, covered calls and "
         "the [plan] sleeves (crypto, gold, oil, FX, VIX futures)",
     )
-    t.add_argument(
-        "--nav",
-        type=number_arg(0, MAX_CASH, lo_open=True),
-        metavar="USD",
-        help="scale the book to this NAV first (default: the book as configured)",
-    )
+    _nav_arg(t)
 
     k = sub.add_parser(
         "ticket",
@@ -157,12 +161,7 @@ def add_parsers(sub, parents: Parents) -> dict:
         help="the trade ticket: the plan's trades, the trades to the optimiser's weights and "
         "the futures back into the beta band, each with the book's beta and VaR 95 after it",
     )
-    k.add_argument(
-        "--nav",
-        type=number_arg(0, MAX_CASH, lo_open=True),
-        metavar="USD",
-        help="scale the book to this NAV first (default: the book as configured)",
-    )
+    _nav_arg(k)
     k.add_argument(
         "--weights",
         default="config",
@@ -911,13 +910,21 @@ def cmd_ticket(args) -> int:
     from pathlib import Path
 
     from hedgedesk.core.book.ticket import CONVENTIONS, CSV_HEADER, GROUPS, build_ticket, write_csv
-    from hedgedesk.core.book.valuation import market_state
+    from hedgedesk.core.book.valuation import market_state, state_key
 
-    cfg, market, _ = _desk(args)
+    cfg, market, state = _desk(args)
+    states = {state_key(cfg): state}  # one prepared state per state_key, as on the desk
+
+    def state_of(c):
+        key = state_key(c)
+        if key not in states:
+            states[key] = market_state(c, market)
+        return states[key]
+
     weights, source = _ticket_weights(args, cfg, market)
     ticket = build_ticket(
         cfg,
-        lambda c: market_state(c, market),
+        state_of,
         weights=weights,
         weights_source=source,
         nav=args.nav,

@@ -47,13 +47,15 @@ class BookSession:
     def edits_text(self) -> str:
         """``● 2 unsaved`` (and the shocks' count), or ``saved``."""
         shocks = len(self.editor.shocks) if self.editor is not None else 0
-        marks = [f"● {self.unsaved} unsaved"] if self.unsaved else []
+        unsaved = self.unsaved  # the editor's diff, made once
+        marks = [f"● {unsaved} unsaved"] if unsaved else []
         if shocks:
             marks.append(f"{shocks} shock(s)")
         return ", ".join(marks) or "saved"
 
 
-# what the screen dismisses with: ("switch", index), ("open", path text), ("close", index)
+# what the screen dismisses with: ("switch", index), ("open", the DeskConfig loaded),
+# ("close", index)
 Choice = tuple[str, Any]
 
 
@@ -129,9 +131,9 @@ class BooksScreen(ModalScreen[Choice | None]):
         from hedgedesk.tui.screens.forms import FormScreen
 
         def apply(values: dict[str, str]) -> None:
-            text = values["path"].strip()
-            load_config(text)  # a file the loader refuses keeps the form open with why
-            self.app.call_later(self.dismiss, ("open", text))
+            # a file the loader refuses keeps the form open with why; the desk opens this one
+            cfg = load_config(values["path"].strip())
+            self.app.call_later(self.dismiss, ("open", cfg))
 
         self.app.push_screen(
             FormScreen(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -129,7 +130,9 @@ class ImportPositionsScreen(Dialog):
         )
 
     def preview(self) -> None:
-        """Read the file and plan the import on the desk's book; show it, or the errors."""
+        """Read the file and plan the import on the desk's book, in a worker; show it, or the
+        errors.
+        """
         path, mapping, vol_text, layout, mode = inputs = self._inputs()
         self.plan, self.imported, self.errors = None, None, ()
         self._previewed = inputs
@@ -144,14 +147,39 @@ class ImportPositionsScreen(Dialog):
                 raise HedgedeskError(f"vol: got {vol_text!r}, expected a fraction in (0, 5]")
             cfg = self._config()
             options = options_for(cfg, vol, parse_map(mapping))
-            self.imported = read_positions(path, layout, options)
-            self.plan = plan_book(cfg.book, self.imported, mode, vol)
-        except BrokerFileError as exc:
-            self.errors = tuple(str(e) for e in exc.errors) or (str(exc),)
-            if exc.errors:
-                self.errors = (f"{exc.file}: {len(exc.errors)} row(s) refused", *self.errors)
         except HedgedeskError as exc:
             self.errors = (str(exc),)
+            self._show()
+            return
+        self._show()
+        self._read(inputs, path, layout, options, cfg.book, mode, vol)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="import")
+    def _read(
+        self, inputs: tuple, path: str, layout: str, options: Any, book: Any, mode: str, vol: float
+    ) -> None:
+        imported, plan, errors = None, None, ()
+        try:
+            imported = read_positions(path, layout, options)
+            plan = plan_book(book, imported, mode, vol)
+        except BrokerFileError as exc:
+            errors = tuple(str(e) for e in exc.errors) or (str(exc),)
+            if exc.errors:
+                errors = (f"{exc.file}: {len(exc.errors)} row(s) refused", *errors)
+        except HedgedeskError as exc:
+            errors = (str(exc),)
+        self.app.call_from_thread(self._read_done, inputs, imported, plan, errors)
+
+    def _read_done(
+        self,
+        inputs: tuple,
+        imported: Imported | None,
+        plan: BookPlan | None,
+        errors: tuple[str, ...],
+    ) -> None:
+        if inputs != self._previewed or not self.is_mounted:  # a newer preview, or closed
+            return
+        self.imported, self.plan, self.errors = imported, plan, errors
         self._show()
 
     def _commit(self) -> None:

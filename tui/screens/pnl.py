@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.tui.format import money, num
-from hedgedesk.tui.widgets.tables import Cell, column_widths, fill
+from hedgedesk.tui.screens.scenarios import fill_named
 
 if TYPE_CHECKING:
     from hedgedesk.core.book.exposure import Exposure, GreekGroup
@@ -128,10 +127,6 @@ def greek_cells(g: GreekGroup) -> list[str]:
     ]
 
 
-def _fit(names: list[str], width: int) -> list[str]:
-    return [n if len(n) <= width else n[: width - 1] + "…" for n in names]
-
-
 class PnlScreen(ModalScreen):
     """The desk's P&L explained and Greeks by underlying; ``k`` groups by kind instead."""
 
@@ -218,12 +213,6 @@ class PnlScreen(ModalScreen):
             parts.append("what-if " + ", ".join(f.shocks))
         return " · ".join(parts)
 
-    def _name_width(self, heads: list[str], cells: list[list[str]], names: list[str]) -> int:
-        """What is left of the width for the name column (at least 8)."""
-        widths = column_widths(list[Cell](heads), [list[Cell](c) for c in cells])
-        budget = self.size.width - 2 - sum(w + 2 for w in widths) - 2
-        return max(8, min(max([4, *(len(n) for n in names)]), budget))
-
     def _fill(self) -> None:
         f = self.figures
         if f is None:
@@ -236,16 +225,8 @@ class PnlScreen(ModalScreen):
             totals = [("= book", e.book), ("= core", e.core), ("= hedges", e.hedges)]
             rows += [(name, pnl_cells(t)) for name, t in totals]
             rows += [(p.line.name, pnl_cells(p)) for p in e.lines]
-        names = [n for n, _ in rows]
-        width = self._name_width(PNL_HEADS, [c for _, c in rows], names)
-        fill(
-            table,
-            ["Line", *PNL_HEADS],
-            [
-                (str(i), [Text(n), *c])
-                for i, (n, (_, c)) in enumerate(zip(_fit(names, width), rows, strict=True))
-            ],
-            right=set(range(1, len(PNL_HEADS) + 1)),
+        fill_named(
+            table, "Line", [n for n, _ in rows], PNL_HEADS, [c for _, c in rows], self.size.width
         )
         self._fill_greeks()
 
@@ -258,15 +239,9 @@ class PnlScreen(ModalScreen):
         groups = [ex.total, *ex.groups]
         names = ["= book", *(g.key for g in ex.groups)]
         cells = [greek_cells(g) for g in groups]
-        width = self._name_width(heads, cells, names)
-        fill(
-            self.query_one("#pnl-greeks", DataTable),
-            ["Underlying" if self.by == "underlying" else "Kind", *heads],
-            [
-                (str(i), [Text(n), *c])
-                for i, (n, c) in enumerate(zip(_fit(names, width), cells, strict=True))
-            ],
-            right=set(range(1, len(heads) + 1)),
+        by = "Underlying" if self.by == "underlying" else "Kind"
+        fill_named(
+            self.query_one("#pnl-greeks", DataTable), by, names, heads, cells, self.size.width
         )
         self.query_one("#pnl-greeks-title", Static).update(
             f"Greeks by {self.by} (k: by {'kind' if self.by == 'underlying' else 'underlying'})"

@@ -9,7 +9,7 @@ whole screen. Marks are characters (``[x]``/``[ ]``, signs), never colour alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
@@ -25,7 +25,7 @@ from hedgedesk.core.config import DeskConfig, Scenario
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.tui.format import money, num, pct, signed_money
 from hedgedesk.tui.messages import ScenariosComputed
-from hedgedesk.tui.widgets.tables import column_widths, fill
+from hedgedesk.tui.widgets.tables import Cell, column_widths, fill
 
 if TYPE_CHECKING:
     from hedgedesk.core.book.scenarios import ScenarioResult
@@ -59,6 +59,30 @@ def vol_cell(s: Scenario) -> str:
     """The parallel vol shift in points, with ``k`` when a skew tilts it by moneyness."""
     cell = f"{s.vol * 100:+.0f}pt" if s.vol else "0pt"
     return cell + ("k" if s.skew else "")
+
+
+def fill_named(
+    table: DataTable,
+    name_label: str,
+    names: list[str],
+    heads: list[str],
+    cells: Sequence[Sequence[str | Text]],
+    width: int,
+) -> None:
+    """:func:`fill` with a first column of ``names`` that gets the screen ``width`` the other
+    columns leave (each costs its widest cell plus 2 of padding), at least 8, a longer name
+    cut with "…"; the other columns right-justified.
+    """
+    widths = column_widths(list[Cell](heads), [list[Cell](c) for c in cells])
+    budget = width - 2 - sum(w + 2 for w in widths) - 2
+    name_w = max(8, min(max([8, *(len(n) for n in names)]), budget))
+    fitted = [n if len(n) <= name_w else n[: name_w - 1] + "…" for n in names]
+    fill(
+        table,
+        [name_label, *heads],
+        [(str(i), [Text(n), *c]) for i, (n, c) in enumerate(zip(fitted, cells, strict=True))],
+        right=set(range(1, len(heads) + 1)),
+    )
 
 
 def without_legs(cfg: DeskConfig, excluded: frozenset[str]) -> DeskConfig:
@@ -167,26 +191,8 @@ class ScenariosScreen(ModalScreen):
         if wide:
             heads += ["Delta$", "Gamma/1%", "Vega/pt"]
         cells = [self._cells(r, wide) for r in self.rows]
-        # each column costs its widest cell plus 2 of padding; the name gets what is left
-        widths = column_widths(heads, cells)
-        budget = self.size.width - 2 - sum(w + 2 for w in widths) - 2
-        longest = max([8, *(len(r.scenario.name) for r in self.rows)])
-        name_w = max(8, min(longest, budget))
-        names = [
-            r.scenario.name
-            if len(r.scenario.name) <= name_w
-            else r.scenario.name[: name_w - 1] + "…"
-            for r in self.rows
-        ]
-        fill(
-            table,
-            ["Scenario", *heads],
-            [
-                (str(i), [Text(name), *c])
-                for i, (name, c) in enumerate(zip(names, cells, strict=True))
-            ],
-            right=set(range(1, len(heads) + 1)),
-        )
+        names = [r.scenario.name for r in self.rows]
+        fill_named(table, "Scenario", names, heads, cells, self.size.width)
         self.query_one("#scn-title", Static).update(self._title())
         self._show_detail()
 

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
 
 from hedgedesk.core.errors import HedgedeskError
 from hedgedesk.tui.format import money, num, pct
@@ -92,7 +93,6 @@ class WhatIfsScreen(ModalScreen):
         self.state_for = state_for
         self.whatifs: list[WhatIf] = []
         self.figures: dict[str, Figures | str] = {}  # by row key: figures, or why not
-        self._keys: list[str] = []  # row keys in order: "saved", maybe "now", then names
         self.file_error = ""  # why the what-ifs file could not be read
 
     @property
@@ -113,33 +113,25 @@ class WhatIfsScreen(ModalScreen):
 
     # -- reading and computing ---------------------------------------------------------------
     def refresh_list(self) -> None:
-        """Read the what-ifs file again and compute every book's figures in a worker."""
-        from hedgedesk.core.book.whatifs import load_whatifs, whatifs_path
-
-        try:
-            self.whatifs = load_whatifs(self.path)
-            self.file_error = ""
-        except HedgedeskError as exc:  # shown; the file is left for the user to mend
-            self.whatifs = []
-            self.file_error = str(exc)
-        name = whatifs_path(self.path).name
-        self.query_one("#wi-title", Static).update(
-            f"What-ifs · {len(self.whatifs)} in {name} · computing…"
-        )
-        self.figures = {}
-        self._show()
+        """Read the what-ifs file again and compute every book's figures, both in a worker."""
         self.compute(self.editor.saved_config, self.editor.config, self.editor.shocks)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="whatifs")
     def compute(self, saved: DeskConfig, now: DeskConfig, shocks: Mapping[str, float]) -> None:
-        from hedgedesk.core.book.whatifs import SAVED, book_figures, whatif_config
+        from hedgedesk.core.book.whatifs import SAVED, book_figures, load_whatifs, whatif_config
 
+        worker = get_current_worker()
+        try:
+            whatifs, error = load_whatifs(self.path), ""
+        except HedgedeskError as exc:  # shown; the file is left for the user to mend
+            whatifs, error = [], str(exc)
+        self.app.call_from_thread(self._listed, whatifs, error)
         books: list[tuple[str, Callable[[], DeskConfig], Mapping[str, float]]] = [
             (SAVED, lambda: saved, {})
         ]
         if now.book != saved.book or shocks:
             books.append((NOW, lambda: now, shocks))
-        for w in self.whatifs:
+        for w in whatifs:
             books.append((w.name, lambda w=w: whatif_config(saved, w), w.shocks))
         for key, make, moves in books:
             try:
@@ -148,8 +140,22 @@ class WhatIfsScreen(ModalScreen):
                 )
             except HedgedeskError as exc:
                 got = str(exc)
+            if worker.is_cancelled:  # a newer refresh is on its way
+                return
             self.app.call_from_thread(self._got, key, got)
         self.app.call_from_thread(self._done)
+
+    def _listed(self, whatifs: list[WhatIf], error: str) -> None:
+        from hedgedesk.core.book.whatifs import whatifs_path
+
+        if not self.is_mounted:  # closed while reading
+            return
+        self.whatifs, self.file_error = whatifs, error
+        self.query_one("#wi-title", Static).update(
+            f"What-ifs · {len(whatifs)} in {whatifs_path(self.path).name} · computing…"
+        )
+        self.figures = {}
+        self._show()
 
     def _got(self, key: str, got: Figures | str) -> None:
         if not self.is_mounted:  # closed while computing
@@ -182,7 +188,6 @@ class WhatIfsScreen(ModalScreen):
             else:
                 cells = figure_cells(got, label)
             rows.append((key, cells))
-        self._keys = keys
         fill(self.query_one("#wi-table", DataTable), COLUMNS, rows, RIGHT)
         self._detail()
 
@@ -198,7 +203,7 @@ class WhatIfsScreen(ModalScreen):
             self.query_one("#wi-detail", Static).update(f"error: {self.file_error}")
             return
         got = self.figures.get(key)
-        w = next((w for w in self.whatifs if w.name == key), None)
+        w = self._whatif(key)
         if isinstance(got, str):
             text = f"{key}: {got}"
         elif w is not None:
@@ -221,13 +226,16 @@ class WhatIfsScreen(ModalScreen):
         table = self.query_one("#wi-table", DataTable)
         if not table.row_count:
             return None
-        return self._keys[min(table.cursor_row, len(self._keys) - 1)]
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def _whatif(self, key: str | None) -> WhatIf | None:
+        """The named what-if of a row key (None for the saved and now rows)."""
+        return next((w for w in self.whatifs if w.name == key), None)
 
     # -- keys --------------------------------------------------------------------------------
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        key = self.selected
-        w = next((w for w in self.whatifs if w.name == key), None)
+        w = self._whatif(self.selected)
         if w is None:
             self.notify("pick a named what-if to load (r on the desk reverts)", title="What-ifs")
             return
@@ -267,13 +275,11 @@ class WhatIfsScreen(ModalScreen):
 
         def answered(key: str | None) -> None:
             if key == "o":
-                try:
-                    save_whatif(self.path, w, overwrite=True)
-                except HedgedeskError as exc:
-                    self.notify(escape(str(exc)), title="Not saved", severity="error")
-                    return
-                self.notify(escape(f"replaced what-if {w.name!r}"), title="What-ifs")
-                self.refresh_list()
+                self._change_file(
+                    lambda: save_whatif(self.path, w, overwrite=True),
+                    f"replaced what-if {w.name!r}",
+                    "Not saved",
+                )
 
         self.app.push_screen(
             ChoiceScreen(
@@ -289,20 +295,17 @@ class WhatIfsScreen(ModalScreen):
         from hedgedesk.core.book.whatifs import delete_whatif
         from hedgedesk.tui.screens.dialogs import ChoiceScreen
 
-        key = self.selected
-        if not any(w.name == key for w in self.whatifs):
+        w = self._whatif(self.selected)
+        if w is None:
             self.notify("pick a named what-if to delete", title="What-ifs")
             return
+        key = w.name
 
         def answered(answer: str | None) -> None:
             if answer == "d":
-                try:
-                    delete_whatif(self.path, key)
-                except HedgedeskError as exc:
-                    self.notify(escape(str(exc)), title="Not deleted", severity="error")
-                    return
-                self.notify(escape(f"deleted what-if {key!r}"), title="What-ifs")
-                self.refresh_list()
+                self._change_file(
+                    lambda: delete_whatif(self.path, key), f"deleted what-if {key!r}", "Not deleted"
+                )
 
         self.app.push_screen(
             ChoiceScreen(
@@ -313,6 +316,18 @@ class WhatIfsScreen(ModalScreen):
             ),
             answered,
         )
+
+    def _change_file(self, change: Callable[[], object], done: str, refused: str) -> None:
+        """Write the what-ifs file (``change()``) after a confirmation, say so and read it
+        again; or say why not (``refused`` titles it).
+        """
+        try:
+            change()
+        except HedgedeskError as exc:
+            self.notify(escape(str(exc)), title=refused, severity="error")
+            return
+        self.notify(escape(done), title="What-ifs")
+        self.refresh_list()
 
     def action_close(self) -> None:
         self.dismiss()

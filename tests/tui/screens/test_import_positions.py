@@ -31,7 +31,7 @@ async def _submit(app, pilot, path: str, mapping: str = "") -> None:
     field.value = path
     field.focus()
     await pilot.press("enter")
-    await pilot.pause()
+    await settle(app, pilot)  # the preview reads the file in a worker
 
 
 async def test_preview_apply_undo_and_save(writable_demo):
